@@ -1,0 +1,806 @@
+//! Boxes: the typed inboxes and outboxes a component owns, and the nodes behind them.
+//!
+//! An inbox is a bounded queue with one reader, its component. An outbox is a handle
+//! that sends to whatever its link resolves to: following passthrough links to the
+//! final real inbox, so a message is enqueued once however many composite
+//! boundaries it crosses. The resolution is cached in the outbox and refreshed only
+//! when a link on its path changes (a version counter is checked on every send).
+
+use std::any::{Any, TypeId};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_channel::{Receiver, Sender};
+use serde::{Deserialize, Serialize};
+
+use crate::control::Control;
+use crate::error::{SendError, TryRecvError, TrySendError};
+
+/// Capacity of an inbox unless its component or link says otherwise.
+pub const DEFAULT_CAPACITY: usize = 64;
+
+/// Capacity of a `control` inbox: lifecycle messages are few.
+pub const CONTROL_CAPACITY: usize = 8;
+
+/// What a link does when its destination inbox is full. Every drop is counted on
+/// both the source outbox and the destination inbox.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(axon::Policy::default(), axon::Policy::Block);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    /// Wait for space: backpressure reaches the producer (the default).
+    #[default]
+    Block,
+    /// Discard the message being sent.
+    DropNewest,
+    /// Discard the oldest queued message to make room.
+    DropOldest,
+    /// Discard everything queued, so the inbox holds only the newest message.
+    KeepLatest,
+}
+
+/// Whether a box receives or sends.
+///
+/// # Examples
+///
+/// ```
+/// assert_ne!(axon::Direction::In, axon::Direction::Out);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// An inbox.
+    In,
+    /// An outbox.
+    Out,
+}
+
+/// The id of a component, unique within its [`Runtime`](crate::Runtime) and never reused.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let rt = axon::Runtime::new();
+/// let p = rt.add(axon::component::from_fn("x", |_c: axon::Context<(), ()>| async { Ok(()) })).unwrap();
+/// assert!(p.id().get() > 0);
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ComponentId(pub(crate) u64);
+
+impl ComponentId {
+    /// The number behind the id.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+
+    /// An id from its number (for look-ups; ids are handed out by the runtime).
+    pub fn from_raw(n: u64) -> Self {
+        ComponentId(n)
+    }
+}
+
+impl std::fmt::Display for ComponentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The id of one box: its component and its slot.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let rt = axon::Runtime::new();
+/// let p = rt.add(axon::component::from_fn("x", |_c: axon::Context<(), ()>| async { Ok(()) })).unwrap();
+/// let id = rt.box_id(p.id(), "outbox").unwrap();
+/// assert_eq!(id.component(), p.id());
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct BoxId {
+    pub(crate) component: ComponentId,
+    pub(crate) index: u32,
+}
+
+impl BoxId {
+    /// The component that owns the box.
+    pub fn component(self) -> ComponentId {
+        self.component
+    }
+}
+
+/// A typed reference to a box in a runtime's graph, used to make links that the
+/// compiler checks: [`Runtime::link`](crate::Runtime::link) takes two `BoxRef<T>` of
+/// the same `T`.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axon::{Runtime, Context, component::from_fn};
+/// let rt = Runtime::new();
+/// let a = rt.add(from_fn("a", |_c: Context<(), u32>| async { Ok(()) })).unwrap();
+/// let b = rt.add(from_fn("b", |_c: Context<u32, ()>| async { Ok(()) })).unwrap();
+/// rt.link(a.outbox(), b.inbox()).unwrap();
+/// # }
+/// ```
+pub struct BoxRef<T> {
+    pub(crate) id: BoxId,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> BoxRef<T> {
+    pub(crate) fn new(id: BoxId) -> Self {
+        BoxRef {
+            id,
+            _t: PhantomData,
+        }
+    }
+
+    /// The untyped id of the box.
+    pub fn id(&self) -> BoxId {
+        self.id
+    }
+}
+
+impl<T> Clone for BoxRef<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for BoxRef<T> {}
+
+impl<T> std::fmt::Debug for BoxRef<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoxRef").field("id", &self.id).finish()
+    }
+}
+
+/// What sort of node a box is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NodeKind {
+    /// A real inbox with a queue.
+    Inbox,
+    /// A composite's boundary inbox that only forwards along its link.
+    Passthrough,
+    /// An outbox (which may also be the target of a child's outbox).
+    Outbox,
+}
+
+/// Counters of one box, read without stopping anything.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct NodeStats {
+    pub(crate) depth: usize,
+    pub(crate) capacity: Option<usize>,
+    pub(crate) sent: u64,
+    pub(crate) received: u64,
+    pub(crate) dropped: u64,
+    pub(crate) undelivered: u64,
+}
+
+/// The type-erased face of a box node, kept in the graph.
+pub(crate) trait Node: Send + Sync + 'static {
+    fn msg_type(&self) -> TypeId;
+    fn type_name(&self) -> &'static str;
+    fn kind(&self) -> NodeKind;
+    fn stats(&self) -> NodeStats;
+    /// Close an inbox's queue: blocked senders wake and re-resolve.
+    fn close(&self);
+    /// Point an outbox at a real inbox (or at nothing).
+    fn set_route(&self, target: Option<(&Arc<dyn Node>, Policy)>);
+    fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    /// A new node of the same message type.
+    fn new_like(&self, kind: NodeKind, capacity: usize) -> Arc<dyn Node>;
+}
+
+pub(crate) fn make_node<T: Send + 'static>(kind: NodeKind, capacity: usize) -> Arc<dyn Node> {
+    match kind {
+        NodeKind::Inbox => Arc::new(InboxNode::<T>::new(capacity)),
+        NodeKind::Passthrough => Arc::new(PassNode::<T>(PhantomData)),
+        NodeKind::Outbox => Arc::new(OutboxNode::<T>::new()),
+    }
+}
+
+/// The queue behind a real inbox.
+pub(crate) struct InboxNode<T> {
+    pub(crate) tx: Sender<T>,
+    pub(crate) rx: Receiver<T>,
+    received: AtomicU64,
+    dropped: AtomicU64,
+    /// The last lifecycle message read from this inbox (only used for `control`).
+    pub(crate) lifecycle: AtomicU8,
+}
+
+impl<T> InboxNode<T> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        let (tx, rx) = async_channel::bounded(capacity.max(1));
+        InboxNode {
+            tx,
+            rx,
+            received: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            lifecycle: AtomicU8::new(0),
+        }
+    }
+}
+
+fn bump(counter: &AtomicU64) {
+    // Each counter has one writer at a time (the box's owner), so a load and a store suffice.
+    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
+impl<T: Send + 'static> Node for InboxNode<T> {
+    fn msg_type(&self) -> TypeId {
+        TypeId::of::<T>()
+    }
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
+    }
+    fn kind(&self) -> NodeKind {
+        NodeKind::Inbox
+    }
+    fn stats(&self) -> NodeStats {
+        NodeStats {
+            depth: self.rx.len(),
+            capacity: self.rx.capacity(),
+            received: self.received.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            ..NodeStats::default()
+        }
+    }
+    fn close(&self) {
+        self.tx.close();
+    }
+    fn set_route(&self, _target: Option<(&Arc<dyn Node>, Policy)>) {}
+    fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn new_like(&self, kind: NodeKind, capacity: usize) -> Arc<dyn Node> {
+        make_node::<T>(kind, capacity)
+    }
+}
+
+/// A passthrough inbox: no queue, only a type.
+pub(crate) struct PassNode<T>(PhantomData<fn() -> T>);
+
+impl<T: Send + 'static> Node for PassNode<T> {
+    fn msg_type(&self) -> TypeId {
+        TypeId::of::<T>()
+    }
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
+    }
+    fn kind(&self) -> NodeKind {
+        NodeKind::Passthrough
+    }
+    fn stats(&self) -> NodeStats {
+        NodeStats::default()
+    }
+    fn close(&self) {}
+    fn set_route(&self, _target: Option<(&Arc<dyn Node>, Policy)>) {}
+    fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn new_like(&self, kind: NodeKind, capacity: usize) -> Arc<dyn Node> {
+        make_node::<T>(kind, capacity)
+    }
+}
+
+/// Where an outbox's messages go: the final inbox and the policy of the link.
+pub(crate) struct Route<T> {
+    target: Arc<InboxNode<T>>,
+    policy: Policy,
+}
+
+impl<T> Clone for Route<T> {
+    fn clone(&self) -> Self {
+        Route {
+            target: self.target.clone(),
+            policy: self.policy,
+        }
+    }
+}
+
+/// The shared state of an outbox.
+pub(crate) struct OutboxNode<T> {
+    version: AtomicU64,
+    route: Mutex<Option<Route<T>>>,
+    sent: AtomicU64,
+    dropped: AtomicU64,
+    undelivered: AtomicU64,
+}
+
+impl<T> OutboxNode<T> {
+    fn new() -> Self {
+        OutboxNode {
+            version: AtomicU64::new(0),
+            route: Mutex::new(None),
+            sent: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            undelivered: AtomicU64::new(0),
+        }
+    }
+
+    fn current(&self) -> (u64, Option<Route<T>>) {
+        let guard = self.route.lock().unwrap_or_else(|p| p.into_inner());
+        // Read the version under the lock so it matches the route read with it.
+        (self.version.load(Ordering::Acquire), guard.clone())
+    }
+}
+
+impl<T: Send + 'static> Node for OutboxNode<T> {
+    fn msg_type(&self) -> TypeId {
+        TypeId::of::<T>()
+    }
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
+    }
+    fn kind(&self) -> NodeKind {
+        NodeKind::Outbox
+    }
+    fn stats(&self) -> NodeStats {
+        NodeStats {
+            sent: self.sent.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            undelivered: self.undelivered.load(Ordering::Relaxed),
+            ..NodeStats::default()
+        }
+    }
+    fn close(&self) {}
+    fn set_route(&self, target: Option<(&Arc<dyn Node>, Policy)>) {
+        let route = target.and_then(|(node, policy)| {
+            node.clone()
+                .as_any_arc()
+                .downcast::<InboxNode<T>>()
+                .ok()
+                .map(|target| Route { target, policy })
+        });
+        let mut guard = self.route.lock().unwrap_or_else(|p| p.into_inner());
+        *guard = route;
+        self.version.fetch_add(1, Ordering::AcqRel);
+    }
+    fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn new_like(&self, kind: NodeKind, capacity: usize) -> Arc<dyn Node> {
+        make_node::<T>(kind, capacity)
+    }
+}
+
+/// The receiving end of an inbox, owned by its component.
+///
+/// Most components read through [`Context::recv`](crate::Context::recv), which also
+/// watches `control`; use an `Inbox` directly for extra inboxes or in `select!`.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axon::{Context, component::from_fn, testing::Harness};
+///
+/// let echo = from_fn("echo", |mut ctx: Context<u8, u8>| async move {
+///     while let Some(b) = ctx.inbox.recv().await {
+///         if ctx.outbox.send(b).await.is_err() { break; }
+///     }
+///     Ok(())
+/// });
+/// let mut h = Harness::new(echo);
+/// h.send(7).await;
+/// assert_eq!(h.recv().await, Some(7));
+/// # }
+/// ```
+pub struct Inbox<T> {
+    pub(crate) node: Arc<InboxNode<T>>,
+}
+
+impl<T: Send + 'static> Inbox<T> {
+    pub(crate) fn new(node: Arc<InboxNode<T>>) -> Self {
+        Inbox { node }
+    }
+
+    /// An inbox that is closed from the start: `recv` returns `None` at once. Used
+    /// for boxes that are passthroughs, which never queue anything themselves.
+    pub(crate) fn closed() -> Self {
+        let node = InboxNode::new(1);
+        node.tx.close();
+        Inbox {
+            node: Arc::new(node),
+        }
+    }
+
+    #[inline]
+    fn note(&self, msg: &T) {
+        bump(&self.node.received);
+        if TypeId::of::<T>() == TypeId::of::<Control>()
+            && let Some(c) = (msg as &dyn Any).downcast_ref::<Control>()
+        {
+            self.node.lifecycle.store(c.code(), Ordering::Relaxed);
+        }
+    }
+
+    /// Wait for the next message. Returns `None` only when the inbox is closed (its
+    /// component is ending, or the box was removed); an inbox with no link simply waits.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: if the future is dropped before it completes, no message is lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # async fn demo(mut ctx: axon::Context<String, ()>) {
+    /// while let Some(line) = ctx.inbox.recv().await {
+    ///     tracing::info!("{line}");
+    /// }
+    /// # }
+    /// ```
+    pub async fn recv(&mut self) -> Option<T> {
+        match self.node.rx.recv().await {
+            Ok(msg) => {
+                self.note(&msg);
+                Some(msg)
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Take a message if one is queued.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`] if nothing is queued, [`TryRecvError::Closed`] if the
+    /// inbox is closed and empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(ctx: &mut axon::Context<u32, ()>) {
+    /// while let Ok(n) = ctx.inbox.try_recv() {
+    ///     tracing::debug!("{n}");
+    /// }
+    /// # }
+    /// ```
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        match self.node.rx.try_recv() {
+            Ok(msg) => {
+                self.note(&msg);
+                Ok(msg)
+            }
+            Err(async_channel::TryRecvError::Empty) => Err(TryRecvError::Empty),
+            Err(async_channel::TryRecvError::Closed) => Err(TryRecvError::Closed),
+        }
+    }
+
+    /// Wait for the next message, blocking the thread. For components that run on a
+    /// blocking thread (see [`threaded`](crate::threaded)); never call it in async code.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(mut inbox: axon::Inbox<u32>) {
+    /// let first = inbox.recv_blocking();
+    /// # }
+    /// ```
+    pub fn recv_blocking(&mut self) -> Option<T> {
+        match self.node.rx.recv_blocking() {
+            Ok(msg) => {
+                self.note(&msg);
+                Some(msg)
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// How many messages are queued.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(ctx: &axon::Context<u32, ()>) {
+    /// let backlog = ctx.inbox.len();
+    /// # }
+    /// ```
+    pub fn len(&self) -> usize {
+        self.node.rx.len()
+    }
+
+    /// True if nothing is queued.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(ctx: &axon::Context<u32, ()>) {
+    /// if ctx.inbox.is_empty() { /* idle */ }
+    /// # }
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.node.rx.is_empty()
+    }
+
+    /// True once the inbox is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(ctx: &axon::Context<u32, ()>) {
+    /// assert!(!ctx.inbox.is_closed());
+    /// # }
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.node.rx.is_closed()
+    }
+
+    /// How many messages the inbox holds at most.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(ctx: &axon::Context<u32, ()>) {
+    /// assert!(ctx.inbox.capacity() >= 1);
+    /// # }
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.node.rx.capacity().unwrap_or(usize::MAX)
+    }
+}
+
+impl<T> std::fmt::Debug for Inbox<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inbox")
+            .field("len", &self.node.rx.len())
+            .finish()
+    }
+}
+
+/// The sending end of an outbox, owned by its component.
+///
+/// A send goes to the final inbox its link resolves to, under the link's [`Policy`].
+/// A send on an outbox with no link (or whose destination has ended) hands the
+/// message back as [`SendError`] and counts it as *undelivered* in introspection.
+///
+/// # Examples
+///
+/// ```
+/// # async fn demo(mut ctx: axon::Context<(), String>) -> Result<(), axon::BoxError> {
+/// ctx.outbox.send("hello".to_string()).await?;
+/// # Ok(()) }
+/// ```
+pub struct Outbox<T> {
+    node: Arc<OutboxNode<T>>,
+    version: u64,
+    route: Option<Route<T>>,
+}
+
+impl<T: Send + 'static> Outbox<T> {
+    pub(crate) fn new(node: Arc<OutboxNode<T>>) -> Self {
+        let (version, route) = node.current();
+        Outbox {
+            node,
+            version,
+            route,
+        }
+    }
+
+    /// A detached outbox: every send is undelivered.
+    pub(crate) fn detached() -> Self {
+        Outbox::new(Arc::new(OutboxNode::new()))
+    }
+
+    #[inline]
+    fn refresh(&mut self) {
+        if self.node.version.load(Ordering::Acquire) != self.version {
+            let (version, route) = self.node.current();
+            self.version = version;
+            self.route = route;
+        }
+    }
+
+    fn undelivered(&self, msg: T) -> SendError<T> {
+        bump(&self.node.undelivered);
+        SendError(msg)
+    }
+
+    fn dropped(&self, target: &InboxNode<T>) {
+        bump(&self.node.dropped);
+        target.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Send a message, waiting for space if the destination is full and the link's
+    /// policy is [`Policy::Block`]. With another policy a full destination loses a
+    /// message (counted) instead of waiting.
+    ///
+    /// If the link is changed while the send waits, the message still goes to the
+    /// destination it was waiting on; if that destination ends first, the send moves
+    /// to the new destination. A message is delivered once or handed back, never twice.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] with the message if the outbox has no destination.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: if the future is dropped while waiting for space, the message
+    /// is lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # async fn demo(mut ctx: axon::Context<(), u64>) {
+    /// if let Err(e) = ctx.outbox.send(42).await {
+    ///     tracing::warn!("nobody listens; kept {}", e.0);
+    /// }
+    /// # }
+    /// ```
+    pub async fn send(&mut self, msg: T) -> Result<(), SendError<T>> {
+        let mut msg = msg;
+        loop {
+            self.refresh();
+            let Some(route) = &self.route else {
+                return Err(self.undelivered(msg));
+            };
+            let result = match route.policy {
+                Policy::Block => route.target.tx.send(msg).await.map_err(|e| e.0),
+                _ => match Self::send_lossy(route, msg) {
+                    Ok(true) => Ok(()),
+                    Ok(false) => {
+                        let target = route.target.clone();
+                        self.dropped(&target);
+                        return Ok(());
+                    }
+                    Err(m) => Err(m),
+                },
+            };
+            match result {
+                Ok(()) => {
+                    bump(&self.node.sent);
+                    return Ok(());
+                }
+                Err(back) => {
+                    msg = back;
+                    // The destination closed. Its link was removed first, so a changed
+                    // version means there may be a new route to try.
+                    if self.node.version.load(Ordering::Acquire) == self.version {
+                        return Err(self.undelivered(msg));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Enqueue under a lossy policy. `Ok(true)` sent, `Ok(false)` the message itself
+    /// was dropped, `Err` the destination is closed.
+    fn send_lossy(route: &Route<T>, msg: T) -> Result<bool, T> {
+        let mut msg = msg;
+        // Bounded: each round either sends or removes one queued message.
+        for _ in 0..=route.target.rx.capacity().unwrap_or(1) {
+            if route.policy == Policy::KeepLatest {
+                while route.target.rx.try_recv().is_ok() {
+                    route.target.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            match route.target.tx.try_send(msg) {
+                Ok(()) => return Ok(true),
+                Err(async_channel::TrySendError::Closed(m)) => return Err(m),
+                Err(async_channel::TrySendError::Full(m)) => match route.policy {
+                    Policy::DropNewest => return Ok(false),
+                    _ => {
+                        if route.target.rx.try_recv().is_ok() {
+                            route.target.dropped.fetch_add(1, Ordering::Relaxed);
+                        }
+                        msg = m;
+                    }
+                },
+            }
+        }
+        Ok(false)
+    }
+
+    /// Send without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`TrySendError::Full`] if the destination is full under [`Policy::Block`];
+    /// [`TrySendError::Unlinked`] if there is no destination. Both hand the message back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(ctx: &mut axon::Context<(), u8>) {
+    /// match ctx.outbox.try_send(1) {
+    ///     Ok(()) => {}
+    ///     Err(e) if e.is_full() => { /* try later */ }
+    ///     Err(_) => { /* not linked */ }
+    /// }
+    /// # }
+    /// ```
+    pub fn try_send(&mut self, msg: T) -> Result<(), TrySendError<T>> {
+        let mut msg = msg;
+        loop {
+            self.refresh();
+            let Some(route) = &self.route else {
+                return Err(TrySendError::Unlinked(self.undelivered(msg).0));
+            };
+            let result = match route.policy {
+                Policy::Block => match route.target.tx.try_send(msg) {
+                    Ok(()) => Ok(()),
+                    Err(async_channel::TrySendError::Full(m)) => {
+                        return Err(TrySendError::Full(m));
+                    }
+                    Err(async_channel::TrySendError::Closed(m)) => Err(m),
+                },
+                _ => match Self::send_lossy(route, msg) {
+                    Ok(true) => Ok(()),
+                    Ok(false) => {
+                        let target = route.target.clone();
+                        self.dropped(&target);
+                        return Ok(());
+                    }
+                    Err(m) => Err(m),
+                },
+            };
+            match result {
+                Ok(()) => {
+                    bump(&self.node.sent);
+                    return Ok(());
+                }
+                Err(back) => {
+                    msg = back;
+                    if self.node.version.load(Ordering::Acquire) == self.version {
+                        return Err(TrySendError::Unlinked(self.undelivered(msg).0));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Send from a blocking thread (see [`threaded`](crate::threaded)); never call it
+    /// in async code.
+    ///
+    /// # Errors
+    ///
+    /// As [`Outbox::send`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # fn demo(mut out: axon::Outbox<u32>) {
+    /// let _ = out.send_blocking(1);
+    /// # }
+    /// ```
+    pub fn send_blocking(&mut self, msg: T) -> Result<(), SendError<T>> {
+        futures::executor::block_on(self.send(msg))
+    }
+
+    /// True if the outbox currently has a destination.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn demo(ctx: &mut axon::Context<(), u8>) {
+    /// if !ctx.outbox.is_linked() { /* nobody listens yet */ }
+    /// # }
+    /// ```
+    pub fn is_linked(&mut self) -> bool {
+        self.refresh();
+        self.route.is_some()
+    }
+}
+
+impl<T> std::fmt::Debug for Outbox<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox")
+            .field("linked", &self.route.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,756 @@
+//! The [`Component`] trait, the [`Context`] a body runs with, and [`Setup`] for
+//! declaring boxes and children.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::marker::PhantomData;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::boxes::{BoxId, BoxRef, ComponentId, Inbox, Outbox, Policy};
+use crate::control::Control;
+use crate::error::{LinkError, SendError};
+use crate::exit::{BoxError, ChildExit};
+use crate::runtime::{Prepared, PreparedDyn, Runtime, Startable};
+
+/// A component: a value whose body is one async task, with named, typed boxes.
+///
+/// Every component has four boxes, as in Kamaelia:
+///
+/// | box | direction | type | for |
+/// | --- | --- | --- | --- |
+/// | `inbox` | in | `Self::In` | data |
+/// | `control` | in | [`Control`] | lifecycle messages |
+/// | `outbox` | out | `Self::Out` | data |
+/// | `signal` | out | [`Control`] | lifecycle messages |
+///
+/// [`setup`](Component::setup) may declare more boxes, describe them, add children
+/// and link them; it runs when the component is added to a [`Runtime`], before
+/// anything starts. [`run`](Component::run) is the body.
+///
+/// When the body returns `Ok`, the runtime passes the lifecycle on through
+/// `signal` (see [`Control`]); when it fails or panics, `signal` carries
+/// `Shutdown`, its links are removed and its parent is told.
+///
+/// # Examples
+///
+/// ```
+/// use axon::{Component, Context, BoxError};
+///
+/// /// Upper-cases every line.
+/// struct Upper;
+///
+/// impl Component for Upper {
+///     type In = String;
+///     type Out = String;
+///
+///     async fn run(self, mut ctx: Context<String, String>) -> Result<(), BoxError> {
+///         while let Some(line) = ctx.recv().await {
+///             ctx.send(line.to_uppercase()).await?;
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let mut h = axon::testing::Harness::new(Upper);
+/// h.send("hi".to_string()).await;
+/// assert_eq!(h.recv().await.as_deref(), Some("HI"));
+/// # }
+/// ```
+pub trait Component: Send + Sized + 'static {
+    /// The message type of `inbox`.
+    type In: Send + 'static;
+    /// The message type of `outbox`.
+    type Out: Send + 'static;
+
+    /// The name shown in introspection and errors; the type's name by default.
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed(short_type_name::<Self>())
+    }
+
+    /// Declare boxes beyond the four defaults, describe boxes, add children and link
+    /// them. Runs once, when the component is added to a runtime.
+    ///
+    /// # Errors
+    ///
+    /// A [`LinkError`] refuses the component; nothing of it stays in the graph.
+    fn setup(&mut self, setup: &mut Setup<'_>) -> Result<(), LinkError> {
+        let _ = setup;
+        Ok(())
+    }
+
+    /// The body: one async task.
+    fn run(
+        self,
+        ctx: Context<Self::In, Self::Out>,
+    ) -> impl Future<Output = Result<(), BoxError>> + Send;
+}
+
+pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    let base = full.split('<').next().unwrap_or(full);
+    base.rsplit("::").next().unwrap_or(base)
+}
+
+/// A component of any type, boxed: what composites hold their children as.
+///
+/// Every [`Component`] is a `DynComponent`; box one with `Box::new(c)`.
+///
+/// # Examples
+///
+/// ```
+/// use axon::component::{from_fn, DynComponent};
+/// let c: Box<dyn DynComponent> =
+///     Box::new(from_fn("noop", |_ctx: axon::Context<(), ()>| async { Ok(()) }));
+/// assert_eq!(c.dyn_name(), "noop");
+/// ```
+pub trait DynComponent: Send + 'static {
+    /// The component's name.
+    fn dyn_name(&self) -> Cow<'static, str>;
+
+    /// Add the component to `rt` under `parent`, without starting it.
+    ///
+    /// # Errors
+    ///
+    /// As [`Component::setup`].
+    fn prepare_dyn(
+        self: Box<Self>,
+        rt: &Runtime,
+        parent: Option<ComponentId>,
+    ) -> Result<PreparedDyn, LinkError>;
+}
+
+impl<C: Component> DynComponent for C {
+    fn dyn_name(&self) -> Cow<'static, str> {
+        self.name()
+    }
+
+    fn prepare_dyn(
+        self: Box<Self>,
+        rt: &Runtime,
+        parent: Option<ComponentId>,
+    ) -> Result<PreparedDyn, LinkError> {
+        let p = rt.prepare(*self, parent)?;
+        Ok(PreparedDyn::new(p))
+    }
+}
+
+/// Declares a component's boxes, children and links; given to [`Component::setup`].
+///
+/// # Examples
+///
+/// ```
+/// use axon::{BoxError, BoxRef, Component, Context, Setup, LinkError};
+///
+/// struct Clocked { tick: Option<BoxRef<u64>> }
+///
+/// impl Component for Clocked {
+///     type In = String;
+///     type Out = String;
+///     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
+///         s.describe("inbox", "lines to stamp")?;
+///         self.tick = Some(s.inbox::<u64>("tick", "the current time in seconds")?);
+///         Ok(())
+///     }
+///     async fn run(self, mut ctx: Context<String, String>) -> Result<(), BoxError> {
+///         let mut tick = ctx.take_inbox::<u64>("tick")?;
+///         let _ = tick.try_recv();
+///         Ok(())
+///     }
+/// }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let rt = axon::Runtime::new();
+/// let p = rt.add(Clocked { tick: None }).unwrap();
+/// assert!(rt.box_id(p.id(), "tick").is_ok());
+/// # }
+/// ```
+pub struct Setup<'a> {
+    pub(crate) rt: &'a Runtime,
+    pub(crate) id: ComponentId,
+    pub(crate) children: &'a mut Vec<Box<dyn Startable>>,
+}
+
+impl Setup<'_> {
+    /// The id of the component being set up.
+    pub fn id(&self) -> ComponentId {
+        self.id
+    }
+
+    /// The runtime.
+    pub fn runtime(&self) -> &Runtime {
+        self.rt
+    }
+
+    /// Give one of this component's boxes a one-line description.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::UnknownBox`] if there is no such box.
+    pub fn describe(&mut self, name: &str, description: &'static str) -> Result<(), LinkError> {
+        self.rt.describe_box(self.id, name, description)
+    }
+
+    /// Declare an inbox with the default capacity.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::DuplicateBox`] if the name is taken.
+    pub fn inbox<T: Send + 'static>(
+        &mut self,
+        name: &'static str,
+        description: &'static str,
+    ) -> Result<BoxRef<T>, LinkError> {
+        self.rt
+            .add_inbox_node::<T>(self.id, name, description, crate::DEFAULT_CAPACITY)
+            .map(BoxRef::new)
+    }
+
+    /// Declare an inbox holding at most `capacity` messages.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::DuplicateBox`] if the name is taken.
+    pub fn inbox_with_capacity<T: Send + 'static>(
+        &mut self,
+        name: &'static str,
+        description: &'static str,
+        capacity: usize,
+    ) -> Result<BoxRef<T>, LinkError> {
+        self.rt
+            .add_inbox_node::<T>(self.id, name, description, capacity)
+            .map(BoxRef::new)
+    }
+
+    /// Declare an outbox.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::DuplicateBox`] if the name is taken.
+    pub fn outbox<T: Send + 'static>(
+        &mut self,
+        name: &'static str,
+        description: &'static str,
+    ) -> Result<BoxRef<T>, LinkError> {
+        self.rt
+            .add_outbox_node::<T>(self.id, name, description)
+            .map(BoxRef::new)
+    }
+
+    /// Declare a passthrough inbox: it queues nothing, and forwards along its link
+    /// (typically to a child's inbox), so messages are enqueued once, at the end.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::DuplicateBox`] if the name is taken.
+    pub fn passthrough_inbox<T: Send + 'static>(
+        &mut self,
+        name: &'static str,
+        description: &'static str,
+    ) -> Result<BoxRef<T>, LinkError> {
+        self.rt
+            .add_passthrough_node::<T>(self.id, name, description)
+            .map(BoxRef::new)
+    }
+
+    /// Turn one of this component's own queued inboxes (`inbox` or `control`, say)
+    /// into a passthrough: the body will see it closed.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::UnknownBox`] if there is no such inbox.
+    pub fn make_passthrough(&mut self, name: &str) -> Result<(), LinkError> {
+        self.rt.make_passthrough(self.id, name)
+    }
+
+    /// Set the capacity of one of this component's queued inboxes.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::UnknownBox`] if there is no such inbox.
+    pub fn set_capacity(&mut self, name: &str, capacity: usize) -> Result<(), LinkError> {
+        self.rt.set_capacity(self.id, name, capacity)
+    }
+
+    /// A typed reference to one of this component's own boxes.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::UnknownBox`] or [`LinkError::WrongType`].
+    pub fn own<T: Send + 'static>(&self, name: &str) -> Result<BoxRef<T>, LinkError> {
+        self.rt.box_ref::<T>(self.id, name)
+    }
+
+    /// Add a child; it starts just before this component's body.
+    ///
+    /// # Errors
+    ///
+    /// As the child's [`Component::setup`].
+    pub fn add_child<C: Component>(&mut self, child: C) -> Result<Child<C::In, C::Out>, LinkError> {
+        let p = self.rt.prepare(child, Some(self.id))?;
+        let id = p.id();
+        self.children.push(Box::new(p));
+        Ok(Child::new(id))
+    }
+
+    /// Add a boxed child; it starts just before this component's body.
+    ///
+    /// # Errors
+    ///
+    /// As the child's [`Component::setup`].
+    pub fn add_child_dyn(
+        &mut self,
+        child: Box<dyn DynComponent>,
+    ) -> Result<ComponentId, LinkError> {
+        let p = child.prepare_dyn(self.rt, Some(self.id))?;
+        let id = p.id();
+        self.children.push(Box::new(p));
+        Ok(id)
+    }
+
+    /// Link two boxes; see [`Runtime::link`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::link`].
+    pub fn link<T: Send + 'static>(
+        &mut self,
+        from: BoxRef<T>,
+        to: BoxRef<T>,
+    ) -> Result<(), LinkError> {
+        self.rt.link(from, to)
+    }
+
+    /// Link two boxes by id, checking types when made; see [`Runtime::link_ids`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::link_ids`].
+    pub fn link_ids(&mut self, from: BoxId, to: BoxId, policy: Policy) -> Result<(), LinkError> {
+        self.rt.link_ids(from, to, policy)
+    }
+}
+
+/// Typed references to the four default boxes of a component added to a runtime.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axon::{Component, Context, BoxError, LinkError, Setup, Child, component::from_fn};
+///
+/// struct Pair;
+/// impl Component for Pair {
+///     type In = u32;
+///     type Out = u32;
+///     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
+///         let a: Child<u32, u32> = s.add_child(from_fn("a", |_c: Context<u32, u32>| async { Ok(()) }))?;
+///         s.make_passthrough("inbox")?;
+///         let own_inbox = s.own::<u32>("inbox")?;
+///         s.link(own_inbox, a.inbox())
+///     }
+///     async fn run(self, mut ctx: Context<u32, u32>) -> Result<(), BoxError> {
+///         while ctx.next_child_exit().await.is_some() {}
+///         Ok(())
+///     }
+/// }
+/// let rt = axon::Runtime::new();
+/// let exit = rt.spawn(Pair).unwrap().join().await;
+/// assert!(exit.is_clean());
+/// # }
+/// ```
+pub struct Child<I, O> {
+    id: ComponentId,
+    _t: PhantomData<fn() -> (I, O)>,
+}
+
+impl<I, O> Clone for Child<I, O> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<I, O> Copy for Child<I, O> {}
+
+impl<I, O> std::fmt::Debug for Child<I, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Child").field("id", &self.id).finish()
+    }
+}
+
+impl<I, O> Child<I, O> {
+    pub(crate) fn new(id: ComponentId) -> Self {
+        Child {
+            id,
+            _t: PhantomData,
+        }
+    }
+
+    /// The component's id.
+    pub fn id(&self) -> ComponentId {
+        self.id
+    }
+
+    /// Its `inbox`.
+    pub fn inbox(&self) -> BoxRef<I> {
+        BoxRef::new(BoxId {
+            component: self.id,
+            index: 0,
+        })
+    }
+
+    /// Its `control` inbox.
+    pub fn control(&self) -> BoxRef<Control> {
+        BoxRef::new(BoxId {
+            component: self.id,
+            index: 1,
+        })
+    }
+
+    /// Its `outbox`.
+    pub fn outbox(&self) -> BoxRef<O> {
+        BoxRef::new(BoxId {
+            component: self.id,
+            index: 2,
+        })
+    }
+
+    /// Its `signal` outbox.
+    pub fn signal(&self) -> BoxRef<Control> {
+        BoxRef::new(BoxId {
+            component: self.id,
+            index: 3,
+        })
+    }
+}
+
+/// What a component body runs with: its four default boxes as public fields (so
+/// they can be borrowed separately, e.g. in `tokio::select!`), and access to the
+/// runtime for extra boxes, children and links.
+///
+/// # Examples
+///
+/// ```
+/// use axon::{Context, BoxError};
+///
+/// // Forward data until the input ends or a Shutdown arrives.
+/// async fn body(mut ctx: Context<u32, u32>) -> Result<(), BoxError> {
+///     while let Some(n) = ctx.recv().await {
+///         ctx.send(n * 2).await?;
+///     }
+///     Ok(())
+/// }
+/// ```
+pub struct Context<I, O> {
+    /// Data in.
+    pub inbox: Inbox<I>,
+    /// Lifecycle messages in.
+    pub control: Inbox<Control>,
+    /// Data out.
+    pub outbox: Outbox<O>,
+    /// Lifecycle messages out.
+    pub signal: Outbox<Control>,
+    pub(crate) rt: Runtime,
+    pub(crate) id: ComponentId,
+    pub(crate) ending: Option<Control>,
+    pub(crate) children_rx: Option<UnboundedReceiver<ChildExit>>,
+}
+
+impl<I: Send + 'static, O: Send + 'static> Context<I, O> {
+    /// The component's id.
+    pub fn id(&self) -> ComponentId {
+        self.id
+    }
+
+    /// The runtime the component runs in.
+    pub fn runtime(&self) -> &Runtime {
+        &self.rt
+    }
+
+    /// The lifecycle message that ended [`recv`](Context::recv), if one did.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # async fn demo(mut ctx: axon::Context<u8, ()>) {
+    /// while ctx.recv().await.is_some() {}
+    /// if ctx.ended_by() == Some(axon::Control::Shutdown) { /* skip the final report */ }
+    /// # }
+    /// ```
+    pub fn ended_by(&self) -> Option<Control> {
+        self.ending
+    }
+
+    /// Wait for the next data message, watching `control` at the same time.
+    ///
+    /// Returns `None` when the component should end: at once on
+    /// [`Control::Shutdown`]; after the queued data has been handed out on
+    /// [`Control::ProducerFinished`] or [`Control::SocketShutdown`]; or when both
+    /// inboxes are closed. Control messages take priority over data.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: no message is lost if the future is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # async fn demo(mut ctx: axon::Context<String, usize>) -> Result<(), axon::BoxError> {
+    /// while let Some(line) = ctx.recv().await {
+    ///     ctx.send(line.len()).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv(&mut self) -> Option<I> {
+        loop {
+            if let Some(c) = self.ending {
+                if c.is_stop() {
+                    return None;
+                }
+                return self.inbox.try_recv().ok();
+            }
+            match self.control.try_recv() {
+                Ok(c) => {
+                    self.on_control(c);
+                    continue;
+                }
+                Err(crate::TryRecvError::Empty) | Err(crate::TryRecvError::Closed) => {}
+            }
+            match self.inbox.try_recv() {
+                Ok(msg) => return Some(msg),
+                Err(crate::TryRecvError::Empty) => {}
+                Err(crate::TryRecvError::Closed) => {
+                    if self.control.is_closed() {
+                        return None;
+                    }
+                    let c = self.control.recv().await?;
+                    self.on_control(c);
+                    continue;
+                }
+            }
+            if self.control.is_closed() {
+                return self.inbox.recv().await;
+            }
+            tokio::select! {
+                biased;
+                c = self.control.recv() => {
+                    if let Some(c) = c {
+                        self.on_control(c);
+                    }
+                }
+                msg = self.inbox.recv() => {
+                    if msg.is_some() {
+                        return msg;
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_control(&mut self, c: Control) {
+        if c.is_stop() || c.ends_input() {
+            self.ending = Some(c);
+        }
+    }
+
+    /// Send on `outbox`; see [`Outbox::send`].
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] with the message if `outbox` has no destination.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # async fn demo(mut ctx: axon::Context<(), &'static str>) -> Result<(), axon::BoxError> {
+    /// ctx.send("ready").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn send(&mut self, msg: O) -> Result<(), SendError<O>> {
+        self.outbox.send(msg).await
+    }
+
+    /// Take the receiving handle of a declared inbox (once).
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::UnknownBox`], [`LinkError::WrongType`] or [`LinkError::AlreadyTaken`].
+    pub fn take_inbox<T: Send + 'static>(&mut self, name: &str) -> Result<Inbox<T>, LinkError> {
+        self.rt.take_inbox::<T>(self.id, name)
+    }
+
+    /// A sending handle for a declared outbox.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::UnknownBox`] or [`LinkError::WrongType`].
+    pub fn outbox_named<T: Send + 'static>(&mut self, name: &str) -> Result<Outbox<T>, LinkError> {
+        self.rt.outbox_handle::<T>(self.id, name)
+    }
+
+    /// Add an inbox while running and take its receiving handle.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::DuplicateBox`] if the name is taken.
+    pub fn add_inbox<T: Send + 'static>(
+        &mut self,
+        name: impl Into<Cow<'static, str>>,
+        description: &'static str,
+        capacity: usize,
+    ) -> Result<(BoxRef<T>, Inbox<T>), LinkError> {
+        let name = name.into();
+        let id = self
+            .rt
+            .add_inbox_node::<T>(self.id, name.clone(), description, capacity)?;
+        let inbox = self.rt.take_inbox::<T>(self.id, &name)?;
+        Ok((BoxRef::new(id), inbox))
+    }
+
+    /// Add an outbox while running.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::DuplicateBox`] if the name is taken.
+    pub fn add_outbox<T: Send + 'static>(
+        &mut self,
+        name: impl Into<Cow<'static, str>>,
+        description: &'static str,
+    ) -> Result<(BoxRef<T>, Outbox<T>), LinkError> {
+        let name = name.into();
+        let id = self
+            .rt
+            .add_outbox_node::<T>(self.id, name.clone(), description)?;
+        let outbox = self.rt.outbox_handle::<T>(self.id, &name)?;
+        Ok((BoxRef::new(id), outbox))
+    }
+
+    /// Remove one of this component's boxes while running, with every link to and
+    /// from it. Messages queued in a removed inbox are discarded.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::UnknownBox`] if there is no such box.
+    pub fn remove_box(&mut self, name: &str) -> Result<(), LinkError> {
+        self.rt.remove_box(self.id, name)
+    }
+
+    /// Add a child while running, without starting it: link it, then
+    /// [`start`](Prepared::start) it. Its exit is reported to
+    /// [`next_child_exit`](Context::next_child_exit).
+    ///
+    /// # Errors
+    ///
+    /// As the child's [`Component::setup`].
+    pub fn add_child<C: Component>(&mut self, child: C) -> Result<Prepared<C>, LinkError> {
+        self.rt.prepare(child, Some(self.id))
+    }
+
+    /// Add a boxed child while running, without starting it.
+    ///
+    /// # Errors
+    ///
+    /// As the child's [`Component::setup`].
+    pub fn add_child_dyn(
+        &mut self,
+        child: Box<dyn DynComponent>,
+    ) -> Result<PreparedDyn, LinkError> {
+        child.prepare_dyn(&self.rt, Some(self.id))
+    }
+
+    /// Wait for the next child to end. Returns `None` when no children are left.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # async fn demo(mut ctx: axon::Context<(), ()>) {
+    /// while let Some(c) = ctx.next_child_exit().await {
+    ///     if !c.exit.is_clean() { tracing::warn!("{} {}", c.name, c.exit); }
+    /// }
+    /// # }
+    /// ```
+    pub async fn next_child_exit(&mut self) -> Option<ChildExit> {
+        if self.children_rx.is_none() {
+            self.children_rx = self.rt.take_child_rx(self.id);
+        }
+        let rx = self.children_rx.as_mut()?;
+        loop {
+            if let Ok(c) = rx.try_recv() {
+                return Some(c);
+            }
+            if self.rt.live_children(self.id) == 0 {
+                return rx.try_recv().ok();
+            }
+            if let Some(c) = rx.recv().await {
+                return Some(c);
+            }
+        }
+    }
+
+    /// The ids of the children still alive.
+    pub fn children(&self) -> Vec<ComponentId> {
+        self.rt.children_of(self.id)
+    }
+}
+
+/// A component made from a name and an async closure.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axon::{Context, component::from_fn, testing::Harness};
+///
+/// let double = from_fn("double", |mut ctx: Context<u32, u32>| async move {
+///     while let Some(n) = ctx.recv().await {
+///         ctx.send(n * 2).await?;
+///     }
+///     Ok(())
+/// });
+/// let mut h = Harness::new(double);
+/// h.send(21).await;
+/// assert_eq!(h.recv().await, Some(42));
+/// # }
+/// ```
+pub fn from_fn<I, O, F, Fut>(name: impl Into<Cow<'static, str>>, body: F) -> FnComponent<I, O, F>
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    F: FnOnce(Context<I, O>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+{
+    FnComponent {
+        name: name.into(),
+        body,
+        _t: PhantomData,
+    }
+}
+
+/// The component [`from_fn`] makes.
+pub struct FnComponent<I, O, F> {
+    name: Cow<'static, str>,
+    body: F,
+    _t: PhantomData<fn() -> (I, O)>,
+}
+
+impl<I, O, F, Fut> Component for FnComponent<I, O, F>
+where
+    I: Send + 'static,
+    O: Send + 'static,
+    F: FnOnce(Context<I, O>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
+{
+    type In = I;
+    type Out = O;
+
+    fn name(&self) -> Cow<'static, str> {
+        self.name.clone()
+    }
+
+    fn run(self, ctx: Context<I, O>) -> impl Future<Output = Result<(), BoxError>> + Send {
+        (self.body)(ctx)
+    }
+}

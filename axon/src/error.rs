@@ -1,0 +1,203 @@
+//! Errors of boxes and links.
+
+use thiserror::Error;
+
+/// A send found no destination: the outbox is not linked, or its destination's
+/// component has ended. The message is handed back.
+///
+/// # Examples
+///
+/// ```
+/// let err = axon::SendError(5u32);
+/// assert_eq!(err.into_inner(), 5);
+/// ```
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("no destination: the outbox is not linked or its destination has ended")]
+pub struct SendError<T>(pub T);
+
+impl<T> SendError<T> {
+    /// The message that was not sent.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+/// Why [`Outbox::try_send`](crate::Outbox::try_send) did not send. The message is handed back.
+///
+/// # Examples
+///
+/// ```
+/// use axon::TrySendError;
+///
+/// let e = TrySendError::Full(1u8);
+/// assert!(e.is_full());
+/// assert_eq!(e.into_inner(), 1);
+/// ```
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum TrySendError<T> {
+    /// The destination inbox is full (and the link's policy is `Block`).
+    #[error("the destination inbox is full")]
+    Full(T),
+    /// No destination: not linked, or the destination has ended.
+    #[error("no destination: the outbox is not linked or its destination has ended")]
+    Unlinked(T),
+}
+
+impl<T> TrySendError<T> {
+    /// The message that was not sent.
+    pub fn into_inner(self) -> T {
+        match self {
+            TrySendError::Full(t) | TrySendError::Unlinked(t) => t,
+        }
+    }
+
+    /// True if the destination was full.
+    pub fn is_full(&self) -> bool {
+        matches!(self, TrySendError::Full(_))
+    }
+}
+
+/// Why [`Inbox::try_recv`](crate::Inbox::try_recv) returned nothing.
+///
+/// # Examples
+///
+/// ```
+/// assert_ne!(axon::TryRecvError::Empty, axon::TryRecvError::Closed);
+/// ```
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+pub enum TryRecvError {
+    /// Nothing is queued.
+    #[error("the inbox is empty")]
+    Empty,
+    /// The inbox was removed or its component ended.
+    #[error("the inbox is closed")]
+    Closed,
+}
+
+/// A link, box or component operation was refused. Every variant names the boxes
+/// involved as `component#id.box`, and the ones about unknown names list what exists.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axon::{Runtime, LinkError};
+/// use axon::component::from_fn;
+///
+/// let rt = Runtime::new();
+/// let a = rt.add(from_fn("a", |_ctx: axon::Context<u32, u32>| async { Ok(()) })).unwrap();
+/// let err = rt.box_id(a.id(), "outbxo").unwrap_err();
+/// assert!(matches!(err, LinkError::UnknownBox { .. }));
+/// assert!(err.to_string().contains("outbox"), "{err}");
+/// # }
+/// ```
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LinkError {
+    /// No live component has that id or name.
+    #[error("no component {component}")]
+    UnknownComponent {
+        /// The id or name asked for.
+        component: String,
+    },
+    /// The component has no box of that name.
+    #[error("{component} has no box named {name:?}; it has: {existing}")]
+    UnknownBox {
+        /// The component (`name#id`).
+        component: String,
+        /// The box asked for.
+        name: String,
+        /// The boxes that exist, comma separated.
+        existing: String,
+    },
+    /// The two ends carry different message types.
+    #[error("cannot link {from} ({from_type}) -> {to} ({to_type}): the message types differ")]
+    TypeMismatch {
+        /// The source box.
+        from: String,
+        /// The source's message type.
+        from_type: &'static str,
+        /// The destination box.
+        to: String,
+        /// The destination's message type.
+        to_type: &'static str,
+    },
+    /// The source box already has a destination; fan-out must be explicit.
+    #[error(
+        "cannot link {from} -> {to}: {from} is already linked to {existing} (a source has one destination; use a splitter or Backplane to fan out)"
+    )]
+    AlreadyLinked {
+        /// The source box.
+        from: String,
+        /// The destination asked for.
+        to: String,
+        /// The destination it already has.
+        existing: String,
+    },
+    /// The source cannot send (a plain inbox) or the destination cannot receive.
+    #[error("cannot link {from} -> {to}: {reason}")]
+    WrongDirection {
+        /// The source box.
+        from: String,
+        /// The destination box.
+        to: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The link would make messages go round in a loop of passthroughs.
+    #[error("cannot link {from} -> {to}: it would close a loop of passthrough links")]
+    Cycle {
+        /// The source box.
+        from: String,
+        /// The destination box.
+        to: String,
+    },
+    /// A box of that name already exists on the component.
+    #[error("{component} already has a box named {name:?}")]
+    DuplicateBox {
+        /// The component (`name#id`).
+        component: String,
+        /// The box name.
+        name: String,
+    },
+    /// The box exists but its message type is not the one asked for.
+    #[error("{component}.{name} carries {actual}, not {asked}")]
+    WrongType {
+        /// The component (`name#id`).
+        component: String,
+        /// The box name.
+        name: String,
+        /// The type it carries.
+        actual: &'static str,
+        /// The type asked for.
+        asked: &'static str,
+    },
+    /// The inbox's receiving handle was already taken by its component.
+    #[error("{component}.{name} was already taken")]
+    AlreadyTaken {
+        /// The component (`name#id`).
+        component: String,
+        /// The box name.
+        name: String,
+    },
+    /// The source box has no link to remove.
+    #[error("{from} is not linked")]
+    NotLinked {
+        /// The source box.
+        from: String,
+    },
+    /// No service is registered under that name.
+    #[error("no service named {name:?}; registered: {existing}")]
+    UnknownService {
+        /// The name asked for.
+        name: String,
+        /// The services that exist, comma separated.
+        existing: String,
+    },
+    /// A service of that name already exists.
+    #[error("a service named {name:?} is already registered")]
+    DuplicateService {
+        /// The name.
+        name: String,
+    },
+}

@@ -1,0 +1,327 @@
+//! The graph behind a runtime: live components, their boxes, and the links between them.
+//!
+//! All changes happen under one lock. After a link changes, every outbox whose route
+//! passes through the changed box is re-resolved and its cached route replaced.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use futures::future::AbortHandle;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+
+use crate::boxes::{BoxId, ComponentId, Direction, Node, NodeKind, Policy};
+use crate::error::LinkError;
+use crate::exit::ChildExit;
+
+/// Passthrough chains longer than this are refused as loops.
+const MAX_CHAIN: usize = 1024;
+
+pub(crate) struct Link {
+    pub(crate) to: BoxId,
+    pub(crate) policy: Policy,
+}
+
+pub(crate) struct BoxEntry {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) description: Cow<'static, str>,
+    pub(crate) node: Arc<dyn Node>,
+    pub(crate) link: Option<Link>,
+    pub(crate) incoming: Vec<BoxId>,
+    pub(crate) taken: bool,
+}
+
+impl BoxEntry {
+    pub(crate) fn direction(&self) -> Direction {
+        match self.node.kind() {
+            NodeKind::Outbox => Direction::Out,
+            _ => Direction::In,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Prepared,
+    Running,
+}
+
+pub(crate) struct ComponentEntry {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) parent: Option<ComponentId>,
+    pub(crate) children: Vec<ComponentId>,
+    pub(crate) boxes: Vec<Option<BoxEntry>>,
+    pub(crate) phase: Phase,
+    pub(crate) abort: Option<AbortHandle>,
+    pub(crate) child_tx: Option<UnboundedSender<ChildExit>>,
+    pub(crate) child_rx: Option<UnboundedReceiver<ChildExit>>,
+}
+
+impl ComponentEntry {
+    pub(crate) fn label(&self, id: ComponentId) -> String {
+        format!("{}#{}", self.name, id.0)
+    }
+
+    pub(crate) fn find(&self, name: &str) -> Option<u32> {
+        self.boxes
+            .iter()
+            .position(|b| b.as_ref().is_some_and(|b| b.name == name))
+            .map(|i| i as u32)
+    }
+
+    pub(crate) fn box_names(&self) -> String {
+        let names: Vec<&str> = self
+            .boxes
+            .iter()
+            .flatten()
+            .map(|b| b.name.as_ref())
+            .collect();
+        names.join(", ")
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct GraphState {
+    pub(crate) components: HashMap<ComponentId, ComponentEntry>,
+    pub(crate) services: HashMap<String, BoxId>,
+}
+
+impl GraphState {
+    pub(crate) fn entry(&self, id: ComponentId) -> Result<&ComponentEntry, LinkError> {
+        self.components
+            .get(&id)
+            .ok_or_else(|| LinkError::UnknownComponent {
+                component: format!("#{}", id.0),
+            })
+    }
+
+    pub(crate) fn entry_mut(&mut self, id: ComponentId) -> Result<&mut ComponentEntry, LinkError> {
+        self.components
+            .get_mut(&id)
+            .ok_or_else(|| LinkError::UnknownComponent {
+                component: format!("#{}", id.0),
+            })
+    }
+
+    pub(crate) fn get_box(&self, id: BoxId) -> Option<&BoxEntry> {
+        self.components
+            .get(&id.component)?
+            .boxes
+            .get(id.index as usize)?
+            .as_ref()
+    }
+
+    fn get_box_mut(&mut self, id: BoxId) -> Option<&mut BoxEntry> {
+        self.components
+            .get_mut(&id.component)?
+            .boxes
+            .get_mut(id.index as usize)?
+            .as_mut()
+    }
+
+    /// `name#id.box` for error messages.
+    pub(crate) fn label(&self, id: BoxId) -> String {
+        match self.components.get(&id.component) {
+            Some(c) => {
+                let b = c
+                    .boxes
+                    .get(id.index as usize)
+                    .and_then(|b| b.as_ref())
+                    .map(|b| b.name.as_ref())
+                    .unwrap_or("?");
+                format!("{}.{}", c.label(id.component), b)
+            }
+            None => format!("#{}.?{}", id.component.0, id.index),
+        }
+    }
+
+    pub(crate) fn box_id(&self, component: ComponentId, name: &str) -> Result<BoxId, LinkError> {
+        let entry = self.entry(component)?;
+        entry
+            .find(name)
+            .map(|index| BoxId { component, index })
+            .ok_or_else(|| LinkError::UnknownBox {
+                component: entry.label(component),
+                name: name.to_string(),
+                existing: entry.box_names(),
+            })
+    }
+
+    fn existing_box(&self, id: BoxId) -> Result<&BoxEntry, LinkError> {
+        let entry = self.entry(id.component)?;
+        entry
+            .boxes
+            .get(id.index as usize)
+            .and_then(|b| b.as_ref())
+            .ok_or_else(|| LinkError::UnknownBox {
+                component: entry.label(id.component),
+                name: format!("#{}", id.index),
+                existing: entry.box_names(),
+            })
+    }
+
+    /// Follow links from `src` to the real inbox they end in, if any, and the policy
+    /// that applies (the first non-blocking policy along the way).
+    fn resolve(&self, src: BoxId) -> Option<(Arc<dyn Node>, Policy)> {
+        let mut policy = Policy::Block;
+        let mut cur = src;
+        for _ in 0..MAX_CHAIN {
+            let link = self.get_box(cur)?.link.as_ref()?;
+            if policy == Policy::Block {
+                policy = link.policy;
+            }
+            let next = self.get_box(link.to)?;
+            if next.node.kind() == NodeKind::Inbox {
+                return Some((next.node.clone(), policy));
+            }
+            cur = link.to;
+        }
+        None
+    }
+
+    /// Re-resolve every outbox whose route passes through `changed`.
+    pub(crate) fn refresh_from(&self, changed: BoxId) {
+        let mut seen = HashSet::new();
+        let mut stack = vec![changed];
+        while let Some(id) = stack.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let Some(entry) = self.get_box(id) else {
+                continue;
+            };
+            if entry.node.kind() == NodeKind::Outbox {
+                let route = self.resolve(id);
+                entry.node.set_route(route.as_ref().map(|(n, p)| (n, *p)));
+            }
+            // Sources that link into a real inbox are not affected by its changes.
+            if entry.node.kind() != NodeKind::Inbox {
+                stack.extend(entry.incoming.iter().copied());
+            }
+        }
+    }
+
+    fn check_link(&self, from: BoxId, to: BoxId) -> Result<(), LinkError> {
+        let src = self.existing_box(from)?;
+        let dst = self.existing_box(to)?;
+        if src.node.kind() == NodeKind::Inbox {
+            return Err(LinkError::WrongDirection {
+                from: self.label(from),
+                to: self.label(to),
+                reason: "the source is an inbox that queues messages; only outboxes and passthrough inboxes can be sources",
+            });
+        }
+        if src.node.kind() == NodeKind::Passthrough && dst.node.kind() == NodeKind::Outbox {
+            return Err(LinkError::WrongDirection {
+                from: self.label(from),
+                to: self.label(to),
+                reason: "an inbox cannot link to an outbox",
+            });
+        }
+        if src.node.msg_type() != dst.node.msg_type() {
+            return Err(LinkError::TypeMismatch {
+                from: self.label(from),
+                from_type: src.node.type_name(),
+                to: self.label(to),
+                to_type: dst.node.type_name(),
+            });
+        }
+        // Refuse loops: following the destination's chain must not come back to the source.
+        let mut cur = to;
+        for _ in 0..MAX_CHAIN {
+            if cur == from {
+                return Err(LinkError::Cycle {
+                    from: self.label(from),
+                    to: self.label(to),
+                });
+            }
+            match self.get_box(cur).and_then(|b| b.link.as_ref()) {
+                Some(l) => cur = l.to,
+                None => return Ok(()),
+            }
+        }
+        Err(LinkError::Cycle {
+            from: self.label(from),
+            to: self.label(to),
+        })
+    }
+
+    /// Make or replace the link from `from`. With `replace` false an existing link is an error.
+    pub(crate) fn link(
+        &mut self,
+        from: BoxId,
+        to: BoxId,
+        policy: Policy,
+        replace: bool,
+    ) -> Result<Option<BoxId>, LinkError> {
+        self.check_link(from, to)?;
+        let old = self
+            .get_box(from)
+            .and_then(|b| b.link.as_ref())
+            .map(|l| l.to);
+        if let (Some(existing), false) = (old, replace) {
+            return Err(LinkError::AlreadyLinked {
+                from: self.label(from),
+                to: self.label(to),
+                existing: self.label(existing),
+            });
+        }
+        if let Some(old) = old
+            && let Some(b) = self.get_box_mut(old)
+        {
+            b.incoming.retain(|s| *s != from);
+        }
+        if let Some(b) = self.get_box_mut(from) {
+            b.link = Some(Link { to, policy });
+        }
+        if let Some(b) = self.get_box_mut(to) {
+            b.incoming.push(from);
+        }
+        self.refresh_from(from);
+        Ok(old)
+    }
+
+    /// Remove the link from `from`, returning its old destination.
+    pub(crate) fn unlink(&mut self, from: BoxId) -> Result<BoxId, LinkError> {
+        self.existing_box(from)?;
+        let old = self
+            .get_box_mut(from)
+            .and_then(|b| b.link.take())
+            .ok_or_else(|| LinkError::NotLinked {
+                from: self.label(from),
+            })?;
+        if let Some(b) = self.get_box_mut(old.to) {
+            b.incoming.retain(|s| *s != from);
+        }
+        self.refresh_from(from);
+        Ok(old.to)
+    }
+
+    /// Remove one box: its link, and every link into it. Returns the removed entry and
+    /// the (from, to) pairs of the links that went.
+    pub(crate) fn remove_box(&mut self, id: BoxId) -> Option<(BoxEntry, Vec<(BoxId, BoxId)>)> {
+        let mut removed = Vec::new();
+        let entry = self
+            .components
+            .get_mut(&id.component)?
+            .boxes
+            .get_mut(id.index as usize)?
+            .take()?;
+        entry.node.set_route(None);
+        if let Some(link) = &entry.link {
+            if let Some(b) = self.get_box_mut(link.to) {
+                b.incoming.retain(|s| *s != id);
+            }
+            removed.push((id, link.to));
+        }
+        for src in &entry.incoming {
+            if let Some(b) = self.get_box_mut(*src) {
+                b.link = None;
+            }
+            removed.push((*src, id));
+            self.refresh_from(*src);
+        }
+        self.services.retain(|_, b| *b != id);
+        Some((entry, removed))
+    }
+}

@@ -1,0 +1,340 @@
+//! Introspection: what is alive, as a snapshot or a stream of changes, exportable as
+//! JSON, Graphviz DOT and Mermaid.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::boxes::{ComponentId, Direction, NodeKind, Policy};
+use crate::graph::{GraphState, Phase};
+
+/// A change to the graph, as sent by [`Runtime::subscribe`](crate::Runtime::subscribe).
+/// Boxes are named `name#id.box`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum GraphEvent {
+    /// A component was added (not yet started).
+    Added {
+        /// Its id.
+        id: ComponentId,
+        /// Its name.
+        name: String,
+        /// Its parent, if any.
+        parent: Option<ComponentId>,
+    },
+    /// A component's body started.
+    Started {
+        /// Its id.
+        id: ComponentId,
+    },
+    /// A component ended and was removed with its boxes and links.
+    Exited {
+        /// Its id.
+        id: ComponentId,
+        /// Its name.
+        name: String,
+        /// Why it ended ([`Exit`](crate::Exit) as text).
+        exit: String,
+    },
+    /// A link was made.
+    Linked {
+        /// The source box.
+        from: String,
+        /// The destination box.
+        to: String,
+        /// Its overflow policy.
+        policy: Policy,
+    },
+    /// A link was removed.
+    Unlinked {
+        /// The source box.
+        from: String,
+        /// The destination box.
+        to: String,
+    },
+    /// A box was added while the component existed.
+    BoxAdded {
+        /// The component.
+        component: ComponentId,
+        /// The box name.
+        name: String,
+    },
+    /// A box was removed.
+    BoxRemoved {
+        /// The component.
+        component: ComponentId,
+        /// The box name.
+        name: String,
+    },
+}
+
+/// Everything alive at one moment. See [`Runtime::snapshot`](crate::Runtime::snapshot).
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    /// Live components, by id.
+    pub components: Vec<ComponentInfo>,
+    /// Links, by source.
+    pub links: Vec<LinkInfo>,
+}
+
+/// One live component.
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentInfo {
+    /// Its id.
+    pub id: ComponentId,
+    /// Its name.
+    pub name: String,
+    /// Its parent, if any.
+    pub parent: Option<ComponentId>,
+    /// `prepared` (added, not started) or `running`.
+    pub state: &'static str,
+    /// Its boxes.
+    pub boxes: Vec<BoxInfo>,
+}
+
+/// One box and its counters.
+#[derive(Debug, Clone, Serialize)]
+pub struct BoxInfo {
+    /// The box name.
+    pub name: String,
+    /// In or out.
+    pub direction: Direction,
+    /// True for a passthrough inbox (no queue of its own).
+    pub passthrough: bool,
+    /// The message type.
+    pub message_type: &'static str,
+    /// The one-line description.
+    pub description: String,
+    /// Capacity of a queued inbox.
+    pub capacity: Option<usize>,
+    /// Messages queued now (inboxes).
+    pub depth: usize,
+    /// Messages sent (outboxes).
+    pub sent: u64,
+    /// Messages received (inboxes).
+    pub received: u64,
+    /// Messages discarded by a lossy link policy (on both the outbox and the inbox).
+    pub dropped: u64,
+    /// Sends handed back because the outbox had no destination.
+    pub undelivered: u64,
+}
+
+/// One link.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkInfo {
+    /// Source component.
+    pub from_component: ComponentId,
+    /// Source box.
+    pub from_box: String,
+    /// Destination component.
+    pub to_component: ComponentId,
+    /// Destination box.
+    pub to_box: String,
+    /// Overflow policy.
+    pub policy: Policy,
+}
+
+pub(crate) fn snapshot(st: &GraphState) -> Snapshot {
+    let mut ids: Vec<&ComponentId> = st.components.keys().collect();
+    ids.sort_unstable();
+    let mut components = Vec::with_capacity(ids.len());
+    let mut links = Vec::new();
+    for id in ids {
+        let entry = &st.components[id];
+        let mut boxes = Vec::with_capacity(entry.boxes.len());
+        for b in entry.boxes.iter().flatten() {
+            let s = b.node.stats();
+            boxes.push(BoxInfo {
+                name: b.name.to_string(),
+                direction: b.direction(),
+                passthrough: b.node.kind() == NodeKind::Passthrough,
+                message_type: b.node.type_name(),
+                description: b.description.to_string(),
+                capacity: s.capacity,
+                depth: s.depth,
+                sent: s.sent,
+                received: s.received,
+                dropped: s.dropped,
+                undelivered: s.undelivered,
+            });
+            if let Some(l) = &b.link {
+                let to_box = st
+                    .get_box(l.to)
+                    .map(|t| t.name.to_string())
+                    .unwrap_or_default();
+                links.push(LinkInfo {
+                    from_component: *id,
+                    from_box: b.name.to_string(),
+                    to_component: l.to.component,
+                    to_box,
+                    policy: l.policy,
+                });
+            }
+        }
+        components.push(ComponentInfo {
+            id: *id,
+            name: entry.name.to_string(),
+            parent: entry.parent,
+            state: match entry.phase {
+                Phase::Prepared => "prepared",
+                Phase::Running => "running",
+            },
+            boxes,
+        });
+    }
+    Snapshot { components, links }
+}
+
+impl Snapshot {
+    /// The component with this id, if alive.
+    pub fn component(&self, id: ComponentId) -> Option<&ComponentInfo> {
+        self.components.iter().find(|c| c.id == id)
+    }
+
+    /// The first live component with this name.
+    pub fn named(&self, name: &str) -> Option<&ComponentInfo> {
+        self.components.iter().find(|c| c.name == name)
+    }
+
+    /// The snapshot as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// The snapshot as a Graphviz DOT digraph: composites as clusters, boxes listed
+    /// in each node's label, links as edges labelled `outbox -> inbox`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dot = axon::Runtime::new().snapshot().to_dot();
+    /// assert!(dot.starts_with("digraph axon {"));
+    /// ```
+    pub fn to_dot(&self) -> String {
+        let mut out = String::from(
+            "digraph axon {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
+        );
+        for c in self.components.iter().filter(|c| c.parent.is_none()) {
+            self.dot_component(c, 1, &mut out);
+        }
+        for l in &self.links {
+            let _ = writeln!(
+                out,
+                "  c{} -> c{} [label=\"{} -> {}{}\"];",
+                l.from_component.0,
+                l.to_component.0,
+                escape(&l.from_box),
+                escape(&l.to_box),
+                policy_suffix(l.policy)
+            );
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    fn dot_component(&self, c: &ComponentInfo, depth: usize, out: &mut String) {
+        let pad = "  ".repeat(depth);
+        let children: Vec<&ComponentInfo> = self
+            .components
+            .iter()
+            .filter(|k| k.parent == Some(c.id))
+            .collect();
+        if children.is_empty() {
+            let _ = writeln!(
+                out,
+                "{pad}c{} [label=\"{}#{}\"];",
+                c.id.0,
+                escape(&c.name),
+                c.id.0
+            );
+        } else {
+            let _ = writeln!(out, "{pad}subgraph cluster_{} {{", c.id.0);
+            let _ = writeln!(out, "{pad}  label=\"{}#{}\";", escape(&c.name), c.id.0);
+            let _ = writeln!(
+                out,
+                "{pad}  c{} [label=\"{}#{} (boundary)\", shape=oval];",
+                c.id.0,
+                escape(&c.name),
+                c.id.0
+            );
+            for k in children {
+                self.dot_component(k, depth + 1, out);
+            }
+            let _ = writeln!(out, "{pad}}}");
+        }
+    }
+
+    /// The snapshot as a Mermaid flowchart: composites as subgraphs, links as edges.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let m = axon::Runtime::new().snapshot().to_mermaid();
+    /// assert!(m.starts_with("flowchart LR"));
+    /// ```
+    pub fn to_mermaid(&self) -> String {
+        let mut out = String::from("flowchart LR\n");
+        for c in self.components.iter().filter(|c| c.parent.is_none()) {
+            self.mermaid_component(c, 1, &mut out);
+        }
+        for l in &self.links {
+            let _ = writeln!(
+                out,
+                "  c{} -->|\"{} → {}{}\"| c{}",
+                l.from_component.0,
+                mermaid_escape(&l.from_box),
+                mermaid_escape(&l.to_box),
+                policy_suffix(l.policy),
+                l.to_component.0
+            );
+        }
+        out
+    }
+
+    fn mermaid_component(&self, c: &ComponentInfo, depth: usize, out: &mut String) {
+        let pad = "  ".repeat(depth);
+        let children: Vec<&ComponentInfo> = self
+            .components
+            .iter()
+            .filter(|k| k.parent == Some(c.id))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{pad}c{}[\"{}#{}\"]",
+            c.id.0,
+            mermaid_escape(&c.name),
+            c.id.0
+        );
+        if !children.is_empty() {
+            let _ = writeln!(
+                out,
+                "{pad}subgraph g{}[\"{}#{}\"]",
+                c.id.0,
+                mermaid_escape(&c.name),
+                c.id.0
+            );
+            for k in children {
+                self.mermaid_component(k, depth + 1, out);
+            }
+            let _ = writeln!(out, "{pad}end");
+        }
+    }
+}
+
+fn policy_suffix(p: Policy) -> &'static str {
+    match p {
+        Policy::Block => "",
+        Policy::DropNewest => " (drop newest)",
+        Policy::DropOldest => " (drop oldest)",
+        Policy::KeepLatest => " (keep latest)",
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+fn mermaid_escape(s: &str) -> String {
+    s.replace('"', "#quot;")
+}

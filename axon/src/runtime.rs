@@ -1,0 +1,1297 @@
+//! The [`Runtime`]: adds, links, starts, watches and removes components.
+
+use std::borrow::Cow;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use futures::FutureExt;
+use futures::future::{AbortHandle, Abortable};
+use tokio::sync::broadcast;
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::task::JoinHandle;
+
+use crate::boxes::{
+    BoxId, BoxRef, ComponentId, Inbox, InboxNode, Node, NodeKind, Outbox, OutboxNode, Policy,
+    make_node,
+};
+use crate::component::{Component, Context, Setup};
+use crate::control::Control;
+use crate::error::{LinkError, SendError};
+use crate::exit::{ChildExit, Exit};
+use crate::graph::{BoxEntry, ComponentEntry, GraphState, Phase};
+use crate::introspect::{GraphEvent, Snapshot};
+
+const EVENT_CAPACITY: usize = 4096;
+
+/// A graph of components running on the current tokio runtime.
+///
+/// Cheap to clone: clones share one graph. Components are added (boxes declared,
+/// children prepared), linked, then started; a started component's body runs as one
+/// tokio task. Everything alive can be listed with [`snapshot`](Runtime::snapshot) and
+/// followed with [`subscribe`](Runtime::subscribe).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axon::{Runtime, Context, component::from_fn};
+///
+/// let rt = Runtime::new();
+/// let numbers = rt.add(from_fn("numbers", |mut ctx: Context<(), u32>| async move {
+///     for n in 1..=3 { ctx.send(n).await?; }
+///     Ok(())
+/// })).unwrap();
+/// let (tx, rx) = tokio::sync::oneshot::channel();
+/// let sum = rt.add(from_fn("sum", move |mut ctx: Context<u32, ()>| async move {
+///     let mut total = 0;
+///     while let Some(n) = ctx.recv().await { total += n; }
+///     let _ = tx.send(total);
+///     Ok(())
+/// })).unwrap();
+/// rt.link(numbers.outbox(), sum.inbox()).unwrap();
+/// rt.link(numbers.signal(), sum.control()).unwrap();
+/// let (a, b) = (numbers.start(), sum.start());
+/// assert_eq!(rx.await.unwrap(), 6);
+/// assert!(a.join().await.is_clean() && b.join().await.is_clean());
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    state: Mutex<GraphState>,
+    next_id: AtomicU64,
+    events: broadcast::Sender<GraphEvent>,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Runtime::new()
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("components", &self.live_components())
+            .finish()
+    }
+}
+
+pub(crate) trait Startable: Send {
+    fn start_boxed(self: Box<Self>) -> Handle;
+}
+
+/// A component added to a runtime but not started: link it, then [`start`](Prepared::start).
+/// Dropping it unstarted removes it (and its children) from the graph.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let rt = axon::Runtime::new();
+/// let p = rt.add(axon::component::from_fn("idle", |_c: axon::Context<(), ()>| async { Ok(()) })).unwrap();
+/// assert_eq!(rt.live_components(), 1);
+/// drop(p);
+/// assert_eq!(rt.live_components(), 0);
+/// # }
+/// ```
+pub struct Prepared<C: Component> {
+    rt: Runtime,
+    id: ComponentId,
+    component: Option<C>,
+    children: Vec<Box<dyn Startable>>,
+}
+
+impl<C: Component> std::fmt::Debug for Prepared<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared").field("id", &self.id).finish()
+    }
+}
+
+impl<C: Component> Prepared<C> {
+    /// The component's id.
+    pub fn id(&self) -> ComponentId {
+        self.id
+    }
+
+    /// Its `inbox`.
+    pub fn inbox(&self) -> BoxRef<C::In> {
+        crate::Child::<C::In, C::Out>::new(self.id).inbox()
+    }
+
+    /// Its `control` inbox.
+    pub fn control(&self) -> BoxRef<Control> {
+        crate::Child::<C::In, C::Out>::new(self.id).control()
+    }
+
+    /// Its `outbox`.
+    pub fn outbox(&self) -> BoxRef<C::Out> {
+        crate::Child::<C::In, C::Out>::new(self.id).outbox()
+    }
+
+    /// Its `signal` outbox.
+    pub fn signal(&self) -> BoxRef<Control> {
+        crate::Child::<C::In, C::Out>::new(self.id).signal()
+    }
+
+    /// Typed references to its default boxes, to keep after starting.
+    pub fn child(&self) -> crate::Child<C::In, C::Out> {
+        crate::Child::new(self.id)
+    }
+
+    /// Start the component's children, then its body.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn start(mut self) -> Handle {
+        let component = self.component.take();
+        let children = std::mem::take(&mut self.children);
+        match component {
+            Some(c) => self.rt.start(self.id, c, children),
+            None => Handle::detached(self.rt.clone(), self.id),
+        }
+    }
+}
+
+impl<C: Component> Startable for Prepared<C> {
+    fn start_boxed(self: Box<Self>) -> Handle {
+        (*self).start()
+    }
+}
+
+impl<C: Component> Drop for Prepared<C> {
+    fn drop(&mut self) {
+        if self.component.is_some() {
+            self.children.clear();
+            self.rt.discard(self.id);
+        }
+    }
+}
+
+/// A prepared component of any type; see [`Prepared`].
+pub struct PreparedDyn {
+    id: ComponentId,
+    inner: Box<dyn Startable>,
+}
+
+impl std::fmt::Debug for PreparedDyn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedDyn").field("id", &self.id).finish()
+    }
+}
+
+impl PreparedDyn {
+    pub(crate) fn new<C: Component>(p: Prepared<C>) -> Self {
+        PreparedDyn {
+            id: p.id(),
+            inner: Box::new(p),
+        }
+    }
+
+    /// The component's id.
+    pub fn id(&self) -> ComponentId {
+        self.id
+    }
+
+    /// Start it.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn start(self) -> Handle {
+        self.inner.start_boxed()
+    }
+}
+
+impl Startable for PreparedDyn {
+    fn start_boxed(self: Box<Self>) -> Handle {
+        self.inner.start_boxed()
+    }
+}
+
+/// A started component: wait for its exit, ask it to stop, or abort it.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axon::{Runtime, Context, Exit, component::from_fn};
+/// let rt = Runtime::new();
+/// let h = rt.spawn(from_fn("waits", |mut ctx: Context<u8, ()>| async move {
+///     while ctx.recv().await.is_some() {}
+///     Ok(())
+/// })).unwrap();
+/// h.shutdown().await.unwrap();
+/// assert!(matches!(h.join().await, Exit::ShutDown));
+/// # }
+/// ```
+pub struct Handle {
+    rt: Runtime,
+    id: ComponentId,
+    join: Option<JoinHandle<Exit>>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle").field("id", &self.id).finish()
+    }
+}
+
+impl Handle {
+    fn detached(rt: Runtime, id: ComponentId) -> Self {
+        Handle { rt, id, join: None }
+    }
+
+    /// The component's id.
+    pub fn id(&self) -> ComponentId {
+        self.id
+    }
+
+    /// Send [`Control::Shutdown`] to its `control` inbox (through any passthrough).
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] if the component has already ended.
+    pub async fn shutdown(&self) -> Result<(), SendError<Control>> {
+        self.rt.send_control(self.id, Control::Shutdown).await
+    }
+
+    /// Stop the body where it is: its exit reason is [`Exit::Aborted`].
+    pub fn kill(&self) {
+        self.rt.kill(self.id);
+    }
+
+    /// Wait for the component to end.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: the exit reason is lost if the future is dropped (the
+    /// component keeps running).
+    pub async fn join(self) -> Exit {
+        match self.join {
+            Some(j) => j.await.unwrap_or(Exit::Aborted),
+            None => Exit::Aborted,
+        }
+    }
+
+    /// Wait for the component to end, keeping the handle (for `select!`).
+    pub(crate) async fn join_mut(&mut self) -> Exit {
+        match self.join.as_mut() {
+            Some(j) => {
+                let exit = j.await.unwrap_or(Exit::Aborted);
+                self.join = None;
+                exit
+            }
+            None => Exit::Aborted,
+        }
+    }
+
+    /// True once the component has ended.
+    pub fn is_finished(&self) -> bool {
+        self.join.as_ref().is_none_or(|j| j.is_finished())
+    }
+}
+
+impl Runtime {
+    /// An empty graph.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = axon::Runtime::new();
+    /// assert_eq!(rt.live_components(), 0);
+    /// ```
+    pub fn new() -> Self {
+        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        Runtime {
+            inner: Arc::new(Inner {
+                state: Mutex::new(GraphState::default()),
+                next_id: AtomicU64::new(1),
+                events,
+            }),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, GraphState> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn emit(&self, event: impl FnOnce() -> GraphEvent) {
+        if self.inner.events.receiver_count() > 0 {
+            let _ = self.inner.events.send(event());
+        }
+    }
+
+    /// Add a component and run its [`setup`](Component::setup), without starting it.
+    ///
+    /// # Errors
+    ///
+    /// As the component's `setup`; nothing of it stays in the graph.
+    pub fn add<C: Component>(&self, component: C) -> Result<Prepared<C>, LinkError> {
+        self.prepare(component, None)
+    }
+
+    /// Add a component and start it.
+    ///
+    /// # Errors
+    ///
+    /// As the component's `setup`.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn spawn<C: Component>(&self, component: C) -> Result<Handle, LinkError> {
+        Ok(self.add(component)?.start())
+    }
+
+    pub(crate) fn prepare<C: Component>(
+        &self,
+        mut component: C,
+        parent: Option<ComponentId>,
+    ) -> Result<Prepared<C>, LinkError> {
+        let id = self.next_component_id();
+        let name = component.name();
+        let boxes = vec![
+            Some(new_box::<C::In>(
+                "inbox",
+                "data in",
+                NodeKind::Inbox,
+                crate::DEFAULT_CAPACITY,
+            )),
+            Some(new_box::<Control>(
+                "control",
+                "lifecycle messages in",
+                NodeKind::Inbox,
+                crate::CONTROL_CAPACITY,
+            )),
+            Some(new_box::<C::Out>("outbox", "data out", NodeKind::Outbox, 0)),
+            Some(new_box::<Control>(
+                "signal",
+                "lifecycle messages out",
+                NodeKind::Outbox,
+                0,
+            )),
+        ];
+        {
+            let mut st = self.lock();
+            if let Some(p) = parent {
+                let pe = st.entry_mut(p)?;
+                pe.children.push(id);
+                if pe.child_tx.is_none() {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    pe.child_tx = Some(tx);
+                    pe.child_rx = Some(rx);
+                }
+            }
+            st.components.insert(
+                id,
+                ComponentEntry {
+                    name: name.clone(),
+                    parent,
+                    children: Vec::new(),
+                    boxes,
+                    phase: Phase::Prepared,
+                    abort: None,
+                    child_tx: None,
+                    child_rx: None,
+                },
+            );
+        }
+        let mut children = Vec::new();
+        let result = component.setup(&mut Setup {
+            rt: self,
+            id,
+            children: &mut children,
+        });
+        if let Err(e) = result {
+            drop(children);
+            self.discard(id);
+            return Err(e);
+        }
+        self.emit(|| GraphEvent::Added {
+            id,
+            name: name.to_string(),
+            parent,
+        });
+        Ok(Prepared {
+            rt: self.clone(),
+            id,
+            component: Some(component),
+            children,
+        })
+    }
+
+    fn start<C: Component>(
+        &self,
+        id: ComponentId,
+        component: C,
+        children: Vec<Box<dyn Startable>>,
+    ) -> Handle {
+        let (abort, registration) = AbortHandle::new_pair();
+        let (ctx, control_node, signal_node, parent_tx, name) = {
+            let mut st = self.lock();
+            let parent_tx = st
+                .components
+                .get(&id)
+                .and_then(|e| e.parent)
+                .and_then(|p| st.components.get(&p))
+                .and_then(|p| p.child_tx.clone());
+            let Some(entry) = st.components.get_mut(&id) else {
+                return Handle::detached(self.clone(), id);
+            };
+            entry.phase = Phase::Running;
+            entry.abort = Some(abort);
+            let node = |i: usize| entry.boxes[i].as_ref().map(|b| b.node.clone());
+            let inbox_node =
+                node(0).and_then(|n| n.as_any_arc().downcast::<InboxNode<C::In>>().ok());
+            let control_node =
+                node(1).and_then(|n| n.as_any_arc().downcast::<InboxNode<Control>>().ok());
+            let outbox_node =
+                node(2).and_then(|n| n.as_any_arc().downcast::<OutboxNode<C::Out>>().ok());
+            let signal_node =
+                node(3).and_then(|n| n.as_any_arc().downcast::<OutboxNode<Control>>().ok());
+            for i in 0..2 {
+                if let Some(b) = entry.boxes[i].as_mut() {
+                    b.taken = true;
+                }
+            }
+            let ctx = Context {
+                inbox: inbox_node.map(Inbox::new).unwrap_or_else(Inbox::closed),
+                control: control_node
+                    .clone()
+                    .map(Inbox::new)
+                    .unwrap_or_else(Inbox::closed),
+                outbox: outbox_node
+                    .map(Outbox::new)
+                    .unwrap_or_else(Outbox::detached),
+                signal: signal_node
+                    .clone()
+                    .map(Outbox::new)
+                    .unwrap_or_else(Outbox::detached),
+                rt: self.clone(),
+                id,
+                ending: None,
+                children_rx: None,
+            };
+            (
+                ctx,
+                control_node,
+                signal_node,
+                parent_tx,
+                entry.name.clone(),
+            )
+        };
+        for child in children {
+            // Children report to us through the channel; their handles are not needed.
+            drop(child.start_boxed());
+        }
+        self.emit(|| GraphEvent::Started { id });
+        let rt = self.clone();
+        let body = component.run(ctx);
+        let join = tokio::spawn(async move {
+            let outcome = Abortable::new(AssertUnwindSafe(body).catch_unwind(), registration).await;
+            let exit = match outcome {
+                Err(_aborted) => Exit::Aborted,
+                Ok(Err(panic)) => Exit::from_panic(panic),
+                Ok(Ok(Err(e))) => Exit::Failed(Arc::from(e)),
+                Ok(Ok(Ok(()))) => {
+                    let shut = control_node.as_ref().is_some_and(|n| {
+                        n.lifecycle.load(Ordering::Relaxed) == Control::Shutdown.code()
+                    });
+                    if shut { Exit::ShutDown } else { Exit::Finished }
+                }
+            };
+            if let Some(signal) = signal_node
+                && signal.stats().sent == 0
+            {
+                {
+                    let mut out = Outbox::new(signal);
+                    let msg = if matches!(exit, Exit::Finished) {
+                        Control::ProducerFinished
+                    } else {
+                        Control::Shutdown
+                    };
+                    if matches!(exit, Exit::Finished | Exit::ShutDown) {
+                        let _ = out.send(msg).await;
+                    } else {
+                        let _ = out.try_send(msg);
+                    }
+                }
+            }
+            match &exit {
+                Exit::Failed(e) => {
+                    tracing::warn!(component = %name, id = id.0, error = %e, "component failed")
+                }
+                Exit::Panicked(m) => {
+                    tracing::error!(component = %name, id = id.0, panic = %m, "component panicked")
+                }
+                _ => tracing::trace!(component = %name, id = id.0, exit = %exit, "component ended"),
+            }
+            rt.retire(id, &exit, parent_tx);
+            exit
+        });
+        Handle {
+            rt: self.clone(),
+            id,
+            join: Some(join),
+        }
+    }
+
+    /// Remove a component that ended (or was never started), its boxes, its links,
+    /// and abort its live children.
+    fn retire(&self, id: ComponentId, exit: &Exit, parent_tx: Option<UnboundedSender<ChildExit>>) {
+        let mut nodes: Vec<Arc<dyn Node>> = Vec::new();
+        let mut unlinked = Vec::new();
+        let mut aborts = Vec::new();
+        let mut labels = Vec::new();
+        let (name, parent, orphans) = {
+            let mut st = self.lock();
+            let Some(entry) = st.components.get(&id) else {
+                return;
+            };
+            let count = entry.boxes.len();
+            for index in 0..count {
+                let bid = BoxId {
+                    component: id,
+                    index: index as u32,
+                };
+                if self.inner.events.receiver_count() > 0
+                    && let Some(b) = st.get_box(bid)
+                {
+                    {
+                        if let Some(l) = &b.link {
+                            labels.push((st.label(bid), st.label(l.to)));
+                        }
+                        for src in &b.incoming {
+                            labels.push((st.label(*src), st.label(bid)));
+                        }
+                    }
+                }
+                if let Some((b, removed)) = st.remove_box(bid) {
+                    nodes.push(b.node);
+                    unlinked.extend(removed);
+                }
+            }
+            let Some(entry) = st.components.remove(&id) else {
+                return;
+            };
+            let mut orphans = Vec::new();
+            for child in &entry.children {
+                if let Some(c) = st.components.get(child) {
+                    match &c.abort {
+                        Some(a) => aborts.push(a.clone()),
+                        None => orphans.push(*child),
+                    }
+                }
+            }
+            (entry.name, entry.parent, orphans)
+        };
+        for node in &nodes {
+            node.close();
+        }
+        for a in aborts {
+            a.abort();
+        }
+        for orphan in orphans {
+            self.discard(orphan);
+        }
+        if let Some(tx) = parent_tx {
+            let _ = tx.send(ChildExit {
+                id,
+                name: name.to_string(),
+                exit: exit.clone(),
+            });
+        }
+        if let Some(p) = parent {
+            let mut st = self.lock();
+            if let Some(pe) = st.components.get_mut(&p) {
+                pe.children.retain(|c| *c != id);
+            }
+        }
+        for (from, to) in labels {
+            self.emit(|| GraphEvent::Unlinked { from, to });
+        }
+        self.emit(|| GraphEvent::Exited {
+            id,
+            name: name.to_string(),
+            exit: exit.to_string(),
+        });
+    }
+
+    pub(crate) fn next_component_id(&self) -> ComponentId {
+        ComponentId(self.inner.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub(crate) fn retire_external(&self, id: ComponentId, exit: &Exit) {
+        self.retire(id, exit, None);
+    }
+
+    /// Remove a component that was never started.
+    pub(crate) fn discard(&self, id: ComponentId) {
+        let parent_tx = None;
+        self.retire(id, &Exit::Aborted, parent_tx);
+    }
+
+    /// Stop a component's body where it is ([`Exit::Aborted`]). Does nothing if it has ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Runtime, Context, Exit, component::from_fn};
+    /// let rt = Runtime::new();
+    /// let h = rt.spawn(from_fn("stuck", |_c: Context<(), ()>| std::future::pending())).unwrap();
+    /// rt.kill(h.id());
+    /// assert!(matches!(h.join().await, Exit::Aborted));
+    /// # }
+    /// ```
+    pub fn kill(&self, id: ComponentId) {
+        let abort = self
+            .lock()
+            .components
+            .get(&id)
+            .and_then(|e| e.abort.clone());
+        if let Some(a) = abort {
+            a.abort();
+        }
+    }
+
+    /// Send a lifecycle message to a component's `control`, following passthroughs.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError`] if the component has ended or its `control` leads nowhere.
+    pub async fn send_control(
+        &self,
+        id: ComponentId,
+        msg: Control,
+    ) -> Result<(), SendError<Control>> {
+        let target = {
+            let st = self.lock();
+            let Ok(start) = st.box_id(id, "control") else {
+                return Err(SendError(msg));
+            };
+            let mut cur = start;
+            let mut found = None;
+            for _ in 0..1024 {
+                let Some(b) = st.get_box(cur) else { break };
+                if b.node.kind() == NodeKind::Inbox {
+                    found = Some(b.node.clone());
+                    break;
+                }
+                match &b.link {
+                    Some(l) => cur = l.to,
+                    None => break,
+                }
+            }
+            found
+        };
+        let Some(node) = target.and_then(|n| n.as_any_arc().downcast::<InboxNode<Control>>().ok())
+        else {
+            return Err(SendError(msg));
+        };
+        node.tx.send(msg).await.map_err(|e| SendError(e.0))
+    }
+
+    /// The id of a component's box.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::UnknownComponent`] or [`LinkError::UnknownBox`] (listing the boxes it has).
+    pub fn box_id(&self, component: ComponentId, name: &str) -> Result<BoxId, LinkError> {
+        self.lock().box_id(component, name)
+    }
+
+    /// A typed reference to a component's box, checking its type.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::UnknownBox`] or [`LinkError::WrongType`].
+    pub fn box_ref<T: Send + 'static>(
+        &self,
+        component: ComponentId,
+        name: &str,
+    ) -> Result<BoxRef<T>, LinkError> {
+        let st = self.lock();
+        let id = st.box_id(component, name)?;
+        let b = st.get_box(id).ok_or_else(|| LinkError::UnknownComponent {
+            component: format!("#{}", component.0),
+        })?;
+        if b.node.msg_type() != std::any::TypeId::of::<T>() {
+            return Err(LinkError::WrongType {
+                component: st.entry(component)?.label(component),
+                name: name.to_string(),
+                actual: b.node.type_name(),
+                asked: std::any::type_name::<T>(),
+            });
+        }
+        Ok(BoxRef::new(id))
+    }
+
+    /// Link `from` (an outbox, or a composite's passthrough inbox) to `to`, blocking
+    /// when `to` is full. The types are checked by the compiler.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::AlreadyLinked`] if `from` has a destination,
+    /// [`LinkError::WrongDirection`], [`LinkError::Cycle`], or an unknown box.
+    pub fn link<T: Send + 'static>(&self, from: BoxRef<T>, to: BoxRef<T>) -> Result<(), LinkError> {
+        self.link_ids(from.id, to.id, Policy::Block)
+    }
+
+    /// [`link`](Runtime::link) with an overflow [`Policy`].
+    ///
+    /// # Errors
+    ///
+    /// As [`link`](Runtime::link).
+    pub fn link_with<T: Send + 'static>(
+        &self,
+        from: BoxRef<T>,
+        to: BoxRef<T>,
+        policy: Policy,
+    ) -> Result<(), LinkError> {
+        self.link_ids(from.id, to.id, policy)
+    }
+
+    /// Link two boxes by id, checking when made that they carry the same type.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::TypeMismatch`] naming both ends and types, and as [`link`](Runtime::link).
+    pub fn link_ids(&self, from: BoxId, to: BoxId, policy: Policy) -> Result<(), LinkError> {
+        let labels = {
+            let mut st = self.lock();
+            st.link(from, to, policy, false)?;
+            (st.label(from), st.label(to))
+        };
+        self.emit(|| GraphEvent::Linked {
+            from: labels.0,
+            to: labels.1,
+            policy,
+        });
+        Ok(())
+    }
+
+    /// Link two boxes by component and box name, checking names and types when made.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::UnknownBox`] listing the boxes that exist, and as [`link_ids`](Runtime::link_ids).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Runtime, Context, Policy, component::from_fn};
+    /// let rt = Runtime::new();
+    /// let a = rt.add(from_fn("a", |_c: Context<(), String>| async { Ok(()) })).unwrap();
+    /// let b = rt.add(from_fn("b", |_c: Context<Vec<u8>, ()>| async { Ok(()) })).unwrap();
+    /// let err = rt.link_named((a.id(), "outbox"), (b.id(), "inbox"), Policy::Block).unwrap_err();
+    /// let text = err.to_string();
+    /// assert!(text.contains("a#") && text.contains("b#") && text.contains("String"), "{text}");
+    /// # }
+    /// ```
+    pub fn link_named(
+        &self,
+        from: (ComponentId, &str),
+        to: (ComponentId, &str),
+        policy: Policy,
+    ) -> Result<(), LinkError> {
+        let (f, t) = {
+            let st = self.lock();
+            (st.box_id(from.0, from.1)?, st.box_id(to.0, to.1)?)
+        };
+        self.link_ids(f, t, policy)
+    }
+
+    /// Point `from` at a new destination in one step: every message is delivered to
+    /// the old destination or the new one, exactly once.
+    ///
+    /// # Errors
+    ///
+    /// As [`link_ids`](Runtime::link_ids), except that an existing link is replaced.
+    pub fn relink_ids(&self, from: BoxId, to: BoxId, policy: Policy) -> Result<(), LinkError> {
+        let (old, labels) = {
+            let mut st = self.lock();
+            let old = st.link(from, to, policy, true)?;
+            (old.map(|o| st.label(o)), (st.label(from), st.label(to)))
+        };
+        if let Some(old) = old {
+            self.emit(|| GraphEvent::Unlinked {
+                from: labels.0.clone(),
+                to: old,
+            });
+        }
+        self.emit(|| GraphEvent::Linked {
+            from: labels.0,
+            to: labels.1,
+            policy,
+        });
+        Ok(())
+    }
+
+    /// Typed [`relink_ids`](Runtime::relink_ids).
+    ///
+    /// # Errors
+    ///
+    /// As [`relink_ids`](Runtime::relink_ids).
+    pub fn relink<T: Send + 'static>(
+        &self,
+        from: BoxRef<T>,
+        to: BoxRef<T>,
+    ) -> Result<(), LinkError> {
+        self.relink_ids(from.id, to.id, Policy::Block)
+    }
+
+    /// Remove the link from `from`. Messages already delivered stay where they landed;
+    /// later sends on `from` are handed back as undelivered.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::NotLinked`] if there is no link.
+    pub fn unlink(&self, from: BoxId) -> Result<(), LinkError> {
+        let labels = {
+            let mut st = self.lock();
+            let to = st.unlink(from)?;
+            (st.label(from), st.label(to))
+        };
+        self.emit(|| GraphEvent::Unlinked {
+            from: labels.0,
+            to: labels.1,
+        });
+        Ok(())
+    }
+
+    fn add_node(
+        &self,
+        component: ComponentId,
+        name: Cow<'static, str>,
+        description: &'static str,
+        node: Arc<dyn Node>,
+    ) -> Result<BoxId, LinkError> {
+        let id = {
+            let mut st = self.lock();
+            let entry = st.entry_mut(component)?;
+            if entry.find(&name).is_some() {
+                return Err(LinkError::DuplicateBox {
+                    component: entry.label(component),
+                    name: name.to_string(),
+                });
+            }
+            let index = entry.boxes.len() as u32;
+            entry.boxes.push(Some(BoxEntry {
+                name: name.clone(),
+                description: Cow::Borrowed(description),
+                node,
+                link: None,
+                incoming: Vec::new(),
+                taken: false,
+            }));
+            BoxId { component, index }
+        };
+        self.emit(|| GraphEvent::BoxAdded {
+            component,
+            name: name.to_string(),
+        });
+        Ok(id)
+    }
+
+    pub(crate) fn add_inbox_node<T: Send + 'static>(
+        &self,
+        component: ComponentId,
+        name: impl Into<Cow<'static, str>>,
+        description: &'static str,
+        capacity: usize,
+    ) -> Result<BoxId, LinkError> {
+        self.add_node(
+            component,
+            name.into(),
+            description,
+            make_node::<T>(NodeKind::Inbox, capacity),
+        )
+    }
+
+    pub(crate) fn add_outbox_node<T: Send + 'static>(
+        &self,
+        component: ComponentId,
+        name: impl Into<Cow<'static, str>>,
+        description: &'static str,
+    ) -> Result<BoxId, LinkError> {
+        self.add_node(
+            component,
+            name.into(),
+            description,
+            make_node::<T>(NodeKind::Outbox, 0),
+        )
+    }
+
+    pub(crate) fn add_passthrough_node<T: Send + 'static>(
+        &self,
+        component: ComponentId,
+        name: impl Into<Cow<'static, str>>,
+        description: &'static str,
+    ) -> Result<BoxId, LinkError> {
+        self.add_node(
+            component,
+            name.into(),
+            description,
+            make_node::<T>(NodeKind::Passthrough, 0),
+        )
+    }
+
+    /// Add a box shaped like another box (same message type), for composites that
+    /// expose a child's box under their own name.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::UnknownBox`] for `like`, [`LinkError::DuplicateBox`] for `name`.
+    pub fn add_box_like(
+        &self,
+        component: ComponentId,
+        name: impl Into<Cow<'static, str>>,
+        description: &'static str,
+        like: BoxId,
+    ) -> Result<BoxId, LinkError> {
+        let node = {
+            let st = self.lock();
+            let b = st
+                .get_box(like)
+                .ok_or_else(|| LinkError::UnknownComponent {
+                    component: st.label(like),
+                })?;
+            let kind = match b.node.kind() {
+                NodeKind::Outbox => NodeKind::Outbox,
+                _ => NodeKind::Passthrough,
+            };
+            b.node.new_like(kind, 0)
+        };
+        self.add_node(component, name.into(), description, node)
+    }
+
+    pub(crate) fn describe_box(
+        &self,
+        component: ComponentId,
+        name: &str,
+        description: &'static str,
+    ) -> Result<(), LinkError> {
+        let mut st = self.lock();
+        let id = st.box_id(component, name)?;
+        if let Some(b) = st.entry_mut(component)?.boxes[id.index as usize].as_mut() {
+            b.description = Cow::Borrowed(description);
+        }
+        Ok(())
+    }
+
+    fn replace_node(
+        &self,
+        component: ComponentId,
+        name: &str,
+        kind: NodeKind,
+        capacity: usize,
+    ) -> Result<(), LinkError> {
+        let mut st = self.lock();
+        let id = st.box_id(component, name)?;
+        let entry = st.entry_mut(component)?;
+        let label = entry.label(component);
+        let Some(b) = entry.boxes[id.index as usize].as_mut() else {
+            return Ok(());
+        };
+        if b.node.kind() == NodeKind::Outbox || b.taken {
+            return Err(LinkError::WrongDirection {
+                from: format!("{label}.{name}"),
+                to: format!("{label}.{name}"),
+                reason: "only an inbox not yet in use can change its kind or capacity",
+            });
+        }
+        b.node = b.node.new_like(kind, capacity);
+        st.refresh_from(id);
+        let incoming = st
+            .get_box(id)
+            .map(|b| b.incoming.clone())
+            .unwrap_or_default();
+        for src in incoming {
+            st.refresh_from(src);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn make_passthrough(
+        &self,
+        component: ComponentId,
+        name: &str,
+    ) -> Result<(), LinkError> {
+        self.replace_node(component, name, NodeKind::Passthrough, 0)
+    }
+
+    pub(crate) fn set_capacity(
+        &self,
+        component: ComponentId,
+        name: &str,
+        capacity: usize,
+    ) -> Result<(), LinkError> {
+        self.replace_node(component, name, NodeKind::Inbox, capacity)
+    }
+
+    pub(crate) fn take_inbox<T: Send + 'static>(
+        &self,
+        component: ComponentId,
+        name: &str,
+    ) -> Result<Inbox<T>, LinkError> {
+        let mut st = self.lock();
+        let id = st.box_id(component, name)?;
+        let label = st.entry(component)?.label(component);
+        let Some(b) = st.entry_mut(component)?.boxes[id.index as usize].as_mut() else {
+            return Err(LinkError::UnknownComponent { component: label });
+        };
+        if b.taken {
+            return Err(LinkError::AlreadyTaken {
+                component: label,
+                name: name.to_string(),
+            });
+        }
+        let actual = b.node.type_name();
+        let node = b
+            .node
+            .clone()
+            .as_any_arc()
+            .downcast::<InboxNode<T>>()
+            .map_err(|_| LinkError::WrongType {
+                component: label,
+                name: name.to_string(),
+                actual,
+                asked: std::any::type_name::<InboxNode<T>>(),
+            })?;
+        b.taken = true;
+        Ok(Inbox::new(node))
+    }
+
+    pub(crate) fn outbox_handle<T: Send + 'static>(
+        &self,
+        component: ComponentId,
+        name: &str,
+    ) -> Result<Outbox<T>, LinkError> {
+        let st = self.lock();
+        let id = st.box_id(component, name)?;
+        let label = st.entry(component)?.label(component);
+        let b = st.get_box(id).ok_or_else(|| LinkError::UnknownComponent {
+            component: label.clone(),
+        })?;
+        let actual = b.node.type_name();
+        let node = b
+            .node
+            .clone()
+            .as_any_arc()
+            .downcast::<OutboxNode<T>>()
+            .map_err(|_| LinkError::WrongType {
+                component: label,
+                name: name.to_string(),
+                actual,
+                asked: std::any::type_name::<OutboxNode<T>>(),
+            })?;
+        Ok(Outbox::new(node))
+    }
+
+    pub(crate) fn remove_box(&self, component: ComponentId, name: &str) -> Result<(), LinkError> {
+        let (node, labels) = {
+            let mut st = self.lock();
+            let id = st.box_id(component, name)?;
+            let (entry, removed) =
+                st.remove_box(id)
+                    .ok_or_else(|| LinkError::UnknownComponent {
+                        component: format!("#{}", component.0),
+                    })?;
+            let labels: Vec<(BoxId, BoxId)> = removed;
+            (entry.node, labels)
+        };
+        node.close();
+        for (from, to) in labels {
+            self.emit(|| GraphEvent::Unlinked {
+                from: format!("#{}:{}", from.component.0, from.index),
+                to: format!("#{}:{}", to.component.0, to.index),
+            });
+        }
+        self.emit(|| GraphEvent::BoxRemoved {
+            component,
+            name: name.to_string(),
+        });
+        Ok(())
+    }
+
+    pub(crate) fn take_child_rx(&self, id: ComponentId) -> Option<UnboundedReceiver<ChildExit>> {
+        let mut st = self.lock();
+        let entry = st.components.get_mut(&id)?;
+        if entry.child_tx.is_none() {
+            let (tx, rx) = mpsc::unbounded_channel();
+            entry.child_tx = Some(tx);
+            entry.child_rx = Some(rx);
+        }
+        entry.child_rx.take()
+    }
+
+    pub(crate) fn live_children(&self, id: ComponentId) -> usize {
+        self.lock()
+            .components
+            .get(&id)
+            .map_or(0, |e| e.children.len())
+    }
+
+    /// The ids of a component's live children.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = axon::Runtime::new();
+    /// assert!(rt.children_of(axon::ComponentId::from_raw(1)).is_empty());
+    /// ```
+    pub fn children_of(&self, id: ComponentId) -> Vec<ComponentId> {
+        self.lock()
+            .components
+            .get(&id)
+            .map(|e| e.children.clone())
+            .unwrap_or_default()
+    }
+
+    /// How many components are alive (added and not yet ended).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(axon::Runtime::new().live_components(), 0);
+    /// ```
+    pub fn live_components(&self) -> usize {
+        self.lock().components.len()
+    }
+
+    /// Register a box (typically a shared component's inbox) under a name, so that
+    /// components made later can find it: Kamaelia's coordinating assistant tracker.
+    /// The entry goes when the box's component ends.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::DuplicateService`] if the name is taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Runtime, Context, component::from_fn};
+    /// let rt = Runtime::new();
+    /// let registry = rt.add(from_fn("registry", |_c: Context<String, ()>| async { Ok(()) })).unwrap();
+    /// rt.register_service("registry", registry.inbox()).unwrap();
+    /// let found = rt.service::<String>("registry").unwrap();
+    /// assert_eq!(found.id(), registry.inbox().id());
+    /// assert!(rt.service::<u32>("registry").is_err());
+    /// # }
+    /// ```
+    pub fn register_service<T: Send + 'static>(
+        &self,
+        name: impl Into<String>,
+        inbox: BoxRef<T>,
+    ) -> Result<(), LinkError> {
+        let name = name.into();
+        let mut st = self.lock();
+        if st.services.contains_key(&name) {
+            return Err(LinkError::DuplicateService { name });
+        }
+        st.services.insert(name, inbox.id);
+        Ok(())
+    }
+
+    /// Find a registered service's box, checking its type.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::UnknownService`] listing what is registered, or [`LinkError::WrongType`].
+    pub fn service<T: Send + 'static>(&self, name: &str) -> Result<BoxRef<T>, LinkError> {
+        let id = {
+            let st = self.lock();
+            match st.services.get(name) {
+                Some(id) => *id,
+                None => {
+                    let mut names: Vec<&str> = st.services.keys().map(String::as_str).collect();
+                    names.sort_unstable();
+                    return Err(LinkError::UnknownService {
+                        name: name.to_string(),
+                        existing: names.join(", "),
+                    });
+                }
+            }
+        };
+        let box_name = {
+            let st = self.lock();
+            st.get_box(id)
+                .map(|b| b.name.to_string())
+                .unwrap_or_default()
+        };
+        self.box_ref::<T>(id.component, &box_name)
+    }
+
+    /// Remove a service entry. Returns whether it existed.
+    pub fn unregister_service(&self, name: &str) -> bool {
+        self.lock().services.remove(name).is_some()
+    }
+
+    /// Everything alive now: components, boxes with their counters, and links.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let _p = rt.add(axon::component::from_fn("x", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// let snap = rt.snapshot();
+    /// assert_eq!(snap.components.len(), 1);
+    /// assert!(snap.to_json().contains("\"x\""));
+    /// # }
+    /// ```
+    pub fn snapshot(&self) -> Snapshot {
+        crate::introspect::snapshot(&self.lock())
+    }
+
+    /// A stream of changes to the graph from now on: components added, started and
+    /// ended (with their exit reason), boxes added and removed, links made and removed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::GraphEvent;
+    /// let rt = axon::Runtime::new();
+    /// let mut events = rt.subscribe();
+    /// let h = rt.spawn(axon::component::from_fn("once", |_c: axon::Context<(), ()>| async { Ok(()) })).unwrap();
+    /// h.join().await;
+    /// let mut saw_exit = false;
+    /// while let Ok(ev) = events.try_recv() {
+    ///     saw_exit |= matches!(ev, GraphEvent::Exited { .. });
+    /// }
+    /// assert!(saw_exit);
+    /// # }
+    /// ```
+    pub fn subscribe(&self) -> broadcast::Receiver<GraphEvent> {
+        self.inner.events.subscribe()
+    }
+}
+
+fn new_box<T: Send + 'static>(
+    name: &'static str,
+    description: &'static str,
+    kind: NodeKind,
+    capacity: usize,
+) -> BoxEntry {
+    BoxEntry {
+        name: Cow::Borrowed(name),
+        description: Cow::Borrowed(description),
+        node: make_node::<T>(kind, capacity),
+        link: None,
+        incoming: Vec::new(),
+        taken: false,
+    }
+}

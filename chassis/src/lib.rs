@@ -1,0 +1,1 @@
+//! Composites for axon.
