@@ -1,0 +1,29 @@
+//! Physics for the COSMICi shower detector (issue 6): pulse fitting, shower filtering
+//! and shower direction, plus a seeded simulation with ground truth.
+//!
+//! Plain, synchronous Rust with no dependency on the component runtime; components wrap
+//! these types later.
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`model`] | bi-exponential pulse model, peak, area, constant-fraction and crossing times |
+//! | [`fit`] | [`PulseFitter`](fit::PulseFitter): pulse parameters with errors from threshold crossings |
+//! | [`shower`] | [`ShowerFilter`](shower::ShowerFilter): streaming coincidences → shower candidates |
+//! | [`angle`] | [`AngleFinder`](angle::AngleFinder): shower direction from arrival times |
+//! | [`layout`] | detector positions, speed of light |
+//! | [`simulate`] | seeded synthetic pulses and showers with ground truth |
+//! | [`error`] | error enums |
+//!
+//! Conventions: times in ns, distances in m, voltages positive (pulses are negative-going
+//! in the detector; see [`model`]), angles in rad.
+
+pub mod angle;
+pub mod error;
+pub mod fit;
+pub mod layout;
+pub mod model;
+pub mod shower;
+pub mod simulate;
+
+#[cfg(test)]
+mod acceptance;

@@ -1,0 +1,467 @@
+//! The bi-exponential pulse model and its threshold-crossing times.
+//!
+//! A photomultiplier pulse from a plastic scintillator is modelled as
+//!
+//! ```text
+//! V(t) = A·(e^{-(t-t0)/τd} − e^{-(t-t0)/τr})   for t ≥ t0,   V(t) = 0 before t0
+//! ```
+//!
+//! with rise time constant `τr` < decay time constant `τd`.
+//!
+//! **Sign convention.** Detector pulses are negative-going (the FEDM thresholds are
+//! −0.2 V, −0.3 V, …). Everything in this module works in *positive* amplitude: a
+//! −0.45 V threshold is the level `0.45`, a pulse that reaches −0.8 V has peak height
+//! `0.8`. Convert at the boundary where raw data enters.
+//!
+//! Writing `s = t − t0` and the unit shape `f(s) = e^{-s/τd} − e^{-s/τr}`:
+//!
+//! * peak offset `s_p = τr·τd/(τd−τr)·ln(τd/τr)`, unit peak `g = f(s_p)`, so the peak
+//!   height is `H = A·g` at time `t0 + s_p`;
+//! * area `∫V dt = A·(τd − τr)`;
+//! * the constant-fraction time for fraction `c` is the rising-edge time where `V = c·H`;
+//! * a level `L < H` is crossed twice: once on the rising edge (`0 < s < s_p`, where `f`
+//!   is increasing and concave) and once on the falling edge (`s > s_p`).
+//!
+//! Crossings are found by a safeguarded Newton iteration inside a bracket that is known
+//! to hold exactly one root, so they never fail for a level below the peak.
+//!
+//! # Examples
+//!
+//! ```rust
+//! use components::physics::model::{BiExpPulse, Edge, PulseShape};
+//!
+//! let pulse = BiExpPulse::from_peak(0.8, 10.0, PulseShape::SCINTILLATOR)?;
+//! let rise = pulse.crossing(0.2, Edge::Rising).expect("0.2 V is below the peak");
+//! let fall = pulse.crossing(0.2, Edge::Falling).expect("0.2 V is below the peak");
+//! assert!(10.0 < rise && rise < pulse.peak_time() && pulse.peak_time() < fall);
+//! assert!((pulse.value(rise) - 0.2).abs() < 1e-9);
+//! # Ok::<(), components::physics::error::ModelError>(())
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use super::error::ModelError;
+
+/// Which edge of a pulse crosses a level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Edge {
+    /// The leading edge, before the peak.
+    Rising,
+    /// The trailing edge, after the peak.
+    Falling,
+}
+
+/// The two time constants of a bi-exponential pulse, in ns.
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::model::PulseShape;
+///
+/// let shape = PulseShape::new(0.9, 2.1)?;
+/// assert!((shape.peak_offset() - 1.3343).abs() < 1e-3);
+/// assert!(PulseShape::new(2.0, 1.0).is_err());
+/// # Ok::<(), components::physics::error::ModelError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PulseShape {
+    /// Rise time constant τr in ns.
+    pub rise: f64,
+    /// Decay time constant τd in ns.
+    pub decay: f64,
+}
+
+impl PulseShape {
+    /// Plastic scintillator read out directly: τr = 0.9 ns, τd = 2.1 ns.
+    pub const SCINTILLATOR: PulseShape = PulseShape {
+        rise: 0.9,
+        decay: 2.1,
+    };
+
+    /// A validated shape.
+    ///
+    /// # Errors
+    ///
+    /// [`ModelError::InvalidShape`] unless both are finite and `0 < rise < decay`.
+    pub fn new(rise: f64, decay: f64) -> Result<Self, ModelError> {
+        let shape = PulseShape { rise, decay };
+        shape.validate()?;
+        Ok(shape)
+    }
+
+    /// Checks `0 < rise < decay`, both finite.
+    ///
+    /// # Errors
+    ///
+    /// [`ModelError::InvalidShape`] otherwise.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let ok = self.rise.is_finite()
+            && self.decay.is_finite()
+            && self.rise > 0.0
+            && self.decay > self.rise * (1.0 + 1e-9);
+        if ok {
+            Ok(())
+        } else {
+            Err(ModelError::InvalidShape {
+                rise: self.rise,
+                decay: self.decay,
+            })
+        }
+    }
+
+    /// The unit shape `f(s) = e^{-s/τd} − e^{-s/τr}` at `s ≥ 0` ns after onset (0 before).
+    pub fn unit_value(&self, s: f64) -> f64 {
+        if s <= 0.0 {
+            0.0
+        } else {
+            (-s / self.decay).exp() - (-s / self.rise).exp()
+        }
+    }
+
+    /// Time from onset to peak, `τr·τd/(τd−τr)·ln(τd/τr)`, in ns.
+    pub fn peak_offset(&self) -> f64 {
+        (self.decay / self.rise).ln() / (1.0 / self.rise - 1.0 / self.decay)
+    }
+
+    /// Peak value of the unit shape, `g = f(s_p)`; the peak height is `A·g`.
+    pub fn unit_peak(&self) -> f64 {
+        self.unit_value(self.peak_offset())
+    }
+
+    /// Time from onset to where the rising edge reaches `fraction` of the peak, in ns.
+    ///
+    /// Returns `None` unless `0 < fraction < 1`.
+    pub fn fraction_offset(&self, fraction: f64) -> Option<f64> {
+        (fraction > 0.0 && fraction < 1.0).then(|| unit_crossing(self, fraction, Edge::Rising))
+    }
+
+    /// `f(s)` and `f'(s)` from one pair of exponentials (`s > 0`).
+    pub(super) fn value_and_slope(&self, s: f64) -> (f64, f64) {
+        let ed = (-s / self.decay).exp();
+        let er = (-s / self.rise).exp();
+        (ed - er, er / self.rise - ed / self.decay)
+    }
+
+    pub(super) fn slope(&self, s: f64) -> f64 {
+        (-s / self.rise).exp() / self.rise - (-s / self.decay).exp() / self.decay
+    }
+
+    /// ∂f/∂τd and ∂f/∂τr at offset `s`.
+    pub(super) fn shape_gradient(&self, s: f64) -> (f64, f64) {
+        let d = s / (self.decay * self.decay) * (-s / self.decay).exp();
+        let r = -s / (self.rise * self.rise) * (-s / self.rise).exp();
+        (d, r)
+    }
+
+    /// ∂s_p/∂τd and ∂s_p/∂τr.
+    pub(super) fn peak_offset_gradient(&self) -> (f64, f64) {
+        let d = 1.0 / self.rise - 1.0 / self.decay;
+        let lg = (self.decay / self.rise).ln();
+        let dd = (d / self.decay - lg / (self.decay * self.decay)) / (d * d);
+        let dr = (-d / self.rise + lg / (self.rise * self.rise)) / (d * d);
+        (dd, dr)
+    }
+
+    /// `f''(s)`, the curvature of the unit shape.
+    pub(super) fn curvature(&self, s: f64) -> f64 {
+        (-s / self.decay).exp() / (self.decay * self.decay)
+            - (-s / self.rise).exp() / (self.rise * self.rise)
+    }
+}
+
+/// Offset `s` where the unit shape equals `y·g` on the given edge, for `0 < y < 1`.
+///
+/// Safeguarded Newton: the rising root lies in `(0, s_p)`, the falling root in
+/// `(s_p, −τd·ln(y·g))` because `f(s) < e^{-s/τd}`. A Newton step that leaves the
+/// bracket is replaced by bisection, so the iteration always converges.
+pub(super) fn unit_crossing(shape: &PulseShape, y: f64, edge: Edge) -> f64 {
+    let sp = shape.peak_offset();
+    unit_crossing_with_peak(shape, y, edge, sp, shape.unit_value(sp), None)
+}
+
+/// [`unit_crossing`] with the peak offset and unit peak already known, and optionally
+/// a first guess (used when it lies inside the bracket).
+pub(super) fn unit_crossing_with_peak(
+    shape: &PulseShape,
+    y: f64,
+    edge: Edge,
+    sp: f64,
+    g: f64,
+    guess: Option<f64>,
+) -> f64 {
+    let target = y * g;
+    // Near the peak f ≈ g − ½|f''|(s−s_p)²: a good first guess there.
+    let half_width = (2.0 * g * (1.0 - y) / (-shape.curvature(sp)).max(f64::MIN_POSITIVE)).sqrt();
+    let (mut lo, mut hi, mut s) = match edge {
+        Edge::Rising => {
+            let guess = if y > 0.6 {
+                sp - half_width
+            } else {
+                target / shape.slope(0.0)
+            };
+            (0.0, sp, guess)
+        }
+        Edge::Falling => {
+            let hi = (-shape.decay * target.ln()).max(sp);
+            let guess = if y > 0.6 { sp + half_width } else { hi };
+            (sp, hi, guess)
+        }
+    };
+    if let Some(warm) = guess.filter(|w| *w > lo && *w < hi) {
+        s = warm;
+    }
+    if !(s > lo && s < hi) {
+        s = 0.5 * (lo + hi);
+    }
+    // f − target is increasing on the rising edge and decreasing on the falling edge.
+    let sign = match edge {
+        Edge::Rising => 1.0,
+        Edge::Falling => -1.0,
+    };
+    let tol = 1e-11 * (shape.decay + sp);
+    for _ in 0..100 {
+        let (value, slope) = shape.value_and_slope(s);
+        let h = sign * (value - target);
+        if h > 0.0 {
+            hi = s;
+        } else {
+            lo = s;
+        }
+        let slope = sign * slope;
+        let newton = s - h / slope;
+        let next = if slope > 0.0 && newton > lo && newton < hi {
+            newton
+        } else {
+            0.5 * (lo + hi)
+        };
+        let step = (next - s).abs();
+        s = next;
+        if step <= tol || hi - lo <= tol {
+            break;
+        }
+    }
+    s
+}
+
+/// One bi-exponential pulse: amplitude, onset and shape.
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::model::{BiExpPulse, PulseShape};
+///
+/// let pulse = BiExpPulse::new(2.0, 0.0, PulseShape::new(0.9, 2.1)?)?;
+/// assert!((pulse.area() - 2.0 * (2.1 - 0.9)).abs() < 1e-12);
+/// assert!((pulse.value(pulse.peak_time()) - pulse.peak_height()).abs() < 1e-12);
+/// # Ok::<(), components::physics::error::ModelError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BiExpPulse {
+    /// Amplitude `A` in V (positive; see the module's sign convention).
+    pub amplitude: f64,
+    /// Onset `t0` in ns.
+    pub onset: f64,
+    /// Rise and decay time constants.
+    pub shape: PulseShape,
+}
+
+impl BiExpPulse {
+    /// A validated pulse from its amplitude `A`.
+    ///
+    /// # Errors
+    ///
+    /// [`ModelError`] when the amplitude is not finite and positive, the onset not
+    /// finite, or the shape invalid.
+    pub fn new(amplitude: f64, onset: f64, shape: PulseShape) -> Result<Self, ModelError> {
+        shape.validate()?;
+        if !(amplitude.is_finite() && amplitude > 0.0) {
+            return Err(ModelError::InvalidAmplitude(amplitude));
+        }
+        if !onset.is_finite() {
+            return Err(ModelError::InvalidOnset(onset));
+        }
+        Ok(BiExpPulse {
+            amplitude,
+            onset,
+            shape,
+        })
+    }
+
+    /// A validated pulse from its peak height `H = A·g`.
+    ///
+    /// # Errors
+    ///
+    /// As [`BiExpPulse::new`].
+    pub fn from_peak(peak_height: f64, onset: f64, shape: PulseShape) -> Result<Self, ModelError> {
+        shape.validate()?;
+        Self::new(peak_height / shape.unit_peak(), onset, shape)
+    }
+
+    /// Voltage (positive convention) at time `t` ns.
+    pub fn value(&self, t: f64) -> f64 {
+        self.amplitude * self.shape.unit_value(t - self.onset)
+    }
+
+    /// Time of the maximum, ns.
+    pub fn peak_time(&self) -> f64 {
+        self.onset + self.shape.peak_offset()
+    }
+
+    /// Height of the maximum, V.
+    pub fn peak_height(&self) -> f64 {
+        self.amplitude * self.shape.unit_peak()
+    }
+
+    /// Integral of the pulse, `A·(τd − τr)`, in V·ns.
+    pub fn area(&self) -> f64 {
+        self.amplitude * (self.shape.decay - self.shape.rise)
+    }
+
+    /// Time on the rising edge where the pulse reaches `fraction` of its peak height.
+    ///
+    /// Returns `None` unless `0 < fraction < 1`.
+    pub fn cf_time(&self, fraction: f64) -> Option<f64> {
+        self.shape.fraction_offset(fraction).map(|s| self.onset + s)
+    }
+
+    /// Time at which the given edge crosses `level` V.
+    ///
+    /// Returns `None` when the level is not strictly between 0 and the peak height.
+    pub fn crossing(&self, level: f64, edge: Edge) -> Option<f64> {
+        let y = level / self.peak_height();
+        (y > 0.0 && y < 1.0).then(|| self.onset + unit_crossing(&self.shape, y, edge))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crossings_hit_the_level_on_both_edges() {
+        let shapes = [
+            PulseShape::SCINTILLATOR,
+            PulseShape {
+                rise: 3.0,
+                decay: 10.0,
+            },
+            PulseShape {
+                rise: 1.0,
+                decay: 1.05,
+            },
+        ];
+        for shape in shapes {
+            let pulse = BiExpPulse::from_peak(1.0, 5.0, shape).expect("valid");
+            for y in [1e-6, 0.01, 0.2, 0.5, 0.9, 0.999, 0.999_999] {
+                let r = pulse.crossing(y, Edge::Rising).expect("below peak");
+                let f = pulse.crossing(y, Edge::Falling).expect("below peak");
+                assert!(r <= pulse.peak_time() && f >= pulse.peak_time());
+                let tol = 1e-9_f64.max(1e-6 * (1.0 - y));
+                assert!((pulse.value(r) - y).abs() < tol, "{shape:?} y={y} rise");
+                assert!((pulse.value(f) - y).abs() < tol, "{shape:?} y={y} fall");
+            }
+            assert_eq!(pulse.crossing(1.0, Edge::Rising), None);
+            assert_eq!(pulse.crossing(-0.1, Edge::Falling), None);
+        }
+    }
+
+    #[test]
+    fn peak_time_is_the_maximum() {
+        let pulse = BiExpPulse::new(1.0, 0.0, PulseShape::SCINTILLATOR).expect("valid");
+        let tp = pulse.peak_time();
+        assert!(pulse.value(tp) > pulse.value(tp - 1e-3));
+        assert!(pulse.value(tp) > pulse.value(tp + 1e-3));
+        assert!((tp - 1.334_3).abs() < 1e-3);
+    }
+
+    #[test]
+    fn area_matches_numeric_integral() {
+        let pulse = BiExpPulse::new(
+            1.3,
+            2.0,
+            PulseShape {
+                rise: 1.5,
+                decay: 6.0,
+            },
+        )
+        .expect("ok");
+        let dt = 1e-3;
+        let sum: f64 = (0..200_000).map(|i| pulse.value(i as f64 * dt) * dt).sum();
+        assert!((sum - pulse.area()).abs() < 1e-3);
+    }
+
+    #[test]
+    fn cf_time_is_on_the_rising_edge() {
+        let pulse = BiExpPulse::from_peak(0.5, 0.0, PulseShape::SCINTILLATOR).expect("ok");
+        let t = pulse.cf_time(0.3).expect("valid fraction");
+        assert!((pulse.value(t) - 0.15).abs() < 1e-9);
+        assert!(t < pulse.peak_time());
+        assert_eq!(pulse.cf_time(1.2), None);
+    }
+
+    #[test]
+    fn invalid_parameters_are_rejected() {
+        assert!(PulseShape::new(0.0, 1.0).is_err());
+        assert!(PulseShape::new(1.0, 1.0).is_err());
+        assert!(PulseShape::new(f64::NAN, 1.0).is_err());
+        assert!(BiExpPulse::new(-1.0, 0.0, PulseShape::SCINTILLATOR).is_err());
+        assert!(BiExpPulse::new(1.0, f64::INFINITY, PulseShape::SCINTILLATOR).is_err());
+    }
+
+    #[test]
+    fn analytic_gradients_match_finite_differences() {
+        let shape = PulseShape {
+            rise: 1.1,
+            decay: 3.4,
+        };
+        let h = 1e-6;
+        let (dd, dr) = shape.peak_offset_gradient();
+        let up_d = PulseShape {
+            decay: shape.decay + h,
+            ..shape
+        }
+        .peak_offset();
+        let dn_d = PulseShape {
+            decay: shape.decay - h,
+            ..shape
+        }
+        .peak_offset();
+        let up_r = PulseShape {
+            rise: shape.rise + h,
+            ..shape
+        }
+        .peak_offset();
+        let dn_r = PulseShape {
+            rise: shape.rise - h,
+            ..shape
+        }
+        .peak_offset();
+        assert!((dd - (up_d - dn_d) / (2.0 * h)).abs() < 1e-6);
+        assert!((dr - (up_r - dn_r) / (2.0 * h)).abs() < 1e-6);
+        let s = 2.3;
+        let (fd, fr) = shape.shape_gradient(s);
+        let num_d = (PulseShape {
+            decay: shape.decay + h,
+            ..shape
+        }
+        .unit_value(s)
+            - PulseShape {
+                decay: shape.decay - h,
+                ..shape
+            }
+            .unit_value(s))
+            / (2.0 * h);
+        let num_r = (PulseShape {
+            rise: shape.rise + h,
+            ..shape
+        }
+        .unit_value(s)
+            - PulseShape {
+                rise: shape.rise - h,
+                ..shape
+            }
+            .unit_value(s))
+            / (2.0 * h);
+        assert!((fd - num_d).abs() < 1e-7 && (fr - num_r).abs() < 1e-7);
+    }
+}

@@ -1,0 +1,199 @@
+//! Errors of the node registry: one enum per layer.
+//!
+//! - [`TableError`]: a [`NodeTable`](super::NodeTable) operation was refused.
+//! - [`RequestError`]: a SmartGet datahub request could not be parsed.
+//! - [`LuminaError`]: a Lumina message was malformed, refused or could not be answered.
+
+use std::net::IpAddr;
+
+use super::table::{ConnectionId, NodeId};
+
+/// A [`NodeTable`](super::NodeTable) operation was refused; the table is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TableError {
+    /// A datahub node with this (IP, port) identity is already registered.
+    #[error("a node is already registered at {ip} port {port}")]
+    Duplicate {
+        /// The registering peer's IP.
+        ip: IpAddr,
+        /// The port the node listens on.
+        port: u16,
+    },
+    /// No datahub node has this (IP, port) identity.
+    #[error("no node is registered at {ip} port {port}")]
+    UnknownEndpoint {
+        /// The IP that was looked up.
+        ip: IpAddr,
+        /// The port that was looked up.
+        port: u16,
+    },
+    /// No node has this id (id 0, the hub itself, is never a node of the table).
+    #[error("no node has id {0}")]
+    UnknownId(NodeId),
+    /// Under [`Ownership::Strict`](super::Ownership::Strict) only the peer IP that
+    /// registered a node may change or remove it.
+    #[error("node {id} was registered from {owner}; {requester} may not change it")]
+    NotOwner {
+        /// The node the requester tried to change.
+        id: NodeId,
+        /// The IP the node was registered from.
+        owner: IpAddr,
+        /// The IP the request came from.
+        requester: IpAddr,
+    },
+    /// A datahub status below -1.
+    #[error(
+        "status {0} is out of range: -1 (zombie), 0 (not available) or a number of free connections"
+    )]
+    InvalidStatus(i64),
+    /// A Lumina node name is held by a node that is still connected.
+    #[error("node name {name:?} is still connected from {peer}")]
+    NameTaken {
+        /// The requested name.
+        name: String,
+        /// The peer IP of the connection that holds the name.
+        peer: IpAddr,
+    },
+    /// A Lumina connection tried to register a second node.
+    #[error("connection {conn} has already registered node {name:?}")]
+    AlreadyRegistered {
+        /// The connection that sent the second `register`.
+        conn: ConnectionId,
+        /// The name it registered first.
+        name: String,
+    },
+    /// A Lumina connection reported a status before registering a node.
+    #[error("connection {0} has not registered a node")]
+    NotRegistered(ConnectionId),
+}
+
+/// A SmartGet datahub request could not be parsed; it is answered `400 BAD REQUEST`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// Nothing but whitespace arrived.
+    #[error("empty request")]
+    Empty,
+    /// The bytes are not UTF-8.
+    #[error("request is not valid UTF-8")]
+    InvalidUtf8,
+    /// The first token does not start with a backtick.
+    #[error("request does not start with a backtick command such as `register")]
+    MissingBacktick,
+    /// The command after the backtick is not one the datahub knows.
+    #[error("unknown command `{0}")]
+    UnknownCommand(String),
+    /// A required argument is missing.
+    #[error("`{command} needs the argument <{argument}>")]
+    MissingArgument {
+        /// The command.
+        command: &'static str,
+        /// The missing argument's name.
+        argument: &'static str,
+    },
+    /// An argument is not a number in the allowed range.
+    #[error("`{command}: <{argument}> must be {expected}, got {value:?}")]
+    InvalidArgument {
+        /// The command.
+        command: &'static str,
+        /// The argument's name.
+        argument: &'static str,
+        /// The token that arrived.
+        value: String,
+        /// What the argument must be.
+        expected: &'static str,
+    },
+    /// More arguments than the command takes (only `requestnodes` ignores extras).
+    #[error("`{command} takes {expected} argument(s), got {got}")]
+    TooManyArguments {
+        /// The command.
+        command: &'static str,
+        /// How many arguments it takes.
+        expected: usize,
+        /// How many arrived.
+        got: usize,
+    },
+}
+
+/// A Lumina message was malformed, refused, or could not be answered.
+///
+/// When the failing message wanted a reply, the error travels back as
+/// `{"success": false, "result": [`[`error_name`](Self::error_name)`, `message`]}`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LuminaError {
+    /// The line is not UTF-8.
+    #[error("message is not valid UTF-8")]
+    InvalidUtf8,
+    /// The line is not a JSON message object; the text says what serde_json found.
+    #[error("malformed message: {0}")]
+    MalformedJson(String),
+    /// The `register` payload is missing or has the wrong shape.
+    #[error("invalid register payload: {0}")]
+    InvalidRegistration(String),
+    /// The `status` arguments are missing or have the wrong shape.
+    #[error("invalid status arguments: {0}")]
+    InvalidStatus(String),
+    /// A state name other than OFF, YELLOW, RED or GREEN.
+    #[error("unknown state {0:?}: expected OFF, YELLOW, RED or GREEN")]
+    UnknownColorState(String),
+    /// A request names no built-in, no declared event and no declared command.
+    #[error("unknown command {0:?}")]
+    UnknownCommand(String),
+    /// A message without `seq` names nothing known; it is ignored.
+    #[error("undeclared event {0:?} ignored")]
+    UndeclaredEvent(String),
+    /// A reply whose `seq` matches no pending request (late, duplicate or unasked).
+    #[error("reply with seq {seq:?} matches no pending request")]
+    UnexpectedReply {
+        /// The reply's `seq`, if it had one.
+        seq: Option<i64>,
+    },
+    /// A forwarded command got no reply in time.
+    #[error("command {name:?} got no reply within the timeout")]
+    Timeout {
+        /// The command's full name.
+        name: String,
+    },
+    /// The connection a command was forwarded over closed before the reply.
+    #[error("connection lost before command {name:?} was answered")]
+    NoConnection {
+        /// The command's full name.
+        name: String,
+    },
+    /// A message arrived for a connection the dispatcher does not know.
+    #[error("unknown connection {0}")]
+    UnknownConnection(ConnectionId),
+    /// The node table refused the operation.
+    #[error(transparent)]
+    Table(#[from] TableError),
+}
+
+impl LuminaError {
+    /// The error name sent as the first element of a failure reply's `result`.
+    ///
+    /// The names are the Lumina exception class names, so existing clients recognise them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::LuminaError;
+    ///
+    /// let error = LuminaError::UnknownCommand("lamp/dim".into());
+    /// assert_eq!(error.error_name(), "UnknownCommandException");
+    /// ```
+    pub fn error_name(&self) -> &'static str {
+        match self {
+            Self::UnknownCommand(_) | Self::UndeclaredEvent(_) => "UnknownCommandException",
+            Self::Timeout { .. } => "TimeoutException",
+            Self::NoConnection { .. } | Self::UnknownConnection(_) => "NoConnectionException",
+            Self::InvalidRegistration(_) | Self::Table(_) => "NodeConfigException",
+            Self::InvalidUtf8
+            | Self::MalformedJson(_)
+            | Self::InvalidStatus(_)
+            | Self::UnknownColorState(_)
+            | Self::UnexpectedReply { .. } => "NodeException",
+        }
+    }
+}

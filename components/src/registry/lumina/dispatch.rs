@@ -1,0 +1,580 @@
+//! [`Dispatcher`]: what a Lumina node server does with each message, as pure decisions.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use super::{ColorState, Message, Registration};
+use crate::registry::error::LuminaError;
+use crate::registry::table::{ConnectionId, LinkState, Node, NodeTable, RegistryChange};
+
+/// How long a forwarded command waits for its reply (Lumina's 10 s).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a connection may stay silent before the server drops it (Lumina's 180 s;
+/// nodes send a bare newline every 60 s).
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(180);
+
+/// Timing of a [`Dispatcher`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DispatcherConfig {
+    /// How long a forwarded command waits for its reply.
+    pub request_timeout: Duration,
+    /// How long a connection may stay silent before [`Dispatcher::silent`] lists it.
+    pub silence_limit: Duration,
+}
+
+impl Default for DispatcherConfig {
+    fn default() -> Self {
+        Self {
+            request_timeout: REQUEST_TIMEOUT,
+            silence_limit: SILENCE_LIMIT,
+        }
+    }
+}
+
+/// Who the server is, as `serverid`, `_info` and `_server` report it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServerIdentity {
+    /// The server's host name.
+    pub hostname: String,
+    /// The server's host id, the answer to `serverid`.
+    pub host_id: String,
+}
+
+/// A command the server itself sent to a node with [`Dispatcher::request`]; its reply
+/// comes back as [`Action::Reply`] carrying the same id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(u64);
+
+impl RequestId {
+    /// The raw number.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// What the async layer must do after the dispatcher has decided.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Action {
+    /// Write `message` as one line to connection `to`.
+    Send {
+        /// The connection to write to.
+        to: ConnectionId,
+        /// The message to write.
+        message: Message,
+    },
+    /// A declared event arrived: hand it to the server's event handler.
+    Event {
+        /// The connection it came from.
+        from: ConnectionId,
+        /// The event.
+        message: Message,
+    },
+    /// The reply (or its failure) to a command the server sent with [`Dispatcher::request`].
+    Reply {
+        /// The id `request` returned.
+        request: RequestId,
+        /// The reply.
+        message: Message,
+    },
+    /// The node table changed: publish it.
+    Changed(RegistryChange),
+    /// A message was dropped without a reply; `reason` says why (for the log).
+    Dropped {
+        /// The connection it came from.
+        from: ConnectionId,
+        /// Why it was dropped.
+        reason: LuminaError,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Remote { conn: ConnectionId, seq: i64 },
+    Local(RequestId),
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    origin: Origin,
+    name: String,
+    deadline: Duration,
+}
+
+impl Pending {
+    /// Whether connection `conn` sent this request (and so waits for its reply).
+    fn came_from(&self, conn: ConnectionId) -> bool {
+        matches!(self.origin, Origin::Remote { conn: from, .. } if from == conn)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Peer {
+    addr: SocketAddr,
+    last_heard: Duration,
+}
+
+/// The built-in request names the server answers itself.
+mod builtin {
+    pub(super) const REGISTER: &str = "register";
+    pub(super) const STATUS: &str = "status";
+    pub(super) const SERVER_ID: &str = "serverid";
+    pub(super) const INFO: &str = "_info";
+    pub(super) const SERVER: &str = "_server";
+}
+
+/// The pure core of a Lumina node server: given a message from a connection, decide the
+/// [`Action`]s. It owns the [`NodeTable`] and the pending-request bookkeeping; it does
+/// no I/O and reads no clock (every `now` is the caller's, e.g. tokio's paused clock as a
+/// [`Duration`] since start).
+///
+/// Requests a connection may send:
+///
+/// | name | answer |
+/// | --- | --- |
+/// | `register` | registers the node ([`Registration`]); reply `null`, or failure if the name is connected |
+/// | `status` | args `(state, old_state, why)`; records the node's [`ColorState`] |
+/// | `serverid` | the server's host id |
+/// | `_info` | server identity, combined state, and every node with its events and commands |
+/// | `_server` | server identity, combined state, connected node names, hosts and counts |
+/// | `<node>/<event>` declared | [`Action::Event`]; reply `null` if a reply was asked |
+/// | `<node>/<cmd>` declared | forwarded unchanged to the node under a fresh `seq`; its reply comes back under the caller's `seq` |
+/// | anything else | failure `UnknownCommandException` if a reply was asked, else dropped as an undeclared event |
+///
+/// Like Lumina, any connection may fire any declared event or call any declared command.
+/// A forwarded command fails with `TimeoutException` when [`expire`](Self::expire) runs
+/// past its deadline, and with `NoConnectionException` when the node's connection closes.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use std::time::Duration;
+/// use components::registry::NodeTable;
+/// use components::registry::lumina::{Action, Dispatcher, DispatcherConfig, ServerIdentity};
+///
+/// let identity = ServerIdentity { hostname: "hub".into(), host_id: "hub-1".into() };
+/// let mut server = Dispatcher::new(identity, DispatcherConfig::default(), NodeTable::default());
+/// let peer: SocketAddr = "127.0.0.1:50000".parse()?;
+/// let now = Duration::ZERO;
+///
+/// let lamp = server.connect(peer, now);
+/// let line = br#"{"name":"register","seq":1,"kw":{"node":"lamp","commands":["on"]}}"#;
+/// let actions = server.receive_line(lamp, line, now);
+/// assert!(matches!(&actions[..], [Action::Changed(_), Action::Send { .. }]));
+///
+/// let panel = server.connect(peer, now);
+/// let actions = server.receive_line(panel, br#"{"name":"lamp/on","seq":7}"#, now);
+/// let [Action::Send { to, message }] = &actions[..] else { panic!("{actions:?}") };
+/// assert_eq!((*to, message.name.as_str()), (lamp, "lamp/on"));
+///
+/// let reply = message.success_reply(serde_json::Value::Null);
+/// let actions = server.receive(lamp, reply, now);
+/// let [Action::Send { to, message }] = &actions[..] else { panic!("{actions:?}") };
+/// assert_eq!((*to, message.seq, message.success), (panel, Some(7), Some(true)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Dispatcher {
+    table: NodeTable,
+    identity: ServerIdentity,
+    config: DispatcherConfig,
+    peers: BTreeMap<ConnectionId, Peer>,
+    pending: BTreeMap<(ConnectionId, i64), Pending>,
+    last_seq: i64,
+    last_request: u64,
+}
+
+impl Dispatcher {
+    /// A dispatcher with no connection, serving `table`.
+    pub fn new(identity: ServerIdentity, config: DispatcherConfig, table: NodeTable) -> Self {
+        Self {
+            table,
+            identity,
+            config,
+            peers: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            last_seq: 0,
+            last_request: 0,
+        }
+    }
+
+    /// The node table.
+    pub fn table(&self) -> &NodeTable {
+        &self.table
+    }
+
+    /// The server's identity.
+    pub fn identity(&self) -> &ServerIdentity {
+        &self.identity
+    }
+
+    /// How many forwarded commands await a reply.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The earliest reply deadline, for the async layer to sleep until before calling
+    /// [`expire`](Self::expire).
+    pub fn next_deadline(&self) -> Option<Duration> {
+        self.pending.values().map(|pending| pending.deadline).min()
+    }
+
+    /// A connection from `peer` opened at `now`; returns its sequence number.
+    pub fn connect(&mut self, peer: SocketAddr, now: Duration) -> ConnectionId {
+        let conn = self.table.open_connection();
+        self.peers.insert(
+            conn,
+            Peer {
+                addr: peer,
+                last_heard: now,
+            },
+        );
+        conn
+    }
+
+    /// Parses and handles one line from `conn`.
+    ///
+    /// A blank line is a keepalive: it only refreshes the connection's activity. A
+    /// malformed line becomes [`Action::Dropped`] (it cannot be answered: its `seq` is
+    /// unknown).
+    pub fn receive_line(&mut self, conn: ConnectionId, line: &[u8], now: Duration) -> Vec<Action> {
+        if !self.heard(conn, now) {
+            return vec![dropped(conn, LuminaError::UnknownConnection(conn))];
+        }
+        match Message::parse_line(line) {
+            Ok(Some(message)) => self.handle(conn, message, now),
+            Ok(None) => Vec::new(),
+            Err(reason) => vec![dropped(conn, reason)],
+        }
+    }
+
+    /// Handles one parsed message from `conn`.
+    pub fn receive(&mut self, conn: ConnectionId, message: Message, now: Duration) -> Vec<Action> {
+        if !self.heard(conn, now) {
+            return vec![dropped(conn, LuminaError::UnknownConnection(conn))];
+        }
+        self.handle(conn, message, now)
+    }
+
+    fn heard(&mut self, conn: ConnectionId, now: Duration) -> bool {
+        let Some(peer) = self.peers.get_mut(&conn) else {
+            return false;
+        };
+        peer.last_heard = now;
+        self.table.touch(conn, now);
+        true
+    }
+
+    fn handle(&mut self, conn: ConnectionId, message: Message, now: Duration) -> Vec<Action> {
+        if message.is_reply() {
+            return vec![self.route_reply(conn, message)];
+        }
+        let mut actions = Vec::new();
+        let outcome = match message.name.as_str() {
+            builtin::REGISTER => self.register(conn, &message, now, &mut actions),
+            builtin::STATUS => self.status(conn, &message, now, &mut actions),
+            builtin::SERVER_ID => Ok(Value::from(self.identity.host_id.clone())),
+            builtin::INFO => Ok(self.info()),
+            builtin::SERVER => Ok(self.server_info()),
+            name if self.table.find_event(name).is_some() => {
+                actions.push(Action::Event {
+                    from: conn,
+                    message: message.clone(),
+                });
+                Ok(Value::Null)
+            }
+            name => match self.table.find_command(name) {
+                Some((_, target)) => return vec![self.forward(conn, target, message, now)],
+                None if message.wants_reply() => Err(LuminaError::UnknownCommand(name.to_owned())),
+                None => Err(LuminaError::UndeclaredEvent(name.to_owned())),
+            },
+        };
+        match outcome {
+            Ok(result) if message.wants_reply() => actions.push(Action::Send {
+                to: conn,
+                message: message.success_reply(result),
+            }),
+            Ok(_) => {}
+            Err(error) if message.wants_reply() => actions.push(Action::Send {
+                to: conn,
+                message: message.error_reply(&error),
+            }),
+            Err(error) => actions.push(dropped(conn, error)),
+        }
+        actions
+    }
+
+    fn register(
+        &mut self,
+        conn: ConnectionId,
+        message: &Message,
+        now: Duration,
+        actions: &mut Vec<Action>,
+    ) -> Result<Value, LuminaError> {
+        let registration = Registration::from_message(message)?;
+        let peer = self.peers.get(&conn).map(|peer| peer.addr);
+        let peer = peer.ok_or(LuminaError::UnknownConnection(conn))?;
+        let (_, change) = self.table.register_node(conn, peer, &registration, now)?;
+        actions.push(Action::Changed(change));
+        Ok(Value::Null)
+    }
+
+    fn status(
+        &mut self,
+        conn: ConnectionId,
+        message: &Message,
+        now: Duration,
+        actions: &mut Vec<Action>,
+    ) -> Result<Value, LuminaError> {
+        let state = match message.args.first() {
+            Some(Value::String(state)) => state.parse::<ColorState>()?,
+            Some(_) => {
+                return Err(LuminaError::InvalidStatus(
+                    "the state must be a string".into(),
+                ));
+            }
+            None => {
+                return Err(LuminaError::InvalidStatus(
+                    "expected (state, old_state, why)".into(),
+                ));
+            }
+        };
+        let why = match message.args.get(2) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(why)) => Some(why.clone()),
+            Some(other) => Some(other.to_string()),
+        };
+        if let Some(change) = self.table.set_color(conn, state, why, now)? {
+            actions.push(Action::Changed(change));
+        }
+        Ok(Value::Null)
+    }
+
+    fn next_seq(&mut self) -> i64 {
+        self.last_seq += 1;
+        self.last_seq
+    }
+
+    fn forward(
+        &mut self,
+        from: ConnectionId,
+        to: ConnectionId,
+        mut message: Message,
+        now: Duration,
+    ) -> Action {
+        if let Some(seq) = message.seq {
+            let forwarded = self.next_seq();
+            self.pending.insert(
+                (to, forwarded),
+                Pending {
+                    origin: Origin::Remote { conn: from, seq },
+                    name: message.name.clone(),
+                    deadline: now.saturating_add(self.config.request_timeout),
+                },
+            );
+            message.seq = Some(forwarded);
+        }
+        Action::Send { to, message }
+    }
+
+    fn route_reply(&mut self, conn: ConnectionId, mut reply: Message) -> Action {
+        let pending = reply.seq.and_then(|seq| self.pending.remove(&(conn, seq)));
+        let Some(pending) = pending else {
+            return dropped(conn, LuminaError::UnexpectedReply { seq: reply.seq });
+        };
+        reply.name = pending.name;
+        match pending.origin {
+            Origin::Remote { conn, seq } => {
+                reply.seq = Some(seq);
+                Action::Send {
+                    to: conn,
+                    message: reply,
+                }
+            }
+            Origin::Local(request) => Action::Reply {
+                request,
+                message: reply,
+            },
+        }
+    }
+
+    /// Sends the node command `command` (`<node>/<cmd>`) from the server itself.
+    ///
+    /// Returns the request's id and the [`Action::Send`] to perform; the reply, or its
+    /// timeout or connection-loss failure, arrives later as [`Action::Reply`].
+    ///
+    /// # Errors
+    ///
+    /// [`LuminaError::UnknownCommand`] if no connected node declares `command`.
+    pub fn request(
+        &mut self,
+        command: &str,
+        args: Vec<Value>,
+        kw: Map<String, Value>,
+        now: Duration,
+    ) -> Result<(RequestId, Action), LuminaError> {
+        let (_, to) = self
+            .table
+            .find_command(command)
+            .ok_or_else(|| LuminaError::UnknownCommand(command.to_owned()))?;
+        self.last_request += 1;
+        let request = RequestId(self.last_request);
+        let seq = self.next_seq();
+        self.pending.insert(
+            (to, seq),
+            Pending {
+                origin: Origin::Local(request),
+                name: command.to_owned(),
+                deadline: now.saturating_add(self.config.request_timeout),
+            },
+        );
+        let message = Message::new(command)
+            .with_args(args)
+            .with_kw(kw)
+            .with_seq(seq);
+        Ok((request, Action::Send { to, message }))
+    }
+
+    /// Fails every forwarded command whose deadline is at or before `now` with
+    /// `TimeoutException`; a reply arriving later is dropped.
+    pub fn expire(&mut self, now: Duration) -> Vec<Action> {
+        let due: Vec<_> = self
+            .pending
+            .iter()
+            .filter(|(_, pending)| pending.deadline <= now)
+            .map(|(key, _)| *key)
+            .collect();
+        due.into_iter()
+            .filter_map(|key| self.pending.remove(&key))
+            .map(|pending| {
+                let error = LuminaError::Timeout {
+                    name: pending.name.clone(),
+                };
+                fail(pending, &error)
+            })
+            .collect()
+    }
+
+    /// The connection `conn` closed.
+    ///
+    /// Every command awaiting a reply over it fails with `NoConnectionException`; commands
+    /// it sent to others are forgotten (their replies will be dropped); its node becomes
+    /// disconnected and loses its events and commands ([`Action::Changed`]).
+    pub fn disconnect(&mut self, conn: ConnectionId) -> Vec<Action> {
+        if self.peers.remove(&conn).is_none() {
+            return Vec::new();
+        }
+        let awaiting: Vec<_> = self
+            .pending
+            .range((conn, i64::MIN)..=(conn, i64::MAX))
+            .map(|(key, _)| *key)
+            .collect();
+        let mut actions: Vec<Action> = awaiting
+            .into_iter()
+            .filter_map(|key| self.pending.remove(&key))
+            .filter(|pending| !pending.came_from(conn))
+            .map(|pending| {
+                let error = LuminaError::NoConnection {
+                    name: pending.name.clone(),
+                };
+                fail(pending, &error)
+            })
+            .collect();
+        self.pending.retain(|_, pending| !pending.came_from(conn));
+        actions.extend(self.table.disconnect(conn).map(Action::Changed));
+        actions
+    }
+
+    /// Connections silent for at least the configured silence limit at `now`: the async
+    /// layer should close them (and then call [`disconnect`](Self::disconnect)).
+    pub fn silent(&self, now: Duration) -> Vec<ConnectionId> {
+        self.peers
+            .iter()
+            .filter(|(_, peer)| now.saturating_sub(peer.last_heard) >= self.config.silence_limit)
+            .map(|(conn, _)| *conn)
+            .collect()
+    }
+
+    fn info(&self) -> Value {
+        let nodes: Vec<Value> = self
+            .table
+            .iter()
+            .filter(|node| node.name.is_some())
+            .map(node_info)
+            .collect();
+        json!({
+            "hostname": self.identity.hostname,
+            "hostid": self.identity.host_id,
+            "status": self.table.combined_color(),
+            "nodes": nodes,
+        })
+    }
+
+    fn server_info(&self) -> Value {
+        let connected: Vec<&Node> = self
+            .table
+            .iter()
+            .filter(|node| node.link == LinkState::Connected)
+            .collect();
+        let mut hosts: Vec<&str> = connected
+            .iter()
+            .filter_map(|node| node.host_id.as_deref())
+            .collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        json!({
+            "hostname": self.identity.hostname,
+            "hostid": self.identity.host_id,
+            "status": self.table.combined_color(),
+            "nodes": connected.iter().filter_map(|node| node.name.as_deref()).collect::<Vec<_>>(),
+            "hosts": hosts,
+            "n_connections": self.peers.len(),
+            "n_events": connected.iter().map(|node| node.events.len()).sum::<usize>(),
+            "n_commands": connected.iter().map(|node| node.commands.len()).sum::<usize>(),
+        })
+    }
+}
+
+fn dropped(from: ConnectionId, reason: LuminaError) -> Action {
+    Action::Dropped { from, reason }
+}
+
+fn fail(pending: Pending, error: &LuminaError) -> Action {
+    let request = Message::new(pending.name);
+    match pending.origin {
+        Origin::Remote { conn, seq } => Action::Send {
+            to: conn,
+            message: request.with_seq(seq).error_reply(error),
+        },
+        Origin::Local(id) => Action::Reply {
+            request: id,
+            message: request.error_reply(error),
+        },
+    }
+}
+
+fn node_info(node: &Node) -> Value {
+    let name = node.name.as_deref().unwrap_or_default();
+    let full = |bare: &String| format!("{name}/{bare}");
+    json!({
+        "name": name,
+        "nodeid": node.declared_id,
+        "hostname": node.hostname,
+        "hostid": node.host_id,
+        "module": node.module,
+        "sequence": node.sequence.map(ConnectionId::get),
+        "status": node.color,
+        "status_why": node.status_reason,
+        "link": node.link.as_str(),
+        "ip": node.ip.to_string(),
+        "port": node.port,
+        "lastactivity": node.last_activity.as_secs_f64(),
+        "events": node.events.iter().map(full).collect::<Vec<_>>(),
+        "commands": node.commands.iter().map(full).collect::<Vec<_>>(),
+    })
+}

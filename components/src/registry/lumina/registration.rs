@@ -1,0 +1,212 @@
+//! [`Registration`]: the payload of a Lumina `register` request.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value};
+
+use super::Message;
+use crate::registry::error::LuminaError;
+
+/// What a node declares when it registers.
+///
+/// Wire form, in the request's `kw` (or, leniently, as its first argument):
+/// `{"node": str, "nodeid": any?, "hostname": str?, "hostid": any?, "module": str?,
+/// "events": [str...], "commands": [str...]}`.
+///
+/// Leniency: extra fields are ignored; `nodeid`, `hostname`, `hostid` and `module` may
+/// be strings or numbers (numbers are kept as their decimal text); `events` and
+/// `commands` may be a list of names or an object whose keys are the names (Lumina
+/// iterated either); names may carry the `<node>/` prefix, which is stripped.
+///
+/// # Examples
+///
+/// ```
+/// use components::registry::lumina::{Message, Registration};
+///
+/// let line = br#"{"name": "register", "seq": 1, "kw": {"node": "lamp", "hostid": 7,
+///     "events": ["lamp/dimmed"], "commands": ["on", "off"]}}"#;
+/// let message = Message::parse_line(line)?.ok_or("a keepalive")?;
+/// let registration = Registration::from_message(&message)?;
+/// assert_eq!(registration.node, "lamp");
+/// assert_eq!(registration.host_id.as_deref(), Some("7"));
+/// assert!(registration.events.contains("dimmed"));
+/// assert_eq!(registration.commands.len(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Registration {
+    /// The node's name (`node`); never empty.
+    pub node: String,
+    /// The id the node gives itself (`nodeid`).
+    pub node_id: Option<String>,
+    /// The node's host name (`hostname`).
+    pub hostname: Option<String>,
+    /// The node's host id (`hostid`).
+    pub host_id: Option<String>,
+    /// The node's module (`module`).
+    pub module: Option<String>,
+    /// Declared event names, without the `<node>/` prefix.
+    pub events: BTreeSet<String>,
+    /// Declared command names, without the `<node>/` prefix.
+    pub commands: BTreeSet<String>,
+}
+
+impl Registration {
+    /// Reads the payload of a `register` request: its `kw`, or else its first argument
+    /// when that is an object.
+    ///
+    /// # Errors
+    ///
+    /// [`LuminaError::InvalidRegistration`] naming the first field that is missing or
+    /// of the wrong type.
+    pub fn from_message(message: &Message) -> Result<Self, LuminaError> {
+        if !message.kw.is_empty() {
+            return Self::from_fields(&message.kw);
+        }
+        match message.args.first() {
+            Some(Value::Object(fields)) => Self::from_fields(fields),
+            _ => Err(invalid("no payload: expected the node's details in `kw`")),
+        }
+    }
+
+    /// Reads the payload from its JSON object.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_message`](Self::from_message).
+    pub fn from_fields(fields: &Map<String, Value>) -> Result<Self, LuminaError> {
+        let node = match fields.get("node") {
+            Some(Value::String(node)) if !node.is_empty() => node.clone(),
+            Some(Value::String(_)) => return Err(invalid("`node` is empty")),
+            Some(_) => return Err(invalid("`node` must be a string")),
+            None => return Err(invalid("`node` is missing")),
+        };
+        Ok(Self {
+            node_id: scalar(fields, "nodeid")?,
+            hostname: scalar(fields, "hostname")?,
+            host_id: scalar(fields, "hostid")?,
+            module: scalar(fields, "module")?,
+            events: names(fields, "events", &node)?,
+            commands: names(fields, "commands", &node)?,
+            node,
+        })
+    }
+}
+
+fn invalid(reason: impl Into<String>) -> LuminaError {
+    LuminaError::InvalidRegistration(reason.into())
+}
+
+fn scalar(fields: &Map<String, Value>, key: &str) -> Result<Option<String>, LuminaError> {
+    match fields.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(Value::Number(number)) => Ok(Some(number.to_string())),
+        Some(_) => Err(invalid(format!("`{key}` must be a string or a number"))),
+    }
+}
+
+fn names(
+    fields: &Map<String, Value>,
+    key: &str,
+    node: &str,
+) -> Result<BTreeSet<String>, LuminaError> {
+    let listed: Vec<&str> = match fields.get(key) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Object(map)) => map.keys().map(String::as_str).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(at, item)| {
+                item.as_str()
+                    .ok_or_else(|| invalid(format!("`{key}[{at}]` must be a string")))
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(invalid(format!("`{key}` must be a list of names"))),
+    };
+    let prefix = format!("{node}/");
+    listed
+        .into_iter()
+        .map(|name| {
+            let bare = name.strip_prefix(&prefix).unwrap_or(name);
+            if bare.is_empty() {
+                Err(invalid(format!("`{key}` holds an empty name")))
+            } else {
+                Ok(bare.to_owned())
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn register(payload: Value) -> Result<Registration, LuminaError> {
+        let kw = match payload {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        Registration::from_message(&Message::new("register").with_kw(kw))
+    }
+
+    #[test]
+    fn reads_every_field_leniently() {
+        let registration = register(json!({
+            "node": "hifi", "nodeid": 3, "hostname": "pi", "hostid": "abc",
+            "module": "yamaha", "events": ["hifi/on", "off"], "commands": {"volume": "doc"},
+            "version": "2017.1"
+        }));
+        let expected = Registration {
+            node: "hifi".into(),
+            node_id: Some("3".into()),
+            hostname: Some("pi".into()),
+            host_id: Some("abc".into()),
+            module: Some("yamaha".into()),
+            events: BTreeSet::from(["on".into(), "off".into()]),
+            commands: BTreeSet::from(["volume".into()]),
+        };
+        assert_eq!(registration, Ok(expected));
+    }
+
+    #[test]
+    fn payload_may_be_the_first_argument() {
+        let message = Message::new("register").with_args(vec![json!({"node": "a"})]);
+        let registration = Registration::from_message(&message);
+        assert_eq!(registration.map(|r| r.node), Ok("a".to_owned()));
+    }
+
+    #[test]
+    fn refuses_bad_payloads_with_the_field_named() {
+        let cases = [
+            (json!({}), "no payload"),
+            (json!({"hostid": "h"}), "`node` is missing"),
+            (json!({"node": ""}), "`node` is empty"),
+            (json!({"node": 1}), "`node` must be a string"),
+            (
+                json!({"node": "a", "events": [1]}),
+                "`events[0]` must be a string",
+            ),
+            (
+                json!({"node": "a", "commands": "on"}),
+                "`commands` must be a list",
+            ),
+            (json!({"node": "a", "commands": ["a/"]}), "empty name"),
+            (
+                json!({"node": "a", "hostid": [1]}),
+                "`hostid` must be a string or a number",
+            ),
+        ];
+        for (payload, expected) in cases {
+            let error = register(payload.clone())
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(expected), "{payload}: {error}");
+        }
+        let empty = Registration::from_message(&Message::new("register"));
+        assert!(matches!(empty, Err(LuminaError::InvalidRegistration(_))));
+    }
+}

@@ -1,0 +1,40 @@
+//! Node registry: the pure protocol and state logic of two node-registry servers.
+//!
+//! - [`NodeTable`]: the registry state both protocols share: nodes, their identities,
+//!   status and declarations. Every change comes back as a [`RegistryChange`] for a
+//!   component to publish.
+//! - [`datahub`]: the SmartGet datahub's backtick line protocol, parsed and answered
+//!   byte for byte ([`datahub::handle`]).
+//! - [`lumina`]: the Lumina node server's JSON line protocol: [`lumina::Message`],
+//!   [`lumina::ColorState`], and the [`lumina::Dispatcher`] that decides what each
+//!   message causes.
+//!
+//! Nothing here does I/O, spawns or reads a clock: time is passed in as a [`Duration`]
+//! since an epoch the caller picks (so tests and tokio's paused clock drive it), and
+//! randomness comes from a caller-supplied RNG. The async components and TCP servers
+//! wrap these types.
+//!
+//! [`Duration`]: std::time::Duration
+//!
+//! # Examples
+//!
+//! ```
+//! use std::net::{IpAddr, Ipv4Addr};
+//! use std::time::Duration;
+//! use components::registry::{NodeTable, Ownership, RegistryChange, datahub};
+//!
+//! let mut table = NodeTable::new(Ownership::Strict);
+//! let peer = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+//! let (reply, change) =
+//!     datahub::handle(&mut table, b"`register 8000", peer, Duration::ZERO, &mut rand::rng());
+//! assert_eq!(reply, b"200 OK\r\n1");
+//! assert!(matches!(change, Some(RegistryChange::Registered { port: 8000, .. })));
+//! ```
+
+pub mod datahub;
+pub mod error;
+pub mod lumina;
+mod table;
+
+pub use error::{LuminaError, RequestError, TableError};
+pub use table::{ConnectionId, LinkState, Node, NodeId, NodeTable, Ownership, RegistryChange};
