@@ -546,6 +546,17 @@ impl<I: Send + 'static, O: Send + 'static> Context<I, O> {
         }
     }
 
+    /// Record that this component is ending because it was shut down, so that its
+    /// exit reason is [`Exit::ShutDown`](crate::Exit::ShutDown) and `Shutdown` is passed
+    /// on. For composites, whose `control` is a passthrough they never read.
+    pub fn mark_shut_down(&mut self) {
+        self.control.node.lifecycle.store(
+            Control::Shutdown.code(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self.ending = Some(Control::Shutdown);
+    }
+
     fn on_control(&mut self, c: Control) {
         if c.is_stop() || c.ends_input() {
             self.ending = Some(c);

@@ -29,6 +29,9 @@ pub(crate) struct BoxEntry {
     pub(crate) link: Option<Link>,
     pub(crate) incoming: Vec<BoxId>,
     pub(crate) taken: bool,
+    /// Some link has ever delivered into this box (composites use it to know that a
+    /// child speaks on their `signal`).
+    pub(crate) fed: bool,
 }
 
 impl BoxEntry {
@@ -276,6 +279,7 @@ impl GraphState {
         }
         if let Some(b) = self.get_box_mut(to) {
             b.incoming.push(from);
+            b.fed = true;
         }
         self.refresh_from(from);
         Ok(old)

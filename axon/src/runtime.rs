@@ -463,12 +463,11 @@ impl Runtime {
                     b.taken = true;
                 }
             }
+            let control = control_node.map(Inbox::new).unwrap_or_else(Inbox::closed);
+            let control_node = control.node.clone();
             let ctx = Context {
                 inbox: inbox_node.map(Inbox::new).unwrap_or_else(Inbox::closed),
-                control: control_node
-                    .clone()
-                    .map(Inbox::new)
-                    .unwrap_or_else(Inbox::closed),
+                control,
                 outbox: outbox_node
                     .map(Outbox::new)
                     .unwrap_or_else(Outbox::detached),
@@ -503,14 +502,14 @@ impl Runtime {
                 Ok(Err(panic)) => Exit::from_panic(panic),
                 Ok(Ok(Err(e))) => Exit::Failed(Arc::from(e)),
                 Ok(Ok(Ok(()))) => {
-                    let shut = control_node.as_ref().is_some_and(|n| {
-                        n.lifecycle.load(Ordering::Relaxed) == Control::Shutdown.code()
-                    });
+                    let shut = control_node.lifecycle.load(Ordering::Relaxed)
+                        == Control::Shutdown.code();
                     if shut { Exit::ShutDown } else { Exit::Finished }
                 }
             };
             if let Some(signal) = signal_node
                 && signal.stats().sent == 0
+                && !rt.signal_fed(id)
             {
                 {
                     let mut out = Outbox::new(signal);
@@ -624,6 +623,16 @@ impl Runtime {
             name: name.to_string(),
             exit: exit.to_string(),
         });
+    }
+
+    /// True if a link into the component's `signal` was ever made (a composite whose
+    /// child speaks for it).
+    fn signal_fed(&self, id: ComponentId) -> bool {
+        let st = self.lock();
+        st.box_id(id, "signal")
+            .ok()
+            .and_then(|b| st.get_box(b))
+            .is_some_and(|b| b.fed)
     }
 
     pub(crate) fn next_component_id(&self) -> ComponentId {
@@ -894,6 +903,7 @@ impl Runtime {
                 link: None,
                 incoming: Vec::new(),
                 taken: false,
+                fed: false,
             }));
             BoxId { component, index }
         };
@@ -1293,5 +1303,6 @@ fn new_box<T: Send + 'static>(
         link: None,
         incoming: Vec::new(),
         taken: false,
+        fed: false,
     }
 }

@@ -1,0 +1,1 @@
+//! carousel (being written).

@@ -1,0 +1,1 @@
+//! graphline (being written).

@@ -1,0 +1,1 @@
+//! seq (being written).
