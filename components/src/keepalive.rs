@@ -1,0 +1,1 @@
+//! keepalive (being written).
