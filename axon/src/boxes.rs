@@ -651,7 +651,7 @@ impl<T: Send + 'static> Outbox<T> {
             };
             let result = match route.policy {
                 Policy::Block => route.target.tx.send(msg).await.map_err(|e| e.0),
-                _ => match Self::send_lossy(route, msg) {
+                _ => match self.send_lossy(route, msg) {
                     Ok(true) => Ok(()),
                     Ok(false) => {
                         let target = route.target.clone();
@@ -680,13 +680,13 @@ impl<T: Send + 'static> Outbox<T> {
 
     /// Enqueue under a lossy policy. `Ok(true)` sent, `Ok(false)` the message itself
     /// was dropped, `Err` the destination is closed.
-    fn send_lossy(route: &Route<T>, msg: T) -> Result<bool, T> {
+    fn send_lossy(&self, route: &Route<T>, msg: T) -> Result<bool, T> {
         let mut msg = msg;
         // Bounded: each round either sends or removes one queued message.
         for _ in 0..=route.target.rx.capacity().unwrap_or(1) {
             if route.policy == Policy::KeepLatest {
                 while route.target.rx.try_recv().is_ok() {
-                    route.target.dropped.fetch_add(1, Ordering::Relaxed);
+                    self.dropped(&route.target);
                 }
             }
             match route.target.tx.try_send(msg) {
@@ -696,7 +696,7 @@ impl<T: Send + 'static> Outbox<T> {
                     Policy::DropNewest => return Ok(false),
                     _ => {
                         if route.target.rx.try_recv().is_ok() {
-                            route.target.dropped.fetch_add(1, Ordering::Relaxed);
+                            self.dropped(&route.target);
                         }
                         msg = m;
                     }
@@ -739,7 +739,7 @@ impl<T: Send + 'static> Outbox<T> {
                     }
                     Err(async_channel::TrySendError::Closed(m)) => Err(m),
                 },
-                _ => match Self::send_lossy(route, msg) {
+                _ => match self.send_lossy(route, msg) {
                     Ok(true) => Ok(()),
                     Ok(false) => {
                         let target = route.target.clone();

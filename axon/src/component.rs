@@ -687,23 +687,88 @@ impl<I: Send + 'static, O: Send + 'static> Context<I, O> {
         if self.children_rx.is_none() {
             self.children_rx = self.rt.take_child_rx(self.id);
         }
-        let rx = self.children_rx.as_mut()?;
-        loop {
-            if let Ok(c) = rx.try_recv() {
-                return Some(c);
-            }
-            if self.rt.live_children(self.id) == 0 {
-                return rx.try_recv().ok();
-            }
-            if let Some(c) = rx.recv().await {
-                return Some(c);
-            }
+        next_exit(&self.rt, self.id, self.children_rx.as_mut()?).await
+    }
+
+    /// Move the stream of child exits out of the context, so a body can wait on its
+    /// inboxes and its children in one `tokio::select!`. After this,
+    /// [`next_child_exit`](Context::next_child_exit) returns `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # async fn demo(mut ctx: axon::Context<u8, ()>) {
+    /// let mut exits = ctx.take_child_exits();
+    /// loop {
+    ///     tokio::select! {
+    ///         c = ctx.control.recv() => { if c.is_none() { break } }
+    ///         e = exits.next() => { if e.is_none() { break } }
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn take_child_exits(&mut self) -> ChildExits {
+        let rx = self
+            .children_rx
+            .take()
+            .or_else(|| self.rt.take_child_rx(self.id));
+        ChildExits {
+            rt: self.rt.clone(),
+            id: self.id,
+            rx,
         }
     }
 
     /// The ids of the children still alive.
     pub fn children(&self) -> Vec<ComponentId> {
         self.rt.children_of(self.id)
+    }
+}
+
+async fn next_exit(
+    rt: &Runtime,
+    id: ComponentId,
+    rx: &mut UnboundedReceiver<ChildExit>,
+) -> Option<ChildExit> {
+    loop {
+        if let Ok(c) = rx.try_recv() {
+            return Some(c);
+        }
+        // A child reports its exit before leaving its parent's list, so once the list is
+        // empty every report is already queued.
+        if rt.live_children(id) == 0 {
+            return rx.try_recv().ok();
+        }
+        if let Some(c) = rx.recv().await {
+            return Some(c);
+        }
+    }
+}
+
+/// The exits of a component's children, detached from its [`Context`] by
+/// [`Context::take_child_exits`].
+pub struct ChildExits {
+    rt: Runtime,
+    id: ComponentId,
+    rx: Option<UnboundedReceiver<ChildExit>>,
+}
+
+impl std::fmt::Debug for ChildExits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildExits")
+            .field("parent", &self.id)
+            .finish()
+    }
+}
+
+impl ChildExits {
+    /// Wait for the next child to end; `None` when no children are left.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn next(&mut self) -> Option<ChildExit> {
+        next_exit(&self.rt, self.id, self.rx.as_mut()?).await
     }
 }
 

@@ -64,7 +64,7 @@ pub use boxes::{
     BoxId, BoxRef, CONTROL_CAPACITY, ComponentId, DEFAULT_CAPACITY, Direction, Inbox, Outbox,
     Policy,
 };
-pub use component::{Child, Component, Context, DynComponent, Setup};
+pub use component::{Child, ChildExits, Component, Context, DynComponent, Setup};
 pub use control::Control;
 pub use error::{LinkError, SendError, TryRecvError, TrySendError};
 pub use exit::{BoxError, ChildExit, Exit};

@@ -502,8 +502,8 @@ impl Runtime {
                 Ok(Err(panic)) => Exit::from_panic(panic),
                 Ok(Ok(Err(e))) => Exit::Failed(Arc::from(e)),
                 Ok(Ok(Ok(()))) => {
-                    let shut = control_node.lifecycle.load(Ordering::Relaxed)
-                        == Control::Shutdown.code();
+                    let shut =
+                        control_node.lifecycle.load(Ordering::Relaxed) == Control::Shutdown.code();
                     if shut { Exit::ShutDown } else { Exit::Finished }
                 }
             };
