@@ -8,10 +8,11 @@
 
 use std::any::{Any, TypeId};
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering, fence};
 use std::sync::{Arc, Mutex};
 
 use async_channel::{Receiver, Sender};
+use event_listener::Event;
 use serde::{Deserialize, Serialize};
 
 use crate::control::Control;
@@ -212,6 +213,58 @@ pub(crate) fn make_node<T: Send + 'static>(kind: NodeKind, capacity: usize) -> A
     }
 }
 
+/// Wakes a component waiting on its `inbox` and `control` together.
+///
+/// An eventcount: the waiter registers a listener, raises `waiting`, and looks at its
+/// queues once more before sleeping; a sender enqueues, then notifies only if
+/// `waiting` is up. The two SeqCst fences make sure at least one side sees the other,
+/// so no wake-up is lost, and a sender pays a fence instead of the event's lock when
+/// nobody sleeps.
+pub(crate) struct Doorbell {
+    event: Event,
+    waiting: AtomicBool,
+}
+
+impl Doorbell {
+    pub(crate) fn new() -> Self {
+        Doorbell {
+            event: Event::new(),
+            waiting: AtomicBool::new(false),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn ring(&self) {
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::Relaxed) {
+            self.event.notify(1);
+        }
+    }
+
+    fn ring_all(&self) {
+        self.event.notify(usize::MAX);
+    }
+
+    /// Sleep until rung, unless `ready()` holds once the listener is in place.
+    pub(crate) async fn wait_unless(&self, ready: impl Fn() -> bool) {
+        let listener = self.event.listen();
+        self.waiting.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        let _lower = LowerOnDrop(&self.waiting);
+        if !ready() {
+            listener.await;
+        }
+    }
+}
+
+struct LowerOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for LowerOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+}
+
 /// The queue behind a real inbox.
 pub(crate) struct InboxNode<T> {
     pub(crate) tx: Sender<T>,
@@ -220,10 +273,17 @@ pub(crate) struct InboxNode<T> {
     dropped: AtomicU64,
     /// The last lifecycle message read from this inbox (only used for `control`).
     pub(crate) lifecycle: AtomicU8,
+    /// Rung after every enqueue. A component's `inbox` and `control` share one, so
+    /// [`Context::recv`](crate::Context::recv) waits on a single listener for both.
+    pub(crate) doorbell: Arc<Doorbell>,
 }
 
 impl<T> InboxNode<T> {
     pub(crate) fn new(capacity: usize) -> Self {
+        Self::with_doorbell(capacity, Arc::new(Doorbell::new()))
+    }
+
+    pub(crate) fn with_doorbell(capacity: usize, doorbell: Arc<Doorbell>) -> Self {
         let (tx, rx) = async_channel::bounded(capacity.max(1));
         InboxNode {
             tx,
@@ -231,7 +291,19 @@ impl<T> InboxNode<T> {
             received: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             lifecycle: AtomicU8::new(0),
+            doorbell,
         }
+    }
+
+    #[inline]
+    pub(crate) fn ring(&self) {
+        self.doorbell.ring();
+    }
+
+    /// Close the queue and wake whoever waits on it.
+    pub(crate) fn shut(&self) {
+        self.tx.close();
+        self.doorbell.ring_all();
     }
 }
 
@@ -260,14 +332,21 @@ impl<T: Send + 'static> Node for InboxNode<T> {
         }
     }
     fn close(&self) {
-        self.tx.close();
+        self.shut();
     }
     fn set_route(&self, _target: Option<(&Arc<dyn Node>, Policy)>) {}
     fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
     fn new_like(&self, kind: NodeKind, capacity: usize) -> Arc<dyn Node> {
-        make_node::<T>(kind, capacity)
+        match kind {
+            // Keep sharing the component's doorbell.
+            NodeKind::Inbox => Arc::new(InboxNode::<T>::with_doorbell(
+                capacity,
+                self.doorbell.clone(),
+            )),
+            _ => make_node::<T>(kind, capacity),
+        }
     }
 }
 
@@ -413,7 +492,7 @@ impl<T: Send + 'static> Inbox<T> {
     /// for boxes that are passthroughs, which never queue anything themselves.
     pub(crate) fn closed() -> Self {
         let node = InboxNode::new(1);
-        node.tx.close();
+        node.shut();
         Inbox {
             node: Arc::new(node),
         }
@@ -650,7 +729,13 @@ impl<T: Send + 'static> Outbox<T> {
                 return Err(self.undelivered(msg));
             };
             let result = match route.policy {
-                Policy::Block => route.target.tx.send(msg).await.map_err(|e| e.0),
+                Policy::Block => match route.target.tx.send(msg).await {
+                    Ok(()) => {
+                        route.target.ring();
+                        Ok(())
+                    }
+                    Err(e) => Err(e.0),
+                },
                 _ => match self.send_lossy(route, msg) {
                     Ok(true) => Ok(()),
                     Ok(false) => {
@@ -690,7 +775,10 @@ impl<T: Send + 'static> Outbox<T> {
                 }
             }
             match route.target.tx.try_send(msg) {
-                Ok(()) => return Ok(true),
+                Ok(()) => {
+                    route.target.ring();
+                    return Ok(true);
+                }
                 Err(async_channel::TrySendError::Closed(m)) => return Err(m),
                 Err(async_channel::TrySendError::Full(m)) => match route.policy {
                     Policy::DropNewest => return Ok(false),
@@ -733,7 +821,10 @@ impl<T: Send + 'static> Outbox<T> {
             };
             let result = match route.policy {
                 Policy::Block => match route.target.tx.try_send(msg) {
-                    Ok(()) => Ok(()),
+                    Ok(()) => {
+                        route.target.ring();
+                        Ok(())
+                    }
                     Err(async_channel::TrySendError::Full(m)) => {
                         return Err(TrySendError::Full(m));
                     }

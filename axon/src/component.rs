@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -508,12 +509,12 @@ impl<I: Send + 'static, O: Send + 'static> Context<I, O> {
                 }
                 return self.inbox.try_recv().ok();
             }
-            match self.control.try_recv() {
-                Ok(c) => {
-                    self.on_control(c);
-                    continue;
-                }
-                Err(crate::TryRecvError::Empty) | Err(crate::TryRecvError::Closed) => {}
+            // `is_empty` is two plain loads; a failed pop would cost a fence per message.
+            if !self.control.is_empty()
+                && let Ok(c) = self.control.try_recv()
+            {
+                self.on_control(c);
+                continue;
             }
             match self.inbox.try_recv() {
                 Ok(msg) => return Some(msg),
@@ -529,6 +530,22 @@ impl<I: Send + 'static, O: Send + 'static> Context<I, O> {
             }
             if self.control.is_closed() {
                 return self.inbox.recv().await;
+            }
+            if Arc::ptr_eq(&self.inbox.node.doorbell, &self.control.node.doorbell) {
+                // One listener for both queues; look again after registering so that an
+                // enqueue between the looks and the registration is not missed.
+                let (inbox, control) = (&self.inbox, &self.control);
+                inbox
+                    .node
+                    .doorbell
+                    .wait_unless(|| {
+                        !control.is_empty()
+                            || !inbox.is_empty()
+                            || inbox.is_closed()
+                            || control.is_closed()
+                    })
+                    .await;
+                continue;
             }
             tokio::select! {
                 biased;

@@ -359,18 +359,23 @@ impl Runtime {
     ) -> Result<Prepared<C>, LinkError> {
         let id = self.next_component_id();
         let name = component.name();
+        let doorbell = Arc::new(crate::boxes::Doorbell::new());
         let boxes = vec![
-            Some(new_box::<C::In>(
+            Some(entry(
                 "inbox",
                 "data in",
-                NodeKind::Inbox,
-                crate::DEFAULT_CAPACITY,
+                Arc::new(InboxNode::<C::In>::with_doorbell(
+                    crate::DEFAULT_CAPACITY,
+                    doorbell.clone(),
+                )),
             )),
-            Some(new_box::<Control>(
+            Some(entry(
                 "control",
                 "lifecycle messages in",
-                NodeKind::Inbox,
-                crate::CONTROL_CAPACITY,
+                Arc::new(InboxNode::<Control>::with_doorbell(
+                    crate::CONTROL_CAPACITY,
+                    doorbell,
+                )),
             )),
             Some(new_box::<C::Out>("outbox", "data out", NodeKind::Outbox, 0)),
             Some(new_box::<Control>(
@@ -707,7 +712,9 @@ impl Runtime {
         else {
             return Err(SendError(msg));
         };
-        node.tx.send(msg).await.map_err(|e| SendError(e.0))
+        node.tx.send(msg).await.map_err(|e| SendError(e.0))?;
+        node.ring();
+        Ok(())
     }
 
     /// The id of a component's box.
@@ -1296,10 +1303,14 @@ fn new_box<T: Send + 'static>(
     kind: NodeKind,
     capacity: usize,
 ) -> BoxEntry {
+    entry(name, description, make_node::<T>(kind, capacity))
+}
+
+fn entry(name: &'static str, description: &'static str, node: Arc<dyn Node>) -> BoxEntry {
     BoxEntry {
         name: Cow::Borrowed(name),
         description: Cow::Borrowed(description),
-        node: make_node::<T>(kind, capacity),
+        node,
         link: None,
         incoming: Vec::new(),
         taken: false,

@@ -165,7 +165,7 @@ struct CloseOnDrop<I> {
 
 impl<I> Drop for CloseOnDrop<I> {
     fn drop(&mut self) {
-        self.inbox.tx.close();
-        self.control.tx.close();
+        self.inbox.shut();
+        self.control.shut();
     }
 }
