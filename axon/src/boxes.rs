@@ -729,12 +729,22 @@ impl<T: Send + 'static> Outbox<T> {
                 return Err(self.undelivered(msg));
             };
             let result = match route.policy {
-                Policy::Block => match route.target.tx.send(msg).await {
+                // Fast path without building a waiting future; wait only when full.
+                Policy::Block => match route.target.tx.try_send(msg) {
                     Ok(()) => {
                         route.target.ring();
                         Ok(())
                     }
-                    Err(e) => Err(e.0),
+                    Err(async_channel::TrySendError::Closed(m)) => Err(m),
+                    Err(async_channel::TrySendError::Full(m)) => {
+                        match route.target.tx.send(m).await {
+                            Ok(()) => {
+                                route.target.ring();
+                                Ok(())
+                            }
+                            Err(e) => Err(e.0),
+                        }
+                    }
                 },
                 _ => match self.send_lossy(route, msg) {
                     Ok(true) => Ok(()),

@@ -59,7 +59,9 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     if let Some(kind) = &args.profile {
-        let single = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let single = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         let rate = match kind.as_str() {
             "axon" => single.block_on(axon_pipeline(4, args.messages))?,
             "raw" => single.block_on(raw_chain(4, args.messages))?,
@@ -78,9 +80,14 @@ fn main() -> Result<()> {
         args.messages, args.runs
     );
     println!();
-    println!("{:<28} {:>14} {:>14} {:>8}", "workload", "axon msg/s", "raw msg/s", "ratio");
+    println!(
+        "{:<28} {:>14} {:>14} {:>8}",
+        "workload", "axon msg/s", "raw msg/s", "ratio"
+    );
     for stages in [2usize, 4, 8] {
-        let axon = median(args.runs, || rt.block_on(axon_pipeline(stages, args.messages)))?;
+        let axon = median(args.runs, || {
+            rt.block_on(axon_pipeline(stages, args.messages))
+        })?;
         let raw = median(args.runs, || rt.block_on(raw_chain(stages, args.messages)))?;
         row(&format!("pipeline, {stages} stages"), axon, raw);
     }
@@ -96,7 +103,10 @@ fn main() -> Result<()> {
             .output()
             .with_context(|| format!("running the {kind} memory child"))?;
         if !out.status.success() {
-            bail!("{kind} memory child failed: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "{kind} memory child failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let bytes: f64 = String::from_utf8_lossy(&out.stdout).trim().parse()?;
         per.push(bytes);
@@ -140,12 +150,15 @@ fn forward() -> impl axon::Component<In = u64, Out = u64> {
 /// Source -> Pipeline of `stages` forwarders -> sink; returns messages/s.
 async fn axon_pipeline(stages: usize, n: u64) -> Result<f64> {
     let rt = Runtime::new();
-    let source = rt.add(from_fn("source", move |mut ctx: Context<(), u64>| async move {
-        for i in 0..n {
-            ctx.send(i).await?;
-        }
-        Ok(())
-    }))?;
+    let source = rt.add(from_fn(
+        "source",
+        move |mut ctx: Context<(), u64>| async move {
+            for i in 0..n {
+                ctx.send(i).await?;
+            }
+            Ok(())
+        },
+    ))?;
     let mut pipeline = Pipeline::new(forward());
     for _ in 1..stages {
         pipeline = pipeline.then(forward());
@@ -227,12 +240,15 @@ async fn axon_fan_in(producers: u64, n: u64) -> Result<f64> {
     let per = n / producers;
     let mut sources = Vec::new();
     for _ in 0..producers {
-        let s = rt.add(from_fn("source", move |mut ctx: Context<(), u64>| async move {
-            for i in 0..per {
-                ctx.send(i).await?;
-            }
-            Ok(())
-        }))?;
+        let s = rt.add(from_fn(
+            "source",
+            move |mut ctx: Context<(), u64>| async move {
+                for i in 0..per {
+                    ctx.send(i).await?;
+                }
+                Ok(())
+            },
+        ))?;
         rt.link(s.outbox(), sink.inbox())?;
         sources.push(s);
     }
