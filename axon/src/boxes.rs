@@ -22,7 +22,7 @@ use crate::error::{SendError, TryRecvError, TrySendError};
 pub const DEFAULT_CAPACITY: usize = 64;
 
 /// Capacity of a `control` inbox: lifecycle messages are few.
-pub const CONTROL_CAPACITY: usize = 8;
+pub const CONTROL_CAPACITY: usize = 4;
 
 /// What a link does when its destination inbox is full. Every drop is counted on
 /// both the source outbox and the destination inbox.

@@ -24,7 +24,7 @@ pub(crate) struct Link {
 
 pub(crate) struct BoxEntry {
     pub(crate) name: Cow<'static, str>,
-    pub(crate) description: Cow<'static, str>,
+    pub(crate) description: &'static str,
     pub(crate) node: Arc<dyn Node>,
     pub(crate) link: Option<Link>,
     pub(crate) incoming: Vec<BoxId>,

@@ -905,7 +905,7 @@ impl Runtime {
             let index = entry.boxes.len() as u32;
             entry.boxes.push(Some(BoxEntry {
                 name: name.clone(),
-                description: Cow::Borrowed(description),
+                description,
                 node,
                 link: None,
                 incoming: Vec::new(),
@@ -1002,7 +1002,7 @@ impl Runtime {
         let mut st = self.lock();
         let id = st.box_id(component, name)?;
         if let Some(b) = st.entry_mut(component)?.boxes[id.index as usize].as_mut() {
-            b.description = Cow::Borrowed(description);
+            b.description = description;
         }
         Ok(())
     }
@@ -1309,7 +1309,7 @@ fn new_box<T: Send + 'static>(
 fn entry(name: &'static str, description: &'static str, node: Arc<dyn Node>) -> BoxEntry {
     BoxEntry {
         name: Cow::Borrowed(name),
-        description: Cow::Borrowed(description),
+        description,
         node,
         link: None,
         incoming: Vec::new(),

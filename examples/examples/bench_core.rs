@@ -97,7 +97,7 @@ fn main() -> Result<()> {
     println!();
     let exe = std::env::current_exe()?;
     let mut per = Vec::new();
-    for kind in ["axon", "raw"] {
+    for kind in ["axon", "raw", "axon-prepared"] {
         let out = std::process::Command::new(&exe)
             .args(["--memory-child", kind, "--idle", &args.idle.to_string()])
             .output()
@@ -121,6 +121,10 @@ fn main() -> Result<()> {
         per[0],
         per[1],
         per[0] - per[1]
+    );
+    println!(
+        "{:<28} {:>14.0}   (graph entries, box nodes and both queues; no task yet)",
+        "  of which added, unstarted", per[2]
     );
     Ok(())
 }
@@ -319,6 +323,16 @@ async fn memory_child(kind: &str, count: usize) -> Result<f64> {
             if rt.live_components() != count {
                 bail!("expected {count} live components");
             }
+            Ok((after - before) / count as f64)
+        }
+        "axon-prepared" => {
+            // Graph entries and box nodes only, no task: where the bytes go.
+            let rt = Runtime::new();
+            let mut prepared = Vec::with_capacity(count);
+            for _ in 0..count {
+                prepared.push(rt.add(forward())?);
+            }
+            let after = rss()?;
             Ok((after - before) / count as f64)
         }
         "raw" => {
