@@ -642,6 +642,18 @@ impl<T> std::fmt::Debug for Inbox<T> {
     }
 }
 
+/// The outcome of one non-blocking send attempt.
+enum Attempt<T> {
+    /// Enqueued, or discarded under a lossy policy (counted).
+    Done,
+    /// The destination is full under `Block`.
+    Full(T),
+    /// The destination closed.
+    Closed(T),
+    /// No destination.
+    NoRoute(T),
+}
+
 /// The sending end of an outbox, owned by its component.
 ///
 /// A send goes to the final inbox its link resolves to, under the link's [`Policy`].
@@ -724,52 +736,63 @@ impl<T: Send + 'static> Outbox<T> {
     pub async fn send(&mut self, msg: T) -> Result<(), SendError<T>> {
         let mut msg = msg;
         loop {
-            self.refresh();
-            let Some(route) = &self.route else {
-                return Err(self.undelivered(msg));
-            };
-            let result = match route.policy {
-                // Fast path without building a waiting future; wait only when full.
-                Policy::Block => match route.target.tx.try_send(msg) {
-                    Ok(()) => {
-                        route.target.ring();
-                        Ok(())
-                    }
-                    Err(async_channel::TrySendError::Closed(m)) => Err(m),
-                    Err(async_channel::TrySendError::Full(m)) => {
-                        match route.target.tx.send(m).await {
-                            Ok(()) => {
-                                route.target.ring();
-                                Ok(())
-                            }
-                            Err(e) => Err(e.0),
+            let closed = match self.attempt(msg) {
+                Attempt::Done => return Ok(()),
+                Attempt::NoRoute(m) => return Err(self.undelivered(m)),
+                Attempt::Closed(m) => m,
+                Attempt::Full(m) => {
+                    let Some(route) = &self.route else {
+                        return Err(self.undelivered(m));
+                    };
+                    match route.target.tx.send(m).await {
+                        Ok(()) => {
+                            route.target.ring();
+                            bump(&self.node.sent);
+                            return Ok(());
                         }
+                        Err(e) => e.0,
                     }
-                },
-                _ => match self.send_lossy(route, msg) {
-                    Ok(true) => Ok(()),
-                    Ok(false) => {
-                        let target = route.target.clone();
-                        self.dropped(&target);
-                        return Ok(());
-                    }
-                    Err(m) => Err(m),
-                },
+                }
             };
-            match result {
-                Ok(()) => {
-                    bump(&self.node.sent);
-                    return Ok(());
-                }
-                Err(back) => {
-                    msg = back;
-                    // The destination closed. Its link was removed first, so a changed
-                    // version means there may be a new route to try.
-                    if self.node.version.load(Ordering::Acquire) == self.version {
-                        return Err(self.undelivered(msg));
-                    }
-                }
+            // The destination closed. Its link was removed first, so a changed version
+            // means there may be a new route to try.
+            if self.node.version.load(Ordering::Acquire) == self.version {
+                return Err(self.undelivered(closed));
             }
+            msg = closed;
+        }
+    }
+
+    /// One attempt without waiting, on the current route.
+    fn attempt(&mut self, msg: T) -> Attempt<T> {
+        self.refresh();
+        let Some(route) = &self.route else {
+            return Attempt::NoRoute(msg);
+        };
+        let result = match route.policy {
+            Policy::Block => match route.target.tx.try_send(msg) {
+                Ok(()) => {
+                    route.target.ring();
+                    Ok(())
+                }
+                Err(async_channel::TrySendError::Full(m)) => return Attempt::Full(m),
+                Err(async_channel::TrySendError::Closed(m)) => Err(m),
+            },
+            _ => match self.send_lossy(route, msg) {
+                Ok(true) => Ok(()),
+                Ok(false) => {
+                    self.dropped(&route.target);
+                    return Attempt::Done;
+                }
+                Err(m) => Err(m),
+            },
+        };
+        match result {
+            Ok(()) => {
+                bump(&self.node.sent);
+                Attempt::Done
+            }
+            Err(m) => Attempt::Closed(m),
         }
     }
 
@@ -825,41 +848,15 @@ impl<T: Send + 'static> Outbox<T> {
     pub fn try_send(&mut self, msg: T) -> Result<(), TrySendError<T>> {
         let mut msg = msg;
         loop {
-            self.refresh();
-            let Some(route) = &self.route else {
-                return Err(TrySendError::Unlinked(self.undelivered(msg).0));
-            };
-            let result = match route.policy {
-                Policy::Block => match route.target.tx.try_send(msg) {
-                    Ok(()) => {
-                        route.target.ring();
-                        Ok(())
-                    }
-                    Err(async_channel::TrySendError::Full(m)) => {
-                        return Err(TrySendError::Full(m));
-                    }
-                    Err(async_channel::TrySendError::Closed(m)) => Err(m),
-                },
-                _ => match self.send_lossy(route, msg) {
-                    Ok(true) => Ok(()),
-                    Ok(false) => {
-                        let target = route.target.clone();
-                        self.dropped(&target);
-                        return Ok(());
-                    }
-                    Err(m) => Err(m),
-                },
-            };
-            match result {
-                Ok(()) => {
-                    bump(&self.node.sent);
-                    return Ok(());
-                }
-                Err(back) => {
-                    msg = back;
+            match self.attempt(msg) {
+                Attempt::Done => return Ok(()),
+                Attempt::Full(m) => return Err(TrySendError::Full(m)),
+                Attempt::NoRoute(m) => return Err(TrySendError::Unlinked(self.undelivered(m).0)),
+                Attempt::Closed(m) => {
                     if self.node.version.load(Ordering::Acquire) == self.version {
-                        return Err(TrySendError::Unlinked(self.undelivered(msg).0));
+                        return Err(TrySendError::Unlinked(self.undelivered(m).0));
                     }
+                    msg = m;
                 }
             }
         }

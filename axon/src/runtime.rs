@@ -1062,32 +1062,8 @@ impl Runtime {
         component: ComponentId,
         name: &str,
     ) -> Result<Inbox<T>, LinkError> {
-        let mut st = self.lock();
-        let id = st.box_id(component, name)?;
-        let label = st.entry(component)?.label(component);
-        let Some(b) = st.entry_mut(component)?.boxes[id.index as usize].as_mut() else {
-            return Err(LinkError::UnknownComponent { component: label });
-        };
-        if b.taken {
-            return Err(LinkError::AlreadyTaken {
-                component: label,
-                name: name.to_string(),
-            });
-        }
-        let actual = b.node.type_name();
-        let node = b
-            .node
-            .clone()
-            .as_any_arc()
-            .downcast::<InboxNode<T>>()
-            .map_err(|_| LinkError::WrongType {
-                component: label,
-                name: name.to_string(),
-                actual,
-                asked: std::any::type_name::<InboxNode<T>>(),
-            })?;
-        b.taken = true;
-        Ok(Inbox::new(node))
+        self.typed_node::<InboxNode<T>, T>(component, name, true)
+            .map(Inbox::new)
     }
 
     pub(crate) fn outbox_handle<T: Send + 'static>(
@@ -1095,25 +1071,46 @@ impl Runtime {
         component: ComponentId,
         name: &str,
     ) -> Result<Outbox<T>, LinkError> {
-        let st = self.lock();
+        self.typed_node::<OutboxNode<T>, T>(component, name, false)
+            .map(Outbox::new)
+    }
+
+    /// A box's node as its concrete type `N` (carrying `T`); with `take`, the box is
+    /// marked taken and a second take is refused.
+    fn typed_node<N: Send + Sync + 'static, T>(
+        &self,
+        component: ComponentId,
+        name: &str,
+        take: bool,
+    ) -> Result<Arc<N>, LinkError> {
+        let mut st = self.lock();
         let id = st.box_id(component, name)?;
         let label = st.entry(component)?.label(component);
-        let b = st.get_box(id).ok_or_else(|| LinkError::UnknownComponent {
-            component: label.clone(),
-        })?;
-        let actual = b.node.type_name();
-        let node = b
-            .node
-            .clone()
-            .as_any_arc()
-            .downcast::<OutboxNode<T>>()
-            .map_err(|_| LinkError::WrongType {
+        let Some(b) = st.entry_mut(component)?.boxes[id.index as usize].as_mut() else {
+            return Err(LinkError::UnknownComponent { component: label });
+        };
+        if take && b.taken {
+            return Err(LinkError::AlreadyTaken {
                 component: label,
                 name: name.to_string(),
-                actual,
-                asked: std::any::type_name::<OutboxNode<T>>(),
-            })?;
-        Ok(Outbox::new(node))
+            });
+        }
+        let actual = b.node.type_name();
+        let node =
+            b.node
+                .clone()
+                .as_any_arc()
+                .downcast::<N>()
+                .map_err(|_| LinkError::WrongType {
+                    component: label,
+                    name: name.to_string(),
+                    actual,
+                    asked: std::any::type_name::<T>(),
+                })?;
+        if take {
+            b.taken = true;
+        }
+        Ok(node)
     }
 
     pub(crate) fn remove_box(&self, component: ComponentId, name: &str) -> Result<(), LinkError> {
