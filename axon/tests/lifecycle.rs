@@ -224,8 +224,11 @@ async fn services_are_found_by_components_made_later() {
     for h in handlers {
         assert!(h.join().await.is_clean());
     }
-    registry.shutdown().await.unwrap();
-    registry.join().await;
+    // The handlers' sends have completed, so ProducerFinished drains them all.
+    rt.send_control(registry.id(), Control::ProducerFinished)
+        .await
+        .unwrap();
+    assert!(registry.join().await.is_clean());
     assert_eq!(*total.lock().unwrap(), 6);
     let err = rt.service::<u32>("registry").unwrap_err();
     assert!(
