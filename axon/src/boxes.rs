@@ -19,9 +19,35 @@ use crate::control::Control;
 use crate::error::{SendError, TryRecvError, TrySendError};
 
 /// Capacity of an inbox unless its component or link says otherwise.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axon::{Context, DEFAULT_CAPACITY, component::from_fn};
+/// let rt = axon::Runtime::new();
+/// let p = rt.add(from_fn("x", |_c: Context<u8, ()>| async { Ok(()) })).unwrap();
+/// let snap = rt.snapshot();
+/// let inbox = snap.component(p.id()).unwrap().boxes.iter().find(|b| b.name == "inbox").unwrap();
+/// assert_eq!(inbox.capacity, Some(DEFAULT_CAPACITY));
+/// # }
+/// ```
 pub const DEFAULT_CAPACITY: usize = 64;
 
 /// Capacity of a `control` inbox: lifecycle messages are few.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axon::{CONTROL_CAPACITY, Context, component::from_fn};
+/// let rt = axon::Runtime::new();
+/// let p = rt.add(from_fn("x", |_c: Context<u8, ()>| async { Ok(()) })).unwrap();
+/// let snap = rt.snapshot();
+/// let control = snap.component(p.id()).unwrap().boxes.iter().find(|b| b.name == "control").unwrap();
+/// assert_eq!(control.capacity, Some(CONTROL_CAPACITY));
+/// # }
+/// ```
 pub const CONTROL_CAPACITY: usize = 4;
 
 /// What a link does when its destination inbox is full. Every drop is counted on
@@ -79,11 +105,26 @@ pub struct ComponentId(pub(crate) u64);
 
 impl ComponentId {
     /// The number behind the id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(axon::ComponentId::from_raw(7).get(), 7);
+    /// ```
     pub fn get(self) -> u64 {
         self.0
     }
 
     /// An id from its number (for look-ups; ids are handed out by the runtime).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = axon::Runtime::new();
+    /// let id = axon::ComponentId::from_raw(42);
+    /// assert_eq!(id.to_string(), "42");
+    /// assert!(rt.snapshot().component(id).is_none());
+    /// ```
     pub fn from_raw(n: u64) -> Self {
         ComponentId(n)
     }
@@ -115,6 +156,16 @@ pub struct BoxId {
 
 impl BoxId {
     /// The component that owns the box.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(axon::component::from_fn("x", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// assert_eq!(p.outbox().id().component(), p.id());
+    /// # }
+    /// ```
     pub fn component(self) -> ComponentId {
         self.component
     }
@@ -149,6 +200,16 @@ impl<T> BoxRef<T> {
     }
 
     /// The untyped id of the box.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(axon::component::from_fn("x", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// assert_eq!(p.inbox().id(), rt.box_id(p.id(), "inbox").unwrap());
+    /// # }
+    /// ```
     pub fn id(&self) -> BoxId {
         self.id
     }

@@ -174,11 +174,57 @@ pub struct Setup<'a> {
 
 impl Setup<'_> {
     /// The id of the component being set up.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use axon::{BoxError, Component, Context, LinkError, Setup};
+    /// # struct Demo;
+    /// # impl Component for Demo {
+    /// #     type In = u32;
+    /// #     type Out = u32;
+    /// #     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> { setup(s) }
+    /// #     async fn run(self, _ctx: Context<u32, u32>) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// fn setup(s: &mut Setup<'_>) -> Result<(), LinkError> {
+    ///     let inbox = s.own::<u32>("inbox")?;
+    ///     assert_eq!(inbox.id().component(), s.id());
+    ///     Ok(())
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(Demo).unwrap();
+    /// # let _ = p;
+    /// # }
+    /// ```
     pub fn id(&self) -> ComponentId {
         self.id
     }
 
     /// The runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use axon::{BoxError, Component, Context, LinkError, Setup};
+    /// # struct Demo;
+    /// # impl Component for Demo {
+    /// #     type In = u32;
+    /// #     type Out = u32;
+    /// #     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> { setup(s) }
+    /// #     async fn run(self, _ctx: Context<u32, u32>) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// fn setup(s: &mut Setup<'_>) -> Result<(), LinkError> {
+    ///     // The component is in the graph already while it sets up.
+    ///     assert!(s.runtime().snapshot().component(s.id()).is_some());
+    ///     Ok(())
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(Demo).unwrap();
+    /// # let _ = p;
+    /// # }
+    /// ```
     pub fn runtime(&self) -> &Runtime {
         self.rt
     }
@@ -188,6 +234,31 @@ impl Setup<'_> {
     /// # Errors
     ///
     /// [`LinkError::UnknownBox`] if there is no such box.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use axon::{BoxError, Component, Context, LinkError, Setup};
+    /// # struct Demo;
+    /// # impl Component for Demo {
+    /// #     type In = u32;
+    /// #     type Out = u32;
+    /// #     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> { setup(s) }
+    /// #     async fn run(self, _ctx: Context<u32, u32>) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// fn setup(s: &mut Setup<'_>) -> Result<(), LinkError> {
+    ///     s.describe("inbox", "numbers to double")?;
+    ///     assert!(s.describe("inbxo", "typo").is_err());
+    ///     Ok(())
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(Demo).unwrap();
+    /// # let snap = rt.snapshot();
+    /// # let b = snap.component(p.id()).unwrap().boxes.iter().find(|b| b.name == "inbox").unwrap();
+    /// assert_eq!(b.description, "numbers to double");
+    /// # }
+    /// ```
     pub fn describe(&mut self, name: &str, description: &'static str) -> Result<(), LinkError> {
         self.rt.describe_box(self.id, name, description)
     }
@@ -197,6 +268,28 @@ impl Setup<'_> {
     /// # Errors
     ///
     /// [`LinkError::DuplicateBox`] if the name is taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use axon::{BoxError, Component, Context, LinkError, Setup};
+    /// # struct Demo;
+    /// # impl Component for Demo {
+    /// #     type In = u32;
+    /// #     type Out = u32;
+    /// #     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> { setup(s) }
+    /// #     async fn run(self, _ctx: Context<u32, u32>) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// fn setup(s: &mut Setup<'_>) -> Result<(), LinkError> {
+    ///     s.inbox::<u64>("tick", "the current time in seconds")?;
+    ///     Ok(())
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(Demo).unwrap();
+    /// assert!(rt.box_ref::<u64>(p.id(), "tick").is_ok());
+    /// # }
+    /// ```
     pub fn inbox<T: Send + 'static>(
         &mut self,
         name: &'static str,
@@ -212,6 +305,30 @@ impl Setup<'_> {
     /// # Errors
     ///
     /// [`LinkError::DuplicateBox`] if the name is taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use axon::{BoxError, Component, Context, LinkError, Setup};
+    /// # struct Demo;
+    /// # impl Component for Demo {
+    /// #     type In = u32;
+    /// #     type Out = u32;
+    /// #     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> { setup(s) }
+    /// #     async fn run(self, _ctx: Context<u32, u32>) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// fn setup(s: &mut Setup<'_>) -> Result<(), LinkError> {
+    ///     s.inbox_with_capacity::<u64>("tick", "the current time", 1)?;
+    ///     Ok(())
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(Demo).unwrap();
+    /// # let snap = rt.snapshot();
+    /// # let b = snap.component(p.id()).unwrap().boxes.iter().find(|b| b.name == "tick").unwrap();
+    /// assert_eq!(b.capacity, Some(1));
+    /// # }
+    /// ```
     pub fn inbox_with_capacity<T: Send + 'static>(
         &mut self,
         name: &'static str,
@@ -228,6 +345,30 @@ impl Setup<'_> {
     /// # Errors
     ///
     /// [`LinkError::DuplicateBox`] if the name is taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use axon::{BoxError, Component, Context, LinkError, Setup};
+    /// # struct Demo;
+    /// # impl Component for Demo {
+    /// #     type In = u32;
+    /// #     type Out = u32;
+    /// #     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> { setup(s) }
+    /// #     async fn run(self, _ctx: Context<u32, u32>) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// fn setup(s: &mut Setup<'_>) -> Result<(), LinkError> {
+    ///     s.outbox::<String>("log", "diagnostic lines")?;
+    ///     Ok(())
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(Demo).unwrap();
+    /// # let snap = rt.snapshot();
+    /// # let b = snap.component(p.id()).unwrap().boxes.iter().find(|b| b.name == "log").unwrap();
+    /// assert_eq!(b.direction, axon::Direction::Out);
+    /// # }
+    /// ```
     pub fn outbox<T: Send + 'static>(
         &mut self,
         name: &'static str,
@@ -244,6 +385,30 @@ impl Setup<'_> {
     /// # Errors
     ///
     /// [`LinkError::DuplicateBox`] if the name is taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use axon::{BoxError, Component, Context, LinkError, Setup};
+    /// # struct Demo;
+    /// # impl Component for Demo {
+    /// #     type In = u32;
+    /// #     type Out = u32;
+    /// #     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> { setup(s) }
+    /// #     async fn run(self, _ctx: Context<u32, u32>) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// fn setup(s: &mut Setup<'_>) -> Result<(), LinkError> {
+    ///     s.passthrough_inbox::<String>("commands", "forwarded to a child")?;
+    ///     Ok(())
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(Demo).unwrap();
+    /// # let snap = rt.snapshot();
+    /// # let b = snap.component(p.id()).unwrap().boxes.iter().find(|b| b.name == "commands").unwrap();
+    /// assert!(b.passthrough && b.capacity.is_none());
+    /// # }
+    /// ```
     pub fn passthrough_inbox<T: Send + 'static>(
         &mut self,
         name: &'static str,
@@ -260,6 +425,30 @@ impl Setup<'_> {
     /// # Errors
     ///
     /// [`LinkError::UnknownBox`] if there is no such inbox.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use axon::{BoxError, Component, Context, LinkError, Setup};
+    /// # struct Demo;
+    /// # impl Component for Demo {
+    /// #     type In = u32;
+    /// #     type Out = u32;
+    /// #     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> { setup(s) }
+    /// #     async fn run(self, _ctx: Context<u32, u32>) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// fn setup(s: &mut Setup<'_>) -> Result<(), LinkError> {
+    ///     s.make_passthrough("control")?;
+    ///     Ok(())
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(Demo).unwrap();
+    /// # let snap = rt.snapshot();
+    /// # let b = snap.component(p.id()).unwrap().boxes.iter().find(|b| b.name == "control").unwrap();
+    /// assert!(b.passthrough);
+    /// # }
+    /// ```
     pub fn make_passthrough(&mut self, name: &str) -> Result<(), LinkError> {
         self.rt.make_passthrough(self.id, name)
     }
@@ -269,6 +458,30 @@ impl Setup<'_> {
     /// # Errors
     ///
     /// [`LinkError::UnknownBox`] if there is no such inbox.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use axon::{BoxError, Component, Context, LinkError, Setup};
+    /// # struct Demo;
+    /// # impl Component for Demo {
+    /// #     type In = u32;
+    /// #     type Out = u32;
+    /// #     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> { setup(s) }
+    /// #     async fn run(self, _ctx: Context<u32, u32>) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// fn setup(s: &mut Setup<'_>) -> Result<(), LinkError> {
+    ///     s.set_capacity("inbox", 2)?;
+    ///     Ok(())
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(Demo).unwrap();
+    /// # let snap = rt.snapshot();
+    /// # let b = snap.component(p.id()).unwrap().boxes.iter().find(|b| b.name == "inbox").unwrap();
+    /// assert_eq!(b.capacity, Some(2));
+    /// # }
+    /// ```
     pub fn set_capacity(&mut self, name: &str, capacity: usize) -> Result<(), LinkError> {
         self.rt.set_capacity(self.id, name, capacity)
     }
@@ -278,6 +491,30 @@ impl Setup<'_> {
     /// # Errors
     ///
     /// [`LinkError::UnknownBox`] or [`LinkError::WrongType`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use axon::{BoxError, Component, Context, LinkError, Setup};
+    /// # struct Demo;
+    /// # impl Component for Demo {
+    /// #     type In = u32;
+    /// #     type Out = u32;
+    /// #     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> { setup(s) }
+    /// #     async fn run(self, _ctx: Context<u32, u32>) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// fn setup(s: &mut Setup<'_>) -> Result<(), LinkError> {
+    ///     let inbox = s.own::<u32>("inbox")?;
+    ///     assert_eq!(inbox.id(), s.runtime().box_id(s.id(), "inbox")?);
+    ///     assert!(s.own::<String>("inbox").is_err()); // wrong type
+    ///     Ok(())
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(Demo).unwrap();
+    /// # let _ = p;
+    /// # }
+    /// ```
     pub fn own<T: Send + 'static>(&self, name: &str) -> Result<BoxRef<T>, LinkError> {
         self.rt.box_ref::<T>(self.id, name)
     }
@@ -287,6 +524,29 @@ impl Setup<'_> {
     /// # Errors
     ///
     /// As the child's [`Component::setup`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use axon::{BoxError, Component, Context, LinkError, Setup};
+    /// # struct Demo;
+    /// # impl Component for Demo {
+    /// #     type In = u32;
+    /// #     type Out = u32;
+    /// #     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> { setup(s) }
+    /// #     async fn run(self, _ctx: Context<u32, u32>) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// fn setup(s: &mut Setup<'_>) -> Result<(), LinkError> {
+    ///     let kid = s.add_child(axon::component::from_fn("kid", |_c: Context<u32, u32>| async { Ok(()) }))?;
+    ///     assert_eq!(kid.inbox().id().component(), kid.id());
+    ///     Ok(())
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(Demo).unwrap();
+    /// assert_eq!(rt.children_of(p.id()).len(), 1);
+    /// # }
+    /// ```
     pub fn add_child<C: Component>(&mut self, child: C) -> Result<Child<C::In, C::Out>, LinkError> {
         let p = self.rt.prepare(child, Some(self.id))?;
         let id = p.id();
@@ -299,6 +559,31 @@ impl Setup<'_> {
     /// # Errors
     ///
     /// As the child's [`Component::setup`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use axon::{BoxError, Component, Context, LinkError, Setup};
+    /// # struct Demo;
+    /// # impl Component for Demo {
+    /// #     type In = u32;
+    /// #     type Out = u32;
+    /// #     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> { setup(s) }
+    /// #     async fn run(self, _ctx: Context<u32, u32>) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// fn setup(s: &mut Setup<'_>) -> Result<(), LinkError> {
+    ///     let kid: Box<dyn axon::DynComponent> =
+    ///         Box::new(axon::component::from_fn("kid", |_c: Context<(), ()>| async { Ok(()) }));
+    ///     let id = s.add_child_dyn(kid)?;
+    ///     assert_ne!(id, s.id());
+    ///     Ok(())
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(Demo).unwrap();
+    /// assert_eq!(rt.children_of(p.id()).len(), 1);
+    /// # }
+    /// ```
     pub fn add_child_dyn(
         &mut self,
         child: Box<dyn DynComponent>,
@@ -314,6 +599,30 @@ impl Setup<'_> {
     /// # Errors
     ///
     /// As [`Runtime::link`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use axon::{BoxError, Component, Context, LinkError, Setup};
+    /// # struct Demo;
+    /// # impl Component for Demo {
+    /// #     type In = u32;
+    /// #     type Out = u32;
+    /// #     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> { setup(s) }
+    /// #     async fn run(self, _ctx: Context<u32, u32>) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// fn setup(s: &mut Setup<'_>) -> Result<(), LinkError> {
+    ///     let kid = s.add_child(axon::component::from_fn("kid", |_c: Context<u32, u32>| async { Ok(()) }))?;
+    ///     s.make_passthrough("inbox")?;
+    ///     let own = s.own::<u32>("inbox")?;
+    ///     s.link(own, kid.inbox())
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(Demo).unwrap();
+    /// assert_eq!(rt.snapshot().links.len(), 1);
+    /// # }
+    /// ```
     pub fn link<T: Send + 'static>(
         &mut self,
         from: BoxRef<T>,
@@ -327,6 +636,29 @@ impl Setup<'_> {
     /// # Errors
     ///
     /// As [`Runtime::link_ids`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use axon::{BoxError, Component, Context, LinkError, Setup};
+    /// # struct Demo;
+    /// # impl Component for Demo {
+    /// #     type In = u32;
+    /// #     type Out = u32;
+    /// #     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> { setup(s) }
+    /// #     async fn run(self, _ctx: Context<u32, u32>) -> Result<(), BoxError> { Ok(()) }
+    /// # }
+    /// fn setup(s: &mut Setup<'_>) -> Result<(), LinkError> {
+    ///     let kid = s.add_child(axon::component::from_fn("kid", |_c: Context<u32, u32>| async { Ok(()) }))?;
+    ///     let own = s.own::<u32>("outbox")?;
+    ///     s.link_ids(kid.outbox().id(), own.id(), axon::Policy::DropOldest)
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(Demo).unwrap();
+    /// assert_eq!(rt.snapshot().links[0].policy, axon::Policy::DropOldest);
+    /// # }
+    /// ```
     pub fn link_ids(&mut self, from: BoxId, to: BoxId, policy: Policy) -> Result<(), LinkError> {
         self.rt.link_ids(from, to, policy)
     }
@@ -387,11 +719,33 @@ impl<I, O> Child<I, O> {
     }
 
     /// The component's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(axon::component::from_fn("c", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// let child: axon::Child<u8, u8> = p.child();
+    /// assert_eq!(child.id(), p.id());
+    /// # }
+    /// ```
     pub fn id(&self) -> ComponentId {
         self.id
     }
 
     /// Its `inbox`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(axon::component::from_fn("c", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// let child: axon::Child<u8, u8> = p.child();
+    /// assert_eq!(child.inbox().id(), rt.box_id(p.id(), "inbox").unwrap());
+    /// # }
+    /// ```
     pub fn inbox(&self) -> BoxRef<I> {
         BoxRef::new(BoxId {
             component: self.id,
@@ -400,6 +754,17 @@ impl<I, O> Child<I, O> {
     }
 
     /// Its `control` inbox.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(axon::component::from_fn("c", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// let child: axon::Child<u8, u8> = p.child();
+    /// assert_eq!(child.control().id(), rt.box_id(p.id(), "control").unwrap());
+    /// # }
+    /// ```
     pub fn control(&self) -> BoxRef<Control> {
         BoxRef::new(BoxId {
             component: self.id,
@@ -408,6 +773,17 @@ impl<I, O> Child<I, O> {
     }
 
     /// Its `outbox`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(axon::component::from_fn("c", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// let child: axon::Child<u8, u8> = p.child();
+    /// assert_eq!(child.outbox().id(), rt.box_id(p.id(), "outbox").unwrap());
+    /// # }
+    /// ```
     pub fn outbox(&self) -> BoxRef<O> {
         BoxRef::new(BoxId {
             component: self.id,
@@ -416,6 +792,17 @@ impl<I, O> Child<I, O> {
     }
 
     /// Its `signal` outbox.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(axon::component::from_fn("c", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// let child: axon::Child<u8, u8> = p.child();
+    /// assert_eq!(child.signal().id(), rt.box_id(p.id(), "signal").unwrap());
+    /// # }
+    /// ```
     pub fn signal(&self) -> BoxRef<Control> {
         BoxRef::new(BoxId {
             component: self.id,
@@ -458,11 +845,40 @@ pub struct Context<I, O> {
 
 impl<I: Send + 'static, O: Send + 'static> Context<I, O> {
     /// The component's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{ComponentId, Context, component::from_fn, testing::Harness};
+    /// let mut h = Harness::new(from_fn("me", |mut ctx: Context<(), ComponentId>| async move {
+    ///     let id = ctx.id();
+    ///     ctx.send(id).await?;
+    ///     Ok(())
+    /// }));
+    /// assert_eq!(h.recv().await, Some(h.id()));
+    /// # }
+    /// ```
     pub fn id(&self) -> ComponentId {
         self.id
     }
 
     /// The runtime the component runs in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, component::from_fn, testing::Harness};
+    /// let mut h = Harness::new(from_fn("count", |mut ctx: Context<(), usize>| async move {
+    ///     let n = ctx.runtime().live_components();
+    ///     ctx.send(n).await?;
+    ///     Ok(())
+    /// }));
+    /// // The component itself and the harness's endpoint.
+    /// assert_eq!(h.recv().await, Some(2));
+    /// # }
+    /// ```
     pub fn runtime(&self) -> &Runtime {
         &self.rt
     }
@@ -566,6 +982,20 @@ impl<I: Send + 'static, O: Send + 'static> Context<I, O> {
     /// Record that this component is ending because it was shut down, so that its
     /// exit reason is [`Exit::ShutDown`](crate::Exit::ShutDown) and `Shutdown` is passed
     /// on. For composites, whose `control` is a passthrough they never read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, Control, Exit, component::from_fn, testing::Harness};
+    /// let mut h = Harness::new(from_fn("quits", |mut ctx: Context<(), ()>| async move {
+    ///     ctx.mark_shut_down();
+    ///     Ok(())
+    /// }));
+    /// assert!(matches!(h.exit().await, Exit::ShutDown));
+    /// assert_eq!(h.recv_signal().await, Some(Control::Shutdown));
+    /// # }
+    /// ```
     pub fn mark_shut_down(&mut self) {
         self.control.node.lifecycle.store(
             Control::Shutdown.code(),
@@ -586,6 +1016,11 @@ impl<I: Send + 'static, O: Send + 'static> Context<I, O> {
     ///
     /// [`SendError`] with the message if `outbox` has no destination.
     ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: as [`Outbox::send`], the message is lost if the future is dropped
+    /// while waiting for space.
+    ///
     /// # Examples
     ///
     /// ```
@@ -602,6 +1037,34 @@ impl<I: Send + 'static, O: Send + 'static> Context<I, O> {
     /// # Errors
     ///
     /// [`LinkError::UnknownBox`], [`LinkError::WrongType`] or [`LinkError::AlreadyTaken`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use axon::{BoxError, Component, Context, LinkError, Setup, testing::Harness};
+    /// # struct Ticks;
+    /// # impl Component for Ticks {
+    /// #     type In = ();
+    /// #     type Out = u64;
+    /// #     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
+    /// #         s.inbox::<u64>("tick", "seconds").map(drop)
+    /// #     }
+    /// #     async fn run(self, ctx: Context<(), u64>) -> Result<(), BoxError> { body(ctx).await }
+    /// # }
+    /// async fn body(mut ctx: Context<(), u64>) -> Result<(), BoxError> {
+    ///     let mut tick = ctx.take_inbox::<u64>("tick")?;
+    ///     while let Some(t) = tick.recv().await {
+    ///         ctx.send(t * 10).await?;
+    ///     }
+    ///     Ok(())
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let mut h = Harness::new(Ticks);
+    /// let mut tick = h.inbox_sender::<u64>("tick").unwrap();
+    /// tick.send(4).await.unwrap();
+    /// assert_eq!(h.recv().await, Some(40));
+    /// # }
+    /// ```
     pub fn take_inbox<T: Send + 'static>(&mut self, name: &str) -> Result<Inbox<T>, LinkError> {
         self.rt.take_inbox::<T>(self.id, name)
     }
@@ -611,6 +1074,31 @@ impl<I: Send + 'static, O: Send + 'static> Context<I, O> {
     /// # Errors
     ///
     /// [`LinkError::UnknownBox`] or [`LinkError::WrongType`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use axon::{BoxError, Component, Context, LinkError, Setup, testing::Harness};
+    /// # struct Alarm;
+    /// # impl Component for Alarm {
+    /// #     type In = ();
+    /// #     type Out = ();
+    /// #     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
+    /// #         s.outbox::<String>("alarm", "warnings").map(drop)
+    /// #     }
+    /// #     async fn run(self, ctx: Context<(), ()>) -> Result<(), BoxError> { body(ctx).await }
+    /// # }
+    /// async fn body(mut ctx: Context<(), ()>) -> Result<(), BoxError> {
+    ///     let mut alarm = ctx.outbox_named::<String>("alarm")?;
+    ///     alarm.send("disk full".to_string()).await?;
+    ///     Ok(())
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let mut h = Harness::new(Alarm);
+    /// let mut alarms = h.outbox_receiver::<String>("alarm").unwrap();
+    /// assert_eq!(alarms.recv().await.as_deref(), Some("disk full"));
+    /// # }
+    /// ```
     pub fn outbox_named<T: Send + 'static>(&mut self, name: &str) -> Result<Outbox<T>, LinkError> {
         self.rt.outbox_handle::<T>(self.id, name)
     }
@@ -620,6 +1108,20 @@ impl<I: Send + 'static, O: Send + 'static> Context<I, O> {
     /// # Errors
     ///
     /// [`LinkError::DuplicateBox`] if the name is taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, component::from_fn, testing::Harness};
+    /// let mut h = Harness::new(from_fn("grows", |mut ctx: Context<(), usize>| async move {
+    ///     let (_r, extra) = ctx.add_inbox::<String>("extra", "more lines", 8)?;
+    ///     ctx.send(extra.capacity()).await?;
+    ///     Ok(())
+    /// }));
+    /// assert_eq!(h.recv().await, Some(8));
+    /// # }
+    /// ```
     pub fn add_inbox<T: Send + 'static>(
         &mut self,
         name: impl Into<Cow<'static, str>>,
@@ -639,6 +1141,21 @@ impl<I: Send + 'static, O: Send + 'static> Context<I, O> {
     /// # Errors
     ///
     /// [`LinkError::DuplicateBox`] if the name is taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, component::from_fn, testing::Harness};
+    /// let mut h = Harness::new(from_fn("grows", |mut ctx: Context<(), bool>| async move {
+    ///     let (_r, mut log) = ctx.add_outbox::<String>("log", "diagnostics")?;
+    ///     let linked = log.is_linked();
+    ///     ctx.send(linked).await?;
+    ///     Ok(())
+    /// }));
+    /// assert_eq!(h.recv().await, Some(false)); // nothing links to it yet
+    /// # }
+    /// ```
     pub fn add_outbox<T: Send + 'static>(
         &mut self,
         name: impl Into<Cow<'static, str>>,
@@ -658,6 +1175,22 @@ impl<I: Send + 'static, O: Send + 'static> Context<I, O> {
     /// # Errors
     ///
     /// [`LinkError::UnknownBox`] if there is no such box.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, component::from_fn, testing::Harness};
+    /// let mut h = Harness::new(from_fn("shrinks", |mut ctx: Context<(), bool>| async move {
+    ///     ctx.add_outbox::<String>("log", "diagnostics")?;
+    ///     ctx.remove_box("log")?;
+    ///     let gone = ctx.runtime().box_id(ctx.id(), "log").is_err();
+    ///     ctx.send(gone).await?;
+    ///     Ok(())
+    /// }));
+    /// assert_eq!(h.recv().await, Some(true));
+    /// # }
+    /// ```
     pub fn remove_box(&mut self, name: &str) -> Result<(), LinkError> {
         self.rt.remove_box(self.id, name)
     }
@@ -669,6 +1202,23 @@ impl<I: Send + 'static, O: Send + 'static> Context<I, O> {
     /// # Errors
     ///
     /// As the child's [`Component::setup`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, component::from_fn, testing::Harness};
+    /// let mut h = Harness::new(from_fn("parent", |mut ctx: Context<(), String>| async move {
+    ///     let kid = ctx.add_child(from_fn("kid", |_c: Context<(), ()>| async { Ok(()) }))?;
+    ///     kid.start();
+    ///     if let Some(exit) = ctx.next_child_exit().await {
+    ///         ctx.send(exit.name).await?;
+    ///     }
+    ///     Ok(())
+    /// }));
+    /// assert_eq!(h.recv().await.as_deref(), Some("kid"));
+    /// # }
+    /// ```
     pub fn add_child<C: Component>(&mut self, child: C) -> Result<Prepared<C>, LinkError> {
         self.rt.prepare(child, Some(self.id))
     }
@@ -678,6 +1228,22 @@ impl<I: Send + 'static, O: Send + 'static> Context<I, O> {
     /// # Errors
     ///
     /// As the child's [`Component::setup`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, DynComponent, component::from_fn, testing::Harness};
+    /// let mut h = Harness::new(from_fn("parent", |mut ctx: Context<(), bool>| async move {
+    ///     let kid: Box<dyn DynComponent> = Box::new(from_fn("kid", |_c: Context<(), ()>| async { Ok(()) }));
+    ///     ctx.add_child_dyn(kid)?.start();
+    ///     let exit = ctx.next_child_exit().await;
+    ///     ctx.send(exit.is_some_and(|e| e.exit.is_clean())).await?;
+    ///     Ok(())
+    /// }));
+    /// assert_eq!(h.recv().await, Some(true));
+    /// # }
+    /// ```
     pub fn add_child_dyn(
         &mut self,
         child: Box<dyn DynComponent>,
@@ -737,6 +1303,21 @@ impl<I: Send + 'static, O: Send + 'static> Context<I, O> {
     }
 
     /// The ids of the children still alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, component::from_fn, testing::Harness};
+    /// let mut h = Harness::new(from_fn("parent", |mut ctx: Context<(), usize>| async move {
+    ///     let _kid = ctx.add_child(from_fn("kid", |_c: Context<(), ()>| async { Ok(()) }))?;
+    ///     let n = ctx.children().len();
+    ///     ctx.send(n).await?;
+    ///     Ok(())
+    /// }));
+    /// assert_eq!(h.recv().await, Some(1));
+    /// # }
+    /// ```
     pub fn children(&self) -> Vec<ComponentId> {
         self.rt.children_of(self.id)
     }
@@ -764,6 +1345,23 @@ async fn next_exit(
 
 /// The exits of a component's children, detached from its [`Context`] by
 /// [`Context::take_child_exits`].
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axon::{Context, component::from_fn, testing::Harness};
+/// let mut h = Harness::new(from_fn("parent", |mut ctx: Context<(), String>| async move {
+///     let mut exits = ctx.take_child_exits();
+///     ctx.add_child(from_fn("kid", |_c: Context<(), ()>| async { Ok(()) }))?.start();
+///     while let Some(e) = exits.next().await {
+///         ctx.send(format!("{}: {}", e.name, e.exit)).await?;
+///     }
+///     Ok(())
+/// }));
+/// assert_eq!(h.recv().await.as_deref(), Some("kid: finished"));
+/// # }
+/// ```
 pub struct ChildExits {
     rt: Runtime,
     id: ComponentId,
@@ -784,6 +1382,19 @@ impl ChildExits {
     /// # Cancel safety
     ///
     /// Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # async fn demo(mut ctx: axon::Context<(), ()>) {
+    /// let mut exits = ctx.take_child_exits();
+    /// while let Some(e) = exits.next().await {
+    ///     if !e.exit.is_clean() {
+    ///         tracing::warn!("{} ended: {}", e.name, e.exit);
+    ///     }
+    /// }
+    /// # }
+    /// ```
     pub async fn next(&mut self) -> Option<ChildExit> {
         next_exit(&self.rt, self.id, self.rx.as_mut()?).await
     }
@@ -823,6 +1434,15 @@ where
 }
 
 /// The component [`from_fn`] makes.
+///
+/// # Examples
+///
+/// ```
+/// use axon::{Component, Context, component::{FnComponent, from_fn}};
+///
+/// let c: FnComponent<u8, u8, _> = from_fn("noop", |_ctx: Context<u8, u8>| async { Ok(()) });
+/// assert_eq!(c.name(), "noop");
+/// ```
 pub struct FnComponent<I, O, F> {
     name: Cow<'static, str>,
     body: F,

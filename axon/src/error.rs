@@ -17,6 +17,13 @@ pub struct SendError<T>(pub T);
 
 impl<T> SendError<T> {
     /// The message that was not sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = axon::SendError("late".to_string());
+    /// assert_eq!(err.into_inner(), "late");
+    /// ```
     pub fn into_inner(self) -> T {
         self.0
     }
@@ -45,6 +52,13 @@ pub enum TrySendError<T> {
 
 impl<T> TrySendError<T> {
     /// The message that was not sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = axon::TrySendError::Unlinked(3u8);
+    /// assert_eq!(err.into_inner(), 3);
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             TrySendError::Full(t) | TrySendError::Unlinked(t) => t,
@@ -52,6 +66,13 @@ impl<T> TrySendError<T> {
     }
 
     /// True if the destination was full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(axon::TrySendError::Full(0u8).is_full());
+    /// assert!(!axon::TrySendError::Unlinked(0u8).is_full());
+    /// ```
     pub fn is_full(&self) -> bool {
         matches!(self, TrySendError::Full(_))
     }

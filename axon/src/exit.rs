@@ -6,6 +6,16 @@ use std::sync::Arc;
 use serde::Serialize;
 
 /// The error type a component body may return: any error, boxed.
+///
+/// # Examples
+///
+/// ```
+/// fn parse(s: &str) -> Result<u32, axon::BoxError> {
+///     Ok(s.trim().parse()?)
+/// }
+/// assert_eq!(parse(" 7 ").unwrap(), 7);
+/// assert!(parse("seven").is_err());
+/// ```
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// How a component ended. Every component ends with exactly one of these; its parent

@@ -49,6 +49,16 @@ impl std::fmt::Debug for External {
 
 impl Runtime {
     /// Add an [`External`] component with no boxes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = axon::Runtime::new();
+    /// let ext = rt.external("main");
+    /// assert_eq!(rt.snapshot().named("main").map(|c| c.id), Some(ext.id()));
+    /// drop(ext);
+    /// assert_eq!(rt.live_components(), 0);
+    /// ```
     pub fn external(&self, name: impl Into<Cow<'static, str>>) -> External {
         let id = self.next_component_id();
         let name = name.into();
@@ -79,6 +89,14 @@ impl Runtime {
 
 impl External {
     /// Its id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = axon::Runtime::new();
+    /// let ext = rt.external("main");
+    /// assert_eq!(rt.snapshot().component(ext.id()).unwrap().name, "main");
+    /// ```
     pub fn id(&self) -> ComponentId {
         self.id
     }
@@ -88,6 +106,17 @@ impl External {
     /// # Errors
     ///
     /// [`LinkError::DuplicateBox`] if the name is taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = axon::Runtime::new();
+    /// let mut ext = rt.external("main");
+    /// let (_r, mut results) = ext.add_inbox::<u32>("results", 4).unwrap();
+    /// assert_eq!(results.capacity(), 4);
+    /// assert_eq!(results.try_recv(), Err(axon::TryRecvError::Empty));
+    /// assert!(ext.add_inbox::<u32>("results", 4).is_err());
+    /// ```
     pub fn add_inbox<T: Send + 'static>(
         &mut self,
         name: impl Into<Cow<'static, str>>,
@@ -105,6 +134,18 @@ impl External {
     /// # Errors
     ///
     /// [`LinkError::DuplicateBox`] if the name is taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let mut ext = rt.external("main");
+    /// let (_r, mut numbers) = ext.add_outbox::<u32>("numbers").unwrap();
+    /// // Not linked yet: the message is handed back.
+    /// assert_eq!(numbers.send(1).await, Err(axon::SendError(1)));
+    /// # }
+    /// ```
     pub fn add_outbox<T: Send + 'static>(
         &mut self,
         name: impl Into<Cow<'static, str>>,

@@ -10,6 +10,21 @@ use crate::graph::{GraphState, Phase};
 
 /// A change to the graph, as sent by [`Runtime::subscribe`](crate::Runtime::subscribe).
 /// Boxes are named `name#id.box`.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axon::{GraphEvent, component::from_fn};
+/// let rt = axon::Runtime::new();
+/// let mut events = rt.subscribe();
+/// let p = rt.add(from_fn("x", |_c: axon::Context<(), ()>| async { Ok(()) })).unwrap();
+/// match events.recv().await.unwrap() {
+///     GraphEvent::Added { id, name, parent } => assert_eq!((id, name.as_str(), parent), (p.id(), "x", None)),
+///     other => panic!("unexpected {other:?}"),
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -70,6 +85,20 @@ pub enum GraphEvent {
 }
 
 /// Everything alive at one moment. See [`Runtime::snapshot`](crate::Runtime::snapshot).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axon::{Context, component::from_fn};
+/// let rt = axon::Runtime::new();
+/// let a = rt.add(from_fn("a", |_c: Context<(), u32>| async { Ok(()) })).unwrap();
+/// let b = rt.add(from_fn("b", |_c: Context<u32, ()>| async { Ok(()) })).unwrap();
+/// rt.link(a.outbox(), b.inbox()).unwrap();
+/// let snap = rt.snapshot();
+/// assert_eq!((snap.components.len(), snap.links.len()), (2, 1));
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct Snapshot {
     /// Live components, by id.
@@ -79,6 +108,19 @@ pub struct Snapshot {
 }
 
 /// One live component.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let rt = axon::Runtime::new();
+/// let p = rt.add(axon::component::from_fn("x", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+/// let snap = rt.snapshot();
+/// let info = snap.component(p.id()).unwrap();
+/// assert_eq!((info.name.as_str(), info.state, info.parent), ("x", "prepared", None));
+/// assert_eq!(info.boxes.len(), 4); // inbox, control, outbox, signal
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct ComponentInfo {
     /// Its id.
@@ -94,6 +136,21 @@ pub struct ComponentInfo {
 }
 
 /// One box and its counters.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axon::{Context, Direction, component::from_fn};
+/// let rt = axon::Runtime::new();
+/// let p = rt.add(from_fn("x", |_c: Context<String, ()>| async { Ok(()) })).unwrap();
+/// let snap = rt.snapshot();
+/// let inbox = &snap.component(p.id()).unwrap().boxes[0];
+/// assert_eq!((inbox.name.as_str(), inbox.direction), ("inbox", Direction::In));
+/// assert!(inbox.message_type.ends_with("String"));
+/// assert_eq!((inbox.depth, inbox.received, inbox.dropped), (0, 0, 0));
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct BoxInfo {
     /// The box name.
@@ -121,6 +178,21 @@ pub struct BoxInfo {
 }
 
 /// One link.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axon::{Context, Policy, component::from_fn};
+/// let rt = axon::Runtime::new();
+/// let a = rt.add(from_fn("a", |_c: Context<(), u32>| async { Ok(()) })).unwrap();
+/// let b = rt.add(from_fn("b", |_c: Context<u32, ()>| async { Ok(()) })).unwrap();
+/// rt.link_with(a.outbox(), b.inbox(), Policy::DropNewest).unwrap();
+/// let l = &rt.snapshot().links[0];
+/// assert_eq!((l.from_component, l.from_box.as_str()), (a.id(), "outbox"));
+/// assert_eq!((l.to_component, l.to_box.as_str(), l.policy), (b.id(), "inbox", Policy::DropNewest));
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct LinkInfo {
     /// Source component.
@@ -188,16 +260,52 @@ pub(crate) fn snapshot(st: &GraphState) -> Snapshot {
 
 impl Snapshot {
     /// The component with this id, if alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(axon::component::from_fn("x", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// let snap = rt.snapshot();
+    /// assert_eq!(snap.component(p.id()).map(|c| c.name.as_str()), Some("x"));
+    /// assert!(snap.component(axon::ComponentId::from_raw(999)).is_none());
+    /// # }
+    /// ```
     pub fn component(&self, id: ComponentId) -> Option<&ComponentInfo> {
         self.components.iter().find(|c| c.id == id)
     }
 
     /// The first live component with this name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(axon::component::from_fn("x", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// let snap = rt.snapshot();
+    /// assert_eq!(snap.named("x").map(|c| c.id), Some(p.id()));
+    /// assert!(snap.named("y").is_none());
+    /// # }
+    /// ```
     pub fn named(&self, name: &str) -> Option<&ComponentInfo> {
         self.components.iter().find(|c| c.name == name)
     }
 
     /// The snapshot as pretty JSON.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(axon::component::from_fn("x", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// let json: serde_json::Value = serde_json::from_str(&rt.snapshot().to_json()).unwrap();
+    /// assert_eq!(json["components"][0]["name"], "x");
+    /// assert_eq!(json["components"][0]["id"], p.id().get());
+    /// # }
+    /// ```
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }

@@ -114,31 +114,95 @@ impl<C: Component> std::fmt::Debug for Prepared<C> {
 
 impl<C: Component> Prepared<C> {
     /// The component's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(axon::component::from_fn("x", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// assert_eq!(rt.snapshot().component(p.id()).unwrap().state, "prepared");
+    /// # }
+    /// ```
     pub fn id(&self) -> ComponentId {
         self.id
     }
 
     /// Its `inbox`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(axon::component::from_fn("x", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// assert_eq!(p.inbox().id(), rt.box_id(p.id(), "inbox").unwrap());
+    /// # }
+    /// ```
     pub fn inbox(&self) -> BoxRef<C::In> {
         crate::Child::<C::In, C::Out>::new(self.id).inbox()
     }
 
     /// Its `control` inbox.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(axon::component::from_fn("x", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// assert_eq!(p.control().id(), rt.box_id(p.id(), "control").unwrap());
+    /// # }
+    /// ```
     pub fn control(&self) -> BoxRef<Control> {
         crate::Child::<C::In, C::Out>::new(self.id).control()
     }
 
     /// Its `outbox`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(axon::component::from_fn("x", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// let q = rt.add(axon::component::from_fn("y", |_c: axon::Context<u8, ()>| async { Ok(()) })).unwrap();
+    /// rt.link(p.outbox(), q.inbox()).unwrap();
+    /// assert_eq!(rt.snapshot().links.len(), 1);
+    /// # }
+    /// ```
     pub fn outbox(&self) -> BoxRef<C::Out> {
         crate::Child::<C::In, C::Out>::new(self.id).outbox()
     }
 
     /// Its `signal` outbox.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(axon::component::from_fn("x", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// assert_eq!(p.signal().id(), rt.box_id(p.id(), "signal").unwrap());
+    /// # }
+    /// ```
     pub fn signal(&self) -> BoxRef<Control> {
         crate::Child::<C::In, C::Out>::new(self.id).signal()
     }
 
     /// Typed references to its default boxes, to keep after starting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(axon::component::from_fn("x", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// let child = p.child();
+    /// let h = p.start();
+    /// assert_eq!(child.inbox().id().component(), h.id());
+    /// # }
+    /// ```
     pub fn child(&self) -> crate::Child<C::In, C::Out> {
         crate::Child::new(self.id)
     }
@@ -148,6 +212,17 @@ impl<C: Component> Prepared<C> {
     /// # Panics
     ///
     /// Outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(axon::component::from_fn("x", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// let h = p.start();
+    /// assert!(h.join().await.is_clean());
+    /// # }
+    /// ```
     pub fn start(mut self) -> Handle {
         let component = self.component.take();
         let children = std::mem::take(&mut self.children);
@@ -174,6 +249,18 @@ impl<C: Component> Drop for Prepared<C> {
 }
 
 /// A prepared component of any type; see [`Prepared`].
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axon::{DynComponent, PreparedDyn, component::from_fn};
+/// let rt = axon::Runtime::new();
+/// let boxed: Box<dyn DynComponent> = Box::new(from_fn("x", |_c: axon::Context<(), ()>| async { Ok(()) }));
+/// let p: PreparedDyn = boxed.prepare_dyn(&rt, None).unwrap();
+/// assert!(p.start().join().await.is_clean());
+/// # }
+/// ```
 pub struct PreparedDyn {
     id: ComponentId,
     inner: Box<dyn Startable>,
@@ -194,6 +281,18 @@ impl PreparedDyn {
     }
 
     /// The component's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{DynComponent, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let boxed: Box<dyn DynComponent> = Box::new(from_fn("x", |_c: axon::Context<(), ()>| async { Ok(()) }));
+    /// let p = boxed.prepare_dyn(&rt, None).unwrap();
+    /// assert_eq!(rt.snapshot().component(p.id()).unwrap().name, "x");
+    /// # }
+    /// ```
     pub fn id(&self) -> ComponentId {
         self.id
     }
@@ -203,6 +302,18 @@ impl PreparedDyn {
     /// # Panics
     ///
     /// Outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{DynComponent, Exit, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let boxed: Box<dyn DynComponent> = Box::new(from_fn("x", |_c: axon::Context<(), ()>| async { Ok(()) }));
+    /// let h = boxed.prepare_dyn(&rt, None).unwrap().start();
+    /// assert!(matches!(h.join().await, Exit::Finished));
+    /// # }
+    /// ```
     pub fn start(self) -> Handle {
         self.inner.start_boxed()
     }
@@ -248,6 +359,18 @@ impl Handle {
     }
 
     /// The component's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(axon::component::from_fn("x", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// let id = p.id();
+    /// let h = p.start();
+    /// assert_eq!(h.id(), id);
+    /// # }
+    /// ```
     pub fn id(&self) -> ComponentId {
         self.id
     }
@@ -257,11 +380,43 @@ impl Handle {
     /// # Errors
     ///
     /// [`SendError`] if the component has already ended.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe in the sense that dropping the future before it completes leaves
+    /// `Shutdown` unsent (it is never half-sent); call again to retry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, Exit, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let h = rt.spawn(from_fn("idle", |mut ctx: Context<u8, ()>| async move {
+    ///     while ctx.recv().await.is_some() {}
+    ///     Ok(())
+    /// })).unwrap();
+    /// h.shutdown().await.unwrap();
+    /// assert!(matches!(h.join().await, Exit::ShutDown));
+    /// # }
+    /// ```
     pub async fn shutdown(&self) -> Result<(), SendError<Control>> {
         self.rt.send_control(self.id, Control::Shutdown).await
     }
 
     /// Stop the body where it is: its exit reason is [`Exit::Aborted`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, Exit, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let h = rt.spawn(from_fn("stuck", |_c: Context<(), ()>| std::future::pending())).unwrap();
+    /// h.kill();
+    /// assert!(matches!(h.join().await, Exit::Aborted));
+    /// # }
+    /// ```
     pub fn kill(&self) {
         self.rt.kill(self.id);
     }
@@ -272,6 +427,19 @@ impl Handle {
     ///
     /// Not cancel safe: the exit reason is lost if the future is dropped (the
     /// component keeps running).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, Exit, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let h = rt.spawn(from_fn("fails", |_c: Context<(), ()>| async { Err("no config".into()) })).unwrap();
+    /// let exit = h.join().await;
+    /// assert!(matches!(exit, Exit::Failed(_)));
+    /// assert_eq!(exit.to_string(), "failed: no config");
+    /// # }
+    /// ```
     pub async fn join(self) -> Exit {
         match self.join {
             Some(j) => j.await.unwrap_or(Exit::Aborted),
@@ -292,6 +460,19 @@ impl Handle {
     }
 
     /// True once the component has ended.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let h = rt.spawn(from_fn("stuck", |_c: Context<(), ()>| std::future::pending())).unwrap();
+    /// assert!(!h.is_finished());
+    /// h.kill();
+    /// while !h.is_finished() { tokio::task::yield_now().await; }
+    /// # }
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.join.as_ref().is_none_or(|j| j.is_finished())
     }
@@ -335,6 +516,19 @@ impl Runtime {
     /// # Errors
     ///
     /// As the component's `setup`; nothing of it stays in the graph.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(from_fn("x", |_c: Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// assert_eq!(rt.snapshot().component(p.id()).unwrap().state, "prepared");
+    /// let h = p.start();
+    /// assert_eq!(rt.snapshot().component(h.id()).unwrap().state, "running");
+    /// # }
+    /// ```
     pub fn add<C: Component>(&self, component: C) -> Result<Prepared<C>, LinkError> {
         self.prepare(component, None)
     }
@@ -348,6 +542,18 @@ impl Runtime {
     /// # Panics
     ///
     /// Outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let h = rt.spawn(from_fn("once", |_c: Context<(), ()>| async { Ok(()) })).unwrap();
+    /// assert!(h.join().await.is_clean());
+    /// assert_eq!(rt.live_components(), 0);
+    /// # }
+    /// ```
     pub fn spawn<C: Component>(&self, component: C) -> Result<Handle, LinkError> {
         Ok(self.add(component)?.start())
     }
@@ -683,6 +889,26 @@ impl Runtime {
     /// # Errors
     ///
     /// [`SendError`] if the component has ended or its `control` leads nowhere.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe in the sense that dropping the future before it completes leaves `msg`
+    /// unsent (it is never half-sent); call again to retry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, Control, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let h = rt.spawn(from_fn("idle", |mut ctx: Context<u8, ()>| async move {
+    ///     while ctx.recv().await.is_some() {}
+    ///     Ok(())
+    /// })).unwrap();
+    /// rt.send_control(h.id(), Control::ProducerFinished).await.unwrap();
+    /// assert!(h.join().await.is_clean());
+    /// # }
+    /// ```
     pub async fn send_control(
         &self,
         id: ComponentId,
@@ -722,6 +948,18 @@ impl Runtime {
     /// # Errors
     ///
     /// [`LinkError::UnknownComponent`] or [`LinkError::UnknownBox`] (listing the boxes it has).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(axon::component::from_fn("x", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// let id = rt.box_id(p.id(), "outbox").unwrap();
+    /// assert_eq!(id, p.outbox().id());
+    /// assert!(rt.box_id(p.id(), "nope").is_err());
+    /// # }
+    /// ```
     pub fn box_id(&self, component: ComponentId, name: &str) -> Result<BoxId, LinkError> {
         self.lock().box_id(component, name)
     }
@@ -731,6 +969,18 @@ impl Runtime {
     /// # Errors
     ///
     /// [`LinkError::UnknownBox`] or [`LinkError::WrongType`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(axon::component::from_fn("x", |_c: axon::Context<u8, u8>| async { Ok(()) })).unwrap();
+    /// let outbox = rt.box_ref::<u8>(p.id(), "outbox").unwrap();
+    /// assert_eq!(outbox.id(), p.outbox().id());
+    /// assert!(matches!(rt.box_ref::<String>(p.id(), "outbox"), Err(axon::LinkError::WrongType { .. })));
+    /// # }
+    /// ```
     pub fn box_ref<T: Send + 'static>(
         &self,
         component: ComponentId,
@@ -759,6 +1009,20 @@ impl Runtime {
     ///
     /// [`LinkError::AlreadyLinked`] if `from` has a destination,
     /// [`LinkError::WrongDirection`], [`LinkError::Cycle`], or an unknown box.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, LinkError, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let a = rt.add(from_fn("a", |_c: Context<(), u32>| async { Ok(()) })).unwrap();
+    /// let b = rt.add(from_fn("b", |_c: Context<u32, ()>| async { Ok(()) })).unwrap();
+    /// rt.link(a.outbox(), b.inbox()).unwrap();
+    /// // A source has one destination.
+    /// assert!(matches!(rt.link(a.outbox(), b.inbox()), Err(LinkError::AlreadyLinked { .. })));
+    /// # }
+    /// ```
     pub fn link<T: Send + 'static>(&self, from: BoxRef<T>, to: BoxRef<T>) -> Result<(), LinkError> {
         self.link_ids(from.id, to.id, Policy::Block)
     }
@@ -768,6 +1032,19 @@ impl Runtime {
     /// # Errors
     ///
     /// As [`link`](Runtime::link).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, Policy, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let a = rt.add(from_fn("a", |_c: Context<(), u32>| async { Ok(()) })).unwrap();
+    /// let b = rt.add(from_fn("b", |_c: Context<u32, ()>| async { Ok(()) })).unwrap();
+    /// rt.link_with(a.outbox(), b.inbox(), Policy::KeepLatest).unwrap();
+    /// assert_eq!(rt.snapshot().links[0].policy, Policy::KeepLatest);
+    /// # }
+    /// ```
     pub fn link_with<T: Send + 'static>(
         &self,
         from: BoxRef<T>,
@@ -782,6 +1059,20 @@ impl Runtime {
     /// # Errors
     ///
     /// [`LinkError::TypeMismatch`] naming both ends and types, and as [`link`](Runtime::link).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, LinkError, Policy, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let a = rt.add(from_fn("a", |_c: Context<(), u32>| async { Ok(()) })).unwrap();
+    /// let b = rt.add(from_fn("b", |_c: Context<String, ()>| async { Ok(()) })).unwrap();
+    /// let (from, to) = (rt.box_id(a.id(), "outbox").unwrap(), rt.box_id(b.id(), "inbox").unwrap());
+    /// let err = rt.link_ids(from, to, Policy::Block).unwrap_err();
+    /// assert!(matches!(err, LinkError::TypeMismatch { .. }));
+    /// # }
+    /// ```
     pub fn link_ids(&self, from: BoxId, to: BoxId, policy: Policy) -> Result<(), LinkError> {
         let labels = {
             let mut st = self.lock();
@@ -834,6 +1125,22 @@ impl Runtime {
     /// # Errors
     ///
     /// As [`link_ids`](Runtime::link_ids), except that an existing link is replaced.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, Policy, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let a = rt.add(from_fn("a", |_c: Context<(), u32>| async { Ok(()) })).unwrap();
+    /// let b = rt.add(from_fn("b", |_c: Context<u32, ()>| async { Ok(()) })).unwrap();
+    /// let c = rt.add(from_fn("c", |_c: Context<u32, ()>| async { Ok(()) })).unwrap();
+    /// rt.link(a.outbox(), b.inbox()).unwrap();
+    /// rt.relink_ids(a.outbox().id(), c.inbox().id(), Policy::DropNewest).unwrap();
+    /// let links = rt.snapshot().links;
+    /// assert_eq!((links.len(), links[0].to_component), (1, c.id()));
+    /// # }
+    /// ```
     pub fn relink_ids(&self, from: BoxId, to: BoxId, policy: Policy) -> Result<(), LinkError> {
         let (old, labels) = {
             let mut st = self.lock();
@@ -859,6 +1166,21 @@ impl Runtime {
     /// # Errors
     ///
     /// As [`relink_ids`](Runtime::relink_ids).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let a = rt.add(from_fn("a", |_c: Context<(), u32>| async { Ok(()) })).unwrap();
+    /// let b = rt.add(from_fn("b", |_c: Context<u32, ()>| async { Ok(()) })).unwrap();
+    /// let c = rt.add(from_fn("c", |_c: Context<u32, ()>| async { Ok(()) })).unwrap();
+    /// rt.link(a.outbox(), b.inbox()).unwrap();
+    /// rt.relink(a.outbox(), c.inbox()).unwrap();
+    /// assert_eq!(rt.snapshot().links[0].to_component, c.id());
+    /// # }
+    /// ```
     pub fn relink<T: Send + 'static>(
         &self,
         from: BoxRef<T>,
@@ -873,6 +1195,21 @@ impl Runtime {
     /// # Errors
     ///
     /// [`LinkError::NotLinked`] if there is no link.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, LinkError, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let a = rt.add(from_fn("a", |_c: Context<(), u32>| async { Ok(()) })).unwrap();
+    /// let b = rt.add(from_fn("b", |_c: Context<u32, ()>| async { Ok(()) })).unwrap();
+    /// rt.link(a.outbox(), b.inbox()).unwrap();
+    /// rt.unlink(a.outbox().id()).unwrap();
+    /// assert!(rt.snapshot().links.is_empty());
+    /// assert!(matches!(rt.unlink(a.outbox().id()), Err(LinkError::NotLinked { .. })));
+    /// # }
+    /// ```
     pub fn unlink(&self, from: BoxId) -> Result<(), LinkError> {
         let labels = {
             let mut st = self.lock();
@@ -969,7 +1306,21 @@ impl Runtime {
     ///
     /// # Errors
     ///
-    /// [`LinkError::UnknownBox`] for `like`, [`LinkError::DuplicateBox`] for `name`.
+    /// [`LinkError::UnknownComponent`] if `like` does not exist, [`LinkError::DuplicateBox`] for `name`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let inner = rt.add(from_fn("inner", |_c: Context<u8, String>| async { Ok(()) })).unwrap();
+    /// let outer = rt.add(from_fn("outer", |_c: Context<(), ()>| async { Ok(()) })).unwrap();
+    /// let lines = rt.add_box_like(outer.id(), "lines", "the inner outbox", inner.outbox().id()).unwrap();
+    /// // The new box carries the same type, so a typed reference to it checks out.
+    /// assert_eq!(rt.box_ref::<String>(outer.id(), "lines").unwrap().id(), lines);
+    /// # }
+    /// ```
     pub fn add_box_like(
         &self,
         component: ComponentId,
@@ -1224,6 +1575,19 @@ impl Runtime {
     /// # Errors
     ///
     /// [`LinkError::UnknownService`] listing what is registered, or [`LinkError::WrongType`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, LinkError, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let log = rt.add(from_fn("log", |_c: Context<String, ()>| async { Ok(()) })).unwrap();
+    /// rt.register_service("log", log.inbox()).unwrap();
+    /// assert_eq!(rt.service::<String>("log").unwrap().id(), log.inbox().id());
+    /// assert!(matches!(rt.service::<String>("metrics"), Err(LinkError::UnknownService { .. })));
+    /// # }
+    /// ```
     pub fn service<T: Send + 'static>(&self, name: &str) -> Result<BoxRef<T>, LinkError> {
         let id = {
             let st = self.lock();
@@ -1249,6 +1613,20 @@ impl Runtime {
     }
 
     /// Remove a service entry. Returns whether it existed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let log = rt.add(from_fn("log", |_c: Context<String, ()>| async { Ok(()) })).unwrap();
+    /// rt.register_service("log", log.inbox()).unwrap();
+    /// assert!(rt.unregister_service("log"));
+    /// assert!(!rt.unregister_service("log"));
+    /// assert!(rt.service::<String>("log").is_err());
+    /// # }
+    /// ```
     pub fn unregister_service(&self, name: &str) -> bool {
         self.lock().services.remove(name).is_some()
     }

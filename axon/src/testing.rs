@@ -46,6 +46,7 @@ pub struct Harness<I, O> {
     from_signal: Inbox<Control>,
     handle: Option<Handle>,
     exit: Option<Exit>,
+    endpoints: usize,
 }
 
 impl<I: Send + 'static, O: Send + 'static> Harness<I, O> {
@@ -54,6 +55,21 @@ impl<I: Send + 'static, O: Send + 'static> Harness<I, O> {
     /// # Panics
     ///
     /// Outside a tokio runtime, or if the component's `setup` fails (a test bug).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, component::from_fn, testing::Harness};
+    /// let echo = from_fn("echo", |mut ctx: Context<u32, u32>| async move {
+    ///     while let Some(n) = ctx.recv().await { ctx.send(n).await?; }
+    ///     Ok(())
+    /// });
+    /// let mut h = Harness::new(echo);
+    /// h.send(5).await;
+    /// assert_eq!(h.recv().await, Some(5));
+    /// # }
+    /// ```
     pub fn new<C: Component<In = I, Out = O>>(component: C) -> Self {
         Self::with_runtime(Runtime::new(), component)
     }
@@ -63,6 +79,23 @@ impl<I: Send + 'static, O: Send + 'static> Harness<I, O> {
     /// # Panics
     ///
     /// As [`Harness::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, Runtime, component::from_fn, testing::Harness};
+    /// let rt = Runtime::new();
+    /// let sink = rt.add(from_fn("sink", |_c: Context<String, ()>| async { Ok(()) })).unwrap();
+    /// rt.register_service("sink", sink.inbox()).unwrap();
+    /// let mut h = Harness::with_runtime(rt.clone(), from_fn("finds", |mut ctx: Context<(), bool>| async move {
+    ///     let found = ctx.runtime().service::<String>("sink").is_ok();
+    ///     ctx.send(found).await?;
+    ///     Ok(())
+    /// }));
+    /// assert_eq!(h.recv().await, Some(true));
+    /// # }
+    /// ```
     pub fn with_runtime<C: Component<In = I, Out = O>>(rt: Runtime, component: C) -> Self {
         let prepared = match rt.add(component) {
             Ok(p) => p,
@@ -96,15 +129,44 @@ impl<I: Send + 'static, O: Send + 'static> Harness<I, O> {
             from_signal,
             handle: Some(handle),
             exit: None,
+            endpoints: 0,
         }
     }
 
     /// The runtime the component runs in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use axon::{Context, component::from_fn, testing::Harness};
+    /// # let echo = from_fn("echo", |mut ctx: Context<u32, u32>| async move {
+    /// #     while let Some(n) = ctx.recv().await { ctx.send(n).await?; }
+    /// #     Ok(())
+    /// # });
+    /// let mut h = Harness::new(echo);
+    /// assert!(h.runtime().snapshot().named("echo").is_some());
+    /// # }
+    /// ```
     pub fn runtime(&self) -> &Runtime {
         &self.rt
     }
 
     /// The component's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use axon::{Context, component::from_fn, testing::Harness};
+    /// # let echo = from_fn("echo", |mut ctx: Context<u32, u32>| async move {
+    /// #     while let Some(n) = ctx.recv().await { ctx.send(n).await?; }
+    /// #     Ok(())
+    /// # });
+    /// let mut h = Harness::new(echo);
+    /// assert_eq!(h.runtime().snapshot().component(h.id()).unwrap().name, "echo");
+    /// # }
+    /// ```
     pub fn id(&self) -> ComponentId {
         self.id
     }
@@ -114,6 +176,27 @@ impl<I: Send + 'static, O: Send + 'static> Harness<I, O> {
     /// # Panics
     ///
     /// If the component has ended (use [`try_send`](Harness::try_send) to check).
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: the message is lost if the future is dropped while waiting for
+    /// space.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use axon::{Context, component::from_fn, testing::Harness};
+    /// # let echo = from_fn("echo", |mut ctx: Context<u32, u32>| async move {
+    /// #     while let Some(n) = ctx.recv().await { ctx.send(n).await?; }
+    /// #     Ok(())
+    /// # });
+    /// let mut h = Harness::new(echo);
+    /// h.send(1).await;
+    /// h.send(2).await;
+    /// assert_eq!((h.recv().await, h.recv().await), (Some(1), Some(2)));
+    /// # }
+    /// ```
     pub async fn send(&mut self, msg: I) {
         if self.to_inbox.send(msg).await.is_err() {
             panic!("the component under test has ended; its inbox is gone");
@@ -125,6 +208,27 @@ impl<I: Send + 'static, O: Send + 'static> Harness<I, O> {
     /// # Errors
     ///
     /// [`SendError`] if the component has ended.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: the message is lost if the future is dropped while waiting for
+    /// space.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use axon::{Context, component::from_fn, testing::Harness};
+    /// # let echo = from_fn("echo", |mut ctx: Context<u32, u32>| async move {
+    /// #     while let Some(n) = ctx.recv().await { ctx.send(n).await?; }
+    /// #     Ok(())
+    /// # });
+    /// let mut h = Harness::new(echo);
+    /// h.finish().await;
+    /// assert!(h.exit().await.is_clean());
+    /// assert_eq!(h.try_send(1).await, Err(axon::SendError(1)));
+    /// # }
+    /// ```
     pub async fn try_send(&mut self, msg: I) -> Result<(), SendError<I>> {
         self.to_inbox.send(msg).await
     }
@@ -134,6 +238,25 @@ impl<I: Send + 'static, O: Send + 'static> Harness<I, O> {
     /// # Panics
     ///
     /// If the component has ended.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes leaves `msg` unsent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use axon::{Context, component::from_fn, testing::Harness};
+    /// # let echo = from_fn("echo", |mut ctx: Context<u32, u32>| async move {
+    /// #     while let Some(n) = ctx.recv().await { ctx.send(n).await?; }
+    /// #     Ok(())
+    /// # });
+    /// let mut h = Harness::new(echo);
+    /// h.send_control(axon::Control::Shutdown).await;
+    /// assert!(matches!(h.exit().await, axon::Exit::ShutDown));
+    /// # }
+    /// ```
     pub async fn send_control(&mut self, msg: Control) {
         if self.to_control.send(msg).await.is_err() {
             panic!("the component under test has ended; its control inbox is gone");
@@ -145,23 +268,101 @@ impl<I: Send + 'static, O: Send + 'static> Harness<I, O> {
     /// # Panics
     ///
     /// If the component has ended.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`send_control`](Harness::send_control).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use axon::{Context, component::from_fn, testing::Harness};
+    /// # let echo = from_fn("echo", |mut ctx: Context<u32, u32>| async move {
+    /// #     while let Some(n) = ctx.recv().await { ctx.send(n).await?; }
+    /// #     Ok(())
+    /// # });
+    /// let mut h = Harness::new(echo);
+    /// h.send(1).await;
+    /// h.finish().await;
+    /// // Queued data is still handed out before the component ends.
+    /// assert_eq!(h.recv().await, Some(1));
+    /// assert!(matches!(h.exit().await, axon::Exit::Finished));
+    /// # }
+    /// ```
     pub async fn finish(&mut self) {
         self.send_control(Control::ProducerFinished).await;
     }
 
     /// The next message from the component's `outbox`; `None` once it has ended and
     /// everything it sent has been read.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: no message is lost if the future is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use axon::{Context, component::from_fn, testing::Harness};
+    /// # let echo = from_fn("echo", |mut ctx: Context<u32, u32>| async move {
+    /// #     while let Some(n) = ctx.recv().await { ctx.send(n).await?; }
+    /// #     Ok(())
+    /// # });
+    /// let mut h = Harness::new(echo);
+    /// h.send(9).await;
+    /// h.finish().await;
+    /// assert_eq!(h.recv().await, Some(9));
+    /// assert_eq!(h.recv().await, None); // ended, nothing left
+    /// # }
+    /// ```
     pub async fn recv(&mut self) -> Option<O> {
         Self::recv_from(&mut self.from_outbox, &mut self.handle, &mut self.exit).await
     }
 
     /// The next message from the component's `signal`; `None` once it has ended and
     /// everything it signalled has been read.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: no message is lost if the future is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use axon::{Context, component::from_fn, testing::Harness};
+    /// # let echo = from_fn("echo", |mut ctx: Context<u32, u32>| async move {
+    /// #     while let Some(n) = ctx.recv().await { ctx.send(n).await?; }
+    /// #     Ok(())
+    /// # });
+    /// let mut h = Harness::new(echo);
+    /// h.finish().await;
+    /// assert_eq!(h.recv_signal().await, Some(axon::Control::ProducerFinished));
+    /// # }
+    /// ```
     pub async fn recv_signal(&mut self) -> Option<Control> {
         Self::recv_from(&mut self.from_signal, &mut self.handle, &mut self.exit).await
     }
 
     /// A message from `outbox` if one is waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use axon::{Context, component::from_fn, testing::Harness};
+    /// # let echo = from_fn("echo", |mut ctx: Context<u32, u32>| async move {
+    /// #     while let Some(n) = ctx.recv().await { ctx.send(n).await?; }
+    /// #     Ok(())
+    /// # });
+    /// let mut h = Harness::new(echo);
+    /// assert_eq!(h.try_recv(), None);
+    /// h.send(3).await;
+    /// assert_eq!(h.recv().await, Some(3));
+    /// # }
+    /// ```
     pub fn try_recv(&mut self) -> Option<O> {
         self.from_outbox.try_recv().ok()
     }
@@ -193,9 +394,37 @@ impl<I: Send + 'static, O: Send + 'static> Harness<I, O> {
     /// # Errors
     ///
     /// [`LinkError`] if there is no such inbox of type `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use axon::{BoxError, Component, Context, LinkError, Setup, testing::Harness};
+    /// # struct Limiter;
+    /// # impl Component for Limiter {
+    /// #     type In = u32;
+    /// #     type Out = u32;
+    /// #     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
+    /// #         s.inbox::<u32>("limit", "the largest value to pass").map(drop)
+    /// #     }
+    /// #     async fn run(self, mut ctx: Context<u32, u32>) -> Result<(), BoxError> {
+    /// #         let limit = ctx.take_inbox::<u32>("limit")?.recv().await.unwrap_or(u32::MAX);
+    /// #         while let Some(n) = ctx.recv().await { ctx.send(n.min(limit)).await?; }
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// // `Limiter` declares an extra inbox `limit: u32`.
+    /// let mut h = Harness::new(Limiter);
+    /// let mut limit = h.inbox_sender::<u32>("limit").unwrap();
+    /// limit.send(10).await.unwrap();
+    /// h.send(99).await;
+    /// assert_eq!(h.recv().await, Some(10));
+    /// assert!(h.inbox_sender::<String>("limit").is_err()); // wrong type
+    /// # }
+    /// ```
     pub fn inbox_sender<T: Send + 'static>(&mut self, name: &str) -> Result<Outbox<T>, LinkError> {
         let target = self.rt.box_ref::<T>(self.id, name)?;
-        let (r, out) = self.ext.add_outbox::<T>(format!("to_{name}"))?;
+        let (r, out) = self.ext.add_outbox::<T>(self.endpoint_name("to", name))?;
         self.rt.link(r, target)?;
         Ok(out)
     }
@@ -205,6 +434,31 @@ impl<I: Send + 'static, O: Send + 'static> Harness<I, O> {
     /// # Errors
     ///
     /// [`LinkError`] if there is no such outbox of type `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use axon::{BoxError, Component, Context, LinkError, Setup, testing::Harness};
+    /// # struct Alarm;
+    /// # impl Component for Alarm {
+    /// #     type In = ();
+    /// #     type Out = ();
+    /// #     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
+    /// #         s.outbox::<String>("alarm", "warnings").map(drop)
+    /// #     }
+    /// #     async fn run(self, mut ctx: Context<(), ()>) -> Result<(), BoxError> {
+    /// #         ctx.outbox_named::<String>("alarm")?.send("disk full".into()).await?;
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// // `Alarm` declares an extra outbox `alarm: String`.
+    /// let mut h = Harness::new(Alarm);
+    /// let mut alarms = h.outbox_receiver::<String>("alarm").unwrap();
+    /// assert_eq!(alarms.recv().await.as_deref(), Some("disk full"));
+    /// assert!(h.outbox_receiver::<u32>("nope").is_err());
+    /// # }
+    /// ```
     pub fn outbox_receiver<T: Send + 'static>(
         &mut self,
         name: &str,
@@ -212,12 +466,33 @@ impl<I: Send + 'static, O: Send + 'static> Harness<I, O> {
         let source = self.rt.box_ref::<T>(self.id, name)?;
         let (r, inbox) = self
             .ext
-            .add_inbox::<T>(format!("from_{name}"), HARNESS_CAPACITY)?;
+            .add_inbox::<T>(self.endpoint_name("from", name), HARNESS_CAPACITY)?;
         self.rt.link(source, r)?;
         Ok(inbox)
     }
 
+    /// A fresh name for one of the harness's own endpoint boxes.
+    fn endpoint_name(&mut self, side: &str, name: &str) -> String {
+        self.endpoints += 1;
+        format!("{side}_{name}_{}", self.endpoints)
+    }
+
     /// Wait for the component to end and return why.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the exit reason is kept if the future is dropped, and a later call
+    /// returns it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, Exit, component::from_fn, testing::Harness};
+    /// let mut h = Harness::new(from_fn("boom", |_c: Context<(), ()>| async { panic!("boom") }));
+    /// assert!(matches!(h.exit().await, Exit::Panicked(m) if m == "boom"));
+    /// # }
+    /// ```
     pub async fn exit(&mut self) -> Exit {
         if let Some(h) = self.handle.as_mut() {
             let e = h.join_mut().await;
@@ -228,6 +503,21 @@ impl<I: Send + 'static, O: Send + 'static> Harness<I, O> {
     }
 
     /// Abort the component.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use axon::{Context, component::from_fn, testing::Harness};
+    /// # let echo = from_fn("echo", |mut ctx: Context<u32, u32>| async move {
+    /// #     while let Some(n) = ctx.recv().await { ctx.send(n).await?; }
+    /// #     Ok(())
+    /// # });
+    /// let mut h = Harness::new(echo);
+    /// h.kill();
+    /// assert!(matches!(h.exit().await, axon::Exit::Aborted));
+    /// # }
+    /// ```
     pub fn kill(&self) {
         self.rt.kill(self.id);
     }

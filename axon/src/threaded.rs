@@ -34,6 +34,25 @@ pub struct BlockingContext<I, O> {
 impl<I: Send + 'static, O: Send + 'static> BlockingContext<I, O> {
     /// Block until the next data message; `None` when the component should end (as
     /// [`Context::recv`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use axon::{testing::Harness, threaded::{BlockingContext, threaded}};
+    /// let total = threaded("total", |mut ctx: BlockingContext<u32, u32>| {
+    ///     let mut sum = 0;
+    ///     while let Some(n) = ctx.recv() { sum += n; }
+    ///     ctx.send(sum)?;
+    ///     Ok(())
+    /// });
+    /// let mut h = Harness::new(total);
+    /// h.send(2).await;
+    /// h.send(3).await;
+    /// h.finish().await;
+    /// assert_eq!(h.recv().await, Some(5));
+    /// # }
+    /// ```
     pub fn recv(&mut self) -> Option<I> {
         futures::executor::block_on(self.ctx.recv())
     }
@@ -43,6 +62,20 @@ impl<I: Send + 'static, O: Send + 'static> BlockingContext<I, O> {
     /// # Errors
     ///
     /// [`SendError`] with the message if `outbox` has no destination.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// use axon::{testing::Harness, threaded::{BlockingContext, threaded}};
+    /// let hello = threaded("hello", |mut ctx: BlockingContext<(), &'static str>| {
+    ///     ctx.send("hello")?;
+    ///     Ok(())
+    /// });
+    /// let mut h = Harness::new(hello);
+    /// assert_eq!(h.recv().await, Some("hello"));
+    /// # }
+    /// ```
     pub fn send(&mut self, msg: O) -> Result<(), SendError<O>> {
         futures::executor::block_on(self.ctx.outbox.send(msg))
     }
@@ -116,10 +149,34 @@ where
 }
 
 /// A boxed blocking body, as [`map_blocking`] builds.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// use axon::{testing::Harness, threaded::{BlockingBody, BlockingContext, threaded}};
+/// let body: BlockingBody<u8, u8> = Box::new(|mut ctx: BlockingContext<u8, u8>| {
+///     while let Some(b) = ctx.recv() { ctx.send(b.wrapping_add(1))?; }
+///     Ok(())
+/// });
+/// let mut h = Harness::new(threaded("inc", body));
+/// h.send(1).await;
+/// assert_eq!(h.recv().await, Some(2));
+/// # }
+/// ```
 pub type BlockingBody<I, O> =
     Box<dyn FnOnce(BlockingContext<I, O>) -> Result<(), BoxError> + Send + 'static>;
 
 /// The component [`threaded`] makes.
+///
+/// # Examples
+///
+/// ```
+/// use axon::{Component, threaded::{BlockingContext, Threaded, threaded}};
+///
+/// let t: Threaded<u8, u8, _> = threaded("noop", |_ctx: BlockingContext<u8, u8>| Ok(()));
+/// assert_eq!(t.name(), "noop");
+/// ```
 pub struct Threaded<I, O, F> {
     name: Cow<'static, str>,
     body: F,

@@ -261,3 +261,17 @@ async fn threaded_bodies_use_the_same_bounded_boxes() {
     let mut h = Harness::new(boom);
     assert!(matches!(h.exit().await, Exit::Panicked(m) if m == "thread boom"));
 }
+
+#[tokio::test]
+async fn the_harness_links_extra_endpoints_to_any_box_more_than_once() {
+    let mut h = Harness::new(doubler());
+    let mut a = h.inbox_sender::<u32>("inbox").unwrap();
+    let mut b = h.inbox_sender::<u32>("inbox").unwrap();
+    a.send(1).await.unwrap();
+    b.send(2).await.unwrap();
+    assert_eq!(h.recv().await, Some(2));
+    assert_eq!(h.recv().await, Some(4));
+    // `outbox` already feeds the harness: a second destination is refused.
+    let err = h.outbox_receiver::<u32>("outbox").unwrap_err();
+    assert!(matches!(err, LinkError::AlreadyLinked { .. }), "{err}");
+}

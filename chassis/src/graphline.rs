@@ -87,6 +87,27 @@ use axon::{
 use crate::pipeline::Supervisor;
 
 /// The name that means the Graphline's own boundary in a link.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axon::{Context, component::from_fn, testing::Harness};
+/// use chassis::graphline::{Graphline, SELF};
+///
+/// let double = from_fn("double", |mut c: Context<u32, u32>| async move {
+///     while let Some(n) = c.recv().await { c.send(n * 2).await?; }
+///     Ok(())
+/// });
+/// let g = Graphline::<u32, u32>::new()
+///     .child("double", double)
+///     .link((SELF, "inbox"), ("double", "inbox"))
+///     .link(("double", "outbox"), (SELF, "outbox"));
+/// let mut h = Harness::new(g);
+/// h.send(4).await;
+/// assert_eq!(h.recv().await, Some(8));
+/// # }
+/// ```
 pub const SELF: &str = "self";
 
 /// Name of the private inbox the Graphline reads its `control` through.

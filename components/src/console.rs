@@ -25,6 +25,19 @@ use tokio::task::JoinHandle;
 use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 
 /// The longest line a [`ConsoleReader`] accepts unless told otherwise: 1 MiB.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axon::testing::Harness;
+/// use components::console::{ConsoleReader, DEFAULT_MAX_LINE_LENGTH};
+///
+/// let input = format!("{}\n", "x".repeat(DEFAULT_MAX_LINE_LENGTH + 1));
+/// let mut h = Harness::new(ConsoleReader::new(std::io::Cursor::new(input.into_bytes())));
+/// assert!(h.exit().await.to_string().contains("longer than"));
+/// # }
+/// ```
 pub const DEFAULT_MAX_LINE_LENGTH: usize = 1 << 20;
 
 /// Why a console component ended with a failure.

@@ -16,6 +16,23 @@ use thiserror::Error;
 use tokio_util::codec::{AnyDelimiterCodec, AnyDelimiterCodecError, Decoder, Encoder};
 
 /// The longest line a [`LineDeframer`] accepts unless told otherwise: 8 KiB.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axon::testing::Harness;
+/// use bytes::Bytes;
+/// use components::framing::{DEFAULT_MAX_LINE_LENGTH, LineDeframer};
+///
+/// let mut h = Harness::new(LineDeframer::new());
+/// let longest = "x".repeat(DEFAULT_MAX_LINE_LENGTH);
+/// h.send(Bytes::from(format!("{longest}\r\n"))).await;
+/// assert_eq!(h.recv().await.map(|l| l.len()), Some(DEFAULT_MAX_LINE_LENGTH));
+/// h.send(Bytes::from(format!("{longest}!\n"))).await;
+/// assert!(h.exit().await.to_string().contains("longer than"));
+/// # }
+/// ```
 pub const DEFAULT_MAX_LINE_LENGTH: usize = 8 * 1024;
 
 /// Why a framing component ended with a failure.
