@@ -424,7 +424,8 @@ impl<I: Send + 'static, O: Send + 'static> Harness<I, O> {
     /// ```
     pub fn inbox_sender<T: Send + 'static>(&mut self, name: &str) -> Result<Outbox<T>, LinkError> {
         let target = self.rt.box_ref::<T>(self.id, name)?;
-        let (r, out) = self.ext.add_outbox::<T>(self.endpoint_name("to", name))?;
+        let endpoint = self.endpoint_name("to", name);
+        let (r, out) = self.ext.add_outbox::<T>(endpoint)?;
         self.rt.link(r, target)?;
         Ok(out)
     }
@@ -464,9 +465,8 @@ impl<I: Send + 'static, O: Send + 'static> Harness<I, O> {
         name: &str,
     ) -> Result<Inbox<T>, LinkError> {
         let source = self.rt.box_ref::<T>(self.id, name)?;
-        let (r, inbox) = self
-            .ext
-            .add_inbox::<T>(self.endpoint_name("from", name), HARNESS_CAPACITY)?;
+        let endpoint = self.endpoint_name("from", name);
+        let (r, inbox) = self.ext.add_inbox::<T>(endpoint, HARNESS_CAPACITY)?;
         self.rt.link(source, r)?;
         Ok(inbox)
     }
