@@ -37,8 +37,9 @@
 //! * **The peak near a threshold.** The peak height is fitted as `v` with
 //!   `H = L_top + v·|v|` (`L_top` = highest crossed level): the top level's edges move
 //!   like `√(H − L_top)` in `H` but linearly in `v`, so the fit stays smooth there. The
-//!   level not reached bounds `v` by a one-sided penalty (left out of χ² and of the
-//!   covariance; flag [`FitFlags::peak_at_limit`]). The data also say
+//!   level not reached bounds `v` from above: when the free minimum lies beyond it, `v`
+//!   is pinned there and the other parameters are refitted (an active set; flag
+//!   [`FitFlags::peak_at_limit`]; the covariance still treats `v` as free). The data also say
 //!   `L_top ≤ H ≤ L_next`, and near those bounds `H ± σ` from the tangent is badly
 //!   wrong (at `v ≈ 0` it claims no error at all). So the reported peak height and its
 //!   error are the mean and standard deviation of the fit's Gaussian in `v`, restricted
@@ -85,17 +86,15 @@ use nalgebra::{Const, DefaultAllocator, DimMax, DimMaximum, DimMin, SMatrix, SVe
 use serde::{Deserialize, Serialize};
 
 use super::error::{ConfigError, CrossingsError};
-use super::model::{Edge, PulseShape, unit_crossing_with_peak};
+use super::model::{Edge, PulseShape, ShapeConstants};
 
 /// Most threshold levels one pulse may report.
 pub const MAX_LEVELS: usize = 6;
 const MAX_POINTS: usize = 2 * MAX_LEVELS;
-/// Data rows plus the one-sided penalty row for the level not reached.
-const ROWS: usize = MAX_POINTS + 1;
+/// Residual rows of the least-squares problem (unused rows stay 0).
+const ROWS: usize = MAX_POINTS;
 /// Whitened residual used when the parameters leave the model's domain.
 const OUT_OF_DOMAIN: f64 = 1e3;
-/// Width of the penalty wall above the level not reached, relative to that level.
-const BOUND_SOFTNESS: f64 = 1e-4;
 
 /// Order of the parameters in [`PulseFit::covariance`].
 pub const PARAMETER_NAMES: [&str; 4] = ["peak_height", "onset", "decay", "rise"];
@@ -378,7 +377,8 @@ impl PulseFitter {
         // A floor keeps C invertible when two edges coincide and there is no jitter.
         let jitter_variance = c.jitter.powi(2) + (1e-3 * delta).powi(2);
         let lm = LevenbergMarquardt::new()
-            .with_ftol(1e-8)
+            // A relative χ² change of 1e-5 is ~0.003σ in the parameters: far below the errors.
+            .with_ftol(1e-5)
             .with_xtol(1e-7)
             .with_gtol(1e-8)
             .with_patience(c.patience);
@@ -410,7 +410,7 @@ impl PulseFitter {
         let cal = self.config.shape;
         let start = data.initial_guess(&cal);
 
-        let fixed = self.fit_path::<2>(&data, start, cal);
+        let fixed = self.fit_path::<2, 1>(&data, start, cal);
         let path = if fixed.status == FitStatus::Converged {
             self.choose_path(&data, &fixed)
         } else {
@@ -421,9 +421,9 @@ impl PulseFitter {
             ShapePath::Fixed => fixed,
             ShapePath::DecayFree | ShapePath::Free => {
                 let freer = if path == ShapePath::Free {
-                    self.fit_path::<4>(&data, fixed.full, cal)
+                    self.fit_path::<4, 3>(&data, fixed.full, cal)
                 } else {
-                    self.fit_path::<3>(&data, fixed.full, cal)
+                    self.fit_path::<3, 2>(&data, fixed.full, cal)
                 };
                 if freer.status == FitStatus::Converged && freer.shape_plausible(&cal) {
                     PathFit {
@@ -482,17 +482,29 @@ impl PulseFitter {
 
     /// Generalised least squares for `N` free parameters: minimise with the error
     /// covariance evaluated at the start, re-evaluate it at the solution, minimise again.
-    fn fit_path<const N: usize>(&self, data: &Prepared, start: [f64; 4], cal: PulseShape) -> PathFit
+    ///
+    /// The level not reached bounds `v` from above. When the free minimum lies beyond
+    /// it, `v` is pinned to the bound and the other `M = N − 1` parameters are fitted
+    /// (an active set): LM converges in a few steps instead of crawling along a penalty
+    /// wall.
+    fn fit_path<const N: usize, const M: usize>(
+        &self,
+        data: &Prepared,
+        start: [f64; 4],
+        cal: PulseShape,
+    ) -> PathFit
     where
-        Const<ROWS>: DimMin<Const<N>> + DimMax<Const<N>>,
-        DefaultAllocator:
-            Reallocator<f64, Const<ROWS>, Const<N>, DimMaximum<Const<ROWS>, Const<N>>, Const<N>>,
+        Const<ROWS>: DimMin<Const<N>> + DimMax<Const<N>> + DimMin<Const<M>> + DimMax<Const<M>>,
+        DefaultAllocator: Reallocator<f64, Const<ROWS>, Const<N>, DimMaximum<Const<ROWS>, Const<N>>, Const<N>>
+            + Reallocator<f64, Const<ROWS>, Const<M>, DimMaximum<Const<ROWS>, Const<M>>, Const<M>>,
     {
-        let mut full = start;
+        let mut full = [start[0], start[1], cal.decay, cal.rise];
+        full[..N].copy_from_slice(&start[..N]);
         let mut evaluations = 0;
         let mut status = FitStatus::Converged;
         let mut eval = Eval::default();
         let mut valid = data.evaluate(&full, &mut eval);
+        let mut pinned = false;
         // Re-evaluate C until the model times it was built from stop moving.
         for _ in 0..3 {
             if !valid {
@@ -501,22 +513,18 @@ impl PulseFitter {
             }
             let c_times = eval.t;
             let whitener = self.whitener(data, &eval);
-            let problem = TimingProblem::<N>::new(data, &whitener, full, cal, eval);
-            let (solved, report): (TimingProblem<'_, N>, MinimizationReport<f64>) =
-                self.lm.minimize(problem);
-            evaluations += report.number_of_evaluations;
-            full = solved.full;
-            eval = solved.eval;
-            status = if report.termination.was_successful() {
-                FitStatus::Converged
-            } else if matches!(
-                report.termination,
-                levenberg_marquardt::TerminationReason::LostPatience
-            ) {
-                FitStatus::IterationLimit
-            } else {
-                FitStatus::Numerical
-            };
+            if !pinned {
+                let (solved, used, st) = self.minimise::<N>(data, &whitener, full, eval, 0);
+                evaluations += used;
+                (full, eval, status) = (solved.full, solved.eval, st);
+                pinned = status == FitStatus::Converged && full[0] > data.v_max;
+            }
+            if pinned {
+                full[0] = data.v_max;
+                let (solved, used, st) = self.minimise::<M>(data, &whitener, full, eval, 1);
+                evaluations += used;
+                (full, eval, status) = (solved.full, solved.eval, st);
+            }
             if status != FitStatus::Converged {
                 break;
             }
@@ -558,9 +566,40 @@ impl PulseFitter {
             cov,
             chi2,
             n_free: N,
+            pinned,
             status,
             evaluations,
         }
+    }
+
+    /// One Levenberg–Marquardt minimisation of the `K` parameters from `first` on.
+    fn minimise<'a, const K: usize>(
+        &self,
+        data: &'a Prepared,
+        whitener: &'a Whitener,
+        full: [f64; 4],
+        warm: Eval,
+        first: usize,
+    ) -> (TimingProblem<'a, K>, usize, FitStatus)
+    where
+        Const<ROWS>: DimMin<Const<K>> + DimMax<Const<K>>,
+        DefaultAllocator:
+            Reallocator<f64, Const<ROWS>, Const<K>, DimMaximum<Const<ROWS>, Const<K>>, Const<K>>,
+    {
+        let problem = TimingProblem::<K>::new(data, whitener, full, warm, first);
+        let (solved, report): (TimingProblem<'_, K>, MinimizationReport<f64>) =
+            self.lm.minimize(problem);
+        let status = if report.termination.was_successful() {
+            FitStatus::Converged
+        } else if matches!(
+            report.termination,
+            levenberg_marquardt::TerminationReason::LostPatience
+        ) {
+            FitStatus::IterationLimit
+        } else {
+            FitStatus::Numerical
+        };
+        (solved, report.number_of_evaluations, status)
     }
 
     /// Cholesky-whitening of the timing-error covariance at the model times in `eval`.
@@ -608,17 +647,17 @@ impl PulseFitter {
     ) -> PulseFit {
         let v = fit.full[0];
         let (h, [_, t0, decay, rise], cov) = peak_posterior(data, &fit);
-        let shape = PulseShape { rise, decay };
-        let sp = shape.peak_offset();
-        let g = shape.unit_peak();
-        let (gd, gr) = shape.shape_gradient(sp);
-        let (spd, spr) = shape.peak_offset_gradient();
+        let consts = ShapeConstants::new(&PulseShape { rise, decay });
+        let (sp, g) = (consts.sp, consts.g);
+        let (gd, gr) = consts.g_grad;
+        let (spd, spr) = consts.sp_grad;
         let amp = h / g;
         let width = decay - rise;
         let f = self.config.cf_fraction;
-        let s_cf = unit_crossing_with_peak(&shape, f, Edge::Rising, sp, g, None);
-        let (fd, fr) = shape.shape_gradient(s_cf);
-        let slope_cf = shape.slope(s_cf);
+        let cf = consts.crossing(f, Edge::Rising, f64::NAN);
+        let s_cf = cf.s;
+        let (fd, fr) = consts.shape_gradient(&cf);
+        let slope_cf = consts.slope(&cf);
         let propagate = |grad: [f64; 4]| -> f64 {
             let mut v = 0.0;
             for i in 0..4 {
@@ -636,7 +675,7 @@ impl PulseFitter {
 
         let dof = data.n_points.saturating_sub(fit.n_free);
         flags.no_dof = dof == 0;
-        flags.peak_at_limit = v >= data.v_max * (1.0 - 10.0 * BOUND_SOFTNESS);
+        flags.peak_at_limit = fit.pinned || v >= data.v_max * (1.0 - 1e-9);
         flags.peak_at_top_level = v <= 0.0;
         let p_value = match (dof, fit.chi2) {
             (0, _) => None,
@@ -837,14 +876,12 @@ impl Prepared {
         } else {
             1.25 * top
         };
-        let sp = shape.peak_offset();
-        let g = shape.unit_peak();
+        let consts = ShapeConstants::new(shape);
         let mut sum = 0.0;
         for j in 0..self.n_levels {
             let y = self.levels[j] / h;
-            sum += self.times[2 * j] - unit_crossing_with_peak(shape, y, Edge::Rising, sp, g, None);
-            sum += self.times[2 * j + 1]
-                - unit_crossing_with_peak(shape, y, Edge::Falling, sp, g, None);
+            sum += self.times[2 * j] - consts.crossing(y, Edge::Rising, f64::NAN).s;
+            sum += self.times[2 * j + 1] - consts.crossing(y, Edge::Falling, f64::NAN).s;
         }
         [
             (h - top).sqrt(),
@@ -893,20 +930,25 @@ impl Prepared {
                 true,
             )
         };
-        let sp = shape.peak_offset();
-        let g = shape.unit_peak();
-        let (g_d, g_r) = shape.shape_gradient(sp);
-        let (sp_d, sp_r) = shape.peak_offset_gradient();
-        let kappa = (2.0 * g / (-shape.curvature(sp)).max(f64::MIN_POSITIVE)).sqrt();
+        if out.consts.is_none_or(|c| c.shape != shape) {
+            out.consts = Some(ShapeConstants::new(&shape));
+        }
+        let Some(consts) = out.consts else {
+            return false;
+        };
+        let (sp, g, kappa) = (consts.sp, consts.g, consts.kappa);
+        let (g_d, g_r) = consts.g_grad;
+        let (sp_d, sp_r) = consts.sp_grad;
         for j in 0..self.n_levels {
             let y = self.levels[j] / h;
             for (e, edge) in [Edge::Rising, Edge::Falling].into_iter().enumerate() {
                 let i = 2 * j + e;
                 let (s, ds) = if y < 1.0 {
                     // The previous evaluation's offset is a close first guess.
-                    let s = unit_crossing_with_peak(&shape, y, edge, sp, g, Some(out.s[i]));
-                    let slope = shape.slope(s);
-                    let (f_d, f_r) = shape.shape_gradient(s);
+                    let c = consts.crossing(y, edge, out.s[i]);
+                    let slope = consts.slope(&c);
+                    let (f_d, f_r) = consts.shape_gradient(&c);
+                    let s = c.s;
                     (
                         s,
                         [
@@ -951,6 +993,8 @@ struct Eval {
     /// Offsets from onset (`t − t0`), kept as first guesses for the next evaluation.
     s: [f64; MAX_POINTS],
     dt: [[f64; 4]; MAX_POINTS],
+    /// Constants of the last shape evaluated (the calibration, on the fixed path).
+    consts: Option<ShapeConstants>,
 }
 
 impl Default for Eval {
@@ -959,6 +1003,7 @@ impl Default for Eval {
             t: [0.0; MAX_POINTS],
             s: [f64::NAN; MAX_POINTS],
             dt: [[0.0; 4]; MAX_POINTS],
+            consts: None,
         }
     }
 }
@@ -1055,6 +1100,8 @@ struct PathFit {
     cov: [[f64; 4]; 4],
     chi2: f64,
     n_free: usize,
+    /// The peak was pinned at the level not reached.
+    pinned: bool,
     status: FitStatus,
     evaluations: usize,
 }
@@ -1070,12 +1117,13 @@ impl PathFit {
     }
 }
 
-/// The least-squares problem handed to Levenberg–Marquardt: `N` free parameters taken
-/// from the front of (H, t0, τd, τr), the rest held at the calibration.
+/// The least-squares problem handed to Levenberg–Marquardt: `N` free parameters
+/// `full[first..first + N]` of (v, t0, τd, τr), the rest held.
 struct TimingProblem<'a, const N: usize> {
     data: &'a Prepared,
     whitener: &'a Whitener,
     full: [f64; 4],
+    first: usize,
     eval: Eval,
     valid: bool,
 }
@@ -1084,16 +1132,15 @@ impl<'a, const N: usize> TimingProblem<'a, N> {
     fn new(
         data: &'a Prepared,
         whitener: &'a Whitener,
-        start: [f64; 4],
-        cal: PulseShape,
+        full: [f64; 4],
         warm: Eval,
+        first: usize,
     ) -> Self {
-        let mut full = [start[0], start[1], cal.decay, cal.rise];
-        full[..N].copy_from_slice(&start[..N]);
         let mut problem = TimingProblem {
             data,
             whitener,
             full,
+            first,
             eval: warm,
             valid: false,
         };
@@ -1108,12 +1155,12 @@ impl<const N: usize> LeastSquaresProblem<f64, Const<ROWS>, Const<N>> for TimingP
     type ParameterStorage = Owned<f64, Const<N>>;
 
     fn set_params(&mut self, x: &SVector<f64, N>) {
-        self.full[..N].copy_from_slice(x.as_slice());
+        self.full[self.first..self.first + N].copy_from_slice(x.as_slice());
         self.valid = self.data.evaluate(&self.full, &mut self.eval);
     }
 
     fn params(&self) -> SVector<f64, N> {
-        SVector::<f64, N>::from_column_slice(&self.full[..N])
+        SVector::<f64, N>::from_column_slice(&self.full[self.first..self.first + N])
     }
 
     fn residuals(&self) -> Option<SVector<f64, ROWS>> {
@@ -1125,10 +1172,6 @@ impl<const N: usize> LeastSquaresProblem<f64, Const<ROWS>, Const<N>> for TimingP
         }
         self.whitener
             .residuals(self.data, &self.eval, &mut r.as_mut_slice()[..n]);
-        let excess = self.full[0] - self.data.v_max;
-        if excess > 0.0 {
-            r[ROWS - 1] = excess / (BOUND_SOFTNESS * self.data.v_max);
-        }
         Some(r)
     }
 
@@ -1140,11 +1183,8 @@ impl<const N: usize> LeastSquaresProblem<f64, Const<ROWS>, Const<N>> for TimingP
         let jw = self.whitener.jacobian(&self.eval);
         for (i, row) in jw.iter().enumerate().take(self.data.n_points) {
             for p in 0..N {
-                j[(i, p)] = -row[p];
+                j[(i, p)] = -row[self.first + p];
             }
-        }
-        if self.full[0] > self.data.v_max {
-            j[(ROWS - 1, 0)] = 1.0 / (BOUND_SOFTNESS * self.data.v_max);
         }
         Some(j)
     }

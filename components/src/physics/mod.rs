@@ -1,8 +1,8 @@
 //! Physics for the COSMICi shower detector (issue 6): pulse fitting, shower filtering
 //! and shower direction, plus a seeded simulation with ground truth.
 //!
-//! Plain, synchronous Rust with no dependency on the component runtime; components wrap
-//! these types later.
+//! The algorithms are plain, synchronous Rust with no dependency on the component
+//! runtime; [`components`] wraps them as axon components.
 //!
 //! | module | what |
 //! | --- | --- |
@@ -12,12 +12,14 @@
 //! | [`angle`] | [`AngleFinder`](angle::AngleFinder): shower direction from arrival times |
 //! | [`layout`] | detector positions, speed of light |
 //! | [`simulate`] | seeded synthetic pulses and showers with ground truth |
+//! | [`components`] | the axon components: `PulseFitterComponent`, `ShowerFilterComponent`, `AngleFinderComponent` |
 //! | [`error`] | error enums |
 //!
 //! Conventions: times in ns, distances in m, voltages positive (pulses are negative-going
 //! in the detector; see [`model`]), angles in rad.
 
 pub mod angle;
+pub mod components;
 pub mod error;
 pub mod fit;
 pub mod layout;

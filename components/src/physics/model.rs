@@ -22,7 +22,7 @@
 //! * a level `L < H` is crossed twice: once on the rising edge (`0 < s < s_p`, where `f`
 //!   is increasing and concave) and once on the falling edge (`s > s_p`).
 //!
-//! Crossings are found by a safeguarded Newton iteration inside a bracket that is known
+//! Crossings are found by a safeguarded Halley iteration inside a bracket that is known
 //! to hold exactly one root, so they never fail for a level below the peak.
 //!
 //! # Examples
@@ -135,17 +135,6 @@ impl PulseShape {
         (fraction > 0.0 && fraction < 1.0).then(|| unit_crossing(self, fraction, Edge::Rising))
     }
 
-    /// `f(s)` and `f'(s)` from one pair of exponentials (`s > 0`).
-    pub(super) fn value_and_slope(&self, s: f64) -> (f64, f64) {
-        let ed = (-s / self.decay).exp();
-        let er = (-s / self.rise).exp();
-        (ed - er, er / self.rise - ed / self.decay)
-    }
-
-    pub(super) fn slope(&self, s: f64) -> f64 {
-        (-s / self.rise).exp() / self.rise - (-s / self.decay).exp() / self.decay
-    }
-
     /// ∂f/∂τd and ∂f/∂τr at offset `s`.
     pub(super) fn shape_gradient(&self, s: f64) -> (f64, f64) {
         let d = s / (self.decay * self.decay) * (-s / self.decay).exp();
@@ -170,77 +159,165 @@ impl PulseShape {
 }
 
 /// Offset `s` where the unit shape equals `y·g` on the given edge, for `0 < y < 1`.
-///
-/// Safeguarded Newton: the rising root lies in `(0, s_p)`, the falling root in
-/// `(s_p, −τd·ln(y·g))` because `f(s) < e^{-s/τd}`. A Newton step that leaves the
-/// bracket is replaced by bisection, so the iteration always converges.
 pub(super) fn unit_crossing(shape: &PulseShape, y: f64, edge: Edge) -> f64 {
-    let sp = shape.peak_offset();
-    unit_crossing_with_peak(shape, y, edge, sp, shape.unit_value(sp), None)
+    ShapeConstants::new(shape).crossing(y, edge, f64::NAN).s
 }
 
-/// [`unit_crossing`] with the peak offset and unit peak already known, and optionally
-/// a first guess (used when it lies inside the bracket).
-pub(super) fn unit_crossing_with_peak(
-    shape: &PulseShape,
-    y: f64,
-    edge: Edge,
-    sp: f64,
-    g: f64,
-    guess: Option<f64>,
-) -> f64 {
-    let target = y * g;
-    // Near the peak f ≈ g − ½|f''|(s−s_p)²: a good first guess there.
-    let half_width = (2.0 * g * (1.0 - y) / (-shape.curvature(sp)).max(f64::MIN_POSITIVE)).sqrt();
-    let (mut lo, mut hi, mut s) = match edge {
-        Edge::Rising => {
-            let guess = if y > 0.6 {
-                sp - half_width
-            } else {
-                target / shape.slope(0.0)
-            };
-            (0.0, sp, guess)
+/// What every crossing-time evaluation of one shape needs, computed once per shape.
+///
+/// The fitter evaluates the crossings of the same (calibrated) shape thousands of times
+/// per second; the logarithm and five exponentials here would otherwise be recomputed
+/// for every evaluation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct ShapeConstants {
+    /// The shape.
+    pub(super) shape: PulseShape,
+    inv_rise: f64,
+    inv_decay: f64,
+    /// Peak offset `s_p`, ns.
+    pub(super) sp: f64,
+    /// Unit peak `g = f(s_p)`.
+    pub(super) g: f64,
+    /// `(∂g/∂τd, ∂g/∂τr)`.
+    pub(super) g_grad: (f64, f64),
+    /// `(∂s_p/∂τd, ∂s_p/∂τr)`.
+    pub(super) sp_grad: (f64, f64),
+    /// `√(2g/|f''(s_p)|)`: near the peak a level `y·g` is crossed at `s_p ± κ·√(1 − y)`.
+    pub(super) kappa: f64,
+    /// `f'(0)`.
+    slope0: f64,
+    /// Time scale of the shape, `τd + s_p`, for tolerances.
+    scale: f64,
+}
+
+/// A crossing offset `s` with the two exponentials `e^{-s/τd}`, `e^{-s/τr}` at it, from
+/// which the slope and the shape gradient follow without further exponentials.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct UnitCrossing {
+    /// Offset from onset, ns.
+    pub(super) s: f64,
+    ed: f64,
+    er: f64,
+}
+
+impl ShapeConstants {
+    pub(super) fn new(shape: &PulseShape) -> Self {
+        let sp = shape.peak_offset();
+        let g = shape.unit_value(sp);
+        ShapeConstants {
+            shape: *shape,
+            inv_rise: 1.0 / shape.rise,
+            inv_decay: 1.0 / shape.decay,
+            sp,
+            g,
+            g_grad: shape.shape_gradient(sp),
+            sp_grad: shape.peak_offset_gradient(),
+            kappa: (2.0 * g / (-shape.curvature(sp)).max(f64::MIN_POSITIVE)).sqrt(),
+            slope0: 1.0 / shape.rise - 1.0 / shape.decay,
+            scale: shape.decay + sp,
         }
-        Edge::Falling => {
-            let hi = (-shape.decay * target.ln()).max(sp);
-            let guess = if y > 0.6 { sp + half_width } else { hi };
-            (sp, hi, guess)
-        }
-    };
-    if let Some(warm) = guess.filter(|w| *w > lo && *w < hi) {
-        s = warm;
     }
-    if !(s > lo && s < hi) {
-        s = 0.5 * (lo + hi);
+
+    /// `f'(s)` at a crossing.
+    pub(super) fn slope(&self, c: &UnitCrossing) -> f64 {
+        c.er * self.inv_rise - c.ed * self.inv_decay
     }
-    // f − target is increasing on the rising edge and decreasing on the falling edge.
-    let sign = match edge {
-        Edge::Rising => 1.0,
-        Edge::Falling => -1.0,
-    };
-    let tol = 1e-11 * (shape.decay + sp);
-    for _ in 0..100 {
-        let (value, slope) = shape.value_and_slope(s);
-        let h = sign * (value - target);
-        if h > 0.0 {
-            hi = s;
-        } else {
-            lo = s;
-        }
-        let slope = sign * slope;
-        let newton = s - h / slope;
-        let next = if slope > 0.0 && newton > lo && newton < hi {
-            newton
-        } else {
-            0.5 * (lo + hi)
+
+    /// `(∂f/∂τd, ∂f/∂τr)` at a crossing.
+    pub(super) fn shape_gradient(&self, c: &UnitCrossing) -> (f64, f64) {
+        (
+            c.s * self.inv_decay * self.inv_decay * c.ed,
+            -c.s * self.inv_rise * self.inv_rise * c.er,
+        )
+    }
+
+    /// Offset where the unit shape equals `y·g` on the given edge, for `0 < y < 1`;
+    /// `warm` (if finite and inside the bracket) is the first guess.
+    ///
+    /// Safeguarded Halley iteration: the rising root lies in `(0, s_p)`, the falling
+    /// root in `(s_p, −τd·ln(y·g))` because `f(s) < e^{-s/τd}`, and `f − y·g` is monotonic
+    /// in each bracket. A step that leaves the bracket falls back to Newton, then to
+    /// bisection, so the iteration always converges. Halley's error after a step `d` is
+    /// of order `d³/w²` (`w` = distance from the peak, where `f'` vanishes), so a step
+    /// below `1e-5·w` ends the iteration with an error far below `1e-12` ns.
+    pub(super) fn crossing(&self, y: f64, edge: Edge, warm: f64) -> UnitCrossing {
+        let target = y * self.g;
+        let near_peak = y > 0.6;
+        let (sign, mut lo, mut hi, mut s) = match edge {
+            Edge::Rising => {
+                let guess = if near_peak {
+                    self.sp - self.kappa * (1.0 - y).sqrt()
+                } else {
+                    target / self.slope0
+                };
+                (1.0, 0.0, self.sp, guess)
+            }
+            Edge::Falling if near_peak => {
+                // The upper bracket costs a logarithm: found lazily, only if a step needs it.
+                let guess = self.sp + self.kappa * (1.0 - y).sqrt();
+                (-1.0, self.sp, f64::INFINITY, guess)
+            }
+            Edge::Falling => {
+                // e^{-s/τd} = y·g + e^{-s/τr}: the bound, corrected to first order.
+                let bound = (-self.shape.decay * target.ln()).max(self.sp);
+                let guess = bound - self.shape.decay * (-bound * self.inv_rise).exp() / target;
+                (-1.0, self.sp, bound, guess)
+            }
         };
-        let step = (next - s).abs();
-        s = next;
-        if step <= tol || hi - lo <= tol {
-            break;
+        if warm > lo && warm < hi {
+            s = warm;
+        }
+        let upper = |hi: &mut f64| {
+            if hi.is_infinite() {
+                *hi = (-self.shape.decay * target.ln()).max(self.sp);
+            }
+            *hi
+        };
+        if !(s > lo && s < upper(&mut hi)) {
+            s = 0.5 * (lo + upper(&mut hi));
+        }
+        let tol = 1e-13 * self.scale;
+        for _ in 0..100 {
+            let ed = (-s * self.inv_decay).exp();
+            let er = (-s * self.inv_rise).exp();
+            let h = sign * (ed - er - target);
+            if h > 0.0 {
+                hi = s;
+            } else {
+                lo = s;
+            }
+            let d1 = sign * (er * self.inv_rise - ed * self.inv_decay);
+            let d2 =
+                sign * (ed * self.inv_decay * self.inv_decay - er * self.inv_rise * self.inv_rise);
+            let newton = h / d1;
+            let halley = newton / (1.0 - 0.5 * newton * d2 / d1);
+            let inside = |x: f64| x > lo && x < hi;
+            let (next, fast) = if d1 > 0.0 && inside(s - halley) {
+                (s - halley, true)
+            } else if d1 > 0.0 && inside(s - newton) {
+                (s - newton, false)
+            } else {
+                (0.5 * (lo + upper(&mut hi)), false)
+            };
+            let step = next - s;
+            let width = (s - self.sp).abs().min(self.scale);
+            if (fast && step.abs() <= 1e-5 * width) || step.abs() <= tol || hi - lo <= tol {
+                // Carry the exponentials across the last (tiny) step to second order.
+                let (xd, xr) = (step * self.inv_decay, step * self.inv_rise);
+                return UnitCrossing {
+                    s: next,
+                    ed: ed * (1.0 - xd + 0.5 * xd * xd),
+                    er: er * (1.0 - xr + 0.5 * xr * xr),
+                };
+            }
+            s = next;
+        }
+        UnitCrossing {
+            s,
+            ed: (-s * self.inv_decay).exp(),
+            er: (-s * self.inv_rise).exp(),
         }
     }
-    s
 }
 
 /// One bi-exponential pulse: amplitude, onset and shape.

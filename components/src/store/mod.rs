@@ -1,1 +1,1092 @@
-//! SQLite storage (being written).
+//! SQLite storage of pulses, fits and showers (feature `store`).
+//!
+//! [`Store`] is the database: WAL journal, batched transactions, queries and CSV export.
+//! [`StoreWriter`] is the axon component that writes [`Record`]s in batches and
+//! acknowledges each batch on its outbox only after the transaction has committed, so
+//! an acknowledged record survives the process being killed.
+//!
+//! # Schema
+//!
+//! Units are in the column names: `_v` volts (positive convention, see
+//! [`crate::physics::model`]), `_ns` nanoseconds, `_vns` volt·nanoseconds, `_deg`
+//! degrees. Errors are 1σ. Ids are the caller's, as SQLite integers (below 2⁶³).
+//! `PRAGMA user_version` holds the schema version ([`SCHEMA_VERSION`]).
+//!
+//! **`pulses`**: one row per pulse.
+//!
+//! | column | type | meaning |
+//! | --- | --- | --- |
+//! | `id` | INTEGER PRIMARY KEY | the caller's pulse id |
+//! | `detector` | INTEGER NULL | detector id, if known |
+//! | `levels` | INTEGER | number of levels crossed |
+//! | `next_level_v` | REAL NULL | the level not reached; NULL when the top level was crossed |
+//!
+//! **`crossings`**: one row per level crossed (the input of a fit).
+//!
+//! | column | type | meaning |
+//! | --- | --- | --- |
+//! | `pulse_id` | INTEGER | the pulse (`pulses.id`) |
+//! | `level_index` | INTEGER | 0 = lowest level |
+//! | `level_v` | REAL | threshold level |
+//! | `rise_ns`, `fall_ns` | REAL | clock times of the rising and falling edge, as reported (floored) |
+//!
+//! **`fits`**: one row per fitted pulse, columns [`FIT_COLUMNS`].
+//!
+//! | column | type | meaning |
+//! | --- | --- | --- |
+//! | `pulse_id` | INTEGER PRIMARY KEY | the pulse |
+//! | `status` | TEXT | `converged`, `iteration_limit`, `numerical`, or `invalid` (crossings inconsistent: no fit) |
+//! | `reason` | TEXT NULL | for `invalid`: why (e.g. `level 0: fall before rise`) |
+//! | `shape_path` | TEXT NULL | `fixed`, `decay_free` or `free`: which shape parameters were fitted |
+//! | `peak_height_v`, `peak_height_err_v` | REAL | peak height |
+//! | `peak_time_ns`, `peak_time_err_ns` | REAL | time of the peak |
+//! | `onset_ns`, `onset_err_ns` | REAL | onset `t0` |
+//! | `amplitude_v`, `amplitude_err_v` | REAL | bi-exponential amplitude `A` |
+//! | `area_vns`, `area_err_vns` | REAL | pulse area |
+//! | `cf_time_ns`, `cf_time_err_ns` | REAL | constant-fraction time |
+//! | `decay_ns`, `decay_err_ns` | REAL | decay time constant (error 0 when held) |
+//! | `rise_ns`, `rise_err_ns` | REAL | rise time constant (error 0 when held) |
+//! | `chi2` | REAL | χ² of the time residuals |
+//! | `dof` | INTEGER | degrees of freedom |
+//! | `p_value` | REAL NULL | χ² probability; NULL without degrees of freedom |
+//! | `flags` | TEXT | `;`-separated: `peak_at_limit`, `peak_at_top_level`, `shape_fit_failed`, `no_dof` |
+//!
+//! Fit columns other than the first three are NULL for `invalid` rows.
+//!
+//! **`showers`**: one row per shower candidate or event, columns [`SHOWER_COLUMNS`].
+//!
+//! | column | type | meaning |
+//! | --- | --- | --- |
+//! | `id` | INTEGER PRIMARY KEY | the caller's shower (event) id |
+//! | `start_ns` | REAL NULL | earliest hit time (NULL when the hits are not known) |
+//! | `detectors` | INTEGER | number of hits (distinct detectors) |
+//! | `direction` | TEXT | `found`, `unphysical` (no direction fits the times; zenith reported as 90°), `failed`, or `none` (not attempted) |
+//! | `reason` | TEXT NULL | for `failed`: why (e.g. `hit detectors are collinear…`) |
+//! | `zenith_deg`, `zenith_err_deg` | REAL NULL | zenith angle θ from vertical |
+//! | `azimuth_deg`, `azimuth_err_deg` | REAL NULL | azimuth φ from +x (east) towards +y (north), in (−180, 180] |
+//! | `front_time_ns`, `front_time_err_ns` | REAL NULL | time the front passes the layout origin |
+//! | `chi2` | REAL NULL | χ² of the arrival times |
+//! | `dof` | INTEGER NULL | hits − 3 |
+//!
+//! **`shower_hits`**: one row per hit of a shower, columns [`HIT_COLUMNS`].
+//!
+//! | column | type | meaning |
+//! | --- | --- | --- |
+//! | `shower_id` | INTEGER | the shower (`showers.id`) |
+//! | `detector` | INTEGER | detector id |
+//! | `time_ns` | REAL | arrival time |
+//! | `amplitude_v` | REAL NULL | pulse peak height, if known |
+//! | `pulse_id` | INTEGER NULL | the pulse (`pulses.id`), if known |
+//!
+//! Writing a record with an id that is already stored replaces it (with its crossings
+//! or hits), so a writer that restarts and repeats its last batch stores nothing twice.
+//!
+//! # Durability
+//!
+//! The journal is WAL. A batch is one transaction; [`StoreWriter`] acknowledges it after
+//! `COMMIT` returns. With [`Durability::Process`] (`synchronous = NORMAL`) a committed
+//! transaction survives the process being killed; with [`Durability::PowerLoss`]
+//! (`synchronous = FULL`, the default) it also survives an operating-system crash or a
+//! power cut, at the cost of one `fsync` per batch.
+//!
+//! # Examples
+//!
+//! ```
+//! use components::physics::fit::{Crossings, LevelCrossing};
+//! use components::store::{Record, RecordKind, Store, StoredPulse};
+//!
+//! let mut store = Store::open_in_memory()?;
+//! let pulse = StoredPulse {
+//!     id: 1,
+//!     detector: Some(2),
+//!     crossings: Crossings {
+//!         levels: vec![LevelCrossing { level: 0.2, rise: 10.0, fall: 14.0 }],
+//!         next_level: Some(0.3),
+//!     },
+//! };
+//! let keys = store.write(&[Record::Pulse(pulse.clone())])?;
+//! assert_eq!(keys[0].kind, RecordKind::Pulse);
+//! assert_eq!(store.pulse(1)?, Some(pulse));
+//! let mut csv = Vec::new();
+//! store.export(components::store::Table::Crossings, &mut csv)?;
+//! assert!(String::from_utf8_lossy(&csv).starts_with("pulse_id,level_index,level_v,rise_ns,fall_ns\n1,0,0.2,10,14\n"));
+//! # Ok::<(), components::store::StoreError>(())
+//! ```
+
+mod error;
+mod writer;
+
+use std::fmt;
+use std::io::Write;
+use std::path::Path;
+
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+use rusqlite::{Connection, OptionalExtension, ToSql, params};
+use serde::{Deserialize, Serialize};
+
+pub use error::StoreError;
+pub use writer::{StoreAck, StoreWriter};
+
+use crate::physics::angle::ShowerDirection;
+use crate::physics::components::{FittedPulse, FoundDirection};
+use crate::physics::error::AngleError;
+use crate::physics::fit::{Crossings, FitStatus, LevelCrossing, ShapePath};
+use crate::physics::model::{BiExpPulse, PulseShape};
+use crate::physics::shower::ShowerCandidate;
+
+/// Version of the schema this code writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS pulses (
+    id INTEGER PRIMARY KEY,
+    detector INTEGER,
+    levels INTEGER NOT NULL,
+    next_level_v REAL
+);
+CREATE TABLE IF NOT EXISTS crossings (
+    pulse_id INTEGER NOT NULL,
+    level_index INTEGER NOT NULL,
+    level_v REAL NOT NULL,
+    rise_ns REAL NOT NULL,
+    fall_ns REAL NOT NULL,
+    PRIMARY KEY (pulse_id, level_index)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fits (
+    pulse_id INTEGER PRIMARY KEY,
+    status TEXT NOT NULL,
+    reason TEXT,
+    shape_path TEXT,
+    peak_height_v REAL, peak_height_err_v REAL,
+    peak_time_ns REAL, peak_time_err_ns REAL,
+    onset_ns REAL, onset_err_ns REAL,
+    amplitude_v REAL, amplitude_err_v REAL,
+    area_vns REAL, area_err_vns REAL,
+    cf_time_ns REAL, cf_time_err_ns REAL,
+    decay_ns REAL, decay_err_ns REAL,
+    rise_ns REAL, rise_err_ns REAL,
+    chi2 REAL, dof INTEGER, p_value REAL,
+    flags TEXT
+);
+CREATE TABLE IF NOT EXISTS showers (
+    id INTEGER PRIMARY KEY,
+    start_ns REAL,
+    detectors INTEGER NOT NULL,
+    direction TEXT NOT NULL,
+    reason TEXT,
+    zenith_deg REAL, zenith_err_deg REAL,
+    azimuth_deg REAL, azimuth_err_deg REAL,
+    front_time_ns REAL, front_time_err_ns REAL,
+    chi2 REAL, dof INTEGER
+);
+CREATE TABLE IF NOT EXISTS shower_hits (
+    shower_id INTEGER NOT NULL,
+    detector INTEGER NOT NULL,
+    time_ns REAL NOT NULL,
+    amplitude_v REAL,
+    pulse_id INTEGER,
+    PRIMARY KEY (shower_id, detector)
+) WITHOUT ROWID;
+";
+
+/// Columns of the `fits` table and of a fits CSV, in order.
+pub const FIT_COLUMNS: [&str; 24] = [
+    "pulse_id",
+    "status",
+    "reason",
+    "shape_path",
+    "peak_height_v",
+    "peak_height_err_v",
+    "peak_time_ns",
+    "peak_time_err_ns",
+    "onset_ns",
+    "onset_err_ns",
+    "amplitude_v",
+    "amplitude_err_v",
+    "area_vns",
+    "area_err_vns",
+    "cf_time_ns",
+    "cf_time_err_ns",
+    "decay_ns",
+    "decay_err_ns",
+    "rise_ns",
+    "rise_err_ns",
+    "chi2",
+    "dof",
+    "p_value",
+    "flags",
+];
+
+/// Columns of the `showers` table and of a directions CSV, in order.
+pub const SHOWER_COLUMNS: [&str; 13] = [
+    "id",
+    "start_ns",
+    "detectors",
+    "direction",
+    "reason",
+    "zenith_deg",
+    "zenith_err_deg",
+    "azimuth_deg",
+    "azimuth_err_deg",
+    "front_time_ns",
+    "front_time_err_ns",
+    "chi2",
+    "dof",
+];
+
+/// Columns of the `shower_hits` table and of a shower-candidates CSV, in order.
+pub const HIT_COLUMNS: [&str; 5] = [
+    "shower_id",
+    "detector",
+    "time_ns",
+    "amplitude_v",
+    "pulse_id",
+];
+
+/// One value of a row: what a table cell or a CSV field holds.
+///
+/// Displays as a CSV field: NULL empty, numbers in Rust's shortest round-trip form,
+/// text quoted when it holds a comma, quote or line break.
+///
+/// # Examples
+///
+/// ```
+/// use components::store::Cell;
+///
+/// assert_eq!(Cell::Real(0.5).to_string(), "0.5");
+/// assert_eq!(Cell::Null.to_string(), "");
+/// assert_eq!(Cell::Text("a,b".into()).to_string(), "\"a,b\"");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// No value.
+    Null,
+    /// An integer.
+    Int(i64),
+    /// A real number (NaN and infinities are stored as NULL).
+    Real(f64),
+    /// Text.
+    Text(String),
+}
+
+impl Cell {
+    fn real(v: f64) -> Cell {
+        if v.is_finite() {
+            Cell::Real(v)
+        } else {
+            Cell::Null
+        }
+    }
+
+    fn opt_real(v: Option<f64>) -> Cell {
+        v.map_or(Cell::Null, Cell::real)
+    }
+}
+
+impl fmt::Display for Cell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cell::Null => Ok(()),
+            Cell::Int(i) => write!(f, "{i}"),
+            Cell::Real(r) => write!(f, "{r}"),
+            Cell::Text(t) if t.contains([',', '"', '\n', '\r']) => {
+                write!(f, "\"{}\"", t.replace('"', "\"\""))
+            }
+            Cell::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+impl ToSql for Cell {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Cell::Null => ToSqlOutput::Owned(Value::Null),
+            Cell::Int(i) => ToSqlOutput::Owned(Value::Integer(*i)),
+            Cell::Real(r) => ToSqlOutput::Owned(Value::Real(*r)),
+            Cell::Text(t) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
+        })
+    }
+}
+
+impl From<ValueRef<'_>> for Cell {
+    fn from(v: ValueRef<'_>) -> Self {
+        match v {
+            ValueRef::Null => Cell::Null,
+            ValueRef::Integer(i) => Cell::Int(i),
+            ValueRef::Real(r) => Cell::Real(r),
+            ValueRef::Text(t) | ValueRef::Blob(t) => {
+                Cell::Text(String::from_utf8_lossy(t).into_owned())
+            }
+        }
+    }
+}
+
+fn sql_id(id: u64) -> Result<i64, StoreError> {
+    i64::try_from(id).map_err(|_| StoreError::IdOutOfRange(id))
+}
+
+/// The row of [`FIT_COLUMNS`] for one fit result (or refusal).
+///
+/// # Examples
+///
+/// ```
+/// use components::physics::components::FittedPulse;
+/// use components::physics::error::CrossingsError;
+/// use components::store::{Cell, FIT_COLUMNS, fit_row};
+///
+/// let row = fit_row(&FittedPulse { id: 4, result: Err(CrossingsError::FallBeforeRise { index: 0 }) });
+/// assert_eq!(row.len(), FIT_COLUMNS.len());
+/// assert_eq!(row[1], Cell::Text("invalid".into()));
+/// assert_eq!(row[2], Cell::Text("level 0: fall before rise".into()));
+/// ```
+pub fn fit_row(fitted: &FittedPulse) -> Vec<Cell> {
+    let id = i64::try_from(fitted.id).map_or(Cell::Text(fitted.id.to_string()), Cell::Int);
+    match &fitted.result {
+        Err(e) => {
+            let mut row = vec![id, Cell::Text("invalid".into()), Cell::Text(e.to_string())];
+            row.resize(FIT_COLUMNS.len(), Cell::Null);
+            row
+        }
+        Ok(fit) => {
+            let status = match fit.status {
+                FitStatus::Converged => "converged",
+                FitStatus::IterationLimit => "iteration_limit",
+                FitStatus::Numerical => "numerical",
+            };
+            let path = match fit.shape_path {
+                ShapePath::Fixed => "fixed",
+                ShapePath::DecayFree => "decay_free",
+                ShapePath::Free => "free",
+            };
+            let mut flags = Vec::new();
+            for (on, name) in [
+                (fit.flags.peak_at_limit, "peak_at_limit"),
+                (fit.flags.peak_at_top_level, "peak_at_top_level"),
+                (fit.flags.shape_fit_failed, "shape_fit_failed"),
+                (fit.flags.no_dof, "no_dof"),
+            ] {
+                if on {
+                    flags.push(name);
+                }
+            }
+            let mut row = vec![
+                id,
+                Cell::Text(status.into()),
+                Cell::Null,
+                Cell::Text(path.into()),
+            ];
+            for m in [
+                fit.peak_height,
+                fit.peak_time,
+                fit.onset,
+                fit.amplitude,
+                fit.area,
+                fit.cf_time,
+                fit.decay,
+                fit.rise,
+            ] {
+                row.push(Cell::real(m.value));
+                row.push(Cell::real(m.error));
+            }
+            row.push(Cell::real(fit.chi2));
+            row.push(Cell::Int(fit.dof as i64));
+            row.push(Cell::opt_real(fit.p_value));
+            row.push(Cell::Text(flags.join(";")));
+            row
+        }
+    }
+}
+
+/// A pulse as stored: its id, detector and crossings.
+///
+/// # Examples
+///
+/// ```
+/// use components::store::StoredPulse;
+/// let p = StoredPulse { id: 1, detector: None, crossings: Default::default() };
+/// assert!(p.crossings.levels.is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredPulse {
+    /// The caller's pulse id.
+    pub id: u64,
+    /// Detector id, if known.
+    pub detector: Option<u32>,
+    /// The threshold crossings.
+    pub crossings: Crossings,
+}
+
+/// One hit of a stored shower.
+///
+/// # Examples
+///
+/// ```
+/// use components::store::ShowerHit;
+/// let h = ShowerHit { detector: 1, time: 20.0, amplitude: None, pulse_id: None };
+/// assert_eq!(h.detector, 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ShowerHit {
+    /// Detector id.
+    pub detector: usize,
+    /// Arrival time, ns.
+    pub time: f64,
+    /// Peak height, V, if known.
+    pub amplitude: Option<f64>,
+    /// The pulse's id, if known.
+    pub pulse_id: Option<u64>,
+}
+
+/// A shower (candidate or event) as stored: its hits and, if attempted, its direction.
+///
+/// # Examples
+///
+/// ```
+/// use components::physics::shower::{ShowerCandidate, ShowerPulse};
+/// use components::store::StoredShower;
+///
+/// let c = ShowerCandidate { pulses: vec![ShowerPulse { detector: 0, time: 1.0, amplitude: 0.3, fit_ref: Some(8) }] };
+/// let s = StoredShower::from_candidate(3, &c);
+/// assert_eq!(s.hits[0].pulse_id, Some(8));
+/// assert!(s.direction.is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredShower {
+    /// The caller's shower id.
+    pub id: u64,
+    /// One hit per detector.
+    pub hits: Vec<ShowerHit>,
+    /// The direction, the reason there is none, or `None` if not attempted.
+    pub direction: Option<Result<ShowerDirection, AngleError>>,
+}
+
+impl StoredShower {
+    /// A candidate from the shower filter, without a direction.
+    pub fn from_candidate(id: u64, candidate: &ShowerCandidate) -> Self {
+        StoredShower {
+            id,
+            hits: candidate
+                .pulses
+                .iter()
+                .map(|p| ShowerHit {
+                    detector: p.detector,
+                    time: p.time,
+                    amplitude: Some(p.amplitude).filter(|a| a.is_finite()),
+                    pulse_id: p.fit_ref,
+                })
+                .collect(),
+            direction: None,
+        }
+    }
+
+    /// Earliest hit time, ns (NaN without hits).
+    pub fn start(&self) -> f64 {
+        self.hits.iter().map(|h| h.time).fold(f64::NAN, f64::min)
+    }
+}
+
+/// The row of [`SHOWER_COLUMNS`] for a shower (angles in degrees).
+///
+/// # Examples
+///
+/// ```
+/// use components::store::{Cell, SHOWER_COLUMNS, StoredShower, shower_row};
+///
+/// let row = shower_row(&StoredShower { id: 2, hits: vec![], direction: None });
+/// assert_eq!(row.len(), SHOWER_COLUMNS.len());
+/// assert_eq!(row[3], Cell::Text("none".into()));
+/// ```
+pub fn shower_row(shower: &StoredShower) -> Vec<Cell> {
+    let id = i64::try_from(shower.id).map_or(Cell::Text(shower.id.to_string()), Cell::Int);
+    let mut row = vec![
+        id,
+        Cell::real(shower.start()),
+        Cell::Int(shower.hits.len() as i64),
+    ];
+    match &shower.direction {
+        None => {
+            row.push(Cell::Text("none".into()));
+            row.resize(SHOWER_COLUMNS.len(), Cell::Null);
+        }
+        Some(Err(e)) => {
+            row.push(Cell::Text("failed".into()));
+            row.push(Cell::Text(e.to_string()));
+            row.resize(SHOWER_COLUMNS.len(), Cell::Null);
+        }
+        Some(Ok(d)) => {
+            let kind = if d.unphysical { "unphysical" } else { "found" };
+            row.push(Cell::Text(kind.into()));
+            row.push(Cell::Null);
+            row.push(Cell::real(d.zenith.value.to_degrees()));
+            row.push(Cell::real(d.zenith.error.to_degrees()));
+            row.push(Cell::real(d.azimuth.value.to_degrees()));
+            row.push(Cell::real(d.azimuth.error.to_degrees()));
+            row.push(Cell::real(d.time.value));
+            row.push(Cell::real(d.time.error));
+            row.push(Cell::real(d.chi2));
+            row.push(Cell::Int(d.dof as i64));
+        }
+    }
+    row
+}
+
+/// The rows of [`HIT_COLUMNS`] for a shower's hits.
+///
+/// # Examples
+///
+/// ```
+/// use components::store::{Cell, ShowerHit, StoredShower, hit_rows};
+///
+/// let s = StoredShower { id: 5, hits: vec![ShowerHit { detector: 1, time: 2.5, amplitude: None, pulse_id: None }], direction: None };
+/// assert_eq!(hit_rows(&s)[0], vec![Cell::Int(5), Cell::Int(1), Cell::Real(2.5), Cell::Null, Cell::Null]);
+/// ```
+pub fn hit_rows(shower: &StoredShower) -> Vec<Vec<Cell>> {
+    let id = i64::try_from(shower.id).map_or(Cell::Text(shower.id.to_string()), Cell::Int);
+    shower
+        .hits
+        .iter()
+        .map(|h| {
+            vec![
+                id.clone(),
+                Cell::Int(h.detector as i64),
+                Cell::real(h.time),
+                Cell::opt_real(h.amplitude),
+                h.pulse_id
+                    .and_then(|p| i64::try_from(p).ok())
+                    .map_or(Cell::Null, Cell::Int),
+            ]
+        })
+        .collect()
+}
+
+impl From<&FoundDirection> for StoredShower {
+    /// An event from the angle finder, with its hits and direction.
+    fn from(found: &FoundDirection) -> Self {
+        StoredShower {
+            id: found.event,
+            hits: found
+                .hits
+                .iter()
+                .map(|h| ShowerHit {
+                    detector: h.detector,
+                    time: h.time,
+                    amplitude: None,
+                    pulse_id: None,
+                })
+                .collect(),
+            direction: Some(found.result.clone()),
+        }
+    }
+}
+
+/// Something to store.
+///
+/// # Examples
+///
+/// ```
+/// use components::physics::components::FittedPulse;
+/// use components::physics::error::CrossingsError;
+/// use components::store::{Record, RecordKind};
+///
+/// let r = Record::Fit(FittedPulse { id: 1, result: Err(CrossingsError::Empty) });
+/// assert_eq!(r.key().kind, RecordKind::Fit);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    /// A pulse and its crossings (`pulses`, `crossings`).
+    Pulse(StoredPulse),
+    /// A fit result, or why there is none (`fits`).
+    Fit(FittedPulse),
+    /// A shower with its hits and direction (`showers`, `shower_hits`).
+    Shower(StoredShower),
+}
+
+impl Record {
+    /// What the record is and its id.
+    pub fn key(&self) -> RecordKey {
+        match self {
+            Record::Pulse(p) => RecordKey {
+                kind: RecordKind::Pulse,
+                id: p.id,
+            },
+            Record::Fit(f) => RecordKey {
+                kind: RecordKind::Fit,
+                id: f.id,
+            },
+            Record::Shower(s) => RecordKey {
+                kind: RecordKind::Shower,
+                id: s.id,
+            },
+        }
+    }
+}
+
+/// The kind of a stored record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RecordKind {
+    /// A pulse.
+    Pulse,
+    /// A fit.
+    Fit,
+    /// A shower.
+    Shower,
+}
+
+/// Identifies a stored record: its kind and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RecordKey {
+    /// The kind.
+    pub kind: RecordKind,
+    /// The id (pulse id for pulses and fits, shower id for showers).
+    pub id: u64,
+}
+
+/// How much a commit survives; see the [module docs](self#durability).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous = NORMAL`: survives the process being killed.
+    Process,
+    /// `synchronous = FULL`: also survives an operating-system crash or power cut.
+    #[default]
+    PowerLoss,
+}
+
+/// A table, for [`Store::export`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Table {
+    /// `pulses`.
+    Pulses,
+    /// `crossings` (the input format of `cosmici fit`).
+    Crossings,
+    /// `fits`.
+    Fits,
+    /// `showers`.
+    Showers,
+    /// `shower_hits` (the input format of `cosmici direction`).
+    ShowerHits,
+}
+
+impl Table {
+    /// The table's SQL name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Pulses => "pulses",
+            Table::Crossings => "crossings",
+            Table::Fits => "fits",
+            Table::Showers => "showers",
+            Table::ShowerHits => "shower_hits",
+        }
+    }
+
+    fn order(self) -> &'static str {
+        match self {
+            Table::Pulses => "id",
+            Table::Crossings => "pulse_id, level_index",
+            Table::Fits => "pulse_id",
+            Table::Showers => "id",
+            Table::ShowerHits => "shower_id, time_ns",
+        }
+    }
+}
+
+/// A point of the sky plot: one shower direction.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SkyPoint {
+    /// The shower id.
+    pub id: u64,
+    /// Zenith, degrees.
+    pub zenith_deg: f64,
+    /// Zenith error, degrees.
+    pub zenith_err_deg: f64,
+    /// Azimuth, degrees from +x towards +y.
+    pub azimuth_deg: f64,
+    /// No direction fits the times (zenith shown at 90°).
+    pub unphysical: bool,
+}
+
+/// The SQLite database of pulses, fits and showers; see the [module docs](self).
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` with WAL and the schema.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`] if SQLite cannot open or set it up,
+    /// [`StoreError::SchemaTooNew`] for a database of a newer version.
+    pub fn open(path: impl AsRef<Path>, durability: Durability) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        Self::setup(conn, durability)
+    }
+
+    /// A private in-memory database (tests, examples).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`] if SQLite cannot create it.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        Self::setup(Connection::open_in_memory()?, Durability::Process)
+    }
+
+    fn setup(conn: Connection, durability: Durability) -> Result<Self, StoreError> {
+        // journal_mode answers with a row; read it rather than pragma_update.
+        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        let sync = match durability {
+            Durability::Process => "NORMAL",
+            Durability::PowerLoss => "FULL",
+        };
+        conn.pragma_update(None, "synchronous", sync)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        conn.execute_batch(SCHEMA)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        Ok(Store { conn })
+    }
+
+    /// Writes `records` in one transaction and returns their keys once it has committed.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`]; on error nothing of the batch is stored.
+    pub fn write(&mut self, records: &[Record]) -> Result<Vec<RecordKey>, StoreError> {
+        let tx = self.conn.transaction()?;
+        for r in records {
+            match r {
+                Record::Pulse(p) => {
+                    let id = sql_id(p.id)?;
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO pulses (id, detector, levels, next_level_v) VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![
+                        id,
+                        p.detector,
+                        p.crossings.levels.len() as i64,
+                        Cell::opt_real(p.crossings.next_level)
+                    ])?;
+                    tx.prepare_cached("DELETE FROM crossings WHERE pulse_id = ?1")?
+                        .execute([id])?;
+                    let mut insert = tx.prepare_cached(
+                        "INSERT INTO crossings (pulse_id, level_index, level_v, rise_ns, fall_ns) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )?;
+                    for (i, l) in p.crossings.levels.iter().enumerate() {
+                        insert.execute(params![id, i as i64, l.level, l.rise, l.fall])?;
+                    }
+                }
+                Record::Fit(f) => {
+                    sql_id(f.id)?;
+                    let sql = format!(
+                        "INSERT OR REPLACE INTO fits ({}) VALUES ({})",
+                        FIT_COLUMNS.join(", "),
+                        placeholders(FIT_COLUMNS.len())
+                    );
+                    tx.prepare_cached(&sql)?
+                        .execute(rusqlite::params_from_iter(fit_row(f).iter()))?;
+                }
+                Record::Shower(s) => {
+                    let id = sql_id(s.id)?;
+                    let sql = format!(
+                        "INSERT OR REPLACE INTO showers ({}) VALUES ({})",
+                        SHOWER_COLUMNS.join(", "),
+                        placeholders(SHOWER_COLUMNS.len())
+                    );
+                    tx.prepare_cached(&sql)?
+                        .execute(rusqlite::params_from_iter(shower_row(s).iter()))?;
+                    tx.prepare_cached("DELETE FROM shower_hits WHERE shower_id = ?1")?
+                        .execute([id])?;
+                    let sql = format!(
+                        "INSERT OR REPLACE INTO shower_hits ({}) VALUES ({})",
+                        HIT_COLUMNS.join(", "),
+                        placeholders(HIT_COLUMNS.len())
+                    );
+                    let mut insert = tx.prepare_cached(&sql)?;
+                    for row in hit_rows(s) {
+                        insert.execute(rusqlite::params_from_iter(row.iter()))?;
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(records.iter().map(Record::key).collect())
+    }
+
+    /// Ids of every stored record of one kind, ascending.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`].
+    pub fn ids(&self, kind: RecordKind) -> Result<Vec<u64>, StoreError> {
+        let sql = match kind {
+            RecordKind::Pulse => "SELECT id FROM pulses ORDER BY id",
+            RecordKind::Fit => "SELECT pulse_id FROM fits ORDER BY pulse_id",
+            RecordKind::Shower => "SELECT id FROM showers ORDER BY id",
+        };
+        let mut stmt = self.conn.prepare(sql)?;
+        let ids = stmt
+            .query_map([], |r| r.get::<_, i64>(0))?
+            .map(|r| r.map(|i| i as u64))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ids)
+    }
+
+    /// One stored pulse with its crossings.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`].
+    pub fn pulse(&self, id: u64) -> Result<Option<StoredPulse>, StoreError> {
+        let sid = sql_id(id)?;
+        let head = self
+            .conn
+            .query_row(
+                "SELECT detector, next_level_v FROM pulses WHERE id = ?1",
+                [sid],
+                |r| Ok((r.get::<_, Option<u32>>(0)?, r.get::<_, Option<f64>>(1)?)),
+            )
+            .optional()?;
+        let Some((detector, next_level)) = head else {
+            return Ok(None);
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT level_v, rise_ns, fall_ns FROM crossings WHERE pulse_id = ?1 ORDER BY level_index",
+        )?;
+        let levels = stmt
+            .query_map([sid], |r| {
+                Ok(LevelCrossing {
+                    level: r.get(0)?,
+                    rise: r.get(1)?,
+                    fall: r.get(2)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(StoredPulse {
+            id,
+            detector,
+            crossings: Crossings { levels, next_level },
+        }))
+    }
+
+    /// The fitted pulse curve of one pulse (onset, amplitude and shape), if it has a fit.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::BadRow`] if the stored parameters do not make a pulse.
+    pub fn fitted_curve(&self, pulse_id: u64) -> Result<Option<BiExpPulse>, StoreError> {
+        let sid = sql_id(pulse_id)?;
+        let row = self
+            .conn
+            .query_row(
+                "SELECT amplitude_v, onset_ns, rise_ns, decay_ns FROM fits WHERE pulse_id = ?1 AND status != 'invalid'",
+                [sid],
+                |r| {
+                    Ok((
+                        r.get::<_, Option<f64>>(0)?,
+                        r.get::<_, Option<f64>>(1)?,
+                        r.get::<_, Option<f64>>(2)?,
+                        r.get::<_, Option<f64>>(3)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((Some(a), Some(t0), Some(rise), Some(decay))) = row else {
+            return Ok(None);
+        };
+        let bad = |reason: String| StoreError::BadRow {
+            what: "fit",
+            id: sid,
+            reason,
+        };
+        let shape = PulseShape::new(rise, decay).map_err(|e| bad(e.to_string()))?;
+        BiExpPulse::new(a, t0, shape)
+            .map(Some)
+            .map_err(|e| bad(e.to_string()))
+    }
+
+    /// Every shower with a direction (found or unphysical), by id.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`].
+    pub fn sky(&self) -> Result<Vec<SkyPoint>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, zenith_deg, zenith_err_deg, azimuth_deg, direction FROM showers
+             WHERE direction IN ('found', 'unphysical') ORDER BY id",
+        )?;
+        let points = stmt
+            .query_map([], |r| {
+                Ok(SkyPoint {
+                    id: r.get::<_, i64>(0)? as u64,
+                    zenith_deg: r.get::<_, Option<f64>>(1)?.unwrap_or(f64::NAN),
+                    zenith_err_deg: r.get::<_, Option<f64>>(2)?.unwrap_or(f64::NAN),
+                    azimuth_deg: r.get::<_, Option<f64>>(3)?.unwrap_or(f64::NAN),
+                    unphysical: r.get::<_, String>(4)? == "unphysical",
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(points)
+    }
+
+    /// Writes one table as CSV with a header row; returns the number of data rows.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`] or [`StoreError::Io`].
+    pub fn export(&self, table: Table, out: &mut impl Write) -> Result<usize, StoreError> {
+        let sql = format!("SELECT * FROM {} ORDER BY {}", table.name(), table.order());
+        let mut stmt = self.conn.prepare(&sql)?;
+        let names: Vec<String> = stmt.column_names().map(str::to_string).collect();
+        writeln!(out, "{}", names.join(","))?;
+        let n = names.len();
+        let mut rows = stmt.query([])?;
+        let mut count = 0;
+        while let Some(row) = rows.next()? {
+            let mut line = String::new();
+            for i in 0..n {
+                if i > 0 {
+                    line.push(',');
+                }
+                line += &Cell::from(row.get_ref(i)?).to_string();
+            }
+            writeln!(out, "{line}")?;
+            count += 1;
+        }
+        out.flush()?;
+        Ok(count)
+    }
+}
+
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::physics::fit::{PulseFitter, PulseFitterConfig};
+    use crate::physics::simulate::{PulseSynth, PulseSynthConfig};
+
+    #[test]
+    fn records_round_trip_and_replace() {
+        let mut store = Store::open_in_memory().expect("opens");
+        let fitter = PulseFitter::new(PulseFitterConfig::default()).expect("valid");
+        let mut synth = PulseSynth::new(PulseSynthConfig::default(), 3).expect("valid");
+        let mut records = Vec::new();
+        let mut pulses = Vec::new();
+        for id in 0..20 {
+            let (_, crossings) = synth.next_pulse();
+            let p = StoredPulse {
+                id,
+                detector: Some(1),
+                crossings: crossings.clone(),
+            };
+            pulses.push(p.clone());
+            records.push(Record::Pulse(p));
+            records.push(Record::Fit(FittedPulse {
+                id,
+                result: fitter.fit(&crossings),
+            }));
+        }
+        let keys = store.write(&records).expect("writes");
+        assert_eq!(keys.len(), 40);
+        // The same batch again replaces, never duplicates.
+        store.write(&records).expect("rewrites");
+        assert_eq!(store.ids(RecordKind::Pulse).expect("query").len(), 20);
+        for p in &pulses {
+            assert_eq!(store.pulse(p.id).expect("query").as_ref(), Some(p));
+            let fitted = fitter.fit(&p.crossings);
+            let curve = store.fitted_curve(p.id).expect("query");
+            match fitted {
+                Ok(fit) => {
+                    let c = curve.expect("a fitted curve");
+                    assert!((c.peak_height() - fit.peak_height.value).abs() < 1e-9);
+                }
+                Err(_) => assert!(curve.is_none()),
+            }
+        }
+        let mut csv = Vec::new();
+        let rows = store.export(Table::Fits, &mut csv).expect("exports");
+        assert_eq!(rows, 20);
+        let text = String::from_utf8(csv).expect("utf-8");
+        let header = text.lines().next().expect("header");
+        assert_eq!(header, FIT_COLUMNS.join(","));
+    }
+
+    #[test]
+    fn showers_store_hits_and_directions() {
+        use crate::physics::angle::AngleFinder;
+        use crate::physics::layout::DetectorLayout;
+        let layout = DetectorLayout::grid(2, 2, 10.0).expect("valid");
+        let finder = AngleFinder::new(layout, 1.0).expect("valid");
+        let hits: Vec<(usize, f64)> = (0..4).map(|d| (d, 100.0 + d as f64)).collect();
+        let shower = StoredShower {
+            id: 7,
+            hits: hits
+                .iter()
+                .map(|&(detector, time)| ShowerHit {
+                    detector,
+                    time,
+                    amplitude: Some(0.4),
+                    pulse_id: None,
+                })
+                .collect(),
+            direction: Some(finder.find(&hits)),
+        };
+        let mut store = Store::open_in_memory().expect("opens");
+        store
+            .write(&[
+                Record::Shower(shower.clone()),
+                Record::Shower(StoredShower {
+                    id: 8,
+                    hits: vec![],
+                    direction: Some(Err(AngleError::TooFewHits(0))),
+                }),
+            ])
+            .expect("writes");
+        let sky = store.sky().expect("query");
+        assert_eq!(sky.len(), 1);
+        assert_eq!(sky[0].id, 7);
+        let mut csv = Vec::new();
+        assert_eq!(
+            store.export(Table::ShowerHits, &mut csv).expect("exports"),
+            4
+        );
+        let mut csv = Vec::new();
+        store.export(Table::Showers, &mut csv).expect("exports");
+        let text = String::from_utf8(csv).expect("utf-8");
+        assert!(
+            text.contains("\n8,,0,failed,0 hits: need at least 3 detectors,,"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn out_of_range_ids_are_refused_and_nothing_is_written() {
+        let mut store = Store::open_in_memory().expect("opens");
+        let ok = Record::Pulse(StoredPulse {
+            id: 1,
+            detector: None,
+            crossings: Crossings::default(),
+        });
+        let bad = Record::Pulse(StoredPulse {
+            id: u64::MAX,
+            detector: None,
+            crossings: Crossings::default(),
+        });
+        assert!(matches!(
+            store.write(&[ok, bad]),
+            Err(StoreError::IdOutOfRange(u64::MAX))
+        ));
+        assert!(store.ids(RecordKind::Pulse).expect("query").is_empty());
+    }
+}
