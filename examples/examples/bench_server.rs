@@ -1,0 +1,361 @@
+//! Benchmark: the ServerCore echo server (the `echo` example's own code) against a
+//! plain tokio echo server (accept, spawn, read/write loop) written here, loaded by
+//! the same load client (the `loadclient` example's own code), on this machine, in
+//! one run.
+//!
+//! ```text
+//! cargo run --release --example bench_server
+//! ```
+//!
+//! Each server runs in a child process (this program started again with `--serve`),
+//! so the load client and the servers do not share a runtime or a file-descriptor
+//! table, and each server's resident memory can be read on its own. Measured, side by
+//! side: round trips per second and p50/p99 latency at 100 and 1 000 connections;
+//! connection churn (connect, one echo, close) per second; resident memory per idle
+//! connection with 10 000 connections open. Bounded: about a minute with the defaults.
+#![allow(
+    clippy::print_stdout,
+    reason = "a benchmark program that prints its figures"
+)]
+
+#[allow(
+    dead_code,
+    reason = "the echo example's code; its main is not used here"
+)]
+#[path = "echo.rs"]
+mod echo_example;
+
+#[allow(
+    dead_code,
+    reason = "the load client's code; its main is not used here"
+)]
+#[path = "loadclient.rs"]
+mod loadclient;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, ValueEnum};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use loadclient::{LoadArgs, LoadReport, Mode, Run, open_connections, run_load};
+
+/// Which server a child process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Kind {
+    /// ServerCore + Echo, as the `echo` example builds it.
+    Axon,
+    /// A plain tokio echo server.
+    Raw,
+}
+
+/// Compare the ServerCore echo server with a plain tokio echo server.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Rounds per measurement and server.
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Seconds per throughput round.
+    #[arg(long, default_value_t = 1.5)]
+    duration: f64,
+    /// Seconds per churn round.
+    #[arg(long, default_value_t = 1.0)]
+    churn_duration: f64,
+    /// Concurrent workers in the churn measurement.
+    #[arg(long, default_value_t = 32)]
+    churn_workers: usize,
+    /// Idle connections held open for the memory measurement.
+    #[arg(long, default_value_t = 10_000)]
+    idle_connections: usize,
+    /// Message size in bytes.
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+    /// Run one server and nothing else (used by the benchmark itself).
+    #[arg(long, value_enum, hide = true)]
+    serve: Option<Kind>,
+}
+
+/// The plain tokio echo server: tokio's own echo example, unchanged in substance.
+async fn raw_echo(listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    loop {
+        let (mut socket, _) = listener.accept().await?;
+        tokio::spawn(async move {
+            let mut buf = vec![0; 1024];
+            loop {
+                let n = match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                if socket.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// Resolves when standard input closes: the parent has finished with this child.
+async fn parent_gone() -> anyhow::Result<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+        let _ = tx.send(());
+    });
+    let _ = rx.await;
+    Ok(())
+}
+
+fn announce(addr: SocketAddr) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on {addr}")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Child mode: run one server until the parent closes our stdin.
+async fn serve(kind: Kind) -> anyhow::Result<()> {
+    let listen: SocketAddr = "127.0.0.1:0".parse()?;
+    match kind {
+        Kind::Axon => {
+            let args = echo_example::EchoArgs {
+                listen,
+                max_connections: 50_000,
+                idle_timeout: chassis::tcp::ServerConfig::DEFAULT_IDLE_TIMEOUT.as_secs(),
+                backlog: chassis::tcp::ServerConfig::DEFAULT_BACKLOG,
+            };
+            let server = echo_example::echo_server(&args)?;
+            announce(server.local_addr())?;
+            let (exit, _) = echo_example::serve(server, parent_gone()).await?;
+            anyhow::ensure!(exit.is_clean(), "server ended: {exit}");
+        }
+        Kind::Raw => {
+            let listener = tokio::net::TcpListener::bind(listen).await?;
+            announce(listener.local_addr()?)?;
+            tokio::select! {
+                r = raw_echo(listener) => r?,
+                r = parent_gone() => r?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A server running in a child process.
+struct ServerProcess {
+    kind: Kind,
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ServerProcess {
+    fn start(kind: Kind) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe()?;
+        let name = match kind {
+            Kind::Axon => "axon",
+            Kind::Raw => "raw",
+        };
+        let mut child = Command::new(exe)
+            .args(["--serve", name])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("starting a server process")?;
+        let stdout = child.stdout.take().context("child stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let Some(addr) = line.trim().strip_prefix("listening on ") else {
+            let _ = child.kill();
+            bail!("the {name} server did not start: {line:?}");
+        };
+        let addr = addr.parse()?;
+        Ok(ServerProcess { kind, child, addr })
+    }
+
+    /// Resident memory of the server process, in bytes.
+    fn rss(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .context("VmRSS not found")?;
+        Ok(kb * 1024)
+    }
+
+    fn stop(mut self) -> anyhow::Result<()> {
+        drop(self.child.stdin.take());
+        for _ in 0..100 {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+/// Resident bytes per idle connection: the server's growth with `n` connections open
+/// (each has done one echo), divided by `n`.
+async fn memory_per_connection(server: &ServerProcess, n: usize) -> anyhow::Result<f64> {
+    let before = server.rss()?;
+    let conns = open_connections(server.addr, n, 16).await?;
+    // Let the server settle: every connection has echoed once, nothing else is moving.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = server.rss()?;
+    drop(conns);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    Ok(after.saturating_sub(before) as f64 / n as f64)
+}
+
+fn load_args(
+    server: &ServerProcess,
+    mode: Mode,
+    connections: usize,
+    size: usize,
+    duration: f64,
+) -> LoadArgs {
+    LoadArgs {
+        target: server.addr,
+        connections,
+        size,
+        duration,
+        mode,
+        allow_remote: false,
+    }
+}
+
+/// Load both servers in turn, `rounds` times each, alternating so that a burst of
+/// load from elsewhere on the machine hits both alike; the rate is the median round.
+async fn compare(
+    servers: [&ServerProcess; 2],
+    mode: Mode,
+    connections: usize,
+    size: usize,
+    rounds: usize,
+    seconds: f64,
+) -> anyhow::Result<[LoadReport; 2]> {
+    let mut runs: [Vec<Run>; 2] = [Vec::new(), Vec::new()];
+    for _ in 0..rounds {
+        for (i, server) in servers.iter().enumerate() {
+            runs[i].push(run_load(&load_args(server, mode, connections, size, seconds)).await?);
+        }
+    }
+    let reports = [
+        LoadReport::from_runs(&runs[0]),
+        LoadReport::from_runs(&runs[1]),
+    ];
+    for (server, r) in servers.iter().zip(&reports) {
+        println!("  {:?} {mode:?} x{connections}: {r}", server.kind);
+    }
+    Ok(reports)
+}
+
+fn us(d: Duration) -> String {
+    format!("{} µs", d.as_micros())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if let Some(kind) = args.serve {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+        return serve(kind).await;
+    }
+    let axon = ServerProcess::start(Kind::Axon)?;
+    let raw = ServerProcess::start(Kind::Raw)?;
+    println!(
+        "axon ServerCore+Echo on {}, plain tokio on {}; message {} B",
+        axon.addr, raw.addr, args.size
+    );
+
+    println!("memory with {} idle connections:", args.idle_connections);
+    let mem_axon = memory_per_connection(&axon, args.idle_connections).await?;
+    let mem_raw = memory_per_connection(&raw, args.idle_connections).await?;
+
+    println!(
+        "throughput and latency ({} rounds of {} s per server, alternating):",
+        args.rounds, args.duration
+    );
+    let mut echo = Vec::new();
+    for n in [100, 1000] {
+        let [a, r] = compare(
+            [&axon, &raw],
+            Mode::Echo,
+            n,
+            args.size,
+            args.rounds,
+            args.duration,
+        )
+        .await?;
+        echo.push((n, a, r));
+    }
+    let [churn_a, churn_r] = compare(
+        [&axon, &raw],
+        Mode::Churn,
+        args.churn_workers,
+        args.size,
+        args.rounds,
+        args.churn_duration,
+    )
+    .await?;
+    axon.stop()?;
+    raw.stop()?;
+
+    println!();
+    println!("| measure | axon ServerCore | plain tokio | ratio | target |");
+    println!("| --- | --- | --- | --- | --- |");
+    for (n, a, r) in &echo {
+        let ratio = a.rate() / r.rate();
+        println!(
+            "| echo round trips/s, {n} connections | {:.0} | {:.0} | {ratio:.2} | >= 0.90 {} |",
+            a.rate(),
+            r.rate(),
+            if ratio >= 0.9 { "met" } else { "MISSED" }
+        );
+        println!(
+            "| p50 / p99 latency, {n} connections | {} / {} | {} / {} | | |",
+            us(a.p50),
+            us(a.p99),
+            us(r.p50),
+            us(r.p99)
+        );
+    }
+    let ratio = churn_a.rate() / churn_r.rate();
+    println!(
+        "| churn (connect, echo, close)/s, {} workers | {:.0} | {:.0} | {ratio:.2} | >= 0.80 {} |",
+        args.churn_workers,
+        churn_a.rate(),
+        churn_r.rate(),
+        if ratio >= 0.8 { "met" } else { "MISSED" }
+    );
+    let ratio = mem_axon / mem_raw.max(1.0);
+    println!(
+        "| resident bytes per idle connection, {} open | {:.0} | {:.0} | {ratio:.2} | <= 1.50 {} |",
+        args.idle_connections,
+        mem_axon,
+        mem_raw,
+        if ratio <= 1.5 { "met" } else { "MISSED" }
+    );
+    let errors: u64 = echo
+        .iter()
+        .map(|(_, a, r)| a.errors + r.errors)
+        .sum::<u64>()
+        + churn_a.errors
+        + churn_r.errors;
+    if errors > 0 {
+        println!("({errors} operations failed or timed out)");
+    }
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! Echo server: `ServerCore` plus the seed's `EchoProtocol` ([`chassis::tcp::Echo`]).
+//!
+//! ```text
+//! cargo run --release --example echo -- --listen 127.0.0.1:0
+//! ```
+//!
+//! Logs `listening on ADDR:PORT` once bound; SIGINT or SIGTERM shut it down through
+//! the server's `Shutdown` path (stop accepting, drain, close) and print a summary.
+#![allow(
+    clippy::print_stdout,
+    reason = "a command-line program that prints its summary"
+)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chassis::tcp::{Echo, ServerConfig, ServerCore, ServerStats};
+use clap::Parser;
+
+/// An echo server: every byte a client sends comes back.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub(crate) struct EchoArgs {
+    /// Address to listen on; port 0 picks a free port (echo's usual port is 7).
+    #[arg(long, default_value = "127.0.0.1:7")]
+    pub(crate) listen: SocketAddr,
+    /// Most connections open at once; new sockets beyond it are closed.
+    #[arg(long, default_value_t = ServerConfig::DEFAULT_MAX_CONNECTIONS)]
+    pub(crate) max_connections: usize,
+    /// Close a connection silent for this many seconds (0: never).
+    #[arg(long, default_value_t = ServerConfig::DEFAULT_IDLE_TIMEOUT.as_secs())]
+    pub(crate) idle_timeout: u64,
+    /// Listen backlog.
+    #[arg(long, default_value_t = ServerConfig::DEFAULT_BACKLOG)]
+    pub(crate) backlog: u32,
+}
+
+/// The echo server as this example builds it.
+///
+/// # Errors
+///
+/// The bind error, with the address and the OS reason.
+pub(crate) fn echo_server(
+    args: &EchoArgs,
+) -> anyhow::Result<
+    ServerCore<impl Fn(&chassis::tcp::ConnectionInfo) -> Echo + Send + Sync + 'static>,
+> {
+    let idle = (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout));
+    let config = ServerConfig::new(args.listen)
+        .max_connections(args.max_connections)
+        .idle_timeout(idle)
+        .backlog(args.backlog);
+    ServerCore::new(config, |_| Echo).context("echo server")
+}
+
+/// Wait for SIGINT or SIGTERM.
+pub(crate) async fn stop_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+/// Run the server until a stop signal, then shut it down and return its counters.
+pub(crate) async fn serve(
+    server: ServerCore<impl Fn(&chassis::tcp::ConnectionInfo) -> Echo + Send + Sync + 'static>,
+    until: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<(axon::Exit, ServerStats)> {
+    let rt = axon::Runtime::new();
+    let stats = server.stats();
+    tracing::info!("echo: listening on {}", server.local_addr());
+    let handle = rt.spawn(server)?;
+    until.await?;
+    tracing::info!("echo: shutting down");
+    // An error here means the server has already ended; join says why.
+    let _ = handle.shutdown().await;
+    Ok((handle.join().await, stats))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = EchoArgs::parse();
+    let server = echo_server(&args)?;
+    let (exit, stats) = serve(server, stop_signal()).await?;
+    match stats.report() {
+        Some(report) => println!("{report}"),
+        None => println!(
+            "echo: {} accepted, {} rejected, {} handler failures",
+            stats.accepted(),
+            stats.rejected(),
+            stats.handler_failures()
+        ),
+    }
+    anyhow::ensure!(exit.is_clean(), "echo server ended: {exit}");
+    Ok(())
+}
