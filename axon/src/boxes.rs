@@ -9,7 +9,7 @@
 use std::any::{Any, TypeId};
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering, fence};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_channel::{Receiver, Sender};
 use event_listener::Event;
@@ -326,10 +326,17 @@ impl Drop for LowerOnDrop<'_> {
     }
 }
 
-/// The queue behind a real inbox.
-pub(crate) struct InboxNode<T> {
+/// The two ends of an inbox's channel.
+pub(crate) struct Queue<T> {
     pub(crate) tx: Sender<T>,
     pub(crate) rx: Receiver<T>,
+}
+
+/// The queue behind a real inbox. The channel is allocated on first use (a send, or a
+/// direct wait on the inbox), so an idle component holds no queue memory.
+pub(crate) struct InboxNode<T> {
+    queue: OnceLock<Queue<T>>,
+    capacity: usize,
     received: AtomicU64,
     dropped: AtomicU64,
     /// The last lifecycle message read from this inbox (only used for `control`).
@@ -345,10 +352,9 @@ impl<T> InboxNode<T> {
     }
 
     pub(crate) fn with_doorbell(capacity: usize, doorbell: Arc<Doorbell>) -> Self {
-        let (tx, rx) = async_channel::bounded(capacity.max(1));
         InboxNode {
-            tx,
-            rx,
+            queue: OnceLock::new(),
+            capacity: capacity.max(1),
             received: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             lifecycle: AtomicU8::new(0),
@@ -356,14 +362,42 @@ impl<T> InboxNode<T> {
         }
     }
 
+    /// The channel, allocated on first use.
+    #[inline]
+    pub(crate) fn queue(&self) -> &Queue<T> {
+        self.queue.get_or_init(|| {
+            let (tx, rx) = async_channel::bounded(self.capacity);
+            Queue { tx, rx }
+        })
+    }
+
+    /// The channel if it exists; an unallocated queue is empty and open.
+    #[inline]
+    fn peek(&self) -> Option<&Queue<T>> {
+        self.queue.get()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.peek().map_or(0, |q| q.rx.len())
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.peek().is_none_or(|q| q.rx.is_empty())
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.peek().is_some_and(|q| q.rx.is_closed())
+    }
+
     #[inline]
     pub(crate) fn ring(&self) {
         self.doorbell.ring();
     }
 
-    /// Close the queue and wake whoever waits on it.
+    /// Close the queue and wake whoever waits on it. Closing allocates an unused queue
+    /// (once, at the end), so that a first use racing with the close still sees it closed.
     pub(crate) fn shut(&self) {
-        self.tx.close();
+        self.queue().tx.close();
         self.doorbell.ring_all();
     }
 }
@@ -385,8 +419,8 @@ impl<T: Send + 'static> Node for InboxNode<T> {
     }
     fn stats(&self) -> NodeStats {
         NodeStats {
-            depth: self.rx.len(),
-            capacity: self.rx.capacity(),
+            depth: self.len(),
+            capacity: Some(self.capacity),
             received: self.received.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
             ..NodeStats::default()
@@ -586,7 +620,7 @@ impl<T: Send + 'static> Inbox<T> {
     /// # }
     /// ```
     pub async fn recv(&mut self) -> Option<T> {
-        match self.node.rx.recv().await {
+        match self.node.queue().rx.recv().await {
             Ok(msg) => {
                 self.note(&msg);
                 Some(msg)
@@ -612,7 +646,10 @@ impl<T: Send + 'static> Inbox<T> {
     /// # }
     /// ```
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        match self.node.rx.try_recv() {
+        let Some(queue) = self.node.peek() else {
+            return Err(TryRecvError::Empty);
+        };
+        match queue.rx.try_recv() {
             Ok(msg) => {
                 self.note(&msg);
                 Ok(msg)
@@ -633,7 +670,7 @@ impl<T: Send + 'static> Inbox<T> {
     /// # }
     /// ```
     pub fn recv_blocking(&mut self) -> Option<T> {
-        match self.node.rx.recv_blocking() {
+        match self.node.queue().rx.recv_blocking() {
             Ok(msg) => {
                 self.note(&msg);
                 Some(msg)
@@ -652,7 +689,7 @@ impl<T: Send + 'static> Inbox<T> {
     /// # }
     /// ```
     pub fn len(&self) -> usize {
-        self.node.rx.len()
+        self.node.len()
     }
 
     /// True if nothing is queued.
@@ -665,7 +702,7 @@ impl<T: Send + 'static> Inbox<T> {
     /// # }
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.node.rx.is_empty()
+        self.node.is_empty()
     }
 
     /// True once the inbox is closed.
@@ -678,7 +715,7 @@ impl<T: Send + 'static> Inbox<T> {
     /// # }
     /// ```
     pub fn is_closed(&self) -> bool {
-        self.node.rx.is_closed()
+        self.node.is_closed()
     }
 
     /// How many messages the inbox holds at most.
@@ -691,14 +728,14 @@ impl<T: Send + 'static> Inbox<T> {
     /// # }
     /// ```
     pub fn capacity(&self) -> usize {
-        self.node.rx.capacity().unwrap_or(usize::MAX)
+        self.node.capacity
     }
 }
 
 impl<T> std::fmt::Debug for Inbox<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Inbox")
-            .field("len", &self.node.rx.len())
+            .field("len", &self.node.len())
             .finish()
     }
 }
@@ -805,7 +842,7 @@ impl<T: Send + 'static> Outbox<T> {
                     let Some(route) = &self.route else {
                         return Err(self.undelivered(m));
                     };
-                    match route.target.tx.send(m).await {
+                    match route.target.queue().tx.send(m).await {
                         Ok(()) => {
                             route.target.ring();
                             bump(&self.node.sent);
@@ -831,7 +868,7 @@ impl<T: Send + 'static> Outbox<T> {
             return Attempt::NoRoute(msg);
         };
         let result = match route.policy {
-            Policy::Block => match route.target.tx.try_send(msg) {
+            Policy::Block => match route.target.queue().tx.try_send(msg) {
                 Ok(()) => {
                     route.target.ring();
                     Ok(())
@@ -862,13 +899,14 @@ impl<T: Send + 'static> Outbox<T> {
     fn send_lossy(&self, route: &Route<T>, msg: T) -> Result<bool, T> {
         let mut msg = msg;
         // Bounded: each round either sends or removes one queued message.
-        for _ in 0..=route.target.rx.capacity().unwrap_or(1) {
+        let queue = route.target.queue();
+        for _ in 0..=route.target.capacity {
             if route.policy == Policy::KeepLatest {
-                while route.target.rx.try_recv().is_ok() {
+                while queue.rx.try_recv().is_ok() {
                     self.dropped(&route.target);
                 }
             }
-            match route.target.tx.try_send(msg) {
+            match queue.tx.try_send(msg) {
                 Ok(()) => {
                     route.target.ring();
                     return Ok(true);
@@ -877,7 +915,7 @@ impl<T: Send + 'static> Outbox<T> {
                 Err(async_channel::TrySendError::Full(m)) => match route.policy {
                     Policy::DropNewest => return Ok(false),
                     _ => {
-                        if route.target.rx.try_recv().is_ok() {
+                        if queue.rx.try_recv().is_ok() {
                             self.dropped(&route.target);
                         }
                         msg = m;

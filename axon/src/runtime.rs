@@ -938,7 +938,11 @@ impl Runtime {
         else {
             return Err(SendError(msg));
         };
-        node.tx.send(msg).await.map_err(|e| SendError(e.0))?;
+        node.queue()
+            .tx
+            .send(msg)
+            .await
+            .map_err(|e| SendError(e.0))?;
         node.ring();
         Ok(())
     }

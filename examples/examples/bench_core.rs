@@ -97,7 +97,7 @@ fn main() -> Result<()> {
     println!();
     let exe = std::env::current_exe()?;
     let mut per = Vec::new();
-    for kind in ["axon", "raw", "axon-prepared"] {
+    for kind in ["axon", "raw", "axon-prepared", "axon-used"] {
         let out = std::process::Command::new(&exe)
             .args(["--memory-child", kind, "--idle", &args.idle.to_string()])
             .output()
@@ -123,8 +123,15 @@ fn main() -> Result<()> {
         per[0] - per[1]
     );
     println!(
-        "{:<28} {:>14.0}   (graph entries, box nodes and both queues; no task yet)",
+        "{:<28} {:>14.0}   (graph entries and box nodes; no task yet)",
         "  of which added, unstarted", per[2]
+    );
+    println!(
+        "{:<28} {:>14.0} {:>14.0} {:>8.0}   (its inbox queue allocated by one message)",
+        "after one message each",
+        per[3],
+        per[1],
+        per[3] - per[1]
     );
     Ok(())
 }
@@ -323,6 +330,24 @@ async fn memory_child(kind: &str, count: usize) -> Result<f64> {
             if rt.live_components() != count {
                 bail!("expected {count} live components");
             }
+            Ok((after - before) / count as f64)
+        }
+        "axon-used" => {
+            // Each component receives one message first, so its inbox queue exists.
+            let rt = Runtime::new();
+            let mut ext = rt.external("feeder");
+            let (feed, mut out) = ext.add_outbox::<u64>("feed")?;
+            let mut handles = Vec::with_capacity(count);
+            for i in 0..count {
+                let h = rt.spawn(counting_sink())?;
+                rt.relink(feed, rt.box_ref::<u64>(h.id(), "inbox")?)?;
+                out.send(i as u64)
+                    .await
+                    .map_err(|_| anyhow::anyhow!("feeding component {i}"))?;
+                handles.push(h);
+            }
+            settle().await;
+            let after = rss()?;
             Ok((after - before) / count as f64)
         }
         "axon-prepared" => {
