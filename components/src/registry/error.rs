@@ -197,3 +197,25 @@ impl LuminaError {
         }
     }
 }
+
+/// Why a registry protocol handler (one connection's component) ended with a failure.
+///
+/// # Examples
+///
+/// ```
+/// use components::registry::HandlerError;
+///
+/// let error = HandlerError::RegistryGone { service: "datahub".into() };
+/// assert_eq!(error.to_string(), "the node registry service \"datahub\" has gone");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandlerError {
+    /// The [`NodeRegistry`](super::NodeRegistry) the handler talks to has ended (or
+    /// dropped the request without answering).
+    #[error("the node registry service {service:?} has gone")]
+    RegistryGone {
+        /// The service name the handler was given.
+        service: String,
+    },
+}

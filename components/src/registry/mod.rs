@@ -9,10 +9,20 @@
 //!   [`lumina::ColorState`], and the [`lumina::Dispatcher`] that decides what each
 //!   message causes.
 //!
-//! Nothing here does I/O, spawns or reads a clock: time is passed in as a [`Duration`]
-//! since an epoch the caller picks (so tests and tokio's paused clock drive it), and
-//! randomness comes from a caller-supplied RNG. The async components and TCP servers
-//! wrap these types.
+//! Nothing in those three does I/O, spawns or reads a clock: time is passed in as a
+//! [`Duration`] since an epoch the caller picks (so tests and tokio's paused clock drive
+//! it), and randomness comes from a caller-supplied RNG.
+//!
+//! The components and servers built on them:
+//!
+//! - [`NodeRegistry`]: the component that owns the table, found by protocol handlers
+//!   through the runtime's service registry; requests ([`RegistryRequest`]) travel
+//!   through boxes and carry their way back; changes leave on its `outbox`, declared
+//!   Lumina events on its `events` outbox.
+//! - [`datahub_server`] with one [`DatahubHandler`] per connection (port 20110).
+//! - [`node_server`] with one `LineDeframer -> `[`LuminaConnection`]` -> LineFramer`
+//!   pipeline per connection (port 5326), each with a
+//!   [`Keepalive`](crate::keepalive::Keepalive) (60 s / 180 s).
 //!
 //! [`Duration`]: std::time::Duration
 //!
@@ -31,10 +41,19 @@
 //! assert!(matches!(change, Some(RegistryChange::Registered { port: 8000, .. })));
 //! ```
 
+mod component;
 pub mod datahub;
+mod datahub_server;
 pub mod error;
 pub mod lumina;
+mod lumina_server;
 mod table;
 
-pub use error::{LuminaError, RequestError, TableError};
+pub use component::{DATAHUB_SERVICE, LUMINA_SERVICE, NodeEvent, NodeRegistry, RegistryRequest};
+pub use datahub_server::{DatahubFactory, DatahubHandler, DatahubOptions, datahub_server};
+pub use error::{HandlerError, LuminaError, RequestError, TableError};
+pub use lumina_server::{
+    KEEPALIVE_PERIOD, LuminaConnection, NodeFactory, NodeHandler, NodeServerOptions, node_handler,
+    node_server,
+};
 pub use table::{ConnectionId, LinkState, Node, NodeId, NodeTable, Ownership, RegistryChange};

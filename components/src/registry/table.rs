@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use rand::Rng;
-use rand::seq::SliceRandom;
+use rand::seq::index;
 
 use super::error::TableError;
 use super::lumina::{ColorState, Registration};
@@ -245,6 +245,10 @@ pub struct NodeTable {
     endpoints: HashMap<(IpAddr, u16), NodeId>,
     names: HashMap<String, NodeId>,
     connections: HashMap<ConnectionId, NodeId>,
+    /// Datahub nodes with status > 0, so `request_nodes` need not scan every node.
+    free: Vec<NodeId>,
+    /// Where each node of `free` sits in it.
+    free_at: HashMap<NodeId, usize>,
     last_id: u64,
     last_connection: u64,
 }
@@ -358,6 +362,7 @@ impl NodeTable {
         self.check_owner(id, ip, requester)?;
         self.endpoints.remove(&(ip, port));
         self.nodes.remove(&id);
+        self.mark_free(id, false);
         Ok(RegistryChange::Deregistered { id })
     }
 
@@ -371,24 +376,43 @@ impl NodeTable {
         n: usize,
         rng: &mut R,
     ) -> (Vec<(IpAddr, u16)>, Option<RegistryChange>) {
-        let mut free: Vec<NodeId> = self
-            .nodes
-            .values()
-            .filter(|node| node.status > 0)
-            .map(|node| node.id)
+        let amount = n.min(self.free.len());
+        let chosen: Vec<NodeId> = index::sample(rng, self.free.len(), amount)
+            .into_iter()
+            .map(|at| self.free[at])
             .collect();
-        let (chosen, _) = free.partial_shuffle(rng, n);
         let mut endpoints = Vec::with_capacity(chosen.len());
         let mut reserved = Vec::with_capacity(chosen.len());
-        for id in chosen.iter() {
-            if let Some(node) = self.nodes.get_mut(id) {
-                node.status -= 1;
-                endpoints.push((node.ip, node.port));
-                reserved.push((node.id, node.status));
-            }
+        for id in chosen {
+            let Some(node) = self.nodes.get_mut(&id) else {
+                continue;
+            };
+            node.status -= 1;
+            endpoints.push((node.ip, node.port));
+            reserved.push((node.id, node.status));
+            let still_free = node.status > 0;
+            self.mark_free(id, still_free);
         }
         let change = (!reserved.is_empty()).then_some(RegistryChange::Reserved { nodes: reserved });
         (endpoints, change)
+    }
+
+    /// Keeps the index of free nodes in step with a node's status.
+    fn mark_free(&mut self, id: NodeId, free: bool) {
+        match (free, self.free_at.get(&id).copied()) {
+            (true, None) => {
+                self.free_at.insert(id, self.free.len());
+                self.free.push(id);
+            }
+            (false, Some(at)) => {
+                self.free_at.remove(&id);
+                self.free.swap_remove(at);
+                if let Some(&moved) = self.free.get(at) {
+                    self.free_at.insert(moved, at);
+                }
+            }
+            (true, Some(_)) | (false, None) => {}
+        }
     }
 
     /// Sets a node's datahub status on behalf of `requester`.
@@ -414,6 +438,7 @@ impl NodeTable {
             node.status = status;
             node.last_activity = now;
         }
+        self.mark_free(id, status > 0);
         Ok(RegistryChange::StatusChanged { id, status })
     }
 
@@ -711,6 +736,45 @@ mod tests {
         assert_eq!(seen.len(), 10, "some free node was never chosen");
         let first_differs = (0..50).map(pick).collect::<HashSet<_>>().len() > 1;
         assert!(first_differs, "different seeds always gave the same pick");
+    }
+
+    #[test]
+    fn the_free_index_follows_every_status_change() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut table = NodeTable::default();
+        for port in 1..=40u16 {
+            assert!(table.register(ip(1), port, T0).is_ok());
+        }
+        for step in 0..2000u64 {
+            let id = NodeId::new(rng.random_range(1..=45));
+            match step % 4 {
+                0 | 1 => {
+                    let _ = table.set_status(id, rng.random_range(-1..4), ip(1), T0);
+                }
+                2 => {
+                    let (nodes, _) = table.request_nodes(rng.random_range(0..6), &mut rng);
+                    let distinct: HashSet<_> = nodes.iter().collect();
+                    assert_eq!(distinct.len(), nodes.len(), "a node chosen twice");
+                }
+                _ => {
+                    let port = u16::try_from(id.get()).unwrap_or(0);
+                    if table.deregister(ip(1), port, ip(1)).is_ok() {
+                        assert!(table.register(ip(1), port, T0).is_ok());
+                    }
+                }
+            }
+            let mut free: Vec<NodeId> = table.free.clone();
+            free.sort();
+            let expected: Vec<NodeId> = table
+                .iter()
+                .filter(|n| n.status > 0)
+                .map(|n| n.id)
+                .collect();
+            assert_eq!(free, expected, "after step {step}");
+            for (at, id) in table.free.iter().enumerate() {
+                assert_eq!(table.free_at.get(id), Some(&at));
+            }
+        }
     }
 
     #[test]

@@ -208,6 +208,11 @@ impl Dispatcher {
         &self.table
     }
 
+    /// The node table, to change it directly (the datahub protocol works on it).
+    pub fn table_mut(&mut self) -> &mut NodeTable {
+        &mut self.table
+    }
+
     /// The server's identity.
     pub fn identity(&self) -> &ServerIdentity {
         &self.identity

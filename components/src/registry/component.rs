@@ -1,0 +1,447 @@
+//! [`NodeRegistry`]: the component that owns the registry state and answers the
+//! protocol handlers of both servers through its `inbox`.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use axon::{BoxError, BoxRef, Component, Context, LinkError, Outbox, Policy, Setup};
+use bytes::Bytes;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde_json::{Map, Value};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::lumina::{Action, Dispatcher, DispatcherConfig, Message, RequestId, ServerIdentity};
+use super::table::{ConnectionId, Node, NodeTable, Ownership, RegistryChange};
+use super::{LuminaError, datahub};
+
+/// The service name the datahub server's handlers look the registry up by, unless told
+/// otherwise.
+pub const DATAHUB_SERVICE: &str = "datahub-registry";
+
+/// The service name the node server's handlers look the registry up by, unless told
+/// otherwise.
+pub const LUMINA_SERVICE: &str = "lumina-registry";
+
+/// Capacity of the registry's `inbox`: every connection's handler feeds it.
+const INBOX_CAPACITY: usize = 1024;
+
+/// A request to a [`NodeRegistry`], sent by a protocol handler (or any component) on an
+/// outbox linked to the registry's `inbox`. Requests that are answered carry the way
+/// back: a [`oneshot`] sender, or, for a Lumina connection, the box the registry pushes
+/// that connection's messages to.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RegistryRequest {
+    /// One raw SmartGet datahub request from `peer`; the exact reply bytes come back.
+    Datahub {
+        /// The request as it arrived (with or without its line end).
+        request: Bytes,
+        /// The IP of the peer that sent it.
+        peer: IpAddr,
+        /// Where the reply goes.
+        reply: oneshot::Sender<Bytes>,
+    },
+    /// A Lumina connection from `peer` opened. The registry links one of its own
+    /// outboxes to `inbox` and pushes every message for this connection there (replies,
+    /// forwarded commands, failures) until [`Disconnect`](Self::Disconnect).
+    Connect {
+        /// The connection's remote address.
+        peer: SocketAddr,
+        /// The connection handler's inbox for messages to write to the node.
+        inbox: BoxRef<Message>,
+        /// Where the connection's sequence number goes.
+        reply: oneshot::Sender<ConnectionId>,
+    },
+    /// One line received on a Lumina connection (a blank line is a keepalive).
+    Line {
+        /// The connection, as [`Connect`](Self::Connect) numbered it.
+        conn: ConnectionId,
+        /// The line, without its line end.
+        line: String,
+    },
+    /// A Lumina connection closed: its pending requests fail, its node's events and
+    /// commands go.
+    Disconnect {
+        /// The connection that closed.
+        conn: ConnectionId,
+    },
+    /// Call the node command `command` (`<node>/<cmd>`) from the server itself; the
+    /// node's reply, or a failure (unknown command, timeout, lost connection), comes back.
+    Call {
+        /// The command's full name.
+        command: String,
+        /// Positional arguments.
+        args: Vec<Value>,
+        /// Keyword arguments.
+        kw: Map<String, Value>,
+        /// Where the reply goes.
+        reply: oneshot::Sender<Message>,
+    },
+    /// A copy of every node in the table, in id order (for status views and tests).
+    Nodes {
+        /// Where the copy goes.
+        reply: oneshot::Sender<Vec<Node>>,
+    },
+}
+
+/// A declared Lumina event, as the registry hands it to the event handler on its
+/// `events` outbox.
+///
+/// # Examples
+///
+/// An event handler component: link the registry's `events` outbox to its `inbox`.
+///
+/// ```
+/// use axon::{Context, component::from_fn};
+/// use components::registry::NodeEvent;
+///
+/// let handler = from_fn("event log", |mut ctx: Context<NodeEvent, ()>| async move {
+///     while let Some(event) = ctx.recv().await {
+///         tracing::info!(conn = %event.from, "event {}", event.message.name);
+///     }
+///     Ok(())
+/// });
+/// # let _ = handler;
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeEvent {
+    /// The connection it came from.
+    pub from: ConnectionId,
+    /// The event: `name` is `<node>/<event>`, with its `args` and `kw`.
+    pub message: Message,
+}
+
+/// The node registry: owns the [`NodeTable`] (inside a Lumina [`Dispatcher`]) and
+/// answers [`RegistryRequest`]s from the protocol handlers of the datahub and node
+/// servers, one at a time, so handlers share no mutable state.
+///
+/// # What it does
+///
+/// Handlers find it by name in the runtime's service registry (register its `inbox`
+/// with [`Runtime::register_service`](axon::Runtime::register_service), under
+/// [`DATAHUB_SERVICE`] or [`LUMINA_SERVICE`] by default) and link an outbox to it.
+///
+/// - A datahub request is parsed and answered byte for byte ([`datahub::handle`]); the
+///   reply goes back on the request's oneshot.
+/// - A Lumina connection announces itself with [`RegistryRequest::Connect`], giving the
+///   inbox it wants its messages in; the registry adds an outbox of its own for that
+///   connection (`to_conn_<n>`, linked with [`Policy::DropNewest`] so one stalled node
+///   cannot stall the registry; drops are counted on the link) and removes it on
+///   [`RegistryRequest::Disconnect`]. Lines go through the [`Dispatcher`], and what it
+///   decides is done here: messages pushed to connections, declared events sent on
+///   `events`, replies to [`RegistryRequest::Call`] sent back.
+/// - Every change to the table is published on `outbox` as a [`RegistryChange`] (if
+///   `outbox` is linked), before the request that caused it is answered, so logging or
+///   a dashboard can follow the registry.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use axon::testing::Harness;
+/// use components::registry::{NodeRegistry, Ownership, RegistryChange, RegistryRequest};
+///
+/// let mut h = Harness::new(NodeRegistry::new(Ownership::Strict));
+/// let (reply, answer) = tokio::sync::oneshot::channel();
+/// h.send(RegistryRequest::Datahub {
+///     request: "`register 8000".into(),
+///     peer: "10.0.0.2".parse()?,
+///     reply,
+/// })
+/// .await;
+/// assert_eq!(&answer.await?[..], b"200 OK\r\n1");
+/// assert!(matches!(h.recv().await, Some(RegistryChange::Registered { port: 8000, .. })));
+/// # Ok(()) }
+/// ```
+///
+/// # How it works
+///
+/// One body, one `tokio::select!` over `inbox` and the earliest forwarded-command
+/// deadline (tokio's clock, so tests run it on the paused clock). Time handed to the
+/// table is tokio's [`Instant`] since the registry started. Random picks for
+/// `requestnodes` come from a [`StdRng`] seeded from the OS, or from
+/// [`seed`](NodeRegistry::seed).
+///
+/// | box | direction | type | for |
+/// | --- | --- | --- | --- |
+/// | `inbox` | in | [`RegistryRequest`] | requests from protocol handlers (capacity 1024) |
+/// | `control` | in | [`Control`](axon::Control) | `Shutdown` / `ProducerFinished`: stop |
+/// | `outbox` | out | [`RegistryChange`] | every change to the table |
+/// | `events` | out | [`NodeEvent`] | declared Lumina events, for the server's event handler |
+/// | `to_conn_<n>` | out | [`Message`] | one per open Lumina connection: messages to write to that node |
+/// | `signal` | out | [`Control`](axon::Control) | passes the lifecycle on |
+pub struct NodeRegistry {
+    ownership: Ownership,
+    identity: ServerIdentity,
+    timing: DispatcherConfig,
+    rng: StdRng,
+    name: Cow<'static, str>,
+}
+
+impl std::fmt::Debug for NodeRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeRegistry")
+            .field("name", &self.name)
+            .field("ownership", &self.ownership)
+            .field("identity", &self.identity)
+            .field("timing", &self.timing)
+            .finish()
+    }
+}
+
+impl NodeRegistry {
+    /// An empty registry with the given datahub ownership rule, the default Lumina
+    /// timing ([`DispatcherConfig::default`]) and this host's name (from `HOSTNAME`,
+    /// else `localhost`) as its identity.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::{NodeRegistry, Ownership};
+    /// let registry = NodeRegistry::new(Ownership::Open).seed(7);
+    /// # let _ = registry;
+    /// ```
+    pub fn new(ownership: Ownership) -> Self {
+        let hostname = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".to_owned());
+        NodeRegistry {
+            ownership,
+            identity: ServerIdentity {
+                host_id: hostname.clone(),
+                hostname,
+            },
+            timing: DispatcherConfig::default(),
+            rng: StdRng::from_os_rng(),
+            name: Cow::Borrowed("NodeRegistry"),
+        }
+    }
+
+    /// Use `identity` for `serverid`, `_info` and `_server`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::{NodeRegistry, Ownership};
+    /// use components::registry::lumina::{DispatcherConfig, ServerIdentity};
+    ///
+    /// let identity = ServerIdentity { hostname: "hub".into(), host_id: "hub-1".into() };
+    /// let timing = DispatcherConfig { request_timeout: Duration::from_secs(2), ..Default::default() };
+    /// let registry = NodeRegistry::new(Ownership::Strict)
+    ///     .identity(identity)
+    ///     .timing(timing)
+    ///     .named("hub registry");
+    /// # let _ = registry;
+    /// ```
+    pub fn identity(mut self, identity: ServerIdentity) -> Self {
+        self.identity = identity;
+        self
+    }
+
+    /// Use `timing` for the Lumina request timeout (10 s by default).
+    pub fn timing(mut self, timing: DispatcherConfig) -> Self {
+        self.timing = timing;
+        self
+    }
+
+    /// Seed the random picks of `requestnodes`, for reproducible runs.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.rng = StdRng::seed_from_u64(seed);
+        self
+    }
+
+    /// Set the name shown in introspection (`NodeRegistry` by default).
+    pub fn named(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.name = name.into();
+        self
+    }
+}
+
+/// The registry's running state.
+struct Running {
+    dispatcher: Dispatcher,
+    rng: StdRng,
+    start: Instant,
+    conns: HashMap<ConnectionId, (String, Outbox<Message>)>,
+    calls: HashMap<RequestId, oneshot::Sender<Message>>,
+    events: Outbox<NodeEvent>,
+}
+
+impl Component for NodeRegistry {
+    type In = RegistryRequest;
+    type Out = RegistryChange;
+
+    fn name(&self) -> Cow<'static, str> {
+        self.name.clone()
+    }
+
+    fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
+        s.set_capacity("inbox", INBOX_CAPACITY)?;
+        s.describe("inbox", "requests from protocol handlers")?;
+        s.describe("outbox", "every change to the node table")?;
+        s.outbox::<NodeEvent>("events", "declared Lumina events, for the event handler")?;
+        Ok(())
+    }
+
+    async fn run(self, mut ctx: Context<RegistryRequest, RegistryChange>) -> Result<(), BoxError> {
+        let mut st = Running {
+            dispatcher: Dispatcher::new(self.identity, self.timing, NodeTable::new(self.ownership)),
+            rng: self.rng,
+            start: Instant::now(),
+            conns: HashMap::new(),
+            calls: HashMap::new(),
+            events: ctx.outbox_named::<NodeEvent>("events")?,
+        };
+        loop {
+            let deadline = st.dispatcher.next_deadline().map(|d| st.start + d);
+            let expiry = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            let request = tokio::select! {
+                biased;
+                request = ctx.recv() => match request {
+                    Some(request) => request,
+                    None => break,
+                },
+                () = expiry => {
+                    let actions = st.dispatcher.expire(st.start.elapsed());
+                    st.perform(&mut ctx, actions).await;
+                    continue;
+                }
+            };
+            st.serve(&mut ctx, request).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Running {
+    async fn serve(
+        &mut self,
+        ctx: &mut Context<RegistryRequest, RegistryChange>,
+        request: RegistryRequest,
+    ) -> Result<(), BoxError> {
+        let now = self.start.elapsed();
+        match request {
+            RegistryRequest::Datahub {
+                request,
+                peer,
+                reply,
+            } => {
+                let table = self.dispatcher.table_mut();
+                let (bytes, change) = datahub::handle(table, &request, peer, now, &mut self.rng);
+                // Published first, so followers see a change before its requester does.
+                if let Some(change) = change {
+                    publish(ctx, change).await;
+                }
+                // The handler may have gone with its connection; nothing to answer then.
+                let _ = reply.send(Bytes::from(bytes));
+            }
+            RegistryRequest::Connect { peer, inbox, reply } => {
+                let conn = self.dispatcher.connect(peer, now);
+                let name = format!("to_conn_{conn}");
+                let (out_ref, out) =
+                    ctx.add_outbox::<Message>(name.clone(), "messages for one node connection")?;
+                if let Err(error) = ctx.runtime().link_with(out_ref, inbox, Policy::DropNewest) {
+                    tracing::warn!(%conn, %peer, %error, "cannot link to the connection's inbox");
+                }
+                self.conns.insert(conn, (name, out));
+                let _ = reply.send(conn);
+            }
+            RegistryRequest::Line { conn, line } => {
+                let actions = self.dispatcher.receive_line(conn, line.as_bytes(), now);
+                self.perform(ctx, actions).await;
+            }
+            RegistryRequest::Disconnect { conn } => self.disconnect(ctx, conn).await,
+            RegistryRequest::Call {
+                command,
+                args,
+                kw,
+                reply,
+            } => match self.dispatcher.request(&command, args, kw, now) {
+                Ok((id, action)) => {
+                    self.calls.insert(id, reply);
+                    self.perform(ctx, vec![action]).await;
+                }
+                Err(error) => {
+                    let _ = reply.send(Message::new(command).error_reply(&error));
+                }
+            },
+            RegistryRequest::Nodes { reply } => {
+                let _ = reply.send(self.dispatcher.table().iter().cloned().collect());
+            }
+        }
+        Ok(())
+    }
+
+    async fn disconnect(
+        &mut self,
+        ctx: &mut Context<RegistryRequest, RegistryChange>,
+        conn: ConnectionId,
+    ) {
+        if let Some((name, _)) = self.conns.remove(&conn) {
+            // The box may already be gone with the runtime's teardown; nothing to undo then.
+            let _ = ctx.remove_box(&name);
+        }
+        let actions = self.dispatcher.disconnect(conn);
+        self.perform(ctx, actions).await;
+    }
+
+    /// Does what the dispatcher decided. Connections found gone on the way are
+    /// disconnected in turn (their failures may produce more actions).
+    async fn perform(
+        &mut self,
+        ctx: &mut Context<RegistryRequest, RegistryChange>,
+        actions: Vec<Action>,
+    ) {
+        let mut queue: std::collections::VecDeque<Action> = actions.into();
+        while let Some(action) = queue.pop_front() {
+            match action {
+                Action::Send { to, message } => {
+                    let sent = match self.conns.get_mut(&to) {
+                        Some((_, out)) => out.send(message).await.is_ok(),
+                        None => false,
+                    };
+                    if !sent {
+                        tracing::debug!(conn = %to, "connection gone; disconnecting it");
+                        if let Some((name, _)) = self.conns.remove(&to) {
+                            let _ = ctx.remove_box(&name);
+                        }
+                        queue.extend(self.dispatcher.disconnect(to));
+                    }
+                }
+                Action::Event { from, message } => {
+                    let event = NodeEvent { from, message };
+                    if let Err(unsent) = self.events.send(event).await {
+                        tracing::debug!(event = %unsent.0.message.name, "no event handler linked; ignoring event");
+                    }
+                }
+                Action::Reply { request, message } => {
+                    if let Some(reply) = self.calls.remove(&request) {
+                        let _ = reply.send(message);
+                    }
+                }
+                Action::Changed(change) => publish(ctx, change).await,
+                Action::Dropped { from, reason } => log_dropped(from, &reason),
+            }
+        }
+    }
+}
+
+async fn publish(ctx: &mut Context<RegistryRequest, RegistryChange>, change: RegistryChange) {
+    tracing::debug!(?change, "registry changed");
+    // Nobody following the registry is fine: the change is in the table either way.
+    let _ = ctx.send(change).await;
+}
+
+fn log_dropped(from: ConnectionId, reason: &LuminaError) {
+    match reason {
+        LuminaError::UndeclaredEvent(_) => tracing::info!(conn = %from, "{reason}"),
+        _ => tracing::warn!(conn = %from, "message dropped: {reason}"),
+    }
+}
