@@ -36,17 +36,32 @@
 //! assert_eq!((last.level, last.edge, last.cycles), (1, Edge::Falling, 9));
 //! ```
 
+#[cfg(feature = "store")]
+pub mod archive;
+pub mod bridge;
 pub mod error;
 pub mod gps;
+pub mod lines;
 pub mod main_cmd;
+pub mod main_server;
 pub mod nmea;
 pub mod node;
 pub mod pulse;
+#[cfg(feature = "physics")]
+pub mod reconstruct;
+pub mod run_manager;
+#[cfg(feature = "physics")]
+pub mod sim;
+#[cfg(feature = "store")]
+pub mod station;
 pub mod timechain;
+pub mod timing;
 pub mod uart;
+pub mod uart_component;
 
 pub use error::{DeltasError, GpsError, MainError, NmeaError, TimeChainError, UartError};
 pub use gps::{GpsSentence, Rmc, Traim, TraimSolution};
+pub use lines::{LinkKind, NodeLine, NodeNotice, NodeUartLine};
 pub use main_cmd::{BridgeMode, LogLevel, MacAddr, MainCommand};
 pub use node::{
     Applied, Node, NodeConfig, NodeEvent, NodeRecord, NodeRegistry, NodeState, Requirement,

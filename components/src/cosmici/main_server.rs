@@ -1,0 +1,499 @@
+//! The MAIN server: one [`MainConnection`] handler per node connection on the COSMO
+//! port, and the [`SensorNet`] node model they all report to.
+//!
+//! ```text
+//!  node ──MAIN──► ServerCore(MainConnection) ──MainEvent──► SensorNet ──NetEvent──► BridgeManager
+//!                   │ answers ACK / ERR                        ▲ node_events (NodeNotice: UART heard, run started)
+//! ```
+//!
+//! # Answers
+//!
+//! The original protocol only acknowledges. A [`MainConnection`] answers every line:
+//!
+//! | line | answer | state |
+//! | --- | --- | --- |
+//! | `POWERED_ON`, `LOGMSG`, `HEARTBEAT`, `BRIDGE_MODE`, well formed | `ACK <COMMAND> <id>` | applied by [`SensorNet`] |
+//! | `PULSE_DATA`, `1ST_SYNC`, `MISSING_SYNCS`, `CALIBRATE_TIMING` | `ERR NOT_IMPLEMENTED <COMMAND>` (logged) | unchanged |
+//! | anything malformed | `ERR <reason>` (logged with the line) | unchanged |
+//!
+//! # Examples
+//!
+//! ```no_run
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use components::cosmici::main_server::{MainStats, SensorNet, SensorNetConfig, main_server};
+//!
+//! let rt = axon::Runtime::new();
+//! let net = SensorNet::new(SensorNetConfig::default());
+//! let view = net.view();
+//! let _net = rt.spawn(net)?;
+//! let stats = MainStats::default();
+//! let server = main_server("127.0.0.1:26766".parse()?, stats.clone()).await?;
+//! tracing::info!("listening on {}", server.local_addr());
+//! let _server = rt.spawn(server)?;
+//! # let _ = view; Ok(()) }
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axon::{BoxError, Component, Context, LinkError, Outbox, Setup};
+use bytes::Bytes;
+use chassis::tcp::{BindError, ConnectionInfo, ServerCore};
+use tokio::time::Instant;
+
+use super::lines::{LineBuffer, NodeNotice};
+use super::main_cmd::{BridgeMode, LogLevel, MainCommand};
+use super::node::{NodeConfig, NodeRegistry, NodeState, Transition};
+
+/// The COSMO port nodes connect to.
+pub const MAIN_PORT: u16 = 26766;
+
+/// Service name of [`SensorNet`]'s `inbox` ([`MainEvent`]s).
+pub const SENSORNET_SERVICE: &str = "cosmici.sensornet";
+
+/// Service name of [`SensorNet`]'s `node_events` inbox ([`NodeNotice`]s).
+pub const NODE_EVENTS_SERVICE: &str = "cosmici.node_events";
+
+/// Longest MAIN line accepted, bytes.
+const MAX_MAIN_LINE: usize = 4096;
+
+/// A well-formed command received on a MAIN connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MainEvent {
+    /// The connection it came on.
+    pub conn: ConnectionInfo,
+    /// The command.
+    pub command: MainCommand,
+}
+
+/// Counters shared by every [`MainConnection`] of a server.
+///
+/// # Examples
+///
+/// ```
+/// let stats = components::cosmici::main_server::MainStats::default();
+/// assert_eq!(stats.malformed(), 0);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct MainStats {
+    inner: Arc<MainCounters>,
+}
+
+#[derive(Debug, Default)]
+struct MainCounters {
+    commands: AtomicU64,
+    unimplemented: AtomicU64,
+    malformed: AtomicU64,
+}
+
+impl MainStats {
+    /// Well-formed, implemented commands received.
+    pub fn commands(&self) -> u64 {
+        self.inner.commands.load(Ordering::Relaxed)
+    }
+    /// Declared-but-unwritten commands received.
+    pub fn unimplemented(&self) -> u64 {
+        self.inner.unimplemented.load(Ordering::Relaxed)
+    }
+    /// Malformed lines received (including over-long ones).
+    pub fn malformed(&self) -> u64 {
+        self.inner.malformed.load(Ordering::Relaxed)
+    }
+}
+
+/// The protocol handler of one MAIN connection.
+///
+/// Parses each line as a [`MainCommand`], answers it (see the [module docs](self)),
+/// and sends well-formed commands to the [`SensorNet`] registered in the runtime.
+/// Malformed lines are logged with the connection and the line and never reach the
+/// node model.
+///
+/// | box | direction | type | for |
+/// | --- | --- | --- | --- |
+/// | `inbox` | in | `Bytes` | bytes from the node |
+/// | `control` | in | `Control` | `SocketShutdown` when the node hangs up |
+/// | `outbox` | out | `Bytes` | answers to the node |
+/// | `signal` | out | `Control` | passed on when it ends |
+/// | `commands` | out | [`MainEvent`] | to [`SENSORNET_SERVICE`], if registered |
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use bytes::Bytes;
+/// use components::cosmici::main_server::{MainConnection, MainStats};
+///
+/// let info = chassis::tcp::ConnectionInfo {
+///     id: 1,
+///     peer: "127.0.0.1:5000".parse().unwrap(),
+///     local: "127.0.0.1:26766".parse().unwrap(),
+/// };
+/// let mut h = axon::testing::Harness::new(MainConnection::new(info, MainStats::default()));
+/// h.send(Bytes::from_static(b"HEARTBEAT 1 x\r\n")).await;
+/// let answer = h.recv().await.unwrap();
+/// assert!(answer.starts_with(b"ERR "));
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct MainConnection {
+    info: ConnectionInfo,
+    stats: MainStats,
+}
+
+impl MainConnection {
+    /// A handler for connection `info`, counting into `stats`.
+    pub fn new(info: ConnectionInfo, stats: MainStats) -> Self {
+        Self { info, stats }
+    }
+
+    fn answer(&self, line: &str) -> (String, Option<MainCommand>) {
+        match MainCommand::parse(line) {
+            Ok(cmd) if cmd.is_implemented() => {
+                self.stats.inner.commands.fetch_add(1, Ordering::Relaxed);
+                let id = cmd.node_id().unwrap_or_default();
+                (format!("ACK {} {id}", cmd.name()), Some(cmd))
+            }
+            Ok(cmd) => {
+                self.stats
+                    .inner
+                    .unimplemented
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(conn = %self.info, "MAIN command {} is declared but not implemented: {line:?}", cmd.name());
+                (format!("ERR NOT_IMPLEMENTED {}", cmd.name()), None)
+            }
+            Err(e) => {
+                self.stats.inner.malformed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(conn = %self.info, "malformed MAIN line {line:?}: {e}");
+                (format!("ERR {e}"), None)
+            }
+        }
+    }
+}
+
+impl Component for MainConnection {
+    type In = Bytes;
+    type Out = Bytes;
+
+    fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
+        s.describe("inbox", "bytes from the node")?;
+        s.describe("outbox", "answers to the node")?;
+        let commands = s.outbox::<MainEvent>("commands", "well-formed commands for SensorNet")?;
+        if let Ok(net) = s.runtime().service::<MainEvent>(SENSORNET_SERVICE) {
+            s.link(commands, net)?;
+        }
+        Ok(())
+    }
+
+    async fn run(self, mut ctx: Context<Bytes, Bytes>) -> Result<(), BoxError> {
+        let mut commands: Outbox<MainEvent> = ctx.outbox_named("commands")?;
+        let mut lines = LineBuffer::new(MAX_MAIN_LINE);
+        let mut batch = Vec::new();
+        while let Some(bytes) = ctx.recv().await {
+            let overlong = lines.push(&bytes, &mut batch);
+            for _ in 0..overlong {
+                self.stats.inner.malformed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(conn = %self.info, "MAIN line longer than {MAX_MAIN_LINE} bytes dropped");
+                ctx.send(Bytes::from("ERR line too long\r\n")).await?;
+            }
+            for line in batch.drain(..) {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let (answer, cmd) = self.answer(&line);
+                if let Some(command) = cmd {
+                    // Without a SensorNet the command is only acknowledged.
+                    let _ = commands
+                        .send(MainEvent {
+                            conn: self.info,
+                            command,
+                        })
+                        .await;
+                }
+                if ctx.send(Bytes::from(answer + "\r\n")).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Binds a MAIN server on `listen` whose connections report to the [`SensorNet`]
+/// registered in the runtime it is added to.
+///
+/// # Errors
+///
+/// [`BindError`] if the address cannot be bound.
+pub async fn main_server(
+    listen: SocketAddr,
+    stats: MainStats,
+) -> Result<ServerCore<impl Fn(&ConnectionInfo) -> MainConnection + Send + Sync + 'static>, BindError>
+{
+    ServerCore::bind(listen, move |info: &ConnectionInfo| {
+        MainConnection::new(*info, stats.clone())
+    })
+    .await
+}
+
+/// What the node model reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NetEvent {
+    /// A node sent `POWERED_ON`; `first` the first time (create its bridges).
+    PoweredOn {
+        /// The node.
+        node: u32,
+        /// The address it announced.
+        ip: IpAddr,
+        /// Its first `POWERED_ON`.
+        first: bool,
+    },
+    /// A node changed state (including going AWOL on the timer).
+    StateChanged {
+        /// The node.
+        node: u32,
+        /// The change.
+        transition: Transition,
+    },
+    /// A node changed its bridging mode.
+    BridgeMode {
+        /// The node.
+        node: u32,
+        /// The new mode.
+        mode: BridgeMode,
+    },
+}
+
+/// Settings of [`SensorNet`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SensorNetConfig {
+    /// Silence after which a node is AWOL (default: one heartbeat period plus 10%).
+    pub awol_after: Duration,
+    /// The server's own heartbeat log period (default 5 minutes).
+    pub heartbeat: Duration,
+}
+
+impl Default for SensorNetConfig {
+    fn default() -> Self {
+        Self {
+            awol_after: Duration::from_nanos(NodeConfig::default().awol_after_ns),
+            heartbeat: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A live read-only view of node states, for status displays.
+///
+/// # Examples
+///
+/// ```
+/// let net = components::cosmici::main_server::SensorNet::new(Default::default());
+/// assert!(net.view().states().is_empty());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct NodeView {
+    states: Arc<Mutex<BTreeMap<u32, NodeState>>>,
+}
+
+impl NodeView {
+    /// Every node heard of, with its state, by id.
+    pub fn states(&self) -> BTreeMap<u32, NodeState> {
+        self.states.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn set(&self, node: u32, state: NodeState) {
+        if let Ok(mut s) = self.states.lock() {
+            s.insert(node, state);
+        }
+    }
+}
+
+/// The server's node model: applies MAIN commands and node notices to a
+/// [`NodeRegistry`], logs node log messages, and marks silent nodes AWOL on a timer.
+///
+/// # What it does
+///
+/// Registers its `inbox` as [`SENSORNET_SERVICE`] and `node_events` as
+/// [`NODE_EVENTS_SERVICE`], so MAIN handlers, the UART parser and the run manager
+/// find it. `LOGMSG` lines are logged under the target `cosmici::node` with the node
+/// id, at the matching level, indented two spaces per depth. A timer sleeps until the
+/// earliest moment a node could become AWOL (no polling); with tokio's paused clock
+/// the AWOL transitions are deterministic. It logs its own heartbeat every
+/// [`SensorNetConfig::heartbeat`].
+///
+/// | box | direction | type | for |
+/// | --- | --- | --- | --- |
+/// | `inbox` | in | [`MainEvent`] | well-formed MAIN commands |
+/// | `node_events` | in | [`NodeNotice`] | other news of nodes (UART heard, run started) |
+/// | `control` | in | `Control` | `Shutdown` / `ProducerFinished` end it |
+/// | `outbox` | out | [`NetEvent`] | power-ons, state changes, bridge modes |
+/// | `signal` | out | `Control` | passed on when it ends |
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// use components::cosmici::main_server::{MainEvent, NetEvent, SensorNet};
+/// use components::cosmici::MainCommand;
+///
+/// let mut h = axon::testing::Harness::new(SensorNet::new(Default::default()));
+/// let conn = chassis::tcp::ConnectionInfo {
+///     id: 1, peer: "127.0.0.1:5000".parse().unwrap(), local: "127.0.0.1:26766".parse().unwrap(),
+/// };
+/// let command = MainCommand::parse("POWERED_ON 1 10.0.0.2 00:11:22:33:44:55").unwrap();
+/// h.send(MainEvent { conn, command }).await;
+/// assert!(matches!(h.recv().await, Some(NetEvent::PoweredOn { node: 1, first: true, .. })));
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct SensorNet {
+    config: SensorNetConfig,
+    view: NodeView,
+}
+
+impl SensorNet {
+    /// A node model with `config`.
+    pub fn new(config: SensorNetConfig) -> Self {
+        Self {
+            config,
+            view: NodeView::default(),
+        }
+    }
+
+    /// A view of node states that stays live while it runs.
+    pub fn view(&self) -> NodeView {
+        self.view.clone()
+    }
+}
+
+/// A node's log message as logged: indented two spaces per call depth (at most 32).
+fn indented(depth: u32, msg: &str) -> String {
+    let indent = "  ".repeat(usize::try_from(depth.min(32)).unwrap_or(0));
+    format!("{indent}{msg}")
+}
+
+fn log_node_message(node: u32, level: &LogLevel, depth: u32, msg: &str) {
+    let line = indented(depth, msg);
+    match level {
+        LogLevel::Critical | LogLevel::Error | LogLevel::UwsErr => {
+            tracing::error!(target: "cosmici::node", node, "{line}")
+        }
+        LogLevel::Warning => tracing::warn!(target: "cosmici::node", node, "{line}"),
+        LogLevel::Normal | LogLevel::Info => {
+            tracing::info!(target: "cosmici::node", node, "{line}")
+        }
+        LogLevel::Debug => tracing::debug!(target: "cosmici::node", node, "{line}"),
+        LogLevel::Other(word) => {
+            tracing::info!(target: "cosmici::node", node, level = %word, "{line}")
+        }
+    }
+}
+
+impl Component for SensorNet {
+    type In = MainEvent;
+    type Out = NetEvent;
+
+    fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
+        s.describe("inbox", "well-formed MAIN commands")?;
+        s.describe("outbox", "power-ons, state changes, bridge modes")?;
+        let notices = s.inbox::<NodeNotice>("node_events", "UART heard, run started")?;
+        let inbox = s.own::<MainEvent>("inbox")?;
+        s.runtime().register_service(SENSORNET_SERVICE, inbox)?;
+        s.runtime().register_service(NODE_EVENTS_SERVICE, notices)?;
+        Ok(())
+    }
+
+    async fn run(self, mut ctx: Context<MainEvent, NetEvent>) -> Result<(), BoxError> {
+        let mut notices = ctx.take_inbox::<NodeNotice>("node_events")?;
+        let awol_ns = u64::try_from(self.config.awol_after.as_nanos()).unwrap_or(u64::MAX);
+        let mut nodes = NodeRegistry::new(NodeConfig {
+            awol_after_ns: awol_ns,
+        });
+        let start = Instant::now();
+        let now_ns = || u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let mut heartbeat =
+            tokio::time::interval_at(start + self.config.heartbeat, self.config.heartbeat);
+        let mut beats = 0u64;
+        let mut out = Vec::new();
+        loop {
+            // The earliest moment a node that is not yet AWOL may become so.
+            let deadline = nodes
+                .iter()
+                .filter(|(_, r)| !r.node.state().is_awol() && r.node.state() != NodeState::Unseen)
+                .filter_map(|(_, r)| r.node.last_heard_ns())
+                .map(|last| last.saturating_add(awol_ns).saturating_add(1))
+                .min();
+            let sleep_to = deadline.map(|ns| start + Duration::from_nanos(ns));
+            tokio::select! {
+                event = ctx.recv() => {
+                    let Some(MainEvent { conn, command }) = event else { break };
+                    let now = now_ns();
+                    if let MainCommand::LogMsg { id, level, depth, msg } = &command {
+                        log_node_message(*id, level, *depth, msg);
+                    }
+                    let Some(applied) = nodes.apply(&command, now) else { continue };
+                    match &command {
+                        MainCommand::PoweredOn { id, ip, .. } => {
+                            tracing::info!(node = id, %conn, "node {id} powered on at {ip}");
+                            out.push(NetEvent::PoweredOn { node: *id, ip: *ip, first: applied.first_power_on });
+                        }
+                        MainCommand::BridgeMode { id, mode } => {
+                            tracing::info!(node = id, "node {id} bridge mode {mode}");
+                            out.push(NetEvent::BridgeMode { node: *id, mode: *mode });
+                        }
+                        MainCommand::Heartbeat { id, n } => tracing::debug!(node = id, "heartbeat {n}"),
+                        _ => {}
+                    }
+                    if let Some(t) = applied.transition {
+                        out.push(NetEvent::StateChanged { node: applied.id, transition: t });
+                    }
+                }
+                notice = notices.recv() => {
+                    let Some(NodeNotice { node, event }) = notice else { continue };
+                    if let Some(t) = nodes.handle(node, event, now_ns()) {
+                        out.push(NetEvent::StateChanged { node, transition: t });
+                    }
+                }
+                () = async { if let Some(at) = sleep_to { tokio::time::sleep_until(at).await } else { std::future::pending().await } } => {
+                    for (node, t) in nodes.tick(now_ns()) {
+                        tracing::warn!(node, "node {node} is AWOL ({} -> {})", t.from.as_str(), t.to.as_str());
+                        out.push(NetEvent::StateChanged { node, transition: t });
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    beats += 1;
+                    tracing::info!("server heartbeat {beats}: {} nodes", nodes.iter().count());
+                }
+            }
+            for event in out.drain(..) {
+                if let NetEvent::StateChanged { node, transition } = &event {
+                    self.view.set(*node, transition.to);
+                    tracing::info!(
+                        node,
+                        "node {node}: {} -> {}",
+                        transition.from.as_str(),
+                        transition.to.as_str()
+                    );
+                }
+                // Nobody listening is fine: the model keeps its state either way.
+                let _ = ctx.send(event).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::indented;
+
+    #[test]
+    fn node_log_lines_are_indented_by_depth() {
+        assert_eq!(indented(0, "Connected."), "Connected.");
+        assert_eq!(indented(2, "Bridge up."), "    Bridge up.");
+        assert_eq!(indented(u32::MAX, "x").len(), 65);
+    }
+}

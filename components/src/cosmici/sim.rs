@@ -1,0 +1,676 @@
+//! A detector simulator: CTU and FEDM nodes that connect to a COSMICi server exactly
+//! as real ones do, driven by [`ShowerSim`], writing the ground truth. Needs the
+//! `physics` feature.
+//!
+//! # What it sends
+//!
+//! Every node connects MAIN (`POWERED_ON`, `LOGMSG`, `HEARTBEAT`), then its AUXIO
+//! bridge (console text) and its UART bridge (NMEA-framed lines), retrying while the
+//! server sets its bridges up.
+//!
+//! * CTU (node 0): `HOST_STARTING,CTU_GPS,…`, `HOST_READY`, a good `PDMETRAIM` every
+//!   second. On `START` it answers `ACK,START`, its counter (750 MHz, +0.2 ppm) starts
+//!   at zero, and at every GPS PPS edge (whole UTC seconds) it sends `PPSCNTR`,
+//!   `GPRMC` and `PDMETRAIM`.
+//! * FEDM (nodes 1…, three channels each): `HOST_STARTING,FEDM,…`, `HOST_READY`,
+//!   `DAC_LEVELS` (the 1.5 ladder, one broken channel), then a `CON_PULSE` per pulse
+//!   on its channels and an `NC_PULSES` every second, timed against the CTU's sync pulses (every 2¹⁸ counts) with a
+//!   500 MHz PLL counter starting at a random value.
+//!
+//! Pulses are bi-exponential ([`PulseSynth`]) crossing the geometric ladder, with
+//! 0.3 ns jitter, floored to the 2 ns clock. Showers and background come from a
+//! [`ShowerSim`] over the layout, paced in real time from `START`.
+//!
+//! # Ground truth
+//!
+//! [`SimTruth`] keeps every sent pulse ([`TruthPulse`]: node, channel, pulse number,
+//! true onset and first-rise UTC, peak height, shower) and every shower
+//! ([`TruthShower`]: UTC, zenith, azimuth), and writes them as JSON lines to a file
+//! if asked.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::bridge::BridgeDirectory;
+use super::lines::{LinkKind, utc_now};
+use super::nmea;
+use super::pulse::{ConPulse, Crossing, Deltas, Edge};
+use super::reconstruct::DetectorMap;
+use super::timechain::UtcNanos;
+use crate::physics::layout::DetectorLayout;
+use crate::physics::model::BiExpPulse;
+use crate::physics::simulate::{
+    PulseSynth, PulseSynthConfig, ShowerSim, ShowerSimConfig, SimEvent, fedm_ladder,
+};
+
+/// How many times a node tries to connect before giving up (every 50 ms).
+const CONNECT_ATTEMPTS: u32 = 200;
+
+/// Where the simulated nodes find their bridges.
+#[derive(Debug, Clone)]
+pub enum BridgePorts {
+    /// Fixed port bases, as the real nodes use (node id added).
+    Bases {
+        /// The server's address.
+        host: IpAddr,
+        /// AUXIO base (52737).
+        auxio: u16,
+        /// UART base (63766).
+        uart: u16,
+    },
+    /// Whatever an in-process [`BridgeManager`](super::bridge::BridgeManager) bound.
+    Directory(BridgeDirectory),
+}
+
+/// Settings of a [`DetectorSim`].
+#[derive(Debug, Clone)]
+pub struct DetectorSimConfig {
+    /// The server's MAIN address.
+    pub main: SocketAddr,
+    /// Where the bridges are.
+    pub bridges: BridgePorts,
+    /// Detector positions; detector `d` is channel `d % 3 + 1` of FEDM node `d / 3 + 1`.
+    pub layout: DetectorLayout,
+    /// Shower and background rates, timing error, amplitudes.
+    pub showers: ShowerSimConfig,
+    /// Seed of every random draw.
+    pub seed: u64,
+    /// Node heartbeat period on MAIN.
+    pub heartbeat: Duration,
+    /// File for the ground truth (JSON lines); `None` = kept in memory only.
+    pub truth_file: Option<PathBuf>,
+}
+
+impl DetectorSimConfig {
+    /// Settings for `layout` reporting to a server at `main` with bridges at the
+    /// protocol's port bases on the same host.
+    pub fn new(main: SocketAddr, layout: DetectorLayout) -> Self {
+        Self {
+            main,
+            bridges: BridgePorts::Bases {
+                host: main.ip(),
+                auxio: LinkKind::Auxio.default_base(),
+                uart: LinkKind::Uart.default_base(),
+            },
+            layout,
+            showers: ShowerSimConfig::default(),
+            seed: 1,
+            heartbeat: Duration::from_secs(5),
+            truth_file: None,
+        }
+    }
+}
+
+/// One simulated pulse that was sent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TruthPulse {
+    /// FEDM node.
+    pub node: u32,
+    /// Channel.
+    pub ch: u8,
+    /// Detector.
+    pub detector: usize,
+    /// The pulse number sent in its `CON_PULSE`.
+    pub pulse_num: u32,
+    /// True onset, UTC ns.
+    pub onset_utc_ns: i64,
+    /// First rising edge as the FEDM clock saw it, UTC ns.
+    pub first_rise_utc_ns: i64,
+    /// True peak height, V.
+    pub peak_height: f64,
+    /// Levels crossed.
+    pub levels: usize,
+    /// The shower that made it, if any.
+    pub shower: Option<u64>,
+}
+
+/// One simulated shower.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TruthShower {
+    /// Sequence number.
+    pub id: u64,
+    /// When the front passed the layout origin, UTC ns.
+    pub utc_ns: i64,
+    /// Zenith angle, rad.
+    pub zenith: f64,
+    /// Azimuth, rad.
+    pub azimuth: f64,
+    /// Detectors it reached.
+    pub hits: usize,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum TruthLine<'a> {
+    Pulse(&'a TruthPulse),
+    Shower(&'a TruthShower),
+}
+
+#[derive(Debug, Default)]
+struct TruthLog {
+    pulses: Vec<TruthPulse>,
+    showers: Vec<TruthShower>,
+    file: Option<BufWriter<File>>,
+}
+
+/// The ground truth of a simulation, shared while it runs.
+#[derive(Debug, Clone, Default)]
+pub struct SimTruth {
+    inner: Arc<Mutex<TruthLog>>,
+}
+
+impl SimTruth {
+    /// The pulses sent so far.
+    pub fn pulses(&self) -> Vec<TruthPulse> {
+        self.inner
+            .lock()
+            .map(|t| t.pulses.clone())
+            .unwrap_or_default()
+    }
+
+    /// The showers simulated so far.
+    pub fn showers(&self) -> Vec<TruthShower> {
+        self.inner
+            .lock()
+            .map(|t| t.showers.clone())
+            .unwrap_or_default()
+    }
+
+    /// Flushes the truth file.
+    pub fn flush(&self) {
+        if let Ok(mut t) = self.inner.lock()
+            && let Some(f) = t.file.as_mut()
+        {
+            let _ = f.flush();
+        }
+    }
+
+    fn record(&self, line: TruthLine<'_>) {
+        let Ok(mut t) = self.inner.lock() else { return };
+        if let Some(f) = t.file.as_mut()
+            && let Ok(text) = serde_json::to_string(&line)
+        {
+            let _ = writeln!(f, "{text}");
+        }
+        match line {
+            TruthLine::Pulse(p) => t.pulses.push(p.clone()),
+            TruthLine::Shower(s) => t.showers.push(s.clone()),
+        }
+    }
+}
+
+/// The moment the CTU received `START`: the simulation's time zero.
+#[derive(Debug, Clone, Copy)]
+struct RunStart {
+    at: Instant,
+    utc: UtcNanos,
+}
+
+/// A running simulation: its node tasks, its truth.
+#[derive(Debug)]
+pub struct SimHandle {
+    tasks: JoinSet<()>,
+    truth: SimTruth,
+    started: watch::Receiver<Option<RunStart>>,
+}
+
+impl SimHandle {
+    /// The ground truth so far.
+    pub fn truth(&self) -> &SimTruth {
+        &self.truth
+    }
+
+    /// Whether the CTU has received `START`.
+    pub fn run_started(&self) -> bool {
+        self.started.borrow().is_some()
+    }
+
+    /// Waits until the CTU has received `START` (the run's time zero).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    pub async fn wait_started(&mut self) {
+        loop {
+            if self.started.borrow_and_update().is_some() {
+                return;
+            }
+            if self.started.changed().await.is_err() {
+                // The CTU is gone without starting: never.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Stops every node (their connections close) and flushes the truth file.
+    pub async fn stop(mut self) -> SimTruth {
+        self.tasks.shutdown().await;
+        self.truth.flush();
+        self.truth
+    }
+}
+
+/// The simulator; see the [module docs](self).
+///
+/// # Examples
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use components::cosmici::sim::{DetectorSim, DetectorSimConfig};
+/// use components::physics::layout::DetectorLayout;
+///
+/// let config = DetectorSimConfig::new("127.0.0.1:26766".parse()?, DetectorLayout::grid(2, 2, 10.0)?);
+/// let sim = DetectorSim::new(config)?.start();
+/// tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+/// let truth = sim.stop().await;
+/// println!("{} pulses, {} showers", truth.pulses().len(), truth.showers().len());
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct DetectorSim {
+    config: DetectorSimConfig,
+    truth: SimTruth,
+}
+
+/// The thresholds the simulated FEDMs use and report, V (three decimals, as sent).
+pub fn sim_levels() -> Vec<f64> {
+    fedm_ladder()
+        .into_iter()
+        .map(|v| (v * 1000.0).round() / 1000.0)
+        .collect()
+}
+
+/// Simulated CTU counter frequency, Hz.
+const CTU_HZ: f64 = 750e6 * (1.0 + 0.2e-6);
+/// FEDM cycle, ns.
+const FEDM_NS: f64 = 2.0;
+/// CTU counts per sync pulse.
+const SYNC_COUNTS: f64 = 262_144.0;
+
+impl DetectorSim {
+    /// A simulator with `config`.
+    ///
+    /// # Errors
+    ///
+    /// The I/O error if the truth file cannot be created.
+    pub fn new(config: DetectorSimConfig) -> std::io::Result<Self> {
+        let truth = SimTruth::default();
+        if let Some(path) = &config.truth_file
+            && let Ok(mut t) = truth.inner.lock()
+        {
+            t.file = Some(BufWriter::new(File::create(path)?));
+        }
+        Ok(Self { config, truth })
+    }
+
+    /// Starts every node; they run until [`SimHandle::stop`].
+    pub fn start(self) -> SimHandle {
+        let config = Arc::new(self.config);
+        let map = DetectorMap::default();
+        let (started_tx, started) = watch::channel(None);
+        let mut tasks = JoinSet::new();
+        let fedms = map.fedm_nodes(config.layout.len());
+        let mut senders = Vec::new();
+        for node in 1..=fedms {
+            let (tx, rx) = mpsc::channel::<String>(4096);
+            senders.push(tx);
+            let config = config.clone();
+            tasks.spawn(async move {
+                if let Err(e) = fedm_node(&config, node, rx).await {
+                    tracing::warn!("simulated FEDM node {node} stopped: {e}");
+                }
+            });
+        }
+        {
+            let config = config.clone();
+            tasks.spawn(async move {
+                if let Err(e) = ctu_node(&config, started_tx).await {
+                    tracing::warn!("simulated CTU stopped: {e}");
+                }
+            });
+        }
+        {
+            let config = config.clone();
+            let truth = self.truth.clone();
+            let started = started.clone();
+            tasks.spawn(async move {
+                if let Err(e) = drive(&config, map, started, senders, truth).await {
+                    tracing::warn!("simulation stopped: {e}");
+                }
+            });
+        }
+        SimHandle {
+            tasks,
+            truth: self.truth,
+            started,
+        }
+    }
+}
+
+async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let mut last = None;
+    for _ in 0..CONNECT_ATTEMPTS {
+        match TcpStream::connect(addr).await {
+            Ok(s) => {
+                s.set_nodelay(true)?;
+                return Ok(s);
+            }
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no connection attempt made")))
+}
+
+async fn bridge_addr(config: &DetectorSimConfig, node: u32, link: LinkKind) -> SocketAddr {
+    match &config.bridges {
+        BridgePorts::Bases { host, auxio, uart } => {
+            let base = if link == LinkKind::Auxio {
+                *auxio
+            } else {
+                *uart
+            };
+            SocketAddr::new(*host, u16::try_from(u32::from(base) + node).unwrap_or(0))
+        }
+        BridgePorts::Directory(dir) => dir.wait(node, link).await.node,
+    }
+}
+
+/// Connects a node's three links; the MAIN and AUXIO answers are read and dropped.
+async fn connect_node(
+    config: &DetectorSimConfig,
+    node: u32,
+    tasks: &mut JoinSet<()>,
+    kind: &str,
+) -> std::io::Result<TcpStream> {
+    let mut main = connect(config.main).await?;
+    let mac = format!("02:00:00:00:00:{:02x}", node & 0xff);
+    let ip = match config.main.ip() {
+        IpAddr::V4(ip) => ip,
+        IpAddr::V6(_) => Ipv4Addr::LOCALHOST,
+    };
+    main.write_all(format!("POWERED_ON {node} {ip} {mac}\r\n").as_bytes())
+        .await?;
+    main.write_all(format!("LOGMSG {node} NORMAL 0 {kind} script starting.\r\n").as_bytes())
+        .await?;
+    main.write_all(format!("LOGMSG {node} INFO 1 Connecting bridges.\r\n").as_bytes())
+        .await?;
+    let heartbeat = config.heartbeat;
+    let (mut main_rx, mut main_tx) = main.into_split();
+    tasks.spawn(async move {
+        let _ = tokio::io::copy(&mut main_rx, &mut tokio::io::sink()).await;
+    });
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
+        for n in 1u64.. {
+            tick.tick().await;
+            if main_tx
+                .write_all(format!("HEARTBEAT {node} {n}\r\n").as_bytes())
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut auxio = connect(bridge_addr(config, node, LinkKind::Auxio).await).await?;
+    auxio
+        .write_all(format!("{kind} Wi-Fi script console, node {node}.\r\n").as_bytes())
+        .await?;
+    tasks.spawn(async move {
+        let (mut rx, _tx) = auxio.into_split();
+        let _ = tokio::io::copy(&mut rx, &mut tokio::io::sink()).await;
+    });
+    connect(bridge_addr(config, node, LinkKind::Uart).await).await
+}
+
+fn framed(body: &str) -> String {
+    nmea::frame(body) + "\r\n"
+}
+
+fn gprmc(second: i64) -> String {
+    let s = UtcNanos::from_unix_seconds(second).to_string();
+    let part = |a: usize, b: usize| s.get(a..b).unwrap_or("00").to_owned();
+    format!(
+        "GPRMC,{}{}{}.000,A,3025.676,N,08417.112,W,0.0,0.0,{}{}{},4.1,W",
+        part(11, 13),
+        part(14, 16),
+        part(17, 19),
+        part(8, 10),
+        part(5, 7),
+        part(2, 4)
+    )
+}
+
+const TRAIM_GOOD: &str = "PDMETRAIM,0,1,0.000000020,0";
+
+async fn ctu_node(
+    config: &DetectorSimConfig,
+    started: watch::Sender<Option<RunStart>>,
+) -> std::io::Result<()> {
+    let mut tasks = JoinSet::new();
+    let uart = connect_node(config, 0, &mut tasks, "CTU").await?;
+    let (rx, mut tx) = uart.into_split();
+    tx.write_all(framed("HOST_STARTING,CTU_GPS,1.0").as_bytes())
+        .await?;
+    tx.write_all(framed("HOST_READY").as_bytes()).await?;
+    tx.write_all(framed(TRAIM_GOOD).as_bytes()).await?;
+    let mut lines = BufReader::new(rx).lines();
+    let mut gps_tick = tokio::time::interval(Duration::from_secs(1));
+    // Before START: GPS status every second; after: PPS edges on whole UTC seconds.
+    let mut run: Option<(RunStart, i64, u32)> = None;
+    loop {
+        let next_pps = run.map(|(start, second, _)| {
+            let edge_ns = second * 1_000_000_000 - start.utc.0;
+            start.at + Duration::from_nanos(u64::try_from(edge_ns).unwrap_or(0))
+        });
+        tokio::select! {
+            line = lines.next_line() => {
+                let Some(line) = line? else { return Ok(()) };
+                if line.trim() == "START" && run.is_none() {
+                    let start = RunStart { at: Instant::now(), utc: utc_now() };
+                    tx.write_all(framed("ACK,START").as_bytes()).await?;
+                    let first_second = start.utc.0.div_euclid(1_000_000_000) + 1;
+                    run = Some((start, first_second, 1));
+                    let _ = started.send(Some(start));
+                    tracing::info!("simulated CTU: START received");
+                }
+            }
+            _ = gps_tick.tick(), if run.is_none() => {
+                tx.write_all(framed(TRAIM_GOOD).as_bytes()).await?;
+            }
+            () = async { if let Some(at) = next_pps { tokio::time::sleep_until(at).await } else { std::future::pending().await } } => {
+                if let Some((start, second, pps)) = run.as_mut() {
+                    let t_ns = (*second * 1_000_000_000 - start.utc.0) as f64;
+                    let count = ((t_ns * CTU_HZ / 1e9).round() as u64 & 0xffff_ffff) as u32;
+                    tx.write_all(framed(&format!("PPSCNTR,{pps},{count}")).as_bytes()).await?;
+                    tx.write_all(framed(&gprmc(*second)).as_bytes()).await?;
+                    tx.write_all(framed(TRAIM_GOOD).as_bytes()).await?;
+                    *second += 1;
+                    *pps += 1;
+                }
+            }
+        }
+    }
+}
+
+async fn fedm_node(
+    config: &DetectorSimConfig,
+    node: u32,
+    mut lines: mpsc::Receiver<String>,
+) -> std::io::Result<()> {
+    let mut tasks = JoinSet::new();
+    let uart = connect_node(config, node, &mut tasks, "FEDM").await?;
+    let (rx, mut tx) = uart.into_split();
+    tasks.spawn(async move {
+        let mut rx = rx;
+        let _ = tokio::io::copy(&mut rx, &mut tokio::io::sink()).await;
+    });
+    tx.write_all(framed("HOST_STARTING,FEDM,1.0").as_bytes())
+        .await?;
+    tx.write_all(framed("HOST_READY").as_bytes()).await?;
+    let levels = sim_levels();
+    let mut dac: Vec<String> = levels.iter().map(|v| format!("{:.3}", -v)).collect();
+    dac.insert(1, "-2.500".into());
+    tx.write_all(framed(&format!("DAC_LEVELS,{}", dac.join(","))).as_bytes())
+        .await?;
+    while let Some(line) = lines.recv().await {
+        tx.write_all(framed(&line).as_bytes()).await?;
+    }
+    Ok(())
+}
+
+/// Per-FEDM clock state.
+struct FedmClock {
+    pll0: u32,
+    pulse_num: [u32; 3],
+}
+
+fn pll_at(pll0: u32, t_ns: f64) -> u32 {
+    pll0.wrapping_add(((t_ns / FEDM_NS).floor() as u64 & 0xffff_ffff) as u32)
+}
+
+async fn drive(
+    config: &DetectorSimConfig,
+    map: DetectorMap,
+    mut started: watch::Receiver<Option<RunStart>>,
+    senders: Vec<mpsc::Sender<String>>,
+    truth: SimTruth,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let start = loop {
+        if let Some(s) = *started.borrow_and_update() {
+            break s;
+        }
+        started.changed().await?;
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5eed);
+    let mut clocks: Vec<FedmClock> = senders
+        .iter()
+        .map(|_| FedmClock {
+            pll0: rng.random(),
+            pulse_num: [0; 3],
+        })
+        .collect();
+    let synth_config = PulseSynthConfig {
+        levels: sim_levels(),
+        ..PulseSynthConfig::default()
+    };
+    let shape = synth_config.shape;
+    let mut synth = PulseSynth::new(synth_config, config.seed ^ 0x9a15e)?;
+    let sim = ShowerSim::new(config.layout.clone(), config.showers.clone(), config.seed)?;
+    let sync_at = |t: f64| {
+        let sync = (t * CTU_HZ / 1e9 / SYNC_COUNTS).floor();
+        (sync, sync * SYNC_COUNTS * 1e9 / CTU_HZ)
+    };
+    let mut next_status = 1e9;
+    for event in sim {
+        let t = event.time();
+        let at = start.at + Duration::from_nanos(t.max(0.0) as u64);
+        tokio::time::sleep_until(at).await;
+        // Once a second each FEDM reports its non-coincidence counters (none here).
+        while t >= next_status {
+            let (sync, sync_t) = sync_at(next_status);
+            for (clock, tx) in clocks.iter().zip(&senders) {
+                let line = format!(
+                    "NC_PULSES,{},{},{},0,0,0",
+                    sync as u32,
+                    pll_at(clock.pll0, sync_t),
+                    pll_at(clock.pll0, next_status)
+                );
+                if tx.send(line).await.is_err() {
+                    return Ok(());
+                }
+            }
+            next_status += 1e9;
+        }
+        match event {
+            SimEvent::Shower(s) => truth.record(TruthLine::Shower(&TruthShower {
+                id: s.id,
+                utc_ns: start.utc.0 + s.time.round() as i64,
+                zenith: s.zenith,
+                azimuth: s.azimuth,
+                hits: s.hits.len(),
+            })),
+            SimEvent::Pulse(p) => {
+                let (node, ch) = map.channel(p.detector);
+                let Some(idx) = node
+                    .checked_sub(map.first_fedm)
+                    .and_then(|i| usize::try_from(i).ok())
+                else {
+                    continue;
+                };
+                let (Some(clock), Some(tx)) = (clocks.get_mut(idx), senders.get(idx)) else {
+                    continue;
+                };
+                let pulse = BiExpPulse {
+                    amplitude: p.peak_height / shape.unit_peak(),
+                    onset: p.time,
+                    shape,
+                };
+                let crossings = synth.crossings_for(&pulse);
+                let Some(first) = crossings.levels.first().map(|l| l.rise) else {
+                    continue;
+                };
+                let k = crossings.levels.len();
+                let cycles = |t: f64| ((t - first) / FEDM_NS).round().max(0.0) as u64;
+                let mut list: Vec<Crossing> = Vec::with_capacity(2 * k);
+                for (i, l) in crossings.levels.iter().enumerate() {
+                    list.push(Crossing {
+                        level: (i + 1) as u8,
+                        edge: Edge::Rising,
+                        cycles: cycles(l.rise),
+                    });
+                }
+                for (i, l) in crossings.levels.iter().enumerate().rev() {
+                    list.push(Crossing {
+                        level: (i + 1) as u8,
+                        edge: Edge::Falling,
+                        cycles: cycles(l.fall),
+                    });
+                }
+                let Ok(deltas) = Deltas::from_crossings(&list) else {
+                    continue;
+                };
+                let (sync, sync_t) = sync_at(first);
+                let slot = usize::from(ch.saturating_sub(1)).min(2);
+                clock.pulse_num[slot] += 1;
+                let line = ConPulse::new(
+                    sync as u32,
+                    pll_at(clock.pll0, sync_t),
+                    ch,
+                    clock.pulse_num[slot],
+                    pll_at(clock.pll0, first),
+                    deltas,
+                );
+                truth.record(TruthLine::Pulse(&TruthPulse {
+                    node,
+                    ch,
+                    detector: p.detector,
+                    pulse_num: clock.pulse_num[slot],
+                    onset_utc_ns: start.utc.0 + p.time.round() as i64,
+                    first_rise_utc_ns: start.utc.0 + first.round() as i64,
+                    peak_height: p.peak_height,
+                    levels: k,
+                    shower: p.shower,
+                }));
+                if tx.send(line.to_string()).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    Ok(())
+}

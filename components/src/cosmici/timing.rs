@@ -1,0 +1,277 @@
+//! [`PulseClock`]: the time chain as a component — `CON_PULSE`s in, pulses with
+//! absolute UTC times out.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axon::{BoxError, Component, Context, LinkError, Setup};
+
+use super::gps::Rmc;
+use super::lines::NodeUartLine;
+use super::pulse::{ConPulse, Edge};
+use super::timechain::{TimeChain, TimeChainConfig, UtcNanos};
+use super::uart::UartLine;
+
+/// How many pulses wait at most for the time chain to calibrate.
+const MAX_WAITING: usize = 100_000;
+
+/// A pulse with its absolute time and the threshold voltages of its node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimedPulse {
+    /// The FEDM node.
+    pub node: u32,
+    /// The pulse as sent.
+    pub pulse: ConPulse,
+    /// UTC of the pulse's first rising edge.
+    pub utc: UtcNanos,
+    /// The node's usable threshold ladder, volts, lowest first (empty until its
+    /// `DAC_LEVELS` arrived).
+    pub levels: Vec<f64>,
+    /// FEDM clock period of the node, ns (from the calibrated time chain).
+    pub clock_period_ns: f64,
+}
+
+impl TimedPulse {
+    /// The pulse's crossings as `(level, edge, ns after the first rise)`.
+    pub fn crossing_times(&self) -> Vec<(u8, Edge, f64)> {
+        self.pulse
+            .crossings()
+            .into_iter()
+            .map(|c| (c.level, c.edge, c.cycles as f64 * self.clock_period_ns))
+            .collect()
+    }
+}
+
+/// The usable threshold ladder from a `DAC_LEVELS` line: magnitudes, ascending,
+/// the lowest `usable` kept (the broken channel reads far above the ladder).
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::timing::usable_levels;
+///
+/// let levels = usable_levels(&[-0.2, -2.5, -0.299, -0.447, -0.669, -1.0], 5);
+/// assert_eq!(levels, [0.2, 0.299, 0.447, 0.669, 1.0]);
+/// ```
+pub fn usable_levels(dac: &[f64], usable: usize) -> Vec<f64> {
+    let mut levels: Vec<f64> = dac
+        .iter()
+        .map(|v| v.abs())
+        .filter(|v| v.is_finite())
+        .collect();
+    levels.sort_by(f64::total_cmp);
+    levels.truncate(usable);
+    levels
+}
+
+/// Counters of a [`PulseClock`].
+#[derive(Debug, Clone, Default)]
+pub struct ClockStats {
+    inner: Arc<[AtomicU64; 3]>,
+}
+
+impl ClockStats {
+    /// Pulses given a time.
+    pub fn timed(&self) -> u64 {
+        self.inner[0].load(Ordering::Relaxed)
+    }
+    /// Pulses dropped: too many waiting for calibration, or no time computable.
+    pub fn dropped(&self) -> u64 {
+        self.inner[1].load(Ordering::Relaxed)
+    }
+    /// `PPSCNTR` points refused by the fit.
+    pub fn refused_pps(&self) -> u64 {
+        self.inner[2].load(Ordering::Relaxed)
+    }
+}
+
+/// Puts absolute times on pulses: FEDM cycles → CTU sync → PPS counter fit → UTC.
+///
+/// # What it does
+///
+/// Feeds every CTU `PPSCNTR` into the fit, anchors the latest PPS edge to the UTC
+/// second of the `GPRMC` that follows it, and keeps one FEDM clock calibration per
+/// FEDM node (from the `<sync>,<pll>` of its `NC_PULSES`, `FIFO_FULL` and
+/// `CON_PULSE` lines). A `CON_PULSE` is sent on as a [`TimedPulse`] once the chain
+/// can place it (two `PPSCNTR` points and an anchor); until then it waits, in order
+/// (at most 100 000 pulses; beyond that the oldest are dropped and counted).
+///
+/// | box | direction | type | for |
+/// | --- | --- | --- | --- |
+/// | `inbox` | in | [`NodeUartLine`] | parsed UART lines of every node |
+/// | `outbox` | out | [`TimedPulse`] | pulses with UTC times |
+/// | `control` / `signal` | | `Control` | lifecycle |
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use components::cosmici::timing::PulseClock;
+/// use components::cosmici::{NodeUartLine, UartLine};
+///
+/// let mut h = axon::testing::Harness::new(PulseClock::new(0, Default::default()));
+/// for line in ["PPSCNTR,10,0", "PPSCNTR,11,750000000",
+///              "GPRMC,000000.000,A,0,N,0,W,0,0,010124,,", "CON_PULSE,1,0,1,1,500,1,(0,3)"] {
+///     let node = if line.starts_with("CON") { 1 } else { 0 };
+///     h.send(NodeUartLine { node, line: UartLine::parse(line).unwrap() }).await;
+/// }
+/// let timed = h.recv().await.unwrap();
+/// // Sync 1 is 2^18 counts (349 525 ns) after PPS 10, the second before 00:00:00;
+/// // the pulse is 500 cycles (1 µs) later.
+/// assert_eq!(timed.utc.subsec_nanos(), 350_525);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct PulseClock {
+    ctu: u32,
+    config: TimeChainConfig,
+    stats: ClockStats,
+}
+
+impl PulseClock {
+    /// A clock whose CTU is node `ctu`, with time-chain settings `config`.
+    pub fn new(ctu: u32, config: TimeChainConfig) -> Self {
+        Self {
+            ctu,
+            config,
+            stats: ClockStats::default(),
+        }
+    }
+
+    /// Its counters.
+    pub fn stats(&self) -> ClockStats {
+        self.stats.clone()
+    }
+}
+
+struct Chains {
+    template: TimeChain,
+    fedm: BTreeMap<u32, TimeChain>,
+    levels: BTreeMap<u32, Vec<f64>>,
+    last_pps: Option<u32>,
+}
+
+impl Chains {
+    fn chain(&mut self, node: u32) -> &mut TimeChain {
+        let template = &self.template;
+        self.fedm.entry(node).or_insert_with(|| template.clone())
+    }
+
+    fn all(&mut self) -> impl Iterator<Item = &mut TimeChain> {
+        std::iter::once(&mut self.template).chain(self.fedm.values_mut())
+    }
+
+    fn time(&mut self, node: u32, pulse: &ConPulse) -> Option<TimedPulse> {
+        let chain = self.chain(node);
+        let utc = chain.pulse_utc(pulse).ok()?;
+        let clock_period_ns = 1e9 / chain.fedm_frequency_hz();
+        Some(TimedPulse {
+            node,
+            pulse: pulse.clone(),
+            utc,
+            levels: self.levels.get(&node).cloned().unwrap_or_default(),
+            clock_period_ns,
+        })
+    }
+}
+
+impl Component for PulseClock {
+    type In = NodeUartLine;
+    type Out = TimedPulse;
+
+    fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
+        s.describe("inbox", "parsed UART lines of every node")?;
+        s.describe("outbox", "pulses with UTC times")
+    }
+
+    async fn run(self, mut ctx: Context<NodeUartLine, TimedPulse>) -> Result<(), BoxError> {
+        let mut chains = Chains {
+            template: TimeChain::new(self.config.clone()),
+            fedm: BTreeMap::new(),
+            levels: BTreeMap::new(),
+            last_pps: None,
+        };
+        let mut waiting: VecDeque<(u32, ConPulse)> = VecDeque::new();
+        let [timed, dropped, refused] = &*self.stats.inner;
+        while let Some(NodeUartLine { node, line }) = ctx.recv().await {
+            let mut try_waiting = false;
+            match &line {
+                UartLine::PpsCntr { pps_num, fast_cnt } if node == self.ctu => {
+                    let mut ok = true;
+                    for chain in chains.all() {
+                        ok &= chain.ingest_pps(*pps_num, *fast_cnt).is_ok();
+                    }
+                    if ok {
+                        chains.last_pps = Some(*pps_num);
+                    } else {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!("PPSCNTR {pps_num},{fast_cnt} refused by the counter fit");
+                    }
+                    try_waiting = true;
+                }
+                UartLine::Gps(sentence)
+                    if node == self.ctu && sentence.sentence_id() == "GPRMC" =>
+                {
+                    if let (
+                        Ok(Rmc {
+                            valid: true,
+                            utc: Some(utc),
+                        }),
+                        Some(pps),
+                    ) = (Rmc::from_sentence(sentence), chains.last_pps)
+                    {
+                        let second = utc.nearest_second();
+                        for chain in chains.all() {
+                            if let Some(shift) = chain.anchor(pps, second) {
+                                tracing::warn!("UTC anchor moved by {shift} s at PPS {pps}");
+                            }
+                        }
+                        try_waiting = true;
+                    }
+                }
+                UartLine::DacLevels(dac) => {
+                    chains.levels.insert(node, usable_levels(dac, 5));
+                }
+                UartLine::NcPulses { sync, pll, .. } | UartLine::FifoFull { sync, pll, .. } => {
+                    chains.chain(node).observe_sync(*sync, *pll);
+                }
+                UartLine::ConPulse(pulse) => {
+                    chains.chain(node).observe_sync(pulse.sync, pulse.pll);
+                    if waiting.is_empty()
+                        && let Some(t) = chains.time(node, pulse)
+                    {
+                        timed.fetch_add(1, Ordering::Relaxed);
+                        ctx.send(t).await?;
+                    } else {
+                        if waiting.len() >= MAX_WAITING {
+                            waiting.pop_front();
+                            dropped.fetch_add(1, Ordering::Relaxed);
+                        }
+                        waiting.push_back((node, pulse.clone()));
+                        try_waiting = true;
+                    }
+                }
+                _ => {}
+            }
+            if try_waiting {
+                while let Some((node, pulse)) = waiting.front() {
+                    let Some(t) = chains.time(*node, pulse) else {
+                        break;
+                    };
+                    waiting.pop_front();
+                    timed.fetch_add(1, Ordering::Relaxed);
+                    ctx.send(t).await?;
+                }
+            }
+        }
+        if !waiting.is_empty() {
+            dropped.fetch_add(waiting.len() as u64, Ordering::Relaxed);
+            tracing::warn!(
+                "{} pulses never timed (no PPS fit or UTC anchor)",
+                waiting.len()
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,279 @@
+//! The MAIN server over TCP and the node model's AWOL timer on the paused clock.
+
+use std::time::Duration;
+
+use axon::testing::Harness;
+use axon::{Control, Runtime};
+use chassis::tcp::ConnectionInfo;
+use components::cosmici::main_server::{
+    MainEvent, MainStats, NODE_EVENTS_SERVICE, NetEvent, SensorNet, SensorNetConfig, main_server,
+};
+use components::cosmici::{MainCommand, NodeEvent, NodeNotice, NodeState, Transition};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+struct Client {
+    lines: tokio::io::Lines<BufReader<tokio::net::tcp::OwnedReadHalf>>,
+    tx: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl Client {
+    async fn connect(addr: std::net::SocketAddr) -> Self {
+        let (rx, tx) = TcpStream::connect(addr).await.unwrap().into_split();
+        Self {
+            lines: BufReader::new(rx).lines(),
+            tx,
+        }
+    }
+
+    async fn ask(&mut self, line: &str) -> String {
+        self.tx.write_all(line.as_bytes()).await.unwrap();
+        self.tx.write_all(b"\r\n").await.unwrap();
+        timeout(LIMIT, self.lines.next_line())
+            .await
+            .expect("an answer in time")
+            .unwrap()
+            .expect("an answer")
+    }
+}
+
+#[tokio::test]
+async fn every_main_command_good_and_malformed() {
+    let rt = Runtime::new();
+    let net = SensorNet::new(SensorNetConfig::default());
+    let view = net.view();
+    let net = rt.add(net).unwrap();
+    let mut ext = rt.external("test");
+    let (events_ref, mut events) = ext.add_inbox::<NetEvent>("events", 64).unwrap();
+    rt.link(net.outbox(), events_ref).unwrap();
+    let _net = net.start();
+    let stats = MainStats::default();
+    let server = main_server("127.0.0.1:0".parse().unwrap(), stats.clone())
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let server = rt.spawn(server).unwrap();
+    let mut node = Client::connect(addr).await;
+
+    // Malformed lines are answered with the reason and change nothing.
+    for (line, reason) in [
+        ("POWERED_ON 1 not-an-ip 00:11:22:33:44:55", "ip"),
+        ("POWERED_ON 1 10.0.0.2", "mac"),
+        ("HEARTBEAT x 3", "x"),
+        ("BRIDGE_MODE 1 SIDEWAYS", "SIDEWAYS"),
+        ("LOGMSG 1 NORMAL deep message", "deep"),
+        ("FLY_TO_MOON 1", "FLY_TO_MOON"),
+    ] {
+        let answer = node.ask(line).await;
+        assert!(answer.starts_with("ERR "), "{line}: {answer}");
+        assert!(answer.contains(reason), "{line}: {answer}");
+    }
+    assert_eq!(stats.malformed(), 6);
+    assert!(view.states().is_empty(), "malformed lines changed state");
+
+    // The declared-but-unwritten commands answer clearly and change nothing.
+    for cmd in [
+        "PULSE_DATA 1 2",
+        "1ST_SYNC",
+        "MISSING_SYNCS 1 2",
+        "CALIBRATE_TIMING",
+    ] {
+        let answer = node.ask(cmd).await;
+        let name = cmd.split(' ').next().unwrap();
+        assert_eq!(answer, format!("ERR NOT_IMPLEMENTED {name}"));
+    }
+    assert_eq!(stats.unimplemented(), 4);
+    assert!(view.states().is_empty());
+
+    // The implemented commands are acknowledged and applied.
+    assert_eq!(
+        node.ask("POWERED_ON 1 10.0.0.2 00:11:22:33:44:55").await,
+        "ACK POWERED_ON 1"
+    );
+    let ev = timeout(LIMIT, events.recv()).await.unwrap().unwrap();
+    assert!(
+        matches!(
+            ev,
+            NetEvent::PoweredOn {
+                node: 1,
+                first: true,
+                ..
+            }
+        ),
+        "{ev:?}"
+    );
+    let ev = timeout(LIMIT, events.recv()).await.unwrap().unwrap();
+    assert_eq!(
+        ev,
+        NetEvent::StateChanged {
+            node: 1,
+            transition: Transition {
+                from: NodeState::Unseen,
+                to: NodeState::On
+            }
+        }
+    );
+    assert_eq!(
+        node.ask("LOGMSG 1 NORMAL 2 Bridge server connected.").await,
+        "ACK LOGMSG 1"
+    );
+    assert_eq!(node.ask("HEARTBEAT 1 17").await, "ACK HEARTBEAT 1");
+    assert_eq!(
+        node.ask("BRIDGE_MODE 1 UART-ONLY").await,
+        "ACK BRIDGE_MODE 1"
+    );
+    let ev = timeout(LIMIT, events.recv()).await.unwrap().unwrap();
+    assert!(matches!(ev, NetEvent::BridgeMode { node: 1, .. }), "{ev:?}");
+    // A second POWERED_ON is not a first one: bridges are made once.
+    assert_eq!(
+        node.ask("POWERED_ON 1 10.0.0.2 00:11:22:33:44:55").await,
+        "ACK POWERED_ON 1"
+    );
+    let ev = timeout(LIMIT, events.recv()).await.unwrap().unwrap();
+    assert!(
+        matches!(
+            ev,
+            NetEvent::PoweredOn {
+                node: 1,
+                first: false,
+                ..
+            }
+        ),
+        "{ev:?}"
+    );
+    assert_eq!(stats.commands(), 5);
+    assert_eq!(view.states().get(&1), Some(&NodeState::On));
+
+    // A line too long to be a command is refused, and the connection still works.
+    let long = "LOGMSG 1 NORMAL 0 ".to_owned() + &"x".repeat(5000);
+    assert_eq!(node.ask(&long).await, "ERR line too long");
+    assert_eq!(node.ask("HEARTBEAT 1 18").await, "ACK HEARTBEAT 1");
+
+    server.shutdown().await.unwrap();
+    assert!(timeout(LIMIT, server.join()).await.unwrap().is_clean());
+}
+
+fn conn() -> ConnectionInfo {
+    ConnectionInfo {
+        id: 1,
+        peer: "127.0.0.1:40000".parse().unwrap(),
+        local: "127.0.0.1:26766".parse().unwrap(),
+    }
+}
+
+fn cmd(line: &str) -> MainEvent {
+    MainEvent {
+        conn: conn(),
+        command: MainCommand::parse(line).unwrap(),
+    }
+}
+
+async fn next_transition(h: &mut Harness<MainEvent, NetEvent>) -> (u32, Transition) {
+    loop {
+        match h.recv().await.expect("an event") {
+            NetEvent::StateChanged { node, transition } => return (node, transition),
+            _ => continue,
+        }
+    }
+}
+
+/// AWOL is detected by a timer exactly one AWOL period after the last message, on
+/// tokio's paused clock; any message brings the node back.
+#[tokio::test(start_paused = true)]
+async fn silent_nodes_go_awol_on_the_timer() {
+    use NodeState::*;
+    let awol = Duration::from_secs(330);
+    let config = SensorNetConfig {
+        awol_after: awol,
+        heartbeat: Duration::from_secs(300),
+    };
+    let mut h = Harness::new(SensorNet::new(config));
+    let start = tokio::time::Instant::now();
+    h.send(cmd("POWERED_ON 0 10.0.0.1 00:11:22:33:44:55")).await;
+    assert_eq!(
+        next_transition(&mut h).await,
+        (
+            0,
+            Transition {
+                from: Unseen,
+                to: On
+            }
+        )
+    );
+    assert_eq!(
+        next_transition(&mut h).await,
+        (
+            0,
+            Transition {
+                from: On,
+                to: OnAwol
+            }
+        )
+    );
+    // tokio timers have millisecond resolution.
+    let waited = start.elapsed();
+    assert!(
+        waited > awol && waited <= awol + Duration::from_millis(2),
+        "{waited:?}"
+    );
+
+    h.send(cmd("HEARTBEAT 0 1")).await;
+    assert_eq!(
+        next_transition(&mut h).await,
+        (
+            0,
+            Transition {
+                from: OnAwol,
+                to: On
+            }
+        )
+    );
+
+    // A run start arrives on node_events, as the run manager sends it.
+    let mut notices = h.inbox_sender::<NodeNotice>("node_events").unwrap();
+    assert!(
+        h.runtime()
+            .service::<NodeNotice>(NODE_EVENTS_SERVICE)
+            .is_ok()
+    );
+    notices
+        .send(NodeNotice {
+            node: 0,
+            event: NodeEvent::RunStarted,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        next_transition(&mut h).await,
+        (
+            0,
+            Transition {
+                from: On,
+                to: Running
+            }
+        )
+    );
+    let before = tokio::time::Instant::now();
+    // Heartbeats keep it from going AWOL.
+    for n in 2..5 {
+        tokio::time::sleep(Duration::from_secs(300)).await;
+        h.send(cmd(&format!("HEARTBEAT 0 {n}"))).await;
+    }
+    assert_eq!(
+        next_transition(&mut h).await,
+        (
+            0,
+            Transition {
+                from: Running,
+                to: RunningAwol
+            }
+        )
+    );
+    assert!(before.elapsed() > Duration::from_secs(900) + awol);
+
+    h.send_control(Control::Shutdown).await;
+    assert!(h.exit().await.is_clean());
+}

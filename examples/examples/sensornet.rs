@@ -1,0 +1,289 @@
+//! `sensornet`: the COSMICi sensor-network server as one graph — MAIN server, node
+//! model, bridges with operator terminals and transcripts, UART parsing, time chain,
+//! run manager, pulse fitting, shower filtering, direction finding and SQLite storage.
+//!
+//! ```text
+//! cargo run --release --example sensornet -- --simulate 4 --duration 10
+//! ```
+//!
+//! `--simulate N` starts N simulated detectors (a CTU and ⌈N/3⌉ FEDM nodes) in-process,
+//! connected over loopback exactly as real nodes connect. A one-line status is printed
+//! every second; SIGINT/SIGTERM (or `--duration`) shut the graph down in order and
+//! print a summary. Logs `listening on ADDR:PORT` for MAIN and for every bridge.
+#![allow(
+    clippy::print_stdout,
+    reason = "a command-line program that prints its status and summary"
+)]
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use components::cosmici::bridge::BridgeConfig;
+use components::cosmici::main_server::SensorNetConfig;
+use components::cosmici::sim::{BridgePorts, DetectorSim, DetectorSimConfig, SimTruth};
+use components::cosmici::station::{Station, StationConfig, StationStats, compare_with_truth};
+use components::cosmici::{LinkKind, NodeState};
+use components::physics::layout::DetectorLayout;
+use components::physics::simulate::ShowerSimConfig;
+
+/// The COSMICi sensor-network server, optionally with simulated detectors.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// MAIN (COSMO) address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:26766")]
+    listen: SocketAddr,
+    /// AUXIO bridge port base (node id added); 0 = free ports.
+    #[arg(long, default_value_t = LinkKind::Auxio.default_base())]
+    auxio_base: u16,
+    /// UART bridge port base (node id added); 0 = free ports.
+    #[arg(long, default_value_t = LinkKind::Uart.default_base())]
+    uart_base: u16,
+    /// Operator terminal port base: AUXIO of node N at base+2N, UART at base+2N+1; 0 = free ports.
+    #[arg(long, default_value_t = 40000)]
+    terminal_base: u16,
+    /// Directory for the per-connection bridge transcripts.
+    #[arg(long, default_value = "sensornet-transcripts")]
+    transcripts: PathBuf,
+    /// SQLite file for pulses and showers.
+    #[arg(long, default_value = "sensornet.db")]
+    db: PathBuf,
+    /// Start this many simulated detectors in-process.
+    #[arg(long, default_value_t = 0)]
+    simulate: usize,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Detector grid spacing, m (detectors on a square grid, row by row).
+    #[arg(long, default_value_t = 10.0)]
+    spacing: f64,
+    /// Simulated shower rate, Hz.
+    #[arg(long, default_value_t = 1.0)]
+    shower_rate: f64,
+    /// Simulated background rate per detector, Hz.
+    #[arg(long, default_value_t = 200.0)]
+    background_rate: f64,
+    /// Simulation seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write the simulator's ground truth here (JSON lines).
+    #[arg(long)]
+    truth: Option<PathBuf>,
+    /// Seconds of silence after which a node is AWOL.
+    #[arg(long, default_value_t = 330.0)]
+    awol: f64,
+    /// Number of detectors in the layout when not simulating.
+    #[arg(long, default_value_t = 4)]
+    detectors: usize,
+}
+
+fn grid_layout(n: usize, spacing: f64) -> anyhow::Result<DetectorLayout> {
+    let nx = (n as f64).sqrt().ceil().max(1.0) as usize;
+    let positions = (0..n)
+        .map(|i| [(i % nx) as f64 * spacing, (i / nx) as f64 * spacing, 0.0])
+        .collect();
+    DetectorLayout::new(positions).context("detector layout")
+}
+
+async fn stop_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+fn node_summary(stats: &StationStats) -> String {
+    let states = stats.nodes.states();
+    let count = |f: fn(NodeState) -> bool| states.values().filter(|s| f(**s)).count();
+    format!(
+        "nodes {} (running {}, on {}, awol {})",
+        states.len(),
+        count(|s| s == NodeState::Running),
+        count(|s| s == NodeState::On),
+        count(NodeState::is_awol)
+    )
+}
+
+fn status_line(stats: &StationStats, rate: f64) -> String {
+    format!(
+        "{} | pulses {:.0}/s, {} stored | showers {} | uart bad {} malformed {}",
+        node_summary(stats),
+        rate,
+        stats.archive.pulses(),
+        stats.archive.showers(),
+        stats.uart.bad_checksums(),
+        stats.uart.malformed(),
+    )
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(
+                    "warn,components::cosmici::station=info,components::cosmici::bridge=info,cosmici::node=info",
+                )),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let detectors = if args.simulate > 0 {
+        args.simulate
+    } else {
+        args.detectors
+    };
+    let layout = grid_layout(detectors, args.spacing)?;
+    let mut config = StationConfig::new(layout.clone(), &args.db);
+    config.listen = args.listen;
+    config.bridges = BridgeConfig {
+        auxio_base: args.auxio_base,
+        uart_base: args.uart_base,
+        terminal_base: args.terminal_base,
+        transcript_dir: Some(args.transcripts.clone()),
+        ..BridgeConfig::default()
+    };
+    config.net = SensorNetConfig {
+        awol_after: Duration::from_secs_f64(args.awol),
+        ..SensorNetConfig::default()
+    };
+    let rt = axon::Runtime::new();
+    let station = Station::start(&rt, config)
+        .await
+        .context("starting sensornet")?;
+    println!(
+        "sensornet: MAIN listening on {}; database {}",
+        station.main_addr(),
+        args.db.display()
+    );
+
+    let sim = if args.simulate > 0 {
+        let mut sim = DetectorSimConfig::new(station.main_addr(), layout);
+        sim.bridges = BridgePorts::Directory(station.directory());
+        sim.showers = ShowerSimConfig {
+            shower_rate: args.shower_rate,
+            background_rate: args.background_rate,
+            ..ShowerSimConfig::default()
+        };
+        sim.seed = args.seed;
+        sim.truth_file = args.truth.clone();
+        println!(
+            "sensornet: simulating {} detectors (1 CTU, {} FEDM nodes)",
+            args.simulate,
+            args.simulate.div_ceil(3)
+        );
+        Some(DetectorSim::new(sim).context("simulator")?.start())
+    } else {
+        None
+    };
+
+    let stats = station.stats().clone();
+    let live = std::io::stdout().is_terminal();
+    let deadline = async {
+        match args.duration {
+            Some(s) => tokio::time::sleep(Duration::from_secs_f64(s)).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(deadline);
+    let signal = stop_signal();
+    tokio::pin!(signal);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    let mut last = 0u64;
+    loop {
+        tokio::select! {
+            r = &mut signal => { r?; break; }
+            () = &mut deadline => break,
+            _ = tick.tick() => {
+                let now = stats.reconstruct.pulses();
+                let line = status_line(&stats, (now - last) as f64);
+                last = now;
+                if live {
+                    print!("\r{line}\x1b[K");
+                    let _ = std::io::stdout().flush();
+                } else {
+                    println!("{line}");
+                }
+            }
+        }
+    }
+    if live {
+        println!();
+    }
+    println!("sensornet: shutting down");
+    let truth = match sim {
+        Some(sim) => Some(sim.stop().await),
+        None => None,
+    };
+    let final_nodes = node_summary(&stats);
+    let exits = station.shutdown().await;
+    println!("sensornet summary");
+    println!("  {final_nodes}");
+    println!(
+        "  MAIN: {} commands, {} not implemented, {} malformed",
+        stats.main.commands(),
+        stats.main.unimplemented(),
+        stats.main.malformed()
+    );
+    println!(
+        "  UART: {} lines, {} parsed, {} bad checksums, {} malformed",
+        stats.uart.lines(),
+        stats.uart.parsed(),
+        stats.uart.bad_checksums(),
+        stats.uart.malformed()
+    );
+    println!(
+        "  pulses: {} timed, {} untimed, {} fitted ({} fit failures), {} stored",
+        stats.clock.timed(),
+        stats.clock.dropped(),
+        stats.reconstruct.pulses(),
+        stats.reconstruct.fit_failures(),
+        stats.archive.pulses()
+    );
+    println!(
+        "  showers: {} found, {} stored in {}",
+        stats.reconstruct.showers(),
+        stats.archive.showers(),
+        args.db.display()
+    );
+    if let Some(truth) = truth {
+        print_truth(&truth);
+        match compare_with_truth(&args.db, &truth) {
+            Ok(c) => println!("  stored vs truth: {c}"),
+            Err(e) => println!("  cannot read {} back: {e}", args.db.display()),
+        }
+    }
+    let mut clean = true;
+    for (part, exit) in &exits {
+        if !exit.is_clean() {
+            clean = false;
+            println!("  {part} ended: {exit}");
+        }
+    }
+    anyhow::ensure!(clean, "some parts did not end cleanly");
+    Ok(())
+}
+
+fn print_truth(truth: &SimTruth) {
+    let pulses = truth.pulses();
+    let showers = truth.showers();
+    let visible = showers.iter().filter(|s| s.hits >= 3).count();
+    println!(
+        "  simulator truth: {} pulses sent, {} showers ({} reaching 3+ detectors)",
+        pulses.len(),
+        showers.len(),
+        visible
+    );
+}
