@@ -137,12 +137,7 @@ impl Component for ChatSession {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    examples::init_logging("info");
     let args = Args::parse();
     let rt = Runtime::new();
     let room = rt.spawn(Backplane::<String>::new(ROOM))?;

@@ -23,13 +23,6 @@ use components::registry::{
     datahub_server,
 };
 
-#[path = "echo.rs"]
-#[allow(
-    dead_code,
-    reason = "only the signal helper of the echo example is used"
-)]
-mod echo_example;
-
 /// The SmartGet datahub: nodes register, report how many connections they accept,
 /// and clients ask for free nodes.
 #[derive(Debug, Parser)]
@@ -52,12 +45,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    examples::init_logging("info");
     let args = Args::parse();
     let ownership = if args.open_ownership {
         Ownership::Open
@@ -82,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
     let (log, registry) = (log.start(), registry.start());
     let server = rt.spawn(server)?;
 
-    echo_example::stop_signal().await?;
+    examples::stop_signal().await?;
     tracing::info!("datahub: shutting down");
     // An error here means the component has already ended; join says why.
     let _ = server.shutdown().await;

@@ -82,12 +82,7 @@ impl Command {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
+    examples::init_logging("warn");
     let args = Args::parse();
     let request = args.command.request().to_string();
     let exchange = async {

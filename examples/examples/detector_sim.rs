@@ -65,29 +65,9 @@ struct Args {
     duration: Option<f64>,
 }
 
-async fn stop_signal() -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r?,
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await?;
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    examples::init_logging("info");
     let args = Args::parse();
     anyhow::ensure!(args.detectors > 0, "at least one detector");
     let nx = (args.detectors as f64).sqrt().ceil() as usize;
@@ -124,10 +104,10 @@ async fn main() -> anyhow::Result<()> {
     );
     match args.duration {
         Some(s) => tokio::select! {
-            r = stop_signal() => r?,
+            r = examples::stop_signal() => r?,
             () = tokio::time::sleep(Duration::from_secs_f64(s)) => {}
         },
-        None => stop_signal().await?,
+        None => examples::stop_signal().await?,
     }
     let started = sim.run_started();
     let truth = sim.stop().await;

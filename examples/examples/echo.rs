@@ -54,21 +54,6 @@ pub(crate) fn echo_server(
     ServerCore::new(config, |_| Echo).context("echo server")
 }
 
-/// Wait for SIGINT or SIGTERM.
-pub(crate) async fn stop_signal() -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r?,
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await?;
-    Ok(())
-}
-
 /// Run the server until a stop signal, then shut it down and return its counters.
 pub(crate) async fn serve(
     server: ServerCore<impl Fn(&chassis::tcp::ConnectionInfo) -> Echo + Send + Sync + 'static>,
@@ -87,15 +72,10 @@ pub(crate) async fn serve(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    examples::init_logging("info");
     let args = EchoArgs::parse();
     let server = echo_server(&args)?;
-    let (exit, stats) = serve(server, stop_signal()).await?;
+    let (exit, stats) = serve(server, examples::stop_signal()).await?;
     match stats.report() {
         Some(report) => println!("{report}"),
         None => println!(

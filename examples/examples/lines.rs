@@ -35,7 +35,6 @@ use components::fanout::Fanout;
 use components::transform::Transform;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::oneshot;
-use tracing_subscriber::EnvFilter;
 
 /// The text read when no input is given.
 const SAMPLE: &str = "\
@@ -90,12 +89,7 @@ type Input = Box<dyn AsyncRead + Unpin + Send>;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
-        .with_writer(io::stderr)
-        .init();
+    examples::init_logging("warn");
 
     let (input, source): (Input, String) = match &args.input {
         None => (Box::new(SAMPLE.as_bytes()), "the built-in sample".into()),

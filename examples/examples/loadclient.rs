@@ -279,12 +279,7 @@ pub(crate) async fn run_load(args: &LoadArgs) -> anyhow::Result<Run> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    examples::init_logging("info");
     let args = LoadArgs::parse();
     let report = LoadReport::from_runs(&[run_load(&args).await?]);
     let what = match args.mode {

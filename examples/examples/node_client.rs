@@ -22,13 +22,6 @@ use clap::Parser;
 use components::registry::lumina::{self, Message};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-#[path = "echo.rs"]
-#[allow(
-    dead_code,
-    reason = "only the signal helper of the echo example is used"
-)]
-mod echo_example;
-
 /// A Lumina node for trying a node server.
 #[derive(Debug, Parser)]
 #[command(version)]
@@ -113,12 +106,7 @@ impl Link {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
+    examples::init_logging("warn");
     let args = Args::parse();
     let stream = tokio::net::TcpStream::connect(args.server)
         .await
@@ -165,7 +153,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let stop = echo_example::stop_signal();
+    let stop = examples::stop_signal();
     tokio::pin!(stop);
     let mut keepalive = tokio::time::interval(lumina::SILENCE_LIMIT / 3);
     keepalive.tick().await;

@@ -46,21 +46,9 @@ struct Args {
     silence_limit: u64,
 }
 
-#[path = "echo.rs"]
-#[allow(
-    dead_code,
-    reason = "only the signal helper of the echo example is used"
-)]
-mod echo_example;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    examples::init_logging("info");
     let args = Args::parse();
     anyhow::ensure!(
         args.keepalive > 0 && args.silence_limit > 0,
@@ -92,7 +80,7 @@ async fn main() -> anyhow::Result<()> {
     let (events, log, registry) = (events.start(), log.start(), registry.start());
     let server = rt.spawn(server)?;
 
-    echo_example::stop_signal().await?;
+    examples::stop_signal().await?;
     tracing::info!("nodeserver: shutting down");
     let _ = server.shutdown().await;
     let exit = server.join().await;

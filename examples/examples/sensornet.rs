@@ -89,20 +89,6 @@ fn grid_layout(n: usize, spacing: f64) -> anyhow::Result<DetectorLayout> {
     DetectorLayout::new(positions).context("detector layout")
 }
 
-async fn stop_signal() -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r?,
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await?;
-    Ok(())
-}
-
 fn node_summary(stats: &StationStats) -> String {
     let states = stats.nodes.states();
     let count = |f: fn(NodeState) -> bool| states.values().filter(|s| f(**s)).count();
@@ -129,15 +115,9 @@ fn status_line(stats: &StationStats, rate: f64) -> String {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(
-                    "warn,components::cosmici::station=info,components::cosmici::bridge=info,cosmici::node=info",
-                )),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    examples::init_logging(
+        "warn,components::cosmici::station=info,components::cosmici::bridge=info,cosmici::node=info",
+    );
     let args = Args::parse();
     let detectors = if args.simulate > 0 {
         args.simulate
@@ -197,7 +177,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     tokio::pin!(deadline);
-    let signal = stop_signal();
+    let signal = examples::stop_signal();
     tokio::pin!(signal);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;

@@ -1,1 +1,49 @@
-//! Shared helpers for the example programs.
+//! Shared helpers for the example programs: logging and stop signals, set up the same
+//! way in every program.
+
+/// Log through `tracing` to stderr, filtered by `RUST_LOG`, or by `default_filter` when
+/// `RUST_LOG` is unset. Logs go to stderr so that a program's own output stays clean.
+///
+/// # Examples
+///
+/// ```no_run
+/// examples::init_logging("info");
+/// tracing::info!("listening on 127.0.0.1:7");
+/// ```
+pub fn init_logging(default_filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Wait for SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+///
+/// # Errors
+///
+/// If the signal handlers cannot be installed.
+///
+/// # Examples
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() -> anyhow::Result<()> {
+/// examples::stop_signal().await?;
+/// tracing::info!("shutting down");
+/// # Ok(()) }
+/// ```
+pub async fn stop_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
