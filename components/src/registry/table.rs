@@ -28,14 +28,38 @@ pub struct NodeId(u64);
 
 impl NodeId {
     /// The hub (the registry server) itself; never a node of the table.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::{NodeId, NodeTable};
+    /// assert_eq!(NodeId::HUB, NodeId::new(0));
+    /// assert!(NodeTable::default().get(NodeId::HUB).is_none());
+    /// ```
     pub const HUB: NodeId = NodeId(0);
 
     /// Wraps a raw id, e.g. one read from a `setstatus` request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::NodeId;
+    /// let id = NodeId::new(42);
+    /// assert_eq!(id.get(), 42);
+    /// assert!(NodeId::HUB < id);
+    /// ```
     pub const fn new(raw: u64) -> Self {
         Self(raw)
     }
 
     /// The raw id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::NodeId;
+    /// assert_eq!(NodeId::new(9).get(), 9);
+    /// ```
     pub const fn get(self) -> u64 {
         self.0
     }
@@ -51,11 +75,30 @@ impl fmt::Display for NodeId {
 ///
 /// Handed out by [`NodeTable::open_connection`]; the Lumina dispatcher keys its
 /// per-connection state by it.
+///
+/// # Examples
+///
+/// ```
+/// use components::registry::NodeTable;
+/// let mut table = NodeTable::default();
+/// let first = table.open_connection();
+/// let second = table.open_connection();
+/// assert_eq!((first.get(), second.get()), (1, 2));
+/// assert_eq!(second.to_string(), "2");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectionId(u64);
 
 impl ConnectionId {
     /// The raw sequence number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::NodeTable;
+    /// let mut table = NodeTable::default();
+    /// assert_eq!(table.open_connection().get(), 1);
+    /// ```
     pub const fn get(self) -> u64 {
         self.0
     }
@@ -68,6 +111,18 @@ impl fmt::Display for ConnectionId {
 }
 
 /// Whether a node is reachable over a live connection.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{IpAddr, Ipv4Addr};
+/// use std::time::Duration;
+/// use components::registry::{LinkState, NodeTable};
+/// let mut table = NodeTable::default();
+/// let (id, _) = table.register(IpAddr::V4(Ipv4Addr::LOCALHOST), 4000, Duration::ZERO)?;
+/// assert_eq!(table.get(id).map(|node| node.link), Some(LinkState::Connectionless));
+/// # Ok::<(), components::registry::TableError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LinkState {
     /// A datahub node: the protocol answers one request per connection and keeps none open.
@@ -80,6 +135,14 @@ pub enum LinkState {
 
 impl LinkState {
     /// Lower-case name, as shown in status views.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::LinkState;
+    /// assert_eq!(LinkState::Connected.as_str(), "connected");
+    /// assert_eq!(LinkState::Disconnected.as_str(), "disconnected");
+    /// ```
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Connectionless => "connectionless",
@@ -90,6 +153,25 @@ impl LinkState {
 }
 
 /// Who may `deregister` or `setstatus` a datahub node.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{IpAddr, Ipv4Addr};
+/// use std::time::Duration;
+/// use components::registry::{NodeTable, Ownership, TableError};
+/// let owner = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+/// let other = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+///
+/// let mut strict = NodeTable::new(Ownership::Strict);
+/// strict.register(owner, 4000, Duration::ZERO)?;
+/// assert!(matches!(strict.deregister(owner, 4000, other), Err(TableError::NotOwner { .. })));
+///
+/// let mut open = NodeTable::new(Ownership::Open);
+/// open.register(owner, 4000, Duration::ZERO)?;
+/// assert!(open.deregister(owner, 4000, other).is_ok());
+/// # Ok::<(), TableError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Ownership {
     /// Only the peer IP that registered the node.
@@ -102,6 +184,22 @@ pub enum Ownership {
 /// One node of the registry, as the table holds it.
 ///
 /// Fields are read through the `&Node` the table hands out; only the table changes them.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{IpAddr, Ipv4Addr};
+/// use std::time::Duration;
+/// use components::registry::NodeTable;
+/// let mut table = NodeTable::default();
+/// let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 5));
+/// let (id, _) = table.register(ip, 4000, Duration::from_secs(3))?;
+/// let node = table.get(id).ok_or("registered")?;
+/// assert_eq!((node.ip, node.port, node.status), (ip, 4000, 0));
+/// assert_eq!(node.name, None);
+/// assert_eq!(node.last_activity, Duration::from_secs(3));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Node {
@@ -163,6 +261,20 @@ impl Node {
 }
 
 /// What an operation changed in the table, for a component to publish.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{IpAddr, Ipv4Addr};
+/// use std::time::Duration;
+/// use components::registry::{NodeTable, RegistryChange};
+/// let mut table = NodeTable::default();
+/// let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 5));
+/// let (id, change) = table.register(ip, 4000, Duration::ZERO)?;
+/// assert_eq!(change, RegistryChange::Registered { id, ip, port: 4000, name: None });
+/// assert_eq!(table.deregister(ip, 4000, ip)?, RegistryChange::Deregistered { id });
+/// # Ok::<(), components::registry::TableError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RegistryChange {
@@ -255,6 +367,15 @@ pub struct NodeTable {
 
 impl NodeTable {
     /// An empty table with the given ownership rule.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::{NodeTable, Ownership};
+    /// let table = NodeTable::new(Ownership::Open);
+    /// assert!(table.is_empty());
+    /// assert_eq!(table.ownership(), Ownership::Open);
+    /// ```
     pub fn new(ownership: Ownership) -> Self {
         Self {
             ownership,
@@ -263,42 +384,151 @@ impl NodeTable {
     }
 
     /// The ownership rule in force.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::{NodeTable, Ownership};
+    /// assert_eq!(NodeTable::default().ownership(), Ownership::Strict);
+    /// ```
     pub fn ownership(&self) -> Ownership {
         self.ownership
     }
 
     /// How many nodes the table holds (disconnected Lumina nodes included).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{IpAddr, Ipv4Addr};
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// let mut table = NodeTable::default();
+    /// let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    /// table.register(ip, 4000, Duration::ZERO)?;
+    /// table.register(ip, 4001, Duration::ZERO)?;
+    /// assert_eq!(table.len(), 2);
+    /// # Ok::<(), components::registry::TableError>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
 
     /// Whether the table holds no node.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{IpAddr, Ipv4Addr};
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// let mut table = NodeTable::default();
+    /// assert!(table.is_empty());
+    /// table.register(IpAddr::V4(Ipv4Addr::LOCALHOST), 4000, Duration::ZERO)?;
+    /// assert!(!table.is_empty());
+    /// # Ok::<(), components::registry::TableError>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }
 
     /// The node with this id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{IpAddr, Ipv4Addr};
+    /// use std::time::Duration;
+    /// use components::registry::{NodeId, NodeTable};
+    /// let mut table = NodeTable::default();
+    /// let (id, _) = table.register(IpAddr::V4(Ipv4Addr::LOCALHOST), 4000, Duration::ZERO)?;
+    /// assert_eq!(table.get(id).map(|node| node.port), Some(4000));
+    /// assert!(table.get(NodeId::new(99)).is_none());
+    /// # Ok::<(), components::registry::TableError>(())
+    /// ```
     pub fn get(&self, id: NodeId) -> Option<&Node> {
         self.nodes.get(&id)
     }
 
     /// The datahub node registered from `ip` listening on `port`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{IpAddr, Ipv4Addr};
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// let mut table = NodeTable::default();
+    /// let v4 = Ipv4Addr::new(10, 0, 0, 5);
+    /// let (id, _) = table.register(IpAddr::V4(v4), 4000, Duration::ZERO)?;
+    /// // An IPv4-mapped IPv6 address finds the same node.
+    /// let mapped = IpAddr::V6(v4.to_ipv6_mapped());
+    /// assert_eq!(table.by_endpoint(mapped, 4000).map(|node| node.id), Some(id));
+    /// assert!(table.by_endpoint(IpAddr::V4(v4), 4001).is_none());
+    /// # Ok::<(), components::registry::TableError>(())
+    /// ```
     pub fn by_endpoint(&self, ip: IpAddr, port: u16) -> Option<&Node> {
         let id = self.endpoints.get(&(ip.to_canonical(), port))?;
         self.nodes.get(id)
     }
 
     /// The Lumina node with this name, connected or not.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// use components::registry::lumina::Registration;
+    /// let mut table = NodeTable::default();
+    /// let conn = table.open_connection();
+    /// let lamp = Registration { node: "lamp".into(), ..Registration::default() };
+    /// let (id, _) = table.register_node(conn, "10.0.0.5:5000".parse()?, &lamp, Duration::ZERO)?;
+    /// assert_eq!(table.by_name("lamp").map(|node| node.id), Some(id));
+    /// assert!(table.by_name("fan").is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn by_name(&self, name: &str) -> Option<&Node> {
         self.nodes.get(self.names.get(name)?)
     }
 
     /// The Lumina node registered over this connection, while it is open.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// use components::registry::lumina::Registration;
+    /// let mut table = NodeTable::default();
+    /// let conn = table.open_connection();
+    /// let lamp = Registration { node: "lamp".into(), ..Registration::default() };
+    /// table.register_node(conn, "10.0.0.5:5000".parse()?, &lamp, Duration::ZERO)?;
+    /// assert_eq!(table.by_connection(conn).and_then(|node| node.name.as_deref()), Some("lamp"));
+    /// table.disconnect(conn);
+    /// assert!(table.by_connection(conn).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn by_connection(&self, conn: ConnectionId) -> Option<&Node> {
         self.nodes.get(self.connections.get(&conn)?)
     }
 
     /// Every node, in id order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{IpAddr, Ipv4Addr};
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// let mut table = NodeTable::default();
+    /// let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    /// table.register(ip, 4001, Duration::ZERO)?;
+    /// table.register(ip, 4000, Duration::ZERO)?;
+    /// let ports: Vec<u16> = table.iter().map(|node| node.port).collect();
+    /// assert_eq!(ports, [4001, 4000]); // id order, i.e. registration order
+    /// # Ok::<(), components::registry::TableError>(())
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = &Node> {
         self.nodes.values()
     }
@@ -318,6 +548,20 @@ impl NodeTable {
     /// # Errors
     ///
     /// [`TableError::Duplicate`] if that identity is already registered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{IpAddr, Ipv4Addr};
+    /// use std::time::Duration;
+    /// use components::registry::{NodeTable, TableError};
+    /// let mut table = NodeTable::default();
+    /// let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 5));
+    /// let (id, _) = table.register(ip, 4000, Duration::ZERO)?;
+    /// assert_eq!(id.get(), 1);
+    /// assert!(matches!(table.register(ip, 4000, Duration::ZERO), Err(TableError::Duplicate { .. })));
+    /// # Ok::<(), TableError>(())
+    /// ```
     pub fn register(
         &mut self,
         ip: IpAddr,
@@ -348,6 +592,21 @@ impl NodeTable {
     /// [`TableError::UnknownEndpoint`] if no such node is registered;
     /// [`TableError::NotOwner`] under [`Ownership::Strict`] when `requester` is not the
     /// IP the node registered from.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{IpAddr, Ipv4Addr};
+    /// use std::time::Duration;
+    /// use components::registry::{NodeTable, TableError};
+    /// let mut table = NodeTable::default();
+    /// let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 5));
+    /// table.register(ip, 4000, Duration::ZERO)?;
+    /// table.deregister(ip, 4000, ip)?;
+    /// assert!(table.is_empty());
+    /// assert!(matches!(table.deregister(ip, 4000, ip), Err(TableError::UnknownEndpoint { .. })));
+    /// # Ok::<(), TableError>(())
+    /// ```
     pub fn deregister(
         &mut self,
         ip: IpAddr,
@@ -371,6 +630,26 @@ impl NodeTable {
     ///
     /// Returns the chosen nodes' (IP, port) in random order, and a
     /// [`RegistryChange::Reserved`] unless nothing was chosen.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{IpAddr, Ipv4Addr};
+    /// use std::time::Duration;
+    /// use components::registry::{NodeTable, RegistryChange};
+    /// let mut table = NodeTable::default();
+    /// let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 5));
+    /// let (id, _) = table.register(ip, 4000, Duration::ZERO)?;
+    /// table.register(ip, 4001, Duration::ZERO)?; // status 0: never handed out
+    /// table.set_status(id, 1, ip, Duration::ZERO)?;
+    ///
+    /// let (nodes, change) = table.request_nodes(3, &mut rand::rng());
+    /// assert_eq!(nodes, [(ip, 4000)]);
+    /// assert_eq!(change, Some(RegistryChange::Reserved { nodes: vec![(id, 0)] }));
+    /// // Its only free connection is taken now.
+    /// assert_eq!(table.request_nodes(3, &mut rand::rng()), (vec![], None));
+    /// # Ok::<(), components::registry::TableError>(())
+    /// ```
     pub fn request_nodes<R: Rng + ?Sized>(
         &mut self,
         n: usize,
@@ -422,6 +701,22 @@ impl NodeTable {
     /// [`TableError::InvalidStatus`] for a status below -1; [`TableError::UnknownId`] for
     /// an id the table does not hold (including 0, the hub); [`TableError::NotOwner`]
     /// under [`Ownership::Strict`] when `requester` is not the IP the node registered from.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{IpAddr, Ipv4Addr};
+    /// use std::time::Duration;
+    /// use components::registry::{NodeId, NodeTable, TableError};
+    /// let mut table = NodeTable::default();
+    /// let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 5));
+    /// let (id, _) = table.register(ip, 4000, Duration::ZERO)?;
+    /// table.set_status(id, 3, ip, Duration::from_secs(1))?;
+    /// assert_eq!(table.get(id).map(|node| node.status), Some(3));
+    /// assert!(matches!(table.set_status(id, -2, ip, Duration::ZERO), Err(TableError::InvalidStatus(-2))));
+    /// assert!(matches!(table.set_status(NodeId::HUB, 1, ip, Duration::ZERO), Err(TableError::UnknownId(_))));
+    /// # Ok::<(), TableError>(())
+    /// ```
     pub fn set_status(
         &mut self,
         id: NodeId,
@@ -457,6 +752,17 @@ impl NodeTable {
     // ---- Lumina node server ----
 
     /// Hands out the next connection sequence number (1, 2, 3 …).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::NodeTable;
+    /// let mut table = NodeTable::default();
+    /// let a = table.open_connection();
+    /// let b = table.open_connection();
+    /// assert!(a < b);
+    /// assert!(table.is_empty()); // a connection is not a node
+    /// ```
     pub fn open_connection(&mut self) -> ConnectionId {
         self.last_connection += 1;
         ConnectionId(self.last_connection)
@@ -473,6 +779,32 @@ impl NodeTable {
     ///
     /// [`TableError::NameTaken`] if a connected node holds the name;
     /// [`TableError::AlreadyRegistered`] if `conn` already registered a node.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::{LinkState, NodeTable, TableError};
+    /// use components::registry::lumina::Registration;
+    /// let mut table = NodeTable::default();
+    /// let lamp = Registration { node: "lamp".into(), ..Registration::default() };
+    /// let peer = "10.0.0.5:5000".parse()?;
+    ///
+    /// let first = table.open_connection();
+    /// let (id, _) = table.register_node(first, peer, &lamp, Duration::ZERO)?;
+    /// let second = table.open_connection();
+    /// assert!(matches!(
+    ///     table.register_node(second, peer, &lamp, Duration::ZERO),
+    ///     Err(TableError::NameTaken { .. })
+    /// ));
+    ///
+    /// // Once disconnected, the name may register again and keeps its id.
+    /// table.disconnect(first);
+    /// let (again, _) = table.register_node(second, peer, &lamp, Duration::ZERO)?;
+    /// assert_eq!(again, id);
+    /// assert_eq!(table.get(id).map(|node| node.link), Some(LinkState::Connected));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn register_node(
         &mut self,
         conn: ConnectionId,
@@ -507,6 +839,8 @@ impl NodeTable {
         node.events.clone_from(&registration.events);
         node.commands.clone_from(&registration.commands);
         self.nodes.insert(id, node);
+        // A name registering again starts over at status 0: not free.
+        self.mark_free(id, false);
         self.names.insert(registration.node.clone(), id);
         self.connections.insert(conn, id);
         let change = RegistryChange::Registered {
@@ -525,6 +859,24 @@ impl NodeTable {
     /// # Errors
     ///
     /// [`TableError::NotRegistered`] if no node is registered over `conn`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::{NodeTable, RegistryChange};
+    /// use components::registry::lumina::{ColorState, Registration};
+    /// let mut table = NodeTable::default();
+    /// let conn = table.open_connection();
+    /// let lamp = Registration { node: "lamp".into(), ..Registration::default() };
+    /// let (id, _) = table.register_node(conn, "10.0.0.5:5000".parse()?, &lamp, Duration::ZERO)?;
+    ///
+    /// let change = table.set_color(conn, ColorState::Green, None, Duration::ZERO)?;
+    /// assert_eq!(change, Some(RegistryChange::ColorChanged { id, color: ColorState::Green, why: None }));
+    /// // Reporting the same state again changes nothing.
+    /// assert_eq!(table.set_color(conn, ColorState::Green, None, Duration::ZERO)?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_color(
         &mut self,
         conn: ConnectionId,
@@ -551,6 +903,21 @@ impl NodeTable {
     }
 
     /// Notes that the node on `conn` (if any) was heard from at `now`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// use components::registry::lumina::Registration;
+    /// let mut table = NodeTable::default();
+    /// let conn = table.open_connection();
+    /// let lamp = Registration { node: "lamp".into(), ..Registration::default() };
+    /// let (id, _) = table.register_node(conn, "10.0.0.5:5000".parse()?, &lamp, Duration::ZERO)?;
+    /// table.touch(conn, Duration::from_secs(30));
+    /// assert_eq!(table.get(id).map(|node| node.last_activity), Some(Duration::from_secs(30)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn touch(&mut self, conn: ConnectionId, now: Duration) {
         if let Some(node) = self
             .connections
@@ -566,18 +933,63 @@ impl NodeTable {
     /// registered again.
     ///
     /// Returns `None` if no node was registered over `conn`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::{LinkState, NodeTable, RegistryChange};
+    /// use components::registry::lumina::Registration;
+    /// let mut table = NodeTable::default();
+    /// let conn = table.open_connection();
+    /// let lamp = Registration {
+    ///     node: "lamp".into(),
+    ///     events: ["dimmed".to_string()].into(),
+    ///     ..Registration::default()
+    /// };
+    /// let (id, _) = table.register_node(conn, "10.0.0.5:5000".parse()?, &lamp, Duration::ZERO)?;
+    /// assert_eq!(table.disconnect(conn), Some(RegistryChange::Disconnected { id }));
+    /// let node = table.get(id).ok_or("the record stays")?;
+    /// assert_eq!(node.link, LinkState::Disconnected);
+    /// assert!(node.events.is_empty());
+    /// assert_eq!(table.disconnect(conn), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn disconnect(&mut self, conn: ConnectionId) -> Option<RegistryChange> {
         let id = self.connections.remove(&conn)?;
         let node = self.nodes.get_mut(&id)?;
         node.link = LinkState::Disconnected;
+        // A node that is gone has no free connections to hand out.
+        node.status = 0;
         node.color = ColorState::Off;
         node.status_reason = None;
         node.events.clear();
         node.commands.clear();
+        self.mark_free(id, false);
         Some(RegistryChange::Disconnected { id })
     }
 
     /// The connected node declaring the event `<node>/<event>`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// use components::registry::lumina::Registration;
+    /// let mut table = NodeTable::default();
+    /// let conn = table.open_connection();
+    /// let lamp = Registration {
+    ///     node: "hall/lamp".into(),
+    ///     events: ["dimmed".to_string()].into(),
+    ///     ..Registration::default()
+    /// };
+    /// let (id, _) = table.register_node(conn, "10.0.0.5:5000".parse()?, &lamp, Duration::ZERO)?;
+    /// // Node names may contain `/`.
+    /// assert_eq!(table.find_event("hall/lamp/dimmed"), Some(id));
+    /// assert_eq!(table.find_event("hall/lamp/on"), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn find_event(&self, full_name: &str) -> Option<NodeId> {
         self.split_target(full_name)
             .find(|(node, event)| node.events.contains(*event))
@@ -586,6 +998,26 @@ impl NodeTable {
 
     /// The connected node declaring the command `<node>/<cmd>`, with the connection to
     /// forward it over.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// use components::registry::lumina::Registration;
+    /// let mut table = NodeTable::default();
+    /// let conn = table.open_connection();
+    /// let lamp = Registration {
+    ///     node: "lamp".into(),
+    ///     commands: ["on".to_string()].into(),
+    ///     ..Registration::default()
+    /// };
+    /// let (id, _) = table.register_node(conn, "10.0.0.5:5000".parse()?, &lamp, Duration::ZERO)?;
+    /// assert_eq!(table.find_command("lamp/on"), Some((id, conn)));
+    /// table.disconnect(conn);
+    /// assert_eq!(table.find_command("lamp/on"), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn find_command(&self, full_name: &str) -> Option<(NodeId, ConnectionId)> {
         self.split_target(full_name)
             .find(|(node, command)| node.commands.contains(*command))
@@ -603,6 +1035,24 @@ impl NodeTable {
     }
 
     /// The state of all connected Lumina nodes, combined by [`ColorState::combine`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// use components::registry::lumina::{ColorState, Registration};
+    /// let mut table = NodeTable::default();
+    /// assert_eq!(table.combined_color(), ColorState::Off);
+    /// for (name, color) in [("lamp", ColorState::Green), ("fan", ColorState::Red)] {
+    ///     let conn = table.open_connection();
+    ///     let node = Registration { node: name.into(), ..Registration::default() };
+    ///     table.register_node(conn, "10.0.0.5:5000".parse()?, &node, Duration::ZERO)?;
+    ///     table.set_color(conn, color, None, Duration::ZERO)?;
+    /// }
+    /// assert_eq!(table.combined_color(), ColorState::Red);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn combined_color(&self) -> ColorState {
         ColorState::combine(
             self.nodes
@@ -736,6 +1186,42 @@ mod tests {
         assert_eq!(seen.len(), 10, "some free node was never chosen");
         let first_differs = (0..50).map(pick).collect::<HashSet<_>>().len() > 1;
         assert!(first_differs, "different seeds always gave the same pick");
+    }
+
+    #[test]
+    fn lumina_nodes_leave_the_free_list_when_they_disconnect_or_register_again() {
+        let mut table = NodeTable::new(Ownership::Strict);
+        let lamp = Registration {
+            node: "lamp".into(),
+            ..Registration::default()
+        };
+        let ip: IpAddr = "10.0.0.5".parse().unwrap();
+        let conn = table.open_connection();
+        let (id, _) = table
+            .register_node(
+                conn,
+                "10.0.0.5:5000".parse().unwrap(),
+                &lamp,
+                Duration::ZERO,
+            )
+            .unwrap();
+        table.set_status(id, 1, ip, Duration::ZERO).unwrap();
+        table.disconnect(conn);
+        let mut rng = StdRng::seed_from_u64(1);
+        let (nodes, _) = table.request_nodes(5, &mut rng);
+        assert!(nodes.is_empty(), "a disconnected node was handed out");
+        let conn2 = table.open_connection();
+        table
+            .register_node(
+                conn2,
+                "10.0.0.5:5001".parse().unwrap(),
+                &lamp,
+                Duration::ZERO,
+            )
+            .unwrap();
+        let (nodes, _) = table.request_nodes(5, &mut rng);
+        assert!(nodes.is_empty(), "a node back at status 0 was handed out");
+        assert_eq!(table.get(id).map(|n| n.status), Some(0));
     }
 
     #[test]
