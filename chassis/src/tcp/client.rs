@@ -144,6 +144,13 @@ pub struct TcpClient {
 
 impl TcpClient {
     /// How long one connection attempt may take by default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chassis::tcp::TcpClient;
+    /// assert_eq!(TcpClient::DEFAULT_CONNECT_TIMEOUT.as_secs(), 10);
+    /// ```
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
     /// A client for `addr` (a socket address, or `"host:port"`): one attempt, no idle

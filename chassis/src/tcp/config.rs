@@ -49,14 +49,55 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// Default for [`max_connections`](ServerConfig::max_connections).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chassis::tcp::ServerConfig;
+    /// let c = ServerConfig::new("127.0.0.1:0".parse().unwrap());
+    /// assert_eq!(c.max_connections, ServerConfig::DEFAULT_MAX_CONNECTIONS);
+    /// ```
     pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
     /// Default for [`idle_timeout`](ServerConfig::idle_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chassis::tcp::ServerConfig;
+    /// let c = ServerConfig::new("127.0.0.1:0".parse().unwrap());
+    /// assert_eq!(c.idle_timeout, Some(ServerConfig::DEFAULT_IDLE_TIMEOUT));
+    /// ```
     pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
     /// Default for [`max_frame`](ServerConfig::max_frame).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chassis::tcp::ServerConfig;
+    /// let c = ServerConfig::new("127.0.0.1:0".parse().unwrap());
+    /// assert_eq!(c.max_frame, ServerConfig::DEFAULT_MAX_FRAME);
+    /// assert_eq!(ServerConfig::DEFAULT_MAX_FRAME, 64 * 1024);
+    /// ```
     pub const DEFAULT_MAX_FRAME: usize = 64 * 1024;
     /// Default for [`drain_deadline`](ServerConfig::drain_deadline).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chassis::tcp::ServerConfig;
+    /// let c = ServerConfig::new("127.0.0.1:0".parse().unwrap());
+    /// assert_eq!(c.drain_deadline, ServerConfig::DEFAULT_DRAIN_DEADLINE);
+    /// ```
     pub const DEFAULT_DRAIN_DEADLINE: Duration = Duration::from_secs(5);
     /// Default for [`backlog`](ServerConfig::backlog).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chassis::tcp::ServerConfig;
+    /// let c = ServerConfig::new("127.0.0.1:0".parse().unwrap());
+    /// assert_eq!(c.backlog, ServerConfig::DEFAULT_BACKLOG);
+    /// ```
     pub const DEFAULT_BACKLOG: u32 = 1024;
 
     /// The defaults, listening on `listen`.

@@ -109,6 +109,16 @@ pub struct ServerCore<F> {
 }
 
 /// Kamaelia's name for a [`ServerCore`] used with a plain factory; the same type.
+///
+/// # Examples
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use chassis::tcp::{Echo, ServerCore, SimpleServer};
+/// let server: SimpleServer<_> = ServerCore::bind("127.0.0.1:0", |_| Echo).await?;
+/// assert_ne!(server.local_addr().port(), 0);
+/// # Ok(()) }
+/// ```
 pub type SimpleServer<F> = ServerCore<F>;
 
 impl<F> std::fmt::Debug for ServerCore<F> {

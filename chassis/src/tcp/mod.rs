@@ -188,6 +188,17 @@ impl std::fmt::Display for CloseReason {
 ///
 /// The owner adds the adapter to the graph (typically as its child), links it to a
 /// handler and starts both. Dropping a `NewCsa` closes the socket.
+///
+/// # Examples
+///
+/// ```
+/// # fn demo(event: chassis::tcp::SocketEvent) {
+/// use chassis::tcp::SocketEvent;
+/// if let SocketEvent::NewCsa(new) = event {
+///     assert_eq!(new.csa.info(), &new.info);
+/// }
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct NewCsa {
     /// The connection.
@@ -216,6 +227,14 @@ pub struct ShutdownCsa {
 
 /// What arrives on ServerCore's `_socketactivity` inbox (Kamaelia's `newCSA` and
 /// `shutdownCSA`).
+///
+/// # Examples
+///
+/// ```
+/// use chassis::tcp::{CloseReason, ShutdownCsa, SocketEvent};
+/// let event = SocketEvent::ShutdownCsa(ShutdownCsa { id: 7, reason: CloseReason::Reset });
+/// assert!(matches!(event, SocketEvent::ShutdownCsa(s) if s.reason.by_peer()));
+/// ```
 #[derive(Debug)]
 pub enum SocketEvent {
     /// A socket was accepted; see [`NewCsa`].

@@ -64,32 +64,109 @@ impl ServerStats {
     }
 
     /// Sockets accepted and handed on (not counting rejected ones).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use chassis::tcp::{Echo, ServerCore};
+    /// let server = ServerCore::bind("127.0.0.1:0", |_| Echo).await?;
+    /// let stats = server.stats();
+    /// assert_eq!(stats.accepted(), 0); // nothing has connected yet
+    /// # Ok(()) }
+    /// ```
     pub fn accepted(&self) -> u64 {
         self.inner.accepted.load(Ordering::Relaxed)
     }
 
     /// Sockets closed at once because `max_connections` were open.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use chassis::tcp::{Echo, ServerCore};
+    /// let server = ServerCore::bind("127.0.0.1:0", |_| Echo).await?;
+    /// assert_eq!(server.stats().rejected(), 0);
+    /// # Ok(()) }
+    /// ```
     pub fn rejected(&self) -> u64 {
         self.inner.rejected.load(Ordering::Relaxed)
     }
 
     /// Sockets open now.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use chassis::tcp::{Echo, ServerCore};
+    /// let server = ServerCore::bind("127.0.0.1:0", |_| Echo).await?;
+    /// let stats = server.stats();
+    /// let _client = tokio::net::TcpStream::connect(server.local_addr()).await?;
+    /// let handle = axon::Runtime::new().spawn(server)?;
+    /// stats.wait_for(|s| s.live() == 1).await;
+    /// assert_eq!(stats.accepted(), 1);
+    /// # handle.shutdown().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn live(&self) -> usize {
         self.inner.live.load(Ordering::Acquire)
     }
 
     /// Connections whose socket has closed.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use chassis::tcp::{Echo, ServerCore};
+    /// let server = ServerCore::bind("127.0.0.1:0", |_| Echo).await?;
+    /// let stats = server.stats();
+    /// let client = tokio::net::TcpStream::connect(server.local_addr()).await?;
+    /// let handle = axon::Runtime::new().spawn(server)?;
+    /// drop(client);
+    /// stats.wait_for(|s| s.closed() == 1).await;
+    /// assert_eq!(stats.live(), 0);
+    /// # handle.shutdown().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn closed(&self) -> u64 {
         self.inner.closed.load(Ordering::Relaxed)
     }
 
     /// Handlers that failed or panicked (each closed only its own connection), and
     /// factories or handler setups that refused a connection.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use chassis::tcp::{Echo, ServerCore};
+    /// let server = ServerCore::bind("127.0.0.1:0", |_| Echo).await?;
+    /// assert_eq!(server.stats().handler_failures(), 0);
+    /// # Ok(()) }
+    /// ```
     pub fn handler_failures(&self) -> u64 {
         self.inner.handler_failures.load(Ordering::Relaxed)
     }
 
     /// The report the server ended with, once it has.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use chassis::tcp::{Echo, ServerCore};
+    /// let server = ServerCore::bind("127.0.0.1:0", |_| Echo).await?;
+    /// let stats = server.stats();
+    /// assert!(stats.report().is_none()); // still running
+    /// let handle = axon::Runtime::new().spawn(server)?;
+    /// handle.shutdown().await?;
+    /// handle.join().await;
+    /// assert_eq!(stats.report().unwrap().accepted, 0);
+    /// # Ok(()) }
+    /// ```
     pub fn report(&self) -> Option<ShutdownReport> {
         self.inner
             .report

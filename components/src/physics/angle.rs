@@ -42,6 +42,28 @@ use super::fit::Measured;
 use super::layout::{DetectorLayout, SPEED_OF_LIGHT};
 
 /// A reconstructed shower direction.
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::angle::AngleFinder;
+/// use components::physics::layout::{DetectorLayout, SPEED_OF_LIGHT};
+///
+/// let finder = AngleFinder::new(DetectorLayout::grid(3, 3, 10.0)?, 1.0)?;
+/// // A front from the east (+x) at 30° zenith: a_x = sin 30° = 0.5, so eastern
+/// // detectors are hit first.
+/// let hits: Vec<(usize, f64)> = (0..9)
+///     .map(|d| (d, 100.0 - 0.5 * (d % 3) as f64 * 10.0 / SPEED_OF_LIGHT))
+///     .collect();
+/// let dir = finder.find(&hits)?;
+/// assert!((dir.zenith.value - 30f64.to_radians()).abs() < 1e-9);
+/// assert!(dir.azimuth.value.abs() < 1e-9);
+/// assert!((dir.time.value - 100.0).abs() < 1e-9);
+/// assert!((dir.cosines[0] - 0.5).abs() < 1e-9);
+/// assert_eq!(dir.dof, 6);
+/// assert!(dir.chi2 < 1e-12 && !dir.unphysical);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShowerDirection {
     /// Zenith angle θ, rad.
@@ -66,6 +88,19 @@ pub struct ShowerDirection {
 }
 
 /// Finds shower directions for one layout; see the [module docs](self).
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::angle::AngleFinder;
+/// use components::physics::layout::DetectorLayout;
+///
+/// let finder = AngleFinder::new(DetectorLayout::grid(2, 2, 10.0)?, 1.0)?;
+/// let dir = finder.find(&[(0, 50.0), (1, 50.0), (2, 50.0)])?;
+/// assert!(dir.zenith.value.abs() < 1e-9);
+/// assert_eq!(dir.dof, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct AngleFinder {
     layout: DetectorLayout,
@@ -78,6 +113,22 @@ impl AngleFinder {
     /// # Errors
     ///
     /// [`ConfigError::OutOfRange`] unless `timing_sigma` is finite and positive.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::angle::AngleFinder;
+    /// use components::physics::error::ConfigError;
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// let layout = DetectorLayout::grid(2, 2, 10.0)?;
+    /// assert!(AngleFinder::new(layout.clone(), 0.5).is_ok());
+    /// assert!(matches!(
+    ///     AngleFinder::new(layout, 0.0),
+    ///     Err(ConfigError::OutOfRange { name: "timing_sigma", .. })
+    /// ));
+    /// # Ok::<(), ConfigError>(())
+    /// ```
     pub fn new(layout: DetectorLayout, timing_sigma: f64) -> Result<Self, ConfigError> {
         if !(timing_sigma.is_finite() && timing_sigma > 0.0) {
             return Err(ConfigError::OutOfRange {
@@ -97,6 +148,21 @@ impl AngleFinder {
     /// # Errors
     ///
     /// As [`find_weighted`](Self::find_weighted).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::angle::AngleFinder;
+    /// use components::physics::error::AngleError;
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// let finder = AngleFinder::new(DetectorLayout::grid(2, 2, 10.0)?, 1.0)?;
+    /// let dir = finder.find(&[(0, 7.0), (1, 7.0), (2, 7.0), (3, 7.0)])?;
+    /// assert!(dir.zenith.value.abs() < 1e-9);
+    /// assert!((dir.time.value - 7.0).abs() < 1e-9);
+    /// assert_eq!(finder.find(&[(0, 7.0), (1, 7.0)]), Err(AngleError::TooFewHits(2)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn find(&self, hits: &[(usize, f64)]) -> Result<ShowerDirection, AngleError> {
         let sigma = self.timing_sigma;
         self.solve(hits.len(), |i| (hits[i].0, hits[i].1, sigma))
@@ -108,6 +174,28 @@ impl AngleFinder {
     ///
     /// [`AngleError`] for fewer than three hits, an unknown or repeated detector, a
     /// non-finite time or non-positive σ, or collinear detectors.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::angle::AngleFinder;
+    /// use components::physics::error::AngleError;
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// let finder = AngleFinder::new(DetectorLayout::grid(2, 2, 10.0)?, 1.0)?;
+    /// // Per-hit timing errors: detector 3 is less precise.
+    /// let dir = finder.find_weighted(&[(0, 5.0, 0.5), (1, 5.0, 0.5), (2, 5.0, 0.5), (3, 5.0, 2.0)])?;
+    /// assert!(dir.zenith.value.abs() < 1e-9);
+    /// assert_eq!(
+    ///     finder.find_weighted(&[(0, 5.0, 0.5), (1, 5.0, 0.5), (1, 5.0, 0.5)]),
+    ///     Err(AngleError::DuplicateDetector(1))
+    /// );
+    /// assert_eq!(
+    ///     finder.find_weighted(&[(0, 5.0, 0.5), (1, 5.0, 0.0), (2, 5.0, 0.5)]),
+    ///     Err(AngleError::NotFinite(1))
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn find_weighted(&self, hits: &[(usize, f64, f64)]) -> Result<ShowerDirection, AngleError> {
         self.solve(hits.len(), |i| hits[i])
     }

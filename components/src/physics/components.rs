@@ -423,6 +423,22 @@ pub struct ArrivalTimes {
 
 impl ArrivalTimes {
     /// The hits of a shower candidate, each with the finder's common timing error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::physics::components::ArrivalTimes;
+    /// use components::physics::shower::{ShowerCandidate, ShowerPulse};
+    ///
+    /// let p = |detector, time| ShowerPulse { detector, time, amplitude: 0.3, fit_ref: Some(9) };
+    /// let c = ShowerCandidate { pulses: vec![p(0, 100.0), p(2, 104.0), p(3, 108.0)] };
+    /// let a = ArrivalTimes::from_candidate(17, &c);
+    /// assert_eq!(a.event, 17);
+    /// let hits: Vec<(usize, f64)> = a.hits.iter().map(|h| (h.detector, h.time)).collect();
+    /// assert_eq!(hits, [(0, 100.0), (2, 104.0), (3, 108.0)]);
+    /// // No per-hit error: the angle finder's common timing error applies.
+    /// assert!(a.hits.iter().all(|h| h.sigma.is_none()));
+    /// ```
     pub fn from_candidate(event: u64, candidate: &ShowerCandidate) -> Self {
         ArrivalTimes {
             event,

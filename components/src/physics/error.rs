@@ -3,6 +3,21 @@
 use thiserror::Error;
 
 /// A pulse model or shape that cannot describe a pulse.
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::error::ModelError;
+/// use components::physics::model::{BiExpPulse, PulseShape};
+///
+/// assert_eq!(
+///     PulseShape::new(2.0, 1.0),
+///     Err(ModelError::InvalidShape { rise: 2.0, decay: 1.0 })
+/// );
+/// let err = BiExpPulse::new(-0.5, 0.0, PulseShape::SCINTILLATOR).unwrap_err();
+/// assert_eq!(err, ModelError::InvalidAmplitude(-0.5));
+/// assert_eq!(err.to_string(), "invalid amplitude -0.5 (need a finite, positive value)");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Error)]
 pub enum ModelError {
     /// Rise and decay time must be finite, positive and `rise < decay`.
@@ -24,6 +39,25 @@ pub enum ModelError {
 /// Why a set of threshold crossings cannot be fitted.
 ///
 /// The fitter never returns a fit for such input: it hands back the reason instead.
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::error::CrossingsError;
+/// use components::physics::fit::{Crossings, LevelCrossing, PulseFitter, PulseFitterConfig};
+///
+/// let fitter = PulseFitter::new(PulseFitterConfig::default())?;
+/// assert_eq!(fitter.fit(&Crossings::default()), Err(CrossingsError::Empty));
+/// let unordered = Crossings {
+///     levels: vec![
+///         LevelCrossing { level: 0.3, rise: 100.0, fall: 102.0 },
+///         LevelCrossing { level: 0.2, rise: 100.0, fall: 104.0 },
+///     ],
+///     next_level: None,
+/// };
+/// assert_eq!(fitter.fit(&unordered), Err(CrossingsError::LevelsOutOfOrder { index: 1 }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Error)]
 pub enum CrossingsError {
     /// No level was crossed.
@@ -75,6 +109,26 @@ pub enum CrossingsError {
 }
 
 /// A fitter, simulation or filter configuration that cannot work.
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::error::{ConfigError, ModelError};
+/// use components::physics::fit::{PulseFitter, PulseFitterConfig};
+/// use components::physics::layout::DetectorLayout;
+/// use components::physics::model::PulseShape;
+///
+/// let err = PulseFitter::new(PulseFitterConfig { jitter: -1.0, ..PulseFitterConfig::default() })
+///     .unwrap_err();
+/// assert_eq!(err.to_string(), "jitter = -1 is out of range (>= 0)");
+///
+/// let bad_shape = PulseShape { rise: 3.0, decay: 1.0 };
+/// let err = PulseFitter::new(PulseFitterConfig { shape: bad_shape, ..PulseFitterConfig::default() })
+///     .unwrap_err();
+/// assert!(matches!(err, ConfigError::Model(ModelError::InvalidShape { .. })));
+///
+/// assert_eq!(DetectorLayout::new(vec![]), Err(ConfigError::Layout("no detectors")));
+/// ```
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum ConfigError {
     /// A numeric setting is out of its allowed range.
@@ -96,6 +150,21 @@ pub enum ConfigError {
 }
 
 /// Why the shower filter refused a pulse.
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::error::ShowerError;
+/// use components::physics::layout::DetectorLayout;
+/// use components::physics::shower::{ShowerFilter, ShowerFilterConfig, ShowerPulse};
+///
+/// let mut filter = ShowerFilter::new(DetectorLayout::grid(2, 2, 10.0)?, ShowerFilterConfig::default())?;
+/// let pulse = ShowerPulse { detector: 9, time: 0.0, amplitude: 0.5, fit_ref: None };
+/// let err = filter.push(pulse).unwrap_err();
+/// assert_eq!(err, ShowerError::UnknownDetector(9));
+/// assert_eq!(err.to_string(), "detector 9 is not in the layout");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Error)]
 pub enum ShowerError {
     /// The detector id is not in the layout.
@@ -115,6 +184,21 @@ pub enum ShowerError {
 }
 
 /// Why a shower direction could not be found.
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::angle::AngleFinder;
+/// use components::physics::error::AngleError;
+/// use components::physics::layout::DetectorLayout;
+///
+/// // Three detectors in a row cannot tell the direction across the row.
+/// let finder = AngleFinder::new(DetectorLayout::grid(3, 1, 10.0)?, 1.0)?;
+/// let hits = [(0, 10.0), (1, 12.0), (2, 14.0)];
+/// assert_eq!(finder.find(&hits), Err(AngleError::Degenerate));
+/// assert_eq!(finder.find(&hits[..2]), Err(AngleError::TooFewHits(2)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Error)]
 pub enum AngleError {
     /// At least three detectors are needed.

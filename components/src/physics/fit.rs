@@ -89,6 +89,21 @@ use super::error::{ConfigError, CrossingsError};
 use super::model::{Edge, PulseShape, ShapeConstants};
 
 /// Most threshold levels one pulse may report.
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::error::CrossingsError;
+/// use components::physics::fit::{Crossings, LevelCrossing, MAX_LEVELS, PulseFitter, PulseFitterConfig};
+///
+/// let fitter = PulseFitter::new(PulseFitterConfig::default())?;
+/// let levels = (0..=MAX_LEVELS)
+///     .map(|i| LevelCrossing { level: 0.1 * (i + 1) as f64, rise: 100.0, fall: 110.0 })
+///     .collect();
+/// let crossings = Crossings { levels, next_level: None };
+/// assert_eq!(fitter.fit(&crossings), Err(CrossingsError::TooManyLevels(MAX_LEVELS + 1)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MAX_LEVELS: usize = 6;
 const MAX_POINTS: usize = 2 * MAX_LEVELS;
 /// Residual rows of the least-squares problem (unused rows stay 0).
@@ -97,6 +112,26 @@ const ROWS: usize = MAX_POINTS;
 const OUT_OF_DOMAIN: f64 = 1e3;
 
 /// Order of the parameters in [`PulseFit::covariance`].
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::fit::PARAMETER_NAMES;
+/// # use components::physics::fit::{Crossings, LevelCrossing, PulseFitter, PulseFitterConfig};
+/// # let fitter = PulseFitter::new(PulseFitterConfig::default())?;
+/// # let crossings = Crossings {
+/// #     levels: vec![
+/// #         LevelCrossing { level: 0.2, rise: 100.0, fall: 102.0 },
+/// #         LevelCrossing { level: 0.3, rise: 100.0, fall: 102.0 },
+/// #     ],
+/// #     next_level: Some(0.45),
+/// # };
+///
+/// let fit = fitter.fit(&crossings)?;
+/// let onset = PARAMETER_NAMES.iter().position(|&n| n == "onset").unwrap();
+/// assert!((fit.covariance[onset][onset].sqrt() - fit.onset.error).abs() < 1e-9);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const PARAMETER_NAMES: [&str; 4] = ["peak_height", "onset", "decay", "rise"];
 
 /// The rising and falling edge times of one threshold level.
@@ -104,6 +139,16 @@ pub const PARAMETER_NAMES: [&str; 4] = ["peak_height", "onset", "decay", "rise"]
 /// Times are in ns as the clock reported them: floored onto the clock (the fitter adds
 /// half a period). Levels are positive volts (see the sign convention in
 /// [`super::model`]).
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::fit::LevelCrossing;
+///
+/// // The 0.2 V level rose in the 100 ns clock cycle and fell in the 104 ns one.
+/// let c = LevelCrossing { level: 0.2, rise: 100.0, fall: 104.0 };
+/// assert!(c.fall - c.rise >= 0.0);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LevelCrossing {
     /// Threshold level, V (positive).
@@ -138,6 +183,22 @@ pub struct Crossings {
 
 impl Crossings {
     /// Number of time points (two per level).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::fit::{Crossings, LevelCrossing};
+    ///
+    /// assert_eq!(Crossings::default().points(), 0);
+    /// let c = Crossings {
+    ///     levels: vec![
+    ///         LevelCrossing { level: 0.2, rise: 10.0, fall: 16.0 },
+    ///         LevelCrossing { level: 0.3, rise: 12.0, fall: 14.0 },
+    ///     ],
+    ///     next_level: None,
+    /// };
+    /// assert_eq!(c.points(), 4);
+    /// ```
     pub fn points(&self) -> usize {
         2 * self.levels.len()
     }
@@ -194,6 +255,27 @@ impl Default for PulseFitterConfig {
 }
 
 /// Which shape parameters the fit determined.
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::fit::ShapePath;
+/// # use components::physics::fit::{Crossings, LevelCrossing, PulseFitter, PulseFitterConfig};
+/// # let fitter = PulseFitter::new(PulseFitterConfig::default())?;
+/// # let crossings = Crossings {
+/// #     levels: vec![
+/// #         LevelCrossing { level: 0.2, rise: 100.0, fall: 102.0 },
+/// #         LevelCrossing { level: 0.3, rise: 100.0, fall: 102.0 },
+/// #     ],
+/// #     next_level: Some(0.45),
+/// # };
+///
+/// // Two levels are too few to constrain the shape: it stays at the calibration.
+/// let fit = fitter.fit(&crossings)?;
+/// assert_eq!(fit.shape_path, ShapePath::Fixed);
+/// assert_eq!((fit.decay.error, fit.rise.error), (0.0, 0.0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ShapePath {
     /// Rise and decay held at the calibration; peak height and onset fitted.
@@ -205,6 +287,25 @@ pub enum ShapePath {
 }
 
 /// How the minimisation ended.
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::fit::FitStatus;
+/// # use components::physics::fit::{Crossings, LevelCrossing, PulseFitter, PulseFitterConfig};
+/// # let fitter = PulseFitter::new(PulseFitterConfig::default())?;
+/// # let crossings = Crossings {
+/// #     levels: vec![
+/// #         LevelCrossing { level: 0.2, rise: 100.0, fall: 102.0 },
+/// #         LevelCrossing { level: 0.3, rise: 100.0, fall: 102.0 },
+/// #     ],
+/// #     next_level: Some(0.45),
+/// # };
+///
+/// let fit = fitter.fit(&crossings)?;
+/// assert_eq!(fit.status, FitStatus::Converged);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum FitStatus {
     /// The minimiser met its convergence criteria.
@@ -216,6 +317,16 @@ pub enum FitStatus {
 }
 
 /// Conditions a user of a fit should know about.
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::fit::FitFlags;
+///
+/// let flags = FitFlags::default();
+/// assert!(!flags.peak_at_limit && !flags.peak_at_top_level);
+/// assert!(!flags.shape_fit_failed && !flags.no_dof);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct FitFlags {
     /// The peak sits at the level that was not reached (the bound is active).
@@ -229,6 +340,16 @@ pub struct FitFlags {
 }
 
 /// A value with its 1σ error. The error is 0 for a quantity held fixed.
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::fit::Measured;
+///
+/// let t = Measured { value: 101.3, error: 0.4 };
+/// // Within 2σ of 102 ns.
+/// assert!((t.value - 102.0).abs() < 2.0 * t.error);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Measured {
     /// Best estimate.
@@ -240,6 +361,28 @@ pub struct Measured {
 /// The result of fitting one pulse.
 ///
 /// Times are in the same ns frame as the input crossings; voltages in positive volts.
+///
+/// # Examples
+///
+/// ```rust
+/// # use components::physics::fit::{Crossings, LevelCrossing, PulseFitter, PulseFitterConfig};
+/// # let fitter = PulseFitter::new(PulseFitterConfig::default())?;
+/// # let crossings = Crossings {
+/// #     levels: vec![
+/// #         LevelCrossing { level: 0.2, rise: 100.0, fall: 102.0 },
+/// #         LevelCrossing { level: 0.3, rise: 100.0, fall: 102.0 },
+/// #     ],
+/// #     next_level: Some(0.45),
+/// # };
+///
+/// let fit = fitter.fit(&crossings)?;
+/// // Edges were seen in the 100 ns and 102 ns clock cycles.
+/// assert!(fit.onset.value < fit.peak_time.value);
+/// assert!(fit.peak_time.value > 100.0 && fit.peak_time.value < 104.0);
+/// assert_eq!(fit.dof, 2); // 4 points − (peak height, onset)
+/// assert!(fit.p_value.is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PulseFit {
     /// How the minimisation ended.
@@ -315,6 +458,20 @@ impl PulseFitter {
     /// [`ConfigError`] for a non-positive clock period, negative jitter, an invalid
     /// shape, a constant fraction outside (0, 1), a non-positive shape error limit or a
     /// zero patience.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::error::ConfigError;
+    /// use components::physics::fit::{PulseFitter, PulseFitterConfig};
+    ///
+    /// assert!(PulseFitter::new(PulseFitterConfig::default()).is_ok());
+    /// let bad = PulseFitterConfig { cf_fraction: 1.5, ..PulseFitterConfig::default() };
+    /// assert!(matches!(
+    ///     PulseFitter::new(bad),
+    ///     Err(ConfigError::OutOfRange { name: "cf_fraction", .. })
+    /// ));
+    /// ```
     pub fn new(config: PulseFitterConfig) -> Result<Self, ConfigError> {
         let check = |ok: bool, name: &'static str, value: f64, expected: &'static str| {
             if ok {
@@ -393,6 +550,17 @@ impl PulseFitter {
     }
 
     /// The settings in use.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::fit::{PulseFitter, PulseFitterConfig};
+    ///
+    /// let cfg = PulseFitterConfig { jitter: 0.5, ..PulseFitterConfig::default() };
+    /// let fitter = PulseFitter::new(cfg)?;
+    /// assert_eq!(fitter.config(), &cfg);
+    /// # Ok::<(), components::physics::error::ConfigError>(())
+    /// ```
     pub fn config(&self) -> &PulseFitterConfig {
         &self.config
     }
@@ -405,6 +573,32 @@ impl PulseFitter {
     /// order, a fall before its rise, edges that do not nest, a next level below the
     /// top, fewer points than parameters). A fit that runs but does not converge is
     /// returned with [`FitStatus::IterationLimit`] or [`FitStatus::Numerical`].
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::error::CrossingsError;
+    /// use components::physics::fit::{Crossings, LevelCrossing, PulseFitter, PulseFitterConfig};
+    ///
+    /// let fitter = PulseFitter::new(PulseFitterConfig::default())?;
+    /// let crossings = Crossings {
+    ///     levels: vec![
+    ///         LevelCrossing { level: 0.2, rise: 100.0, fall: 104.0 },
+    ///         LevelCrossing { level: 0.3, rise: 100.0, fall: 102.0 },
+    ///     ],
+    ///     next_level: Some(0.45),
+    /// };
+    /// let fit = fitter.fit(&crossings)?;
+    /// assert!(fit.peak_height.value > 0.3 && fit.peak_height.value <= 0.45);
+    ///
+    /// assert_eq!(fitter.fit(&Crossings::default()), Err(CrossingsError::Empty));
+    /// let backwards = Crossings {
+    ///     levels: vec![LevelCrossing { level: 0.2, rise: 104.0, fall: 100.0 }],
+    ///     next_level: None,
+    /// };
+    /// assert_eq!(fitter.fit(&backwards), Err(CrossingsError::FallBeforeRise { index: 0 }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fit(&self, crossings: &Crossings) -> Result<PulseFit, CrossingsError> {
         let data = Prepared::new(crossings, self.config.clock_period)?;
         let cal = self.config.shape;

@@ -43,6 +43,18 @@ use serde::{Deserialize, Serialize};
 use super::error::ModelError;
 
 /// Which edge of a pulse crosses a level.
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::model::{BiExpPulse, Edge, PulseShape};
+///
+/// let pulse = BiExpPulse::from_peak(1.0, 0.0, PulseShape::SCINTILLATOR)?;
+/// let rise = pulse.crossing(0.5, Edge::Rising).unwrap();
+/// let fall = pulse.crossing(0.5, Edge::Falling).unwrap();
+/// assert!(rise < pulse.peak_time() && pulse.peak_time() < fall);
+/// # Ok::<(), components::physics::error::ModelError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Edge {
     /// The leading edge, before the peak.
@@ -73,6 +85,16 @@ pub struct PulseShape {
 
 impl PulseShape {
     /// Plastic scintillator read out directly: τr = 0.9 ns, τd = 2.1 ns.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::model::PulseShape;
+    ///
+    /// let shape = PulseShape::SCINTILLATOR;
+    /// assert_eq!((shape.rise, shape.decay), (0.9, 2.1));
+    /// assert!(shape.validate().is_ok());
+    /// ```
     pub const SCINTILLATOR: PulseShape = PulseShape {
         rise: 0.9,
         decay: 2.1,
@@ -83,6 +105,20 @@ impl PulseShape {
     /// # Errors
     ///
     /// [`ModelError::InvalidShape`] unless both are finite and `0 < rise < decay`.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::error::ModelError;
+    /// use components::physics::model::PulseShape;
+    ///
+    /// assert_eq!(PulseShape::new(1.0, 3.0)?, PulseShape { rise: 1.0, decay: 3.0 });
+    /// assert!(matches!(
+    ///     PulseShape::new(0.0, 3.0),
+    ///     Err(ModelError::InvalidShape { .. })
+    /// ));
+    /// # Ok::<(), components::physics::error::ModelError>(())
+    /// ```
     pub fn new(rise: f64, decay: f64) -> Result<Self, ModelError> {
         let shape = PulseShape { rise, decay };
         shape.validate()?;
@@ -94,6 +130,17 @@ impl PulseShape {
     /// # Errors
     ///
     /// [`ModelError::InvalidShape`] otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::model::PulseShape;
+    ///
+    /// // The fields are public, so a shape can be built unchecked and validated later.
+    /// let swapped = PulseShape { rise: 2.1, decay: 0.9 };
+    /// assert!(swapped.validate().is_err());
+    /// assert!(PulseShape::SCINTILLATOR.validate().is_ok());
+    /// ```
     pub fn validate(&self) -> Result<(), ModelError> {
         let ok = self.rise.is_finite()
             && self.decay.is_finite()
@@ -110,6 +157,18 @@ impl PulseShape {
     }
 
     /// The unit shape `f(s) = e^{-s/τd} − e^{-s/τr}` at `s ≥ 0` ns after onset (0 before).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::model::PulseShape;
+    ///
+    /// let shape = PulseShape::new(1.0, 2.0)?;
+    /// assert_eq!(shape.unit_value(-1.0), 0.0);
+    /// let expected = (-0.5f64).exp() - (-1.0f64).exp();
+    /// assert!((shape.unit_value(1.0) - expected).abs() < 1e-12);
+    /// # Ok::<(), components::physics::error::ModelError>(())
+    /// ```
     pub fn unit_value(&self, s: f64) -> f64 {
         if s <= 0.0 {
             0.0
@@ -119,11 +178,33 @@ impl PulseShape {
     }
 
     /// Time from onset to peak, `τr·τd/(τd−τr)·ln(τd/τr)`, in ns.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::model::PulseShape;
+    ///
+    /// // τr = 1, τd = 2: s_p = 1·2/(2−1)·ln 2 = 2 ln 2.
+    /// let shape = PulseShape::new(1.0, 2.0)?;
+    /// assert!((shape.peak_offset() - 2.0 * 2f64.ln()).abs() < 1e-12);
+    /// # Ok::<(), components::physics::error::ModelError>(())
+    /// ```
     pub fn peak_offset(&self) -> f64 {
         (self.decay / self.rise).ln() / (1.0 / self.rise - 1.0 / self.decay)
     }
 
     /// Peak value of the unit shape, `g = f(s_p)`; the peak height is `A·g`.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::model::PulseShape;
+    ///
+    /// // τr = 1, τd = 2: g = e^{-ln 2} − e^{-2 ln 2} = 1/2 − 1/4.
+    /// let shape = PulseShape::new(1.0, 2.0)?;
+    /// assert!((shape.unit_peak() - 0.25).abs() < 1e-12);
+    /// # Ok::<(), components::physics::error::ModelError>(())
+    /// ```
     pub fn unit_peak(&self) -> f64 {
         self.unit_value(self.peak_offset())
     }
@@ -131,6 +212,18 @@ impl PulseShape {
     /// Time from onset to where the rising edge reaches `fraction` of the peak, in ns.
     ///
     /// Returns `None` unless `0 < fraction < 1`.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::model::PulseShape;
+    ///
+    /// let shape = PulseShape::SCINTILLATOR;
+    /// let s = shape.fraction_offset(0.5).unwrap();
+    /// assert!(0.0 < s && s < shape.peak_offset());
+    /// assert!((shape.unit_value(s) - 0.5 * shape.unit_peak()).abs() < 1e-9);
+    /// assert_eq!(shape.fraction_offset(1.0), None);
+    /// ```
     pub fn fraction_offset(&self, fraction: f64) -> Option<f64> {
         (fraction > 0.0 && fraction < 1.0).then(|| unit_crossing(self, fraction, Edge::Rising))
     }
@@ -349,6 +442,25 @@ impl BiExpPulse {
     ///
     /// [`ModelError`] when the amplitude is not finite and positive, the onset not
     /// finite, or the shape invalid.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::error::ModelError;
+    /// use components::physics::model::{BiExpPulse, PulseShape};
+    ///
+    /// let pulse = BiExpPulse::new(1.5, 20.0, PulseShape::SCINTILLATOR)?;
+    /// assert_eq!(pulse.amplitude, 1.5);
+    /// assert!(matches!(
+    ///     BiExpPulse::new(-1.0, 0.0, PulseShape::SCINTILLATOR),
+    ///     Err(ModelError::InvalidAmplitude(_))
+    /// ));
+    /// assert!(matches!(
+    ///     BiExpPulse::new(1.0, f64::NAN, PulseShape::SCINTILLATOR),
+    ///     Err(ModelError::InvalidOnset(_))
+    /// ));
+    /// # Ok::<(), components::physics::error::ModelError>(())
+    /// ```
     pub fn new(amplitude: f64, onset: f64, shape: PulseShape) -> Result<Self, ModelError> {
         shape.validate()?;
         if !(amplitude.is_finite() && amplitude > 0.0) {
@@ -369,27 +481,83 @@ impl BiExpPulse {
     /// # Errors
     ///
     /// As [`BiExpPulse::new`].
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::model::{BiExpPulse, PulseShape};
+    ///
+    /// let pulse = BiExpPulse::from_peak(0.8, 5.0, PulseShape::SCINTILLATOR)?;
+    /// assert!((pulse.peak_height() - 0.8).abs() < 1e-12);
+    /// assert!(BiExpPulse::from_peak(0.0, 5.0, PulseShape::SCINTILLATOR).is_err());
+    /// # Ok::<(), components::physics::error::ModelError>(())
+    /// ```
     pub fn from_peak(peak_height: f64, onset: f64, shape: PulseShape) -> Result<Self, ModelError> {
         shape.validate()?;
         Self::new(peak_height / shape.unit_peak(), onset, shape)
     }
 
     /// Voltage (positive convention) at time `t` ns.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::model::{BiExpPulse, PulseShape};
+    ///
+    /// let pulse = BiExpPulse::new(2.0, 10.0, PulseShape::SCINTILLATOR)?;
+    /// assert_eq!(pulse.value(9.0), 0.0); // before onset
+    /// assert!((pulse.value(11.0) - 2.0 * pulse.shape.unit_value(1.0)).abs() < 1e-12);
+    /// # Ok::<(), components::physics::error::ModelError>(())
+    /// ```
     pub fn value(&self, t: f64) -> f64 {
         self.amplitude * self.shape.unit_value(t - self.onset)
     }
 
     /// Time of the maximum, ns.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::model::{BiExpPulse, PulseShape};
+    ///
+    /// let pulse = BiExpPulse::new(1.0, 10.0, PulseShape::SCINTILLATOR)?;
+    /// assert_eq!(pulse.peak_time(), 10.0 + PulseShape::SCINTILLATOR.peak_offset());
+    /// let peak = pulse.value(pulse.peak_time());
+    /// assert!(pulse.value(pulse.peak_time() - 0.1) < peak);
+    /// assert!(pulse.value(pulse.peak_time() + 0.1) < peak);
+    /// # Ok::<(), components::physics::error::ModelError>(())
+    /// ```
     pub fn peak_time(&self) -> f64 {
         self.onset + self.shape.peak_offset()
     }
 
     /// Height of the maximum, V.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::model::{BiExpPulse, PulseShape};
+    ///
+    /// // τr = 1, τd = 2 has unit peak 1/4.
+    /// let pulse = BiExpPulse::new(2.0, 0.0, PulseShape::new(1.0, 2.0)?)?;
+    /// assert!((pulse.peak_height() - 0.5).abs() < 1e-12);
+    /// # Ok::<(), components::physics::error::ModelError>(())
+    /// ```
     pub fn peak_height(&self) -> f64 {
         self.amplitude * self.shape.unit_peak()
     }
 
     /// Integral of the pulse, `A·(τd − τr)`, in V·ns.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::model::{BiExpPulse, PulseShape};
+    ///
+    /// let pulse = BiExpPulse::new(0.5, 0.0, PulseShape::new(1.0, 3.0)?)?;
+    /// assert!((pulse.area() - 1.0).abs() < 1e-12);
+    /// # Ok::<(), components::physics::error::ModelError>(())
+    /// ```
     pub fn area(&self) -> f64 {
         self.amplitude * (self.shape.decay - self.shape.rise)
     }
@@ -397,6 +565,19 @@ impl BiExpPulse {
     /// Time on the rising edge where the pulse reaches `fraction` of its peak height.
     ///
     /// Returns `None` unless `0 < fraction < 1`.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::model::{BiExpPulse, PulseShape};
+    ///
+    /// let pulse = BiExpPulse::from_peak(0.8, 10.0, PulseShape::SCINTILLATOR)?;
+    /// let t = pulse.cf_time(0.25).unwrap();
+    /// assert!(10.0 < t && t < pulse.peak_time());
+    /// assert!((pulse.value(t) - 0.2).abs() < 1e-9);
+    /// assert_eq!(pulse.cf_time(0.0), None);
+    /// # Ok::<(), components::physics::error::ModelError>(())
+    /// ```
     pub fn cf_time(&self, fraction: f64) -> Option<f64> {
         self.shape.fraction_offset(fraction).map(|s| self.onset + s)
     }
@@ -404,6 +585,19 @@ impl BiExpPulse {
     /// Time at which the given edge crosses `level` V.
     ///
     /// Returns `None` when the level is not strictly between 0 and the peak height.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::model::{BiExpPulse, Edge, PulseShape};
+    ///
+    /// let pulse = BiExpPulse::from_peak(0.8, 0.0, PulseShape::SCINTILLATOR)?;
+    /// let fall = pulse.crossing(0.3, Edge::Falling).unwrap();
+    /// assert!(fall > pulse.peak_time());
+    /// assert!((pulse.value(fall) - 0.3).abs() < 1e-9);
+    /// assert_eq!(pulse.crossing(0.9, Edge::Rising), None); // above the peak
+    /// # Ok::<(), components::physics::error::ModelError>(())
+    /// ```
     pub fn crossing(&self, level: f64, edge: Edge) -> Option<f64> {
         let y = level / self.peak_height();
         (y > 0.0 && y < 1.0).then(|| self.onset + unit_crossing(&self.shape, y, edge))

@@ -53,6 +53,16 @@ use super::error::{ConfigError, ShowerError};
 use super::layout::{DetectorLayout, SPEED_OF_LIGHT};
 
 /// One detector pulse as the filter sees it.
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::shower::ShowerPulse;
+///
+/// // Detector 2 saw a 0.6 V pulse at t = 1500 ns; its fit is record 42.
+/// let p = ShowerPulse { detector: 2, time: 1500.0, amplitude: 0.6, fit_ref: Some(42) };
+/// assert_eq!(p.fit_ref, Some(42));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ShowerPulse {
     /// Detector id (index in the layout).
@@ -66,6 +76,24 @@ pub struct ShowerPulse {
 }
 
 /// A group of pulses from distinct detectors that may come from one shower.
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::layout::DetectorLayout;
+/// use components::physics::shower::{ShowerFilter, ShowerFilterConfig, ShowerPulse};
+/// # let pulse = |detector, time| ShowerPulse { detector, time, amplitude: 0.5, fit_ref: None };
+///
+/// let mut filter = ShowerFilter::new(DetectorLayout::grid(2, 2, 10.0)?, ShowerFilterConfig::default())?;
+/// for (d, t) in [(0, 100.0), (1, 110.0), (2, 120.0)] {
+///     filter.push(pulse(d, t))?;
+/// }
+/// filter.flush();
+/// let shower = filter.pop_candidate().unwrap();
+/// assert_eq!(shower.start(), 100.0);
+/// assert_eq!(shower.detectors(), 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShowerCandidate {
     /// Member pulses in time order; the first is the seed.
@@ -74,17 +102,51 @@ pub struct ShowerCandidate {
 
 impl ShowerCandidate {
     /// Time of the seed, ns.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::shower::{ShowerCandidate, ShowerPulse};
+    ///
+    /// let seed = ShowerPulse { detector: 1, time: 250.0, amplitude: 0.4, fit_ref: None };
+    /// let c = ShowerCandidate { pulses: vec![seed] };
+    /// assert_eq!(c.start(), 250.0);
+    /// assert!(ShowerCandidate { pulses: vec![] }.start().is_nan());
+    /// ```
     pub fn start(&self) -> f64 {
         self.pulses.first().map_or(f64::NAN, |p| p.time)
     }
 
     /// Number of distinct detectors (= number of pulses).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::shower::{ShowerCandidate, ShowerPulse};
+    ///
+    /// let p = |detector| ShowerPulse { detector, time: 0.0, amplitude: 0.4, fit_ref: None };
+    /// let c = ShowerCandidate { pulses: vec![p(0), p(2), p(3)] };
+    /// assert_eq!(c.detectors(), 3);
+    /// ```
     pub fn detectors(&self) -> usize {
         self.pulses.len()
     }
 }
 
 /// Settings of a [`ShowerFilter`].
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::layout::DetectorLayout;
+/// use components::physics::shower::{ShowerFilter, ShowerFilterConfig, ShowerPulse};
+///
+/// // Pairs are enough, with a fixed 100 ns window.
+/// let cfg = ShowerFilterConfig { min_detectors: 2, window: Some(100.0), ..ShowerFilterConfig::default() };
+/// let filter = ShowerFilter::new(DetectorLayout::grid(2, 1, 10.0)?, cfg)?;
+/// assert_eq!(filter.window(), 100.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ShowerFilterConfig {
     /// Fewest distinct detectors for a candidate (default 3).
@@ -110,6 +172,25 @@ impl Default for ShowerFilterConfig {
 }
 
 /// Counters of a [`ShowerFilter`].
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::layout::DetectorLayout;
+/// use components::physics::shower::{ShowerFilter, ShowerFilterConfig, ShowerPulse};
+/// # let pulse = |detector, time| ShowerPulse { detector, time, amplitude: 0.5, fit_ref: None };
+///
+/// let mut filter = ShowerFilter::new(DetectorLayout::grid(2, 2, 10.0)?, ShowerFilterConfig::default())?;
+/// for (d, t) in [(0, 100.0), (1, 110.0), (2, 120.0), (3, 5000.0)] {
+///     filter.push(pulse(d, t))?;
+/// }
+/// assert!(filter.push(pulse(0, 50.0)).is_err()); // older than the watermark
+/// filter.flush();
+/// let stats = filter.stats();
+/// assert_eq!((stats.accepted, stats.late), (4, 1));
+/// assert_eq!((stats.candidates, stats.in_candidates), (1, 3));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ShowerFilterStats {
     /// Pulses accepted.
@@ -129,6 +210,25 @@ struct Slot {
 }
 
 /// Streaming coincidence filter; see the [module docs](self).
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::layout::DetectorLayout;
+/// use components::physics::shower::{ShowerFilter, ShowerFilterConfig, ShowerPulse};
+/// # let pulse = |detector, time| ShowerPulse { detector, time, amplitude: 0.5, fit_ref: None };
+///
+/// let mut filter = ShowerFilter::new(DetectorLayout::grid(2, 2, 10.0)?, ShowerFilterConfig::default())?;
+/// // Out of order by a few ns is fine.
+/// for (d, t) in [(1, 110.0), (0, 100.0), (3, 105.0)] {
+///     filter.push(pulse(d, t))?;
+/// }
+/// filter.flush();
+/// let shower = filter.pop_candidate().unwrap();
+/// let detectors: Vec<usize> = shower.pulses.iter().map(|p| p.detector).collect();
+/// assert_eq!(detectors, [0, 3, 1]); // time order
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct ShowerFilter {
     config: ShowerFilterConfig,
@@ -153,6 +253,25 @@ impl ShowerFilter {
     ///
     /// [`ConfigError::OutOfRange`] for `min_detectors` < 2 or larger than the layout, a
     /// negative or non-finite margin, window or lateness.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::error::ConfigError;
+    /// use components::physics::layout::DetectorLayout;
+    /// use components::physics::shower::{ShowerFilter, ShowerFilterConfig, ShowerPulse};
+    ///
+    /// let layout = DetectorLayout::grid(2, 2, 10.0)?;
+    /// assert!(ShowerFilter::new(layout.clone(), ShowerFilterConfig::default()).is_ok());
+    /// let too_many = ShowerFilterConfig { min_detectors: 5, ..ShowerFilterConfig::default() };
+    /// assert!(matches!(
+    ///     ShowerFilter::new(layout.clone(), too_many),
+    ///     Err(ConfigError::OutOfRange { name: "min_detectors", .. })
+    /// ));
+    /// let negative = ShowerFilterConfig { margin: -1.0, ..ShowerFilterConfig::default() };
+    /// assert!(ShowerFilter::new(layout, negative).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(layout: DetectorLayout, config: ShowerFilterConfig) -> Result<Self, ConfigError> {
         let n = layout.len();
         if config.min_detectors < 2 || config.min_detectors > n {
@@ -202,21 +321,80 @@ impl ShowerFilter {
     }
 
     /// The window length in use, ns.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::layout::{DetectorLayout, SPEED_OF_LIGHT};
+    /// use components::physics::shower::{ShowerFilter, ShowerFilterConfig};
+    ///
+    /// // Default: the largest causal limit, diagonal / c + margin.
+    /// let layout = DetectorLayout::grid(2, 2, 10.0)?;
+    /// let filter = ShowerFilter::new(layout.clone(), ShowerFilterConfig::default())?;
+    /// let expected = layout.extent() / SPEED_OF_LIGHT + 10.0;
+    /// assert!((filter.window() - expected).abs() < 1e-9);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn window(&self) -> f64 {
         self.window
     }
 
     /// Counters so far.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::layout::DetectorLayout;
+    /// use components::physics::shower::{ShowerFilter, ShowerFilterConfig, ShowerPulse};
+    /// # let pulse = |detector, time| ShowerPulse { detector, time, amplitude: 0.5, fit_ref: None };
+    ///
+    /// let mut filter = ShowerFilter::new(DetectorLayout::grid(2, 2, 10.0)?, ShowerFilterConfig::default())?;
+    /// assert_eq!(filter.stats().accepted, 0);
+    /// filter.push(pulse(0, 100.0))?;
+    /// assert_eq!(filter.stats().accepted, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stats(&self) -> ShowerFilterStats {
         self.stats
     }
 
     /// Pulses currently buffered.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::layout::DetectorLayout;
+    /// use components::physics::shower::{ShowerFilter, ShowerFilterConfig, ShowerPulse};
+    /// # let pulse = |detector, time| ShowerPulse { detector, time, amplitude: 0.5, fit_ref: None };
+    ///
+    /// let mut filter = ShowerFilter::new(DetectorLayout::grid(2, 2, 10.0)?, ShowerFilterConfig::default())?;
+    /// filter.push(pulse(0, 100.0))?;
+    /// filter.push(pulse(1, 110.0))?;
+    /// assert_eq!(filter.buffered(), 2);
+    /// filter.flush(); // two detectors are too few: both are dropped
+    /// assert_eq!(filter.buffered(), 0);
+    /// assert!(filter.pop_candidate().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn buffered(&self) -> usize {
         self.buffer.len()
     }
 
     /// Current watermark, ns (−∞ before the first pulse).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::layout::DetectorLayout;
+    /// use components::physics::shower::{ShowerFilter, ShowerFilterConfig, ShowerPulse};
+    /// # let pulse = |detector, time| ShowerPulse { detector, time, amplitude: 0.5, fit_ref: None };
+    ///
+    /// let mut filter = ShowerFilter::new(DetectorLayout::grid(2, 2, 10.0)?, ShowerFilterConfig::default())?;
+    /// assert_eq!(filter.watermark(), f64::NEG_INFINITY);
+    /// filter.push(pulse(0, 5000.0))?;
+    /// assert_eq!(filter.watermark(), 4000.0); // default lateness 1000 ns
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn watermark(&self) -> f64 {
         self.t_max - self.config.lateness
     }
@@ -229,6 +407,25 @@ impl ShowerFilter {
     /// [`ShowerError::UnknownDetector`], [`ShowerError::NotFinite`], or
     /// [`ShowerError::Late`] for a pulse older than the watermark (it is dropped and
     /// counted in [`ShowerFilterStats::late`]).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::error::ShowerError;
+    /// use components::physics::layout::DetectorLayout;
+    /// use components::physics::shower::{ShowerFilter, ShowerFilterConfig, ShowerPulse};
+    /// # let pulse = |detector, time| ShowerPulse { detector, time, amplitude: 0.5, fit_ref: None };
+    ///
+    /// let mut filter = ShowerFilter::new(DetectorLayout::grid(2, 2, 10.0)?, ShowerFilterConfig::default())?;
+    /// filter.push(pulse(0, 5000.0))?;
+    /// assert_eq!(filter.push(pulse(7, 5000.0)), Err(ShowerError::UnknownDetector(7)));
+    /// assert!(matches!(filter.push(pulse(1, f64::NAN)), Err(ShowerError::NotFinite(_))));
+    /// assert_eq!(
+    ///     filter.push(pulse(1, 3000.0)),
+    ///     Err(ShowerError::Late { time: 3000.0, watermark: 4000.0 })
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn push(&mut self, pulse: ShowerPulse) -> Result<(), ShowerError> {
         if pulse.detector >= self.n_detectors {
             return Err(ShowerError::UnknownDetector(pulse.detector));
@@ -264,11 +461,47 @@ impl ShowerFilter {
     }
 
     /// Decides every remaining seed (end of stream).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::layout::DetectorLayout;
+    /// use components::physics::shower::{ShowerFilter, ShowerFilterConfig, ShowerPulse};
+    /// # let pulse = |detector, time| ShowerPulse { detector, time, amplitude: 0.5, fit_ref: None };
+    ///
+    /// let mut filter = ShowerFilter::new(DetectorLayout::grid(2, 2, 10.0)?, ShowerFilterConfig::default())?;
+    /// for (d, t) in [(0, 100.0), (1, 110.0), (2, 120.0)] {
+    ///     filter.push(pulse(d, t))?;
+    /// }
+    /// // The watermark has not passed the window yet: nothing is decided.
+    /// assert!(filter.pop_candidate().is_none());
+    /// filter.flush();
+    /// assert!(filter.pop_candidate().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn flush(&mut self) {
         self.decide(f64::INFINITY);
     }
 
     /// The oldest decided candidate not yet taken.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::layout::DetectorLayout;
+    /// use components::physics::shower::{ShowerFilter, ShowerFilterConfig, ShowerPulse};
+    /// # let pulse = |detector, time| ShowerPulse { detector, time, amplitude: 0.5, fit_ref: None };
+    ///
+    /// let mut filter = ShowerFilter::new(DetectorLayout::grid(2, 2, 10.0)?, ShowerFilterConfig::default())?;
+    /// for (d, t) in [(0, 100.0), (1, 110.0), (2, 120.0), (0, 9000.0), (1, 9010.0), (3, 9020.0)] {
+    ///     filter.push(pulse(d, t))?;
+    /// }
+    /// filter.flush();
+    /// assert_eq!(filter.pop_candidate().map(|c| c.start()), Some(100.0));
+    /// assert_eq!(filter.pop_candidate().map(|c| c.start()), Some(9000.0));
+    /// assert!(filter.pop_candidate().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pop_candidate(&mut self) -> Option<ShowerCandidate> {
         self.ready.pop_front()
     }

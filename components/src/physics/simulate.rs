@@ -43,11 +43,47 @@ use super::layout::{DetectorLayout, SPEED_OF_LIGHT};
 use super::model::{BiExpPulse, Edge, PulseShape};
 
 /// The FEDM threshold ladder: `0.2·1.5^k` V for `k = 0..5` (five usable levels).
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::simulate::fedm_ladder;
+///
+/// let ladder = fedm_ladder();
+/// assert_eq!(ladder.len(), 5);
+/// for (got, want) in ladder.iter().zip([0.2, 0.3, 0.45, 0.675, 1.0125]) {
+///     assert!((got - want).abs() < 1e-12);
+/// }
+/// assert!(ladder.windows(2).all(|w| w[1] > w[0]));
+/// ```
 pub fn fedm_ladder() -> Vec<f64> {
     (0..5).map(|k| 0.2 * 1.5f64.powi(k)).collect()
 }
 
 /// Distribution of pulse peak heights, V.
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::simulate::{AmplitudeDist, PulseSynth, PulseSynthConfig};
+///
+/// let cfg = PulseSynthConfig {
+///     amplitude: AmplitudeDist::LogUniform { min: 0.5, max: 1.0 },
+///     ..PulseSynthConfig::default()
+/// };
+/// let mut synth = PulseSynth::new(cfg, 11)?;
+/// for _ in 0..100 {
+///     let (truth, _) = synth.next_pulse();
+///     assert!((0.5..=1.0).contains(&truth.peak_height));
+/// }
+/// // Index 1 is not a normalisable power law here.
+/// let bad = PulseSynthConfig {
+///     amplitude: AmplitudeDist::PowerLaw { min: 0.2, max: 3.0, index: 1.0 },
+///     ..PulseSynthConfig::default()
+/// };
+/// assert!(PulseSynth::new(bad, 11).is_err());
+/// # Ok::<(), components::physics::error::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum AmplitudeDist {
     /// Uniform in `ln H` between the bounds.
@@ -106,6 +142,24 @@ impl AmplitudeDist {
 }
 
 /// Settings of a [`PulseSynth`].
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::simulate::{PulseSynth, PulseSynthConfig};
+///
+/// // A noiseless 1 ns clock with two levels.
+/// let cfg = PulseSynthConfig {
+///     levels: vec![0.1, 0.2],
+///     clock_period: 1.0,
+///     jitter: 0.0,
+///     ..PulseSynthConfig::default()
+/// };
+/// let mut synth = PulseSynth::new(cfg, 0)?;
+/// let (_, crossings) = synth.next_pulse();
+/// assert!(crossings.levels.iter().all(|l| l.rise.fract() == 0.0 && l.fall.fract() == 0.0));
+/// # Ok::<(), components::physics::error::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PulseSynthConfig {
     /// Threshold levels, V, increasing (default [`fedm_ladder`]).
@@ -140,6 +194,19 @@ impl Default for PulseSynthConfig {
 }
 
 /// Ground truth of one synthetic pulse.
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::simulate::{PulseSynth, PulseSynthConfig};
+///
+/// let mut synth = PulseSynth::new(PulseSynthConfig::default(), 9)?;
+/// let (truth, _) = synth.next_pulse();
+/// assert!(truth.onset >= 20.0 && truth.onset < 22.0); // 20 ns plus a clock phase
+/// assert!(truth.peak_time > truth.onset);
+/// assert!((truth.area - truth.amplitude * (truth.decay - truth.rise)).abs() < 1e-12);
+/// # Ok::<(), components::physics::error::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TruePulse {
     /// Peak height, V.
@@ -202,6 +269,25 @@ impl PulseSynth {
     ///
     /// [`ConfigError`] for unordered or non-positive levels, a non-positive clock period,
     /// negative jitter or spread, an invalid shape or amplitude distribution.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::error::ConfigError;
+    /// use components::physics::simulate::{PulseSynth, PulseSynthConfig};
+    ///
+    /// // The same seed gives the same pulses.
+    /// let mut a = PulseSynth::new(PulseSynthConfig::default(), 42)?;
+    /// let mut b = PulseSynth::new(PulseSynthConfig::default(), 42)?;
+    /// assert_eq!(a.next_pulse(), b.next_pulse());
+    ///
+    /// let unordered = PulseSynthConfig { levels: vec![0.3, 0.2], ..PulseSynthConfig::default() };
+    /// assert!(matches!(
+    ///     PulseSynth::new(unordered, 42),
+    ///     Err(ConfigError::OutOfRange { name: "levels", .. })
+    /// ));
+    /// # Ok::<(), components::physics::error::ConfigError>(())
+    /// ```
     pub fn new(config: PulseSynthConfig, seed: u64) -> Result<Self, ConfigError> {
         config.shape.validate()?;
         config.amplitude.validate()?;
@@ -245,6 +331,16 @@ impl PulseSynth {
     }
 
     /// The settings in use.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::simulate::{PulseSynth, PulseSynthConfig, fedm_ladder};
+    ///
+    /// let synth = PulseSynth::new(PulseSynthConfig::default(), 1)?;
+    /// assert_eq!(synth.config().levels, fedm_ladder());
+    /// # Ok::<(), components::physics::error::ConfigError>(())
+    /// ```
     pub fn config(&self) -> &PulseSynthConfig {
         &self.config
     }
@@ -252,6 +348,24 @@ impl PulseSynth {
     /// Draws a pulse (onset 20 ns plus a random clock phase) and its crossings.
     ///
     /// A pulse below the lowest level has no crossings (`levels` empty).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::simulate::{AmplitudeDist, PulseSynth, PulseSynthConfig};
+    ///
+    /// // Every pulse stays below the lowest (0.2 V) level.
+    /// let cfg = PulseSynthConfig {
+    ///     amplitude: AmplitudeDist::LogUniform { min: 0.05, max: 0.15 },
+    ///     ..PulseSynthConfig::default()
+    /// };
+    /// let mut synth = PulseSynth::new(cfg, 4)?;
+    /// let (truth, crossings) = synth.next_pulse();
+    /// assert!(truth.peak_height < 0.2);
+    /// assert!(crossings.levels.is_empty());
+    /// assert_eq!(crossings.next_level, Some(0.2));
+    /// # Ok::<(), components::physics::error::ConfigError>(())
+    /// ```
     pub fn next_pulse(&mut self) -> (TruePulse, Crossings) {
         let onset = 20.0 + self.rng.random::<f64>() * self.config.clock_period;
         let pulse = self.draw_pulse(onset);
@@ -260,6 +374,20 @@ impl PulseSynth {
     }
 
     /// Draws a pulse with the given onset (ns): peak height and shape as configured.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::model::PulseShape;
+    /// use components::physics::simulate::{PulseSynth, PulseSynthConfig};
+    ///
+    /// let mut synth = PulseSynth::new(PulseSynthConfig::default(), 2)?;
+    /// let pulse = synth.draw_pulse(100.0);
+    /// assert_eq!(pulse.onset, 100.0);
+    /// assert_eq!(pulse.shape, PulseShape::SCINTILLATOR); // no shape spread by default
+    /// assert!((0.15..=3.0).contains(&pulse.peak_height()));
+    /// # Ok::<(), components::physics::error::ConfigError>(())
+    /// ```
     pub fn draw_pulse(&mut self, onset: f64) -> BiExpPulse {
         let cfg = &self.config;
         let height = cfg.amplitude.sample(&mut self.rng);
@@ -293,6 +421,27 @@ impl PulseSynth {
     /// the levels in a fixed order (all rising edges upwards, then all falling edges
     /// downwards), and the hardware reports them nested, so the jittered times are put
     /// back into that order before they are floored onto the clock.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::fit::LevelCrossing;
+    /// use components::physics::model::{BiExpPulse, Edge, PulseShape};
+    /// use components::physics::simulate::{PulseSynth, PulseSynthConfig};
+    ///
+    /// // Without jitter the crossings are the model's, floored onto the 2 ns clock.
+    /// let cfg = PulseSynthConfig { levels: vec![0.2, 0.3, 0.45], jitter: 0.0, ..PulseSynthConfig::default() };
+    /// let mut synth = PulseSynth::new(cfg, 0)?;
+    /// let pulse = BiExpPulse::from_peak(0.4, 100.5, PulseShape::SCINTILLATOR)?;
+    /// let crossings = synth.crossings_for(&pulse);
+    /// assert_eq!(crossings.levels.len(), 2);
+    /// assert_eq!(crossings.next_level, Some(0.45));
+    /// let floor = |t: f64| (t / 2.0).floor() * 2.0;
+    /// let LevelCrossing { rise, fall, .. } = crossings.levels[0];
+    /// assert_eq!(rise, floor(pulse.crossing(0.2, Edge::Rising).unwrap()));
+    /// assert_eq!(fall, floor(pulse.crossing(0.2, Edge::Falling).unwrap()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn crossings_for(&mut self, pulse: &BiExpPulse) -> Crossings {
         let delta = self.config.clock_period;
         let mut out = Crossings::default();
@@ -328,6 +477,20 @@ impl PulseSynth {
 }
 
 /// Settings of a [`ShowerSim`].
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::layout::DetectorLayout;
+/// use components::physics::simulate::{ShowerSim, ShowerSimConfig, SimEvent};
+///
+/// // Showers only, no background.
+/// let cfg = ShowerSimConfig { background_rate: 0.0, ..ShowerSimConfig::default() };
+/// let mut sim = ShowerSim::new(DetectorLayout::grid(2, 2, 10.0)?, cfg, 3)?;
+/// let first = sim.find(|e| matches!(e, SimEvent::Pulse(_))).unwrap();
+/// assert!(matches!(first, SimEvent::Pulse(p) if p.shower == Some(0)));
+/// # Ok::<(), components::physics::error::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShowerSimConfig {
     /// Shower rate, Hz (default 0.65).
@@ -359,6 +522,27 @@ impl Default for ShowerSimConfig {
 }
 
 /// Ground truth of one simulated shower.
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::layout::DetectorLayout;
+/// use components::physics::simulate::{ShowerSim, ShowerSimConfig, SimEvent};
+///
+/// // Showers only, no background.
+/// let cfg = ShowerSimConfig { background_rate: 0.0, ..ShowerSimConfig::default() };
+/// let mut sim = ShowerSim::new(DetectorLayout::grid(2, 2, 10.0)?, cfg, 3)?;
+/// let Some(SimEvent::Shower(truth)) = sim.next() else { panic!("showers only") };
+/// assert_eq!(truth.id, 0);
+/// assert_eq!(truth.hits.len(), 4); // efficiency 1: every detector
+/// assert!((0.0..=std::f64::consts::FRAC_PI_2).contains(&truth.zenith));
+/// // Its pulses follow, none before `first_pulse`.
+/// for _ in 0..4 {
+///     let Some(SimEvent::Pulse(p)) = sim.next() else { panic!("a pulse") };
+///     assert!(p.time >= truth.first_pulse);
+/// }
+/// # Ok::<(), components::physics::error::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrueShower {
     /// Sequence number, from 0.
@@ -377,6 +561,22 @@ pub struct TrueShower {
 }
 
 /// One pulse of the simulated stream.
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::layout::DetectorLayout;
+/// use components::physics::simulate::{ShowerSim, ShowerSimConfig, SimEvent};
+///
+/// // Background only.
+/// let cfg = ShowerSimConfig { shower_rate: 0.0, ..ShowerSimConfig::default() };
+/// let sim = ShowerSim::new(DetectorLayout::grid(2, 2, 10.0)?, cfg, 8)?;
+/// for event in sim.take(50) {
+///     let SimEvent::Pulse(p) = event else { panic!("no showers") };
+///     assert!(p.shower.is_none() && p.detector < 4);
+/// }
+/// # Ok::<(), components::physics::error::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SimPulse {
     /// Detector id.
@@ -390,6 +590,21 @@ pub struct SimPulse {
 }
 
 /// An item of the simulated stream, in time order.
+///
+/// # Examples
+///
+/// ```rust
+/// use components::physics::layout::DetectorLayout;
+/// use components::physics::simulate::{ShowerSim, ShowerSimConfig, SimEvent};
+///
+/// let sim = ShowerSim::new(DetectorLayout::grid(2, 2, 10.0)?, ShowerSimConfig::default(), 5)?;
+/// let background = sim
+///     .take(500)
+///     .filter(|e| matches!(e, SimEvent::Pulse(p) if p.shower.is_none()))
+///     .count();
+/// assert!(background > 0);
+/// # Ok::<(), components::physics::error::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum SimEvent {
     /// A shower's truth, emitted just before its earliest pulse (at
@@ -401,6 +616,15 @@ pub enum SimEvent {
 
 impl SimEvent {
     /// Stream time: a pulse's time, or a shower's earliest hit.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::simulate::{SimEvent, SimPulse};
+    ///
+    /// let p = SimPulse { detector: 0, time: 12.5, peak_height: 0.3, shower: None };
+    /// assert_eq!(SimEvent::Pulse(p).time(), 12.5);
+    /// ```
     pub fn time(&self) -> f64 {
         match self {
             SimEvent::Pulse(p) => p.time,
@@ -472,6 +696,27 @@ impl ShowerSim {
     ///
     /// [`ConfigError`] for negative rates or timing error, an efficiency outside
     /// [0, 1], or an invalid amplitude distribution.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::error::ConfigError;
+    /// use components::physics::layout::DetectorLayout;
+    /// use components::physics::simulate::{ShowerSim, ShowerSimConfig};
+    ///
+    /// let layout = DetectorLayout::grid(2, 2, 10.0)?;
+    /// // The same seed gives the same stream.
+    /// let a: Vec<_> = ShowerSim::new(layout.clone(), ShowerSimConfig::default(), 1)?.take(100).collect();
+    /// let b: Vec<_> = ShowerSim::new(layout.clone(), ShowerSimConfig::default(), 1)?.take(100).collect();
+    /// assert_eq!(a, b);
+    ///
+    /// let bad = ShowerSimConfig { efficiency: 1.5, ..ShowerSimConfig::default() };
+    /// assert!(matches!(
+    ///     ShowerSim::new(layout, bad, 1),
+    ///     Err(ConfigError::OutOfRange { name: "efficiency", .. })
+    /// ));
+    /// # Ok::<(), components::physics::error::ConfigError>(())
+    /// ```
     pub fn new(
         layout: DetectorLayout,
         config: ShowerSimConfig,

@@ -72,6 +72,28 @@ const HEIGHT: u32 = 500;
 /// # Errors
 ///
 /// [`PlotError::Empty`] without crossings, [`PlotError::Draw`] if drawing fails.
+///
+/// # Examples
+///
+/// ```
+/// use components::physics::fit::{Crossings, LevelCrossing};
+/// use components::plots::{PlotError, pulse_svg};
+///
+/// let crossings = Crossings {
+///     levels: vec![
+///         LevelCrossing { level: 0.2, rise: 20.0, fall: 26.0 },
+///         LevelCrossing { level: 0.3, rise: 22.0, fall: 24.0 },
+///     ],
+///     next_level: None,
+/// };
+/// // Without a fitted curve only the crossings are drawn.
+/// let svg = pulse_svg("pulse 7", &crossings, None, 2.0)?;
+/// assert!(svg.starts_with("<svg") && svg.contains("pulse 7"));
+///
+/// let nothing = pulse_svg("empty", &Crossings::default(), None, 2.0);
+/// assert!(matches!(nothing, Err(PlotError::Empty(_))));
+/// # Ok::<(), PlotError>(())
+/// ```
 pub fn pulse_svg(
     title: &str,
     crossings: &Crossings,

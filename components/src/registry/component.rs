@@ -19,10 +19,25 @@ use super::{LuminaError, datahub};
 
 /// The service name the datahub server's handlers look the registry up by, unless told
 /// otherwise.
+///
+/// # Examples
+///
+/// ```
+/// use components::registry::{DATAHUB_SERVICE, LUMINA_SERVICE};
+/// assert_eq!(DATAHUB_SERVICE, "datahub-registry");
+/// assert_ne!(DATAHUB_SERVICE, LUMINA_SERVICE);
+/// ```
 pub const DATAHUB_SERVICE: &str = "datahub-registry";
 
 /// The service name the node server's handlers look the registry up by, unless told
 /// otherwise.
+///
+/// # Examples
+///
+/// ```
+/// use components::registry::LUMINA_SERVICE;
+/// assert_eq!(LUMINA_SERVICE, "lumina-registry");
+/// ```
 pub const LUMINA_SERVICE: &str = "lumina-registry";
 
 /// Capacity of the registry's `inbox`: every connection's handler feeds it.
@@ -32,6 +47,32 @@ const INBOX_CAPACITY: usize = 1024;
 /// outbox linked to the registry's `inbox`. Requests that are answered carry the way
 /// back: a [`oneshot`] sender, or, for a Lumina connection, the box the registry pushes
 /// that connection's messages to.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use axon::testing::Harness;
+/// use components::registry::{NodeRegistry, Ownership, RegistryChange, RegistryRequest};
+///
+/// let mut h = Harness::new(NodeRegistry::new(Ownership::Strict));
+/// let (reply, answer) = tokio::sync::oneshot::channel();
+/// h.send(RegistryRequest::Datahub {
+///     request: "`register 8000".into(),
+///     peer: "10.0.0.2".parse()?,
+///     reply,
+/// })
+/// .await;
+/// answer.await?;
+/// assert!(matches!(h.recv().await, Some(RegistryChange::Registered { .. })));
+///
+/// let (reply, nodes) = tokio::sync::oneshot::channel();
+/// h.send(RegistryRequest::Nodes { reply }).await;
+/// let nodes = nodes.await?;
+/// assert_eq!(nodes.len(), 1);
+/// assert_eq!(nodes[0].port, 8000);
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum RegistryRequest {
@@ -241,18 +282,67 @@ impl NodeRegistry {
     }
 
     /// Use `timing` for the Lumina request timeout (10 s by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::{NodeRegistry, Ownership};
+    /// use components::registry::lumina::DispatcherConfig;
+    ///
+    /// let timing = DispatcherConfig { request_timeout: Duration::from_secs(2), ..Default::default() };
+    /// let registry = NodeRegistry::new(Ownership::Strict).timing(timing);
+    /// assert!(format!("{registry:?}").contains("request_timeout: 2s"));
+    /// ```
     pub fn timing(mut self, timing: DispatcherConfig) -> Self {
         self.timing = timing;
         self
     }
 
     /// Seed the random picks of `requestnodes`, for reproducible runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use axon::testing::Harness;
+    /// use components::registry::{NodeRegistry, Ownership, RegistryRequest};
+    ///
+    /// // Two registries seeded alike pick the same nodes for the same requests.
+    /// let mut picks = Vec::new();
+    /// for _ in 0..2 {
+    ///     let mut h = Harness::new(NodeRegistry::new(Ownership::Strict).seed(42));
+    ///     let mut last = Vec::new();
+    ///     for request in [
+    ///         "`register 8000", "`register 8001", "`register 8002",
+    ///         "`setstatus 1 1", "`setstatus 2 1", "`setstatus 3 1", "`requestnodes 1",
+    ///     ] {
+    ///         let (reply, answer) = tokio::sync::oneshot::channel();
+    ///         let peer = "10.0.0.2".parse()?;
+    ///         h.send(RegistryRequest::Datahub { request: request.into(), peer, reply }).await;
+    ///         last = answer.await?.to_vec();
+    ///     }
+    ///     picks.push(last);
+    /// }
+    /// assert!(picks[0].starts_with(b"200 OK\r\n10.0.0.2 800"));
+    /// assert_eq!(picks[0], picks[1]);
+    /// # Ok(()) }
+    /// ```
     pub fn seed(mut self, seed: u64) -> Self {
         self.rng = StdRng::seed_from_u64(seed);
         self
     }
 
     /// Set the name shown in introspection (`NodeRegistry` by default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use axon::Component;
+    /// use components::registry::{NodeRegistry, Ownership};
+    /// let registry = NodeRegistry::new(Ownership::Strict).named("hub registry");
+    /// assert_eq!(registry.name(), "hub registry");
+    /// ```
     pub fn named(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.name = name.into();
         self

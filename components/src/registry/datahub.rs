@@ -59,12 +59,43 @@ use super::error::RequestError;
 use super::table::{NodeId, NodeTable, RegistryChange};
 
 /// The datahub's usual TCP port.
+///
+/// # Examples
+///
+/// ```
+/// use chassis::tcp::ServerConfig;
+/// use components::registry::datahub;
+/// assert_eq!(datahub::DEFAULT_PORT, 20110);
+/// let config = ServerConfig::new(([0, 0, 0, 0], datahub::DEFAULT_PORT).into());
+/// assert_eq!(config.listen.port(), 20110);
+/// ```
 pub const DEFAULT_PORT: u16 = 20110;
 
 /// The most a request may hold: the original server read once, up to this many bytes.
+///
+/// # Examples
+///
+/// ```
+/// use components::registry::datahub;
+/// // A server reads at most this much, then answers what arrived.
+/// let buffer = vec![0u8; datahub::MAX_REQUEST];
+/// assert_eq!(buffer.len(), 1024);
+/// ```
 pub const MAX_REQUEST: usize = 1024;
 
 /// A parsed datahub request.
+///
+/// # Examples
+///
+/// ```
+/// use components::registry::NodeId;
+/// use components::registry::datahub::Request;
+/// assert_eq!(
+///     Request::parse(b"`setstatus 3 -1"),
+///     Ok(Request::SetStatus { id: NodeId::new(3), status: -1 })
+/// );
+/// assert_eq!(Request::parse(b"`requestnodes 5 1"), Ok(Request::RequestNodes { count: 5 }));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request {
     /// `` `register <port>``: register the peer's node listening on `port`.
@@ -203,6 +234,16 @@ fn invalid(
 }
 
 /// A datahub reply; [`to_bytes`](Self::to_bytes) gives its exact wire form.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{IpAddr, Ipv4Addr};
+/// use components::registry::datahub::Reply;
+/// let nodes = Reply::Nodes(vec![(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 8000)]);
+/// assert_eq!(nodes.to_bytes(), b"200 OK\r\n10.0.0.2 8000\r\n");
+/// assert_eq!(Reply::NotFound.to_bytes(), b"404 NOT FOUND\r\n");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
     /// `200 OK\r\n<id>`, with no line end after the id.
@@ -252,6 +293,25 @@ impl Reply {
 /// Applies a parsed request from `peer` to `table`.
 ///
 /// Returns the reply and what changed (`None` when nothing did).
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{IpAddr, Ipv4Addr};
+/// use std::time::Duration;
+/// use components::registry::{NodeId, NodeTable, RegistryChange};
+/// use components::registry::datahub::{self, Reply, Request};
+/// let mut table = NodeTable::default();
+/// let peer = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+/// let mut rng = rand::rng();
+/// let register = Request::Register { port: 8000 };
+///
+/// let (reply, change) = datahub::respond(&mut table, register, peer, Duration::ZERO, &mut rng);
+/// assert_eq!(reply, Reply::Registered(NodeId::new(1)));
+/// assert!(matches!(change, Some(RegistryChange::Registered { .. })));
+/// let (reply, change) = datahub::respond(&mut table, register, peer, Duration::ZERO, &mut rng);
+/// assert_eq!((reply, change), (Reply::AlreadyExists, None));
+/// ```
 pub fn respond<R: Rng + ?Sized>(
     table: &mut NodeTable,
     request: Request,
@@ -288,6 +348,22 @@ pub fn respond<R: Rng + ?Sized>(
 /// The server around it only reads the request, writes the returned bytes, closes the
 /// connection and publishes the change. Malformed input is answered
 /// `400 BAD REQUEST\r\n` and leaves `table` untouched.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{IpAddr, Ipv4Addr};
+/// use std::time::Duration;
+/// use components::registry::{NodeTable, datahub};
+/// let mut table = NodeTable::default();
+/// let peer = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+/// let mut rng = rand::rng();
+/// let (reply, change) = datahub::handle(&mut table, b"`register 0", peer, Duration::ZERO, &mut rng);
+/// assert_eq!((reply.as_slice(), change), (&b"400 BAD REQUEST\r\n"[..], None));
+/// let (reply, _) = datahub::handle(&mut table, b"`requestnodes 1", peer, Duration::ZERO, &mut rng);
+/// assert_eq!(reply, b"404 NOT FOUND\r\n");
+/// assert!(table.is_empty());
+/// ```
 pub fn handle<R: Rng + ?Sized>(
     table: &mut NodeTable,
     request: &[u8],

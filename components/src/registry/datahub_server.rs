@@ -48,12 +48,29 @@ impl Default for DatahubOptions {
 
 impl DatahubOptions {
     /// Set [`keep_open`](Self::keep_open).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::DatahubOptions;
+    /// assert!(!DatahubOptions::default().keep_open);
+    /// assert!(DatahubOptions::default().keep_open(true).keep_open);
+    /// ```
     pub fn keep_open(mut self, on: bool) -> Self {
         self.keep_open = on;
         self
     }
 
     /// Set [`service`](Self::service).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::{DATAHUB_SERVICE, DatahubOptions};
+    /// assert_eq!(DatahubOptions::default().service, DATAHUB_SERVICE);
+    /// let options = DatahubOptions::default().service("hub-b registry");
+    /// assert_eq!(options.service, "hub-b registry");
+    /// ```
     pub fn service(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.service = name.into();
         self
@@ -201,6 +218,22 @@ impl Component for DatahubHandler {
 
 /// The handler factory of a datahub server: what [`datahub_server`] passes to
 /// [`ServerCore`].
+///
+/// # Examples
+///
+/// ```
+/// use components::registry::{DatahubFactory, DatahubHandler, DatahubOptions};
+/// // What `datahub_server` builds: one handler per connection, for the peer's IP.
+/// let factory: DatahubFactory =
+///     Box::new(|info| DatahubHandler::new(info.peer.ip(), DatahubOptions::default()));
+/// let info = chassis::tcp::ConnectionInfo {
+///     id: 1,
+///     peer: "10.0.0.2:50000".parse().unwrap(),
+///     local: "10.0.0.1:20110".parse().unwrap(),
+/// };
+/// let handler = factory(&info);
+/// # let _ = handler;
+/// ```
 pub type DatahubFactory = Box<dyn Fn(&ConnectionInfo) -> DatahubHandler + Send + Sync>;
 
 /// A SmartGet datahub server: a [`ServerCore`] making one [`DatahubHandler`] per

@@ -9,6 +9,21 @@ use std::net::IpAddr;
 use super::table::{ConnectionId, NodeId};
 
 /// A [`NodeTable`](super::NodeTable) operation was refused; the table is unchanged.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{IpAddr, Ipv4Addr};
+/// use std::time::Duration;
+/// use components::registry::{NodeTable, TableError};
+/// let mut table = NodeTable::default();
+/// let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 5));
+/// table.register(ip, 4000, Duration::ZERO)?;
+/// let error = table.register(ip, 4000, Duration::ZERO).unwrap_err();
+/// assert_eq!(error, TableError::Duplicate { ip, port: 4000 });
+/// assert_eq!(error.to_string(), "a node is already registered at 10.0.0.5 port 4000");
+/// # Ok::<(), TableError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TableError {
@@ -69,6 +84,17 @@ pub enum TableError {
 }
 
 /// A SmartGet datahub request could not be parsed; it is answered `400 BAD REQUEST`.
+///
+/// # Examples
+///
+/// ```
+/// use components::registry::RequestError;
+/// use components::registry::datahub::Request;
+/// assert_eq!(Request::parse(b"  \r\n"), Err(RequestError::Empty));
+/// assert_eq!(Request::parse(b"register 1"), Err(RequestError::MissingBacktick));
+/// let error = Request::parse(b"`launch").unwrap_err();
+/// assert_eq!(error.to_string(), "unknown command `launch");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RequestError {
@@ -120,6 +146,19 @@ pub enum RequestError {
 ///
 /// When the failing message wanted a reply, the error travels back as
 /// `{"success": false, "result": [`[`error_name`](Self::error_name)`, `message`]}`.
+///
+/// # Examples
+///
+/// ```
+/// use components::registry::LuminaError;
+/// use components::registry::lumina::{ColorState, Message};
+/// let error = "BLUE".parse::<ColorState>().unwrap_err();
+/// assert!(matches!(error, LuminaError::UnknownColorState(ref name) if name == "BLUE"));
+/// assert_eq!(error.error_name(), "NodeException");
+///
+/// let reply = Message::new("status").with_seq(1).error_reply(&error);
+/// assert_eq!(reply.result[0], "NodeException");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LuminaError {

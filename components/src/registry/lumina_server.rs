@@ -21,6 +21,15 @@ use crate::framing::{InvalidUtf8, LineDeframer, LineFramer};
 use crate::keepalive::{Keepalive, PeerDead};
 
 /// How often the server sends a node a bare newline (Lumina's 60 s).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use components::registry::{KEEPALIVE_PERIOD, NodeServerOptions};
+/// assert_eq!(KEEPALIVE_PERIOD, Duration::from_secs(60));
+/// assert_eq!(NodeServerOptions::default().keepalive, KEEPALIVE_PERIOD);
+/// ```
 pub const KEEPALIVE_PERIOD: Duration = Duration::from_secs(60);
 
 /// How a node server treats its connections.
@@ -62,18 +71,47 @@ impl Default for NodeServerOptions {
 
 impl NodeServerOptions {
     /// Set [`keepalive`](Self::keepalive).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::NodeServerOptions;
+    /// let options = NodeServerOptions::default().keepalive(Duration::from_secs(20));
+    /// assert_eq!(options.keepalive, Duration::from_secs(20));
+    /// ```
     pub fn keepalive(mut self, period: Duration) -> Self {
         self.keepalive = period;
         self
     }
 
     /// Set [`silence_limit`](Self::silence_limit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::NodeServerOptions;
+    /// use components::registry::lumina::SILENCE_LIMIT;
+    /// assert_eq!(NodeServerOptions::default().silence_limit, SILENCE_LIMIT);
+    /// let options = NodeServerOptions::default().silence_limit(Duration::from_secs(30));
+    /// assert_eq!(options.silence_limit, Duration::from_secs(30));
+    /// ```
     pub fn silence_limit(mut self, limit: Duration) -> Self {
         self.silence_limit = limit;
         self
     }
 
     /// Set [`service`](Self::service).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::{LUMINA_SERVICE, NodeServerOptions};
+    /// assert_eq!(NodeServerOptions::default().service, LUMINA_SERVICE);
+    /// let options = NodeServerOptions::default().service("lab registry");
+    /// assert_eq!(options.service, "lab registry");
+    /// ```
     pub fn service(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.service = name.into();
         self
@@ -283,9 +321,35 @@ impl Component for LuminaConnection {
 
 /// The per-connection handler a node server makes:
 /// `LineDeframer -> LuminaConnection -> LineFramer`.
+///
+/// # Examples
+///
+/// ```
+/// use axon::Component;
+/// use components::registry::{NodeHandler, NodeServerOptions, node_handler};
+/// let handler: NodeHandler =
+///     node_handler("127.0.0.1:40000".parse().unwrap(), 1024, NodeServerOptions::default());
+/// assert_eq!(handler.name(), "lumina 127.0.0.1:40000");
+/// ```
 pub type NodeHandler = Pipeline<Bytes, Bytes>;
 
 /// The handler factory of a node server: what [`node_server`] passes to [`ServerCore`].
+///
+/// # Examples
+///
+/// ```
+/// use axon::Component;
+/// use components::registry::{NodeFactory, NodeServerOptions, node_handler};
+/// // What `node_server` builds: one pipeline per connection.
+/// let factory: NodeFactory =
+///     Box::new(|info| node_handler(info.peer, 64 * 1024, NodeServerOptions::default()));
+/// let info = chassis::tcp::ConnectionInfo {
+///     id: 1,
+///     peer: "10.0.0.2:50000".parse().unwrap(),
+///     local: "10.0.0.1:5326".parse().unwrap(),
+/// };
+/// assert_eq!(factory(&info).name(), "lumina 10.0.0.2:50000");
+/// ```
 pub type NodeFactory = Box<dyn Fn(&ConnectionInfo) -> NodeHandler + Send + Sync>;
 
 /// The handler for one node connection: `LineDeframer -> LuminaConnection ->

@@ -135,6 +135,16 @@ use crate::physics::model::{BiExpPulse, PulseShape};
 use crate::physics::shower::ShowerCandidate;
 
 /// Version of the schema this code writes (`PRAGMA user_version`).
+///
+/// # Examples
+///
+/// ```
+/// use components::store::{SCHEMA_VERSION, Store};
+/// // A fresh database is set up at this version.
+/// let _store = Store::open_in_memory()?;
+/// assert_eq!(SCHEMA_VERSION, 1);
+/// # Ok::<(), components::store::StoreError>(())
+/// ```
 pub const SCHEMA_VERSION: i64 = 1;
 
 const SCHEMA: &str = "
@@ -190,6 +200,17 @@ CREATE TABLE IF NOT EXISTS shower_hits (
 ";
 
 /// Columns of the `fits` table and of a fits CSV, in order.
+///
+/// # Examples
+///
+/// ```
+/// use components::store::{FIT_COLUMNS, Store, Table};
+/// let store = Store::open_in_memory()?;
+/// let mut csv = Vec::new();
+/// store.export(Table::Fits, &mut csv)?;
+/// assert_eq!(String::from_utf8_lossy(&csv), FIT_COLUMNS.join(",") + "\n");
+/// # Ok::<(), components::store::StoreError>(())
+/// ```
 pub const FIT_COLUMNS: [&str; 24] = [
     "pulse_id",
     "status",
@@ -218,6 +239,17 @@ pub const FIT_COLUMNS: [&str; 24] = [
 ];
 
 /// Columns of the `showers` table and of a directions CSV, in order.
+///
+/// # Examples
+///
+/// ```
+/// use components::store::{SHOWER_COLUMNS, Store, Table};
+/// let store = Store::open_in_memory()?;
+/// let mut csv = Vec::new();
+/// store.export(Table::Showers, &mut csv)?;
+/// assert_eq!(String::from_utf8_lossy(&csv), SHOWER_COLUMNS.join(",") + "\n");
+/// # Ok::<(), components::store::StoreError>(())
+/// ```
 pub const SHOWER_COLUMNS: [&str; 13] = [
     "id",
     "start_ns",
@@ -235,6 +267,17 @@ pub const SHOWER_COLUMNS: [&str; 13] = [
 ];
 
 /// Columns of the `shower_hits` table and of a shower-candidates CSV, in order.
+///
+/// # Examples
+///
+/// ```
+/// use components::store::{HIT_COLUMNS, Store, Table};
+/// let store = Store::open_in_memory()?;
+/// let mut csv = Vec::new();
+/// store.export(Table::ShowerHits, &mut csv)?;
+/// assert_eq!(String::from_utf8_lossy(&csv), HIT_COLUMNS.join(",") + "\n");
+/// # Ok::<(), components::store::StoreError>(())
+/// ```
 pub const HIT_COLUMNS: [&str; 5] = [
     "shower_id",
     "detector",
@@ -462,6 +505,19 @@ pub struct StoredShower {
 
 impl StoredShower {
     /// A candidate from the shower filter, without a direction.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::physics::shower::{ShowerCandidate, ShowerPulse};
+    /// use components::store::StoredShower;
+    /// let candidate = ShowerCandidate {
+    ///     pulses: vec![ShowerPulse { detector: 2, time: 40.0, amplitude: f64::NAN, fit_ref: None }],
+    /// };
+    /// let shower = StoredShower::from_candidate(9, &candidate);
+    /// assert_eq!((shower.id, shower.hits[0].detector), (9, 2));
+    /// assert_eq!(shower.hits[0].amplitude, None); // a non-finite amplitude is not kept
+    /// ```
     pub fn from_candidate(id: u64, candidate: &ShowerCandidate) -> Self {
         StoredShower {
             id,
@@ -480,6 +536,16 @@ impl StoredShower {
     }
 
     /// Earliest hit time, ns (NaN without hits).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::store::{ShowerHit, StoredShower};
+    /// let hit = |detector, time| ShowerHit { detector, time, amplitude: None, pulse_id: None };
+    /// let shower = StoredShower { id: 1, hits: vec![hit(0, 25.0), hit(1, 12.5)], direction: None };
+    /// assert_eq!(shower.start(), 12.5);
+    /// assert!(StoredShower { id: 2, hits: vec![], direction: None }.start().is_nan());
+    /// ```
     pub fn start(&self) -> f64 {
         self.hits.iter().map(|h| h.time).fold(f64::NAN, f64::min)
     }
@@ -603,6 +669,14 @@ pub enum Record {
 
 impl Record {
     /// What the record is and its id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::store::{Record, RecordKey, RecordKind, StoredPulse};
+    /// let pulse = StoredPulse { id: 7, detector: None, crossings: Default::default() };
+    /// assert_eq!(Record::Pulse(pulse).key(), RecordKey { kind: RecordKind::Pulse, id: 7 });
+    /// ```
     pub fn key(&self) -> RecordKey {
         match self {
             Record::Pulse(p) => RecordKey {
@@ -622,6 +696,18 @@ impl Record {
 }
 
 /// The kind of a stored record.
+///
+/// # Examples
+///
+/// ```
+/// use components::store::{Record, RecordKind, Store, StoredPulse};
+/// let mut store = Store::open_in_memory()?;
+/// let pulse = StoredPulse { id: 7, detector: None, crossings: Default::default() };
+/// store.write(&[Record::Pulse(pulse)])?;
+/// assert_eq!(store.ids(RecordKind::Pulse)?, [7]);
+/// assert!(store.ids(RecordKind::Shower)?.is_empty());
+/// # Ok::<(), components::store::StoreError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RecordKind {
     /// A pulse.
@@ -633,6 +719,17 @@ pub enum RecordKind {
 }
 
 /// Identifies a stored record: its kind and id.
+///
+/// # Examples
+///
+/// ```
+/// use components::store::{Record, RecordKey, RecordKind, Store, StoredPulse};
+/// let mut store = Store::open_in_memory()?;
+/// let pulse = StoredPulse { id: 7, detector: None, crossings: Default::default() };
+/// let keys = store.write(&[Record::Pulse(pulse)])?;
+/// assert_eq!(keys, [RecordKey { kind: RecordKind::Pulse, id: 7 }]);
+/// # Ok::<(), components::store::StoreError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RecordKey {
     /// The kind.
@@ -642,6 +739,13 @@ pub struct RecordKey {
 }
 
 /// How much a commit survives; see the [module docs](self#durability).
+///
+/// # Examples
+///
+/// ```
+/// use components::store::Durability;
+/// assert_eq!(Durability::default(), Durability::PowerLoss);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
     /// `synchronous = NORMAL`: survives the process being killed.
@@ -652,6 +756,17 @@ pub enum Durability {
 }
 
 /// A table, for [`Store::export`].
+///
+/// # Examples
+///
+/// ```
+/// use components::store::{Store, Table};
+/// let store = Store::open_in_memory()?;
+/// let mut csv = Vec::new();
+/// assert_eq!(store.export(Table::Pulses, &mut csv)?, 0);
+/// assert_eq!(csv, b"id,detector,levels,next_level_v\n");
+/// # Ok::<(), components::store::StoreError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Table {
     /// `pulses`.
@@ -668,6 +783,14 @@ pub enum Table {
 
 impl Table {
     /// The table's SQL name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::store::Table;
+    /// assert_eq!(Table::ShowerHits.name(), "shower_hits");
+    /// assert_eq!(Table::Crossings.name(), "crossings");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Table::Pulses => "pulses",
@@ -690,6 +813,32 @@ impl Table {
 }
 
 /// A point of the sky plot: one shower direction.
+///
+/// # Examples
+///
+/// ```
+/// use components::physics::angle::AngleFinder;
+/// use components::physics::layout::DetectorLayout;
+/// use components::store::{Record, ShowerHit, Store, StoredShower};
+///
+/// let finder = AngleFinder::new(DetectorLayout::grid(2, 2, 10.0)?, 1.0)?;
+/// let hits = [(0, 7.0), (1, 7.0), (2, 7.0), (3, 7.0)]; // all at once: from the zenith
+/// let shower = StoredShower {
+///     id: 4,
+///     hits: hits
+///         .iter()
+///         .map(|&(detector, time)| ShowerHit { detector, time, amplitude: None, pulse_id: None })
+///         .collect(),
+///     direction: Some(finder.find(&hits)),
+/// };
+/// let mut store = Store::open_in_memory()?;
+/// store.write(&[Record::Shower(shower)])?;
+/// let sky = store.sky()?;
+/// assert_eq!(sky.len(), 1);
+/// assert_eq!(sky[0].id, 4);
+/// assert!(sky[0].zenith_deg.abs() < 1e-6 && !sky[0].unphysical);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SkyPoint {
     /// The shower id.
@@ -705,6 +854,18 @@ pub struct SkyPoint {
 }
 
 /// The SQLite database of pulses, fits and showers; see the [module docs](self).
+///
+/// # Examples
+///
+/// ```
+/// use components::store::{Record, RecordKind, Store, StoredPulse};
+/// let mut store = Store::open_in_memory()?;
+/// let pulse = StoredPulse { id: 1, detector: Some(3), crossings: Default::default() };
+/// store.write(&[Record::Pulse(pulse.clone())])?;
+/// assert_eq!(store.ids(RecordKind::Pulse)?, [1]);
+/// assert_eq!(store.pulse(1)?, Some(pulse));
+/// # Ok::<(), components::store::StoreError>(())
+/// ```
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
@@ -717,6 +878,26 @@ impl Store {
     ///
     /// [`StoreError::Sqlite`] if SQLite cannot open or set it up,
     /// [`StoreError::SchemaTooNew`] for a database of a newer version.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::store::{Durability, Record, RecordKind, Store, StoredPulse};
+    /// let path = std::env::temp_dir().join(format!("axon-store-doc-{}.sqlite", std::process::id()));
+    /// {
+    ///     let mut store = Store::open(&path, Durability::Process)?;
+    ///     let pulse = StoredPulse { id: 5, detector: None, crossings: Default::default() };
+    ///     store.write(&[Record::Pulse(pulse)])?;
+    /// }
+    /// // Committed records are there when the database is opened again.
+    /// let store = Store::open(&path, Durability::PowerLoss)?;
+    /// assert_eq!(store.ids(RecordKind::Pulse)?, [5]);
+    /// # drop(store);
+    /// # for suffix in ["", "-wal", "-shm"] {
+    /// #     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    /// # }
+    /// # Ok::<(), components::store::StoreError>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>, durability: Durability) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
         Self::setup(conn, durability)
@@ -727,6 +908,15 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Sqlite`] if SQLite cannot create it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::store::{RecordKind, Store};
+    /// let store = Store::open_in_memory()?;
+    /// assert!(store.ids(RecordKind::Fit)?.is_empty());
+    /// # Ok::<(), components::store::StoreError>(())
+    /// ```
     pub fn open_in_memory() -> Result<Self, StoreError> {
         Self::setup(Connection::open_in_memory()?, Durability::Process)
     }
@@ -757,6 +947,24 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError`]; on error nothing of the batch is stored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::physics::components::FittedPulse;
+    /// use components::physics::error::CrossingsError;
+    /// use components::store::{Record, RecordKind, Store, StoredPulse};
+    /// let mut store = Store::open_in_memory()?;
+    /// let pulse = StoredPulse { id: 2, detector: None, crossings: Default::default() };
+    /// let fit = FittedPulse { id: 2, result: Err(CrossingsError::Empty) };
+    /// let keys = store.write(&[Record::Pulse(pulse.clone()), Record::Fit(fit)])?;
+    /// assert_eq!(keys.len(), 2);
+    /// // Writing an id again replaces the record instead of storing it twice.
+    /// store.write(&[Record::Pulse(pulse)])?;
+    /// assert_eq!(store.ids(RecordKind::Pulse)?, [2]);
+    /// assert_eq!(store.ids(RecordKind::Fit)?, [2]);
+    /// # Ok::<(), components::store::StoreError>(())
+    /// ```
     pub fn write(&mut self, records: &[Record]) -> Result<Vec<RecordKey>, StoreError> {
         let tx = self.conn.transaction()?;
         for r in records {
@@ -823,6 +1031,17 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Sqlite`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::store::{Record, RecordKind, Store, StoredPulse};
+    /// let mut store = Store::open_in_memory()?;
+    /// let pulse = |id| Record::Pulse(StoredPulse { id, detector: None, crossings: Default::default() });
+    /// store.write(&[pulse(30), pulse(4), pulse(12)])?;
+    /// assert_eq!(store.ids(RecordKind::Pulse)?, [4, 12, 30]);
+    /// # Ok::<(), components::store::StoreError>(())
+    /// ```
     pub fn ids(&self, kind: RecordKind) -> Result<Vec<u64>, StoreError> {
         let sql = match kind {
             RecordKind::Pulse => "SELECT id FROM pulses ORDER BY id",
@@ -842,6 +1061,26 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::physics::fit::{Crossings, LevelCrossing};
+    /// use components::store::{Record, Store, StoredPulse};
+    /// let mut store = Store::open_in_memory()?;
+    /// let pulse = StoredPulse {
+    ///     id: 8,
+    ///     detector: Some(1),
+    ///     crossings: Crossings {
+    ///         levels: vec![LevelCrossing { level: 0.2, rise: 10.0, fall: 14.0 }],
+    ///         next_level: None,
+    ///     },
+    /// };
+    /// store.write(&[Record::Pulse(pulse.clone())])?;
+    /// assert_eq!(store.pulse(8)?, Some(pulse));
+    /// assert_eq!(store.pulse(9)?, None);
+    /// # Ok::<(), components::store::StoreError>(())
+    /// ```
     pub fn pulse(&self, id: u64) -> Result<Option<StoredPulse>, StoreError> {
         let sid = sql_id(id)?;
         let head = self
@@ -879,6 +1118,32 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::BadRow`] if the stored parameters do not make a pulse.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::physics::components::FittedPulse;
+    /// use components::physics::fit::{Crossings, LevelCrossing, PulseFitter, PulseFitterConfig};
+    /// use components::store::{Record, Store};
+    ///
+    /// let fitter = PulseFitter::new(PulseFitterConfig::default())?;
+    /// let crossings = Crossings {
+    ///     levels: vec![
+    ///         LevelCrossing { level: 0.2, rise: 100.0, fall: 104.0 },
+    ///         LevelCrossing { level: 0.3, rise: 100.0, fall: 102.0 },
+    ///     ],
+    ///     next_level: Some(0.45),
+    /// };
+    /// let fit = fitter.fit(&crossings)?;
+    /// let peak = fit.peak_height.value;
+    /// let mut store = Store::open_in_memory()?;
+    /// store.write(&[Record::Fit(FittedPulse { id: 1, result: Ok(fit) })])?;
+    ///
+    /// let curve = store.fitted_curve(1)?.ok_or("pulse 1 has a fit")?;
+    /// assert!((curve.peak_height() - peak).abs() < 1e-9);
+    /// assert!(store.fitted_curve(2)?.is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fitted_curve(&self, pulse_id: u64) -> Result<Option<BiExpPulse>, StoreError> {
         let sid = sql_id(pulse_id)?;
         let row = self
@@ -915,6 +1180,17 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Sqlite`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::store::{Store, StoredShower, Record};
+    /// let mut store = Store::open_in_memory()?;
+    /// // A shower whose direction was not attempted is not on the sky plot.
+    /// store.write(&[Record::Shower(StoredShower { id: 1, hits: vec![], direction: None })])?;
+    /// assert!(store.sky()?.is_empty());
+    /// # Ok::<(), components::store::StoreError>(())
+    /// ```
     pub fn sky(&self) -> Result<Vec<SkyPoint>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT id, zenith_deg, zenith_err_deg, azimuth_deg, direction FROM showers
@@ -939,6 +1215,27 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Sqlite`] or [`StoreError::Io`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::physics::fit::{Crossings, LevelCrossing};
+    /// use components::store::{Record, Store, StoredPulse, Table};
+    /// let mut store = Store::open_in_memory()?;
+    /// let pulse = StoredPulse {
+    ///     id: 1,
+    ///     detector: Some(2),
+    ///     crossings: Crossings {
+    ///         levels: vec![LevelCrossing { level: 0.2, rise: 10.0, fall: 14.0 }],
+    ///         next_level: Some(0.3),
+    ///     },
+    /// };
+    /// store.write(&[Record::Pulse(pulse)])?;
+    /// let mut csv = Vec::new();
+    /// assert_eq!(store.export(Table::Pulses, &mut csv)?, 1);
+    /// assert_eq!(String::from_utf8_lossy(&csv), "id,detector,levels,next_level_v\n1,2,1,0.3\n");
+    /// # Ok::<(), components::store::StoreError>(())
+    /// ```
     pub fn export(&self, table: Table, out: &mut impl Write) -> Result<usize, StoreError> {
         let sql = format!("SELECT * FROM {} ORDER BY {}", table.name(), table.order());
         let mut stmt = self.conn.prepare(&sql)?;

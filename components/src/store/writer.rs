@@ -74,6 +74,22 @@ pub struct StoreWriter {
 
 impl StoreWriter {
     /// A writer into `store`, at most 1024 records per transaction.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use axon::testing::Harness;
+    /// use components::store::{Record, RecordKind, Store, StoredPulse, StoreWriter};
+    ///
+    /// let mut h = Harness::new(StoreWriter::new(Store::open_in_memory()?));
+    /// let pulse = StoredPulse { id: 6, detector: None, crossings: Default::default() };
+    /// h.send(Record::Pulse(pulse)).await;
+    /// let ack = h.recv().await.expect("acknowledged after commit");
+    /// assert_eq!(ack.batch, 1);
+    /// assert_eq!((ack.keys[0].kind, ack.keys[0].id), (RecordKind::Pulse, 6));
+    /// # Ok(()) }
+    /// ```
     pub fn new(store: Store) -> Self {
         StoreWriter {
             store,

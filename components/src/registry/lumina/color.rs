@@ -35,6 +35,14 @@ pub enum ColorState {
 
 impl ColorState {
     /// The upper-case wire name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::lumina::ColorState;
+    /// assert_eq!(ColorState::Yellow.as_str(), "YELLOW");
+    /// assert_eq!(ColorState::default().as_str(), "OFF");
+    /// ```
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Off => "OFF",

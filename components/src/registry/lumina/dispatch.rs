@@ -11,13 +11,40 @@ use crate::registry::error::LuminaError;
 use crate::registry::table::{ConnectionId, LinkState, Node, NodeTable, RegistryChange};
 
 /// How long a forwarded command waits for its reply (Lumina's 10 s).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use components::registry::lumina::{DispatcherConfig, REQUEST_TIMEOUT};
+/// assert_eq!(REQUEST_TIMEOUT, Duration::from_secs(10));
+/// assert_eq!(DispatcherConfig::default().request_timeout, REQUEST_TIMEOUT);
+/// ```
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a connection may stay silent before the server drops it (Lumina's 180 s;
 /// nodes send a bare newline every 60 s).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use components::registry::lumina::{DispatcherConfig, SILENCE_LIMIT};
+/// assert_eq!(SILENCE_LIMIT, Duration::from_secs(180));
+/// assert_eq!(DispatcherConfig::default().silence_limit, SILENCE_LIMIT);
+/// ```
 pub const SILENCE_LIMIT: Duration = Duration::from_secs(180);
 
 /// Timing of a [`Dispatcher`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use components::registry::lumina::DispatcherConfig;
+/// let config = DispatcherConfig { silence_limit: Duration::from_secs(30), ..Default::default() };
+/// assert_eq!(config.request_timeout, Duration::from_secs(10));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DispatcherConfig {
     /// How long a forwarded command waits for its reply.
@@ -36,6 +63,21 @@ impl Default for DispatcherConfig {
 }
 
 /// Who the server is, as `serverid`, `_info` and `_server` report it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use components::registry::NodeTable;
+/// use components::registry::lumina::{Action, Dispatcher, DispatcherConfig, ServerIdentity};
+/// let identity = ServerIdentity { hostname: "hub".into(), host_id: "hub-1".into() };
+/// let mut server = Dispatcher::new(identity, DispatcherConfig::default(), NodeTable::default());
+/// let conn = server.connect("127.0.0.1:50000".parse()?, Duration::ZERO);
+/// let actions = server.receive_line(conn, br#"{"name":"serverid","seq":1}"#, Duration::ZERO);
+/// let [Action::Send { message, .. }] = &actions[..] else { panic!("{actions:?}") };
+/// assert_eq!(message.result, "hub-1");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ServerIdentity {
     /// The server's host name.
@@ -46,17 +88,70 @@ pub struct ServerIdentity {
 
 /// A command the server itself sent to a node with [`Dispatcher::request`]; its reply
 /// comes back as [`Action::Reply`] carrying the same id.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use components::registry::NodeTable;
+/// use components::registry::lumina::{Action, Dispatcher, DispatcherConfig, ServerIdentity};
+/// let mut server =
+///     Dispatcher::new(ServerIdentity::default(), DispatcherConfig::default(), NodeTable::default());
+/// let lamp = server.connect("127.0.0.1:50000".parse()?, Duration::ZERO);
+/// let line = br#"{"name":"register","kw":{"node":"lamp","commands":["on"]}}"#;
+/// server.receive_line(lamp, line, Duration::ZERO);
+///
+/// let (id, Action::Send { message, .. }) =
+///     server.request("lamp/on", vec![], Default::default(), Duration::ZERO)?
+/// else {
+///     panic!("a request is sent")
+/// };
+/// let actions = server.receive(lamp, message.success_reply(serde_json::Value::Null), Duration::ZERO);
+/// assert!(matches!(&actions[..], [Action::Reply { request, .. }] if *request == id));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(u64);
 
 impl RequestId {
     /// The raw number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// use components::registry::lumina::{Dispatcher, DispatcherConfig, ServerIdentity};
+    /// let mut server =
+    ///     Dispatcher::new(ServerIdentity::default(), DispatcherConfig::default(), NodeTable::default());
+    /// let lamp = server.connect("127.0.0.1:50000".parse()?, Duration::ZERO);
+    /// let line = br#"{"name":"register","kw":{"node":"lamp","commands":["on"]}}"#;
+    /// server.receive_line(lamp, line, Duration::ZERO);
+    /// let (id, _) = server.request("lamp/on", vec![], Default::default(), Duration::ZERO)?;
+    /// assert_eq!(id.get(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub const fn get(self) -> u64 {
         self.0
     }
 }
 
 /// What the async layer must do after the dispatcher has decided.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use components::registry::NodeTable;
+/// use components::registry::lumina::{Action, Dispatcher, DispatcherConfig, ServerIdentity};
+/// let mut server =
+///     Dispatcher::new(ServerIdentity::default(), DispatcherConfig::default(), NodeTable::default());
+/// let conn = server.connect("127.0.0.1:50000".parse()?, Duration::ZERO);
+/// // An unknown name without `seq` cannot be answered: it is dropped.
+/// let actions = server.receive_line(conn, br#"{"name":"nobody/here"}"#, Duration::ZERO);
+/// assert!(matches!(&actions[..], [Action::Dropped { from, .. }] if *from == conn));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Action {
@@ -191,6 +286,17 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// A dispatcher with no connection, serving `table`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::NodeTable;
+    /// use components::registry::lumina::{Dispatcher, DispatcherConfig, ServerIdentity};
+    /// let identity = ServerIdentity { hostname: "hub".into(), host_id: "hub-1".into() };
+    /// let server = Dispatcher::new(identity, DispatcherConfig::default(), NodeTable::default());
+    /// assert_eq!(server.pending(), 0);
+    /// assert!(server.table().is_empty());
+    /// ```
     pub fn new(identity: ServerIdentity, config: DispatcherConfig, table: NodeTable) -> Self {
         Self {
             table,
@@ -204,32 +310,120 @@ impl Dispatcher {
     }
 
     /// The node table.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// use components::registry::lumina::{Dispatcher, DispatcherConfig, ServerIdentity};
+    /// let mut server =
+    ///     Dispatcher::new(ServerIdentity::default(), DispatcherConfig::default(), NodeTable::default());
+    /// let conn = server.connect("127.0.0.1:50000".parse()?, Duration::ZERO);
+    /// server.receive_line(conn, br#"{"name":"register","kw":{"node":"lamp"}}"#, Duration::ZERO);
+    /// assert!(server.table().by_name("lamp").is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn table(&self) -> &NodeTable {
         &self.table
     }
 
     /// The node table, to change it directly (the datahub protocol works on it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{IpAddr, Ipv4Addr};
+    /// use std::time::Duration;
+    /// use components::registry::{NodeTable, datahub};
+    /// use components::registry::lumina::{Dispatcher, DispatcherConfig, ServerIdentity};
+    /// let mut server =
+    ///     Dispatcher::new(ServerIdentity::default(), DispatcherConfig::default(), NodeTable::default());
+    /// let peer = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    /// let (reply, _) =
+    ///     datahub::handle(server.table_mut(), b"`register 8000", peer, Duration::ZERO, &mut rand::rng());
+    /// assert_eq!(reply, b"200 OK\r\n1");
+    /// assert_eq!(server.table().len(), 1);
+    /// ```
     pub fn table_mut(&mut self) -> &mut NodeTable {
         &mut self.table
     }
 
     /// The server's identity.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::NodeTable;
+    /// use components::registry::lumina::{Dispatcher, DispatcherConfig, ServerIdentity};
+    /// let identity = ServerIdentity { hostname: "hub".into(), host_id: "hub-1".into() };
+    /// let server = Dispatcher::new(identity.clone(), DispatcherConfig::default(), NodeTable::default());
+    /// assert_eq!(server.identity(), &identity);
+    /// ```
     pub fn identity(&self) -> &ServerIdentity {
         &self.identity
     }
 
     /// How many forwarded commands await a reply.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// use components::registry::lumina::{Dispatcher, DispatcherConfig, ServerIdentity};
+    /// let mut server =
+    ///     Dispatcher::new(ServerIdentity::default(), DispatcherConfig::default(), NodeTable::default());
+    /// let lamp = server.connect("127.0.0.1:50000".parse()?, Duration::ZERO);
+    /// let line = br#"{"name":"register","kw":{"node":"lamp","commands":["on"]}}"#;
+    /// server.receive_line(lamp, line, Duration::ZERO);
+    /// let panel = server.connect("127.0.0.1:50001".parse()?, Duration::ZERO);
+    /// server.receive_line(panel, br#"{"name":"lamp/on","seq":1}"#, Duration::ZERO);
+    /// assert_eq!(server.pending(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pending(&self) -> usize {
         self.pending.len()
     }
 
     /// The earliest reply deadline, for the async layer to sleep until before calling
     /// [`expire`](Self::expire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// use components::registry::lumina::{Dispatcher, DispatcherConfig, ServerIdentity};
+    /// let mut server =
+    ///     Dispatcher::new(ServerIdentity::default(), DispatcherConfig::default(), NodeTable::default());
+    /// assert_eq!(server.next_deadline(), None);
+    /// let lamp = server.connect("127.0.0.1:50000".parse()?, Duration::ZERO);
+    /// let line = br#"{"name":"register","kw":{"node":"lamp","commands":["on"]}}"#;
+    /// server.receive_line(lamp, line, Duration::ZERO);
+    /// server.request("lamp/on", vec![], Default::default(), Duration::from_secs(5))?;
+    /// assert_eq!(server.next_deadline(), Some(Duration::from_secs(15))); // 5 s + the 10 s timeout
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn next_deadline(&self) -> Option<Duration> {
         self.pending.values().map(|pending| pending.deadline).min()
     }
 
     /// A connection from `peer` opened at `now`; returns its sequence number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// use components::registry::lumina::{Dispatcher, DispatcherConfig, ServerIdentity};
+    /// let mut server =
+    ///     Dispatcher::new(ServerIdentity::default(), DispatcherConfig::default(), NodeTable::default());
+    /// let first = server.connect("127.0.0.1:50000".parse()?, Duration::ZERO);
+    /// let second = server.connect("127.0.0.1:50001".parse()?, Duration::ZERO);
+    /// assert_eq!((first.get(), second.get()), (1, 2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect(&mut self, peer: SocketAddr, now: Duration) -> ConnectionId {
         let conn = self.table.open_connection();
         self.peers.insert(
@@ -247,6 +441,21 @@ impl Dispatcher {
     /// A blank line is a keepalive: it only refreshes the connection's activity. A
     /// malformed line becomes [`Action::Dropped`] (it cannot be answered: its `seq` is
     /// unknown).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// use components::registry::lumina::{Action, Dispatcher, DispatcherConfig, ServerIdentity};
+    /// let mut server =
+    ///     Dispatcher::new(ServerIdentity::default(), DispatcherConfig::default(), NodeTable::default());
+    /// let conn = server.connect("127.0.0.1:50000".parse()?, Duration::ZERO);
+    /// assert!(server.receive_line(conn, b"\n", Duration::ZERO).is_empty()); // keepalive
+    /// let actions = server.receive_line(conn, b"not json", Duration::ZERO);
+    /// assert!(matches!(&actions[..], [Action::Dropped { .. }]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn receive_line(&mut self, conn: ConnectionId, line: &[u8], now: Duration) -> Vec<Action> {
         if !self.heard(conn, now) {
             return vec![dropped(conn, LuminaError::UnknownConnection(conn))];
@@ -259,6 +468,22 @@ impl Dispatcher {
     }
 
     /// Handles one parsed message from `conn`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// use components::registry::lumina::{Action, Dispatcher, DispatcherConfig, Message, ServerIdentity};
+    /// let mut server =
+    ///     Dispatcher::new(ServerIdentity::default(), DispatcherConfig::default(), NodeTable::default());
+    /// let conn = server.connect("127.0.0.1:50000".parse()?, Duration::ZERO);
+    /// let actions = server.receive(conn, Message::new("lamp/on").with_seq(3), Duration::ZERO);
+    /// let [Action::Send { to, message }] = &actions[..] else { panic!("{actions:?}") };
+    /// assert_eq!((*to, message.success), (conn, Some(false)));
+    /// assert_eq!(message.result[0], "UnknownCommandException");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn receive(&mut self, conn: ConnectionId, message: Message, now: Duration) -> Vec<Action> {
         if !self.heard(conn, now) {
             return vec![dropped(conn, LuminaError::UnknownConnection(conn))];
@@ -416,6 +641,27 @@ impl Dispatcher {
     /// # Errors
     ///
     /// [`LuminaError::UnknownCommand`] if no connected node declares `command`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::{LuminaError, NodeTable};
+    /// use components::registry::lumina::{Action, Dispatcher, DispatcherConfig, ServerIdentity};
+    /// let mut server =
+    ///     Dispatcher::new(ServerIdentity::default(), DispatcherConfig::default(), NodeTable::default());
+    /// let err = server.request("lamp/on", vec![], Default::default(), Duration::ZERO);
+    /// assert!(matches!(err, Err(LuminaError::UnknownCommand(_))));
+    ///
+    /// let lamp = server.connect("127.0.0.1:50000".parse()?, Duration::ZERO);
+    /// let line = br#"{"name":"register","kw":{"node":"lamp","commands":["on"]}}"#;
+    /// server.receive_line(lamp, line, Duration::ZERO);
+    /// let (_, action) = server.request("lamp/on", vec![1.into()], Default::default(), Duration::ZERO)?;
+    /// let Action::Send { to, message } = action else { panic!("{action:?}") };
+    /// assert_eq!(to, lamp);
+    /// assert!(message.wants_reply());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn request(
         &mut self,
         command: &str,
@@ -447,6 +693,27 @@ impl Dispatcher {
 
     /// Fails every forwarded command whose deadline is at or before `now` with
     /// `TimeoutException`; a reply arriving later is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// use components::registry::lumina::{Action, Dispatcher, DispatcherConfig, ServerIdentity};
+    /// let mut server =
+    ///     Dispatcher::new(ServerIdentity::default(), DispatcherConfig::default(), NodeTable::default());
+    /// let lamp = server.connect("127.0.0.1:50000".parse()?, Duration::ZERO);
+    /// let line = br#"{"name":"register","kw":{"node":"lamp","commands":["on"]}}"#;
+    /// server.receive_line(lamp, line, Duration::ZERO);
+    /// let (id, _) = server.request("lamp/on", vec![], Default::default(), Duration::ZERO)?;
+    ///
+    /// assert!(server.expire(Duration::from_secs(9)).is_empty());
+    /// let actions = server.expire(Duration::from_secs(10));
+    /// let [Action::Reply { request, message }] = &actions[..] else { panic!("{actions:?}") };
+    /// assert_eq!(*request, id);
+    /// assert_eq!(message.result[0], "TimeoutException");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn expire(&mut self, now: Duration) -> Vec<Action> {
         let due: Vec<_> = self
             .pending
@@ -470,6 +737,26 @@ impl Dispatcher {
     /// Every command awaiting a reply over it fails with `NoConnectionException`; commands
     /// it sent to others are forgotten (their replies will be dropped); its node becomes
     /// disconnected and loses its events and commands ([`Action::Changed`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::{NodeTable, RegistryChange};
+    /// use components::registry::lumina::{Action, Dispatcher, DispatcherConfig, ServerIdentity};
+    /// let mut server =
+    ///     Dispatcher::new(ServerIdentity::default(), DispatcherConfig::default(), NodeTable::default());
+    /// let lamp = server.connect("127.0.0.1:50000".parse()?, Duration::ZERO);
+    /// let line = br#"{"name":"register","kw":{"node":"lamp","commands":["on"]}}"#;
+    /// server.receive_line(lamp, line, Duration::ZERO);
+    /// server.request("lamp/on", vec![], Default::default(), Duration::ZERO)?;
+    ///
+    /// let actions = server.disconnect(lamp);
+    /// assert!(matches!(&actions[0], Action::Reply { message, .. } if message.result[0] == "NoConnectionException"));
+    /// assert!(matches!(&actions[1], Action::Changed(RegistryChange::Disconnected { .. })));
+    /// assert_eq!(server.pending(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn disconnect(&mut self, conn: ConnectionId) -> Vec<Action> {
         if self.peers.remove(&conn).is_none() {
             return Vec::new();
@@ -497,6 +784,21 @@ impl Dispatcher {
 
     /// Connections silent for at least the configured silence limit at `now`: the async
     /// layer should close them (and then call [`disconnect`](Self::disconnect)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// use components::registry::lumina::{Dispatcher, DispatcherConfig, ServerIdentity};
+    /// let mut server =
+    ///     Dispatcher::new(ServerIdentity::default(), DispatcherConfig::default(), NodeTable::default());
+    /// let quiet = server.connect("127.0.0.1:50000".parse()?, Duration::ZERO);
+    /// let chatty = server.connect("127.0.0.1:50001".parse()?, Duration::ZERO);
+    /// server.receive_line(chatty, b"\n", Duration::from_secs(120)); // a keepalive
+    /// assert_eq!(server.silent(Duration::from_secs(180)), [quiet]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn silent(&self, now: Duration) -> Vec<ConnectionId> {
         self.peers
             .iter()

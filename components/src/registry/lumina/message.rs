@@ -62,6 +62,15 @@ where
 
 impl Message {
     /// A request or event named `name` with no arguments and no `seq`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::lumina::Message;
+    /// let event = Message::new("lamp/dimmed");
+    /// assert_eq!(event.to_line(), "{\"name\":\"lamp/dimmed\",\"args\":[],\"kw\":{}}\n");
+    /// assert!(!event.wants_reply());
+    /// ```
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
@@ -74,34 +83,91 @@ impl Message {
     }
 
     /// Sets the positional arguments.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::lumina::Message;
+    /// use serde_json::json;
+    /// let status = Message::new("status").with_args(vec![json!("GREEN"), json!("OFF"), json!("up")]);
+    /// assert_eq!(status.args.len(), 3);
+    /// ```
     pub fn with_args(mut self, args: Vec<Value>) -> Self {
         self.args = args;
         self
     }
 
     /// Sets the keyword arguments.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::lumina::Message;
+    /// use serde_json::json;
+    /// let kw = json!({"node": "lamp"}).as_object().cloned().unwrap_or_default();
+    /// let register = Message::new("register").with_kw(kw);
+    /// assert_eq!(register.kw["node"], "lamp");
+    /// ```
     pub fn with_kw(mut self, kw: Map<String, Value>) -> Self {
         self.kw = kw;
         self
     }
 
     /// Sets `seq`, asking for a reply.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::lumina::Message;
+    /// let request = Message::new("serverid").with_seq(4);
+    /// assert_eq!(request.seq, Some(4));
+    /// assert!(request.wants_reply());
+    /// ```
     pub fn with_seq(mut self, seq: i64) -> Self {
         self.seq = Some(seq);
         self
     }
 
     /// Whether this is a reply (`success` present).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::lumina::Message;
+    /// let request = Message::new("serverid").with_seq(1);
+    /// assert!(!request.is_reply());
+    /// assert!(request.success_reply("hub-1".into()).is_reply());
+    /// ```
     pub fn is_reply(&self) -> bool {
         self.success.is_some()
     }
 
     /// Whether this is a request that wants a reply (no `success`, `seq` present).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::lumina::Message;
+    /// assert!(Message::new("serverid").with_seq(1).wants_reply());
+    /// assert!(!Message::new("lamp/dimmed").wants_reply()); // an event: no `seq`
+    /// let reply = Message::new("serverid").with_seq(1).success_reply("hub-1".into());
+    /// assert!(!reply.wants_reply()); // a reply keeps `seq` but wants nothing back
+    /// ```
     pub fn wants_reply(&self) -> bool {
         !self.is_reply() && self.seq.is_some()
     }
 
     /// The successful reply to this request: same name and `seq`, `success: true`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::lumina::Message;
+    /// use serde_json::json;
+    /// let reply = Message::new("lamp/on").with_seq(9).success_reply(json!({"on": true}));
+    /// assert_eq!((reply.name.as_str(), reply.seq, reply.success), ("lamp/on", Some(9), Some(true)));
+    /// assert_eq!(reply.result["on"], true);
+    /// ```
     pub fn success_reply(&self, result: Value) -> Message {
         self.reply(true, result)
     }
@@ -124,6 +190,18 @@ impl Message {
     }
 
     /// The failed reply carrying `error`: `result: [error.error_name(), error.to_string()]`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::LuminaError;
+    /// use components::registry::lumina::Message;
+    /// use serde_json::json;
+    /// let error = LuminaError::UnknownCommand("lamp/dim".into());
+    /// let reply = Message::new("lamp/dim").with_seq(2).error_reply(&error);
+    /// assert_eq!(reply.success, Some(false));
+    /// assert_eq!(reply.result, json!(["UnknownCommandException", "unknown command \"lamp/dim\""]));
+    /// ```
     pub fn error_reply(&self, error: &LuminaError) -> Message {
         self.failure_reply(error.error_name(), [Value::from(error.to_string())])
     }
@@ -169,6 +247,16 @@ impl Message {
     }
 
     /// The wire form: compact JSON followed by `\n`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::lumina::Message;
+    /// let line = Message::new("serverid").with_seq(1).to_line();
+    /// assert_eq!(line, "{\"name\":\"serverid\",\"args\":[],\"kw\":{},\"seq\":1}\n");
+    /// assert_eq!(Message::parse_line(line.as_bytes())?, Some(Message::new("serverid").with_seq(1)));
+    /// # Ok::<(), components::registry::LuminaError>(())
+    /// ```
     pub fn to_line(&self) -> String {
         format!("{self}\n")
     }

@@ -47,6 +47,12 @@ pub use message::Message;
 pub use registration::Registration;
 
 /// The Lumina server's usual TCP port.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(components::registry::lumina::DEFAULT_PORT, 5326);
+/// ```
 pub const DEFAULT_PORT: u16 = 5326;
 
 #[cfg(test)]

@@ -59,6 +59,22 @@ impl Registration {
     ///
     /// [`LuminaError::InvalidRegistration`] naming the first field that is missing or
     /// of the wrong type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::LuminaError;
+    /// use components::registry::lumina::{Message, Registration};
+    /// use serde_json::json;
+    /// // Leniently, the details may come as the first argument instead of `kw`.
+    /// let message = Message::new("register").with_args(vec![json!({"node": "lamp", "module": 3})]);
+    /// let registration = Registration::from_message(&message)?;
+    /// assert_eq!(registration.module.as_deref(), Some("3"));
+    ///
+    /// let empty = Registration::from_message(&Message::new("register"));
+    /// assert!(matches!(empty, Err(LuminaError::InvalidRegistration(_))));
+    /// # Ok::<(), LuminaError>(())
+    /// ```
     pub fn from_message(message: &Message) -> Result<Self, LuminaError> {
         if !message.kw.is_empty() {
             return Self::from_fields(&message.kw);
@@ -74,6 +90,18 @@ impl Registration {
     /// # Errors
     ///
     /// As [`from_message`](Self::from_message).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::lumina::Registration;
+    /// use serde_json::json;
+    /// let fields = json!({"node": "lamp", "events": {"lamp/dimmed": null, "lit": null}});
+    /// let registration = Registration::from_fields(fields.as_object().ok_or("an object")?)?;
+    /// assert_eq!(registration.events.iter().collect::<Vec<_>>(), ["dimmed", "lit"]);
+    /// assert!(Registration::from_fields(&serde_json::Map::new()).is_err()); // no `node`
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_fields(fields: &Map<String, Value>) -> Result<Self, LuminaError> {
         let node = match fields.get("node") {
             Some(Value::String(node)) if !node.is_empty() => node.clone(),
