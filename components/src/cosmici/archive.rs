@@ -47,10 +47,63 @@ CREATE TABLE IF NOT EXISTS shower_pulses (
 ";
 
 /// The body of the archive's blocking thread.
+///
+/// # Examples
+///
+/// ```
+/// use axon::threaded::Threaded;
+/// use components::cosmici::archive::{ArchiveBody, RunArchive};
+/// use components::cosmici::reconstruct::Record;
+///
+/// # let path = std::env::temp_dir().join(format!("cosmici-doc-{}-body.db", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let component: Threaded<Record, (), ArchiveBody> = RunArchive::open(&path)?.into_component();
+/// # drop(component);
+/// # for end in ["", "-wal", "-shm"] {
+/// #     let _ = std::fs::remove_file(format!("{}{end}", path.display()));
+/// # }
+/// # Ok::<(), rusqlite::Error>(())
+/// ```
 pub type ArchiveBody =
     Box<dyn FnOnce(BlockingContext<Record, ()>) -> Result<(), BoxError> + Send + 'static>;
 
 /// Counters of a [`RunArchive`].
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), rusqlite::Error> {
+/// use components::cosmici::archive::RunArchive;
+///
+/// # fn timed(node: u32, ch: u8) -> components::cosmici::timing::TimedPulse {
+/// #     let line = format!("CON_PULSE,1,0,{ch},1,500,2,(0,(2,2),5)");
+/// #     components::cosmici::timing::TimedPulse {
+/// #         node,
+/// #         pulse: line.parse().unwrap(),
+/// #         utc: components::cosmici::UtcNanos::from_unix_seconds(1_700_000_000),
+/// #         levels: vec![0.2, 0.299, 0.447],
+/// #         clock_period_ns: 2.0,
+/// #     }
+/// # }
+/// # fn record(id: u64) -> components::cosmici::reconstruct::Record {
+/// #     let r = components::cosmici::reconstruct::PulseReconstructor::new(
+/// #         Default::default(), Default::default(), Default::default()).unwrap();
+/// #     components::cosmici::reconstruct::Record::Pulse(Box::new(r.reconstruct(id, timed(1, 1))))
+/// # }
+/// # let path = std::env::temp_dir().join(format!("cosmici-doc-{}-stats.db", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let archive = RunArchive::open(&path)?;
+/// let stats = archive.stats();
+/// let mut h = axon::testing::Harness::new(archive.into_component());
+/// h.send(record(1)).await;
+/// h.finish().await;
+/// h.exit().await;
+/// assert_eq!((stats.pulses(), stats.showers()), (1, 0));
+/// # for end in ["", "-wal", "-shm"] {
+/// #     let _ = std::fs::remove_file(format!("{}{end}", path.display()));
+/// # }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct ArchiveStats {
     inner: Arc<[AtomicU64; 2]>,
@@ -58,10 +111,79 @@ pub struct ArchiveStats {
 
 impl ArchiveStats {
     /// Pulses stored (committed or about to be).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), rusqlite::Error> {
+    /// use components::cosmici::archive::RunArchive;
+    ///
+    /// # fn timed(node: u32, ch: u8) -> components::cosmici::timing::TimedPulse {
+    /// #     let line = format!("CON_PULSE,1,0,{ch},1,500,2,(0,(2,2),5)");
+    /// #     components::cosmici::timing::TimedPulse {
+    /// #         node,
+    /// #         pulse: line.parse().unwrap(),
+    /// #         utc: components::cosmici::UtcNanos::from_unix_seconds(1_700_000_000),
+    /// #         levels: vec![0.2, 0.299, 0.447],
+    /// #         clock_period_ns: 2.0,
+    /// #     }
+    /// # }
+    /// # fn record(id: u64) -> components::cosmici::reconstruct::Record {
+    /// #     let r = components::cosmici::reconstruct::PulseReconstructor::new(
+    /// #         Default::default(), Default::default(), Default::default()).unwrap();
+    /// #     components::cosmici::reconstruct::Record::Pulse(Box::new(r.reconstruct(id, timed(1, 1))))
+    /// # }
+    /// # let path = std::env::temp_dir().join(format!("cosmici-doc-{}-pulses.db", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let archive = RunArchive::open(&path)?;
+    /// let stats = archive.stats();
+    /// let mut h = axon::testing::Harness::new(archive.into_component());
+    /// for id in 1..=3 {
+    ///     h.send(record(id)).await;
+    /// }
+    /// h.finish().await;
+    /// h.exit().await;
+    /// assert_eq!(stats.pulses(), 3);
+    /// # for end in ["", "-wal", "-shm"] {
+    /// #     let _ = std::fs::remove_file(format!("{}{end}", path.display()));
+    /// # }
+    /// # Ok(()) }
+    /// ```
     pub fn pulses(&self) -> u64 {
         self.inner[0].load(Ordering::Relaxed)
     }
     /// Showers stored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), rusqlite::Error> {
+    /// use components::cosmici::UtcNanos;
+    /// use components::cosmici::archive::RunArchive;
+    /// use components::cosmici::reconstruct::{Record, ShowerRecord};
+    /// use components::physics::error::AngleError;
+    ///
+    /// # let path = std::env::temp_dir().join(format!("cosmici-doc-{}-showers.db", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let archive = RunArchive::open(&path)?;
+    /// let stats = archive.stats();
+    /// let mut h = axon::testing::Harness::new(archive.into_component());
+    /// let shower = ShowerRecord {
+    ///     id: 1,
+    ///     utc: UtcNanos::from_unix_seconds(1_700_000_000),
+    ///     pulse_ids: vec![1, 2],
+    ///     hits: vec![(0, 0.0), (1, 3.5)],
+    ///     direction: Err(AngleError::TooFewHits(2)),
+    /// };
+    /// h.send(Record::Shower(Box::new(shower))).await;
+    /// h.finish().await;
+    /// h.exit().await;
+    /// assert_eq!(stats.showers(), 1);
+    /// # for end in ["", "-wal", "-shm"] {
+    /// #     let _ = std::fs::remove_file(format!("{}{end}", path.display()));
+    /// # }
+    /// # Ok(()) }
+    /// ```
     pub fn showers(&self) -> u64 {
         self.inner[1].load(Ordering::Relaxed)
     }
@@ -101,6 +223,23 @@ impl RunArchive {
     /// # Errors
     ///
     /// The SQLite error if the file cannot be opened or the schema made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::archive::RunArchive;
+    ///
+    /// # let path = std::env::temp_dir().join(format!("cosmici-doc-{}-open.db", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// // Every opening of the file is a new run.
+    /// assert_eq!(RunArchive::open(&path)?.run(), 1);
+    /// assert_eq!(RunArchive::open(&path)?.run(), 2);
+    /// assert!(RunArchive::open("/nonexistent-dir/sensornet.db").is_err());
+    /// # for end in ["", "-wal", "-shm"] {
+    /// #     let _ = std::fs::remove_file(format!("{}{end}", path.display()));
+    /// # }
+    /// # Ok::<(), rusqlite::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self, rusqlite::Error> {
         let conn = Connection::open(path)?;
         conn.execute_batch(SCHEMA)?;
@@ -117,16 +256,86 @@ impl RunArchive {
     }
 
     /// The run number the records go under.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::archive::RunArchive;
+    ///
+    /// # let path = std::env::temp_dir().join(format!("cosmici-doc-{}-run.db", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let first = RunArchive::open(&path)?;
+    /// let second = RunArchive::open(&path)?;
+    /// assert_eq!(second.run(), first.run() + 1);
+    /// # for end in ["", "-wal", "-shm"] {
+    /// #     let _ = std::fs::remove_file(format!("{}{end}", path.display()));
+    /// # }
+    /// # Ok::<(), rusqlite::Error>(())
+    /// ```
     pub fn run(&self) -> i64 {
         self.run
     }
 
     /// Its counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::archive::RunArchive;
+    ///
+    /// # let path = std::env::temp_dir().join(format!("cosmici-doc-{}-statsfn.db", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let archive = RunArchive::open(&path)?;
+    /// // Keep the counters: the archive itself is consumed by `into_component`.
+    /// let stats = archive.stats();
+    /// let _component = archive.into_component();
+    /// assert_eq!(stats.pulses(), 0);
+    /// # for end in ["", "-wal", "-shm"] {
+    /// #     let _ = std::fs::remove_file(format!("{}{end}", path.display()));
+    /// # }
+    /// # Ok::<(), rusqlite::Error>(())
+    /// ```
     pub fn stats(&self) -> ArchiveStats {
         self.stats.clone()
     }
 
     /// The component writing records.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), rusqlite::Error> {
+    /// use components::cosmici::archive::{RunArchive, read_back};
+    ///
+    /// # fn timed(node: u32, ch: u8) -> components::cosmici::timing::TimedPulse {
+    /// #     let line = format!("CON_PULSE,1,0,{ch},1,500,2,(0,(2,2),5)");
+    /// #     components::cosmici::timing::TimedPulse {
+    /// #         node,
+    /// #         pulse: line.parse().unwrap(),
+    /// #         utc: components::cosmici::UtcNanos::from_unix_seconds(1_700_000_000),
+    /// #         levels: vec![0.2, 0.299, 0.447],
+    /// #         clock_period_ns: 2.0,
+    /// #     }
+    /// # }
+    /// # fn record(id: u64) -> components::cosmici::reconstruct::Record {
+    /// #     let r = components::cosmici::reconstruct::PulseReconstructor::new(
+    /// #         Default::default(), Default::default(), Default::default()).unwrap();
+    /// #     components::cosmici::reconstruct::Record::Pulse(Box::new(r.reconstruct(id, timed(1, 1))))
+    /// # }
+    /// # let path = std::env::temp_dir().join(format!("cosmici-doc-{}-component.db", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let mut h = axon::testing::Harness::new(RunArchive::open(&path)?.into_component());
+    /// h.send(record(1)).await;
+    /// // Everything received is committed before the component ends.
+    /// h.finish().await;
+    /// h.exit().await;
+    /// let (pulses, showers) = read_back(&path)?;
+    /// assert_eq!((pulses.len(), showers.len()), (1, 0));
+    /// # for end in ["", "-wal", "-shm"] {
+    /// #     let _ = std::fs::remove_file(format!("{}{end}", path.display()));
+    /// # }
+    /// # Ok(()) }
+    /// ```
     pub fn into_component(self) -> Threaded<Record, (), ArchiveBody> {
         let body: ArchiveBody = Box::new(move |mut ctx: BlockingContext<Record, ()>| {
             let (mut conn, run) = (self.conn, self.run);
@@ -242,6 +451,44 @@ fn insert_shower(
 }
 
 /// A stored pulse, as read back.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), rusqlite::Error> {
+/// use components::cosmici::archive::{RunArchive, read_back};
+///
+/// # fn timed(node: u32, ch: u8) -> components::cosmici::timing::TimedPulse {
+/// #     let line = format!("CON_PULSE,1,0,{ch},1,500,2,(0,(2,2),5)");
+/// #     components::cosmici::timing::TimedPulse {
+/// #         node,
+/// #         pulse: line.parse().unwrap(),
+/// #         utc: components::cosmici::UtcNanos::from_unix_seconds(1_700_000_000),
+/// #         levels: vec![0.2, 0.299, 0.447],
+/// #         clock_period_ns: 2.0,
+/// #     }
+/// # }
+/// # fn record(id: u64) -> components::cosmici::reconstruct::Record {
+/// #     let r = components::cosmici::reconstruct::PulseReconstructor::new(
+/// #         Default::default(), Default::default(), Default::default()).unwrap();
+/// #     components::cosmici::reconstruct::Record::Pulse(Box::new(r.reconstruct(id, timed(1, 1))))
+/// # }
+/// # let path = std::env::temp_dir().join(format!("cosmici-doc-{}-stored-pulse.db", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let mut h = axon::testing::Harness::new(RunArchive::open(&path)?.into_component());
+/// h.send(record(1)).await;
+/// h.finish().await;
+/// h.exit().await;
+/// let (pulses, _) = read_back(&path)?;
+/// let p = &pulses[0];
+/// assert_eq!((p.node, p.ch, p.pulse_num), (1, 1, 1));
+/// assert_eq!(p.utc_ns, 1_700_000_000_000_000_000);
+/// assert!(p.peak_height.is_some());
+/// # for end in ["", "-wal", "-shm"] {
+/// #     let _ = std::fs::remove_file(format!("{}{end}", path.display()));
+/// # }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredPulse {
     /// FEDM node.
@@ -259,6 +506,37 @@ pub struct StoredPulse {
 }
 
 /// A stored shower, as read back.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), rusqlite::Error> {
+/// use components::cosmici::UtcNanos;
+/// use components::cosmici::archive::{RunArchive, read_back};
+/// use components::cosmici::reconstruct::{Record, ShowerRecord};
+/// use components::physics::error::AngleError;
+///
+/// # let path = std::env::temp_dir().join(format!("cosmici-doc-{}-stored-shower.db", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// let mut h = axon::testing::Harness::new(RunArchive::open(&path)?.into_component());
+/// let shower = ShowerRecord {
+///     id: 1,
+///     utc: UtcNanos(1_700_000_000_000_000_000),
+///     pulse_ids: vec![1, 2],
+///     hits: vec![(0, 0.0), (1, 3.5)],
+///     direction: Err(AngleError::TooFewHits(2)),
+/// };
+/// h.send(Record::Shower(Box::new(shower))).await;
+/// h.finish().await;
+/// h.exit().await;
+/// let (_, showers) = read_back(&path)?;
+/// assert_eq!(showers[0].detectors, 2);
+/// assert_eq!((showers[0].zenith, showers[0].azimuth), (None, None)); // no direction
+/// # for end in ["", "-wal", "-shm"] {
+/// #     let _ = std::fs::remove_file(format!("{}{end}", path.display()));
+/// # }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StoredShower {
     /// UTC of its earliest pulse, ns.

@@ -53,6 +53,20 @@ pub fn backplane_name(node: u32, link: LinkKind, direction: &str) -> String {
 }
 
 /// Settings of a [`BridgeManager`].
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::LinkKind;
+/// use components::cosmici::bridge::BridgeConfig;
+///
+/// let config = BridgeConfig {
+///     uart_lines_service: Some("cosmici.uart_lines".into()),
+///     ..Default::default()
+/// };
+/// assert_eq!(config.node_addr(2, LinkKind::Auxio).unwrap().to_string(), "127.0.0.1:52739");
+/// assert!(config.transcript_dir.is_none());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BridgeConfig {
     /// Address the bridge and terminal servers bind to.
@@ -84,31 +98,80 @@ impl Default for BridgeConfig {
 }
 
 impl BridgeConfig {
-    fn port(base: u16, offset: u32) -> u16 {
+    /// `base + offset`, or 0 (any free port) when the base is 0; `None` past 65535.
+    fn port(base: u16, offset: u32) -> Option<u16> {
         if base == 0 {
-            0
+            Some(0)
         } else {
-            u16::try_from(u32::from(base) + offset).unwrap_or(0)
+            u32::from(base)
+                .checked_add(offset)
+                .and_then(|p| u16::try_from(p).ok())
         }
     }
 
-    /// The node-side address of `node`'s `link` server (port 0 = any free port).
-    pub fn node_addr(&self, node: u32, link: LinkKind) -> SocketAddr {
+    /// The node-side address of `node`'s `link` server (port 0 = any free port), or
+    /// `None` if base + node id is past the last port.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::LinkKind;
+    /// use components::cosmici::bridge::BridgeConfig;
+    ///
+    /// let config = BridgeConfig::default();
+    /// assert_eq!(config.node_addr(3, LinkKind::Uart).unwrap().port(), 63769);
+    /// assert_eq!(config.node_addr(2000, LinkKind::Uart), None);
+    /// let free = BridgeConfig { uart_base: 0, ..Default::default() };
+    /// assert_eq!(free.node_addr(3, LinkKind::Uart).unwrap().port(), 0);
+    /// ```
+    pub fn node_addr(&self, node: u32, link: LinkKind) -> Option<SocketAddr> {
         let base = match link {
             LinkKind::Auxio => self.auxio_base,
             LinkKind::Uart => self.uart_base,
         };
-        SocketAddr::new(self.host, Self::port(base, node))
+        Some(SocketAddr::new(self.host, Self::port(base, node)?))
     }
 
-    /// The operator terminal address of `node`'s `link` (port 0 = any free port).
-    pub fn terminal_addr(&self, node: u32, link: LinkKind) -> SocketAddr {
-        let offset = 2 * node + u32::from(link == LinkKind::Uart);
-        SocketAddr::new(self.host, Self::port(self.terminal_base, offset))
+    /// The operator terminal address of `node`'s `link` (port 0 = any free port), or
+    /// `None` if it would be past the last port.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::LinkKind;
+    /// use components::cosmici::bridge::BridgeConfig;
+    ///
+    /// let config = BridgeConfig::default();
+    /// assert_eq!(config.terminal_addr(3, LinkKind::Auxio).unwrap().port(), 40006);
+    /// assert_eq!(config.terminal_addr(3, LinkKind::Uart).unwrap().port(), 40007);
+    /// assert_eq!(config.terminal_addr(20_000, LinkKind::Auxio), None);
+    /// ```
+    pub fn terminal_addr(&self, node: u32, link: LinkKind) -> Option<SocketAddr> {
+        let offset = node
+            .checked_mul(2)?
+            .checked_add(u32::from(link == LinkKind::Uart))?;
+        Some(SocketAddr::new(
+            self.host,
+            Self::port(self.terminal_base, offset)?,
+        ))
     }
 }
 
 /// The bound addresses of one bridged link.
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::LinkKind;
+/// use components::cosmici::bridge::{BridgeAddrs, BridgeConfig};
+///
+/// let config = BridgeConfig::default();
+/// let addrs = BridgeAddrs {
+///     node: config.node_addr(1, LinkKind::Uart).unwrap(),
+///     terminal: config.terminal_addr(1, LinkKind::Uart).unwrap(),
+/// };
+/// assert_eq!((addrs.node.port(), addrs.terminal.port()), (63767, 40003));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BridgeAddrs {
     /// Where the node connects.
@@ -118,6 +181,31 @@ pub struct BridgeAddrs {
 }
 
 /// What a [`BridgeManager`] reports.
+///
+/// # Examples
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() {
+/// use components::cosmici::LinkKind;
+/// use components::cosmici::bridge::{BridgeConfig, BridgeEvent, BridgeManager};
+/// use components::cosmici::main_server::NetEvent;
+///
+/// let config = BridgeConfig { auxio_base: 0, uart_base: 0, terminal_base: 0, ..Default::default() };
+/// let mut h = axon::testing::Harness::new(BridgeManager::new(config));
+/// h.send(NetEvent::PoweredOn { node: 1, ip: "127.0.0.1".parse().unwrap(), first: true }).await;
+/// for _ in 0..2 {
+///     match h.recv().await {
+///         Some(BridgeEvent::Opened { node, link, addrs }) => {
+///             assert_eq!(node, 1);
+///             println!("node 1 {link}: node port {}, terminal port {}", addrs.node.port(), addrs.terminal.port());
+///         }
+///         Some(BridgeEvent::Failed { link, error, .. }) => panic!("{link} bridge failed: {error}"),
+///         other => panic!("unexpected {other:?}"),
+///     }
+/// }
+/// # let _ = LinkKind::Uart;
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BridgeEvent {
@@ -165,6 +253,26 @@ impl Default for BridgeDirectory {
 
 impl BridgeDirectory {
     /// The addresses of `node`'s `link`, if bridged.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() {
+    /// use components::cosmici::LinkKind;
+    /// use components::cosmici::bridge::{BridgeConfig, BridgeEvent, BridgeManager};
+    /// use components::cosmici::main_server::NetEvent;
+    ///
+    /// let config = BridgeConfig { auxio_base: 0, uart_base: 0, terminal_base: 0, ..Default::default() };
+    /// let manager = BridgeManager::new(config);
+    /// let dir = manager.directory();
+    /// let mut h = axon::testing::Harness::new(manager);
+    /// h.send(NetEvent::PoweredOn { node: 1, ip: "127.0.0.1".parse().unwrap(), first: true }).await;
+    /// let Some(BridgeEvent::Opened { link, addrs, .. }) = h.recv().await else { panic!() };
+    /// assert_eq!(dir.get(1, link), Some(addrs));
+    /// assert_eq!(dir.get(2, link), None);
+    /// # let _ = LinkKind::Uart;
+    /// # }
+    /// ```
     pub fn get(&self, node: u32, link: LinkKind) -> Option<BridgeAddrs> {
         self.tx.borrow().get(&(node, link)).copied()
     }
@@ -174,6 +282,24 @@ impl BridgeDirectory {
     /// # Cancel safety
     ///
     /// Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() {
+    /// use components::cosmici::LinkKind;
+    /// use components::cosmici::bridge::{BridgeConfig, BridgeManager};
+    /// use components::cosmici::main_server::NetEvent;
+    ///
+    /// let config = BridgeConfig { auxio_base: 0, uart_base: 0, terminal_base: 0, ..Default::default() };
+    /// let manager = BridgeManager::new(config);
+    /// let dir = manager.directory();
+    /// let mut h = axon::testing::Harness::new(manager);
+    /// h.send(NetEvent::PoweredOn { node: 1, ip: "127.0.0.1".parse().unwrap(), first: true }).await;
+    /// let addrs = dir.wait(1, LinkKind::Uart).await;
+    /// assert_ne!(addrs.node.port(), 0); // the free port actually bound
+    /// # }
+    /// ```
     pub async fn wait(&self, node: u32, link: LinkKind) -> BridgeAddrs {
         let mut rx = self.tx.subscribe();
         loop {
@@ -237,6 +363,17 @@ pub struct BridgeManager {
 
 impl BridgeManager {
     /// A manager with `config`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::LinkKind;
+    /// use components::cosmici::bridge::{BridgeConfig, BridgeManager};
+    ///
+    /// let manager = BridgeManager::new(BridgeConfig::default());
+    /// // Nothing is bridged before the first `POWERED_ON`.
+    /// assert!(manager.directory().get(0, LinkKind::Auxio).is_none());
+    /// ```
     pub fn new(config: BridgeConfig) -> Self {
         Self {
             config,
@@ -245,6 +382,18 @@ impl BridgeManager {
     }
 
     /// The directory of the bridges it makes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::LinkKind;
+    /// use components::cosmici::bridge::{BridgeConfig, BridgeManager};
+    ///
+    /// let manager = BridgeManager::new(BridgeConfig::default());
+    /// let dir = manager.directory();
+    /// // The directory is shared: it sees what the manager bridges after it is spawned.
+    /// assert!(dir.get(1, LinkKind::Uart).is_none());
+    /// ```
     pub fn directory(&self) -> BridgeDirectory {
         self.directory.clone()
     }
@@ -277,19 +426,21 @@ impl BridgeManager {
                 LinkKind::Auxio => None,
             },
         };
-        let node_server = ServerCore::bind(
-            self.config.node_addr(node, link),
-            move |info: &ConnectionInfo| BridgeLink::new(*info, link_config.clone()),
-        )
+        let out_of_range = || format!("node {node} {link}: its port would be past 65535");
+        let node_addr = self.config.node_addr(node, link).ok_or_else(out_of_range)?;
+        let terminal_addr = self
+            .config
+            .terminal_addr(node, link)
+            .ok_or_else(out_of_range)?;
+        let node_server = ServerCore::bind(node_addr, move |info: &ConnectionInfo| {
+            BridgeLink::new(*info, link_config.clone())
+        })
         .await
         .map_err(|e| e.to_string())?;
         let (up_t, down_t) = (up.clone(), down.clone());
-        let terminal_server = ServerCore::bind(
-            self.config.terminal_addr(node, link),
-            move |info: &ConnectionInfo| {
-                OperatorTerminal::new(*info, node, link, up_t.clone(), down_t.clone())
-            },
-        )
+        let terminal_server = ServerCore::bind(terminal_addr, move |info: &ConnectionInfo| {
+            OperatorTerminal::new(*info, node, link, up_t.clone(), down_t.clone())
+        })
         .await
         .map_err(|e| e.to_string())?;
         let addrs = BridgeAddrs {
@@ -414,6 +565,27 @@ struct LinkSettings {
 /// | `lines` | out | [`NodeLine`] | to the lines service |
 /// | `_backplane` | out | [`Subscription<Bytes>`] | join / leave `down` |
 /// | `control` / `signal` | | `Control` | lifecycle |
+///
+/// # Examples
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() -> std::io::Result<()> {
+/// use components::cosmici::LinkKind;
+/// use components::cosmici::bridge::{BridgeConfig, BridgeManager};
+/// use components::cosmici::main_server::NetEvent;
+/// use tokio::io::AsyncWriteExt;
+///
+/// let config = BridgeConfig { auxio_base: 0, uart_base: 0, terminal_base: 0, ..Default::default() };
+/// let manager = BridgeManager::new(config);
+/// let dir = manager.directory();
+/// let mut h = axon::testing::Harness::new(manager);
+/// h.send(NetEvent::PoweredOn { node: 1, ip: "127.0.0.1".parse().unwrap(), first: true }).await;
+/// // The node connects to its UART bridge: a `BridgeLink` handles the connection.
+/// let addrs = dir.wait(1, LinkKind::Uart).await;
+/// let mut node = tokio::net::TcpStream::connect(addrs.node).await?;
+/// node.write_all(b"HOST_READY\r\n").await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct BridgeLink {
     info: ConnectionInfo,
@@ -559,6 +731,33 @@ impl Component for BridgeLink {
 /// | `typed` | out | `Bytes` | to the `down` Backplane |
 /// | `_backplane` | out | [`Subscription<Bytes>`] | join / leave `up` |
 /// | `control` / `signal` | | `Control` | lifecycle |
+///
+/// # Examples
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() -> std::io::Result<()> {
+/// use components::cosmici::LinkKind;
+/// use components::cosmici::bridge::{BridgeConfig, BridgeManager};
+/// use components::cosmici::main_server::NetEvent;
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+///
+/// let config = BridgeConfig { auxio_base: 0, uart_base: 0, terminal_base: 0, ..Default::default() };
+/// let manager = BridgeManager::new(config);
+/// let dir = manager.directory();
+/// let mut h = axon::testing::Harness::new(manager);
+/// h.send(NetEvent::PoweredOn { node: 1, ip: "127.0.0.1".parse().unwrap(), first: true }).await;
+/// let addrs = dir.wait(1, LinkKind::Uart).await;
+/// // An operator connects to the terminal port: an `OperatorTerminal` handles it.
+/// let mut operator = tokio::net::TcpStream::connect(addrs.terminal).await?;
+/// let mut node = tokio::net::TcpStream::connect(addrs.node).await?;
+/// node.write_all(b"HOST_READY\r\n").await?;
+/// let mut seen = [0; 12];
+/// operator.read_exact(&mut seen).await?;
+/// assert_eq!(&seen, b"HOST_READY\r\n");
+/// // What the operator types goes down to the node.
+/// operator.write_all(b"START\r\n").await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct OperatorTerminal {
     info: ConnectionInfo,

@@ -263,6 +263,15 @@ fn parse_digit_pairs(text: &str) -> Option<[u32; 3]> {
 }
 
 /// The TRAIM solution status of a `PDMETRAIM` sentence.
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::{GpsSentence, Traim, TraimSolution};
+///
+/// let s = GpsSentence::parse("PDMETRAIM,2,0,0.000000000,0").unwrap();
+/// assert_eq!(Traim::from_sentence(&s).unwrap().solution, TraimSolution::Unknown);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TraimSolution {
     /// `0`: timing error under the receiver's alarm threshold.
@@ -303,6 +312,15 @@ pub struct Traim {
 
 impl Traim {
     /// The accuracy PROTOCOLS.md calls good GPS time: ±100 ns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{GpsSentence, Traim};
+    ///
+    /// let s = GpsSentence::parse("PDMETRAIM,0,1,0.000000100,0").unwrap();
+    /// assert!(Traim::from_sentence(&s).unwrap().time_good(Traim::DEFAULT_TIME_GOOD_NS));
+    /// ```
     pub const DEFAULT_TIME_GOOD_NS: u64 = 100;
 
     /// Decodes a `PDMETRAIM` sentence (at least its first four fields).
@@ -311,6 +329,21 @@ impl Traim {
     ///
     /// [`GpsError::WrongSentence`], [`GpsError::TooFewFields`], or
     /// [`GpsError::BadField`] naming the field that does not decode.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{GpsSentence, Traim};
+    ///
+    /// let s = GpsSentence::parse("PDMETRAIM,0,1,0.000000045,2,05,12").unwrap();
+    /// let traim = Traim::from_sentence(&s).unwrap();
+    /// assert!(traim.valid);
+    /// assert_eq!(traim.time_error_ns, 45);
+    /// assert_eq!((traim.removed, traim.removed_svids), (2, vec![5, 12]));
+    ///
+    /// let rmc = GpsSentence::parse("GPRMC,,V,,,,,,,,,").unwrap();
+    /// assert!(Traim::from_sentence(&rmc).is_err());
+    /// ```
     pub fn from_sentence(sentence: &GpsSentence) -> Result<Self, GpsError> {
         const PDMETRAIM: &str = "PDMETRAIM";
         sentence.expect(PDMETRAIM, 4)?;
@@ -352,12 +385,32 @@ impl Traim {
     }
 
     /// The magnitude of the receiver's time error, in nanoseconds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{GpsSentence, Traim};
+    ///
+    /// let s = GpsSentence::parse("PDMETRAIM,0,1,-0.000000080,0").unwrap();
+    /// assert_eq!(Traim::from_sentence(&s).unwrap().accuracy_ns(), 80);
+    /// ```
     pub fn accuracy_ns(&self) -> u64 {
         self.time_error_ns.unsigned_abs()
     }
 
     /// GPS time is good: the receiver says valid, under alarm, and the time
     /// error is at most `threshold_ns` either way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{GpsSentence, Traim};
+    ///
+    /// let s = GpsSentence::parse("PDMETRAIM,0,1,-0.000000080,0").unwrap();
+    /// let traim = Traim::from_sentence(&s).unwrap();
+    /// assert!(traim.time_good(80));
+    /// assert!(!traim.time_good(79));
+    /// ```
     pub fn time_good(&self, threshold_ns: u64) -> bool {
         self.valid
             && self.solution == TraimSolution::UnderAlarm

@@ -28,9 +28,27 @@ pub enum LinkKind {
 
 impl LinkKind {
     /// Both links, AUXIO first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::LinkKind;
+    ///
+    /// let bases: Vec<u16> = LinkKind::ALL.iter().map(|l| l.default_base()).collect();
+    /// assert_eq!(bases, [52737, 63766]);
+    /// ```
     pub const ALL: [LinkKind; 2] = [LinkKind::Auxio, LinkKind::Uart];
 
     /// The protocol's port base for this link (the node id is added).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::LinkKind;
+    ///
+    /// // Node 3's UART bridge listens on the base plus the node id.
+    /// assert_eq!(LinkKind::Uart.default_base() + 3, 63769);
+    /// ```
     pub fn default_base(self) -> u16 {
         match self {
             LinkKind::Auxio => 52737,
@@ -39,6 +57,15 @@ impl LinkKind {
     }
 
     /// Lower-case name, used in file and service names.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::LinkKind;
+    ///
+    /// assert_eq!(LinkKind::Auxio.as_str(), "auxio");
+    /// assert_eq!(LinkKind::Uart.as_str(), LinkKind::Uart.to_string());
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             LinkKind::Auxio => "auxio",
@@ -80,6 +107,15 @@ impl fmt::Display for NodeLine {
 }
 
 /// A parsed UART line from a node.
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::{NodeUartLine, UartLine};
+///
+/// let line = NodeUartLine { node: 2, line: UartLine::parse("HOST_READY").unwrap() };
+/// assert_eq!(line.line, UartLine::HostReady);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeUartLine {
     /// The node it came from.
@@ -90,6 +126,17 @@ pub struct NodeUartLine {
 
 /// Something the node model should hear about a node that did not come over MAIN
 /// (a UART line heard, a run started).
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::{NodeEvent, NodeNotice, NodeRegistry, NodeState};
+///
+/// let notice = NodeNotice { node: 5, event: NodeEvent::Heard };
+/// let mut nodes = NodeRegistry::default();
+/// nodes.handle(notice.node, notice.event, 0);
+/// assert_eq!(nodes.get(5).unwrap().node.state(), NodeState::On);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NodeNotice {
     /// The node.

@@ -60,6 +60,16 @@ pub enum BridgeMode {
 
 impl BridgeMode {
     /// Every mode, in protocol order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::BridgeMode;
+    ///
+    /// for mode in BridgeMode::ALL {
+    ///     assert_eq!(mode.as_str().parse::<BridgeMode>(), Ok(mode));
+    /// }
+    /// ```
     pub const ALL: [BridgeMode; 5] = [
         Self::Normal,
         Self::UartOnly,

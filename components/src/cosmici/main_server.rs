@@ -49,18 +49,72 @@ use super::main_cmd::{BridgeMode, LogLevel, MainCommand};
 use super::node::{NodeConfig, NodeRegistry, NodeState, Transition};
 
 /// The COSMO port nodes connect to.
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::main_server::MAIN_PORT;
+///
+/// let listen = std::net::SocketAddr::from(([0, 0, 0, 0], MAIN_PORT));
+/// assert_eq!(listen.to_string(), "0.0.0.0:26766");
+/// ```
 pub const MAIN_PORT: u16 = 26766;
 
 /// Service name of [`SensorNet`]'s `inbox` ([`MainEvent`]s).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// use components::cosmici::main_server::{MainEvent, SENSORNET_SERVICE, SensorNet};
+///
+/// let h = axon::testing::Harness::new(SensorNet::new(Default::default()));
+/// assert!(h.runtime().service::<MainEvent>(SENSORNET_SERVICE).is_ok());
+/// # }
+/// ```
 pub const SENSORNET_SERVICE: &str = "cosmici.sensornet";
 
 /// Service name of [`SensorNet`]'s `node_events` inbox ([`NodeNotice`]s).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// use components::cosmici::NodeNotice;
+/// use components::cosmici::main_server::{NODE_EVENTS_SERVICE, SensorNet};
+///
+/// let h = axon::testing::Harness::new(SensorNet::new(Default::default()));
+/// assert!(h.runtime().service::<NodeNotice>(NODE_EVENTS_SERVICE).is_ok());
+/// # }
+/// ```
 pub const NODE_EVENTS_SERVICE: &str = "cosmici.node_events";
 
 /// Longest MAIN line accepted, bytes.
 const MAX_MAIN_LINE: usize = 4096;
 
 /// A well-formed command received on a MAIN connection.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use bytes::Bytes;
+/// use components::cosmici::MainCommand;
+/// use components::cosmici::main_server::{MainConnection, MainEvent, MainStats};
+///
+/// # let info = chassis::tcp::ConnectionInfo {
+/// #     id: 1,
+/// #     peer: "127.0.0.1:5000".parse().unwrap(),
+/// #     local: "127.0.0.1:26766".parse().unwrap(),
+/// # };
+/// let mut h = axon::testing::Harness::new(MainConnection::new(info, MainStats::default()));
+/// let mut commands = h.outbox_receiver::<MainEvent>("commands").unwrap();
+/// h.send(Bytes::from_static(b"HEARTBEAT 3 17\r\n")).await;
+/// let event = commands.recv().await.unwrap();
+/// assert_eq!(event.conn.id, 1);
+/// assert_eq!(event.command, MainCommand::parse("HEARTBEAT 3 17").unwrap());
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MainEvent {
     /// The connection it came on.
@@ -91,14 +145,75 @@ struct MainCounters {
 
 impl MainStats {
     /// Well-formed, implemented commands received.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use bytes::Bytes;
+    /// use components::cosmici::main_server::{MainConnection, MainStats};
+    ///
+    /// # let info = chassis::tcp::ConnectionInfo {
+    /// #     id: 1,
+    /// #     peer: "127.0.0.1:5000".parse().unwrap(),
+    /// #     local: "127.0.0.1:26766".parse().unwrap(),
+    /// # };
+    /// let stats = MainStats::default();
+    /// let mut h = axon::testing::Harness::new(MainConnection::new(info, stats.clone()));
+    /// h.send(Bytes::from_static(b"HEARTBEAT 3 17\r\n")).await;
+    /// assert_eq!(h.recv().await.unwrap(), Bytes::from_static(b"ACK HEARTBEAT 3\r\n"));
+    /// assert_eq!(stats.commands(), 1);
+    /// # }
+    /// ```
     pub fn commands(&self) -> u64 {
         self.inner.commands.load(Ordering::Relaxed)
     }
     /// Declared-but-unwritten commands received.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use bytes::Bytes;
+    /// use components::cosmici::main_server::{MainConnection, MainStats};
+    ///
+    /// # let info = chassis::tcp::ConnectionInfo {
+    /// #     id: 1,
+    /// #     peer: "127.0.0.1:5000".parse().unwrap(),
+    /// #     local: "127.0.0.1:26766".parse().unwrap(),
+    /// # };
+    /// let stats = MainStats::default();
+    /// let mut h = axon::testing::Harness::new(MainConnection::new(info, stats.clone()));
+    /// h.send(Bytes::from_static(b"PULSE_DATA 3 x\r\n")).await;
+    /// let answer = h.recv().await.unwrap();
+    /// assert_eq!(answer, Bytes::from_static(b"ERR NOT_IMPLEMENTED PULSE_DATA\r\n"));
+    /// assert_eq!((stats.unimplemented(), stats.commands()), (1, 0));
+    /// # }
+    /// ```
     pub fn unimplemented(&self) -> u64 {
         self.inner.unimplemented.load(Ordering::Relaxed)
     }
     /// Malformed lines received (including over-long ones).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use bytes::Bytes;
+    /// use components::cosmici::main_server::{MainConnection, MainStats};
+    ///
+    /// # let info = chassis::tcp::ConnectionInfo {
+    /// #     id: 1,
+    /// #     peer: "127.0.0.1:5000".parse().unwrap(),
+    /// #     local: "127.0.0.1:26766".parse().unwrap(),
+    /// # };
+    /// let stats = MainStats::default();
+    /// let mut h = axon::testing::Harness::new(MainConnection::new(info, stats.clone()));
+    /// h.send(Bytes::from_static(b"HEARTBEAT 1 x\r\n")).await;
+    /// assert!(h.recv().await.unwrap().starts_with(b"ERR "));
+    /// assert_eq!(stats.malformed(), 1);
+    /// # }
+    /// ```
     pub fn malformed(&self) -> u64 {
         self.inner.malformed.load(Ordering::Relaxed)
     }
@@ -145,6 +260,24 @@ pub struct MainConnection {
 
 impl MainConnection {
     /// A handler for connection `info`, counting into `stats`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use bytes::Bytes;
+    /// use components::cosmici::main_server::{MainConnection, MainStats};
+    ///
+    /// let info = chassis::tcp::ConnectionInfo {
+    ///     id: 7,
+    ///     peer: "10.0.0.2:5000".parse().unwrap(),
+    ///     local: "10.0.0.1:26766".parse().unwrap(),
+    /// };
+    /// let mut h = axon::testing::Harness::new(MainConnection::new(info, MainStats::default()));
+    /// h.send(Bytes::from_static(b"POWERED_ON 2 10.0.0.2 00:11:22:33:44:55\r\n")).await;
+    /// assert_eq!(h.recv().await.unwrap(), Bytes::from_static(b"ACK POWERED_ON 2\r\n"));
+    /// # }
+    /// ```
     pub fn new(info: ConnectionInfo, stats: MainStats) -> Self {
         Self { info, stats }
     }
@@ -227,6 +360,21 @@ impl Component for MainConnection {
 /// # Errors
 ///
 /// [`BindError`] if the address cannot be bound.
+///
+/// # Examples
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use components::cosmici::main_server::{MAIN_PORT, MainStats, main_server};
+///
+/// let rt = axon::Runtime::new();
+/// let stats = MainStats::default();
+/// let listen = std::net::SocketAddr::from(([0, 0, 0, 0], MAIN_PORT));
+/// let server = main_server(listen, stats.clone()).await?;
+/// assert_eq!(server.local_addr().port(), MAIN_PORT);
+/// let _server = rt.spawn(server)?;
+/// # Ok(()) }
+/// ```
 pub async fn main_server(
     listen: SocketAddr,
     stats: MainStats,
@@ -239,6 +387,27 @@ pub async fn main_server(
 }
 
 /// What the node model reports.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// use components::cosmici::MainCommand;
+/// use components::cosmici::main_server::{MainEvent, NetEvent, SensorNet};
+///
+/// # let conn = chassis::tcp::ConnectionInfo {
+/// #     id: 1,
+/// #     peer: "127.0.0.1:5000".parse().unwrap(),
+/// #     local: "127.0.0.1:26766".parse().unwrap(),
+/// # };
+/// let mut h = axon::testing::Harness::new(SensorNet::new(Default::default()));
+/// let command = MainCommand::parse("BRIDGE_MODE 2 FLYOVER").unwrap();
+/// h.send(MainEvent { conn, command }).await;
+/// assert!(matches!(h.recv().await, Some(NetEvent::BridgeMode { node: 2, .. })));
+/// // The first message from the node also brings it ON.
+/// assert!(matches!(h.recv().await, Some(NetEvent::StateChanged { node: 2, .. })));
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NetEvent {
@@ -268,6 +437,18 @@ pub enum NetEvent {
 }
 
 /// Settings of [`SensorNet`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use components::cosmici::main_server::{SensorNet, SensorNetConfig};
+///
+/// let config = SensorNetConfig::default();
+/// assert_eq!(config.awol_after, Duration::from_secs(330));
+/// assert_eq!(config.heartbeat, Duration::from_secs(300));
+/// let _net = SensorNet::new(SensorNetConfig { awol_after: Duration::from_secs(10), ..config });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SensorNetConfig {
     /// Silence after which a node is AWOL (default: one heartbeat period plus 10%).
@@ -300,6 +481,28 @@ pub struct NodeView {
 
 impl NodeView {
     /// Every node heard of, with its state, by id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// use components::cosmici::main_server::{MainEvent, SensorNet};
+    /// use components::cosmici::{MainCommand, NodeState};
+    ///
+    /// # let conn = chassis::tcp::ConnectionInfo {
+    /// #     id: 1,
+    /// #     peer: "127.0.0.1:5000".parse().unwrap(),
+    /// #     local: "127.0.0.1:26766".parse().unwrap(),
+    /// # };
+    /// let net = SensorNet::new(Default::default());
+    /// let view = net.view();
+    /// let mut h = axon::testing::Harness::new(net);
+    /// let command = MainCommand::parse("HEARTBEAT 4 1").unwrap();
+    /// h.send(MainEvent { conn, command }).await;
+    /// h.recv().await.unwrap(); // UNSEEN -> ON
+    /// assert_eq!(view.states().get(&4), Some(&NodeState::On));
+    /// # }
+    /// ```
     pub fn states(&self) -> BTreeMap<u32, NodeState> {
         self.states.lock().map(|s| s.clone()).unwrap_or_default()
     }
@@ -356,6 +559,17 @@ pub struct SensorNet {
 
 impl SensorNet {
     /// A node model with `config`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::cosmici::main_server::{SensorNet, SensorNetConfig};
+    ///
+    /// let config = SensorNetConfig { awol_after: Duration::from_secs(60), ..Default::default() };
+    /// let net = SensorNet::new(config);
+    /// assert!(net.view().states().is_empty());
+    /// ```
     pub fn new(config: SensorNetConfig) -> Self {
         Self {
             config,
@@ -364,6 +578,31 @@ impl SensorNet {
     }
 
     /// A view of node states that stays live while it runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// use std::time::Duration;
+    /// use components::cosmici::main_server::{MainEvent, SensorNet, SensorNetConfig};
+    /// use components::cosmici::{MainCommand, NodeState};
+    ///
+    /// # let conn = chassis::tcp::ConnectionInfo {
+    /// #     id: 1,
+    /// #     peer: "127.0.0.1:5000".parse().unwrap(),
+    /// #     local: "127.0.0.1:26766".parse().unwrap(),
+    /// # };
+    /// let config = SensorNetConfig { awol_after: Duration::from_secs(10), ..Default::default() };
+    /// let net = SensorNet::new(config);
+    /// let view = net.view();
+    /// let mut h = axon::testing::Harness::new(net);
+    /// let command = MainCommand::parse("HEARTBEAT 4 1").unwrap();
+    /// h.send(MainEvent { conn, command }).await;
+    /// h.recv().await.unwrap(); // UNSEEN -> ON
+    /// h.recv().await.unwrap(); // ON -> ON_AWOL, 10 s later on the paused clock
+    /// assert_eq!(view.states().get(&4), Some(&NodeState::OnAwol));
+    /// # }
+    /// ```
     pub fn view(&self) -> NodeView {
         self.view.clone()
     }

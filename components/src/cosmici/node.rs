@@ -41,6 +41,17 @@ use super::main_cmd::{BridgeMode, MacAddr, MainCommand};
 use super::uart::{HostKind, UartLine};
 
 /// Where a node stands, as the server sees it.
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::{Node, NodeEvent, NodeState};
+///
+/// let mut node = Node::new(Default::default());
+/// assert_eq!(node.state(), NodeState::Unseen);
+/// node.handle(NodeEvent::PoweredOn, 0);
+/// assert_eq!(node.state(), NodeState::On);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NodeState {
     /// Never heard from.
@@ -76,6 +87,15 @@ impl NodeState {
     }
 
     /// Whether the node is silent for too long.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::NodeState;
+    ///
+    /// assert!(NodeState::OnAwol.is_awol());
+    /// assert!(!NodeState::Running.is_awol());
+    /// ```
     pub fn is_awol(self) -> bool {
         matches!(self, Self::OnAwol | Self::RunningAwol)
     }
@@ -88,6 +108,19 @@ impl fmt::Display for NodeState {
 }
 
 /// Something that happened to a node.
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::{Node, NodeEvent, NodeState};
+///
+/// let mut node = Node::new(Default::default());
+/// node.handle(NodeEvent::PoweredOn, 0);
+/// node.handle(NodeEvent::RunStarted, 1);
+/// assert_eq!(node.state(), NodeState::Running);
+/// node.handle(NodeEvent::RunEnded, 2);
+/// assert_eq!(node.state(), NodeState::On);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NodeEvent {
     /// The node sent `POWERED_ON`.
@@ -101,6 +134,17 @@ pub enum NodeEvent {
 }
 
 /// A change of [`NodeState`].
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::{Node, NodeEvent, NodeState, Transition};
+///
+/// let mut node = Node::new(Default::default());
+/// node.handle(NodeEvent::PoweredOn, 0);
+/// let t: Transition = node.handle(NodeEvent::RunStarted, 1).unwrap();
+/// assert_eq!((t.from, t.to), (NodeState::On, NodeState::Running));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Transition {
     /// The state before.
@@ -110,6 +154,15 @@ pub struct Transition {
 }
 
 /// Settings of the node state machine.
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::NodeConfig;
+///
+/// let config = NodeConfig::default();
+/// assert_eq!(config.awol_after_ns, 330_000_000_000);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NodeConfig {
     /// Silence longer than this (ns) makes a node AWOL.
@@ -118,6 +171,14 @@ pub struct NodeConfig {
 
 impl NodeConfig {
     /// The heartbeat period the defaults assume: 5 minutes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::NodeConfig;
+    ///
+    /// assert_eq!(NodeConfig::HEARTBEAT_PERIOD_NS, 5 * 60 * 1_000_000_000);
+    /// ```
     pub const HEARTBEAT_PERIOD_NS: u64 = 300_000_000_000;
 }
 
@@ -131,6 +192,16 @@ impl Default for NodeConfig {
 }
 
 /// One node's state machine.
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::{Node, NodeConfig, NodeEvent, NodeState};
+///
+/// let mut node = Node::new(NodeConfig { awol_after_ns: 10 });
+/// node.handle(NodeEvent::Heard, 0);
+/// assert_eq!(node.tick(11).map(|t| t.to), Some(NodeState::OnAwol));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
     config: NodeConfig,
@@ -140,6 +211,16 @@ pub struct Node {
 
 impl Node {
     /// A node not yet heard from.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{Node, NodeState};
+    ///
+    /// let node = Node::new(Default::default());
+    /// assert_eq!(node.state(), NodeState::Unseen);
+    /// assert_eq!(node.last_heard_ns(), None);
+    /// ```
     pub fn new(config: NodeConfig) -> Self {
         Self {
             config,
@@ -149,11 +230,33 @@ impl Node {
     }
 
     /// The current state.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{Node, NodeEvent, NodeState};
+    ///
+    /// let mut node = Node::new(Default::default());
+    /// node.handle(NodeEvent::Heard, 7);
+    /// assert_eq!(node.state(), NodeState::On);
+    /// ```
     pub fn state(&self) -> NodeState {
         self.state
     }
 
     /// When the node was last heard from.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{Node, NodeEvent};
+    ///
+    /// let mut node = Node::new(Default::default());
+    /// node.handle(NodeEvent::Heard, 20);
+    /// // An earlier time does not move the record back.
+    /// node.handle(NodeEvent::Heard, 10);
+    /// assert_eq!(node.last_heard_ns(), Some(20));
+    /// ```
     pub fn last_heard_ns(&self) -> Option<u64> {
         self.last_heard_ns
     }
@@ -196,6 +299,17 @@ impl Node {
 
     /// Marks the node AWOL if it has been silent for more than
     /// [`NodeConfig::awol_after_ns`] at time `now`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{Node, NodeConfig, NodeEvent, NodeState};
+    ///
+    /// let mut node = Node::new(NodeConfig { awol_after_ns: 10 });
+    /// node.handle(NodeEvent::Heard, 0);
+    /// assert_eq!(node.tick(10), None);
+    /// assert_eq!(node.tick(11).map(|t| t.to), Some(NodeState::OnAwol));
+    /// ```
     pub fn tick(&mut self, now: u64) -> Option<Transition> {
         let silent_too_long = self
             .silence_ns(now)
@@ -210,6 +324,18 @@ impl Node {
 
     /// How long the node has been silent at `now` (zero if `now` is earlier
     /// than the last message), or `None` if never heard from.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{Node, NodeEvent};
+    ///
+    /// let mut node = Node::new(Default::default());
+    /// assert_eq!(node.silence_ns(5), None);
+    /// node.handle(NodeEvent::Heard, 5);
+    /// assert_eq!(node.silence_ns(12), Some(7));
+    /// assert_eq!(node.silence_ns(3), Some(0));
+    /// ```
     pub fn silence_ns(&self, now: u64) -> Option<u64> {
         self.last_heard_ns.map(|t| now.saturating_sub(t))
     }
@@ -221,6 +347,18 @@ impl Node {
 }
 
 /// What the registry knows about one node.
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::{MainCommand, NodeRegistry};
+///
+/// let mut nodes = NodeRegistry::default();
+/// nodes.apply(&MainCommand::parse("HEARTBEAT 2 17").unwrap(), 0);
+/// let record = nodes.get(2).unwrap();
+/// assert_eq!(record.last_heartbeat, Some(17));
+/// assert_eq!(record.ip, None);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeRecord {
     /// The node's state machine.
@@ -236,6 +374,19 @@ pub struct NodeRecord {
 }
 
 /// The outcome of [`NodeRegistry::apply`].
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::{Applied, MainCommand, NodeRegistry, NodeState};
+///
+/// let mut nodes = NodeRegistry::default();
+/// let cmd = MainCommand::parse("POWERED_ON 4 10.0.0.9 00:11:22:33:44:55").unwrap();
+/// let applied: Applied = nodes.apply(&cmd, 0).unwrap();
+/// assert_eq!(applied.id, 4);
+/// assert_eq!(applied.transition.map(|t| t.to), Some(NodeState::On));
+/// assert!(applied.first_power_on);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Applied {
     /// The node the command came from.
@@ -268,6 +419,15 @@ pub struct NodeRegistry {
 
 impl NodeRegistry {
     /// An empty registry whose nodes use `config`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{NodeConfig, NodeRegistry};
+    ///
+    /// let nodes = NodeRegistry::new(NodeConfig { awol_after_ns: 1_000 });
+    /// assert_eq!(nodes.iter().count(), 0);
+    /// ```
     pub fn new(config: NodeConfig) -> Self {
         Self {
             config,
@@ -277,6 +437,19 @@ impl NodeRegistry {
 
     /// Applies a MAIN command received at `now`; `None` for commands that
     /// carry no node id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{MainCommand, NodeRegistry};
+    ///
+    /// let mut nodes = NodeRegistry::default();
+    /// let cmd = MainCommand::parse("BRIDGE_MODE 3 TREFOIL").unwrap();
+    /// let applied = nodes.apply(&cmd, 0).unwrap();
+    /// assert_eq!(applied.id, 3);
+    /// assert!(!applied.first_power_on);
+    /// assert!(nodes.get(3).unwrap().bridge_mode.is_some());
+    /// ```
     pub fn apply(&mut self, cmd: &MainCommand, now: u64) -> Option<Applied> {
         let id = cmd.node_id()?;
         let record = self.record(id);
@@ -307,11 +480,35 @@ impl NodeRegistry {
     }
 
     /// Applies a non-MAIN event (a UART line heard, a run started …) to node `id`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{NodeEvent, NodeRegistry, NodeState};
+    ///
+    /// let mut nodes = NodeRegistry::default();
+    /// nodes.handle(1, NodeEvent::PoweredOn, 0);
+    /// let t = nodes.handle(1, NodeEvent::RunStarted, 1).unwrap();
+    /// assert_eq!(t.to, NodeState::Running);
+    /// ```
     pub fn handle(&mut self, id: u32, event: NodeEvent, now: u64) -> Option<Transition> {
         self.record(id).node.handle(event, now)
     }
 
     /// Checks every node for silence at `now`; returns the nodes that went AWOL.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{NodeConfig, NodeEvent, NodeRegistry, NodeState};
+    ///
+    /// let mut nodes = NodeRegistry::new(NodeConfig { awol_after_ns: 10 });
+    /// nodes.handle(1, NodeEvent::Heard, 0);
+    /// nodes.handle(2, NodeEvent::Heard, 5);
+    /// let awol = nodes.tick(12);
+    /// assert_eq!(awol.len(), 1);
+    /// assert_eq!((awol[0].0, awol[0].1.to), (1, NodeState::OnAwol));
+    /// ```
     pub fn tick(&mut self, now: u64) -> Vec<(u32, Transition)> {
         self.nodes
             .iter_mut()
@@ -320,11 +517,34 @@ impl NodeRegistry {
     }
 
     /// The record of node `id`, if it was ever heard of.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{NodeEvent, NodeRegistry};
+    ///
+    /// let mut nodes = NodeRegistry::default();
+    /// nodes.handle(1, NodeEvent::Heard, 0);
+    /// assert!(nodes.get(1).is_some());
+    /// assert!(nodes.get(2).is_none());
+    /// ```
     pub fn get(&self, id: u32) -> Option<&NodeRecord> {
         self.nodes.get(&id)
     }
 
     /// All records, by ascending id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{NodeEvent, NodeRegistry};
+    ///
+    /// let mut nodes = NodeRegistry::default();
+    /// nodes.handle(9, NodeEvent::Heard, 0);
+    /// nodes.handle(2, NodeEvent::Heard, 0);
+    /// let ids: Vec<u32> = nodes.iter().map(|(id, _)| id).collect();
+    /// assert_eq!(ids, [2, 9]);
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (u32, &NodeRecord)> {
         self.nodes.iter().map(|(&id, record)| (id, record))
     }
@@ -342,6 +562,18 @@ impl NodeRegistry {
 }
 
 /// A condition for starting a run.
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::{Requirement, RunReadiness};
+///
+/// let ready = RunReadiness::default();
+/// assert_eq!(
+///     ready.missing(),
+///     [Requirement::CtuReady, Requirement::FedmReady, Requirement::GpsTimeGood]
+/// );
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Requirement {
     /// A `CTU_GPS` host has sent `HOST_READY`.
@@ -396,6 +628,17 @@ impl Default for RunReadiness {
 
 impl RunReadiness {
     /// Nothing ready; GPS time counts as good within ±`time_good_ns`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{Requirement, RunReadiness, UartLine};
+    ///
+    /// // 60 ns accuracy is not good enough at a 50 ns threshold.
+    /// let mut ready = RunReadiness::new(50);
+    /// ready.observe(0, &UartLine::parse("PDMETRAIM,0,1,0.000000060,0").unwrap());
+    /// assert!(ready.missing().contains(&Requirement::GpsTimeGood));
+    /// ```
     pub fn new(time_good_ns: u64) -> Self {
         Self {
             time_good_ns,
@@ -408,6 +651,17 @@ impl RunReadiness {
 
     /// Takes note of a UART line from node `node`. Lines that say nothing
     /// about readiness, and GPS sentences that do not decode, are ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{Requirement, RunReadiness, UartLine};
+    ///
+    /// let mut ready = RunReadiness::default();
+    /// ready.observe(1, &UartLine::parse("HOST_STARTING,FEDM,1.0").unwrap());
+    /// ready.observe(1, &UartLine::parse("HOST_READY").unwrap());
+    /// assert!(!ready.missing().contains(&Requirement::FedmReady));
+    /// ```
     pub fn observe(&mut self, node: u32, line: &UartLine) {
         match line {
             UartLine::HostStarting { host, .. } => {
@@ -431,6 +685,16 @@ impl RunReadiness {
     }
 
     /// Sets a host's readiness directly.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{HostKind, Requirement, RunReadiness};
+    ///
+    /// let mut ready = RunReadiness::default();
+    /// ready.set_host_ready(HostKind::CtuGps, true);
+    /// assert_eq!(ready.missing(), [Requirement::FedmReady, Requirement::GpsTimeGood]);
+    /// ```
     pub fn set_host_ready(&mut self, host: HostKind, ready: bool) {
         match host {
             HostKind::CtuGps => self.ctu_ready = ready,
@@ -439,11 +703,32 @@ impl RunReadiness {
     }
 
     /// Whether every [`Requirement`] is met.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{HostKind, RunReadiness};
+    ///
+    /// let mut ready = RunReadiness::default();
+    /// ready.set_host_ready(HostKind::CtuGps, true);
+    /// ready.set_host_ready(HostKind::Fedm, true);
+    /// assert!(!ready.ready_to_start()); // GPS time not yet good
+    /// ```
     pub fn ready_to_start(&self) -> bool {
         self.missing().is_empty()
     }
 
     /// The requirements not yet met, for the operator.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{Requirement, RunReadiness, UartLine};
+    ///
+    /// let mut ready = RunReadiness::default();
+    /// ready.observe(0, &UartLine::parse("PDMETRAIM,0,1,0.000000060,0").unwrap());
+    /// assert_eq!(ready.missing(), [Requirement::CtuReady, Requirement::FedmReady]);
+    /// ```
     pub fn missing(&self) -> Vec<Requirement> {
         [
             (self.ctu_ready, Requirement::CtuReady),

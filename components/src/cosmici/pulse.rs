@@ -45,6 +45,16 @@ use super::error::{DeltasError, UartError};
 use super::uart::{Fields, parse_uint};
 
 /// Direction of a threshold crossing.
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::{Deltas, Edge};
+///
+/// let d: Deltas = "(0,3)".parse().unwrap();
+/// let edges: Vec<Edge> = d.crossings().iter().map(|c| c.edge).collect();
+/// assert_eq!(edges, [Edge::Rising, Edge::Falling]);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Edge {
     /// The signal crossed the threshold going up.
@@ -74,6 +84,15 @@ pub struct Crossing {
 }
 
 /// The rise and fall deltas of one threshold level.
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::{Deltas, LevelDeltas};
+///
+/// let d: Deltas = "(1,(2,3),4)".parse().unwrap();
+/// assert_eq!(d.levels()[1], LevelDeltas { rise: 2, fall: 3 });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct LevelDeltas {
     /// Cycles from the previous level's rise (from `start_pll` for level 1)
@@ -105,6 +124,15 @@ pub struct Deltas {
 
 impl Deltas {
     /// Deepest nesting accepted, which bounds parser recursion.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{Deltas, LevelDeltas};
+    ///
+    /// let too_many = vec![LevelDeltas { rise: 1, fall: 1 }; Deltas::MAX_LEVELS + 1];
+    /// assert!(Deltas::new(too_many).is_err());
+    /// ```
     pub const MAX_LEVELS: usize = 16;
 
     /// Builds a list from per-level deltas, outermost first.
@@ -135,6 +163,15 @@ impl Deltas {
     }
 
     /// Per-level deltas, outermost (level 1) first; never empty.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{Deltas, LevelDeltas};
+    ///
+    /// let d: Deltas = "(0,7)".parse().unwrap();
+    /// assert_eq!(d.levels(), &[LevelDeltas { rise: 0, fall: 7 }]);
+    /// ```
     pub fn levels(&self) -> &[LevelDeltas] {
         &self.levels
     }
@@ -418,6 +455,16 @@ pub struct ConPulse {
 }
 
 /// The stated level count of a [`ConPulse`] disagrees with its deltas list.
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::{ConPulse, LevelCountMismatch};
+///
+/// let pulse: ConPulse = "CON_PULSE,1,2,3,4,5,2,(0,1)".parse().unwrap();
+/// let LevelCountMismatch { stated, actual } = pulse.level_count_mismatch().unwrap();
+/// assert_eq!((stated, actual), (2, 1));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LevelCountMismatch {
     /// The `x` field as sent.
@@ -466,12 +513,34 @@ impl ConPulse {
     }
 
     /// The threshold crossings in time order (see [`Deltas::crossings`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{ConPulse, Edge};
+    ///
+    /// let pulse: ConPulse = "CON_PULSE,1,2,3,4,5,2,(0,(2,2),5)".parse().unwrap();
+    /// let c: Vec<_> = pulse.crossings().iter().map(|c| (c.level, c.edge, c.cycles)).collect();
+    /// assert_eq!(
+    ///     c,
+    ///     [(1, Edge::Rising, 0), (2, Edge::Rising, 2), (2, Edge::Falling, 4), (1, Edge::Falling, 9)]
+    /// );
+    /// ```
     pub fn crossings(&self) -> Vec<Crossing> {
         self.deltas.crossings()
     }
 
     /// FEDM cycles from the sync pulse to the pulse's first rising edge
     /// (`start_pll - pll`, modulo 2³²).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::ConPulse;
+    ///
+    /// let pulse: ConPulse = "CON_PULSE,1,4294967290,3,4,10,1,(0,1)".parse().unwrap();
+    /// assert_eq!(pulse.cycles_since_sync(), 16); // the PLL counter wrapped
+    /// ```
     pub fn cycles_since_sync(&self) -> u32 {
         self.start_pll.wrapping_sub(self.pll)
     }

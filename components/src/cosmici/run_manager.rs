@@ -12,6 +12,20 @@ use super::node::{NodeEvent, RunReadiness};
 use super::uart::UartLine;
 
 /// What a [`RunManager`] reports.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use components::cosmici::run_manager::{RunEvent, RunManager};
+/// use components::cosmici::{NodeUartLine, UartLine};
+///
+/// let mut h = axon::testing::Harness::new(RunManager::new(0));
+/// let line = UartLine::parse("ACK,START").unwrap();
+/// h.send(NodeUartLine { node: 0, line }).await;
+/// assert_eq!(h.recv().await, Some(RunEvent::Started));
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RunEvent {
@@ -63,6 +77,25 @@ pub struct RunManager {
 
 impl RunManager {
     /// A manager whose CTU is node `ctu`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use components::cosmici::run_manager::{RunEvent, RunManager};
+    /// use components::cosmici::{NodeUartLine, UartLine};
+    ///
+    /// let mut h = axon::testing::Harness::new(RunManager::new(2));
+    /// // Only the CTU's acknowledgement counts.
+    /// for node in [0, 2] {
+    ///     let line = UartLine::parse("ACK,START").unwrap();
+    ///     h.send(NodeUartLine { node, line }).await;
+    /// }
+    /// h.finish().await;
+    /// assert_eq!(h.recv().await, Some(RunEvent::Started));
+    /// assert_eq!(h.recv().await, None);
+    /// # }
+    /// ```
     pub fn new(ctu: u32) -> Self {
         Self { ctu }
     }

@@ -60,6 +60,21 @@ use crate::physics::simulate::{
 const CONNECT_ATTEMPTS: u32 = 200;
 
 /// Where the simulated nodes find their bridges.
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::bridge::BridgeDirectory;
+/// use components::cosmici::sim::{BridgePorts, DetectorSimConfig};
+/// use components::physics::layout::DetectorLayout;
+///
+/// let mut config = DetectorSimConfig::new("10.0.0.1:26766".parse()?, DetectorLayout::grid(2, 2, 10.0)?);
+/// // By default the bridges are at the protocol's bases on the server's host.
+/// assert!(matches!(config.bridges, BridgePorts::Bases { auxio: 52737, uart: 63766, .. }));
+/// // With an in-process server on free ports, look them up instead.
+/// config.bridges = BridgePorts::Directory(BridgeDirectory::default());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub enum BridgePorts {
     /// Fixed port bases, as the real nodes use (node id added).
@@ -76,6 +91,23 @@ pub enum BridgePorts {
 }
 
 /// Settings of a [`DetectorSim`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use components::cosmici::sim::{DetectorSim, DetectorSimConfig};
+/// use components::physics::layout::DetectorLayout;
+///
+/// let config = DetectorSimConfig {
+///     seed: 42,
+///     heartbeat: Duration::from_secs(1),
+///     ..DetectorSimConfig::new("127.0.0.1:26766".parse()?, DetectorLayout::grid(3, 1, 10.0)?)
+/// };
+/// assert_eq!(config.layout.len(), 3);
+/// let _sim = DetectorSim::new(config)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct DetectorSimConfig {
     /// The server's MAIN address.
@@ -97,6 +129,19 @@ pub struct DetectorSimConfig {
 impl DetectorSimConfig {
     /// Settings for `layout` reporting to a server at `main` with bridges at the
     /// protocol's port bases on the same host.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::cosmici::sim::DetectorSimConfig;
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// let config = DetectorSimConfig::new("127.0.0.1:26766".parse()?, DetectorLayout::grid(2, 2, 10.0)?);
+    /// assert_eq!((config.seed, config.heartbeat), (1, Duration::from_secs(5)));
+    /// assert!(config.truth_file.is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(main: SocketAddr, layout: DetectorLayout) -> Self {
         Self {
             main,
@@ -115,6 +160,23 @@ impl DetectorSimConfig {
 }
 
 /// One simulated pulse that was sent.
+///
+/// # Examples
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use components::cosmici::sim::{DetectorSim, DetectorSimConfig};
+/// use components::physics::layout::DetectorLayout;
+///
+/// let config = DetectorSimConfig::new("127.0.0.1:26766".parse()?, DetectorLayout::grid(2, 2, 10.0)?);
+/// let sim = DetectorSim::new(config)?.start();
+/// tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+/// for p in sim.stop().await.pulses() {
+///     assert!(p.first_rise_utc_ns >= p.onset_utc_ns);
+///     println!("node {} ch {}: {:.3} V, shower {:?}", p.node, p.ch, p.peak_height, p.shower);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TruthPulse {
     /// FEDM node.
@@ -138,6 +200,22 @@ pub struct TruthPulse {
 }
 
 /// One simulated shower.
+///
+/// # Examples
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use components::cosmici::sim::{DetectorSim, DetectorSimConfig};
+/// use components::physics::layout::DetectorLayout;
+///
+/// let config = DetectorSimConfig::new("127.0.0.1:26766".parse()?, DetectorLayout::grid(2, 2, 10.0)?);
+/// let sim = DetectorSim::new(config)?.start();
+/// tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+/// for s in sim.stop().await.showers() {
+///     println!("shower {}: zenith {:.1}°, {} detectors", s.id, s.zenith.to_degrees(), s.hits);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TruthShower {
     /// Sequence number.
@@ -167,6 +245,15 @@ struct TruthLog {
 }
 
 /// The ground truth of a simulation, shared while it runs.
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::sim::SimTruth;
+///
+/// let truth = SimTruth::default();
+/// assert!(truth.pulses().is_empty() && truth.showers().is_empty());
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct SimTruth {
     inner: Arc<Mutex<TruthLog>>,
@@ -174,6 +261,23 @@ pub struct SimTruth {
 
 impl SimTruth {
     /// The pulses sent so far.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use components::cosmici::sim::{DetectorSim, DetectorSimConfig};
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// let config = DetectorSimConfig::new("127.0.0.1:26766".parse()?, DetectorLayout::grid(2, 2, 10.0)?);
+    /// let mut sim = DetectorSim::new(config)?.start();
+    /// sim.wait_started().await;
+    /// tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    /// // Read while it runs: a snapshot.
+    /// let sent = sim.truth().pulses().len();
+    /// println!("{sent} pulses so far");
+    /// # Ok(()) }
+    /// ```
     pub fn pulses(&self) -> Vec<TruthPulse> {
         self.inner
             .lock()
@@ -182,6 +286,22 @@ impl SimTruth {
     }
 
     /// The showers simulated so far.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use components::cosmici::sim::{DetectorSim, DetectorSimConfig};
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// let config = DetectorSimConfig::new("127.0.0.1:26766".parse()?, DetectorLayout::grid(2, 2, 10.0)?);
+    /// let sim = DetectorSim::new(config)?.start();
+    /// tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    /// let truth = sim.stop().await;
+    /// let in_showers = truth.pulses().iter().filter(|p| p.shower.is_some()).count();
+    /// println!("{} showers, {in_showers} pulses from them", truth.showers().len());
+    /// # Ok(()) }
+    /// ```
     pub fn showers(&self) -> Vec<TruthShower> {
         self.inner
             .lock()
@@ -190,6 +310,17 @@ impl SimTruth {
     }
 
     /// Flushes the truth file.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::sim::SimTruth;
+    ///
+    /// // Without a truth file there is nothing to flush; it is harmless.
+    /// let truth = SimTruth::default();
+    /// truth.flush();
+    /// assert!(truth.pulses().is_empty());
+    /// ```
     pub fn flush(&self) {
         if let Ok(mut t) = self.inner.lock()
             && let Some(f) = t.file.as_mut()
@@ -220,6 +351,22 @@ struct RunStart {
 }
 
 /// A running simulation: its node tasks, its truth.
+///
+/// # Examples
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use components::cosmici::sim::{DetectorSim, DetectorSimConfig};
+/// use components::physics::layout::DetectorLayout;
+///
+/// let config = DetectorSimConfig::new("127.0.0.1:26766".parse()?, DetectorLayout::grid(2, 2, 10.0)?);
+/// let mut sim = DetectorSim::new(config)?.start();
+/// sim.wait_started().await;
+/// assert!(sim.run_started());
+/// let truth = sim.stop().await;
+/// # let _ = truth;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct SimHandle {
     tasks: JoinSet<()>,
@@ -229,11 +376,40 @@ pub struct SimHandle {
 
 impl SimHandle {
     /// The ground truth so far.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use components::cosmici::sim::{DetectorSim, DetectorSimConfig};
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// let config = DetectorSimConfig::new("127.0.0.1:26766".parse()?, DetectorLayout::grid(2, 2, 10.0)?);
+    /// let sim = DetectorSim::new(config)?.start();
+    /// let truth = sim.truth().clone(); // shared: stays live while the nodes run
+    /// tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    /// println!("{} pulses", truth.pulses().len());
+    /// # Ok(()) }
+    /// ```
     pub fn truth(&self) -> &SimTruth {
         &self.truth
     }
 
     /// Whether the CTU has received `START`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use components::cosmici::sim::{DetectorSim, DetectorSimConfig};
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// let config = DetectorSimConfig::new("127.0.0.1:26766".parse()?, DetectorLayout::grid(2, 2, 10.0)?);
+    /// let sim = DetectorSim::new(config)?.start();
+    /// // Nothing starts the run until the server has sent START to the CTU.
+    /// assert!(!sim.run_started());
+    /// # Ok(()) }
+    /// ```
     pub fn run_started(&self) -> bool {
         self.started.borrow().is_some()
     }
@@ -243,6 +419,21 @@ impl SimHandle {
     /// # Cancel safety
     ///
     /// Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use components::cosmici::sim::{DetectorSim, DetectorSimConfig};
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// let config = DetectorSimConfig::new("127.0.0.1:26766".parse()?, DetectorLayout::grid(2, 2, 10.0)?);
+    /// let mut sim = DetectorSim::new(config)?.start();
+    /// tokio::time::timeout(Duration::from_secs(30), sim.wait_started()).await?;
+    /// assert!(sim.run_started());
+    /// # Ok(()) }
+    /// ```
     pub async fn wait_started(&mut self) {
         loop {
             if self.started.borrow_and_update().is_some() {
@@ -256,6 +447,23 @@ impl SimHandle {
     }
 
     /// Stops every node (their connections close) and flushes the truth file.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use components::cosmici::sim::{DetectorSim, DetectorSimConfig};
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// let mut config = DetectorSimConfig::new("127.0.0.1:26766".parse()?, DetectorLayout::grid(2, 2, 10.0)?);
+    /// config.truth_file = Some("truth.jsonl".into());
+    /// let sim = DetectorSim::new(config)?.start();
+    /// tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    /// // The nodes disconnect and truth.jsonl is complete.
+    /// let truth = sim.stop().await;
+    /// println!("{} pulses", truth.pulses().len());
+    /// # Ok(()) }
+    /// ```
     pub async fn stop(mut self) -> SimTruth {
         self.tasks.shutdown().await;
         self.truth.flush();
@@ -286,6 +494,16 @@ pub struct DetectorSim {
 }
 
 /// The thresholds the simulated FEDMs use and report, V (three decimals, as sent).
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::sim::sim_levels;
+///
+/// let levels = sim_levels();
+/// assert_eq!(levels.len(), 5);
+/// assert_eq!(levels[..4], [0.2, 0.3, 0.45, 0.675]);
+/// ```
 pub fn sim_levels() -> Vec<f64> {
     fedm_ladder()
         .into_iter()
@@ -306,6 +524,18 @@ impl DetectorSim {
     /// # Errors
     ///
     /// The I/O error if the truth file cannot be created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::sim::{DetectorSim, DetectorSimConfig};
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// let mut config = DetectorSimConfig::new("127.0.0.1:26766".parse()?, DetectorLayout::grid(2, 2, 10.0)?);
+    /// config.truth_file = Some("/nonexistent-dir/truth.jsonl".into());
+    /// assert!(DetectorSim::new(config).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(config: DetectorSimConfig) -> std::io::Result<Self> {
         let truth = SimTruth::default();
         if let Some(path) = &config.truth_file
@@ -317,6 +547,20 @@ impl DetectorSim {
     }
 
     /// Starts every node; they run until [`SimHandle::stop`].
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use components::cosmici::sim::{DetectorSim, DetectorSimConfig};
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// // Four detectors: the CTU (node 0) and two FEDM nodes (1 and 2).
+    /// let config = DetectorSimConfig::new("127.0.0.1:26766".parse()?, DetectorLayout::grid(2, 2, 10.0)?);
+    /// let mut sim = DetectorSim::new(config)?.start();
+    /// sim.wait_started().await;
+    /// # Ok(()) }
+    /// ```
     pub fn start(self) -> SimHandle {
         let config = Arc::new(self.config);
         let map = DetectorMap::default();

@@ -41,6 +41,22 @@ use crate::physics::shower::ShowerFilterConfig;
 const STAGE_LIMIT: Duration = Duration::from_secs(10);
 
 /// Why a station could not start.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use components::cosmici::station::{Station, StationConfig, StationError};
+/// use components::physics::layout::DetectorLayout;
+///
+/// let rt = axon::Runtime::new();
+/// // The database is opened first: nothing is bound when it fails.
+/// let config = StationConfig::new(DetectorLayout::grid(2, 2, 10.0)?, "/nonexistent-dir/sensornet.db");
+/// let err = Station::start(&rt, config).await.unwrap_err();
+/// assert!(matches!(err, StationError::Database(_)));
+/// assert!(err.to_string().starts_with("database: "));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum StationError {
     /// The MAIN port could not be bound.
@@ -58,6 +74,22 @@ pub enum StationError {
 }
 
 /// Settings of a [`Station`].
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::station::StationConfig;
+/// use components::physics::layout::DetectorLayout;
+///
+/// let config = StationConfig {
+///     listen: "0.0.0.0:26766".parse()?,
+///     timing_sigma: 2.0,
+///     ..StationConfig::new(DetectorLayout::grid(2, 2, 10.0)?, "sensornet.db")
+/// };
+/// assert_eq!(config.layout.len(), 4);
+/// assert_eq!(config.db, std::path::Path::new("sensornet.db"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct StationConfig {
     /// MAIN listen address (COSMO port 26766 by default).
@@ -80,6 +112,19 @@ pub struct StationConfig {
 
 impl StationConfig {
     /// Defaults for `layout`, storing into `db`, MAIN on 127.0.0.1:26766.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::station::StationConfig;
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// let config = StationConfig::new(DetectorLayout::grid(2, 2, 10.0)?, "sensornet.db");
+    /// assert_eq!(config.listen.to_string(), "127.0.0.1:26766");
+    /// // Pulses from several FEDM links may arrive up to a second apart.
+    /// assert_eq!(config.shower_filter.lateness, 1e9);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(layout: DetectorLayout, db: impl Into<PathBuf>) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], super::main_server::MAIN_PORT)),
@@ -98,6 +143,16 @@ impl StationConfig {
 }
 
 /// Every counter of a running station.
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::station::StationStats;
+///
+/// let stats = StationStats::default();
+/// assert_eq!((stats.uart.lines(), stats.clock.timed(), stats.archive.pulses()), (0, 0, 0));
+/// assert!(stats.nodes.states().is_empty());
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct StationStats {
     /// MAIN commands.
@@ -150,6 +205,22 @@ impl Station {
     ///
     /// [`StationError`] if the MAIN port cannot be bound, the database opened, a
     /// setting is invalid, or (a bug) the graph cannot be wired.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use components::cosmici::station::{Station, StationConfig};
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// let rt = axon::Runtime::new();
+    /// let mut config = StationConfig::new(DetectorLayout::grid(2, 2, 10.0)?, "sensornet.db");
+    /// config.listen = "127.0.0.1:0".parse()?; // any free port
+    /// let station = Station::start(&rt, config).await?;
+    /// assert_ne!(station.main_addr().port(), 0);
+    /// station.shutdown().await;
+    /// # Ok(()) }
+    /// ```
     pub async fn start(rt: &Runtime, config: StationConfig) -> Result<Self, StationError> {
         let mut stats = StationStats::default();
         let archive = RunArchive::open(&config.db)?;
@@ -226,27 +297,114 @@ impl Station {
     }
 
     /// The bound MAIN address.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use components::cosmici::sim::{DetectorSim, DetectorSimConfig};
+    /// use components::cosmici::station::{Station, StationConfig};
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// let layout = DetectorLayout::grid(2, 2, 10.0)?;
+    /// let rt = axon::Runtime::new();
+    /// let mut config = StationConfig::new(layout.clone(), "sensornet.db");
+    /// config.listen = "127.0.0.1:0".parse()?;
+    /// let station = Station::start(&rt, config).await?;
+    /// // Point a simulator at the port actually bound.
+    /// let sim = DetectorSim::new(DetectorSimConfig::new(station.main_addr(), layout))?.start();
+    /// # let _ = sim;
+    /// # Ok(()) }
+    /// ```
     pub fn main_addr(&self) -> SocketAddr {
         self.main_addr
     }
 
     /// Where the bridges are, as they open.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use components::cosmici::LinkKind;
+    /// use components::cosmici::station::{Station, StationConfig};
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// let rt = axon::Runtime::new();
+    /// let station = Station::start(&rt, StationConfig::new(DetectorLayout::grid(2, 2, 10.0)?, "sensornet.db")).await?;
+    /// // Once node 1 has powered on, its UART terminal is open for operators.
+    /// let addrs = station.directory().wait(1, LinkKind::Uart).await;
+    /// println!("node 1 UART terminal on {}", addrs.terminal);
+    /// # Ok(()) }
+    /// ```
     pub fn directory(&self) -> BridgeDirectory {
         self.directory.clone()
     }
 
     /// The counters.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use components::cosmici::station::{Station, StationConfig};
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// let rt = axon::Runtime::new();
+    /// let station = Station::start(&rt, StationConfig::new(DetectorLayout::grid(2, 2, 10.0)?, "sensornet.db")).await?;
+    /// tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    /// let stats = station.stats();
+    /// println!(
+    ///     "{} UART lines, {} pulses timed, {} showers, nodes {:?}",
+    ///     stats.uart.lines(),
+    ///     stats.clock.timed(),
+    ///     stats.reconstruct.showers(),
+    ///     stats.nodes.states()
+    /// );
+    /// # Ok(()) }
+    /// ```
     pub fn stats(&self) -> &StationStats {
         &self.stats
     }
 
     /// The runtime it runs in.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use components::cosmici::NodeLine;
+    /// use components::cosmici::station::{Station, StationConfig};
+    /// use components::cosmici::uart_component::UART_LINES_SERVICE;
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// let rt = axon::Runtime::new();
+    /// let station = Station::start(&rt, StationConfig::new(DetectorLayout::grid(2, 2, 10.0)?, "sensornet.db")).await?;
+    /// // The station's parts are registered services of its runtime.
+    /// assert!(station.runtime().service::<NodeLine>(UART_LINES_SERVICE).is_ok());
+    /// # Ok(()) }
+    /// ```
     pub fn runtime(&self) -> &Runtime {
         &self.rt
     }
 
     /// Stops the station in order (see the [module docs](self)) and returns each
     /// part's exit.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use components::cosmici::station::{Station, StationConfig};
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// let rt = axon::Runtime::new();
+    /// let station = Station::start(&rt, StationConfig::new(DetectorLayout::grid(2, 2, 10.0)?, "sensornet.db")).await?;
+    /// for (part, exit) in station.shutdown().await {
+    ///     println!("{part}: {exit:?}");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn shutdown(self) -> Vec<(&'static str, Exit)> {
         let mut exits = Vec::new();
         async fn stop(h: Handle, how: Control, rt: &Runtime) -> Exit {
@@ -285,6 +443,15 @@ impl Station {
 }
 
 /// How a station's stored results compare with a simulator's ground truth.
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::station::TruthComparison;
+///
+/// let c = TruthComparison { pulses_sent: 10, pulses_matched: 9, ..Default::default() };
+/// assert!(c.to_string().starts_with("pulses 9/10 matched"));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TruthComparison {
     /// Pulses the simulator sent.
@@ -334,6 +501,25 @@ impl std::fmt::Display for TruthComparison {
 /// # Errors
 ///
 /// The SQLite error if the file cannot be read.
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::archive::RunArchive;
+/// use components::cosmici::sim::SimTruth;
+/// use components::cosmici::station::{TruthComparison, compare_with_truth};
+///
+/// # let path = std::env::temp_dir().join(format!("cosmici-doc-{}-compare.db", std::process::id()));
+/// # let _ = std::fs::remove_file(&path);
+/// // An empty run against an empty simulation: nothing sent, nothing matched.
+/// drop(RunArchive::open(&path)?);
+/// let c = compare_with_truth(&path, &SimTruth::default())?;
+/// assert_eq!(c, TruthComparison::default());
+/// # for end in ["", "-wal", "-shm"] {
+/// #     let _ = std::fs::remove_file(format!("{}{end}", path.display()));
+/// # }
+/// # Ok::<(), rusqlite::Error>(())
+/// ```
 pub fn compare_with_truth(
     db: impl AsRef<std::path::Path>,
     truth: &super::sim::SimTruth,

@@ -74,6 +74,14 @@ pub struct UtcNanos(pub i64);
 
 impl UtcNanos {
     /// The instant at a whole UTC second.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::UtcNanos;
+    ///
+    /// assert_eq!(UtcNanos::from_unix_seconds(2).as_nanos(), 2_000_000_000);
+    /// ```
     pub fn from_unix_seconds(seconds: i64) -> Self {
         Self(seconds.saturating_mul(NS_PER_S))
     }
@@ -81,6 +89,20 @@ impl UtcNanos {
     /// The instant at a calendar date and time of day, or `None` when the date
     /// does not exist or a field is out of range (second 60 is accepted and,
     /// as in POSIX time, equals the next minute's second 0).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::UtcNanos;
+    ///
+    /// assert_eq!(UtcNanos::from_civil(1970, 1, 1, 0, 0, 0, 0), Some(UtcNanos(0)));
+    /// assert_eq!(UtcNanos::from_civil(2023, 2, 29, 0, 0, 0, 0), None);
+    /// // A leap second equals the next minute's second 0.
+    /// assert_eq!(
+    ///     UtcNanos::from_civil(2016, 12, 31, 23, 59, 60, 0),
+    ///     UtcNanos::from_civil(2017, 1, 1, 0, 0, 0, 0)
+    /// );
+    /// ```
     pub fn from_civil(
         year: i64,
         month: u32,
@@ -117,16 +139,42 @@ impl UtcNanos {
     }
 
     /// Nanoseconds since the epoch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::UtcNanos;
+    ///
+    /// assert_eq!(UtcNanos(-5).as_nanos(), -5);
+    /// ```
     pub fn as_nanos(self) -> i64 {
         self.0
     }
 
     /// Whole seconds since the epoch (rounded down).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::UtcNanos;
+    ///
+    /// assert_eq!(UtcNanos(1_500_000_000).unix_seconds(), 1);
+    /// assert_eq!(UtcNanos(-1).unix_seconds(), -1);
+    /// ```
     pub fn unix_seconds(self) -> i64 {
         self.0.div_euclid(NS_PER_S)
     }
 
     /// Nanoseconds past [`UtcNanos::unix_seconds`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::UtcNanos;
+    ///
+    /// assert_eq!(UtcNanos(1_500_000_000).subsec_nanos(), 500_000_000);
+    /// assert_eq!(UtcNanos(-1).subsec_nanos(), 999_999_999);
+    /// ```
     pub fn subsec_nanos(self) -> u32 {
         // rem_euclid of a positive modulus is in 0..1e9, which fits.
         u32::try_from(self.0.rem_euclid(NS_PER_S)).unwrap_or(0)
@@ -190,6 +238,19 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 }
 
 /// An instant on the PPS scale: a PPS edge number plus nanoseconds after it.
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::PpsFit;
+///
+/// let mut fit = PpsFit::new(750e6, 8, 100_000.0);
+/// fit.ingest(7, 0).unwrap();
+/// fit.ingest(8, 750_000_000).unwrap();
+/// let at = fit.time_of_count(375_000_000).unwrap();
+/// assert_eq!(at.pps, 7);
+/// assert!((at.nanos - 5e8).abs() < 1.0);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PpsInstant {
     /// The PPS edge at or before the instant.
@@ -200,6 +261,17 @@ pub struct PpsInstant {
 
 /// Settings of a [`TimeChain`]; the defaults are the readings in the
 /// [module docs](self).
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::{TimeChain, TimeChainConfig};
+///
+/// let config = TimeChainConfig { window: 4, ..Default::default() };
+/// assert_eq!(config.ctu_hz, 750e6);
+/// let chain = TimeChain::new(config);
+/// assert_eq!(chain.config().window, 4);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimeChainConfig {
     /// Nominal CTU fast-counter frequency, Hz (used until two PPS points are in).
@@ -271,6 +343,16 @@ struct Line {
 
 impl PpsFit {
     /// An empty fit. `window` is raised to 2 if smaller.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::PpsFit;
+    ///
+    /// let fit = PpsFit::new(750e6, 0, 100_000.0);
+    /// assert!(fit.is_empty());
+    /// assert_eq!(fit.frequency_hz(), None);
+    /// ```
     pub fn new(nominal_hz: f64, window: usize, max_residual_ns: f64) -> Self {
         Self {
             nominal_hz,
@@ -292,6 +374,20 @@ impl PpsFit {
     /// last accepted one, [`TimeChainError::PpsOutlier`] when a fit exists and
     /// the counter is further than the residual limit from its prediction.
     /// A refused point leaves the fit unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{PpsFit, TimeChainError};
+    ///
+    /// let mut fit = PpsFit::new(750e6, 8, 100_000.0);
+    /// fit.ingest(1, 0).unwrap();
+    /// fit.ingest(2, 750_000_000).unwrap();
+    /// assert!(matches!(fit.ingest(2, 0), Err(TimeChainError::PpsNotIncreasing { .. })));
+    /// // 1 ms off the prediction is refused.
+    /// assert!(matches!(fit.ingest(3, 1_500_750_000), Err(TimeChainError::PpsOutlier { .. })));
+    /// assert_eq!(fit.len(), 2);
+    /// ```
     pub fn ingest(&mut self, pps_num: u32, fast_cnt: u32) -> Result<(), TimeChainError> {
         let pps = i64::from(pps_num);
         let raw = i64::from(fast_cnt);
@@ -331,21 +427,67 @@ impl PpsFit {
     }
 
     /// Points in the window.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::PpsFit;
+    ///
+    /// let mut fit = PpsFit::new(750e6, 2, 100_000.0);
+    /// for pps in 0..3u32 {
+    ///     fit.ingest(pps, pps * 750_000_000).unwrap();
+    /// }
+    /// assert_eq!(fit.len(), 2); // the window holds two points
+    /// ```
     pub fn len(&self) -> usize {
         self.points.len()
     }
 
     /// Whether no point has been accepted since creation or the last reset.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::PpsFit;
+    ///
+    /// let mut fit = PpsFit::new(750e6, 8, 100_000.0);
+    /// assert!(fit.is_empty());
+    /// fit.ingest(0, 0).unwrap();
+    /// assert!(!fit.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.points.is_empty()
     }
 
     /// The fitted counter frequency (counts per PPS second), once two points are in.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::PpsFit;
+    ///
+    /// let mut fit = PpsFit::new(750e6, 8, 100_000.0);
+    /// fit.ingest(0, 0).unwrap();
+    /// assert_eq!(fit.frequency_hz(), None);
+    /// fit.ingest(1, 750_000_100).unwrap();
+    /// assert_eq!(fit.frequency_hz(), Some(750_000_100.0));
+    /// ```
     pub fn frequency_hz(&self) -> Option<f64> {
         self.line.map(|line| line.beta)
     }
 
     /// The fitted (unwrapped) counter value at PPS edge `pps`: the fit's phase.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::PpsFit;
+    ///
+    /// let mut fit = PpsFit::new(750e6, 8, 100_000.0);
+    /// fit.ingest(0, 100).unwrap();
+    /// fit.ingest(1, 750_000_100).unwrap();
+    /// assert_eq!(fit.counter_at(2), Some(1_500_000_100.0));
+    /// ```
     pub fn counter_at(&self, pps: i64) -> Option<f64> {
         self.line.map(|line| line.counter_at(pps))
     }
@@ -355,6 +497,20 @@ impl PpsFit {
     /// # Errors
     ///
     /// [`TimeChainError::NotCalibrated`] with fewer than two points.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{PpsFit, TimeChainError};
+    ///
+    /// let mut fit = PpsFit::new(750e6, 8, 100_000.0);
+    /// fit.ingest(0, 0).unwrap();
+    /// assert!(matches!(fit.time_of_count(0), Err(TimeChainError::NotCalibrated { points: 1 })));
+    /// fit.ingest(1, 750_000_000).unwrap();
+    /// let at = fit.time_of_count(1_500_000_000).unwrap();
+    /// assert_eq!(at.pps, 2);
+    /// assert!(at.nanos.abs() < 1.0);
+    /// ```
     pub fn time_of_count(&self, count: i64) -> Result<PpsInstant, TimeChainError> {
         self.time_of_fractional_count(count, 0.0)
     }
@@ -381,6 +537,19 @@ impl PpsFit {
     }
 
     /// Forgets every point (after a CTU restart, say).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::PpsFit;
+    ///
+    /// let mut fit = PpsFit::new(750e6, 8, 100_000.0);
+    /// fit.ingest(5, 0).unwrap();
+    /// fit.reset();
+    /// assert!(fit.is_empty());
+    /// // A lower PPS number is accepted again after the reset.
+    /// fit.ingest(1, 0).unwrap();
+    /// ```
     pub fn reset(&mut self) {
         self.points.clear();
         self.line = None;
@@ -462,6 +631,18 @@ impl FedmRate {
 }
 
 /// FEDM cycles → CTU counter → PPS scale → UTC (see the [module docs](self)).
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::TimeChain;
+///
+/// let mut chain = TimeChain::default();
+/// chain.ingest_pps(0, 0).unwrap();
+/// chain.ingest_pps(1, 750_000_000).unwrap();
+/// chain.anchor(0, 1_000);
+/// assert_eq!(chain.utc(0, 0).unwrap().unix_seconds(), 1_000);
+/// ```
 #[derive(Debug, Clone)]
 pub struct TimeChain {
     config: TimeChainConfig,
@@ -479,6 +660,16 @@ impl Default for TimeChain {
 
 impl TimeChain {
     /// An empty chain with the given settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{TimeChain, TimeChainConfig};
+    ///
+    /// let chain = TimeChain::new(TimeChainConfig { ctu_hz: 100e6, ..Default::default() });
+    /// assert!(chain.fit().is_empty());
+    /// assert!((chain.fedm_frequency_hz() - 500e6).abs() < 1e-3);
+    /// ```
     pub fn new(config: TimeChainConfig) -> Self {
         let fit = PpsFit::new(config.ctu_hz, config.window, config.max_pps_residual_ns);
         let fedm = FedmRate {
@@ -496,11 +687,30 @@ impl TimeChain {
     }
 
     /// The settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::TimeChain;
+    ///
+    /// let chain = TimeChain::default();
+    /// assert_eq!(chain.config().sync_period_counts, 1 << 18);
+    /// ```
     pub fn config(&self) -> &TimeChainConfig {
         &self.config
     }
 
     /// The CTU counter fit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::TimeChain;
+    ///
+    /// let mut chain = TimeChain::default();
+    /// chain.ingest_pps(3, 0).unwrap();
+    /// assert_eq!(chain.fit().len(), 1);
+    /// ```
     pub fn fit(&self) -> &PpsFit {
         &self.fit
     }
@@ -510,6 +720,18 @@ impl TimeChain {
     /// # Errors
     ///
     /// As [`PpsFit::ingest`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::TimeChain;
+    ///
+    /// let mut chain = TimeChain::default();
+    /// chain.ingest_pps(1, 0).unwrap();
+    /// chain.ingest_pps(2, 750_000_000).unwrap();
+    /// assert!(chain.ingest_pps(2, 750_000_000).is_err());
+    /// assert_eq!(chain.fit().frequency_hz(), Some(750e6));
+    /// ```
     pub fn ingest_pps(&mut self, pps_num: u32, fast_cnt: u32) -> Result<(), TimeChainError> {
         self.fit.ingest(pps_num, fast_cnt)
     }
@@ -517,6 +739,20 @@ impl TimeChain {
     /// Records a FEDM sync reference: PLL counter `pll` when sync `sync` arrived.
     /// Two distinct syncs calibrate the FEDM clock against the CTU's; a sync
     /// number lower than the last one starts the calibration again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::TimeChain;
+    ///
+    /// let mut chain = TimeChain::default();
+    /// // Nominal: 500 MHz FEDM.
+    /// assert!((chain.fedm_frequency_hz() - 500e6).abs() < 1e-3);
+    /// // Twice the nominal cycles per sync period: the FEDM runs at 1 GHz.
+    /// chain.observe_sync(0, 0);
+    /// chain.observe_sync(3, 1_048_576);
+    /// assert!((chain.fedm_frequency_hz() - 1e9).abs() < 1e-3);
+    /// ```
     pub fn observe_sync(&mut self, sync: u32, pll: u32) {
         self.fedm.observe(sync, pll);
     }
@@ -573,6 +809,19 @@ impl TimeChain {
 
     /// FEDM clock frequency estimate, Hz: measured against the CTU fit once
     /// both are calibrated, nominal otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::TimeChain;
+    ///
+    /// let mut chain = TimeChain::default();
+    /// chain.ingest_pps(0, 0).unwrap();
+    /// chain.ingest_pps(1, 750_000_000).unwrap();
+    /// chain.observe_sync(0, 0);
+    /// chain.observe_sync(1, 174_763);
+    /// assert!((chain.fedm_frequency_hz() - 500e6).abs() < 1e4);
+    /// ```
     pub fn fedm_frequency_hz(&self) -> f64 {
         let ctu_hz = self.fit.frequency_hz().unwrap_or(self.config.ctu_hz);
         self.fedm.cycles_per_sync() * ctu_hz / self.config.sync_period_counts as f64
@@ -584,6 +833,21 @@ impl TimeChain {
     /// # Errors
     ///
     /// [`TimeChainError::NotCalibrated`] with fewer than two `PPSCNTR` points.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::TimeChain;
+    ///
+    /// let mut chain = TimeChain::default();
+    /// assert!(chain.pps_time(1, 0).is_err());
+    /// chain.ingest_pps(10, 0).unwrap();
+    /// chain.ingest_pps(11, 750_000_000).unwrap();
+    /// // Sync #1 is 2^18 counts after PPS #10 at 750 MHz.
+    /// let at = chain.pps_time(1, 0).unwrap();
+    /// assert_eq!(at.pps, 10);
+    /// assert!((at.nanos - 262_144.0 / 0.75).abs() < 1.0);
+    /// ```
     pub fn pps_time(&self, sync: u32, fedm_cycles: u64) -> Result<PpsInstant, TimeChainError> {
         let period = i64::try_from(self.config.sync_period_counts).unwrap_or(i64::MAX);
         let sync_count = self
@@ -600,6 +864,20 @@ impl TimeChain {
     /// # Errors
     ///
     /// [`TimeChainError::NotCalibrated`] or [`TimeChainError::NoUtcAnchor`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{TimeChain, TimeChainError};
+    ///
+    /// let mut chain = TimeChain::default();
+    /// chain.ingest_pps(0, 0).unwrap();
+    /// chain.ingest_pps(1, 750_000_000).unwrap();
+    /// assert_eq!(chain.utc(0, 0), Err(TimeChainError::NoUtcAnchor));
+    /// chain.anchor(0, 1_700_000_000);
+    /// // 500 FEDM cycles at 500 MHz: one microsecond after sync #0.
+    /// assert_eq!(chain.utc(0, 500).unwrap().as_nanos(), 1_700_000_000_000_001_000);
+    /// ```
     pub fn utc(&self, sync: u32, fedm_cycles: u64) -> Result<UtcNanos, TimeChainError> {
         let at = self.pps_time(sync, fedm_cycles)?;
         let zero = self.utc_of_pps_zero.ok_or(TimeChainError::NoUtcAnchor)?;
@@ -617,6 +895,20 @@ impl TimeChain {
     /// # Errors
     ///
     /// As [`TimeChain::utc`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::TimeChain;
+    ///
+    /// let mut chain = TimeChain::default();
+    /// chain.ingest_pps(0, 0).unwrap();
+    /// chain.ingest_pps(1, 750_000_000).unwrap();
+    /// chain.anchor(0, 1_700_000_000);
+    /// // The PLL counter wrapped between the sync and the pulse.
+    /// let t = chain.utc_at_pll(1, u32::MAX - 99, 400).unwrap();
+    /// assert_eq!(t, chain.utc(1, 500).unwrap());
+    /// ```
     pub fn utc_at_pll(
         &self,
         sync: u32,
@@ -631,11 +923,37 @@ impl TimeChain {
     /// # Errors
     ///
     /// As [`TimeChain::utc`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{ConPulse, TimeChain};
+    ///
+    /// let mut chain = TimeChain::default();
+    /// chain.ingest_pps(0, 0).unwrap();
+    /// chain.ingest_pps(1, 750_000_000).unwrap();
+    /// chain.anchor(0, 1_700_000_000);
+    /// let pulse: ConPulse = "CON_PULSE,0,1000,3,1,1500,2,(0,(2,2),5)".parse().unwrap();
+    /// assert_eq!(chain.pulse_utc(&pulse).unwrap(), chain.utc(0, 500).unwrap());
+    /// ```
     pub fn pulse_utc(&self, pulse: &ConPulse) -> Result<UtcNanos, TimeChainError> {
         self.utc_at_pll(pulse.sync, pulse.pll, pulse.start_pll)
     }
 
     /// Forgets the fit, the FEDM calibration and the anchor (a new run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::TimeChain;
+    ///
+    /// let mut chain = TimeChain::default();
+    /// chain.ingest_pps(0, 0).unwrap();
+    /// chain.anchor(0, 1_000);
+    /// chain.reset();
+    /// assert!(chain.fit().is_empty());
+    /// assert_eq!(chain.anchor(0, 1_000), None); // no previous anchor
+    /// ```
     pub fn reset(&mut self) {
         *self = Self::new(self.config.clone());
     }

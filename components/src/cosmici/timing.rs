@@ -17,6 +17,24 @@ use super::uart::UartLine;
 const MAX_WAITING: usize = 100_000;
 
 /// A pulse with its absolute time and the threshold voltages of its node.
+///
+/// # Examples
+///
+/// ```
+/// use components::cosmici::timing::TimedPulse;
+/// use components::cosmici::{ConPulse, UtcNanos};
+///
+/// let pulse: ConPulse = "CON_PULSE,1,0,1,1,500,1,(0,3)".parse().unwrap();
+/// let timed = TimedPulse {
+///     node: 1,
+///     pulse,
+///     utc: UtcNanos::from_unix_seconds(1_700_000_000),
+///     levels: vec![0.2, 0.299],
+///     clock_period_ns: 2.0,
+/// };
+/// assert_eq!(timed.levels[0], 0.2);
+/// assert_eq!(timed.utc.unix_seconds(), 1_700_000_000);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimedPulse {
     /// The FEDM node.
@@ -34,6 +52,18 @@ pub struct TimedPulse {
 
 impl TimedPulse {
     /// The pulse's crossings as `(level, edge, ns after the first rise)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::timing::TimedPulse;
+    /// use components::cosmici::{ConPulse, Edge, UtcNanos};
+    ///
+    /// let pulse: ConPulse = "CON_PULSE,1,0,1,1,500,1,(0,3)".parse().unwrap();
+    /// let timed = TimedPulse { node: 1, pulse, utc: UtcNanos(0), levels: vec![], clock_period_ns: 2.0 };
+    /// // Three 2 ns cycles from rise to fall.
+    /// assert_eq!(timed.crossing_times(), [(1, Edge::Rising, 0.0), (1, Edge::Falling, 6.0)]);
+    /// ```
     pub fn crossing_times(&self) -> Vec<(u8, Edge, f64)> {
         self.pulse
             .crossings()
@@ -66,6 +96,25 @@ pub fn usable_levels(dac: &[f64], usable: usize) -> Vec<f64> {
 }
 
 /// Counters of a [`PulseClock`].
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use components::cosmici::timing::PulseClock;
+/// use components::cosmici::{NodeUartLine, UartLine};
+///
+/// let clock = PulseClock::new(0, Default::default());
+/// let stats = clock.stats();
+/// let mut h = axon::testing::Harness::new(clock);
+/// // Without PPS points the pulse can never be timed.
+/// let line = UartLine::parse("CON_PULSE,1,0,1,1,500,1,(0,3)").unwrap();
+/// h.send(NodeUartLine { node: 1, line }).await;
+/// h.finish().await;
+/// h.exit().await;
+/// assert_eq!((stats.timed(), stats.dropped()), (0, 1));
+/// # }
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct ClockStats {
     inner: Arc<[AtomicU64; 3]>,
@@ -73,14 +122,76 @@ pub struct ClockStats {
 
 impl ClockStats {
     /// Pulses given a time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use components::cosmici::timing::PulseClock;
+    /// use components::cosmici::{NodeUartLine, UartLine};
+    ///
+    /// let clock = PulseClock::new(0, Default::default());
+    /// let stats = clock.stats();
+    /// let mut h = axon::testing::Harness::new(clock);
+    /// for (node, line) in [
+    ///     (0, "PPSCNTR,10,0"),
+    ///     (0, "PPSCNTR,11,750000000"),
+    ///     (0, "GPRMC,000000.000,A,0,N,0,W,0,0,010124,,"),
+    ///     (1, "CON_PULSE,1,0,1,1,500,1,(0,3)"),
+    /// ] {
+    ///     h.send(NodeUartLine { node, line: UartLine::parse(line).unwrap() }).await;
+    /// }
+    /// h.recv().await.unwrap();
+    /// assert_eq!(stats.timed(), 1);
+    /// # }
+    /// ```
     pub fn timed(&self) -> u64 {
         self.inner[0].load(Ordering::Relaxed)
     }
     /// Pulses dropped: too many waiting for calibration, or no time computable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use components::cosmici::timing::PulseClock;
+    /// use components::cosmici::{NodeUartLine, UartLine};
+    ///
+    /// let clock = PulseClock::new(0, Default::default());
+    /// let stats = clock.stats();
+    /// let mut h = axon::testing::Harness::new(clock);
+    /// // A pulse still waiting for calibration when the input ends is dropped.
+    /// let line = UartLine::parse("CON_PULSE,1,0,1,1,500,1,(0,3)").unwrap();
+    /// h.send(NodeUartLine { node: 1, line }).await;
+    /// h.finish().await;
+    /// h.exit().await;
+    /// assert_eq!(stats.dropped(), 1);
+    /// # }
+    /// ```
     pub fn dropped(&self) -> u64 {
         self.inner[1].load(Ordering::Relaxed)
     }
     /// `PPSCNTR` points refused by the fit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use components::cosmici::timing::PulseClock;
+    /// use components::cosmici::{NodeUartLine, UartLine};
+    ///
+    /// let clock = PulseClock::new(0, Default::default());
+    /// let stats = clock.stats();
+    /// let mut h = axon::testing::Harness::new(clock);
+    /// // The second point does not advance the PPS number.
+    /// for line in ["PPSCNTR,10,0", "PPSCNTR,10,5"] {
+    ///     h.send(NodeUartLine { node: 0, line: UartLine::parse(line).unwrap() }).await;
+    /// }
+    /// h.finish().await;
+    /// h.exit().await;
+    /// assert_eq!(stats.refused_pps(), 1);
+    /// # }
+    /// ```
     pub fn refused_pps(&self) -> u64 {
         self.inner[2].load(Ordering::Relaxed)
     }
@@ -131,6 +242,16 @@ pub struct PulseClock {
 
 impl PulseClock {
     /// A clock whose CTU is node `ctu`, with time-chain settings `config`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::TimeChainConfig;
+    /// use components::cosmici::timing::PulseClock;
+    ///
+    /// let clock = PulseClock::new(0, TimeChainConfig { window: 8, ..Default::default() });
+    /// assert_eq!(clock.stats().timed(), 0);
+    /// ```
     pub fn new(ctu: u32, config: TimeChainConfig) -> Self {
         Self {
             ctu,
@@ -140,6 +261,17 @@ impl PulseClock {
     }
 
     /// Its counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::timing::PulseClock;
+    ///
+    /// let clock = PulseClock::new(0, Default::default());
+    /// // The handle shares its counters with the clock, even after it is moved away.
+    /// let stats = clock.stats();
+    /// assert_eq!((stats.timed(), stats.dropped(), stats.refused_pps()), (0, 0, 0));
+    /// ```
     pub fn stats(&self) -> ClockStats {
         self.stats.clone()
     }

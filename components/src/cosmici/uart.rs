@@ -58,6 +58,15 @@ pub enum HostKind {
 
 impl HostKind {
     /// The protocol word.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::HostKind;
+    ///
+    /// assert_eq!(HostKind::CtuGps.as_str(), "CTU_GPS");
+    /// assert_eq!(HostKind::Fedm.to_string(), "FEDM");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Self::CtuGps => "CTU_GPS",

@@ -15,6 +15,18 @@ use super::pulse::ConPulse;
 use super::uart::UartLine;
 
 /// Service name of a [`UartParser`]'s `inbox`, where UART bridges send lines.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use components::cosmici::uart_component::{UART_LINES_SERVICE, UartParser};
+/// use components::cosmici::NodeLine;
+///
+/// let h = axon::testing::Harness::new(UartParser::new(Default::default()));
+/// assert!(h.runtime().service::<NodeLine>(UART_LINES_SERVICE).is_ok());
+/// # }
+/// ```
 pub const UART_LINES_SERVICE: &str = "cosmici.uart_lines";
 
 /// How often at most a node's UART activity is reported to the node model.
@@ -44,28 +56,124 @@ struct UartCounters {
 
 impl UartStats {
     /// Lines received.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use components::cosmici::uart_component::{UartParser, UartStats};
+    /// use components::cosmici::{LinkKind, NodeLine};
+    ///
+    /// let stats = UartStats::default();
+    /// let mut h = axon::testing::Harness::new(UartParser::new(stats.clone()));
+    /// for text in ["", "HOST_READY"] {
+    ///     h.send(NodeLine { node: 0, link: LinkKind::Uart, line: text.into() }).await;
+    /// }
+    /// h.recv().await.unwrap();
+    /// assert_eq!(stats.lines(), 2); // blank lines count too
+    /// # }
+    /// ```
     pub fn lines(&self) -> u64 {
         self.inner.lines.load(Ordering::Relaxed)
     }
     /// Lines parsed into a [`UartLine`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use components::cosmici::uart_component::{UartParser, UartStats};
+    /// use components::cosmici::{LinkKind, NodeLine};
+    ///
+    /// let stats = UartStats::default();
+    /// let mut h = axon::testing::Harness::new(UartParser::new(stats.clone()));
+    /// h.send(NodeLine { node: 0, link: LinkKind::Uart, line: "PPSCNTR,1,0".into() }).await;
+    /// h.recv().await.unwrap();
+    /// assert_eq!(stats.parsed(), 1);
+    /// # }
+    /// ```
     pub fn parsed(&self) -> u64 {
         self.inner.parsed.load(Ordering::Relaxed)
     }
     /// NMEA-framed lines dropped for a bad checksum.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use components::cosmici::uart_component::{UartParser, UartStats};
+    /// use components::cosmici::{LinkKind, NodeLine};
+    ///
+    /// let stats = UartStats::default();
+    /// let mut h = axon::testing::Harness::new(UartParser::new(stats.clone()));
+    /// h.send(NodeLine { node: 0, link: LinkKind::Uart, line: "$HOST_READY*00".into() }).await;
+    /// h.finish().await;
+    /// assert_eq!(h.recv().await, None);
+    /// assert_eq!((stats.bad_checksums(), stats.malformed()), (1, 0));
+    /// # }
+    /// ```
     pub fn bad_checksums(&self) -> u64 {
         self.inner.bad_checksums.load(Ordering::Relaxed)
     }
     /// Other lines that did not parse.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use components::cosmici::uart_component::{UartParser, UartStats};
+    /// use components::cosmici::{LinkKind, NodeLine};
+    ///
+    /// let stats = UartStats::default();
+    /// let mut h = axon::testing::Harness::new(UartParser::new(stats.clone()));
+    /// h.send(NodeLine { node: 0, link: LinkKind::Uart, line: "PPSCNTR,x,0".into() }).await;
+    /// h.finish().await;
+    /// assert_eq!(h.recv().await, None);
+    /// assert_eq!((stats.malformed(), stats.parsed()), (1, 0));
+    /// # }
+    /// ```
     pub fn malformed(&self) -> u64 {
         self.inner.malformed.load(Ordering::Relaxed)
     }
     /// `CON_PULSE` lines parsed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use components::cosmici::uart_component::{UartParser, UartStats};
+    /// use components::cosmici::{LinkKind, NodeLine};
+    ///
+    /// let stats = UartStats::default();
+    /// let mut h = axon::testing::Harness::new(UartParser::new(stats.clone()));
+    /// let line = "CON_PULSE,1,0,1,1,500,1,(0,3)".into();
+    /// h.send(NodeLine { node: 1, link: LinkKind::Uart, line }).await;
+    /// h.recv().await.unwrap();
+    /// assert_eq!(stats.pulses(), 1);
+    /// # }
+    /// ```
     pub fn pulses(&self) -> u64 {
         self.inner.pulses.load(Ordering::Relaxed)
     }
 }
 
 /// A `CON_PULSE` from a node.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use components::cosmici::uart_component::{NodePulse, UartParser};
+/// use components::cosmici::{LinkKind, NodeLine};
+///
+/// let mut h = axon::testing::Harness::new(UartParser::new(Default::default()));
+/// let mut pulses = h.outbox_receiver::<NodePulse>("pulses").unwrap();
+/// let line = "CON_PULSE,1,0,1,1,500,1,(0,3)".into();
+/// h.send(NodeLine { node: 4, link: LinkKind::Uart, line }).await;
+/// let NodePulse { node, pulse } = pulses.recv().await.unwrap();
+/// assert_eq!((node, pulse.start_pll), (4, 500));
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodePulse {
     /// The FEDM node.
@@ -120,6 +228,22 @@ pub struct UartParser {
 
 impl UartParser {
     /// A parser counting into `stats`, registered as [`UART_LINES_SERVICE`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use components::cosmici::uart_component::{UartParser, UartStats};
+    /// use components::cosmici::{LinkKind, NodeLine, UartLine};
+    ///
+    /// let stats = UartStats::default();
+    /// let mut h = axon::testing::Harness::new(UartParser::new(stats.clone()));
+    /// h.send(NodeLine { node: 2, link: LinkKind::Uart, line: "ACK,START".into() }).await;
+    /// let parsed = h.recv().await.unwrap();
+    /// assert_eq!((parsed.node, parsed.line), (2, UartLine::Ack(vec!["START".into()])));
+    /// assert_eq!(stats.parsed(), 1);
+    /// # }
+    /// ```
     pub fn new(stats: UartStats) -> Self {
         Self {
             stats,
@@ -128,6 +252,18 @@ impl UartParser {
     }
 
     /// Do not register as [`UART_LINES_SERVICE`] (several parsers in one runtime).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use components::cosmici::NodeLine;
+    /// use components::cosmici::uart_component::{UART_LINES_SERVICE, UartParser};
+    ///
+    /// let h = axon::testing::Harness::new(UartParser::new(Default::default()).unregistered());
+    /// assert!(h.runtime().service::<NodeLine>(UART_LINES_SERVICE).is_err());
+    /// # }
+    /// ```
     pub fn unregistered(mut self) -> Self {
         self.register = false;
         self
