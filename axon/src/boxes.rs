@@ -7,16 +7,18 @@
 //! when a link on its path changes (a version counter is checked on every send).
 
 use std::any::{Any, TypeId};
+use std::future::poll_fn;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering, fence};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
 
-use async_channel::{Receiver, Sender};
-use event_listener::Event;
+use futures::task::AtomicWaker;
 use serde::{Deserialize, Serialize};
 
 use crate::control::Control;
 use crate::error::{SendError, TryRecvError, TrySendError};
+use crate::queue::{Empty, PushError, Queue};
 
 /// Capacity of an inbox unless its component or link says otherwise.
 ///
@@ -276,20 +278,21 @@ pub(crate) fn make_node<T: Send + 'static>(kind: NodeKind, capacity: usize) -> A
 
 /// Wakes a component waiting on its `inbox` and `control` together.
 ///
-/// An eventcount: the waiter registers a listener, raises `waiting`, and looks at its
-/// queues once more before sleeping; a sender enqueues, then notifies only if
-/// `waiting` is up. The two SeqCst fences make sure at least one side sees the other,
-/// so no wake-up is lost, and a sender pays a fence instead of the event's lock when
-/// nobody sleeps.
+/// An eventcount with one waiter (the component, in
+/// [`Context::recv`](crate::Context::recv)): the waiter registers its waker, raises
+/// `waiting`, and looks at its queues once more before sleeping; a sender enqueues,
+/// then wakes only if `waiting` is up. The two SeqCst fences make sure at least one
+/// side sees the other, so no wake-up is lost, and a sender pays a fence instead of a
+/// wake when nobody sleeps. Waiting allocates nothing.
 pub(crate) struct Doorbell {
-    event: Event,
+    waker: AtomicWaker,
     waiting: AtomicBool,
 }
 
 impl Doorbell {
     pub(crate) fn new() -> Self {
         Doorbell {
-            event: Event::new(),
+            waker: AtomicWaker::new(),
             waiting: AtomicBool::new(false),
         }
     }
@@ -298,23 +301,28 @@ impl Doorbell {
     pub(crate) fn ring(&self) {
         fence(Ordering::SeqCst);
         if self.waiting.load(Ordering::Relaxed) {
-            self.event.notify(1);
+            self.waker.wake();
         }
     }
 
     fn ring_all(&self) {
-        self.event.notify(usize::MAX);
+        self.waker.wake();
     }
 
-    /// Sleep until rung, unless `ready()` holds once the listener is in place.
+    /// Sleep until rung, unless `ready()` holds once the waker is in place.
     pub(crate) async fn wait_unless(&self, ready: impl Fn() -> bool) {
-        let listener = self.event.listen();
-        self.waiting.store(true, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
         let _lower = LowerOnDrop(&self.waiting);
-        if !ready() {
-            listener.await;
-        }
+        poll_fn(|cx| {
+            self.waker.register(cx.waker());
+            self.waiting.store(true, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            if ready() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
     }
 }
 
@@ -326,16 +334,10 @@ impl Drop for LowerOnDrop<'_> {
     }
 }
 
-/// The two ends of an inbox's channel.
-pub(crate) struct Queue<T> {
-    pub(crate) tx: Sender<T>,
-    pub(crate) rx: Receiver<T>,
-}
-
-/// The queue behind a real inbox. The channel is allocated on first use (a send, or a
-/// direct wait on the inbox), so an idle component holds no queue memory.
+/// The queue behind a real inbox. Its buffer grows with use (see [`Queue`]), so an
+/// idle component holds no queue memory.
 pub(crate) struct InboxNode<T> {
-    queue: OnceLock<Queue<T>>,
+    queue: Queue<T>,
     capacity: usize,
     received: AtomicU64,
     dropped: AtomicU64,
@@ -353,7 +355,7 @@ impl<T> InboxNode<T> {
 
     pub(crate) fn with_doorbell(capacity: usize, doorbell: Arc<Doorbell>) -> Self {
         InboxNode {
-            queue: OnceLock::new(),
+            queue: Queue::new(capacity.max(1)),
             capacity: capacity.max(1),
             received: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
@@ -362,31 +364,21 @@ impl<T> InboxNode<T> {
         }
     }
 
-    /// The channel, allocated on first use.
     #[inline]
     pub(crate) fn queue(&self) -> &Queue<T> {
-        self.queue.get_or_init(|| {
-            let (tx, rx) = async_channel::bounded(self.capacity);
-            Queue { tx, rx }
-        })
-    }
-
-    /// The channel if it exists; an unallocated queue is empty and open.
-    #[inline]
-    fn peek(&self) -> Option<&Queue<T>> {
-        self.queue.get()
+        &self.queue
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.peek().map_or(0, |q| q.rx.len())
+        self.queue.len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.peek().is_none_or(|q| q.rx.is_empty())
+        self.queue.len() == 0
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.peek().is_some_and(|q| q.rx.is_closed())
+        self.queue.is_closed()
     }
 
     #[inline]
@@ -394,10 +386,9 @@ impl<T> InboxNode<T> {
         self.doorbell.ring();
     }
 
-    /// Close the queue and wake whoever waits on it. Closing allocates an unused queue
-    /// (once, at the end), so that a first use racing with the close still sees it closed.
+    /// Close the queue and wake whoever waits on it.
     pub(crate) fn shut(&self) {
-        self.queue().tx.close();
+        self.queue.close();
         self.doorbell.ring_all();
     }
 }
@@ -620,12 +611,34 @@ impl<T: Send + 'static> Inbox<T> {
     /// # }
     /// ```
     pub async fn recv(&mut self) -> Option<T> {
-        match self.node.queue().rx.recv().await {
-            Ok(msg) => {
+        let msg = self.node.queue.pop().await?;
+        self.note(&msg);
+        Some(msg)
+    }
+
+    /// Poll for the next message: `Ready(Some)` with it, `Ready(None)` once the inbox
+    /// is closed and empty, or `Pending` after arranging for `cx`'s task to be woken
+    /// when a message arrives. For hand-written futures that wait on an inbox together
+    /// with other sources (a socket, a timer) without boxing a `recv` future.
+    ///
+    /// An inbox has one reader: only the waker of the most recent `Pending` poll is
+    /// woken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # async fn demo(mut ctx: axon::Context<u32, ()>) {
+    /// use std::future::poll_fn;
+    /// let first = poll_fn(|cx| ctx.inbox.poll_recv(cx)).await;
+    /// # }
+    /// ```
+    pub fn poll_recv(&mut self, cx: &mut TaskContext<'_>) -> Poll<Option<T>> {
+        match self.node.queue.poll_recv(cx) {
+            Poll::Ready(Some(msg)) => {
                 self.note(&msg);
-                Some(msg)
+                Poll::Ready(Some(msg))
             }
-            Err(_) => None,
+            other => other,
         }
     }
 
@@ -646,16 +659,13 @@ impl<T: Send + 'static> Inbox<T> {
     /// # }
     /// ```
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        let Some(queue) = self.node.peek() else {
-            return Err(TryRecvError::Empty);
-        };
-        match queue.rx.try_recv() {
+        match self.node.queue.try_pop() {
             Ok(msg) => {
                 self.note(&msg);
                 Ok(msg)
             }
-            Err(async_channel::TryRecvError::Empty) => Err(TryRecvError::Empty),
-            Err(async_channel::TryRecvError::Closed) => Err(TryRecvError::Closed),
+            Err(Empty::Empty) => Err(TryRecvError::Empty),
+            Err(Empty::Closed) => Err(TryRecvError::Closed),
         }
     }
 
@@ -670,13 +680,9 @@ impl<T: Send + 'static> Inbox<T> {
     /// # }
     /// ```
     pub fn recv_blocking(&mut self) -> Option<T> {
-        match self.node.queue().rx.recv_blocking() {
-            Ok(msg) => {
-                self.note(&msg);
-                Some(msg)
-            }
-            Err(_) => None,
-        }
+        let msg = futures::executor::block_on(self.node.queue.pop())?;
+        self.note(&msg);
+        Some(msg)
     }
 
     /// How many messages are queued.
@@ -842,13 +848,13 @@ impl<T: Send + 'static> Outbox<T> {
                     let Some(route) = &self.route else {
                         return Err(self.undelivered(m));
                     };
-                    match route.target.queue().tx.send(m).await {
+                    match route.target.queue.push(m).await {
                         Ok(()) => {
                             route.target.ring();
                             bump(&self.node.sent);
                             return Ok(());
                         }
-                        Err(e) => e.0,
+                        Err(m) => m,
                     }
                 }
             };
@@ -868,13 +874,13 @@ impl<T: Send + 'static> Outbox<T> {
             return Attempt::NoRoute(msg);
         };
         let result = match route.policy {
-            Policy::Block => match route.target.queue().tx.try_send(msg) {
+            Policy::Block => match route.target.queue.try_push(msg) {
                 Ok(()) => {
                     route.target.ring();
                     Ok(())
                 }
-                Err(async_channel::TrySendError::Full(m)) => return Attempt::Full(m),
-                Err(async_channel::TrySendError::Closed(m)) => Err(m),
+                Err(PushError::Full(m)) => return Attempt::Full(m),
+                Err(PushError::Closed(m)) => Err(m),
             },
             _ => match self.send_lossy(route, msg) {
                 Ok(true) => Ok(()),
@@ -897,33 +903,29 @@ impl<T: Send + 'static> Outbox<T> {
     /// Enqueue under a lossy policy. `Ok(true)` sent, `Ok(false)` the message itself
     /// was dropped, `Err` the destination is closed.
     fn send_lossy(&self, route: &Route<T>, msg: T) -> Result<bool, T> {
-        let mut msg = msg;
-        // Bounded: each round either sends or removes one queued message.
         let queue = route.target.queue();
-        for _ in 0..=route.target.capacity {
-            if route.policy == Policy::KeepLatest {
-                while queue.rx.try_recv().is_ok() {
+        let sent = match route.policy {
+            Policy::DropNewest => match queue.try_push(msg) {
+                Ok(()) => true,
+                Err(PushError::Full(_)) => false,
+                Err(PushError::Closed(m)) => return Err(m),
+            },
+            _ => {
+                if route.policy == Policy::KeepLatest {
+                    for _ in 0..queue.clear() {
+                        self.dropped(&route.target);
+                    }
+                }
+                if queue.push_evicting(msg)?.is_some() {
                     self.dropped(&route.target);
                 }
+                true
             }
-            match queue.tx.try_send(msg) {
-                Ok(()) => {
-                    route.target.ring();
-                    return Ok(true);
-                }
-                Err(async_channel::TrySendError::Closed(m)) => return Err(m),
-                Err(async_channel::TrySendError::Full(m)) => match route.policy {
-                    Policy::DropNewest => return Ok(false),
-                    _ => {
-                        if queue.rx.try_recv().is_ok() {
-                            self.dropped(&route.target);
-                        }
-                        msg = m;
-                    }
-                },
-            }
+        };
+        if sent {
+            route.target.ring();
         }
-        Ok(false)
+        Ok(sent)
     }
 
     /// Send without waiting.

@@ -51,6 +51,8 @@
 mod boxes;
 pub mod component;
 mod control;
+mod queue;
+mod together;
 mod error;
 mod exit;
 mod external;

@@ -1,6 +1,7 @@
 //! The [`Runtime`]: adds, links, starts, watches and removes components.
 
 use std::borrow::Cow;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -9,6 +10,7 @@ use futures::FutureExt;
 use futures::future::{AbortHandle, Abortable};
 use tokio::sync::broadcast;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::boxes::{
@@ -233,6 +235,88 @@ impl<C: Component> Prepared<C> {
     }
 }
 
+impl<C: Component> Prepared<C> {
+    /// Start this component and `other` together in **one task**: each keeps its own
+    /// boxes, links, exit reason, panic isolation and handle, but their bodies are
+    /// polled by the same tokio task. Use it for a pair that talks mostly to each
+    /// other — a socket adapter and its protocol handler: a message from one to the
+    /// other is then handled in the same task poll, with no trip through the
+    /// scheduler. Their children (if either is a composite) get tasks of their own.
+    ///
+    /// The two bodies never run in parallel, so a body that blocks the thread (or
+    /// spins without awaiting) stalls both; keep such work in
+    /// [`threaded`](crate::threaded) components.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), axon::LinkError> {
+    /// use axon::{Context, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let ping = rt.add(from_fn("ping", |mut ctx: Context<u32, u32>| async move {
+    ///     ctx.send(1).await?;
+    ///     let back = ctx.recv().await;
+    ///     assert_eq!(back, Some(2));
+    ///     Ok(())
+    /// }))?;
+    /// let pong = rt.add(from_fn("pong", |mut ctx: Context<u32, u32>| async move {
+    ///     while let Some(n) = ctx.recv().await {
+    ///         ctx.send(n + 1).await?;
+    ///     }
+    ///     Ok(())
+    /// }))?;
+    /// rt.link(ping.outbox(), pong.inbox())?;
+    /// rt.link(pong.outbox(), ping.inbox())?;
+    /// rt.link(ping.signal(), pong.control())?;
+    /// let (a, b) = ping.start_with(pong);
+    /// assert!(a.join().await.is_clean());
+    /// assert!(b.join().await.is_clean());
+    /// # Ok(()) }
+    /// ```
+    pub fn start_with<D: Component>(mut self, mut other: Prepared<D>) -> (Handle, Handle) {
+        let rt = self.rt.clone();
+        let task_a = self.component.take().and_then(|c| {
+            let children = std::mem::take(&mut self.children);
+            rt.launch(self.id, c, children)
+        });
+        let task_b = other.component.take().and_then(|c| {
+            let children = std::mem::take(&mut other.children);
+            rt.launch(other.id, c, children)
+        });
+        let handle = |id, join| Handle {
+            rt: rt.clone(),
+            id,
+            join,
+        };
+        match (task_a, task_b) {
+            (Some(a), Some(b)) => {
+                let (exit_a, join_a) = oneshot::channel();
+                let (exit_b, join_b) = oneshot::channel();
+                tokio::spawn(crate::together::Together::new(
+                    async move {
+                        let _ = exit_a.send(a.await);
+                    },
+                    async move {
+                        let _ = exit_b.send(b.await);
+                    },
+                ));
+                (
+                    handle(self.id, Some(Joiner::Shared(join_a))),
+                    handle(other.id, Some(Joiner::Shared(join_b))),
+                )
+            }
+            (a, b) => (
+                handle(self.id, a.map(|t| Joiner::Task(tokio::spawn(t)))),
+                handle(other.id, b.map(|t| Joiner::Task(tokio::spawn(t)))),
+            ),
+        }
+    }
+}
+
 impl<C: Component> Startable for Prepared<C> {
     fn start_boxed(self: Box<Self>) -> Handle {
         (*self).start()
@@ -344,7 +428,31 @@ impl Startable for PreparedDyn {
 pub struct Handle {
     rt: Runtime,
     id: ComponentId,
-    join: Option<JoinHandle<Exit>>,
+    join: Option<Joiner>,
+}
+
+/// How a handle learns its component's exit.
+enum Joiner {
+    /// The component has a task of its own.
+    Task(JoinHandle<Exit>),
+    /// The component shares a task ([`Prepared::start_with`]), which reports here.
+    Shared(oneshot::Receiver<Exit>),
+}
+
+impl Joiner {
+    async fn exit(&mut self) -> Exit {
+        match self {
+            Joiner::Task(j) => j.await.unwrap_or(Exit::Aborted),
+            Joiner::Shared(r) => r.await.unwrap_or(Exit::Aborted),
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        match self {
+            Joiner::Task(j) => j.is_finished(),
+            Joiner::Shared(r) => !r.is_empty() || r.is_terminated(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Handle {
@@ -442,7 +550,7 @@ impl Handle {
     /// ```
     pub async fn join(self) -> Exit {
         match self.join {
-            Some(j) => j.await.unwrap_or(Exit::Aborted),
+            Some(mut j) => j.exit().await,
             None => Exit::Aborted,
         }
     }
@@ -451,7 +559,7 @@ impl Handle {
     pub(crate) async fn join_mut(&mut self) -> Exit {
         match self.join.as_mut() {
             Some(j) => {
-                let exit = j.await.unwrap_or(Exit::Aborted);
+                let exit = j.exit().await;
                 self.join = None;
                 exit
             }
@@ -474,7 +582,7 @@ impl Handle {
     /// # }
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.join.as_ref().is_none_or(|j| j.is_finished())
+        self.join.as_ref().is_none_or(Joiner::is_finished)
     }
 }
 
@@ -627,6 +735,10 @@ impl Runtime {
             self.discard(id);
             return Err(e);
         }
+        if let Some(entry) = self.lock().components.get_mut(&id) {
+            // Most components never add boxes after setup: keep no spare slots.
+            entry.boxes.shrink_to_fit();
+        }
         self.emit(|| GraphEvent::Added {
             id,
             name: name.to_string(),
@@ -646,6 +758,25 @@ impl Runtime {
         component: C,
         children: Vec<Box<dyn Startable>>,
     ) -> Handle {
+        match self.launch(id, component, children) {
+            Some(task) => Handle {
+                rt: self.clone(),
+                id,
+                join: Some(Joiner::Task(tokio::spawn(task))),
+            },
+            None => Handle::detached(self.clone(), id),
+        }
+    }
+
+    /// Mark the component running, start its children and return its task: the body
+    /// with panic isolation, then the lifecycle epilogue (signal, log, retire).
+    /// `None` if the component is no longer in the graph.
+    fn launch<C: Component>(
+        &self,
+        id: ComponentId,
+        component: C,
+        children: Vec<Box<dyn Startable>>,
+    ) -> Option<impl Future<Output = Exit> + Send + 'static> {
         let (abort, registration) = AbortHandle::new_pair();
         let (ctx, control_node, signal_node, parent_tx, name) = {
             let mut st = self.lock();
@@ -655,9 +786,7 @@ impl Runtime {
                 .and_then(|e| e.parent)
                 .and_then(|p| st.components.get(&p))
                 .and_then(|p| p.child_tx.clone());
-            let Some(entry) = st.components.get_mut(&id) else {
-                return Handle::detached(self.clone(), id);
-            };
+            let entry = st.components.get_mut(&id)?;
             entry.phase = Phase::Running;
             entry.abort = Some(abort);
             let node = |i: usize| entry.boxes[i].as_ref().map(|b| b.node.clone());
@@ -705,9 +834,14 @@ impl Runtime {
         }
         self.emit(|| GraphEvent::Started { id });
         let rt = self.clone();
-        let body = component.run(ctx);
-        let join = tokio::spawn(async move {
-            let outcome = Abortable::new(AssertUnwindSafe(body).catch_unwind(), registration).await;
+        // Boxed so that the task does not hold the body twice (once as the block's
+        // capture, once as the awaited future): the body is usually most of a task.
+        let body = Box::pin(Abortable::new(
+            AssertUnwindSafe(component.run(ctx)).catch_unwind(),
+            registration,
+        ));
+        Some(async move {
+            let outcome = body.await;
             let exit = match outcome {
                 Err(_aborted) => Exit::Aborted,
                 Ok(Err(panic)) => Exit::from_panic(panic),
@@ -722,18 +856,19 @@ impl Runtime {
                 && signal.stats().sent == 0
                 && !rt.signal_fed(id)
             {
+                let mut out = Outbox::new(signal);
+                let msg = if matches!(exit, Exit::Finished) {
+                    Control::ProducerFinished
+                } else {
+                    Control::Shutdown
+                };
+                if let Err(e) = out.try_send(msg)
+                    && e.is_full()
+                    && matches!(exit, Exit::Finished | Exit::ShutDown)
                 {
-                    let mut out = Outbox::new(signal);
-                    let msg = if matches!(exit, Exit::Finished) {
-                        Control::ProducerFinished
-                    } else {
-                        Control::Shutdown
-                    };
-                    if matches!(exit, Exit::Finished | Exit::ShutDown) {
-                        let _ = out.send(msg).await;
-                    } else {
-                        let _ = out.try_send(msg);
-                    }
+                    // A clean end waits for room; boxed because it is rare, so that
+                    // every task does not reserve space for it.
+                    let _ = Box::pin(out.send(e.into_inner())).await;
                 }
             }
             match &exit {
@@ -747,12 +882,7 @@ impl Runtime {
             }
             rt.retire(id, &exit, parent_tx);
             exit
-        });
-        Handle {
-            rt: self.clone(),
-            id,
-            join: Some(join),
-        }
+        })
     }
 
     /// Remove a component that ended (or was never started), its boxes, its links,
@@ -938,11 +1068,7 @@ impl Runtime {
         else {
             return Err(SendError(msg));
         };
-        node.queue()
-            .tx
-            .send(msg)
-            .await
-            .map_err(|e| SendError(e.0))?;
+        node.queue().push(msg).await.map_err(SendError)?;
         node.ring();
         Ok(())
     }

@@ -1,0 +1,346 @@
+//! The bounded queue behind every real inbox.
+//!
+//! One mutex around a `VecDeque`: an inbox has exactly one reader (its component) and
+//! usually one writer, so the lock is almost never contended, and holding the wait
+//! state under the same lock means a send only wakes someone who is really waiting —
+//! no fences or event checks on the fast path. Memory grows with use: an inbox that
+//! was never sent to holds no buffer, and one that held at most `k` messages holds a
+//! buffer for about `k` (never more than its capacity, rounded up to a power of two).
+//!
+//! * The reader parks by leaving its waker in the queue ([`Queue::poll_recv`]); a send
+//!   that finds it there takes it and wakes it. A component waiting on several boxes at
+//!   once uses its doorbell instead (see `boxes::Doorbell`), which senders ring after
+//!   every enqueue.
+//! * Senders that find the queue full wait on an [`Event`]; a receive that frees a slot
+//!   while any sender waits notifies one. A notified sender that is cancelled passes the
+//!   notification on (the event does this), so no slot is left unclaimed.
+//! * Closing wakes everyone: senders get their message back, the reader drains what is
+//!   queued and then sees the end.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use event_listener::Event;
+
+struct State<T> {
+    items: VecDeque<T>,
+    closed: bool,
+    /// The reader, parked in `poll_recv`.
+    reader: Option<Waker>,
+    /// Senders between finding the queue full and enqueueing (or giving up).
+    blocked_senders: usize,
+}
+
+/// A bounded multi-producer, single-consumer queue; see the module docs.
+pub(crate) struct Queue<T> {
+    state: Mutex<State<T>>,
+    /// Mirrors `items.len()` for lock-free `len`/`is_empty`.
+    len: AtomicUsize,
+    closed: AtomicBool,
+    capacity: usize,
+    space: Event,
+}
+
+/// Why a send did not enqueue.
+pub(crate) enum PushError<T> {
+    Full(T),
+    Closed(T),
+}
+
+impl<T> Queue<T> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Queue {
+            state: Mutex::new(State {
+                items: VecDeque::new(),
+                closed: false,
+                reader: None,
+                blocked_senders: 0,
+            }),
+            len: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            capacity: capacity.max(1),
+            space: Event::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // A panic while holding the lock cannot leave the state half-updated (every
+        // update is a single push, pop or flag), so a poisoned lock is still sound.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    /// Enqueue if there is room.
+    pub(crate) fn try_push(&self, msg: T) -> Result<(), PushError<T>> {
+        let reader = {
+            let mut st = self.lock();
+            if st.closed {
+                return Err(PushError::Closed(msg));
+            }
+            if st.items.len() >= self.capacity {
+                return Err(PushError::Full(msg));
+            }
+            st.items.push_back(msg);
+            self.len.store(st.items.len(), Ordering::Relaxed);
+            st.reader.take()
+        };
+        if let Some(w) = reader {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// Enqueue, making room by removing the oldest message if the queue is full;
+    /// returns what was removed. `Err` if closed.
+    pub(crate) fn push_evicting(&self, msg: T) -> Result<Option<T>, T> {
+        let (evicted, reader) = {
+            let mut st = self.lock();
+            if st.closed {
+                return Err(msg);
+            }
+            let evicted = if st.items.len() >= self.capacity {
+                st.items.pop_front()
+            } else {
+                None
+            };
+            st.items.push_back(msg);
+            self.len.store(st.items.len(), Ordering::Relaxed);
+            (evicted, st.reader.take())
+        };
+        if let Some(w) = reader {
+            w.wake();
+        }
+        Ok(evicted)
+    }
+
+    /// Remove everything queued (for "keep latest"); returns how many were removed.
+    pub(crate) fn clear(&self) -> usize {
+        let (removed, notify) = {
+            let mut st = self.lock();
+            // Dropped outside the lock.
+            let removed = std::mem::take(&mut st.items);
+            self.len.store(0, Ordering::Relaxed);
+            (removed, st.blocked_senders > 0)
+        };
+        if notify {
+            self.space.notify(usize::MAX);
+        }
+        removed.len()
+    }
+
+    /// Enqueue, waiting for room. `Err` (with the message) if the queue closes first.
+    pub(crate) async fn push(&self, msg: T) -> Result<(), T> {
+        let mut registered = false;
+        let result = loop {
+            let listener = {
+                let mut st = self.lock();
+                if st.closed {
+                    break Err(msg);
+                }
+                if st.items.len() < self.capacity {
+                    st.items.push_back(msg);
+                    self.len.store(st.items.len(), Ordering::Relaxed);
+                    if registered {
+                        st.blocked_senders -= 1;
+                        registered = false;
+                    }
+                    let reader = st.reader.take();
+                    drop(st);
+                    if let Some(w) = reader {
+                        w.wake();
+                    }
+                    break Ok(());
+                }
+                if !registered {
+                    st.blocked_senders += 1;
+                    registered = true;
+                }
+                // Listening under the lock: a receive that frees a slot after this
+                // point sees `blocked_senders` and notifies.
+                self.space.listen()
+            };
+            // Cancelled here: the guard below gives the count back.
+            let guard = Unregister {
+                queue: self,
+                armed: true,
+            };
+            listener.await;
+            std::mem::forget(guard);
+        };
+        if registered {
+            self.lock().blocked_senders -= 1;
+        }
+        result
+    }
+
+    /// Take the next message if one is queued.
+    pub(crate) fn try_pop(&self) -> Result<T, Empty> {
+        if self.len.load(Ordering::Relaxed) == 0 && !self.closed.load(Ordering::Relaxed) {
+            return Err(Empty::Empty);
+        }
+        let (msg, notify) = {
+            let mut st = self.lock();
+            match st.items.pop_front() {
+                Some(m) => {
+                    self.len.store(st.items.len(), Ordering::Relaxed);
+                    (m, st.blocked_senders > 0)
+                }
+                None if st.closed => return Err(Empty::Closed),
+                None => return Err(Empty::Empty),
+            }
+        };
+        if notify {
+            self.space.notify(1);
+        }
+        Ok(msg)
+    }
+
+    /// The next message, or park the reader (`cx`'s waker) until one is sent.
+    /// `Ready(None)` once the queue is closed and empty.
+    pub(crate) fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let (msg, notify) = {
+            let mut st = self.lock();
+            match st.items.pop_front() {
+                Some(m) => {
+                    self.len.store(st.items.len(), Ordering::Relaxed);
+                    (m, st.blocked_senders > 0)
+                }
+                None if st.closed => return Poll::Ready(None),
+                None => {
+                    match &mut st.reader {
+                        Some(w) if w.will_wake(cx.waker()) => {}
+                        slot => *slot = Some(cx.waker().clone()),
+                    }
+                    return Poll::Pending;
+                }
+            }
+        };
+        if notify {
+            self.space.notify(1);
+        }
+        Poll::Ready(Some(msg))
+    }
+
+    pub(crate) async fn pop(&self) -> Option<T> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Close: no more sends; the reader gets what is queued, then the end.
+    pub(crate) fn close(&self) {
+        let reader = {
+            let mut st = self.lock();
+            st.closed = true;
+            self.closed.store(true, Ordering::Relaxed);
+            st.reader.take()
+        };
+        self.space.notify(usize::MAX);
+        if let Some(w) = reader {
+            w.wake();
+        }
+    }
+}
+
+/// Nothing to take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Empty {
+    Empty,
+    Closed,
+}
+
+/// Gives a cancelled blocked sender's registration back.
+struct Unregister<'a, T> {
+    queue: &'a Queue<T>,
+    armed: bool,
+}
+
+impl<T> Drop for Unregister<'_, T> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.queue.lock().blocked_senders -= 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn fifo_bounded_and_closing() {
+        let q = Queue::new(2);
+        assert!(q.try_push(1).is_ok());
+        assert!(q.try_push(2).is_ok());
+        assert!(matches!(q.try_push(3), Err(PushError::Full(3))));
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.try_pop(), Ok(1));
+        q.close();
+        assert!(matches!(q.try_push(4), Err(PushError::Closed(4))));
+        assert_eq!(q.pop().await, Some(2));
+        assert_eq!(q.pop().await, None);
+        assert_eq!(q.try_pop(), Err(Empty::Closed));
+    }
+
+    #[tokio::test]
+    async fn blocked_senders_are_released_in_turn_and_nothing_is_lost() {
+        let q = Arc::new(Queue::new(1));
+        let mut senders = Vec::new();
+        for i in 0..4u32 {
+            let q = q.clone();
+            senders.push(tokio::spawn(async move {
+                for k in 0..500u32 {
+                    q.push(i * 1000 + k).await.unwrap();
+                }
+            }));
+        }
+        let mut last = [None::<u32>; 4];
+        for _ in 0..2000 {
+            let m = q.pop().await.unwrap();
+            let (i, k) = ((m / 1000) as usize, m % 1000);
+            assert!(last[i].is_none_or(|p| p + 1 == k), "order kept per sender");
+            last[i] = Some(k);
+        }
+        for s in senders {
+            s.await.unwrap();
+        }
+        assert_eq!(q.len(), 0);
+        assert_eq!(q.lock().blocked_senders, 0);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_blocked_sender_gives_its_turn_away() {
+        let q = Arc::new(Queue::new(1));
+        q.try_push(0).ok();
+        let cancelled = {
+            let q = q.clone();
+            tokio::spawn(async move { q.push(1).await })
+        };
+        let waiting = {
+            let q = q.clone();
+            tokio::spawn(async move { q.push(2).await })
+        };
+        // Let both park; then free the slot, which notifies the first, and cancel it
+        // before it runs: the turn must pass to the second.
+        while q.lock().blocked_senders < 2 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(q.try_pop(), Ok(0));
+        cancelled.abort();
+        assert!(cancelled.await.unwrap_err().is_cancelled());
+        waiting.await.unwrap().ok();
+        assert_eq!(q.pop().await, Some(2));
+        assert_eq!(q.lock().blocked_senders, 0);
+    }
+}

@@ -1,0 +1,162 @@
+//! Two component bodies driven by one tokio task
+//! ([`Prepared::start_with`](crate::Prepared::start_with)).
+//!
+//! Each side gets its own waker, which marks the side ready and wakes the task only if
+//! the task is not already polling. While polling, the task goes round again as long as
+//! a side was woken meanwhile (a bounded number of rounds), so a message passed from one
+//! side to the other — the other side's waker fires during the first side's poll — is
+//! handled in the same task poll instead of a trip through the scheduler. A request and
+//! its reply between a socket adapter and its protocol handler then cost one task poll,
+//! as in a hand-written connection task.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+
+use futures::future::{Fuse, FusedFuture, FutureExt};
+use futures::task::AtomicWaker;
+
+/// Rounds per task poll before yielding to other tasks (a side that keeps waking
+/// itself must not monopolise the worker thread).
+const ROUNDS: usize = 32;
+const A: u8 = 1;
+const B: u8 = 2;
+
+struct Shared {
+    ready: AtomicU8,
+    polling: AtomicBool,
+    task: AtomicWaker,
+}
+
+struct Side {
+    shared: Arc<Shared>,
+    bit: u8,
+}
+
+impl Wake for Side {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.shared.ready.fetch_or(self.bit, Ordering::SeqCst);
+        if !self.shared.polling.load(Ordering::SeqCst) {
+            self.shared.task.wake();
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Completes when both sides have.
+    pub(crate) struct Together<FA: Future, FB: Future> {
+        #[pin]
+        a: Fuse<FA>,
+        #[pin]
+        b: Fuse<FB>,
+        shared: Arc<Shared>,
+        waker_a: Waker,
+        waker_b: Waker,
+    }
+}
+
+impl<FA, FB> Together<FA, FB>
+where
+    FA: Future<Output = ()>,
+    FB: Future<Output = ()>,
+{
+    pub(crate) fn new(a: FA, b: FB) -> Self {
+        let shared = Arc::new(Shared {
+            ready: AtomicU8::new(A | B),
+            polling: AtomicBool::new(false),
+            task: AtomicWaker::new(),
+        });
+        let side = |bit| {
+            Waker::from(Arc::new(Side {
+                shared: shared.clone(),
+                bit,
+            }))
+        };
+        Together {
+            waker_a: side(A),
+            waker_b: side(B),
+            a: a.fuse(),
+            b: b.fuse(),
+            shared,
+        }
+    }
+}
+
+impl<FA, FB> Future for Together<FA, FB>
+where
+    FA: Future<Output = ()>,
+    FB: Future<Output = ()>,
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        this.shared.task.register(cx.waker());
+        this.shared.polling.store(true, Ordering::SeqCst);
+        for _ in 0..ROUNDS {
+            let ready = this.shared.ready.swap(0, Ordering::SeqCst);
+            if ready == 0 {
+                break;
+            }
+            if ready & A != 0 && !this.a.is_terminated() {
+                let _ = this.a.as_mut().poll(&mut Context::from_waker(this.waker_a));
+            }
+            if ready & B != 0 && !this.b.is_terminated() {
+                let _ = this.b.as_mut().poll(&mut Context::from_waker(this.waker_b));
+            }
+            if this.a.is_terminated() && this.b.is_terminated() {
+                return Poll::Ready(());
+            }
+        }
+        this.shared.polling.store(false, Ordering::SeqCst);
+        // A side woken after the last round, while `polling` was still up, did not
+        // wake the task: come back for it.
+        if this.shared.ready.load(Ordering::SeqCst) != 0 {
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn both_sides_run_to_completion_passing_messages_both_ways() {
+        let (to_b, mut b_rx) = tokio::sync::mpsc::channel::<u32>(1);
+        let (to_a, mut a_rx) = tokio::sync::mpsc::channel::<u32>(1);
+        let a = async move {
+            for i in 0..10_000 {
+                to_b.send(i).await.unwrap();
+                assert_eq!(a_rx.recv().await, Some(i + 1));
+            }
+        };
+        let b = async move {
+            while let Some(i) = b_rx.recv().await {
+                to_a.send(i + 1).await.unwrap();
+            }
+        };
+        tokio::spawn(Together::new(a, b)).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_side_woken_from_another_task_is_polled() {
+        let (tx, rx) = tokio::sync::oneshot::channel::<u8>();
+        let done = tokio::spawn(Together::new(
+            async move {
+                assert_eq!(rx.await, Ok(7));
+            },
+            async {},
+        ));
+        tokio::task::yield_now().await;
+        tx.send(7).unwrap();
+        done.await.unwrap();
+    }
+}
