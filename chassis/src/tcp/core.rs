@@ -521,8 +521,9 @@ where
             return self.refuse(&info, &format!("cannot wire the handler: {e}"));
         }
         let (hid, cid) = (handler.id(), adapter.id());
-        drop(handler.start());
-        drop(adapter.start());
+        // One task for the pair: a request read by the adapter, handled and answered
+        // costs one task poll. Exits are reported to us as children.
+        drop(handler.start_with(adapter));
         self.owner.insert(hid, info.id);
         self.owner.insert(cid, info.id);
         self.open.insert(

@@ -1,5 +1,7 @@
 //! [`ConnectedSocketAdapter`]: one accepted socket as a component.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use axon::{BoxError, Component, Context, LinkError, Outbox, Setup};
@@ -156,11 +158,24 @@ impl ConnectedSocketAdapter {
     }
 }
 
-async fn report(activity: &mut Outbox<SocketEvent>, id: u64, reason: CloseReason) {
+/// Report the close on `activity`; returns a wait only in the rare case that the
+/// owner's inbox is full, so that the adapter's state does not reserve room for it.
+fn report(
+    activity: &mut Outbox<SocketEvent>,
+    id: u64,
+    reason: CloseReason,
+) -> Option<Pin<Box<dyn Future<Output = ()> + Send + '_>>> {
+    let event = SocketEvent::ShutdownCsa(ShutdownCsa { id, reason });
     // Nobody listening is fine: an adapter may be used without an owner.
-    let _ = activity
-        .send(SocketEvent::ShutdownCsa(ShutdownCsa { id, reason }))
-        .await;
+    match activity.try_send(event) {
+        Err(e) if e.is_full() => {
+            let event = e.into_inner();
+            Some(Box::pin(async move {
+                let _ = activity.send(event).await;
+            }))
+        }
+        _ => None,
+    }
 }
 
 impl Component for ConnectedSocketAdapter {
@@ -179,59 +194,61 @@ impl Component for ConnectedSocketAdapter {
         Ok(())
     }
 
-    async fn run(self, mut ctx: Context<Bytes, Bytes>) -> Result<(), BoxError> {
-        let mut activity = ctx.outbox_named::<SocketEvent>("activity")?;
-        let Context {
-            mut inbox,
-            mut control,
-            outbox,
-            ..
-        } = ctx;
-        let ConnectedSocketAdapter {
-            mut stream,
-            info,
-            idle_timeout,
-            nodelay,
-            permit,
-        } = self;
-        if nodelay {
-            // Not fatal: the connection works without it, only small writes may wait.
-            let _ = stream.set_nodelay(true);
-        }
-        let mut pump = Pump::new(
-            &mut inbox,
-            &mut control,
-            outbox,
-            idle_timeout,
-            WhenUnlinked::Close,
-        );
-        let reason = pump.run(&mut stream).await;
-        let mut reported = false;
-        if reason == CloseReason::PeerClosed {
-            report(&mut activity, info.id, reason).await;
-            reported = true;
-            let last = pump.run(&mut stream).await;
-            tracing::trace!(conn = info.id, after = %last, "half-closed connection ended");
-        }
-        let flushed = pump.flushed;
-        let error = pump.last_error.take();
-        drop(pump);
-        if flushed {
-            discard_unread(&stream);
-        }
-        drop(stream);
-        drop(permit);
-        match &error {
-            Some(e) => {
-                tracing::debug!(conn = info.id, peer = %info.peer, %reason, error = %e, "connection closed")
+    // Not an `async fn`: an async block captures `self` and `ctx` once, where an
+    // `async fn` would keep a second copy of its arguments for the whole run.
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "see above: halves the adapter's per-connection state"
+    )]
+    fn run(
+        mut self,
+        mut ctx: Context<Bytes, Bytes>,
+    ) -> impl Future<Output = Result<(), BoxError>> + Send {
+        async move {
+            let mut activity = ctx.outbox_named::<SocketEvent>("activity")?;
+            if self.nodelay {
+                // Not fatal: the connection works without it, only small writes may wait.
+                let _ = self.stream.set_nodelay(true);
             }
-            None => {
-                tracing::trace!(conn = info.id, peer = %info.peer, %reason, "connection closed")
+            let mut pump = Pump::new(
+                &mut ctx.inbox,
+                &mut ctx.control,
+                ctx.outbox,
+                self.idle_timeout,
+                WhenUnlinked::Close,
+            );
+            let info = &self.info;
+            let reason = pump.run(&mut self.stream).await;
+            let mut reported = false;
+            if reason == CloseReason::PeerClosed {
+                if let Some(wait) = report(&mut activity, info.id, reason) {
+                    wait.await;
+                }
+                reported = true;
+                let last = pump.run(&mut self.stream).await;
+                tracing::trace!(conn = info.id, after = %last, "half-closed connection ended");
             }
+            let flushed = pump.flushed;
+            let error = pump.last_error.take();
+            drop(pump);
+            if flushed {
+                discard_unread(&self.stream);
+            }
+            // Close the socket and free the slot before reporting.
+            drop(self.stream);
+            drop(self.permit);
+            match &error {
+                Some(e) => {
+                    tracing::debug!(conn = info.id, peer = %info.peer, %reason, error = %e, "connection closed")
+                }
+                None => {
+                    tracing::trace!(conn = info.id, peer = %info.peer, %reason, "connection closed")
+                }
+            }
+            if !reported && let Some(wait) = report(&mut activity, info.id, reason) {
+                wait.await;
+            }
+            Ok(())
         }
-        if !reported {
-            report(&mut activity, info.id, reason).await;
-        }
-        Ok(())
     }
 }

@@ -17,7 +17,6 @@ use axon::{Control, Inbox, Outbox, SendError};
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::time::{Instant, Sleep};
 
 use super::CloseReason;
@@ -37,46 +36,6 @@ pub(crate) enum WhenUnlinked {
 type PendingSend =
     Pin<Box<dyn Future<Output = (Outbox<Bytes>, Result<(), SendError<Bytes>>)> + Send>>;
 
-/// A wait for the next message of an inbox, kept across turns of the loop so its
-/// wake-up registration is made once per message rather than once per turn; it hands
-/// the inbox back with the message.
-type Next<'a, T> = Pin<Box<dyn Future<Output = (&'a mut Inbox<T>, Option<T>)> + Send + 'a>>;
-
-fn next<T: Send + 'static>(inbox: &mut Inbox<T>) -> Next<'_, T> {
-    Box::pin(async move {
-        let msg = inbox.recv().await;
-        (inbox, msg)
-    })
-}
-
-/// The next message from `slot`'s inbox; pending for ever once it has closed.
-/// Cancel safe: the wait stays in `slot`.
-async fn recv_next<'a, T: Send + 'static>(slot: &mut Option<Next<'a, T>>) -> Option<T> {
-    let Some(wait) = slot.as_mut() else {
-        return std::future::pending().await;
-    };
-    let (inbox, msg) = wait.await;
-    *slot = msg.is_some().then(|| next(inbox));
-    msg
-}
-
-/// A message already queued in `slot`'s inbox, without waiting.
-fn poll_now<T: Send + 'static>(
-    slot: &mut Option<Next<'_, T>>,
-    cx: &mut TaskContext<'_>,
-) -> Poll<Option<T>> {
-    let Some(wait) = slot.as_mut() else {
-        return Poll::Ready(None);
-    };
-    match wait.as_mut().poll(cx) {
-        Poll::Ready((inbox, msg)) => {
-            *slot = msg.is_some().then(|| next(inbox));
-            Poll::Ready(msg)
-        }
-        Poll::Pending => Poll::Pending,
-    }
-}
-
 struct Idle {
     timeout: Duration,
     last: Instant,
@@ -84,11 +43,17 @@ struct Idle {
 }
 
 /// The state of one socket's loop; see the module docs.
+///
+/// The loop is a hand-written poll function rather than a `select!` over `recv`
+/// futures: it polls the inboxes, the socket and the timer directly, in priority
+/// order, so one connection's state is a few hundred bytes and a turn of the loop
+/// allocates nothing.
 pub(crate) struct Pump<'a> {
-    /// The next message for the socket; `None` once `inbox` has closed.
-    input: Option<Next<'a, Bytes>>,
-    /// The next lifecycle message; `None` once `control` has closed.
-    control: Option<Next<'a, Control>>,
+    /// Bytes for the socket.
+    input: &'a mut Inbox<Bytes>,
+    /// Lifecycle messages.
+    control: &'a mut Inbox<Control>,
+    control_open: bool,
     outbox: Option<Outbox<Bytes>>,
     pending: Option<PendingSend>,
     wbuf: Option<Bytes>,
@@ -117,8 +82,9 @@ impl<'a> Pump<'a> {
             timer: Box::pin(tokio::time::sleep(timeout)),
         });
         Pump {
-            input: Some(next(inbox)),
-            control: Some(next(control)),
+            input: inbox,
+            control,
+            control_open: true,
             outbox: Some(outbox),
             pending: None,
             wbuf: None,
@@ -213,91 +179,110 @@ impl<'a> Pump<'a> {
     /// again goes on writing what arrives on `inbox` until `control` or an error
     /// ends it.
     pub(crate) async fn run(&mut self, stream: &mut TcpStream) -> CloseReason {
-        let (mut rd, mut wr) = stream.split();
+        poll_fn(|cx| self.poll_run(cx, stream)).await
+    }
+
+    /// One turn: make every step that can be made now, in priority order (lifecycle,
+    /// writing, taking input, delivering, reading, the idle timer), starting again
+    /// from the top after each; `Pending` when none can, with every source that could
+    /// unblock one registered to wake the task.
+    fn poll_run(&mut self, cx: &mut TaskContext<'_>, stream: &mut TcpStream) -> Poll<CloseReason> {
         loop {
             if self.wbuf.is_none()
                 && let Some(reason) = self.finishing
             {
                 // Write what is still queued; once nothing is, close our side.
-                match poll_fn(|cx| Poll::Ready(poll_now(&mut self.input, cx))).await {
-                    Poll::Ready(Some(b)) => {
-                        self.wbuf = (!b.is_empty()).then_some(b);
-                        continue;
-                    }
-                    Poll::Ready(None) | Poll::Pending => {}
+                if let Ok(b) = self.input.try_recv() {
+                    self.wbuf = (!b.is_empty()).then_some(b);
+                    continue;
                 }
-                return match poll_fn(|cx| Pin::new(&mut wr).poll_shutdown(cx)).await {
+                return Poll::Ready(match ready!(Pin::new(&mut *stream).poll_shutdown(cx)) {
                     Ok(()) => {
                         self.flushed = true;
                         reason
                     }
                     Err(e) => self.fail(e),
-                };
+                });
             }
-            let can_read = self.reading && self.pending.is_none();
-            let takes_input = self.wbuf.is_none() && self.taking_input && self.finishing.is_none();
-            tokio::select! {
-                biased;
-                c = recv_next(&mut self.control) => match c {
-                    None => {}
-                    Some(Control::Shutdown) => return CloseReason::Shutdown,
-                    Some(c) if c.ends_input() => self.finish(CloseReason::Finished),
-                    Some(_) => {}
-                },
-                r = poll_fn(|cx| poll_write_some(&mut wr, cx, &mut self.wbuf)), if self.wbuf.is_some() => match r {
-                    Ok(()) => self.touch(),
-                    Err(e) => return self.fail(e),
-                },
-                m = recv_next(&mut self.input), if takes_input => match m {
-                    Some(b) => self.wbuf = (!b.is_empty()).then_some(b),
-                    None => self.taking_input = false,
-                },
-                (out, sent) = wait_pending(&mut self.pending), if self.pending.is_some() => {
+            if self.control_open {
+                match self.control.poll_recv(cx) {
+                    Poll::Ready(None) => {
+                        self.control_open = false;
+                        continue;
+                    }
+                    Poll::Ready(Some(Control::Shutdown)) => {
+                        return Poll::Ready(CloseReason::Shutdown);
+                    }
+                    Poll::Ready(Some(c)) => {
+                        if c.ends_input() {
+                            self.finish(CloseReason::Finished);
+                        }
+                        continue;
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            if self.wbuf.is_some() {
+                match poll_write_some(stream, cx, &mut self.wbuf) {
+                    Poll::Ready(Ok(())) => {
+                        self.touch();
+                        continue;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(self.fail(e)),
+                    Poll::Pending => {}
+                }
+            } else if self.taking_input && self.finishing.is_none() {
+                match self.input.poll_recv(cx) {
+                    Poll::Ready(Some(b)) => {
+                        self.wbuf = (!b.is_empty()).then_some(b);
+                        continue;
+                    }
+                    Poll::Ready(None) => {
+                        self.taking_input = false;
+                        continue;
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            if let Some(p) = self.pending.as_mut() {
+                if let Poll::Ready((out, sent)) = p.as_mut().poll(cx) {
                     self.pending = None;
                     self.outbox = Some(out);
                     if sent.is_err() {
                         self.on_unlinked();
                     }
-                },
-                r = poll_fn(|cx| poll_read_chunk(&mut rd, cx)), if can_read => match r {
-                    Ok(Some(chunk)) => {
+                    continue;
+                }
+            } else if self.reading {
+                match poll_read_chunk(stream, cx) {
+                    Poll::Ready(Ok(Some(chunk))) => {
                         self.touch();
                         self.deliver(chunk);
+                        continue;
                     }
-                    Ok(None) => {
+                    Poll::Ready(Ok(None)) => {
                         self.reading = false;
-                        return CloseReason::PeerClosed;
+                        return Poll::Ready(CloseReason::PeerClosed);
                     }
-                    Err(e) => return self.fail(e),
-                },
-                () = wait_idle(&mut self.idle), if self.idle.is_some() => {
-                    if self.idle_expired() {
-                        return CloseReason::IdleTimeout;
-                    }
-                },
+                    Poll::Ready(Err(e)) => return Poll::Ready(self.fail(e)),
+                    Poll::Pending => {}
+                }
             }
+            if let Some(idle) = self.idle.as_mut()
+                && idle.timer.as_mut().poll(cx).is_ready()
+            {
+                if self.idle_expired() {
+                    return Poll::Ready(CloseReason::IdleTimeout);
+                }
+                continue;
+            }
+            return Poll::Pending;
         }
     }
 }
 
-async fn wait_pending(
-    pending: &mut Option<PendingSend>,
-) -> (Outbox<Bytes>, Result<(), SendError<Bytes>>) {
-    match pending.as_mut() {
-        Some(p) => p.await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn wait_idle(idle: &mut Option<Idle>) {
-    match idle.as_mut() {
-        Some(i) => i.timer.as_mut().await,
-        None => std::future::pending().await,
-    }
-}
-
 fn poll_write_some(
-    wr: &mut WriteHalf<'_>,
+    wr: &mut TcpStream,
     cx: &mut TaskContext<'_>,
     wbuf: &mut Option<Bytes>,
 ) -> Poll<io::Result<()>> {
@@ -319,7 +304,7 @@ fn poll_write_some(
 /// `None` at end of stream. The staging buffer lives on the stack only while polled,
 /// so an idle connection holds no read buffer.
 fn poll_read_chunk(
-    rd: &mut ReadHalf<'_>,
+    rd: &mut TcpStream,
     cx: &mut TaskContext<'_>,
 ) -> Poll<io::Result<Option<Bytes>>> {
     let mut staging = [const { MaybeUninit::<u8>::uninit() }; READ_CHUNK];
