@@ -10,7 +10,7 @@ use std::future::{Future, poll_fn};
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
-use std::task::{Context as TaskContext, Poll, ready};
+use std::task::{Context as TaskContext, Poll, Waker, ready};
 use std::time::Duration;
 
 use axon::{Control, Inbox, Outbox, SendError};
@@ -40,6 +40,10 @@ struct Idle {
     timeout: Duration,
     last: Instant,
     timer: Pin<Box<Sleep>>,
+    /// When the timer is set to fire; it is polled (to register or to fire) only
+    /// after a reset or once this has passed, not on every turn.
+    due: Instant,
+    registered: bool,
 }
 
 /// The state of one socket's loop; see the module docs.
@@ -54,6 +58,12 @@ pub(crate) struct Pump<'a> {
     /// Lifecycle messages.
     control: &'a mut Inbox<Control>,
     control_open: bool,
+    /// The waker the inboxes hold (from the last `Pending`): while it is this turn's
+    /// waker and an inbox is empty and open, polling that inbox again would change
+    /// nothing, so it is skipped.
+    parked_with: Option<Waker>,
+    control_parked: bool,
+    input_parked: bool,
     outbox: Option<Outbox<Bytes>>,
     pending: Option<PendingSend>,
     wbuf: Option<Bytes>,
@@ -80,11 +90,16 @@ impl<'a> Pump<'a> {
             timeout,
             last: Instant::now(),
             timer: Box::pin(tokio::time::sleep(timeout)),
+            due: Instant::now() + timeout,
+            registered: false,
         });
         Pump {
             input: inbox,
             control,
             control_open: true,
+            parked_with: None,
+            control_parked: false,
+            input_parked: false,
             outbox: Some(outbox),
             pending: None,
             wbuf: None,
@@ -145,6 +160,8 @@ impl<'a> Pump<'a> {
             return true;
         }
         idle.timer.as_mut().reset(due);
+        idle.due = due;
+        idle.registered = false;
         false
     }
 
@@ -187,6 +204,18 @@ impl<'a> Pump<'a> {
     /// from the top after each; `Pending` when none can, with every source that could
     /// unblock one registered to wake the task.
     fn poll_run(&mut self, cx: &mut TaskContext<'_>, stream: &mut TcpStream) -> Poll<CloseReason> {
+        if !self
+            .parked_with
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            self.parked_with = Some(cx.waker().clone());
+            self.control_parked = false;
+            self.input_parked = false;
+            if let Some(idle) = self.idle.as_mut() {
+                idle.registered = false;
+            }
+        }
         loop {
             if self.wbuf.is_none()
                 && let Some(reason) = self.finishing
@@ -204,7 +233,10 @@ impl<'a> Pump<'a> {
                     Err(e) => self.fail(e),
                 });
             }
-            if self.control_open {
+            if self.control_open
+                && !(self.control_parked && self.control.is_empty() && !self.control.is_closed())
+            {
+                self.control_parked = false;
                 match self.control.poll_recv(cx) {
                     Poll::Ready(None) => {
                         self.control_open = false;
@@ -219,7 +251,7 @@ impl<'a> Pump<'a> {
                         }
                         continue;
                     }
-                    Poll::Pending => {}
+                    Poll::Pending => self.control_parked = true,
                 }
             }
             if self.wbuf.is_some() {
@@ -231,7 +263,11 @@ impl<'a> Pump<'a> {
                     Poll::Ready(Err(e)) => return Poll::Ready(self.fail(e)),
                     Poll::Pending => {}
                 }
-            } else if self.taking_input && self.finishing.is_none() {
+            } else if self.taking_input
+                && self.finishing.is_none()
+                && !(self.input_parked && self.input.is_empty() && !self.input.is_closed())
+            {
+                self.input_parked = false;
                 match self.input.poll_recv(cx) {
                     Poll::Ready(Some(b)) => {
                         self.wbuf = (!b.is_empty()).then_some(b);
@@ -241,7 +277,7 @@ impl<'a> Pump<'a> {
                         self.taking_input = false;
                         continue;
                     }
-                    Poll::Pending => {}
+                    Poll::Pending => self.input_parked = true,
                 }
             }
             if let Some(p) = self.pending.as_mut() {
@@ -269,12 +305,16 @@ impl<'a> Pump<'a> {
                 }
             }
             if let Some(idle) = self.idle.as_mut()
-                && idle.timer.as_mut().poll(cx).is_ready()
+                && (!idle.registered || idle.last >= idle.due || Instant::now() >= idle.due)
             {
-                if self.idle_expired() {
-                    return Poll::Ready(CloseReason::IdleTimeout);
+                // Registered once per reset; after that the timer wakes us itself.
+                idle.registered = true;
+                if idle.timer.as_mut().poll(cx).is_ready() {
+                    if self.idle_expired() {
+                        return Poll::Ready(CloseReason::IdleTimeout);
+                    }
+                    continue;
                 }
-                continue;
             }
             return Poll::Pending;
         }
