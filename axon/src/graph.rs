@@ -5,6 +5,8 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use futures::future::AbortHandle;
@@ -85,7 +87,9 @@ impl ComponentEntry {
 
 #[derive(Default)]
 pub(crate) struct GraphState {
-    pub(crate) components: HashMap<ComponentId, ComponentEntry>,
+    /// Keyed by sequential ids: a plain multiplicative hash is enough and much
+    /// cheaper than SipHash when connections come and go.
+    pub(crate) components: FxHashMap<ComponentId, ComponentEntry>,
     pub(crate) services: HashMap<String, BoxId>,
 }
 

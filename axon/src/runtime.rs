@@ -613,8 +613,13 @@ impl Runtime {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// True if anyone subscribed to graph events.
+    pub(crate) fn watched(&self) -> bool {
+        self.inner.events.receiver_count() > 0
+    }
+
     pub(crate) fn emit(&self, event: impl FnOnce() -> GraphEvent) {
-        if self.inner.events.receiver_count() > 0 {
+        if self.watched() {
             let _ = self.inner.events.send(event());
         }
     }
@@ -1207,13 +1212,12 @@ impl Runtime {
         let labels = {
             let mut st = self.lock();
             st.link(from, to, policy, false)?;
-            (st.label(from), st.label(to))
+            // Labels are strings: make them only for someone watching.
+            self.watched().then(|| (st.label(from), st.label(to)))
         };
-        self.emit(|| GraphEvent::Linked {
-            from: labels.0,
-            to: labels.1,
-            policy,
-        });
+        if let Some((from, to)) = labels {
+            self.emit(|| GraphEvent::Linked { from, to, policy });
+        }
         Ok(())
     }
 
@@ -1498,18 +1502,20 @@ impl Runtime {
         let mut st = self.lock();
         let id = st.box_id(component, name)?;
         let entry = st.entry_mut(component)?;
-        let label = entry.label(component);
-        let Some(b) = entry.boxes[id.index as usize].as_mut() else {
+        let Some(b) = entry.boxes[id.index as usize].as_ref() else {
             return Ok(());
         };
         if b.node.kind() == NodeKind::Outbox || b.taken {
+            let label = entry.label(component);
             return Err(LinkError::WrongDirection {
                 from: format!("{label}.{name}"),
                 to: format!("{label}.{name}"),
                 reason: "only an inbox not yet in use can change its kind or capacity",
             });
         }
-        b.node = b.node.new_like(kind, capacity);
+        if let Some(b) = entry.boxes[id.index as usize].as_mut() {
+            b.node = b.node.new_like(kind, capacity);
+        }
         st.refresh_from(id);
         let incoming = st
             .get_box(id)

@@ -1,6 +1,6 @@
 //! [`ServerCore`]: one listening port, one handler component per connection.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 
@@ -310,8 +310,8 @@ where
             factory: self.factory,
             stats: self.stats.clone(),
             activity: activity_ref,
-            open: HashMap::new(),
-            owner: HashMap::new(),
+            open: HashMap::default(),
+            owner: HashMap::default(),
         };
         tracing::debug!(addr = %self.local, "ServerCore listening on {}", self.local);
 

@@ -68,6 +68,8 @@ pub(crate) struct Pump<'a> {
     pending: Option<PendingSend>,
     wbuf: Option<Bytes>,
     reading: bool,
+    /// The peer has ended its side (end of stream seen).
+    peer_closed: bool,
     finishing: Option<CloseReason>,
     taking_input: bool,
     idle: Option<Idle>,
@@ -104,6 +106,7 @@ impl<'a> Pump<'a> {
             pending: None,
             wbuf: None,
             reading: true,
+            peer_closed: false,
             finishing: None,
             taking_input: true,
             idle,
@@ -225,6 +228,12 @@ impl<'a> Pump<'a> {
                     self.wbuf = (!b.is_empty()).then_some(b);
                     continue;
                 }
+                if self.peer_closed {
+                    // Both sides are done and everything is written: closing the
+                    // socket sends our end of stream, no separate shutdown needed.
+                    self.flushed = true;
+                    return Poll::Ready(reason);
+                }
                 return Poll::Ready(match ready!(Pin::new(&mut *stream).poll_shutdown(cx)) {
                     Ok(()) => {
                         self.flushed = true;
@@ -298,6 +307,7 @@ impl<'a> Pump<'a> {
                     }
                     Poll::Ready(Ok(None)) => {
                         self.reading = false;
+                        self.peer_closed = true;
                         return Poll::Ready(CloseReason::PeerClosed);
                     }
                     Poll::Ready(Err(e)) => return Poll::Ready(self.fail(e)),
