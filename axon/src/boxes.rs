@@ -7,13 +7,11 @@
 //! when a link on its path changes (a version counter is checked on every send).
 
 use std::any::{Any, TypeId};
-use std::future::poll_fn;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering, fence};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 
-use futures::task::AtomicWaker;
 use serde::{Deserialize, Serialize};
 
 use crate::control::Control;
@@ -276,64 +274,6 @@ pub(crate) fn make_node<T: Send + 'static>(kind: NodeKind, capacity: usize) -> A
     }
 }
 
-/// Wakes a component waiting on its `inbox` and `control` together.
-///
-/// An eventcount with one waiter (the component, in
-/// [`Context::recv`](crate::Context::recv)): the waiter registers its waker, raises
-/// `waiting`, and looks at its queues once more before sleeping; a sender enqueues,
-/// then wakes only if `waiting` is up. The two SeqCst fences make sure at least one
-/// side sees the other, so no wake-up is lost, and a sender pays a fence instead of a
-/// wake when nobody sleeps. Waiting allocates nothing.
-pub(crate) struct Doorbell {
-    waker: AtomicWaker,
-    waiting: AtomicBool,
-}
-
-impl Doorbell {
-    pub(crate) fn new() -> Self {
-        Doorbell {
-            waker: AtomicWaker::new(),
-            waiting: AtomicBool::new(false),
-        }
-    }
-
-    #[inline]
-    pub(crate) fn ring(&self) {
-        fence(Ordering::SeqCst);
-        if self.waiting.load(Ordering::Relaxed) {
-            self.waker.wake();
-        }
-    }
-
-    fn ring_all(&self) {
-        self.waker.wake();
-    }
-
-    /// Sleep until rung, unless `ready()` holds once the waker is in place.
-    pub(crate) async fn wait_unless(&self, ready: impl Fn() -> bool) {
-        let _lower = LowerOnDrop(&self.waiting);
-        poll_fn(|cx| {
-            self.waker.register(cx.waker());
-            self.waiting.store(true, Ordering::SeqCst);
-            fence(Ordering::SeqCst);
-            if ready() {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-        .await;
-    }
-}
-
-struct LowerOnDrop<'a>(&'a AtomicBool);
-
-impl Drop for LowerOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.store(false, Ordering::Relaxed);
-    }
-}
-
 /// The queue behind a real inbox. Its buffer grows with use (see [`Queue`]), so an
 /// idle component holds no queue memory.
 pub(crate) struct InboxNode<T> {
@@ -343,24 +283,16 @@ pub(crate) struct InboxNode<T> {
     dropped: AtomicU64,
     /// The last lifecycle message read from this inbox (only used for `control`).
     pub(crate) lifecycle: AtomicU8,
-    /// Rung after every enqueue. A component's `inbox` and `control` share one, so
-    /// [`Context::recv`](crate::Context::recv) waits on a single listener for both.
-    pub(crate) doorbell: Arc<Doorbell>,
 }
 
 impl<T> InboxNode<T> {
     pub(crate) fn new(capacity: usize) -> Self {
-        Self::with_doorbell(capacity, Arc::new(Doorbell::new()))
-    }
-
-    pub(crate) fn with_doorbell(capacity: usize, doorbell: Arc<Doorbell>) -> Self {
         InboxNode {
             queue: Queue::new(capacity.max(1)),
             capacity: capacity.max(1),
             received: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             lifecycle: AtomicU8::new(0),
-            doorbell,
         }
     }
 
@@ -382,14 +314,13 @@ impl<T> InboxNode<T> {
     }
 
     #[inline]
-    pub(crate) fn ring(&self) {
-        self.doorbell.ring();
+    pub(crate) fn parked_since(&self) -> u64 {
+        self.queue.parked_since()
     }
 
     /// Close the queue and wake whoever waits on it.
     pub(crate) fn shut(&self) {
         self.queue.close();
-        self.doorbell.ring_all();
     }
 }
 
@@ -426,11 +357,7 @@ impl<T: Send + 'static> Node for InboxNode<T> {
     }
     fn new_like(&self, kind: NodeKind, capacity: usize) -> Arc<dyn Node> {
         match kind {
-            // Keep sharing the component's doorbell.
-            NodeKind::Inbox => Arc::new(InboxNode::<T>::with_doorbell(
-                capacity,
-                self.doorbell.clone(),
-            )),
+            NodeKind::Inbox => Arc::new(InboxNode::<T>::new(capacity)),
             _ => make_node::<T>(kind, capacity),
         }
     }
@@ -633,7 +560,17 @@ impl<T: Send + 'static> Inbox<T> {
     /// # }
     /// ```
     pub fn poll_recv(&mut self, cx: &mut TaskContext<'_>) -> Poll<Option<T>> {
-        match self.node.queue.poll_recv(cx) {
+        self.poll_recv_noting(cx, &mut 0)
+    }
+
+    /// As [`poll_recv`](Inbox::poll_recv), also noting the parking generation on
+    /// `Pending` (see `Queue::parked_since`).
+    pub(crate) fn poll_recv_noting(
+        &mut self,
+        cx: &mut TaskContext<'_>,
+        generation: &mut u64,
+    ) -> Poll<Option<T>> {
+        match self.node.queue.poll_recv_noting(cx, generation) {
             Poll::Ready(Some(msg)) => {
                 self.note(&msg);
                 Poll::Ready(Some(msg))
@@ -850,7 +787,6 @@ impl<T: Send + 'static> Outbox<T> {
                     };
                     match route.target.queue.push(m).await {
                         Ok(()) => {
-                            route.target.ring();
                             bump(&self.node.sent);
                             return Ok(());
                         }
@@ -875,10 +811,7 @@ impl<T: Send + 'static> Outbox<T> {
         };
         let result = match route.policy {
             Policy::Block => match route.target.queue.try_push(msg) {
-                Ok(()) => {
-                    route.target.ring();
-                    Ok(())
-                }
+                Ok(()) => Ok(()),
                 Err(PushError::Full(m)) => return Attempt::Full(m),
                 Err(PushError::Closed(m)) => Err(m),
             },
@@ -922,9 +855,6 @@ impl<T: Send + 'static> Outbox<T> {
                 true
             }
         };
-        if sent {
-            route.target.ring();
-        }
         Ok(sent)
     }
 

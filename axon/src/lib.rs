@@ -51,16 +51,16 @@
 mod boxes;
 pub mod component;
 mod control;
-mod queue;
-mod together;
 mod error;
 mod exit;
 mod external;
 mod graph;
 pub mod introspect;
+mod queue;
 mod runtime;
 pub mod testing;
 pub mod threaded;
+mod together;
 
 pub use boxes::{
     BoxId, BoxRef, CONTROL_CAPACITY, ComponentId, DEFAULT_CAPACITY, Direction, Inbox, Outbox,

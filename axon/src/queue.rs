@@ -8,9 +8,11 @@
 //! buffer for about `k` (never more than its capacity, rounded up to a power of two).
 //!
 //! * The reader parks by leaving its waker in the queue ([`Queue::poll_recv`]); a send
-//!   that finds it there takes it and wakes it. A component waiting on several boxes at
-//!   once uses its doorbell instead (see `boxes::Doorbell`), which senders ring after
-//!   every enqueue.
+//!   that finds it there takes it and wakes it. A reader waiting on several queues at
+//!   once parks in each. Every change of the parked waker (parked, taken by a send or a
+//!   close) bumps a generation counter, so a reader that finds the counter where its
+//!   own parking left it, and the queue still empty and open, knows that polling again
+//!   would change nothing and can skip the lock ([`Queue::parked_since`]).
 //! * Senders that find the queue full wait on an [`Event`]; a receive that frees a slot
 //!   while any sender waits notifies one. A notified sender that is cancelled passes the
 //!   notification on (the event does this), so no slot is left unclaimed.
@@ -19,7 +21,7 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -39,6 +41,8 @@ pub(crate) struct Queue<T> {
     state: Mutex<State<T>>,
     /// Mirrors `items.len()` for lock-free `len`/`is_empty`.
     len: AtomicUsize,
+    /// Bumped whenever the parked reader waker changes (see the module docs).
+    parked: AtomicU64,
     closed: AtomicBool,
     capacity: usize,
     space: Event,
@@ -60,6 +64,7 @@ impl<T> Queue<T> {
                 blocked_senders: 0,
             }),
             len: AtomicUsize::new(0),
+            parked: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             capacity: capacity.max(1),
             space: Event::new(),
@@ -82,6 +87,25 @@ impl<T> Queue<T> {
         self.closed.load(Ordering::Relaxed)
     }
 
+    fn take_reader(&self, st: &mut State<T>) -> Option<Waker> {
+        let w = st.reader.take();
+        if w.is_some() {
+            // Written only under the lock: a load and a store suffice.
+            self.parked
+                .store(self.parked.load(Ordering::Relaxed) + 1, Ordering::Release);
+        }
+        w
+    }
+
+    /// The parking generation: unchanged since a `Pending` from [`poll_recv`] means the
+    /// waker that poll left is still in place (no send or close has taken it).
+    ///
+    /// [`poll_recv`]: Queue::poll_recv
+    #[inline]
+    pub(crate) fn parked_since(&self) -> u64 {
+        self.parked.load(Ordering::Acquire)
+    }
+
     /// Enqueue if there is room.
     pub(crate) fn try_push(&self, msg: T) -> Result<(), PushError<T>> {
         let reader = {
@@ -94,7 +118,7 @@ impl<T> Queue<T> {
             }
             st.items.push_back(msg);
             self.len.store(st.items.len(), Ordering::Relaxed);
-            st.reader.take()
+            self.take_reader(&mut st)
         };
         if let Some(w) = reader {
             w.wake();
@@ -117,7 +141,7 @@ impl<T> Queue<T> {
             };
             st.items.push_back(msg);
             self.len.store(st.items.len(), Ordering::Relaxed);
-            (evicted, st.reader.take())
+            (evicted, self.take_reader(&mut st))
         };
         if let Some(w) = reader {
             w.wake();
@@ -156,7 +180,7 @@ impl<T> Queue<T> {
                         st.blocked_senders -= 1;
                         registered = false;
                     }
-                    let reader = st.reader.take();
+                    let reader = self.take_reader(&mut st);
                     drop(st);
                     if let Some(w) = reader {
                         w.wake();
@@ -210,6 +234,17 @@ impl<T> Queue<T> {
     /// The next message, or park the reader (`cx`'s waker) until one is sent.
     /// `Ready(None)` once the queue is closed and empty.
     pub(crate) fn poll_recv(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.poll_recv_noting(cx, &mut 0)
+    }
+
+    /// As [`poll_recv`](Queue::poll_recv); on `Pending` also sets `generation` to the
+    /// parking generation that leaves this reader's waker in place (see
+    /// [`parked_since`](Queue::parked_since)).
+    pub(crate) fn poll_recv_noting(
+        &self,
+        cx: &mut Context<'_>,
+        generation: &mut u64,
+    ) -> Poll<Option<T>> {
         let (msg, notify) = {
             let mut st = self.lock();
             match st.items.pop_front() {
@@ -221,8 +256,13 @@ impl<T> Queue<T> {
                 None => {
                     match &mut st.reader {
                         Some(w) if w.will_wake(cx.waker()) => {}
-                        slot => *slot = Some(cx.waker().clone()),
+                        slot => {
+                            *slot = Some(cx.waker().clone());
+                            self.parked
+                                .store(self.parked.load(Ordering::Relaxed) + 1, Ordering::Release);
+                        }
                     }
+                    *generation = self.parked.load(Ordering::Relaxed);
                     return Poll::Pending;
                 }
             }
@@ -243,7 +283,7 @@ impl<T> Queue<T> {
             let mut st = self.lock();
             st.closed = true;
             self.closed.store(true, Ordering::Relaxed);
-            st.reader.take()
+            self.take_reader(&mut st)
         };
         self.space.notify(usize::MAX);
         if let Some(w) = reader {

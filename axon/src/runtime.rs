@@ -3,11 +3,13 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context as TaskContext, Poll, ready};
 
 use futures::FutureExt;
-use futures::future::{AbortHandle, Abortable};
+use futures::future::{AbortHandle, Abortable, CatchUnwind};
 use tokio::sync::broadcast;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::sync::oneshot;
@@ -297,11 +299,13 @@ impl<C: Component> Prepared<C> {
                 let (exit_a, join_a) = oneshot::channel();
                 let (exit_b, join_b) = oneshot::channel();
                 tokio::spawn(crate::together::Together::new(
-                    async move {
-                        let _ = exit_a.send(a.await);
+                    ReportExit {
+                        task: a,
+                        to: Some(exit_a),
                     },
-                    async move {
-                        let _ = exit_b.send(b.await);
+                    ReportExit {
+                        task: b,
+                        to: Some(exit_b),
                     },
                 ));
                 (
@@ -678,23 +682,16 @@ impl Runtime {
     ) -> Result<Prepared<C>, LinkError> {
         let id = self.next_component_id();
         let name = component.name();
-        let doorbell = Arc::new(crate::boxes::Doorbell::new());
         let boxes = vec![
             Some(entry(
                 "inbox",
                 "data in",
-                Arc::new(InboxNode::<C::In>::with_doorbell(
-                    crate::DEFAULT_CAPACITY,
-                    doorbell.clone(),
-                )),
+                Arc::new(InboxNode::<C::In>::new(crate::DEFAULT_CAPACITY)),
             )),
             Some(entry(
                 "control",
                 "lifecycle messages in",
-                Arc::new(InboxNode::<Control>::with_doorbell(
-                    crate::CONTROL_CAPACITY,
-                    doorbell,
-                )),
+                Arc::new(InboxNode::<Control>::new(crate::CONTROL_CAPACITY)),
             )),
             Some(new_box::<C::Out>("outbox", "data out", NodeKind::Outbox, 0)),
             Some(new_box::<Control>(
@@ -824,6 +821,8 @@ impl Runtime {
                 id,
                 ending: None,
                 children_rx: None,
+                parked: None,
+                control_parked: u64::MAX,
             };
             (
                 ctx,
@@ -838,55 +837,21 @@ impl Runtime {
             drop(child.start_boxed());
         }
         self.emit(|| GraphEvent::Started { id });
-        let rt = self.clone();
-        // Boxed so that the task does not hold the body twice (once as the block's
-        // capture, once as the awaited future): the body is usually most of a task.
-        let body = Box::pin(Abortable::new(
-            AssertUnwindSafe(component.run(ctx)).catch_unwind(),
-            registration,
-        ));
-        Some(async move {
-            let outcome = body.await;
-            let exit = match outcome {
-                Err(_aborted) => Exit::Aborted,
-                Ok(Err(panic)) => Exit::from_panic(panic),
-                Ok(Ok(Err(e))) => Exit::Failed(Arc::from(e)),
-                Ok(Ok(Ok(()))) => {
-                    let shut =
-                        control_node.lifecycle.load(Ordering::Relaxed) == Control::Shutdown.code();
-                    if shut { Exit::ShutDown } else { Exit::Finished }
-                }
-            };
-            if let Some(signal) = signal_node
-                && signal.stats().sent == 0
-                && !rt.signal_fed(id)
-            {
-                let mut out = Outbox::new(signal);
-                let msg = if matches!(exit, Exit::Finished) {
-                    Control::ProducerFinished
-                } else {
-                    Control::Shutdown
-                };
-                if let Err(e) = out.try_send(msg)
-                    && e.is_full()
-                    && matches!(exit, Exit::Finished | Exit::ShutDown)
-                {
-                    // A clean end waits for room; boxed because it is rare, so that
-                    // every task does not reserve space for it.
-                    let _ = Box::pin(out.send(e.into_inner())).await;
-                }
-            }
-            match &exit {
-                Exit::Failed(e) => {
-                    tracing::warn!(component = %name, id = id.0, error = %e, "component failed")
-                }
-                Exit::Panicked(m) => {
-                    tracing::error!(component = %name, id = id.0, panic = %m, "component panicked")
-                }
-                _ => tracing::trace!(component = %name, id = id.0, exit = %exit, "component ended"),
-            }
-            rt.retire(id, &exit, parent_tx);
-            exit
+        Some(Running {
+            body: Abortable::new(
+                AssertUnwindSafe(component.run(ctx)).catch_unwind(),
+                registration,
+            ),
+            end: Some(Ending {
+                rt: self.clone(),
+                id,
+                name,
+                control_node,
+                signal_node,
+                parent_tx,
+            }),
+            signal_wait: None,
+            exit: None,
         })
     }
 
@@ -1074,7 +1039,6 @@ impl Runtime {
             return Err(SendError(msg));
         };
         node.queue().push(msg).await.map_err(SendError)?;
-        node.ring();
         Ok(())
     }
 
@@ -1826,5 +1790,121 @@ fn entry(name: &'static str, description: &'static str, node: Arc<dyn Node>) -> 
         incoming: Vec::new(),
         taken: false,
         fed: false,
+    }
+}
+
+/// What a component's task does after its body: say so on `signal`, log, retire.
+struct Ending {
+    rt: Runtime,
+    id: ComponentId,
+    name: Cow<'static, str>,
+    control_node: Arc<InboxNode<Control>>,
+    signal_node: Option<Arc<OutboxNode<Control>>>,
+    parent_tx: Option<UnboundedSender<ChildExit>>,
+}
+
+type SignalWait = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+pin_project_lite::pin_project! {
+    /// A component's task: its body with panic isolation and abort, then the lifecycle
+    /// epilogue. A hand-written future rather than an `async` block, so that the body
+    /// is stored once, inline (an `async` block would keep both its capture and the
+    /// awaited copy), and the rare wait for room on `signal` is boxed only when it
+    /// happens.
+    pub(crate) struct Running<F> {
+        #[pin]
+        body: Abortable<CatchUnwind<AssertUnwindSafe<F>>>,
+        end: Option<Ending>,
+        signal_wait: Option<SignalWait>,
+        exit: Option<Exit>,
+    }
+}
+
+impl<F: Future<Output = Result<(), crate::BoxError>>> Future for Running<F> {
+    type Output = Exit;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Exit> {
+        let this = self.project();
+        if this.exit.is_none() {
+            let outcome = ready!(this.body.poll(cx));
+            let Some(end) = this.end.as_ref() else {
+                return Poll::Ready(Exit::Aborted);
+            };
+            let exit = match outcome {
+                Err(_aborted) => Exit::Aborted,
+                Ok(Err(panic)) => Exit::from_panic(panic),
+                Ok(Ok(Err(e))) => Exit::Failed(Arc::from(e)),
+                Ok(Ok(Ok(()))) => {
+                    let shut = end.control_node.lifecycle.load(Ordering::Relaxed)
+                        == Control::Shutdown.code();
+                    if shut { Exit::ShutDown } else { Exit::Finished }
+                }
+            };
+            if let Some(signal) = end.signal_node.clone()
+                && signal.stats().sent == 0
+                && !end.rt.signal_fed(end.id)
+            {
+                let mut out = Outbox::new(signal);
+                let msg = if matches!(exit, Exit::Finished) {
+                    Control::ProducerFinished
+                } else {
+                    Control::Shutdown
+                };
+                if let Err(e) = out.try_send(msg)
+                    && e.is_full()
+                    && matches!(exit, Exit::Finished | Exit::ShutDown)
+                {
+                    // A clean end waits for room.
+                    let msg = e.into_inner();
+                    *this.signal_wait = Some(Box::pin(async move {
+                        let _ = out.send(msg).await;
+                    }));
+                }
+            }
+            *this.exit = Some(exit);
+        }
+        if let Some(wait) = this.signal_wait.as_mut() {
+            ready!(wait.as_mut().poll(cx));
+            *this.signal_wait = None;
+        }
+        let exit = this.exit.take().unwrap_or(Exit::Aborted);
+        if let Some(end) = this.end.take() {
+            let (name, id) = (&end.name, end.id);
+            match &exit {
+                Exit::Failed(e) => {
+                    tracing::warn!(component = %name, id = id.0, error = %e, "component failed")
+                }
+                Exit::Panicked(m) => {
+                    tracing::error!(component = %name, id = id.0, panic = %m, "component panicked")
+                }
+                _ => tracing::trace!(component = %name, id = id.0, exit = %exit, "component ended"),
+            }
+            end.rt.retire(id, &exit, end.parent_tx);
+        }
+        Poll::Ready(exit)
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Runs a component's task and hands its exit to the handle (for tasks that share
+    /// a tokio task). Not an `async` block, which would store the task twice.
+    struct ReportExit<F> {
+        #[pin]
+        task: F,
+        to: Option<oneshot::Sender<Exit>>,
+    }
+}
+
+impl<F: Future<Output = Exit>> Future for ReportExit<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
+        let this = self.project();
+        let exit = ready!(this.task.poll(cx));
+        if let Some(to) = this.to.take() {
+            // Nobody waiting for the exit is fine.
+            let _ = to.send(exit);
+        }
+        Poll::Ready(())
     }
 }
