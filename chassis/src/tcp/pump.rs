@@ -70,6 +70,8 @@ pub(crate) struct Pump<'a> {
     reading: bool,
     /// The peer has ended its side (end of stream seen).
     peer_closed: bool,
+    /// Bytes moved since the idle clock was last read.
+    active: bool,
     finishing: Option<CloseReason>,
     taking_input: bool,
     idle: Option<Idle>,
@@ -107,6 +109,7 @@ impl<'a> Pump<'a> {
             wbuf: None,
             reading: true,
             peer_closed: false,
+            active: false,
             finishing: None,
             taking_input: true,
             idle,
@@ -141,10 +144,10 @@ impl<'a> Pump<'a> {
         reason
     }
 
+    /// Bytes moved: the connection is not idle. The clock is read once per turn of
+    /// the loop that moved any, not per read or write.
     fn touch(&mut self) {
-        if let Some(idle) = self.idle.as_mut() {
-            idle.last = Instant::now();
-        }
+        self.active = true;
     }
 
     /// The timer fired: true if the connection really has been idle for the timeout.
@@ -314,16 +317,25 @@ impl<'a> Pump<'a> {
                     Poll::Pending => {}
                 }
             }
-            if let Some(idle) = self.idle.as_mut()
-                && (!idle.registered || idle.last >= idle.due || Instant::now() >= idle.due)
-            {
-                // Registered once per reset; after that the timer wakes us itself.
-                idle.registered = true;
-                if idle.timer.as_mut().poll(cx).is_ready() {
-                    if self.idle_expired() {
-                        return Poll::Ready(CloseReason::IdleTimeout);
+            if let Some(idle) = self.idle.as_mut() {
+                // The timer is polled to register it (once per reset), when it may be
+                // due, and when nothing else woke us (then it may have been the timer);
+                // not on every busy turn.
+                let check = if std::mem::take(&mut self.active) {
+                    let now = Instant::now();
+                    idle.last = now;
+                    !idle.registered || now >= idle.due
+                } else {
+                    true
+                };
+                if check {
+                    idle.registered = true;
+                    if idle.timer.as_mut().poll(cx).is_ready() {
+                        if self.idle_expired() {
+                            return Poll::Ready(CloseReason::IdleTimeout);
+                        }
+                        continue;
                     }
-                    continue;
                 }
             }
             return Poll::Pending;
