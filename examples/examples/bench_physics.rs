@@ -8,6 +8,8 @@
 //!
 //! `--csv` writes the same synthetic pulses for `scripts/scipy_fit.py`; `--json` writes
 //! the fitter's figures for its side-by-side table. `scripts/bench-physics.sh` runs both.
+//! `--diagnose` prints the accuracy split by shape path, peak flags and where the true
+//! peak lies between the top level and the next (plus model evaluations per fit) instead.
 
 #![allow(
     clippy::print_stdout,
@@ -52,6 +54,9 @@ struct Args {
     /// Write the fitter's figures here as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Print the accuracy split by shape path and peak flags, then exit.
+    #[arg(long)]
+    diagnose: bool,
 }
 
 const LEVEL_COUNTS: [usize; 3] = [2, 3, 5];
@@ -263,9 +268,92 @@ async fn filter_component(layout: &DetectorLayout, stream: &[ShowerPulse]) -> Re
     Ok(n)
 }
 
+/// Accuracy on the first `n` pulses of each level count, split by shape path and by the
+/// peak flags, to find where a bias comes from.
+fn diagnose(fitter: &PulseFitter, n: usize) -> Result<()> {
+    println!(
+        "{:>6} {:>24} {:>6} {:>8} {:>8} {:>15} {:>15} {:>8}",
+        "levels", "group", "n", "H bias", "t0 bias", "H pull m/w", "t0 pull m/w", "H relerr"
+    );
+    for k in LEVEL_COUNTS {
+        let set = pulses(k, n, 1000 + k as u64)?;
+        let evaluations: usize = set
+            .iter()
+            .filter_map(|(_, c)| fitter.fit(c).ok())
+            .map(|f| f.evaluations)
+            .sum();
+        println!(
+            "{k:>6} model evaluations per fit: {:.1}",
+            evaluations as f64 / set.len().max(1) as f64
+        );
+        let mut groups: Vec<(String, Vec<[f64; 5]>)> = Vec::new();
+        for (truth, crossings) in &set {
+            let Ok(fit) = fitter.fit(crossings) else {
+                continue;
+            };
+            if fit.status != FitStatus::Converged {
+                continue;
+            }
+            let dh = fit.peak_height.value - truth.peak_height;
+            let dt = fit.onset.value - truth.onset;
+            let row = [
+                dh / truth.peak_height,
+                dt,
+                dh / fit.peak_height.error,
+                dt / fit.onset.error,
+                fit.peak_height.error / fit.peak_height.value,
+            ];
+            let flag = if fit.flags.peak_at_limit {
+                "limit"
+            } else if fit.flags.peak_at_top_level {
+                "top"
+            } else {
+                "inside"
+            };
+            // Where the truth lies between the top level and the next, in fifths.
+            // (the generated range when no level above exists)
+            let next = crossings
+                .next_level
+                .unwrap_or(1.5 * crossings.levels.last().map_or(0.0, |l| l.level));
+            let top = crossings.levels.last().map_or(0.0, |l| l.level);
+            let frac = ((truth.peak_height / top).ln() / (next / top).ln() * 5.0).floor();
+            for name in [
+                "all".to_string(),
+                format!("{:?}", fit.shape_path),
+                format!("{:?}/{flag}", fit.shape_path),
+                format!("truth fifth {frac}"),
+            ] {
+                match groups.iter_mut().find(|(g, _)| *g == name) {
+                    Some((_, v)) => v.push(row),
+                    None => groups.push((name, vec![row])),
+                }
+            }
+        }
+        for (name, rows) in &groups {
+            let col = |c: usize| rows.iter().map(|r| r[c]).collect::<Vec<_>>();
+            let (hp, op) = (mean_std(&col(2)), mean_std(&col(3)));
+            println!(
+                "{k:>6} {name:>24} {:>6} {:>+7.2}% {:>+8.3} {:>+7.3}/{:<7.3} {:>+7.3}/{:<7.3} {:>7.2}%",
+                rows.len(),
+                100.0 * mean_std(&col(0)).0,
+                mean_std(&col(1)).0,
+                hp.0,
+                hp.1,
+                op.0,
+                op.1,
+                100.0 * mean_std(&col(4)).0
+            );
+        }
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args = Args::parse();
     let fitter = PulseFitter::new(PulseFitterConfig::default())?;
+    if args.diagnose {
+        return diagnose(&fitter, args.accuracy);
+    }
     println!(
         "Pulse fitter: one core, best of {} runs, {} pulses per level count",
         args.repeat, args.pulses

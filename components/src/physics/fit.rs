@@ -39,7 +39,12 @@
 //!   like `√(H − L_top)` in `H` but linearly in `v`, so the fit stays smooth there. The
 //!   level not reached bounds `v` from above: when the free minimum lies beyond it, `v`
 //!   is pinned there and the other parameters are refitted (an active set; flag
-//!   [`FitFlags::peak_at_limit`]; the covariance still treats `v` as free). The data also say
+//!   [`FitFlags::peak_at_limit`]; the covariance still treats `v` as free). Likewise a
+//!   minimum at `v < 0` (below the top level, in the model's continuation through the
+//!   peak, which the crossed top level rules out) is replaced by the fit with `v = 0`
+//!   pinned, and the Gaussian used below is the local one *at that boundary*, centred
+//!   one Gauss–Newton step beyond it: the curvature of χ² at an unphysical `v̂ < 0`
+//!   overstated the information and collapsed the peak error. The data also say
 //!   `L_top ≤ H ≤ L_next`, and near those bounds `H ± σ` from the tangent is badly
 //!   wrong (at `v ≈ 0` it claims no error at all). So the reported peak height and its
 //!   error are the mean and standard deviation of the fit's Gaussian in `v`, restricted
@@ -56,7 +61,10 @@
 //!   back to the fixed shape with [`FitFlags::shape_fit_failed`]. [`PulseFit::shape_path`]
 //!   says which path was taken.
 //! * The minimiser is Levenberg–Marquardt (`levenberg-marquardt` crate) on fixed-size
-//!   `nalgebra` types: nothing is allocated while fitting.
+//!   `nalgebra` types: nothing is allocated while fitting. The model is never evaluated
+//!   twice at the same parameters (LM re-sets its accepted point; each GLS pass, the
+//!   covariance and the shape-path choice reuse it), crossings are warm-started Halley
+//!   steps stopped at ~1e-9 ns, and `C` takes one `sin_cos` per point, not a `cos` per pair.
 //!
 //! # Examples
 //!
@@ -646,12 +654,7 @@ impl PulseFitter {
     fn choose_path(&self, data: &Prepared, fixed: &PathFit) -> ShapePath {
         let cfg = &self.config;
         let k = data.n_levels;
-        let mut eval = Eval::default();
-        if !data.evaluate(&fixed.full, &mut eval) {
-            return ShapePath::Fixed;
-        }
-        let w = self.whitener(data, &eval);
-        let info = w.information(data.n_points, &eval);
+        let info = fixed.info;
         let rel = |var: f64, value: f64| var.max(0.0).sqrt() / value;
         let decay = fixed.full[2];
         let rise = fixed.full[3];
@@ -722,6 +725,17 @@ impl PulseFitter {
             if status != FitStatus::Converged {
                 break;
             }
+            if !pinned && full[0] < 0.0 {
+                // The minimum lies in the continuation below the top level (H < L_top),
+                // which the crossed top level rules out: refit on the physical boundary.
+                full[0] = 0.0;
+                let (solved, used, st) = self.minimise::<M>(data, &whitener, full, eval, 1);
+                evaluations += used;
+                (full, eval, status) = (solved.full, solved.eval, st);
+                if status != FitStatus::Converged {
+                    break;
+                }
+            }
             valid = data.evaluate(&full, &mut eval);
             let moved = (0..data.n_points)
                 .map(|i| (eval.t[i] - c_times[i]).abs())
@@ -736,17 +750,23 @@ impl PulseFitter {
         }
         let mut cov = [[f64::NAN; 4]; 4];
         let mut chi2 = f64::NAN;
+        let mut centre = full;
+        let mut info = SMatrix::<f64, 4, 4>::from_element(f64::NAN);
         if data.evaluate(&full, &mut eval) {
             let whitener = self.whitener(data, &eval);
-            chi2 = whitener.chi2(data, &eval);
-            let info = whitener.information(data.n_points, &eval);
-            let sub: SMatrix<f64, N, N> = info.fixed_view::<N, N>(0, 0).into_owned();
-            match sub.try_inverse() {
-                Some(inv) => {
-                    cov = [[0.0; 4]; 4];
-                    for (i, row) in cov.iter_mut().enumerate().take(N) {
-                        for (j, c) in row.iter_mut().enumerate().take(N) {
-                            *c = inv[(i, j)];
+            let mut r = [0.0; MAX_POINTS];
+            whitener.residuals(data, &eval, &mut r);
+            chi2 = r[..data.n_points].iter().map(|x| x * x).sum();
+            info = whitener.information(data.n_points, &eval);
+            match local_covariance::<N>(&whitener, &eval, &info, &r) {
+                Some((c, step)) => {
+                    cov = c;
+                    if full[0] <= 0.0 {
+                        // On the lower bound the local Gaussian is centred where one
+                        // Gauss–Newton step from the boundary would go (beyond it, v < 0);
+                        // an unconstrained minimum is its own centre (the step is ~0).
+                        for (c, d) in centre.iter_mut().zip(step) {
+                            *c += d;
                         }
                     }
                 }
@@ -757,6 +777,8 @@ impl PulseFitter {
         }
         PathFit {
             full,
+            centre,
+            info,
             cov,
             chi2,
             n_free: N,
@@ -801,10 +823,25 @@ impl PulseFitter {
     fn whitener(&self, data: &Prepared, eval: &Eval) -> Whitener {
         let n = data.n_points;
         let mut c = [[0.0; MAX_POINTS]; MAX_POINTS];
+        // Clock phase of each model time (relative to the first point, for precision):
+        // cos of a difference from one sin_cos per point instead of one cos per pair.
+        let mut phase = [(0.0, 0.0); MAX_POINTS];
+        if self.corr_terms > 0 {
+            let k = 2.0 * std::f64::consts::PI / self.config.clock_period;
+            for i in 0..n {
+                let (sin, cos) = (k * (eval.t[i] - data.times[0])).sin_cos();
+                phase[i] = (cos, sin);
+            }
+        }
         for i in 0..n {
             c[i][i] = self.quantisation_variance + self.jitter_variance;
             for j in 0..i {
-                let v = self.quantisation_variance * self.correlation(eval.t[i] - eval.t[j]);
+                let rho = if self.corr_terms == 0 {
+                    self.correlation(eval.t[i] - eval.t[j])
+                } else {
+                    self.series(phase[i].0 * phase[j].0 + phase[i].1 * phase[j].1)
+                };
+                let v = self.quantisation_variance * rho;
                 c[i][j] = v;
                 c[j][i] = v;
             }
@@ -819,8 +856,13 @@ impl PulseFitter {
             let a = x - x.floor();
             return 1.0 - 6.0 * a * (1.0 - a);
         }
-        // cos(nθ) by the Chebyshev recurrence: one cos per pair of edges.
-        let c1 = (2.0 * std::f64::consts::PI * x).cos();
+        self.series((2.0 * std::f64::consts::PI * x).cos())
+    }
+
+    /// The jitter-smoothed Fourier series of the correlation, given `cos θ` of the phase
+    /// difference `θ = 2πd/Δ`.
+    fn series(&self, c1: f64) -> f64 {
+        // cos(nθ) by the Chebyshev recurrence.
         let (mut prev, mut cur) = (1.0, c1);
         let mut sum = 0.0;
         for w in &self.corr_weights[..self.corr_terms] {
@@ -923,9 +965,9 @@ impl PulseFitter {
 /// Returns `(H, parameters, covariance)` with parameter 0 = `H`.
 fn peak_posterior(data: &Prepared, fit: &PathFit) -> (f64, [f64; 4], [[f64; 4]; 4]) {
     let top = data.top_level();
-    let v_hat = fit.full[0];
+    let v_hat = fit.centre[0];
     let var_v = fit.cov[0][0];
-    let mut full = fit.full;
+    let mut full = fit.centre;
     let mut cov = fit.cov;
     let sigma = var_v.sqrt();
     if !(sigma.is_finite() && sigma > 0.0) {
@@ -987,6 +1029,39 @@ fn peak_posterior(data: &Prepared, fit: &PathFit) -> (f64, [f64; 4], [[f64; 4]; 
     let h = top + excess;
     full[0] = h;
     (h, full, cov)
+}
+
+/// Parameter covariance when none is known.
+const NO_COV: [[f64; 4]; 4] = [[0.0; 4]; 4];
+
+/// Covariance `(JᵀC⁻¹J)⁻¹` of the first `N` parameters (zero-padded to 4×4) from the
+/// information `info` at `eval`,
+/// and the Gauss–Newton step from there for the whitened `residuals`; `None` when the information is singular.
+fn local_covariance<const N: usize>(
+    whitener: &Whitener,
+    eval: &Eval,
+    info: &SMatrix<f64, 4, 4>,
+    residuals: &[f64; MAX_POINTS],
+) -> Option<([[f64; 4]; 4], [f64; 4])> {
+    let n = whitener.n;
+    let jw = whitener.jacobian(eval);
+    let sub: SMatrix<f64, N, N> = info.fixed_view::<N, N>(0, 0).into_owned();
+    let inv = sub.try_inverse()?;
+    let mut cov = NO_COV;
+    for (i, row) in cov.iter_mut().enumerate().take(N) {
+        for (j, c) in row.iter_mut().enumerate().take(N) {
+            *c = inv[(i, j)];
+        }
+    }
+    let mut grad = SVector::<f64, N>::zeros();
+    for (row, ri) in jw.iter().zip(residuals).take(n) {
+        for a in 0..N {
+            grad[a] += row[a] * ri;
+        }
+    }
+    let mut step = [0.0; 4];
+    step[..N].copy_from_slice((inv * grad).as_slice());
+    Some((cov, step))
 }
 
 /// Validated input in fixed-size arrays.
@@ -1096,6 +1171,11 @@ impl Prepared {
     /// peak (`s_p ± κ·√(L/H − 1)`, edges swapped) so the residuals stay continuous and
     /// keep pushing the peak up. Returns `false` outside the model's domain.
     fn evaluate(&self, full: &[f64; 4], out: &mut Eval) -> bool {
+        if out.at == *full {
+            // Already evaluated here (LM re-sets its accepted point; passes re-check it).
+            return true;
+        }
+        out.at = [f64::NAN; 4];
         let [v, t0, decay, rise] = *full;
         let h = self.top_level() + v * v.abs();
         let dh_dv = 2.0 * v.abs();
@@ -1139,7 +1219,7 @@ impl Prepared {
                 let i = 2 * j + e;
                 let (s, ds) = if y < 1.0 {
                     // The previous evaluation's offset is a close first guess.
-                    let c = consts.crossing(y, edge, out.s[i]);
+                    let c = consts.crossing_within(y, edge, out.s[i], 1e-3);
                     let slope = consts.slope(&c);
                     let (f_d, f_r) = consts.shape_gradient(&c);
                     let s = c.s;
@@ -1176,6 +1256,7 @@ impl Prepared {
                 out.dt[i] = [ds_dv, 1.0, dd, dr];
             }
         }
+        out.at = *full;
         true
     }
 }
@@ -1189,6 +1270,8 @@ struct Eval {
     dt: [[f64; 4]; MAX_POINTS],
     /// Constants of the last shape evaluated (the calibration, on the fixed path).
     consts: Option<ShapeConstants>,
+    /// The parameters this holds the model for (NaN when none: NaN ≠ anything).
+    at: [f64; 4],
 }
 
 impl Default for Eval {
@@ -1198,6 +1281,7 @@ impl Default for Eval {
             s: [f64::NAN; MAX_POINTS],
             dt: [[0.0; 4]; MAX_POINTS],
             consts: None,
+            at: [f64::NAN; 4],
         }
     }
 }
@@ -1266,12 +1350,6 @@ impl Whitener {
         jw
     }
 
-    fn chi2(&self, data: &Prepared, eval: &Eval) -> f64 {
-        let mut r = [0.0; MAX_POINTS];
-        self.residuals(data, eval, &mut r);
-        r[..self.n].iter().map(|x| x * x).sum()
-    }
-
     /// Fisher information `JᵀC⁻¹J` for all four parameters.
     fn information(&self, n: usize, eval: &Eval) -> SMatrix<f64, 4, 4> {
         let jw = self.jacobian(eval);
@@ -1291,6 +1369,11 @@ impl Whitener {
 #[derive(Debug, Clone, Copy)]
 struct PathFit {
     full: [f64; 4],
+    /// Centre of the fit's Gaussian: `full`, except on the lower bound `v = 0` (see
+    /// [`PulseFitter::fit_path`]).
+    centre: [f64; 4],
+    /// Fisher information `JᵀC⁻¹J` of all four parameters at `full` (NaN if unknown).
+    info: SMatrix<f64, 4, 4>,
     cov: [[f64; 4]; 4],
     chi2: f64,
     n_free: usize,
