@@ -1,6 +1,5 @@
 //! [`ServerCore`]: one listening port, one handler component per connection.
 
-use rustc_hash::FxHashMap as HashMap;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 
@@ -10,6 +9,7 @@ use axon::{
 };
 use bytes::Bytes;
 use futures::FutureExt;
+use rustc_hash::FxHashMap as HashMap;
 use tokio::time::Instant;
 
 use super::server::{TcpServer, listen};

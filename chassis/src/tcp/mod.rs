@@ -47,6 +47,12 @@
 //! A handler is any `Component<In = Bytes, Out = Bytes>`, composites included (a
 //! pipeline of deframer -> protocol -> framer is wired like any other handler).
 //!
+//! The CSA and its handler are started together in **one tokio task**
+//! ([`Prepared::start_with`](axon::Prepared::start_with)): they stay two components
+//! (own boxes, links, exit reasons, panic isolation), but a request read by the CSA,
+//! handled and answered costs one task poll, as in a hand-written connection task. A
+//! composite handler's children run in tasks of their own.
+//!
 //! ## Limits
 //!
 //! Each is a [`ServerConfig`] field with a default: maximum concurrent connections
