@@ -214,21 +214,32 @@ impl<T> Queue<T> {
         if self.len.load(Ordering::Relaxed) == 0 && !self.closed.load(Ordering::Relaxed) {
             return Err(Empty::Empty);
         }
-        let (msg, notify) = {
-            let mut st = self.lock();
-            match st.items.pop_front() {
-                Some(m) => {
-                    self.len.store(st.items.len(), Ordering::Relaxed);
-                    (m, st.blocked_senders > 0)
-                }
-                None if st.closed => return Err(Empty::Closed),
-                None => return Err(Empty::Empty),
+        let popped = Self::pop_locked(&mut self.lock(), &self.len);
+        match popped {
+            Ok(taken) => Ok(self.freed(taken)),
+            Err(true) => Err(Empty::Closed),
+            Err(false) => Err(Empty::Empty),
+        }
+    }
+
+    /// Take the oldest message under the lock, with whether a sender waits for room;
+    /// `Err(closed)` if there is none.
+    fn pop_locked(st: &mut State<T>, len: &AtomicUsize) -> Result<(T, bool), bool> {
+        match st.items.pop_front() {
+            Some(m) => {
+                len.store(st.items.len(), Ordering::Relaxed);
+                Ok((m, st.blocked_senders > 0))
             }
-        };
+            None => Err(st.closed),
+        }
+    }
+
+    /// After the lock is released: tell a waiting sender that a slot is free.
+    fn freed(&self, (msg, notify): (T, bool)) -> T {
         if notify {
             self.space.notify(1);
         }
-        Ok(msg)
+        msg
     }
 
     /// The next message, or park the reader (`cx`'s waker) until one is sent.
@@ -245,15 +256,12 @@ impl<T> Queue<T> {
         cx: &mut Context<'_>,
         generation: &mut u64,
     ) -> Poll<Option<T>> {
-        let (msg, notify) = {
+        let taken = {
             let mut st = self.lock();
-            match st.items.pop_front() {
-                Some(m) => {
-                    self.len.store(st.items.len(), Ordering::Relaxed);
-                    (m, st.blocked_senders > 0)
-                }
-                None if st.closed => return Poll::Ready(None),
-                None => {
+            match Self::pop_locked(&mut st, &self.len) {
+                Ok(taken) => taken,
+                Err(true) => return Poll::Ready(None),
+                Err(false) => {
                     match &mut st.reader {
                         Some(w) if w.will_wake(cx.waker()) => {}
                         slot => {
@@ -267,10 +275,7 @@ impl<T> Queue<T> {
                 }
             }
         };
-        if notify {
-            self.space.notify(1);
-        }
-        Poll::Ready(Some(msg))
+        Poll::Ready(Some(self.freed(taken)))
     }
 
     pub(crate) async fn pop(&self) -> Option<T> {
