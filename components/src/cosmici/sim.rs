@@ -370,9 +370,16 @@ struct RunStart {
 #[derive(Debug)]
 pub struct SimHandle {
     tasks: JoinSet<()>,
+    /// The FEDM nodes: on stop they write out every line already handed to them.
+    fedms: JoinSet<()>,
+    /// The task that makes events; stopped first, so no line is half-made.
+    driver: tokio::task::AbortHandle,
     truth: SimTruth,
     started: watch::Receiver<Option<RunStart>>,
 }
+
+/// How long `stop` waits for the FEDM nodes to write out what they were handed.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 impl SimHandle {
     /// The ground truth so far.
@@ -465,6 +472,17 @@ impl SimHandle {
     /// # Ok(()) }
     /// ```
     pub async fn stop(mut self) -> SimTruth {
+        // No more events; the FEDM nodes then write every line they were handed (the
+        // truth records a pulse only once it is handed over) and close their sockets.
+        self.driver.abort();
+        let drained = tokio::time::timeout(DRAIN_LIMIT, async {
+            while self.fedms.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("simulated FEDM nodes did not finish writing; some pulses may be cut");
+            self.fedms.shutdown().await;
+        }
         self.tasks.shutdown().await;
         self.truth.flush();
         self.truth
@@ -566,13 +584,14 @@ impl DetectorSim {
         let map = DetectorMap::default();
         let (started_tx, started) = watch::channel(None);
         let mut tasks = JoinSet::new();
+        let mut fedm_tasks = JoinSet::new();
         let fedms = map.fedm_nodes(config.layout.len());
         let mut senders = Vec::new();
         for node in 1..=fedms {
             let (tx, rx) = mpsc::channel::<String>(4096);
             senders.push(tx);
             let config = config.clone();
-            tasks.spawn(async move {
+            fedm_tasks.spawn(async move {
                 if let Err(e) = fedm_node(&config, node, rx).await {
                     tracing::warn!("simulated FEDM node {node} stopped: {e}");
                 }
@@ -586,7 +605,7 @@ impl DetectorSim {
                 }
             });
         }
-        {
+        let driver = {
             let config = config.clone();
             let truth = self.truth.clone();
             let started = started.clone();
@@ -594,10 +613,12 @@ impl DetectorSim {
                 if let Err(e) = drive(&config, map, started, senders, truth).await {
                     tracing::warn!("simulation stopped: {e}");
                 }
-            });
-        }
+            })
+        };
         SimHandle {
             tasks,
+            fedms: fedm_tasks,
+            driver,
             truth: self.truth,
             started,
         }
@@ -899,6 +920,10 @@ async fn drive(
                     pll_at(clock.pll0, first),
                     deltas,
                 );
+                // Recorded once handed to the node, which writes out all it was handed.
+                if tx.send(line.to_string()).await.is_err() {
+                    return Ok(());
+                }
                 truth.record(TruthLine::Pulse(&TruthPulse {
                     node,
                     ch,
@@ -910,9 +935,6 @@ async fn drive(
                     levels: k,
                     shower: p.shower,
                 }));
-                if tx.send(line.to_string()).await.is_err() {
-                    return Ok(());
-                }
             }
         }
     }
