@@ -13,8 +13,9 @@ Model crossing times come from a vectorised, bracketed Newton iteration; a level
 above the model peak is continued through it so the residuals stay continuous. The
 errors are sqrt(diag((J^T J)^-1)), with no chi2 scaling, as ours.
 
-Prints fits/s, peak-height bias, onset bias and pull mean/width per level count, and
-with --ours a side-by-side table against the Rust fitter's summary.
+Prints fits/s, peak-height bias and RMS relative error, onset bias, pull mean/width and
+coverage (fraction of fits with |fit - truth| <= error) per level count, and with --ours
+a side-by-side markdown table against the Rust fitter's summary.
 """
 
 import argparse
@@ -159,6 +160,16 @@ def robust_width(v):
     return float(0.5 * (hi - lo))
 
 
+def rms(v):
+    """Root mean square (of the relative peak-height errors)."""
+    return float(np.sqrt(np.mean(np.square(np.asarray(v)))))
+
+
+def coverage(pulls):
+    """Fraction of fits with |fit - truth| <= error (68.3% for honest Gaussian errors)."""
+    return float(np.mean(np.abs(np.asarray(pulls)) <= 1.0))
+
+
 def mean_std(v):
     v = np.asarray(v)
     return float(np.mean(v)), float(np.std(v, ddof=1))
@@ -203,6 +214,8 @@ def main():
             "failed": failed,
             "fits_per_s": len(pulses) / elapsed,
             "height_bias": mean_std(hb)[0],
+            "height_rms": rms(hb),
+            "coverage": [coverage(hp), coverage(op)],
             "onset_bias": mean_std(ob)[0],
             "height_pull": mean_std(hp),
             "onset_pull": mean_std(op),
@@ -211,7 +224,8 @@ def main():
         s = summary[str(k)]
         print(
             f"scipy k={k}: {s['fits_per_s']:.0f} fits/s, n={s['n']} failed={failed}, "
-            f"H bias {100 * s['height_bias']:+.2f}%, t0 bias {s['onset_bias']:+.3f} ns, "
+            f"H bias {100 * s['height_bias']:+.2f}%, H rms {100 * s['height_rms']:.2f}%, "
+            f"coverage H {100 * s['coverage'][0]:.1f}% t0 {100 * s['coverage'][1]:.1f}%, t0 bias {s['onset_bias']:+.3f} ns, "
             f"H pull {s['height_pull'][0]:+.3f}/{s['height_pull'][1]:.3f}, "
             f"t0 pull {s['onset_pull'][0]:+.3f}/{s['onset_pull'][1]:.3f}, "
             f"robust pull widths H {s['robust_pull_width'][0]:.3f} t0 {s['robust_pull_width'][1]:.3f}",
@@ -224,32 +238,59 @@ def main():
         with open(args.ours) as f:
             ours = json.load(f)
         print()
-        print("Pulse fits: rate on one core (ours: all pulses, best of runs); accuracy on the same pulses")
-        print(
-            f"{'levels':>6} | {'ours fits/s':>11} {'scipy fits/s':>12} {'ratio':>6} | "
-            f"{'H bias ours':>11} {'scipy':>7} | {'t0 bias ours':>12} {'scipy':>7} | "
-            f"{'H pull ours':>12} {'scipy':>18} | {'t0 pull ours':>12} {'scipy':>12} | "
-            f"{'robust H/t0 pull width ours':>27} {'scipy':>11} | {'failed':>9}"
-        )
+        print("Pulse fits, axon / SciPy: rate on one core (axon: all pulses, best of runs);")
+        print("accuracy on the same pulses")
+        print()
+        cols = [
+            "levels",
+            "axon fits/s",
+            "SciPy fits/s",
+            "ratio",
+            "H bias",
+            "H RMS rel. error",
+            "H coverage",
+            "H pull mean / width",
+            "H robust pull width",
+            "t0 bias (ns)",
+            "t0 coverage",
+            "t0 pull mean / width",
+            "failed",
+        ]
+        print("| " + " | ".join(cols) + " |")
+        print("|" + "|".join("---:" for _ in cols) + "|")
+
+        def pair(fmt, a, b):
+            return f"{format(a, fmt)} / {format(b, fmt)}"
+
         for k in sorted(summary, key=int):
             s, o = summary[k], ours.get(k)
             if o is None:
                 continue
-            ratio = o["fits_per_s"] / s["fits_per_s"]
-            print(
-                f"{k:>6} | {o['fits_per_s']:>11.0f} {s['fits_per_s']:>12.0f} {ratio:>5.0f}x | "
-                f"{100 * o['height_bias']:>+10.2f}% {100 * s['height_bias']:>+6.2f}% | "
-                f"{o['onset_bias']:>+9.3f} ns {s['onset_bias']:>+7.3f} | "
-                f"{o['height_pull'][0]:>+6.2f}/{o['height_pull'][1]:<5.2f} "
-                f"{s['height_pull'][0]:>+8.3g}/{s['height_pull'][1]:<9.3g} | "
-                f"{o['onset_pull'][0]:>+6.2f}/{o['onset_pull'][1]:<5.2f} "
-                f"{s['onset_pull'][0]:>+6.2f}/{s['onset_pull'][1]:<5.2f} | "
-                f"{o['robust_pull_width'][0]:>19.2f}/{o['robust_pull_width'][1]:<7.2f} "
-                f"{s['robust_pull_width'][0]:>5.2f}/{s['robust_pull_width'][1]:<5.2f} | "
-                f"{o['failed']:>4}/{s['failed']:<4}"
-            )
-        print("(pull = (fit - truth)/error as mean/width; honest errors give 0/1. A robust width")
-        print(" ignores the few fits whose error collapses; H bias = mean (fit - truth)/truth)")
+            cells = [
+                k,
+                f"{o['fits_per_s']:.0f}",
+                f"{s['fits_per_s']:.0f}",
+                f"{o['fits_per_s'] / s['fits_per_s']:.0f}x",
+                pair("+.2%", o["height_bias"], s["height_bias"]),
+                pair(".2%", o["height_rms"], s["height_rms"]),
+                pair(".1%", o["coverage"][0], s["coverage"][0]),
+                f"{o['height_pull'][0]:+.2f} / {o['height_pull'][1]:.2f} ; "
+                f"{s['height_pull'][0]:+.3g} / {s['height_pull'][1]:.3g}",
+                pair(".2f", o["robust_pull_width"][0], s["robust_pull_width"][0]),
+                pair("+.3f", o["onset_bias"], s["onset_bias"]),
+                pair(".1%", o["coverage"][1], s["coverage"][1]),
+                f"{o['onset_pull'][0]:+.2f} / {o['onset_pull'][1]:.2f} ; "
+                f"{s['onset_pull'][0]:+.2f} / {s['onset_pull'][1]:.2f}",
+                f"{o['failed']} / {s['failed']}",
+            ]
+            print("| " + " | ".join(cells) + " |")
+        print()
+        print("Paired cells are axon / SciPy (pull cells: axon ; SciPy, each as mean / width).")
+        print("H = peak height, t0 = onset. Bias = mean (fit - truth)/truth; RMS rel. error =")
+        print("root mean square of (fit - truth)/truth over the fits that did not fail; coverage =")
+        print("fraction of fits with |fit - truth| <= error (68.3% for honest Gaussian errors);")
+        print("pull = (fit - truth)/error (honest errors: mean 0, width 1); the robust width ignores")
+        print("the few fits whose error collapses.")
     return 0
 
 

@@ -10,6 +10,9 @@
 //! the fitter's figures for its side-by-side table. `scripts/bench-physics.sh` runs both.
 //! `--diagnose` prints the accuracy split by shape path, peak flags and where the true
 //! peak lies between the top level and the next (plus model evaluations per fit) instead.
+//! Accuracy columns: peak-height bias and RMS relative error ((fit − truth)/truth over the
+//! fits that did not fail), pull mean/width ((fit − truth)/error) and coverage (fraction of
+//! fits with |fit − truth| ≤ error; 68.3% for honest Gaussian errors).
 
 #![allow(
     clippy::print_stdout,
@@ -106,10 +109,24 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
     (m, var.sqrt())
 }
 
+/// Root mean square.
+fn rms(v: &[f64]) -> f64 {
+    (v.iter().map(|x| x * x).sum::<f64>() / v.len() as f64).sqrt()
+}
+
+/// Fraction of pulls within ±1: how often `truth` lies in `fit ± error`.
+fn coverage(pulls: &[f64]) -> f64 {
+    pulls.iter().filter(|p| p.abs() <= 1.0).count() as f64 / pulls.len() as f64
+}
+
 struct Accuracy {
     n: usize,
     failed: usize,
     height_bias: f64,
+    /// RMS of (fit − truth)/truth of the peak height over the fits that did not fail.
+    height_rms: f64,
+    /// Fractions of fits with |fit − truth| ≤ error: peak height, onset (68.3% if honest).
+    coverage: (f64, f64),
     onset_bias: f64,
     height_pull: (f64, f64),
     onset_pull: (f64, f64),
@@ -136,6 +153,8 @@ fn accuracy(fitter: &PulseFitter, sample: &[(TruePulse, Crossings)]) -> Accuracy
         n: hb.len(),
         failed,
         height_bias: mean_std(&hb).0,
+        height_rms: rms(&hb),
+        coverage: (coverage(&hp), coverage(&op)),
         onset_bias: mean_std(&ob).0,
         height_pull: mean_std(&hp),
         onset_pull: mean_std(&op),
@@ -272,8 +291,17 @@ async fn filter_component(layout: &DetectorLayout, stream: &[ShowerPulse]) -> Re
 /// peak flags, to find where a bias comes from.
 fn diagnose(fitter: &PulseFitter, n: usize) -> Result<()> {
     println!(
-        "{:>6} {:>24} {:>6} {:>8} {:>8} {:>15} {:>15} {:>8}",
-        "levels", "group", "n", "H bias", "t0 bias", "H pull m/w", "t0 pull m/w", "H relerr"
+        "{:>6} {:>24} {:>6} {:>8} {:>7} {:>8} {:>15} {:>15} {:>8} {:>6}",
+        "levels",
+        "group",
+        "n",
+        "H bias",
+        "H rms",
+        "t0 bias",
+        "H pull m/w",
+        "t0 pull m/w",
+        "H relerr",
+        "H cov"
     );
     for k in LEVEL_COUNTS {
         let set = pulses(k, n, 1000 + k as u64)?;
@@ -333,15 +361,17 @@ fn diagnose(fitter: &PulseFitter, n: usize) -> Result<()> {
             let col = |c: usize| rows.iter().map(|r| r[c]).collect::<Vec<_>>();
             let (hp, op) = (mean_std(&col(2)), mean_std(&col(3)));
             println!(
-                "{k:>6} {name:>24} {:>6} {:>+7.2}% {:>+8.3} {:>+7.3}/{:<7.3} {:>+7.3}/{:<7.3} {:>7.2}%",
+                "{k:>6} {name:>24} {:>6} {:>+7.2}% {:>6.2}% {:>+8.3} {:>+7.3}/{:<7.3} {:>+7.3}/{:<7.3} {:>7.2}% {:>5.1}%",
                 rows.len(),
                 100.0 * mean_std(&col(0)).0,
+                100.0 * rms(&col(0)),
                 mean_std(&col(1)).0,
                 hp.0,
                 hp.1,
                 op.0,
                 op.1,
-                100.0 * mean_std(&col(4)).0
+                100.0 * mean_std(&col(4)).0,
+                100.0 * coverage(&col(2))
             );
         }
     }
@@ -359,15 +389,17 @@ fn main() -> Result<()> {
         args.repeat, args.pulses
     );
     println!(
-        "{:>6} {:>12} {:>10} | accuracy on the first {} pulses: {:>7} {:>8} {:>15} {:>15} {:>5}",
+        "{:>6} {:>12} {:>10} | accuracy on the first {} pulses: {:>7} {:>6} {:>8} {:>15} {:>15} {:>11} {:>5}",
         "levels",
         "fits/s",
         "µs/fit",
         args.accuracy,
         "H bias",
+        "H rms",
         "t0 bias",
         "H pull m/w",
         "t0 pull m/w",
+        "cov H/t0",
         "fail"
     );
     let mut sets = Vec::new();
@@ -381,21 +413,27 @@ fn main() -> Result<()> {
         let rate = set.len() as f64 / elapsed.as_secs_f64();
         let acc = accuracy(&fitter, &set[..args.accuracy.min(set.len())]);
         println!(
-            "{k:>6} {rate:>12.0} {:>10.2} | {:>+37.2}% {:>+8.3} {:>+7.3}/{:<7.3} {:>+7.3}/{:<7.3} {:>5}",
+            "{k:>6} {rate:>12.0} {:>10.2} | {:>+37.2}% {:>5.2}% {:>+8.3} {:>+7.3}/{:<7.3} {:>+7.3}/{:<7.3} {:>5.1}/{:<5.1} {:>5}",
             1e6 / rate,
             100.0 * acc.height_bias,
+            100.0 * acc.height_rms,
             acc.onset_bias,
             acc.height_pull.0,
             acc.height_pull.1,
             acc.onset_pull.0,
             acc.onset_pull.1,
+            100.0 * acc.coverage.0,
+            100.0 * acc.coverage.1,
             acc.failed
         );
         json += &format!(
-            "  \"{k}\": {{\"n\": {}, \"failed\": {}, \"fits_per_s\": {rate:.1}, \"height_bias\": {:.6}, \"onset_bias\": {:.6}, \"height_pull\": [{:.6}, {:.6}], \"onset_pull\": [{:.6}, {:.6}], \"robust_pull_width\": [{:.6}, {:.6}]}}{}\n",
+            "  \"{k}\": {{\"n\": {}, \"failed\": {}, \"fits_per_s\": {rate:.1}, \"height_bias\": {:.6}, \"height_rms\": {:.6}, \"coverage\": [{:.6}, {:.6}], \"onset_bias\": {:.6}, \"height_pull\": [{:.6}, {:.6}], \"onset_pull\": [{:.6}, {:.6}], \"robust_pull_width\": [{:.6}, {:.6}]}}{}\n",
             acc.n,
             acc.failed,
             acc.height_bias,
+            acc.height_rms,
+            acc.coverage.0,
+            acc.coverage.1,
             acc.onset_bias,
             acc.height_pull.0,
             acc.height_pull.1,
