@@ -1030,8 +1030,9 @@ impl<I: Send + 'static, O: Send + 'static> Context<I, O> {
     /// ctx.send("ready").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn send(&mut self, msg: O) -> Result<(), SendError<O>> {
-        self.outbox.send(msg).await
+    pub fn send(&mut self, msg: O) -> impl Future<Output = Result<(), SendError<O>>> + '_ {
+        // The outbox's own future, not a wrapper holding a second copy of the message.
+        self.outbox.send(msg)
     }
 
     /// Take the receiving handle of a declared inbox (once).

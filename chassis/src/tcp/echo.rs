@@ -1,5 +1,7 @@
 //! [`Echo`]: the seed's `EchoProtocol`.
 
+use std::future::Future;
+
 use axon::{BoxError, Component, Context, LinkError, Setup};
 use bytes::Bytes;
 
@@ -41,13 +43,21 @@ impl Component for Echo {
         s.describe("outbox", "the same bytes, back")
     }
 
-    async fn run(self, mut ctx: Context<Bytes, Bytes>) -> Result<(), BoxError> {
-        while let Some(data) = ctx.recv().await {
-            if ctx.send(data).await.is_err() {
-                // The connection has gone; nothing more to echo to.
-                break;
+    // An async block rather than an `async fn`, which would keep a second copy of `ctx`
+    // for the whole run: this handler exists once per connection.
+    #[allow(clippy::manual_async_fn, reason = "see above")]
+    fn run(
+        self,
+        mut ctx: Context<Bytes, Bytes>,
+    ) -> impl Future<Output = Result<(), BoxError>> + Send {
+        async move {
+            while let Some(data) = ctx.recv().await {
+                if ctx.send(data).await.is_err() {
+                    // The connection has gone; nothing more to echo to.
+                    break;
+                }
             }
+            Ok(())
         }
-        Ok(())
     }
 }
