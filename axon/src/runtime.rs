@@ -1624,6 +1624,24 @@ impl Runtime {
             .unwrap_or_default()
     }
 
+    /// True while the component is in the graph (added and not yet ended and removed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let h = rt.spawn(from_fn("once", |_c: Context<(), ()>| async { Ok(()) })).unwrap();
+    /// let id = h.id();
+    /// h.join().await;
+    /// assert!(!rt.is_alive(id));
+    /// # }
+    /// ```
+    pub fn is_alive(&self, id: ComponentId) -> bool {
+        self.lock().components.contains_key(&id)
+    }
+
     /// How many components are alive (added and not yet ended).
     ///
     /// # Examples

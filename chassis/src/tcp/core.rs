@@ -366,7 +366,9 @@ where
         if !listener_done {
             tell(&rt, listener_id, Control::Shutdown);
         }
-        let open_at_shutdown = conns.infos();
+        // A pair that has already left the graph is closed, even if its exit report is
+        // still on its way to us.
+        let open_at_shutdown = conns.infos_where(|c| rt.is_alive(c.csa) || rt.is_alive(c.handler));
         for c in conns.open.values() {
             if c.handler_alive {
                 tell(&rt, c.handler, Control::ProducerFinished);
@@ -598,7 +600,16 @@ where
 
 impl<F> Connections<F> {
     fn infos(&self) -> Vec<ConnectionInfo> {
-        let mut v: Vec<ConnectionInfo> = self.open.values().map(|c| c.info).collect();
+        self.infos_where(|_| true)
+    }
+
+    fn infos_where(&self, keep: impl Fn(&Conn) -> bool) -> Vec<ConnectionInfo> {
+        let mut v: Vec<ConnectionInfo> = self
+            .open
+            .values()
+            .filter(|c| keep(c))
+            .map(|c| c.info)
+            .collect();
         v.sort_by_key(|c| c.id);
         v
     }
