@@ -87,6 +87,17 @@ impl<T> Queue<T> {
         self.closed.load(Ordering::Relaxed)
     }
 
+    /// Append, starting the buffer at one slot: most inboxes never hold more than a
+    /// message or two at once (a request waiting for its handler), and `VecDeque` would
+    /// otherwise reserve several on the first push.
+    #[inline]
+    fn append(items: &mut VecDeque<T>, msg: T) {
+        if items.capacity() == 0 {
+            items.reserve_exact(1);
+        }
+        items.push_back(msg);
+    }
+
     fn take_reader(&self, st: &mut State<T>) -> Option<Waker> {
         let w = st.reader.take();
         if w.is_some() {
@@ -116,7 +127,7 @@ impl<T> Queue<T> {
             if st.items.len() >= self.capacity {
                 return Err(PushError::Full(msg));
             }
-            st.items.push_back(msg);
+            Self::append(&mut st.items, msg);
             self.len.store(st.items.len(), Ordering::Relaxed);
             self.take_reader(&mut st)
         };
@@ -139,7 +150,7 @@ impl<T> Queue<T> {
             } else {
                 None
             };
-            st.items.push_back(msg);
+            Self::append(&mut st.items, msg);
             self.len.store(st.items.len(), Ordering::Relaxed);
             (evicted, self.take_reader(&mut st))
         };
@@ -174,7 +185,7 @@ impl<T> Queue<T> {
                     break Err(msg);
                 }
                 if st.items.len() < self.capacity {
-                    st.items.push_back(msg);
+                    Self::append(&mut st.items, msg);
                     self.len.store(st.items.len(), Ordering::Relaxed);
                     if registered {
                         st.blocked_senders -= 1;
