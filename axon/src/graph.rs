@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 use std::sync::Arc;
 
 use futures::future::AbortHandle;
@@ -29,7 +30,8 @@ pub(crate) struct BoxEntry {
     pub(crate) description: &'static str,
     pub(crate) node: Arc<dyn Node>,
     pub(crate) link: Option<Link>,
-    pub(crate) incoming: Vec<BoxId>,
+    /// Sources linked here; almost always one, kept inline.
+    pub(crate) incoming: SmallVec<[BoxId; 1]>,
     pub(crate) taken: bool,
     /// Some link has ever delivered into this box (composites use it to know that a
     /// child speaks on their `signal`).

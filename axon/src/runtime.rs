@@ -1343,7 +1343,7 @@ impl Runtime {
                 description,
                 node,
                 link: None,
-                incoming: Vec::new(),
+                incoming: smallvec::SmallVec::new(),
                 taken: false,
                 fed: false,
             }));
@@ -1805,7 +1805,7 @@ fn entry(name: &'static str, description: &'static str, node: Arc<dyn Node>) -> 
         description,
         node,
         link: None,
-        incoming: Vec::new(),
+        incoming: smallvec::SmallVec::new(),
         taken: false,
         fed: false,
     }
