@@ -30,21 +30,39 @@ struct Shared {
     task: AtomicWaker,
 }
 
-struct Side {
-    shared: Arc<Shared>,
-    bit: u8,
+impl Shared {
+    fn mark(&self, bit: u8) {
+        self.ready.fetch_or(bit, Ordering::SeqCst);
+        if !self.polling.load(Ordering::SeqCst) {
+            self.task.wake();
+        }
+    }
 }
 
-impl Wake for Side {
+/// The first side's waker holds the shared state itself, so a wake from outside (a
+/// socket becoming readable) touches one allocation before the task.
+struct SideA(Shared);
+
+/// The second side's waker.
+struct SideB(Arc<SideA>);
+
+impl Wake for SideA {
     fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
+        self.0.mark(A);
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.shared.ready.fetch_or(self.bit, Ordering::SeqCst);
-        if !self.shared.polling.load(Ordering::SeqCst) {
-            self.shared.task.wake();
-        }
+        self.0.mark(A);
+    }
+}
+
+impl Wake for SideB {
+    fn wake(self: Arc<Self>) {
+        self.0.0.mark(B);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.0.mark(B);
     }
 }
 
@@ -55,7 +73,7 @@ pin_project_lite::pin_project! {
         a: Fuse<FA>,
         #[pin]
         b: Fuse<FB>,
-        shared: Arc<Shared>,
+        shared: Arc<SideA>,
         waker_a: Waker,
         waker_b: Waker,
     }
@@ -67,20 +85,14 @@ where
     FB: Future<Output = ()>,
 {
     pub(crate) fn new(a: FA, b: FB) -> Self {
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(SideA(Shared {
             ready: AtomicU8::new(A | B),
             polling: AtomicBool::new(false),
             task: AtomicWaker::new(),
-        });
-        let side = |bit| {
-            Waker::from(Arc::new(Side {
-                shared: shared.clone(),
-                bit,
-            }))
-        };
+        }));
         Together {
-            waker_a: side(A),
-            waker_b: side(B),
+            waker_a: Waker::from(shared.clone()),
+            waker_b: Waker::from(Arc::new(SideB(shared.clone()))),
             a: a.fuse(),
             b: b.fuse(),
             shared,
@@ -97,10 +109,10 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut this = self.project();
-        this.shared.task.register(cx.waker());
-        this.shared.polling.store(true, Ordering::SeqCst);
+        this.shared.0.task.register(cx.waker());
+        this.shared.0.polling.store(true, Ordering::SeqCst);
         for _ in 0..ROUNDS {
-            let ready = this.shared.ready.swap(0, Ordering::SeqCst);
+            let ready = this.shared.0.ready.swap(0, Ordering::SeqCst);
             if ready == 0 {
                 break;
             }
@@ -114,10 +126,10 @@ where
                 return Poll::Ready(());
             }
         }
-        this.shared.polling.store(false, Ordering::SeqCst);
+        this.shared.0.polling.store(false, Ordering::SeqCst);
         // A side woken after the last round, while `polling` was still up, did not
         // wake the task: come back for it.
-        if this.shared.ready.load(Ordering::SeqCst) != 0 {
+        if this.shared.0.ready.load(Ordering::SeqCst) != 0 {
             cx.waker().wake_by_ref();
         }
         Poll::Pending
