@@ -26,6 +26,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use event_listener::Event;
+use smallvec::SmallVec;
 
 struct State<T> {
     items: VecDeque<T>,
@@ -164,8 +165,9 @@ impl<T> Queue<T> {
     pub(crate) fn clear(&self) -> usize {
         let (removed, notify) = {
             let mut st = self.lock();
-            // Dropped outside the lock.
-            let removed = std::mem::take(&mut st.items);
+            // Dropped outside the lock; the buffer is kept. A queue cleared before every
+            // send holds one message at most, so this does not allocate.
+            let removed: SmallVec<[T; 1]> = st.items.drain(..).collect();
             self.len.store(0, Ordering::Relaxed);
             (removed, st.blocked_senders > 0)
         };
