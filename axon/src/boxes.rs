@@ -7,7 +7,9 @@
 //! when a link on its path changes (a version counter is checked on every send).
 
 use std::any::{Any, TypeId};
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
@@ -16,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::control::Control;
 use crate::error::{SendError, TryRecvError, TrySendError};
-use crate::queue::{Empty, PushError, Queue};
+use crate::queue::{Empty, PushError, PushPoll, PushWait, Queue};
 
 /// Capacity of an inbox unless its component or link says otherwise.
 ///
@@ -774,32 +776,22 @@ impl<T: Send + 'static> Outbox<T> {
     /// }
     /// # }
     /// ```
-    pub async fn send(&mut self, msg: T) -> Result<(), SendError<T>> {
-        let mut msg = msg;
-        loop {
-            let closed = match self.attempt(msg) {
-                Attempt::Done => return Ok(()),
-                Attempt::NoRoute(m) => return Err(self.undelivered(m)),
-                Attempt::Closed(m) => m,
-                Attempt::Full(m) => {
-                    let Some(route) = &self.route else {
-                        return Err(self.undelivered(m));
-                    };
-                    match route.target.queue.push(m).await {
-                        Ok(()) => {
-                            bump(&self.node.sent);
-                            return Ok(());
-                        }
-                        Err(m) => m,
-                    }
-                }
-            };
-            // The destination closed. Its link was removed first, so a changed version
-            // means there may be a new route to try.
-            if self.node.version.load(Ordering::Acquire) == self.version {
-                return Err(self.undelivered(closed));
-            }
-            msg = closed;
+    pub fn send(&mut self, msg: T) -> impl Future<Output = Result<(), SendError<T>>> + '_ {
+        Sending {
+            outbox: self,
+            msg: Some(msg),
+            waiting: None,
+        }
+    }
+
+    /// The destination closed under a send. Its link was removed first, so a changed
+    /// version means there may be a new route to try: `Ok` gives the message back to
+    /// try again, `Err` hands it back to the caller as undelivered.
+    fn after_close(&self, msg: T) -> Result<T, SendError<T>> {
+        if self.node.version.load(Ordering::Acquire) == self.version {
+            Err(self.undelivered(msg))
+        } else {
+            Ok(msg)
         }
     }
 
@@ -923,6 +915,69 @@ impl<T: Send + 'static> Outbox<T> {
     pub fn is_linked(&mut self) -> bool {
         self.refresh();
         self.route.is_some()
+    }
+}
+
+/// [`Outbox::send`]'s future: the message is stored once (an `async fn` would keep a
+/// copy in each of its states), so a component waiting to send is barely larger than
+/// the message.
+struct Sending<'a, T> {
+    outbox: &'a mut Outbox<T>,
+    msg: Option<T>,
+    /// The destination being waited on for room, and the registration there.
+    waiting: Option<(Arc<InboxNode<T>>, PushWait)>,
+}
+
+// Nothing here is pinned in place: the message is moved in and out by value.
+impl<T> Unpin for Sending<'_, T> {}
+
+impl<T: Send + 'static> Future for Sending<'_, T> {
+    type Output = Result<(), SendError<T>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let mut msg = this.msg.take().expect("send polled after completion");
+        loop {
+            if let Some((target, wait)) = this.waiting.as_mut() {
+                // Waiting for room: the message goes where it waited, even if the link
+                // changed meanwhile, unless that destination closes.
+                match target.queue.poll_push(msg, wait, cx) {
+                    PushPoll::Done => {
+                        this.waiting = None;
+                        bump(&this.outbox.node.sent);
+                        return Poll::Ready(Ok(()));
+                    }
+                    PushPoll::Pending(m) => {
+                        this.msg = Some(m);
+                        return Poll::Pending;
+                    }
+                    PushPoll::Closed(m) => {
+                        this.waiting = None;
+                        msg = this.outbox.after_close(m)?;
+                    }
+                }
+            }
+            match this.outbox.attempt(msg) {
+                Attempt::Done => return Poll::Ready(Ok(())),
+                Attempt::NoRoute(m) => return Poll::Ready(Err(this.outbox.undelivered(m))),
+                Attempt::Closed(m) => msg = this.outbox.after_close(m)?,
+                Attempt::Full(m) => {
+                    let Some(route) = &this.outbox.route else {
+                        return Poll::Ready(Err(this.outbox.undelivered(m)));
+                    };
+                    this.waiting = Some((route.target.clone(), PushWait::default()));
+                    msg = m;
+                }
+            }
+        }
+    }
+}
+
+impl<T> Drop for Sending<'_, T> {
+    fn drop(&mut self) {
+        if let Some((target, wait)) = self.waiting.as_mut() {
+            wait.cancel(&target.queue);
+        }
     }
 }
 

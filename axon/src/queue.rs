@@ -20,12 +20,13 @@
 //!   queued and then sees the end.
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use event_listener::Event;
+use event_listener::{Event, EventListener};
 use smallvec::SmallVec;
 
 struct State<T> {
@@ -179,47 +180,63 @@ impl<T> Queue<T> {
 
     /// Enqueue, waiting for room. `Err` (with the message) if the queue closes first.
     pub(crate) async fn push(&self, msg: T) -> Result<(), T> {
-        let mut registered = false;
-        let result = loop {
-            let listener = {
+        let mut push = Push {
+            queue: self,
+            msg: Some(msg),
+            wait: PushWait::default(),
+        };
+        poll_fn(|cx| push.poll(cx)).await
+    }
+
+    /// One step of a send that waits for room: enqueue `msg` if there is room, or
+    /// register in `wait` (kept by the caller between polls) and hand `msg` back as
+    /// `Pending` until a receive frees a slot. Storing the message in the caller's
+    /// future (once) rather than in an `async` state machine keeps a waiting send small.
+    pub(crate) fn poll_push(
+        &self,
+        msg: T,
+        wait: &mut PushWait,
+        cx: &mut Context<'_>,
+    ) -> PushPoll<T> {
+        loop {
+            if let Some(listener) = wait.listener.as_mut() {
+                if Pin::new(listener).poll(cx).is_pending() {
+                    return PushPoll::Pending(msg);
+                }
+                wait.listener = None;
+            }
+            let reader = {
                 let mut st = self.lock();
                 if st.closed {
-                    break Err(msg);
-                }
-                if st.items.len() < self.capacity {
-                    Self::append(&mut st.items, msg);
-                    self.len.store(st.items.len(), Ordering::Relaxed);
-                    if registered {
+                    if wait.registered {
                         st.blocked_senders -= 1;
-                        registered = false;
+                        wait.registered = false;
                     }
-                    let reader = self.take_reader(&mut st);
-                    drop(st);
-                    if let Some(w) = reader {
-                        w.wake();
+                    return PushPoll::Closed(msg);
+                }
+                if st.items.len() >= self.capacity {
+                    if !wait.registered {
+                        st.blocked_senders += 1;
+                        wait.registered = true;
                     }
-                    break Ok(());
+                    // Listening under the lock: a receive that frees a slot after this
+                    // point sees `blocked_senders` and notifies.
+                    wait.listener = Some(self.space.listen());
+                    continue;
                 }
-                if !registered {
-                    st.blocked_senders += 1;
-                    registered = true;
+                Self::append(&mut st.items, msg);
+                self.len.store(st.items.len(), Ordering::Relaxed);
+                if wait.registered {
+                    st.blocked_senders -= 1;
+                    wait.registered = false;
                 }
-                // Listening under the lock: a receive that frees a slot after this
-                // point sees `blocked_senders` and notifies.
-                self.space.listen()
+                self.take_reader(&mut st)
             };
-            // Cancelled here: the guard below gives the count back.
-            let guard = Unregister {
-                queue: self,
-                armed: true,
-            };
-            listener.await;
-            std::mem::forget(guard);
-        };
-        if registered {
-            self.lock().blocked_senders -= 1;
+            if let Some(w) = reader {
+                w.wake();
+            }
+            return PushPoll::Done;
         }
-        result
     }
 
     /// Take the next message if one is queued.
@@ -317,17 +334,58 @@ pub(crate) enum Empty {
     Closed,
 }
 
-/// Gives a cancelled blocked sender's registration back.
-struct Unregister<'a, T> {
-    queue: &'a Queue<T>,
-    armed: bool,
+/// A sender's registration while it waits for room in a [`Queue`] (see
+/// [`Queue::poll_push`]). Dropping a registered wait without [`cancel`](PushWait::cancel)
+/// would leave the queue counting a sender that is gone, so owners cancel on drop.
+#[derive(Default)]
+pub(crate) struct PushWait {
+    listener: Option<EventListener>,
+    registered: bool,
 }
 
-impl<T> Drop for Unregister<'_, T> {
-    fn drop(&mut self) {
-        if self.armed {
-            self.queue.lock().blocked_senders -= 1;
+impl PushWait {
+    /// Give a cancelled sender's registration back (a notification it received passes
+    /// on to another waiting sender when its listener drops).
+    pub(crate) fn cancel<T>(&mut self, queue: &Queue<T>) {
+        self.listener = None;
+        if self.registered {
+            self.registered = false;
+            queue.lock().blocked_senders -= 1;
         }
+    }
+}
+
+/// The outcome of [`Queue::poll_push`].
+pub(crate) enum PushPoll<T> {
+    Done,
+    Closed(T),
+    Pending(T),
+}
+
+/// [`Queue::push`]'s state.
+struct Push<'a, T> {
+    queue: &'a Queue<T>,
+    msg: Option<T>,
+    wait: PushWait,
+}
+
+impl<T> Push<'_, T> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), T>> {
+        let msg = self.msg.take().expect("push polled after completion");
+        match self.queue.poll_push(msg, &mut self.wait, cx) {
+            PushPoll::Done => Poll::Ready(Ok(())),
+            PushPoll::Closed(m) => Poll::Ready(Err(m)),
+            PushPoll::Pending(m) => {
+                self.msg = Some(m);
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T> Drop for Push<'_, T> {
+    fn drop(&mut self) {
+        self.wait.cancel(self.queue);
     }
 }
 

@@ -279,7 +279,46 @@ impl<C: Component> Prepared<C> {
     /// assert!(b.join().await.is_clean());
     /// # Ok(()) }
     /// ```
-    pub fn start_with<D: Component>(mut self, mut other: Prepared<D>) -> (Handle, Handle) {
+    pub fn start_with<D: Component>(self, other: Prepared<D>) -> (Handle, Handle) {
+        self.pair(other, true)
+    }
+
+    /// [`start_with`](Self::start_with) for a caller that will not join either
+    /// component: the same single task, without the two exit channels the handles
+    /// would read (about 150 bytes per pair). Exits still reach the parent (as
+    /// [`ChildExit`](crate::ChildExit)s) and graph watchers, and
+    /// [`Runtime::kill`](crate::Runtime::kill) still stops either side. A server that
+    /// starts one pair per connection and learns of their ends as children uses this.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), axon::LinkError> {
+    /// use axon::{Context, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let (tx, rx) = tokio::sync::oneshot::channel();
+    /// let ping = rt.add(from_fn("ping", |mut ctx: Context<u32, u32>| async move {
+    ///     ctx.send(1).await?;
+    ///     Ok(())
+    /// }))?;
+    /// let pong = rt.add(from_fn("pong", move |mut ctx: Context<u32, u32>| async move {
+    ///     let _ = tx.send(ctx.recv().await);
+    ///     Ok(())
+    /// }))?;
+    /// rt.link(ping.outbox(), pong.inbox())?;
+    /// ping.start_with_detached(pong);
+    /// assert_eq!(rx.await.unwrap(), Some(1));
+    /// # Ok(()) }
+    /// ```
+    pub fn start_with_detached<D: Component>(self, other: Prepared<D>) {
+        drop(self.pair(other, false));
+    }
+
+    fn pair<D: Component>(mut self, mut other: Prepared<D>, joined: bool) -> (Handle, Handle) {
         let rt = self.rt.clone();
         let task_a = self.component.take().and_then(|c| {
             let children = std::mem::take(&mut self.children);
@@ -296,22 +335,18 @@ impl<C: Component> Prepared<C> {
         };
         match (task_a, task_b) {
             (Some(a), Some(b)) => {
-                let (exit_a, join_a) = oneshot::channel();
-                let (exit_b, join_b) = oneshot::channel();
+                let (mut to_a, mut to_b, mut join_a, mut join_b) = (None, None, None, None);
+                if joined {
+                    let (exit_a, rx_a) = oneshot::channel();
+                    let (exit_b, rx_b) = oneshot::channel();
+                    (to_a, to_b) = (Some(exit_a), Some(exit_b));
+                    (join_a, join_b) = (Some(Joiner::Shared(rx_a)), Some(Joiner::Shared(rx_b)));
+                }
                 tokio::spawn(crate::together::Together::new(
-                    ReportExit {
-                        task: a,
-                        to: Some(exit_a),
-                    },
-                    ReportExit {
-                        task: b,
-                        to: Some(exit_b),
-                    },
+                    ReportExit { task: a, to: to_a },
+                    ReportExit { task: b, to: to_b },
                 ));
-                (
-                    handle(self.id, Some(Joiner::Shared(join_a))),
-                    handle(other.id, Some(Joiner::Shared(join_b))),
-                )
+                (handle(self.id, join_a), handle(other.id, join_b))
             }
             (a, b) => (
                 handle(self.id, a.map(|t| Joiner::Task(tokio::spawn(t)))),
