@@ -280,22 +280,24 @@ pub(crate) fn make_node<T: Send + 'static>(kind: NodeKind, capacity: usize) -> A
 /// idle component holds no queue memory.
 pub(crate) struct InboxNode<T> {
     queue: Queue<T>,
-    capacity: usize,
     received: AtomicU64,
     dropped: AtomicU64,
-    /// The last lifecycle message read from this inbox (only used for `control`).
-    pub(crate) lifecycle: AtomicU8,
 }
 
 impl<T> InboxNode<T> {
     pub(crate) fn new(capacity: usize) -> Self {
         InboxNode {
-            queue: Queue::new(capacity.max(1)),
-            capacity: capacity.max(1),
+            queue: Queue::new(capacity),
             received: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
-            lifecycle: AtomicU8::new(0),
         }
+    }
+
+    /// The last lifecycle message read from this inbox (only used for `control`),
+    /// as its [`Control::code`].
+    #[inline]
+    pub(crate) fn lifecycle(&self) -> &AtomicU8 {
+        &self.queue.tag
     }
 
     #[inline]
@@ -344,7 +346,7 @@ impl<T: Send + 'static> Node for InboxNode<T> {
     fn stats(&self) -> NodeStats {
         NodeStats {
             depth: self.len(),
-            capacity: Some(self.capacity),
+            capacity: Some(self.queue.capacity()),
             received: self.received.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
             ..NodeStats::default()
@@ -519,7 +521,7 @@ impl<T: Send + 'static> Inbox<T> {
         if TypeId::of::<T>() == TypeId::of::<Control>()
             && let Some(c) = (msg as &dyn Any).downcast_ref::<Control>()
         {
-            self.node.lifecycle.store(c.code(), Ordering::Relaxed);
+            self.node.lifecycle().store(c.code(), Ordering::Relaxed);
         }
     }
 
@@ -673,7 +675,7 @@ impl<T: Send + 'static> Inbox<T> {
     /// # }
     /// ```
     pub fn capacity(&self) -> usize {
-        self.node.capacity
+        self.node.queue.capacity()
     }
 }
 

@@ -999,7 +999,7 @@ impl<I: Send + 'static, O: Send + 'static> Context<I, O> {
     /// # }
     /// ```
     pub fn mark_shut_down(&mut self) {
-        self.control.node.lifecycle.store(
+        self.control.node.lifecycle().store(
             Control::Shutdown.code(),
             std::sync::atomic::Ordering::Relaxed,
         );

@@ -64,16 +64,7 @@ impl Runtime {
         let name = name.into();
         self.lock().components.insert(
             id,
-            ComponentEntry {
-                name: name.clone(),
-                parent: None,
-                children: Vec::new(),
-                boxes: Vec::new(),
-                phase: Phase::Running,
-                abort: None,
-                child_tx: None,
-                child_rx: None,
-            },
+            ComponentEntry::new(name.clone(), None, Vec::new(), Phase::Running),
         );
         self.emit(|| GraphEvent::Added {
             id,

@@ -56,15 +56,61 @@ pub(crate) enum Phase {
 pub(crate) struct ComponentEntry {
     pub(crate) name: Cow<'static, str>,
     pub(crate) parent: Option<ComponentId>,
-    pub(crate) children: Vec<ComponentId>,
     pub(crate) boxes: Vec<Option<BoxEntry>>,
     pub(crate) phase: Phase,
     pub(crate) abort: Option<AbortHandle>,
+    /// Children and the channel their exits come back on; boxed because most
+    /// components never have children (keeps every entry of the graph small).
+    pub(crate) family: Option<Box<Family>>,
+}
+
+/// A composite's (or any parent's) side of its children.
+#[derive(Default)]
+pub(crate) struct Family {
+    pub(crate) children: Vec<ComponentId>,
     pub(crate) child_tx: Option<UnboundedSender<ChildExit>>,
     pub(crate) child_rx: Option<UnboundedReceiver<ChildExit>>,
 }
 
 impl ComponentEntry {
+    pub(crate) fn new(
+        name: Cow<'static, str>,
+        parent: Option<ComponentId>,
+        boxes: Vec<Option<BoxEntry>>,
+        phase: Phase,
+    ) -> Self {
+        ComponentEntry {
+            name,
+            parent,
+            boxes,
+            phase,
+            abort: None,
+            family: None,
+        }
+    }
+
+    pub(crate) fn children(&self) -> &[ComponentId] {
+        self.family.as_ref().map_or(&[], |f| &f.children)
+    }
+
+    pub(crate) fn family_mut(&mut self) -> &mut Family {
+        self.family.get_or_insert_default()
+    }
+
+    /// The channel children report exits on, made on first use.
+    pub(crate) fn child_channel(&mut self) -> &mut Family {
+        let f = self.family_mut();
+        if f.child_tx.is_none() {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            f.child_tx = Some(tx);
+            f.child_rx = Some(rx);
+        }
+        f
+    }
+
+    pub(crate) fn child_tx(&self) -> Option<UnboundedSender<ChildExit>> {
+        self.family.as_ref().and_then(|f| f.child_tx.clone())
+    }
     pub(crate) fn label(&self, id: ComponentId) -> String {
         format!("{}#{}", self.name, id.0)
     }

@@ -22,7 +22,7 @@
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -35,7 +35,7 @@ struct State<T> {
     /// The reader, parked in `poll_recv`.
     reader: Option<Waker>,
     /// Senders between finding the queue full and enqueueing (or giving up).
-    blocked_senders: usize,
+    blocked_senders: u32,
 }
 
 /// A bounded multi-producer, single-consumer queue; see the module docs.
@@ -46,7 +46,10 @@ pub(crate) struct Queue<T> {
     /// Bumped whenever the parked reader waker changes (see the module docs).
     parked: AtomicU64,
     closed: AtomicBool,
-    capacity: usize,
+    /// A byte for the queue's owner, kept here where it costs no space (an inbox
+    /// keeps the last lifecycle message read from `control` in it).
+    pub(crate) tag: AtomicU8,
+    capacity: u32,
     space: Event,
 }
 
@@ -68,7 +71,8 @@ impl<T> Queue<T> {
             len: AtomicUsize::new(0),
             parked: AtomicU64::new(0),
             closed: AtomicBool::new(false),
-            capacity: capacity.max(1),
+            tag: AtomicU8::new(0),
+            capacity: u32::try_from(capacity.max(1)).unwrap_or(u32::MAX),
             space: Event::new(),
         }
     }
@@ -82,6 +86,12 @@ impl<T> Queue<T> {
     #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len.load(Ordering::Relaxed)
+    }
+
+    /// The most messages it holds (at most `u32::MAX`).
+    #[inline]
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity as usize
     }
 
     #[inline]
@@ -126,7 +136,7 @@ impl<T> Queue<T> {
             if st.closed {
                 return Err(PushError::Closed(msg));
             }
-            if st.items.len() >= self.capacity {
+            if st.items.len() >= self.capacity() {
                 return Err(PushError::Full(msg));
             }
             Self::append(&mut st.items, msg);
@@ -147,7 +157,7 @@ impl<T> Queue<T> {
             if st.closed {
                 return Err(msg);
             }
-            let evicted = if st.items.len() >= self.capacity {
+            let evicted = if st.items.len() >= self.capacity() {
                 st.items.pop_front()
             } else {
                 None
@@ -214,7 +224,7 @@ impl<T> Queue<T> {
                     }
                     return PushPoll::Closed(msg);
                 }
-                if st.items.len() >= self.capacity {
+                if st.items.len() >= self.capacity() {
                     if !wait.registered {
                         st.blocked_senders += 1;
                         wait.registered = true;

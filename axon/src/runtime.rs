@@ -11,7 +11,7 @@ use std::task::{Context as TaskContext, Poll, ready};
 use futures::FutureExt;
 use futures::future::{AbortHandle, Abortable, CatchUnwind};
 use tokio::sync::broadcast;
-use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -740,25 +740,11 @@ impl Runtime {
             let mut st = self.lock();
             if let Some(p) = parent {
                 let pe = st.entry_mut(p)?;
-                pe.children.push(id);
-                if pe.child_tx.is_none() {
-                    let (tx, rx) = mpsc::unbounded_channel();
-                    pe.child_tx = Some(tx);
-                    pe.child_rx = Some(rx);
-                }
+                pe.child_channel().children.push(id);
             }
             st.components.insert(
                 id,
-                ComponentEntry {
-                    name: name.clone(),
-                    parent,
-                    children: Vec::new(),
-                    boxes,
-                    phase: Phase::Prepared,
-                    abort: None,
-                    child_tx: None,
-                    child_rx: None,
-                },
+                ComponentEntry::new(name.clone(), parent, boxes, Phase::Prepared),
             );
         }
         let mut children = Vec::new();
@@ -822,7 +808,7 @@ impl Runtime {
                 .get(&id)
                 .and_then(|e| e.parent)
                 .and_then(|p| st.components.get(&p))
-                .and_then(|p| p.child_tx.clone());
+                .and_then(|p| p.child_tx());
             let entry = st.components.get_mut(&id)?;
             entry.phase = Phase::Running;
             entry.abort = Some(abort);
@@ -929,7 +915,7 @@ impl Runtime {
                 return;
             };
             let mut orphans = Vec::new();
-            for child in &entry.children {
+            for child in entry.children() {
                 if let Some(c) = st.components.get(child) {
                     match &c.abort {
                         Some(a) => aborts.push(a.clone()),
@@ -957,8 +943,8 @@ impl Runtime {
         }
         if let Some(p) = parent {
             let mut st = self.lock();
-            if let Some(pe) = st.components.get_mut(&p) {
-                pe.children.retain(|c| *c != id);
+            if let Some(f) = st.components.get_mut(&p).and_then(|pe| pe.family.as_mut()) {
+                f.children.retain(|c| *c != id);
             }
         }
         for (from, to) in labels {
@@ -1627,20 +1613,14 @@ impl Runtime {
 
     pub(crate) fn take_child_rx(&self, id: ComponentId) -> Option<UnboundedReceiver<ChildExit>> {
         let mut st = self.lock();
-        let entry = st.components.get_mut(&id)?;
-        if entry.child_tx.is_none() {
-            let (tx, rx) = mpsc::unbounded_channel();
-            entry.child_tx = Some(tx);
-            entry.child_rx = Some(rx);
-        }
-        entry.child_rx.take()
+        st.components.get_mut(&id)?.child_channel().child_rx.take()
     }
 
     pub(crate) fn live_children(&self, id: ComponentId) -> usize {
         self.lock()
             .components
             .get(&id)
-            .map_or(0, |e| e.children.len())
+            .map_or(0, |e| e.children().len())
     }
 
     /// The ids of a component's live children.
@@ -1655,7 +1635,7 @@ impl Runtime {
         self.lock()
             .components
             .get(&id)
-            .map(|e| e.children.clone())
+            .map(|e| e.children().to_vec())
             .unwrap_or_default()
     }
 
@@ -1888,7 +1868,7 @@ impl<F: Future<Output = Result<(), crate::BoxError>>> Future for Running<F> {
                 Ok(Err(panic)) => Exit::from_panic(panic),
                 Ok(Ok(Err(e))) => Exit::Failed(Arc::from(e)),
                 Ok(Ok(Ok(()))) => {
-                    let shut = end.control_node.lifecycle.load(Ordering::Relaxed)
+                    let shut = end.control_node.lifecycle().load(Ordering::Relaxed)
                         == Control::Shutdown.code();
                     if shut { Exit::ShutDown } else { Exit::Finished }
                 }
