@@ -801,7 +801,7 @@ impl Runtime {
         children: Vec<Box<dyn Startable>>,
     ) -> Option<impl Future<Output = Exit> + Send + 'static> {
         let (abort, registration) = AbortHandle::new_pair();
-        let (ctx, control_node, signal_node, parent_tx, name) = {
+        let (ctx, control_node, signal_node, parent_tx) = {
             let mut st = self.lock();
             let parent_tx = st
                 .components
@@ -845,13 +845,7 @@ impl Runtime {
                 parked: None,
                 control_parked: u64::MAX,
             };
-            (
-                ctx,
-                control_node,
-                signal_node,
-                parent_tx,
-                entry.name.clone(),
-            )
+            (ctx, control_node, signal_node, parent_tx)
         };
         for child in children {
             // Children report to us through the channel; their handles are not needed.
@@ -866,19 +860,25 @@ impl Runtime {
             end: Some(Ending {
                 rt: self.clone(),
                 id,
-                name,
                 control_node,
                 signal_node,
                 parent_tx,
             }),
             signal_wait: None,
-            exit: None,
         })
     }
 
     /// Remove a component that ended (or was never started), its boxes, its links,
     /// and abort its live children.
-    fn retire(&self, id: ComponentId, exit: &Exit, parent_tx: Option<UnboundedSender<ChildExit>>) {
+    /// `log`: say how a component's body ended (at `warn` for a failure, `error` for a
+    /// panic), before anyone hears of the exit.
+    fn retire(
+        &self,
+        id: ComponentId,
+        exit: &Exit,
+        parent_tx: Option<UnboundedSender<ChildExit>>,
+        log: bool,
+    ) {
         let mut nodes: Vec<Arc<dyn Node>> = Vec::new();
         let mut unlinked = Vec::new();
         let mut aborts = Vec::new();
@@ -925,6 +925,17 @@ impl Runtime {
             }
             (entry.name, entry.parent, orphans)
         };
+        if log {
+            match exit {
+                Exit::Failed(e) => {
+                    tracing::warn!(component = %name, id = id.0, error = %e, "component failed")
+                }
+                Exit::Panicked(m) => {
+                    tracing::error!(component = %name, id = id.0, panic = %m, "component panicked")
+                }
+                _ => tracing::trace!(component = %name, id = id.0, %exit, "component ended"),
+            }
+        }
         for node in &nodes {
             node.close();
         }
@@ -972,13 +983,13 @@ impl Runtime {
     }
 
     pub(crate) fn retire_external(&self, id: ComponentId, exit: &Exit) {
-        self.retire(id, exit, None);
+        self.retire(id, exit, None, false);
     }
 
     /// Remove a component that was never started.
     pub(crate) fn discard(&self, id: ComponentId) {
         let parent_tx = None;
-        self.retire(id, &Exit::Aborted, parent_tx);
+        self.retire(id, &Exit::Aborted, parent_tx, false);
     }
 
     /// Stop a component's body where it is ([`Exit::Aborted`]). Does nothing if it has ended.
@@ -1830,13 +1841,13 @@ fn entry(name: &'static str, description: &'static str, node: Arc<dyn Node>) -> 
 struct Ending {
     rt: Runtime,
     id: ComponentId,
-    name: Cow<'static, str>,
     control_node: Arc<InboxNode<Control>>,
     signal_node: Option<Arc<OutboxNode<Control>>>,
     parent_tx: Option<UnboundedSender<ChildExit>>,
 }
 
-type SignalWait = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// The rare wait for room on `signal` after the body ended; it yields the exit.
+type SignalWait = Pin<Box<dyn Future<Output = Exit> + Send>>;
 
 pin_project_lite::pin_project! {
     /// A component's task: its body with panic isolation and abort, then the lifecycle
@@ -1849,7 +1860,6 @@ pin_project_lite::pin_project! {
         body: Abortable<CatchUnwind<AssertUnwindSafe<F>>>,
         end: Option<Ending>,
         signal_wait: Option<SignalWait>,
-        exit: Option<Exit>,
     }
 }
 
@@ -1858,63 +1868,68 @@ impl<F: Future<Output = Result<(), crate::BoxError>>> Future for Running<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Exit> {
         let this = self.project();
-        if this.exit.is_none() {
-            let outcome = ready!(this.body.poll(cx));
-            let Some(end) = this.end.as_ref() else {
-                return Poll::Ready(Exit::Aborted);
-            };
-            let exit = match outcome {
-                Err(_aborted) => Exit::Aborted,
-                Ok(Err(panic)) => Exit::from_panic(panic),
-                Ok(Ok(Err(e))) => Exit::Failed(Arc::from(e)),
-                Ok(Ok(Ok(()))) => {
-                    let shut = end.control_node.lifecycle().load(Ordering::Relaxed)
-                        == Control::Shutdown.code();
-                    if shut { Exit::ShutDown } else { Exit::Finished }
-                }
-            };
-            if let Some(signal) = end.signal_node.clone()
-                && signal.stats().sent == 0
-                && !end.rt.signal_fed(end.id)
-            {
-                let mut out = Outbox::new(signal);
-                let msg = if matches!(exit, Exit::Finished) {
-                    Control::ProducerFinished
-                } else {
-                    Control::Shutdown
+        let exit = match this.signal_wait.as_mut() {
+            Some(wait) => ready!(wait.as_mut().poll(cx)),
+            None => {
+                let outcome = ready!(this.body.poll(cx));
+                let Some(end) = this.end.as_ref() else {
+                    return Poll::Ready(Exit::Aborted);
                 };
-                if let Err(e) = out.try_send(msg)
-                    && e.is_full()
-                    && matches!(exit, Exit::Finished | Exit::ShutDown)
-                {
-                    // A clean end waits for room.
-                    let msg = e.into_inner();
-                    *this.signal_wait = Some(Box::pin(async move {
-                        let _ = out.send(msg).await;
-                    }));
+                let exit = match outcome {
+                    Err(_aborted) => Exit::Aborted,
+                    Ok(Err(panic)) => Exit::from_panic(panic),
+                    Ok(Ok(Err(e))) => Exit::Failed(Arc::from(e)),
+                    Ok(Ok(Ok(()))) => {
+                        let shut = end.control_node.lifecycle().load(Ordering::Relaxed)
+                            == Control::Shutdown.code();
+                        if shut { Exit::ShutDown } else { Exit::Finished }
+                    }
+                };
+                match end.say_ended(exit) {
+                    Ok(exit) => exit,
+                    Err(wait) => {
+                        let wait = this.signal_wait.insert(wait);
+                        ready!(wait.as_mut().poll(cx))
+                    }
                 }
             }
-            *this.exit = Some(exit);
-        }
-        if let Some(wait) = this.signal_wait.as_mut() {
-            ready!(wait.as_mut().poll(cx));
-            *this.signal_wait = None;
-        }
-        let exit = this.exit.take().unwrap_or(Exit::Aborted);
+        };
+        *this.signal_wait = None;
         if let Some(end) = this.end.take() {
-            let (name, id) = (&end.name, end.id);
-            match &exit {
-                Exit::Failed(e) => {
-                    tracing::warn!(component = %name, id = id.0, error = %e, "component failed")
-                }
-                Exit::Panicked(m) => {
-                    tracing::error!(component = %name, id = id.0, panic = %m, "component panicked")
-                }
-                _ => tracing::trace!(component = %name, id = id.0, exit = %exit, "component ended"),
-            }
-            end.rt.retire(id, &exit, end.parent_tx);
+            end.rt.retire(end.id, &exit, end.parent_tx, true);
         }
         Poll::Ready(exit)
+    }
+}
+
+impl Ending {
+    /// Say on `signal` that the component ended, unless it already spoke there (or a
+    /// child speaks for it). `Err` with a wait in the rare case that a clean end must
+    /// wait for room.
+    fn say_ended(&self, exit: Exit) -> Result<Exit, SignalWait> {
+        let Some(signal) = self.signal_node.clone() else {
+            return Ok(exit);
+        };
+        if signal.stats().sent != 0 || self.rt.signal_fed(self.id) {
+            return Ok(exit);
+        }
+        let mut out = Outbox::new(signal);
+        let msg = if matches!(exit, Exit::Finished) {
+            Control::ProducerFinished
+        } else {
+            Control::Shutdown
+        };
+        match out.try_send(msg) {
+            Err(e) if e.is_full() && matches!(exit, Exit::Finished | Exit::ShutDown) => {
+                // A clean end waits for room.
+                let msg = e.into_inner();
+                Err(Box::pin(async move {
+                    let _ = out.send(msg).await;
+                    exit
+                }))
+            }
+            _ => Ok(exit),
+        }
     }
 }
 
