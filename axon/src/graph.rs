@@ -25,9 +25,104 @@ pub(crate) struct Link {
     pub(crate) policy: Policy,
 }
 
+/// A box's name and description.
+pub(crate) struct Label {
+    name: Cow<'static, str>,
+    description: &'static str,
+}
+
+/// A box's [`Label`]: shared when both strings are static (one label per distinct
+/// pair, interned for the life of the program, so the number kept is bounded by the
+/// program's string literals), owned when the name was made at run time. A box then
+/// pays one pointer for its label instead of a name and a description.
+pub(crate) enum BoxLabel {
+    Shared(&'static Label),
+    Owned(Box<Label>),
+}
+
+static DEFAULT_LABELS: [Label; 4] = [
+    Label {
+        name: Cow::Borrowed("inbox"),
+        description: "data in",
+    },
+    Label {
+        name: Cow::Borrowed("control"),
+        description: "lifecycle messages in",
+    },
+    Label {
+        name: Cow::Borrowed("outbox"),
+        description: "data out",
+    },
+    Label {
+        name: Cow::Borrowed("signal"),
+        description: "lifecycle messages out",
+    },
+];
+
+type LabelTable = FxHashMap<(&'static str, &'static str), &'static Label>;
+
+fn intern(name: &'static str, description: &'static str) -> &'static Label {
+    if let Some(l) = DEFAULT_LABELS
+        .iter()
+        .find(|l| l.name == name && l.description == description)
+    {
+        return l;
+    }
+    static TABLE: std::sync::LazyLock<std::sync::RwLock<LabelTable>> =
+        std::sync::LazyLock::new(Default::default);
+    let key = (name, description);
+    if let Some(l) = TABLE.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return l;
+    }
+    TABLE
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(key)
+        .or_insert_with(|| {
+            Box::leak(Box::new(Label {
+                name: Cow::Borrowed(name),
+                description,
+            }))
+        })
+}
+
+impl BoxLabel {
+    pub(crate) fn new(name: Cow<'static, str>, description: &'static str) -> Self {
+        match name {
+            Cow::Borrowed(name) => BoxLabel::Shared(intern(name, description)),
+            name @ Cow::Owned(_) => BoxLabel::Owned(Box::new(Label { name, description })),
+        }
+    }
+
+    fn label(&self) -> &Label {
+        match self {
+            BoxLabel::Shared(l) => l,
+            BoxLabel::Owned(l) => l,
+        }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.label().name
+    }
+
+    pub(crate) fn description(&self) -> &'static str {
+        self.label().description
+    }
+
+    pub(crate) fn set_description(&mut self, description: &'static str) {
+        match self {
+            BoxLabel::Shared(l) => {
+                if let Cow::Borrowed(name) = l.name {
+                    *self = BoxLabel::Shared(intern(name, description));
+                }
+            }
+            BoxLabel::Owned(l) => l.description = description,
+        }
+    }
+}
+
 pub(crate) struct BoxEntry {
-    pub(crate) name: Cow<'static, str>,
-    pub(crate) description: &'static str,
+    pub(crate) label: BoxLabel,
     pub(crate) node: Arc<dyn Node>,
     pub(crate) link: Option<Link>,
     /// Sources linked here; almost always one, kept inline.
@@ -118,7 +213,7 @@ impl ComponentEntry {
     pub(crate) fn find(&self, name: &str) -> Option<u32> {
         self.boxes
             .iter()
-            .position(|b| b.as_ref().is_some_and(|b| b.name == name))
+            .position(|b| b.as_ref().is_some_and(|b| b.label.name() == name))
             .map(|i| i as u32)
     }
 
@@ -127,7 +222,7 @@ impl ComponentEntry {
             .boxes
             .iter()
             .flatten()
-            .map(|b| b.name.as_ref())
+            .map(|b| b.label.name())
             .collect();
         names.join(", ")
     }
@@ -182,7 +277,7 @@ impl GraphState {
                     .boxes
                     .get(id.index as usize)
                     .and_then(|b| b.as_ref())
-                    .map(|b| b.name.as_ref())
+                    .map(|b| b.label.name())
                     .unwrap_or("?");
                 format!("{}.{}", c.label(id.component), b)
             }

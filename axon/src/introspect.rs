@@ -218,11 +218,11 @@ pub(crate) fn snapshot(st: &GraphState) -> Snapshot {
         for b in entry.boxes.iter().flatten() {
             let s = b.node.stats();
             boxes.push(BoxInfo {
-                name: b.name.to_string(),
+                name: b.label.name().to_string(),
                 direction: b.direction(),
                 passthrough: b.node.kind() == NodeKind::Passthrough,
                 message_type: b.node.type_name(),
-                description: b.description.to_string(),
+                description: b.label.description().to_string(),
                 capacity: s.capacity,
                 depth: s.depth,
                 sent: s.sent,
@@ -233,11 +233,11 @@ pub(crate) fn snapshot(st: &GraphState) -> Snapshot {
             if let Some(l) = &b.link {
                 let to_box = st
                     .get_box(l.to)
-                    .map(|t| t.name.to_string())
+                    .map(|t| t.label.name().to_string())
                     .unwrap_or_default();
                 links.push(LinkInfo {
                     from_component: *id,
-                    from_box: b.name.to_string(),
+                    from_box: b.label.name().to_string(),
                     to_component: l.to.component,
                     to_box,
                     policy: l.policy,

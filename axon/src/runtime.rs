@@ -23,7 +23,7 @@ use crate::component::{Component, Context, Setup};
 use crate::control::Control;
 use crate::error::{LinkError, SendError};
 use crate::exit::{ChildExit, Exit};
-use crate::graph::{BoxEntry, ComponentEntry, GraphState, Phase};
+use crate::graph::{BoxEntry, BoxLabel, ComponentEntry, GraphState, Phase};
 use crate::introspect::{GraphEvent, Snapshot};
 
 const EVENT_CAPACITY: usize = 4096;
@@ -1371,8 +1371,7 @@ impl Runtime {
             }
             let index = entry.boxes.len() as u32;
             entry.boxes.push(Some(BoxEntry {
-                name: name.clone(),
-                description,
+                label: BoxLabel::new(name.clone(), description),
                 node,
                 link: None,
                 incoming: smallvec::SmallVec::new(),
@@ -1483,7 +1482,7 @@ impl Runtime {
         let mut st = self.lock();
         let id = st.box_id(component, name)?;
         if let Some(b) = st.entry_mut(component)?.boxes[id.index as usize].as_mut() {
-            b.description = description;
+            b.label.set_description(description);
         }
         Ok(())
     }
@@ -1750,7 +1749,7 @@ impl Runtime {
         let box_name = {
             let st = self.lock();
             st.get_box(id)
-                .map(|b| b.name.to_string())
+                .map(|b| b.label.name().to_string())
                 .unwrap_or_default()
         };
         self.box_ref::<T>(id.component, &box_name)
@@ -1827,8 +1826,7 @@ fn new_box<T: Send + 'static>(
 
 fn entry(name: &'static str, description: &'static str, node: Arc<dyn Node>) -> BoxEntry {
     BoxEntry {
-        name: Cow::Borrowed(name),
-        description,
+        label: BoxLabel::new(Cow::Borrowed(name), description),
         node,
         link: None,
         incoming: smallvec::SmallVec::new(),
