@@ -20,9 +20,40 @@ use crate::exit::ChildExit;
 /// Passthrough chains longer than this are refused as loops.
 const MAX_CHAIN: usize = 1024;
 
+#[derive(Clone, Copy)]
 pub(crate) struct Link {
     pub(crate) to: BoxId,
     pub(crate) policy: Policy,
+}
+
+/// A box's links: where it links to and which boxes link into it. Almost every box
+/// has at most one of the two, and at most one source, so those cases are kept inline
+/// in the space of one link; anything else is boxed.
+enum Wiring {
+    None,
+    Out(Link),
+    In(BoxId),
+    Full(Box<(Option<Link>, SmallVec<[BoxId; 1]>)>),
+}
+
+impl Wiring {
+    fn from_parts(link: Option<Link>, incoming: SmallVec<[BoxId; 1]>) -> Self {
+        match (link, incoming.as_slice()) {
+            (None, []) => Wiring::None,
+            (Some(l), []) => Wiring::Out(l),
+            (None, [one]) => Wiring::In(*one),
+            _ => Wiring::Full(Box::new((link, incoming))),
+        }
+    }
+
+    fn into_parts(self) -> (Option<Link>, SmallVec<[BoxId; 1]>) {
+        match self {
+            Wiring::None => (None, SmallVec::new()),
+            Wiring::Out(l) => (Some(l), SmallVec::new()),
+            Wiring::In(id) => (None, smallvec::smallvec![id]),
+            Wiring::Full(f) => *f,
+        }
+    }
 }
 
 /// A box's name and description.
@@ -124,9 +155,7 @@ impl BoxLabel {
 pub(crate) struct BoxEntry {
     pub(crate) label: BoxLabel,
     pub(crate) node: Arc<dyn Node>,
-    pub(crate) link: Option<Link>,
-    /// Sources linked here; almost always one, kept inline.
-    pub(crate) incoming: SmallVec<[BoxId; 1]>,
+    wiring: Wiring,
     pub(crate) taken: bool,
     /// Some link has ever delivered into this box (composites use it to know that a
     /// child speaks on their `signal`).
@@ -134,6 +163,56 @@ pub(crate) struct BoxEntry {
 }
 
 impl BoxEntry {
+    pub(crate) fn new(label: BoxLabel, node: Arc<dyn Node>) -> Self {
+        BoxEntry {
+            label,
+            node,
+            wiring: Wiring::None,
+            taken: false,
+            fed: false,
+        }
+    }
+
+    /// Where this box links to, if anywhere.
+    pub(crate) fn link(&self) -> Option<&Link> {
+        match &self.wiring {
+            Wiring::Out(l) => Some(l),
+            Wiring::Full(f) => f.0.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The boxes that link into this one.
+    pub(crate) fn incoming(&self) -> &[BoxId] {
+        match &self.wiring {
+            Wiring::In(id) => std::slice::from_ref(id),
+            Wiring::Full(f) => &f.1,
+            _ => &[],
+        }
+    }
+
+    fn rewire(&mut self, change: impl FnOnce(&mut Option<Link>, &mut SmallVec<[BoxId; 1]>)) {
+        let (mut link, mut incoming) =
+            std::mem::replace(&mut self.wiring, Wiring::None).into_parts();
+        change(&mut link, &mut incoming);
+        self.wiring = Wiring::from_parts(link, incoming);
+    }
+
+    /// Replace the outgoing link; returns the old one.
+    pub(crate) fn set_link(&mut self, new: Option<Link>) -> Option<Link> {
+        let mut old = None;
+        self.rewire(|link, _| old = std::mem::replace(link, new));
+        old
+    }
+
+    pub(crate) fn add_incoming(&mut self, from: BoxId) {
+        self.rewire(|_, incoming| incoming.push(from));
+    }
+
+    pub(crate) fn remove_incoming(&mut self, from: BoxId) {
+        self.rewire(|_, incoming| incoming.retain(|s| *s != from));
+    }
+
     pub(crate) fn direction(&self) -> Direction {
         match self.node.kind() {
             NodeKind::Outbox => Direction::Out,
@@ -316,7 +395,7 @@ impl GraphState {
         let mut policy = Policy::Block;
         let mut cur = src;
         for _ in 0..MAX_CHAIN {
-            let link = self.get_box(cur)?.link.as_ref()?;
+            let link = self.get_box(cur)?.link()?;
             if policy == Policy::Block {
                 policy = link.policy;
             }
@@ -346,7 +425,7 @@ impl GraphState {
             }
             // Sources that link into a real inbox are not affected by its changes.
             if entry.node.kind() != NodeKind::Inbox {
-                stack.extend(entry.incoming.iter().copied());
+                stack.extend(entry.incoming().iter().copied());
             }
         }
     }
@@ -385,7 +464,7 @@ impl GraphState {
                     to: self.label(to),
                 });
             }
-            match self.get_box(cur).and_then(|b| b.link.as_ref()) {
+            match self.get_box(cur).and_then(|b| b.link()) {
                 Some(l) => cur = l.to,
                 None => return Ok(()),
             }
@@ -405,10 +484,7 @@ impl GraphState {
         replace: bool,
     ) -> Result<Option<BoxId>, LinkError> {
         self.check_link(from, to)?;
-        let old = self
-            .get_box(from)
-            .and_then(|b| b.link.as_ref())
-            .map(|l| l.to);
+        let old = self.get_box(from).and_then(|b| b.link()).map(|l| l.to);
         if let (Some(existing), false) = (old, replace) {
             return Err(LinkError::AlreadyLinked {
                 from: self.label(from),
@@ -419,13 +495,13 @@ impl GraphState {
         if let Some(old) = old
             && let Some(b) = self.get_box_mut(old)
         {
-            b.incoming.retain(|s| *s != from);
+            b.remove_incoming(from);
         }
         if let Some(b) = self.get_box_mut(from) {
-            b.link = Some(Link { to, policy });
+            b.set_link(Some(Link { to, policy }));
         }
         if let Some(b) = self.get_box_mut(to) {
-            b.incoming.push(from);
+            b.add_incoming(from);
             b.fed = true;
         }
         self.refresh_from(from);
@@ -437,12 +513,12 @@ impl GraphState {
         self.existing_box(from)?;
         let old = self
             .get_box_mut(from)
-            .and_then(|b| b.link.take())
+            .and_then(|b| b.set_link(None))
             .ok_or_else(|| LinkError::NotLinked {
                 from: self.label(from),
             })?;
         if let Some(b) = self.get_box_mut(old.to) {
-            b.incoming.retain(|s| *s != from);
+            b.remove_incoming(from);
         }
         self.refresh_from(from);
         Ok(old.to)
@@ -459,20 +535,62 @@ impl GraphState {
             .get_mut(id.index as usize)?
             .take()?;
         entry.node.set_route(None);
-        if let Some(link) = &entry.link {
+        if let Some(link) = entry.link() {
             if let Some(b) = self.get_box_mut(link.to) {
-                b.incoming.retain(|s| *s != id);
+                b.remove_incoming(id);
             }
             removed.push((id, link.to));
         }
-        for src in &entry.incoming {
+        for src in entry.incoming() {
             if let Some(b) = self.get_box_mut(*src) {
-                b.link = None;
+                b.set_link(None);
             }
             removed.push((*src, id));
             self.refresh_from(*src);
         }
         self.services.retain(|_, b| *b != id);
         Some((entry, removed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_box_entry_stays_small() {
+        // Every box of every live component has one: keep it within a cache line.
+        assert!(std::mem::size_of::<Wiring>() <= 24);
+        assert!(std::mem::size_of::<Option<BoxEntry>>() <= 64);
+    }
+
+    #[test]
+    fn wiring_keeps_links_and_sources_in_any_combination() {
+        let id = |n| BoxId {
+            component: ComponentId(n),
+            index: 0,
+        };
+        let node = crate::boxes::make_node::<u8>(NodeKind::Outbox, 1);
+        let mut b = BoxEntry::new(BoxLabel::new(Cow::Borrowed("outbox"), "data out"), node);
+        assert!(b.link().is_none() && b.incoming().is_empty());
+        b.add_incoming(id(1));
+        assert_eq!(b.incoming(), &[id(1)]);
+        let link = Link {
+            to: id(9),
+            policy: Policy::DropNewest,
+        };
+        assert!(b.set_link(Some(link)).is_none());
+        b.add_incoming(id(2));
+        assert_eq!(b.incoming(), &[id(1), id(2)]);
+        assert_eq!(
+            b.link().map(|l| (l.to, l.policy)),
+            Some((id(9), Policy::DropNewest))
+        );
+        b.remove_incoming(id(1));
+        b.remove_incoming(id(2));
+        assert!(b.incoming().is_empty());
+        assert_eq!(b.set_link(None).map(|l| l.to), Some(id(9)));
+        assert!(b.link().is_none());
     }
 }

@@ -230,7 +230,7 @@ pub(crate) fn snapshot(st: &GraphState) -> Snapshot {
                 dropped: s.dropped,
                 undelivered: s.undelivered,
             });
-            if let Some(l) = &b.link {
+            if let Some(l) = b.link() {
                 let to_box = st
                     .get_box(l.to)
                     .map(|t| t.label.name().to_string())

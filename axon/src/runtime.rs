@@ -898,10 +898,10 @@ impl Runtime {
                     && let Some(b) = st.get_box(bid)
                 {
                     {
-                        if let Some(l) = &b.link {
+                        if let Some(l) = b.link() {
                             labels.push((st.label(bid), st.label(l.to)));
                         }
-                        for src in &b.incoming {
+                        for src in b.incoming() {
                             labels.push((st.label(*src), st.label(bid)));
                         }
                     }
@@ -1059,7 +1059,7 @@ impl Runtime {
                     found = Some(b.node.clone());
                     break;
                 }
-                match &b.link {
+                match b.link() {
                     Some(l) => cur = l.to,
                     None => break,
                 }
@@ -1370,14 +1370,10 @@ impl Runtime {
                 });
             }
             let index = entry.boxes.len() as u32;
-            entry.boxes.push(Some(BoxEntry {
-                label: BoxLabel::new(name.clone(), description),
+            entry.boxes.push(Some(BoxEntry::new(
+                BoxLabel::new(name.clone(), description),
                 node,
-                link: None,
-                incoming: smallvec::SmallVec::new(),
-                taken: false,
-                fed: false,
-            }));
+            )));
             BoxId { component, index }
         };
         self.emit(|| GraphEvent::BoxAdded {
@@ -1514,7 +1510,7 @@ impl Runtime {
         st.refresh_from(id);
         let incoming = st
             .get_box(id)
-            .map(|b| b.incoming.clone())
+            .map(|b| b.incoming().to_vec())
             .unwrap_or_default();
         for src in incoming {
             st.refresh_from(src);
@@ -1825,14 +1821,7 @@ fn new_box<T: Send + 'static>(
 }
 
 fn entry(name: &'static str, description: &'static str, node: Arc<dyn Node>) -> BoxEntry {
-    BoxEntry {
-        label: BoxLabel::new(Cow::Borrowed(name), description),
-        node,
-        link: None,
-        incoming: smallvec::SmallVec::new(),
-        taken: false,
-        fed: false,
-    }
+    BoxEntry::new(BoxLabel::new(Cow::Borrowed(name), description), node)
 }
 
 /// What a component's task does after its body: say so on `signal`, log, retire.
