@@ -10,7 +10,6 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use std::sync::Arc;
 
-use futures::future::AbortHandle;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::boxes::{BoxId, ComponentId, Direction, Node, NodeKind, Policy};
@@ -232,10 +231,32 @@ pub(crate) struct ComponentEntry {
     pub(crate) parent: Option<ComponentId>,
     pub(crate) boxes: Vec<Option<BoxEntry>>,
     pub(crate) phase: Phase,
-    pub(crate) abort: Option<AbortHandle>,
+    /// How to stop it where it is, once it runs.
+    pub(crate) abort: Option<Stopper>,
+    /// Asked to stop while starting, before `abort` was set: stop as soon as it is.
+    pub(crate) kill_pending: bool,
     /// Children and the channel their exits come back on; boxed because most
     /// components never have children (keeps every entry of the graph small).
     pub(crate) family: Option<Box<Family>>,
+}
+
+/// How to stop a running component where it is ([`Exit::Aborted`](crate::Exit)):
+/// its future is dropped, which runs its epilogue (signal, log, retire).
+#[derive(Clone)]
+pub(crate) enum Stopper {
+    /// It has a tokio task of its own.
+    Task(tokio::task::AbortHandle),
+    /// It is one side of a shared task.
+    Side(crate::together::Stop),
+}
+
+impl Stopper {
+    pub(crate) fn stop(&self) {
+        match self {
+            Stopper::Task(t) => t.abort(),
+            Stopper::Side(s) => s.stop(),
+        }
+    }
 }
 
 /// A composite's (or any parent's) side of its children.
@@ -259,6 +280,7 @@ impl ComponentEntry {
             boxes,
             phase,
             abort: None,
+            kill_pending: false,
             family: None,
         }
     }

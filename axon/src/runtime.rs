@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context as TaskContext, Poll, ready};
 
 use futures::FutureExt;
-use futures::future::{AbortHandle, Abortable, CatchUnwind};
+use futures::future::CatchUnwind;
 use tokio::sync::broadcast;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio::sync::oneshot;
@@ -23,7 +23,7 @@ use crate::component::{Component, Context, Setup};
 use crate::control::Control;
 use crate::error::{LinkError, SendError};
 use crate::exit::{ChildExit, Exit};
-use crate::graph::{BoxEntry, BoxLabel, ComponentEntry, GraphState, Phase};
+use crate::graph::{BoxEntry, BoxLabel, ComponentEntry, GraphState, Phase, Stopper};
 use crate::introspect::{GraphEvent, Snapshot};
 
 const EVENT_CAPACITY: usize = 4096;
@@ -335,6 +335,10 @@ impl<C: Component> Prepared<C> {
         };
         match (task_a, task_b) {
             (Some(a), Some(b)) => {
+                let sides = crate::together::Sides::new();
+                let (stop_a, stop_b) = sides.stops();
+                rt.set_stopper(self.id, Stopper::Side(stop_a));
+                rt.set_stopper(other.id, Stopper::Side(stop_b));
                 let (mut to_a, mut to_b, mut join_a, mut join_b) = (None, None, None, None);
                 if joined {
                     let (exit_a, rx_a) = oneshot::channel();
@@ -342,15 +346,19 @@ impl<C: Component> Prepared<C> {
                     (to_a, to_b) = (Some(exit_a), Some(exit_b));
                     (join_a, join_b) = (Some(Joiner::Shared(rx_a)), Some(Joiner::Shared(rx_b)));
                 }
-                tokio::spawn(crate::together::Together::new(
+                tokio::spawn(crate::together::Together::with(
+                    sides,
                     ReportExit { task: a, to: to_a },
                     ReportExit { task: b, to: to_b },
                 ));
                 (handle(self.id, join_a), handle(other.id, join_b))
             }
             (a, b) => (
-                handle(self.id, a.map(|t| Joiner::Task(tokio::spawn(t)))),
-                handle(other.id, b.map(|t| Joiner::Task(tokio::spawn(t)))),
+                handle(self.id, a.map(|t| Joiner::Task(rt.spawn_task(self.id, t)))),
+                handle(
+                    other.id,
+                    b.map(|t| Joiner::Task(rt.spawn_task(other.id, t))),
+                ),
             ),
         }
     }
@@ -785,9 +793,40 @@ impl Runtime {
             Some(task) => Handle {
                 rt: self.clone(),
                 id,
-                join: Some(Joiner::Task(tokio::spawn(task))),
+                join: Some(Joiner::Task(self.spawn_task(id, task))),
             },
             None => Handle::detached(self.clone(), id),
+        }
+    }
+
+    /// Spawn a component's own task and keep its abort handle in the graph.
+    fn spawn_task(
+        &self,
+        id: ComponentId,
+        task: impl Future<Output = Exit> + Send + 'static,
+    ) -> JoinHandle<Exit> {
+        let join = tokio::spawn(task);
+        self.set_stopper(id, Stopper::Task(join.abort_handle()));
+        join
+    }
+
+    /// Record how to stop a component that is starting; if it was killed meanwhile,
+    /// stop it now.
+    fn set_stopper(&self, id: ComponentId, stopper: Stopper) {
+        let kill = {
+            let mut st = self.lock();
+            let Some(entry) = st.components.get_mut(&id) else {
+                return;
+            };
+            if entry.kill_pending {
+                true
+            } else {
+                entry.abort = Some(stopper.clone());
+                false
+            }
+        };
+        if kill {
+            stopper.stop();
         }
     }
 
@@ -800,7 +839,6 @@ impl Runtime {
         component: C,
         children: Vec<Box<dyn Startable>>,
     ) -> Option<impl Future<Output = Exit> + Send + 'static> {
-        let (abort, registration) = AbortHandle::new_pair();
         let (ctx, control_node, signal_node, parent_tx) = {
             let mut st = self.lock();
             let parent_tx = st
@@ -811,7 +849,6 @@ impl Runtime {
                 .and_then(|p| p.child_tx());
             let entry = st.components.get_mut(&id)?;
             entry.phase = Phase::Running;
-            entry.abort = Some(abort);
             let node = |i: usize| entry.boxes[i].as_ref().map(|b| b.node.clone());
             let inbox_node =
                 node(0).and_then(|n| n.as_any_arc().downcast::<InboxNode<C::In>>().ok());
@@ -853,10 +890,7 @@ impl Runtime {
         }
         self.emit(|| GraphEvent::Started { id });
         Some(Running {
-            body: Abortable::new(
-                AssertUnwindSafe(component.run(ctx)).catch_unwind(),
-                registration,
-            ),
+            body: Some(AssertUnwindSafe(component.run(ctx)).catch_unwind()),
             end: Some(Ending {
                 rt: self.clone(),
                 id,
@@ -916,10 +950,12 @@ impl Runtime {
             };
             let mut orphans = Vec::new();
             for child in entry.children() {
-                if let Some(c) = st.components.get(child) {
-                    match &c.abort {
-                        Some(a) => aborts.push(a.clone()),
-                        None => orphans.push(*child),
+                if let Some(c) = st.components.get_mut(child) {
+                    match (&c.abort, c.phase) {
+                        (Some(a), _) => aborts.push(a.clone()),
+                        // Starting: it stops as soon as it can be stopped.
+                        (None, Phase::Running) => c.kill_pending = true,
+                        (None, Phase::Prepared) => orphans.push(*child),
                     }
                 }
             }
@@ -940,7 +976,7 @@ impl Runtime {
             node.close();
         }
         for a in aborts {
-            a.abort();
+            a.stop();
         }
         for orphan in orphans {
             self.discard(orphan);
@@ -1006,13 +1042,20 @@ impl Runtime {
     /// # }
     /// ```
     pub fn kill(&self, id: ComponentId) {
-        let abort = self
-            .lock()
-            .components
-            .get(&id)
-            .and_then(|e| e.abort.clone());
+        let abort = {
+            let mut st = self.lock();
+            match st.components.get_mut(&id) {
+                Some(e) if e.abort.is_none() && e.phase == Phase::Running => {
+                    // Starting: stopped as soon as it can be.
+                    e.kill_pending = true;
+                    None
+                }
+                Some(e) => e.abort.clone(),
+                None => None,
+            }
+        };
         if let Some(a) = abort {
-            a.abort();
+            a.stop();
         }
     }
 
@@ -1837,16 +1880,34 @@ struct Ending {
 type SignalWait = Pin<Box<dyn Future<Output = Exit> + Send>>;
 
 pin_project_lite::pin_project! {
-    /// A component's task: its body with panic isolation and abort, then the lifecycle
-    /// epilogue. A hand-written future rather than an `async` block, so that the body
-    /// is stored once, inline (an `async` block would keep both its capture and the
-    /// awaited copy), and the rare wait for room on `signal` is boxed only when it
-    /// happens.
+    /// A component's task: its body with panic isolation, then the lifecycle epilogue.
+    /// A hand-written future rather than an `async` block, so that the body is stored
+    /// once, inline (an `async` block would keep both its capture and the awaited
+    /// copy), and the rare wait for room on `signal` is boxed only when it happens.
+    ///
+    /// Stopping a component ([`Runtime::kill`]) drops this future where it is: the drop
+    /// runs the epilogue with [`Exit::Aborted`], after dropping the body.
     pub(crate) struct Running<F> {
         #[pin]
-        body: Abortable<CatchUnwind<AssertUnwindSafe<F>>>,
+        body: Option<CatchUnwind<AssertUnwindSafe<F>>>,
         end: Option<Ending>,
         signal_wait: Option<SignalWait>,
+    }
+
+    impl<F> PinnedDrop for Running<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            if let Some(end) = this.end.take() {
+                // The body's state goes before anyone hears of the exit.
+                this.body.set(None);
+                let exit = if this.signal_wait.take().is_some() {
+                    Exit::Aborted
+                } else {
+                    end.say_ended(Exit::Aborted).unwrap_or(Exit::Aborted)
+                };
+                end.rt.retire(end.id, &exit, end.parent_tx, true);
+            }
+        }
     }
 }
 
@@ -1854,19 +1915,22 @@ impl<F: Future<Output = Result<(), crate::BoxError>>> Future for Running<F> {
     type Output = Exit;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Exit> {
-        let this = self.project();
+        let mut this = self.project();
         let exit = match this.signal_wait.as_mut() {
             Some(wait) => ready!(wait.as_mut().poll(cx)),
             None => {
-                let outcome = ready!(this.body.poll(cx));
+                let Some(body) = this.body.as_mut().as_pin_mut() else {
+                    return Poll::Ready(Exit::Aborted);
+                };
+                let outcome = ready!(body.poll(cx));
+                this.body.set(None);
                 let Some(end) = this.end.as_ref() else {
                     return Poll::Ready(Exit::Aborted);
                 };
                 let exit = match outcome {
-                    Err(_aborted) => Exit::Aborted,
-                    Ok(Err(panic)) => Exit::from_panic(panic),
-                    Ok(Ok(Err(e))) => Exit::Failed(Arc::from(e)),
-                    Ok(Ok(Ok(()))) => {
+                    Err(panic) => Exit::from_panic(panic),
+                    Ok(Err(e)) => Exit::Failed(Arc::from(e)),
+                    Ok(Ok(())) => {
                         let shut = end.control_node.lifecycle().load(Ordering::Relaxed)
                             == Control::Shutdown.code();
                         if shut { Exit::ShutDown } else { Exit::Finished }

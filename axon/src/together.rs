@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
-use futures::future::{Fuse, FusedFuture, FutureExt};
 use futures::task::AtomicWaker;
 
 /// Rounds per task poll before yielding to other tasks (a side that keeps waking
@@ -26,6 +25,8 @@ const B: u8 = 2;
 
 struct Shared {
     ready: AtomicU8,
+    /// Sides to stop where they are ([`Stop`]): the task drops them.
+    stop: AtomicU8,
     polling: AtomicBool,
     task: AtomicWaker,
 }
@@ -41,10 +42,55 @@ impl Shared {
 
 /// The first side's waker holds the shared state itself, so a wake from outside (a
 /// socket becoming readable) touches one allocation before the task.
-struct SideA(Shared);
+pub(crate) struct SideA(Shared);
 
 /// The second side's waker.
-struct SideB(Arc<SideA>);
+pub(crate) struct SideB(Arc<SideA>);
+
+/// Stops one side of a shared task where it is: the side's future is dropped (which
+/// runs its component's epilogue) and the other side carries on. The graph keeps one
+/// per component instead of a separate abort allocation.
+#[derive(Clone)]
+pub(crate) enum Stop {
+    A(Arc<SideA>),
+    B(Arc<SideB>),
+}
+
+impl Stop {
+    pub(crate) fn stop(&self) {
+        let (shared, bit) = match self {
+            Stop::A(a) => (&a.0, A),
+            Stop::B(b) => (&b.0.0, B),
+        };
+        shared.stop.fetch_or(bit, Ordering::SeqCst);
+        shared.mark(bit);
+    }
+}
+
+/// The shared state of a task about to be made, with a [`Stop`] for each side.
+pub(crate) struct Sides {
+    a: Arc<SideA>,
+    b: Arc<SideB>,
+}
+
+impl Sides {
+    pub(crate) fn new() -> Self {
+        let a = Arc::new(SideA(Shared {
+            ready: AtomicU8::new(A | B),
+            stop: AtomicU8::new(0),
+            polling: AtomicBool::new(false),
+            task: AtomicWaker::new(),
+        }));
+        Sides {
+            b: Arc::new(SideB(a.clone())),
+            a,
+        }
+    }
+
+    pub(crate) fn stops(&self) -> (Stop, Stop) {
+        (Stop::A(self.a.clone()), Stop::B(self.b.clone()))
+    }
+}
 
 impl Wake for SideA {
     fn wake(self: Arc<Self>) {
@@ -67,12 +113,12 @@ impl Wake for SideB {
 }
 
 pin_project_lite::pin_project! {
-    /// Completes when both sides have.
+    /// Completes when both sides have (or were stopped).
     pub(crate) struct Together<FA: Future, FB: Future> {
         #[pin]
-        a: Fuse<FA>,
+        a: Option<FA>,
         #[pin]
-        b: Fuse<FB>,
+        b: Option<FB>,
         shared: Arc<SideA>,
         waker_a: Waker,
         waker_b: Waker,
@@ -84,18 +130,18 @@ where
     FA: Future<Output = ()>,
     FB: Future<Output = ()>,
 {
+    #[cfg(test)]
     pub(crate) fn new(a: FA, b: FB) -> Self {
-        let shared = Arc::new(SideA(Shared {
-            ready: AtomicU8::new(A | B),
-            polling: AtomicBool::new(false),
-            task: AtomicWaker::new(),
-        }));
+        Self::with(Sides::new(), a, b)
+    }
+
+    pub(crate) fn with(sides: Sides, a: FA, b: FB) -> Self {
         Together {
-            waker_a: Waker::from(shared.clone()),
-            waker_b: Waker::from(Arc::new(SideB(shared.clone()))),
-            a: a.fuse(),
-            b: b.fuse(),
-            shared,
+            waker_a: Waker::from(sides.a.clone()),
+            waker_b: Waker::from(sides.b),
+            a: Some(a),
+            b: Some(b),
+            shared: sides.a,
         }
     }
 }
@@ -116,13 +162,26 @@ where
             if ready == 0 {
                 break;
             }
-            if ready & A != 0 && !this.a.is_terminated() {
-                let _ = this.a.as_mut().poll(&mut Context::from_waker(this.waker_a));
+            let stop = this.shared.0.stop.load(Ordering::SeqCst);
+            if stop & A != 0 {
+                this.a.set(None);
             }
-            if ready & B != 0 && !this.b.is_terminated() {
-                let _ = this.b.as_mut().poll(&mut Context::from_waker(this.waker_b));
+            if stop & B != 0 {
+                this.b.set(None);
             }
-            if this.a.is_terminated() && this.b.is_terminated() {
+            if ready & A != 0
+                && let Some(a) = this.a.as_mut().as_pin_mut()
+                && a.poll(&mut Context::from_waker(this.waker_a)).is_ready()
+            {
+                this.a.set(None);
+            }
+            if ready & B != 0
+                && let Some(b) = this.b.as_mut().as_pin_mut()
+                && b.poll(&mut Context::from_waker(this.waker_b)).is_ready()
+            {
+                this.b.set(None);
+            }
+            if this.a.is_none() && this.b.is_none() {
                 return Poll::Ready(());
             }
         }
