@@ -11,7 +11,7 @@ use std::task::{Context as TaskContext, Poll, ready};
 use futures::FutureExt;
 use futures::future::CatchUnwind;
 use tokio::sync::broadcast;
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -839,14 +839,8 @@ impl Runtime {
         component: C,
         children: Vec<Box<dyn Startable>>,
     ) -> Option<impl Future<Output = Exit> + Send + 'static> {
-        let (ctx, control_node, signal_node, parent_tx) = {
+        let (ctx, control_node) = {
             let mut st = self.lock();
-            let parent_tx = st
-                .components
-                .get(&id)
-                .and_then(|e| e.parent)
-                .and_then(|p| st.components.get(&p))
-                .and_then(|p| p.child_tx());
             let entry = st.components.get_mut(&id)?;
             entry.phase = Phase::Running;
             let node = |i: usize| entry.boxes[i].as_ref().map(|b| b.node.clone());
@@ -863,16 +857,13 @@ impl Runtime {
                     b.taken = true;
                 }
             }
-            let control = control_node.map(Inbox::new).unwrap_or_else(Inbox::closed);
-            let control_node = control.node.clone();
             let ctx = Context {
                 inbox: inbox_node.map(Inbox::new).unwrap_or_else(Inbox::closed),
-                control,
+                control: control_node.map(Inbox::new).unwrap_or_else(Inbox::closed),
                 outbox: outbox_node
                     .map(Outbox::new)
                     .unwrap_or_else(Outbox::detached),
                 signal: signal_node
-                    .clone()
                     .map(Outbox::new)
                     .unwrap_or_else(Outbox::detached),
                 rt: self.clone(),
@@ -882,7 +873,8 @@ impl Runtime {
                 parked: None,
                 control_parked: u64::MAX,
             };
-            (ctx, control_node, signal_node, parent_tx)
+            let control_node = ctx.control.node.clone();
+            (ctx, control_node)
         };
         for child in children {
             // Children report to us through the channel; their handles are not needed.
@@ -890,38 +882,36 @@ impl Runtime {
         }
         self.emit(|| GraphEvent::Started { id });
         Some(Running {
-            body: Some(AssertUnwindSafe(component.run(ctx)).catch_unwind()),
+            stage: Stage::Body {
+                body: AssertUnwindSafe(component.run(ctx)).catch_unwind(),
+            },
             end: Some(Ending {
                 rt: self.clone(),
                 id,
                 control_node,
-                signal_node,
-                parent_tx,
             }),
-            signal_wait: None,
         })
     }
 
     /// Remove a component that ended (or was never started), its boxes, its links,
     /// and abort its live children.
-    /// `log`: say how a component's body ended (at `warn` for a failure, `error` for a
-    /// panic), before anyone hears of the exit.
-    fn retire(
-        &self,
-        id: ComponentId,
-        exit: &Exit,
-        parent_tx: Option<UnboundedSender<ChildExit>>,
-        log: bool,
-    ) {
+    /// `ended`: the component's body ran and ended: say how (at `warn` for a failure,
+    /// `error` for a panic) and tell its parent, before anyone else hears of the exit.
+    fn retire(&self, id: ComponentId, exit: &Exit, ended: bool) {
         let mut nodes: Vec<Arc<dyn Node>> = Vec::new();
         let mut unlinked = Vec::new();
         let mut aborts = Vec::new();
         let mut labels = Vec::new();
-        let (name, parent, orphans) = {
+        let (name, parent, orphans, parent_tx) = {
             let mut st = self.lock();
             let Some(entry) = st.components.get(&id) else {
                 return;
             };
+            let parent_tx = entry
+                .parent
+                .filter(|_| ended)
+                .and_then(|p| st.components.get(&p))
+                .and_then(|p| p.child_tx());
             let count = entry.boxes.len();
             for index in 0..count {
                 let bid = BoxId {
@@ -959,9 +949,9 @@ impl Runtime {
                     }
                 }
             }
-            (entry.name, entry.parent, orphans)
+            (entry.name, entry.parent, orphans, parent_tx)
         };
-        if log {
+        if ended {
             match exit {
                 Exit::Failed(e) => {
                     tracing::warn!(component = %name, id = id.0, error = %e, "component failed")
@@ -1004,14 +994,19 @@ impl Runtime {
         });
     }
 
-    /// True if a link into the component's `signal` was ever made (a composite whose
-    /// child speaks for it).
-    fn signal_fed(&self, id: ComponentId) -> bool {
+    /// An ending component's `signal` outbox, unless a link into it was ever made (a
+    /// composite whose child speaks for it).
+    fn ending_signal(&self, id: ComponentId) -> Option<Arc<OutboxNode<Control>>> {
         let st = self.lock();
-        st.box_id(id, "signal")
+        let b = st.box_id(id, "signal").ok().and_then(|b| st.get_box(b))?;
+        if b.fed {
+            return None;
+        }
+        b.node
+            .clone()
+            .as_any_arc()
+            .downcast::<OutboxNode<Control>>()
             .ok()
-            .and_then(|b| st.get_box(b))
-            .is_some_and(|b| b.fed)
     }
 
     pub(crate) fn next_component_id(&self) -> ComponentId {
@@ -1019,13 +1014,12 @@ impl Runtime {
     }
 
     pub(crate) fn retire_external(&self, id: ComponentId, exit: &Exit) {
-        self.retire(id, exit, None, false);
+        self.retire(id, exit, false);
     }
 
     /// Remove a component that was never started.
     pub(crate) fn discard(&self, id: ComponentId) {
-        let parent_tx = None;
-        self.retire(id, &Exit::Aborted, parent_tx, false);
+        self.retire(id, &Exit::Aborted, false);
     }
 
     /// Stop a component's body where it is ([`Exit::Aborted`]). Does nothing if it has ended.
@@ -1868,30 +1862,42 @@ fn entry(name: &'static str, description: &'static str, node: Arc<dyn Node>) -> 
 }
 
 /// What a component's task does after its body: say so on `signal`, log, retire.
+/// Everything else it needs is looked up in the graph then, so a waiting component's
+/// task carries only this.
 struct Ending {
     rt: Runtime,
     id: ComponentId,
+    /// The `control` its body read (where the last lifecycle message is noted; not
+    /// necessarily the graph's, which a composite turns into a passthrough).
     control_node: Arc<InboxNode<Control>>,
-    signal_node: Option<Arc<OutboxNode<Control>>>,
-    parent_tx: Option<UnboundedSender<ChildExit>>,
 }
 
 /// The rare wait for room on `signal` after the body ended; it yields the exit.
 type SignalWait = Pin<Box<dyn Future<Output = Exit> + Send>>;
 
 pin_project_lite::pin_project! {
+    /// Where a component's task is: in its body, or (rarely) waiting for room on `signal`.
+    #[project = StageProj]
+    enum Stage<F> {
+        Body { #[pin] body: CatchUnwind<AssertUnwindSafe<F>> },
+        Signalling { wait: SignalWait },
+        Done,
+    }
+}
+
+pin_project_lite::pin_project! {
     /// A component's task: its body with panic isolation, then the lifecycle epilogue.
     /// A hand-written future rather than an `async` block, so that the body is stored
     /// once, inline (an `async` block would keep both its capture and the awaited
-    /// copy), and the rare wait for room on `signal` is boxed only when it happens.
+    /// copy), and the rare wait for room on `signal` takes the body's place only when
+    /// it happens.
     ///
     /// Stopping a component ([`Runtime::kill`]) drops this future where it is: the drop
     /// runs the epilogue with [`Exit::Aborted`], after dropping the body.
     pub(crate) struct Running<F> {
         #[pin]
-        body: Option<CatchUnwind<AssertUnwindSafe<F>>>,
+        stage: Stage<F>,
         end: Option<Ending>,
-        signal_wait: Option<SignalWait>,
     }
 
     impl<F> PinnedDrop for Running<F> {
@@ -1899,13 +1905,12 @@ pin_project_lite::pin_project! {
             let mut this = this.project();
             if let Some(end) = this.end.take() {
                 // The body's state goes before anyone hears of the exit.
-                this.body.set(None);
-                let exit = if this.signal_wait.take().is_some() {
-                    Exit::Aborted
-                } else {
-                    end.say_ended(Exit::Aborted).unwrap_or(Exit::Aborted)
-                };
-                end.rt.retire(end.id, &exit, end.parent_tx, true);
+                let was_signalling = matches!(this.stage.as_mut().project(), StageProj::Signalling { .. });
+                this.stage.set(Stage::Done);
+                if !was_signalling {
+                    let _ = end.say_ended(&Exit::Aborted);
+                }
+                end.rt.retire(end.id, &Exit::Aborted, true);
             }
         }
     }
@@ -1916,52 +1921,57 @@ impl<F: Future<Output = Result<(), crate::BoxError>>> Future for Running<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Exit> {
         let mut this = self.project();
-        let exit = match this.signal_wait.as_mut() {
-            Some(wait) => ready!(wait.as_mut().poll(cx)),
-            None => {
-                let Some(body) = this.body.as_mut().as_pin_mut() else {
-                    return Poll::Ready(Exit::Aborted);
-                };
+        let exit = match this.stage.as_mut().project() {
+            StageProj::Signalling { wait } => ready!(wait.as_mut().poll(cx)),
+            StageProj::Done => return Poll::Ready(Exit::Aborted),
+            StageProj::Body { body } => {
                 let outcome = ready!(body.poll(cx));
-                this.body.set(None);
+                this.stage.set(Stage::Done);
                 let Some(end) = this.end.as_ref() else {
                     return Poll::Ready(Exit::Aborted);
                 };
+                let shut = end.control_node.lifecycle().load(Ordering::Relaxed)
+                    == Control::Shutdown.code();
+                let signal = end.rt.ending_signal(end.id);
                 let exit = match outcome {
                     Err(panic) => Exit::from_panic(panic),
                     Ok(Err(e)) => Exit::Failed(Arc::from(e)),
-                    Ok(Ok(())) => {
-                        let shut = end.control_node.lifecycle().load(Ordering::Relaxed)
-                            == Control::Shutdown.code();
-                        if shut { Exit::ShutDown } else { Exit::Finished }
-                    }
+                    Ok(Ok(())) if shut => Exit::ShutDown,
+                    Ok(Ok(())) => Exit::Finished,
                 };
-                match end.say_ended(exit) {
+                match Ending::say(signal, exit) {
                     Ok(exit) => exit,
                     Err(wait) => {
-                        let wait = this.signal_wait.insert(wait);
+                        this.stage.set(Stage::Signalling { wait });
+                        let StageProj::Signalling { wait } = this.stage.as_mut().project() else {
+                            unreachable!("just set");
+                        };
                         ready!(wait.as_mut().poll(cx))
                     }
                 }
             }
         };
-        *this.signal_wait = None;
+        this.stage.set(Stage::Done);
         if let Some(end) = this.end.take() {
-            end.rt.retire(end.id, &exit, end.parent_tx, true);
+            end.rt.retire(end.id, &exit, true);
         }
         Poll::Ready(exit)
     }
 }
 
 impl Ending {
-    /// Say on `signal` that the component ended, unless it already spoke there (or a
-    /// child speaks for it). `Err` with a wait in the rare case that a clean end must
-    /// wait for room.
-    fn say_ended(&self, exit: Exit) -> Result<Exit, SignalWait> {
-        let Some(signal) = self.signal_node.clone() else {
+    /// [`say`](Ending::say) for a component stopped where it was.
+    fn say_ended(&self, exit: &Exit) -> Result<Exit, SignalWait> {
+        Ending::say(self.rt.ending_signal(self.id), exit.clone())
+    }
+
+    /// Say on `signal` that the component ended, unless it already spoke there. `Err`
+    /// with a wait in the rare case that a clean end must wait for room.
+    fn say(signal: Option<Arc<OutboxNode<Control>>>, exit: Exit) -> Result<Exit, SignalWait> {
+        let Some(signal) = signal else {
             return Ok(exit);
         };
-        if signal.stats().sent != 0 || self.rt.signal_fed(self.id) {
+        if signal.stats().sent != 0 {
             return Ok(exit);
         }
         let mut out = Outbox::new(signal);
