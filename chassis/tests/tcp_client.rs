@@ -159,3 +159,32 @@ async fn a_lost_connection_is_made_again() {
     server.shutdown().await.unwrap();
     bounded("server end", server.join()).await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_connection_ends_the_client_after_its_idle_timeout() {
+    let rt = Runtime::new();
+    let server = ServerCore::new(
+        chassis::tcp::ServerConfig::new("127.0.0.1:0".parse().unwrap()).idle_timeout(None),
+        |_| Echo,
+    )
+    .unwrap();
+    let addr = server.local_addr();
+    let server = rt.spawn(server).unwrap();
+
+    let idle = Duration::from_secs(5);
+    let start = tokio::time::Instant::now();
+    let handle = rt
+        .spawn(TcpClient::new(addr).idle_timeout(Some(idle)))
+        .unwrap();
+    let exit = handle.join().await;
+    let waited = start.elapsed();
+    let text = failure_text(&exit);
+    assert!(text.contains("idle"), "{text}");
+    assert!(
+        waited >= idle && waited < idle + Duration::from_secs(1),
+        "{waited:?}"
+    );
+
+    server.shutdown().await.unwrap();
+    bounded("server end", server.join()).await;
+}

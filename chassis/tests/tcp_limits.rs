@@ -88,3 +88,76 @@ async fn an_idle_connection_is_closed_after_the_timeout_and_a_busy_one_is_not() 
     handle.shutdown().await.unwrap();
     handle.join().await;
 }
+
+// The connections of one server share one idle timer: each still closes after its
+// own silence, one that closes early leaves the others' clocks alone, and a
+// connection that arrives after all the others have gone gets a timer again.
+#[tokio::test(start_paused = true)]
+async fn idle_connections_each_close_after_their_own_silence() {
+    let rt = Runtime::new();
+    let idle = Duration::from_secs(30);
+    let config = ServerConfig::default().idle_timeout(Some(idle));
+    let server = ServerCore::new(config, |_| Echo).unwrap();
+    let addr = server.local_addr();
+    let stats = server.stats();
+    let handle = rt.spawn(server).unwrap();
+
+    let mut early = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(round_trip(&mut early, b"first").await, b"first");
+    let mut quiet = Vec::new();
+    for i in 0..3u8 {
+        tokio::time::sleep(Duration::from_secs(7)).await;
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        assert_eq!(round_trip(&mut c, &[i]).await, [i]);
+        quiet.push((c, tokio::time::Instant::now()));
+        if i == 0 {
+            // Closed by the client well before its deadline.
+            drop(std::mem::replace(
+                &mut early,
+                TcpStream::connect(addr).await.unwrap(),
+            ));
+        }
+    }
+    // `early` now holds a connection that never says anything.
+    let opened = tokio::time::Instant::now();
+    for (c, last_word) in &mut quiet {
+        assert_eq!(silent_until_closed(c).await, 0);
+        let silent = last_word.elapsed();
+        assert!(
+            silent >= idle && silent < idle + Duration::from_secs(1),
+            "{silent:?}"
+        );
+    }
+    assert_eq!(silent_until_closed(&mut early).await, 0);
+    let silent = opened.elapsed();
+    assert!(
+        silent >= idle && silent < idle + Duration::from_secs(1),
+        "{silent:?}"
+    );
+    wait_for(&rt, &stats, "every connection to close", || {
+        stats.live() == 0
+    })
+    .await;
+
+    // Every timer has gone; a new connection starts one again.
+    tokio::time::sleep(Duration::from_secs(100)).await;
+    let mut late = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(round_trip(&mut late, b"late").await, b"late");
+    let last_word = tokio::time::Instant::now();
+    assert_eq!(silent_until_closed(&mut late).await, 0);
+    let silent = last_word.elapsed();
+    assert!(
+        silent >= idle && silent < idle + Duration::from_secs(1),
+        "{silent:?}"
+    );
+
+    handle.shutdown().await.unwrap();
+    handle.join().await;
+}
+
+/// Wait (as long as it takes) for the server to close a connection that sends
+/// nothing; what it read first (should be nothing).
+async fn silent_until_closed(c: &mut TcpStream) -> usize {
+    let mut buf = [0u8; 16];
+    c.read(&mut buf).await.unwrap_or(0)
+}

@@ -7,7 +7,7 @@ use axon::{BoxError, Component, Context, Control, LinkError, Setup};
 use bytes::Bytes;
 use tokio::net::TcpStream;
 
-use super::pump::{Pump, WhenUnlinked};
+use super::pump::{IdleWheel, Pump, WhenUnlinked};
 use super::{ClientError, CloseReason};
 
 /// When and how often a [`TcpClient`] tries again: capped exponential backoff.
@@ -296,7 +296,7 @@ impl Component for TcpClient {
                 }
                 r = self.connect() => r,
             };
-            let mut stream = match attempt {
+            let stream = match attempt {
                 Ok(s) => s,
                 Err(source) => {
                     failures += 1;
@@ -339,28 +339,33 @@ impl Component for TcpClient {
             let mut wrote_all = false;
             let (reason, error) = {
                 let mut pump = Pump::new(
-                    &mut ctx.inbox,
-                    &mut ctx.control,
+                    stream,
+                    ctx.inbox,
+                    ctx.control,
                     outbox,
-                    self.idle_timeout,
+                    self.idle_timeout.map(IdleWheel::new),
                     WhenUnlinked::Discard,
                 );
                 if finishing {
                     pump.finish_now();
                 }
-                let mut reason = pump.run(&mut stream).await;
+                let mut reason = pump.run().await;
                 if reason == CloseReason::Finished {
                     // Our side is closed; read what the peer still sends until it closes.
                     wrote_all = true;
                     pump.keep_reading();
-                    reason = match pump.run(&mut stream).await {
+                    reason = match pump.run().await {
                         CloseReason::PeerClosed => CloseReason::Finished,
                         other => other,
                     };
                 }
-                (reason, pump.last_error.take())
+                let error = pump.last_error.take();
+                // The socket closes here; the inboxes serve the next connection.
+                let stream;
+                (stream, ctx.inbox, ctx.control) = pump.into_parts();
+                drop(stream);
+                (reason, error)
             };
-            drop(stream);
             match reason {
                 CloseReason::Finished | CloseReason::Shutdown | CloseReason::HandlerGone => {
                     return Ok(());

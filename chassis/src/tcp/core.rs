@@ -312,6 +312,7 @@ where
             activity: activity_ref,
             open: HashMap::default(),
             owner: HashMap::default(),
+            locals: Vec::new(),
         };
         tracing::debug!(addr = %self.local, "ServerCore listening on {}", self.local);
 
@@ -460,11 +461,14 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// One connection: its adapter and its handler.
+/// One connection: its adapter and its handler. Kept small, as there is one per open
+/// connection: its id is its key in [`Connections::open`], and its local address is
+/// an index into [`Connections::locals`].
 struct Conn {
-    info: ConnectionInfo,
+    peer: SocketAddr,
     csa: ComponentId,
     handler: ComponentId,
+    local: u32,
     csa_alive: bool,
     handler_alive: bool,
     socket_closed: bool,
@@ -478,7 +482,11 @@ struct Connections<F> {
     stats: ServerStats,
     activity: BoxRef<SocketEvent>,
     open: HashMap<u64, Conn>,
+    /// The connection of each adapter and handler.
     owner: HashMap<ComponentId, u64>,
+    /// The local addresses connections arrived on (one, unless the server listens on
+    /// an unspecified address of a machine with several).
+    locals: Vec<SocketAddr>,
 }
 
 impl<F, H> Connections<F>
@@ -524,14 +532,17 @@ where
         }
         let (hid, cid) = (handler.id(), adapter.id());
         // One task for the pair: a request read by the adapter, handled and answered
-        // costs one task poll. Exits are reported to us as children.
-        drop(handler.start_with(adapter));
+        // costs one task poll. Exits are reported to us as children, so the pair is
+        // started without handles to join (no exit channels per connection).
+        handler.start_with_detached(adapter);
         self.owner.insert(hid, info.id);
         self.owner.insert(cid, info.id);
+        let local = self.local_index(info.local);
         self.open.insert(
             info.id,
             Conn {
-                info,
+                peer: info.peer,
+                local,
                 csa: cid,
                 handler: hid,
                 csa_alive: true,
@@ -547,7 +558,7 @@ where
         let Some(c) = self.open.get_mut(&s.id) else {
             return;
         };
-        tracing::trace!(conn = %c.info, reason = %s.reason, "socket closed");
+        tracing::trace!(conn = %info(&self.locals, s.id, c), reason = %s.reason, "socket closed");
         if !c.socket_closed {
             c.socket_closed = true;
             self.stats.note_closed();
@@ -573,7 +584,7 @@ where
                 self.stats.note_closed();
             }
             if !e.exit.is_clean() && !matches!(e.exit, Exit::Aborted) {
-                tracing::warn!(conn = %c.info, exit = %e.exit, "connection adapter ended abnormally");
+                tracing::warn!(conn = %info(&self.locals, id, c), exit = %e.exit, "connection adapter ended abnormally");
             }
             if c.handler_alive && !c.told {
                 c.told = true;
@@ -583,7 +594,7 @@ where
             c.handler_alive = false;
             if matches!(e.exit, Exit::Failed(_) | Exit::Panicked(_)) {
                 self.stats.note_failure();
-                tracing::warn!(conn = %c.info, handler = %e.name, exit = %e.exit, "handler failed; closing its connection");
+                tracing::warn!(conn = %info(&self.locals, id, c), handler = %e.name, exit = %e.exit, "handler failed; closing its connection");
                 if c.csa_alive {
                     tell(&self.rt, c.csa, Control::Shutdown);
                 }
@@ -598,7 +609,28 @@ where
     }
 }
 
+/// What the factory was told about connection `id`.
+fn info(locals: &[SocketAddr], id: u64, c: &Conn) -> ConnectionInfo {
+    ConnectionInfo {
+        id,
+        peer: c.peer,
+        local: locals[c.local as usize],
+    }
+}
+
 impl<F> Connections<F> {
+    /// The index of `addr` in `locals`, added if new.
+    fn local_index(&mut self, addr: SocketAddr) -> u32 {
+        let i = match self.locals.iter().position(|&a| a == addr) {
+            Some(i) => i,
+            None => {
+                self.locals.push(addr);
+                self.locals.len() - 1
+            }
+        };
+        u32::try_from(i).expect("fewer than 2^32 local addresses")
+    }
+
     fn infos(&self) -> Vec<ConnectionInfo> {
         self.infos_where(|_| true)
     }
@@ -606,9 +638,9 @@ impl<F> Connections<F> {
     fn infos_where(&self, keep: impl Fn(&Conn) -> bool) -> Vec<ConnectionInfo> {
         let mut v: Vec<ConnectionInfo> = self
             .open
-            .values()
-            .filter(|c| keep(c))
-            .map(|c| c.info)
+            .iter()
+            .filter(|(_, c)| keep(c))
+            .map(|(&id, c)| info(&self.locals, id, c))
             .collect();
         v.sort_by_key(|c| c.id);
         v

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use axon::{BoxError, Component, Context, LinkError, Outbox, Setup};
 use bytes::Bytes;
+use futures::future::{Either, OptionFuture};
 use tokio::net::TcpStream;
 
-use super::pump::{Pump, WhenUnlinked, discard_unread};
+use super::pump::{IdleWheel, Pump, WhenUnlinked, discard_unread};
 use super::stats::Permit;
 use super::{CloseReason, ConnectionInfo, ShutdownCsa, SocketEvent};
 
@@ -159,12 +160,13 @@ impl ConnectedSocketAdapter {
 }
 
 /// Report the close on `activity`; returns a wait only in the rare case that the
-/// owner's inbox is full, so that the adapter's state does not reserve room for it.
+/// owner's inbox is full, so that the adapter's state does not reserve room for it
+/// (a waiting connection holds one pointer to it).
 fn report(
     activity: &mut Outbox<SocketEvent>,
     id: u64,
     reason: CloseReason,
-) -> Option<Pin<Box<dyn Future<Output = ()> + Send + '_>>> {
+) -> OptionFuture<Pin<Box<impl Future<Output = ()> + Send + '_>>> {
     let event = SocketEvent::ShutdownCsa(ShutdownCsa { id, reason });
     // Nobody listening is fine: an adapter may be used without an owner.
     match activity.try_send(event) {
@@ -176,6 +178,7 @@ fn report(
         }
         _ => None,
     }
+    .into()
 }
 
 impl Component for ConnectedSocketAdapter {
@@ -194,61 +197,75 @@ impl Component for ConnectedSocketAdapter {
         Ok(())
     }
 
-    // Not an `async fn`: an async block captures `self` and `ctx` once, where an
-    // `async fn` would keep a second copy of its arguments for the whole run.
+    // Not an `async fn`, and the setup is done before the async block: the block
+    // captures only what the connection needs while it is open (the loop, which owns
+    // the socket and the inboxes, and what the close report needs), not `self` and
+    // `ctx` whole. This future lives as long as the connection.
     #[allow(
         clippy::manual_async_fn,
-        reason = "see above: halves the adapter's per-connection state"
+        reason = "see above: the adapter's per-connection state is only what it uses"
     )]
     fn run(
-        mut self,
+        self,
         mut ctx: Context<Bytes, Bytes>,
     ) -> impl Future<Output = Result<(), BoxError>> + Send {
-        async move {
-            let mut activity = ctx.outbox_named::<SocketEvent>("activity")?;
-            if self.nodelay {
-                // Not fatal: the connection works without it, only small writes may wait.
-                let _ = self.stream.set_nodelay(true);
+        let mut activity = match ctx.outbox_named::<SocketEvent>("activity") {
+            Ok(a) => a,
+            Err(e) => return Either::Left(std::future::ready(Err(e.into()))),
+        };
+        let ConnectedSocketAdapter {
+            stream,
+            info,
+            idle_timeout,
+            nodelay,
+            permit,
+        } = self;
+        if nodelay {
+            // Not fatal: the connection works without it, only small writes may wait.
+            let _ = stream.set_nodelay(true);
+        }
+        let ConnectionInfo { id, peer, .. } = info;
+        // A server's connections share one timer for their idle clocks.
+        let idle = idle_timeout.map(|t| match &permit {
+            Some(p) => p.idle_wheel(t),
+            None => IdleWheel::new(t),
+        });
+        // The rest of `ctx` (`signal`, the runtime handle) is not used by the adapter
+        // and is dropped here; the runtime passes on `ProducerFinished` itself.
+        let mut pump = Pump::new(
+            stream,
+            ctx.inbox,
+            ctx.control,
+            ctx.outbox,
+            idle,
+            WhenUnlinked::Close,
+        );
+        Either::Right(async move {
+            let reason = pump.run().await;
+            let reported = reason == CloseReason::PeerClosed;
+            if reported {
+                report(&mut activity, id, reason).await;
+                let last = pump.run().await;
+                tracing::trace!(conn = id, after = %last, "half-closed connection ended");
             }
-            let mut pump = Pump::new(
-                &mut ctx.inbox,
-                &mut ctx.control,
-                ctx.outbox,
-                self.idle_timeout,
-                WhenUnlinked::Close,
-            );
-            let info = &self.info;
-            let reason = pump.run(&mut self.stream).await;
-            let mut reported = false;
-            if reason == CloseReason::PeerClosed {
-                if let Some(wait) = report(&mut activity, info.id, reason) {
-                    wait.await;
-                }
-                reported = true;
-                let last = pump.run(&mut self.stream).await;
-                tracing::trace!(conn = info.id, after = %last, "half-closed connection ended");
-            }
-            let flushed = pump.flushed;
-            let error = pump.last_error.take();
-            drop(pump);
-            if flushed {
-                discard_unread(&self.stream);
+            if pump.flushed {
+                discard_unread(pump.stream());
             }
             // Close the socket and free the slot before reporting.
-            drop(self.stream);
-            drop(self.permit);
-            match &error {
+            match pump.into_error() {
                 Some(e) => {
-                    tracing::debug!(conn = info.id, peer = %info.peer, %reason, error = %e, "connection closed")
+                    drop(permit);
+                    tracing::debug!(conn = id, %peer, %reason, error = %e, "connection closed")
                 }
                 None => {
-                    tracing::trace!(conn = info.id, peer = %info.peer, %reason, "connection closed")
+                    drop(permit);
+                    tracing::trace!(conn = id, %peer, %reason, "connection closed")
                 }
             }
-            if !reported && let Some(wait) = report(&mut activity, info.id, reason) {
-                wait.await;
+            if !reported {
+                report(&mut activity, id, reason).await;
             }
             Ok(())
-        }
+        })
     }
 }

@@ -48,7 +48,7 @@
 //! pipeline of deframer -> protocol -> framer is wired like any other handler).
 //!
 //! The CSA and its handler are started together in **one tokio task**
-//! ([`Prepared::start_with`](axon::Prepared::start_with)): they stay two components
+//! ([`Prepared::start_with_detached`](axon::Prepared::start_with_detached)): they stay two components
 //! (own boxes, links, exit reasons, panic isolation), but a request read by the CSA,
 //! handled and answered costs one task poll, as in a hand-written connection task. A
 //! composite handler's children run in tasks of their own.

@@ -1,13 +1,14 @@
 //! Counters a server keeps while it runs, and the report it ends with.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::Notify;
 
 use super::ConnectionInfo;
+use super::pump::IdleWheel;
 
 /// Live counters of a server, shared with whoever asked for them: read them while
 /// the server runs, and its [`ShutdownReport`] once it has stopped.
@@ -44,6 +45,8 @@ struct StatsInner {
     handler_failures: AtomicU64,
     report: Mutex<Option<ShutdownReport>>,
     changed: Notify,
+    /// The idle timers of the server's connections, made by the first that has one.
+    idle: OnceLock<IdleWheel>,
 }
 
 impl ServerStats {
@@ -58,6 +61,7 @@ impl ServerStats {
                 closed: AtomicU64::new(0),
                 handler_failures: AtomicU64::new(0),
                 report: Mutex::new(None),
+                idle: OnceLock::new(),
                 changed: Notify::new(),
             }),
         }
@@ -247,6 +251,23 @@ impl ServerStats {
 #[derive(Debug)]
 pub(crate) struct Permit {
     stats: ServerStats,
+}
+
+impl Permit {
+    /// The idle timers shared by the server's connections, for `timeout` (a wheel of
+    /// its own if the server's connections were given another).
+    pub(crate) fn idle_wheel(&self, timeout: Duration) -> IdleWheel {
+        let shared = self
+            .stats
+            .inner
+            .idle
+            .get_or_init(|| IdleWheel::new(timeout));
+        if shared.timeout() == timeout {
+            shared.clone()
+        } else {
+            IdleWheel::new(timeout)
+        }
+    }
 }
 
 impl Drop for Permit {
