@@ -339,18 +339,26 @@ impl<C: Component> Prepared<C> {
                 let (stop_a, stop_b) = sides.stops();
                 rt.set_stopper(self.id, Stopper::Side(stop_a));
                 rt.set_stopper(other.id, Stopper::Side(stop_b));
-                let (mut to_a, mut to_b, mut join_a, mut join_b) = (None, None, None, None);
+                let (mut join_a, mut join_b) = (None, None);
                 if joined {
                     let (exit_a, rx_a) = oneshot::channel();
                     let (exit_b, rx_b) = oneshot::channel();
-                    (to_a, to_b) = (Some(exit_a), Some(exit_b));
                     (join_a, join_b) = (Some(Joiner::Shared(rx_a)), Some(Joiner::Shared(rx_b)));
+                    tokio::spawn(crate::together::Together::with(
+                        sides,
+                        ReportExit {
+                            task: a,
+                            to: Some(exit_a),
+                        },
+                        ReportExit {
+                            task: b,
+                            to: Some(exit_b),
+                        },
+                    ));
+                } else {
+                    // Nobody will join: the exits go only to the parent and the graph.
+                    tokio::spawn(crate::together::Together::with(sides, a, b));
                 }
-                tokio::spawn(crate::together::Together::with(
-                    sides,
-                    ReportExit { task: a, to: to_a },
-                    ReportExit { task: b, to: to_b },
-                ));
                 (handle(self.id, join_a), handle(other.id, join_b))
             }
             (a, b) => (

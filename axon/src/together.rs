@@ -119,16 +119,17 @@ pin_project_lite::pin_project! {
         a: Option<FA>,
         #[pin]
         b: Option<FB>,
-        shared: Arc<SideA>,
-        waker_a: Waker,
-        waker_b: Waker,
+        // The two sides' wakers are made from these on each poll (a reference count
+        // each) rather than kept: a connection's task is smaller by two wakers.
+        side_a: Arc<SideA>,
+        side_b: Arc<SideB>,
     }
 }
 
 impl<FA, FB> Together<FA, FB>
 where
-    FA: Future<Output = ()>,
-    FB: Future<Output = ()>,
+    FA: Future,
+    FB: Future,
 {
     #[cfg(test)]
     pub(crate) fn new(a: FA, b: FB) -> Self {
@@ -137,32 +138,33 @@ where
 
     pub(crate) fn with(sides: Sides, a: FA, b: FB) -> Self {
         Together {
-            waker_a: Waker::from(sides.a.clone()),
-            waker_b: Waker::from(sides.b),
             a: Some(a),
             b: Some(b),
-            shared: sides.a,
+            side_a: sides.a,
+            side_b: sides.b,
         }
     }
 }
 
 impl<FA, FB> Future for Together<FA, FB>
 where
-    FA: Future<Output = ()>,
-    FB: Future<Output = ()>,
+    FA: Future,
+    FB: Future,
 {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut this = self.project();
-        this.shared.0.task.register(cx.waker());
-        this.shared.0.polling.store(true, Ordering::SeqCst);
+        let shared = &this.side_a.0;
+        let (mut waker_a, mut waker_b) = (None, None);
+        shared.task.register(cx.waker());
+        shared.polling.store(true, Ordering::SeqCst);
         for _ in 0..ROUNDS {
-            let ready = this.shared.0.ready.swap(0, Ordering::SeqCst);
+            let ready = shared.ready.swap(0, Ordering::SeqCst);
             if ready == 0 {
                 break;
             }
-            let stop = this.shared.0.stop.load(Ordering::SeqCst);
+            let stop = shared.stop.load(Ordering::SeqCst);
             if stop & A != 0 {
                 this.a.set(None);
             }
@@ -171,13 +173,19 @@ where
             }
             if ready & A != 0
                 && let Some(a) = this.a.as_mut().as_pin_mut()
-                && a.poll(&mut Context::from_waker(this.waker_a)).is_ready()
+                && a.poll(&mut Context::from_waker(
+                    waker_a.get_or_insert_with(|| Waker::from(this.side_a.clone())),
+                ))
+                .is_ready()
             {
                 this.a.set(None);
             }
             if ready & B != 0
                 && let Some(b) = this.b.as_mut().as_pin_mut()
-                && b.poll(&mut Context::from_waker(this.waker_b)).is_ready()
+                && b.poll(&mut Context::from_waker(
+                    waker_b.get_or_insert_with(|| Waker::from(this.side_b.clone())),
+                ))
+                .is_ready()
             {
                 this.b.set(None);
             }
@@ -185,10 +193,10 @@ where
                 return Poll::Ready(());
             }
         }
-        this.shared.0.polling.store(false, Ordering::SeqCst);
+        shared.polling.store(false, Ordering::SeqCst);
         // A side woken after the last round, while `polling` was still up, did not
         // wake the task: come back for it.
-        if this.shared.0.ready.load(Ordering::SeqCst) != 0 {
+        if shared.ready.load(Ordering::SeqCst) != 0 {
             cx.waker().wake_by_ref();
         }
         Poll::Pending

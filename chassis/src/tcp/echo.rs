@@ -51,13 +51,17 @@ impl Component for Echo {
         mut ctx: Context<Bytes, Bytes>,
     ) -> impl Future<Output = Result<(), BoxError>> + Send {
         async move {
-            while let Some(data) = ctx.recv().await {
+            // Not `while let`: its scrutinee would be kept (a second copy of the
+            // message) while the send waits.
+            loop {
+                let Some(data) = ctx.recv().await else {
+                    return Ok(());
+                };
                 if ctx.send(data).await.is_err() {
                     // The connection has gone; nothing more to echo to.
-                    break;
+                    return Ok(());
                 }
             }
-            Ok(())
         }
     }
 }
