@@ -139,6 +139,14 @@ impl BoxLabel {
         self.label().description
     }
 
+    /// The name, without copying a static one.
+    pub(crate) fn into_name(self) -> Cow<'static, str> {
+        match self {
+            BoxLabel::Shared(l) => l.name.clone(),
+            BoxLabel::Owned(l) => l.name,
+        }
+    }
+
     pub(crate) fn set_description(&mut self, description: &'static str) {
         match self {
             BoxLabel::Shared(l) => {
@@ -227,9 +235,11 @@ pub(crate) enum Phase {
 }
 
 pub(crate) struct ComponentEntry {
-    pub(crate) name: Cow<'static, str>,
-    pub(crate) parent: Option<ComponentId>,
-    pub(crate) boxes: Vec<Option<BoxEntry>>,
+    /// Its name, kept like a box's label (a static name costs one pointer).
+    name: BoxLabel,
+    /// The parent's id, 0 for none (ids start at 1).
+    parent: u64,
+    pub(crate) boxes: Box<[Option<BoxEntry>]>,
     pub(crate) phase: Phase,
     /// How to stop it where it is, once it runs.
     pub(crate) abort: Option<Stopper>,
@@ -275,9 +285,9 @@ impl ComponentEntry {
         phase: Phase,
     ) -> Self {
         ComponentEntry {
-            name,
-            parent,
-            boxes,
+            name: BoxLabel::new(name, ""),
+            parent: parent.map_or(0, |p| p.0),
+            boxes: boxes.into_boxed_slice(),
             phase,
             abort: None,
             kill_pending: false,
@@ -308,7 +318,19 @@ impl ComponentEntry {
         self.family.as_ref().and_then(|f| f.child_tx.clone())
     }
     pub(crate) fn label(&self, id: ComponentId) -> String {
-        format!("{}#{}", self.name, id.0)
+        format!("{}#{}", self.name(), id.0)
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        self.name.name()
+    }
+
+    pub(crate) fn into_name(self) -> Cow<'static, str> {
+        self.name.into_name()
+    }
+
+    pub(crate) fn parent(&self) -> Option<ComponentId> {
+        (self.parent != 0).then_some(ComponentId(self.parent))
     }
 
     pub(crate) fn find(&self, name: &str) -> Option<u32> {
@@ -585,6 +607,8 @@ mod tests {
         // Every box of every live component has one: keep it within a cache line.
         assert!(std::mem::size_of::<Wiring>() <= 24);
         assert!(std::mem::size_of::<Option<BoxEntry>>() <= 64);
+        // And every live component one of these in the graph's table.
+        assert!(std::mem::size_of::<ComponentEntry>() <= 72);
     }
 
     #[test]

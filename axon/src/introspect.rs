@@ -246,8 +246,8 @@ pub(crate) fn snapshot(st: &GraphState) -> Snapshot {
         }
         components.push(ComponentInfo {
             id: *id,
-            name: entry.name.to_string(),
-            parent: entry.parent,
+            name: entry.name().to_string(),
+            parent: entry.parent(),
             state: match entry.phase {
                 Phase::Prepared => "prepared",
                 Phase::Running => "running",

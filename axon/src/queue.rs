@@ -1,11 +1,12 @@
 //! The bounded queue behind every real inbox.
 //!
-//! One mutex around a `VecDeque`: an inbox has exactly one reader (its component) and
-//! usually one writer, so the lock is almost never contended, and holding the wait
-//! state under the same lock means a send only wakes someone who is really waiting —
-//! no fences or event checks on the fast path. Memory grows with use: an inbox that
-//! was never sent to holds no buffer, and one that held at most `k` messages holds a
-//! buffer for about `k` (never more than its capacity, rounded up to a power of two).
+//! One mutex around the queued messages: an inbox has exactly one reader (its
+//! component) and usually one writer, so the lock is almost never contended, and
+//! holding the wait state under the same lock means a send only wakes someone who is
+//! really waiting — no fences or event checks on the fast path. Memory grows with use:
+//! the oldest message is kept inline, so an inbox that never held two messages at once
+//! has no buffer at all, and one that held at most `k` has a buffer for about `k − 1`
+//! (never more than its capacity, rounded up to a power of two).
 //!
 //! * The reader parks by leaving its waker in the queue ([`Queue::poll_recv`]); a send
 //!   that finds it there takes it and wakes it. A reader waiting on several queues at
@@ -22,15 +23,63 @@
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use event_listener::{Event, EventListener};
 use smallvec::SmallVec;
 
+/// The queued messages: the oldest inline, the rest in a buffer that exists only
+/// once two are queued at once. Most inboxes hold at most one message at a time (a
+/// request waiting for its handler), which then costs no allocation at all.
+struct Items<T> {
+    head: Option<T>,
+    rest: VecDeque<T>,
+}
+
+impl<T> Items<T> {
+    const fn new() -> Self {
+        Items {
+            head: None,
+            rest: VecDeque::new(),
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        usize::from(self.head.is_some()) + self.rest.len()
+    }
+
+    #[inline]
+    fn push_back(&mut self, msg: T) {
+        if self.head.is_none() && self.rest.is_empty() {
+            self.head = Some(msg);
+        } else {
+            if self.rest.capacity() == 0 {
+                // Start small: `VecDeque` would otherwise reserve several slots.
+                self.rest.reserve_exact(1);
+            }
+            self.rest.push_back(msg);
+        }
+    }
+
+    #[inline]
+    fn pop_front(&mut self) -> Option<T> {
+        self.head.take().or_else(|| self.rest.pop_front())
+    }
+
+    fn take_all(&mut self) -> SmallVec<[T; 1]> {
+        self.head
+            .take()
+            .into_iter()
+            .chain(self.rest.drain(..))
+            .collect()
+    }
+}
+
 struct State<T> {
-    items: VecDeque<T>,
+    items: Items<T>,
     closed: bool,
     /// The reader, parked in `poll_recv`.
     reader: Option<Waker>,
@@ -41,10 +90,10 @@ struct State<T> {
 /// A bounded multi-producer, single-consumer queue; see the module docs.
 pub(crate) struct Queue<T> {
     state: Mutex<State<T>>,
-    /// Mirrors `items.len()` for lock-free `len`/`is_empty`.
-    len: AtomicUsize,
-    /// Bumped whenever the parked reader waker changes (see the module docs).
-    parked: AtomicU64,
+    /// Mirrors `items.len()` for lock-free `len`/`is_empty` (never above `capacity`).
+    len: AtomicU32,
+    /// Bumped (wrapping) whenever the parked reader waker changes (see the module docs).
+    parked: AtomicU32,
     closed: AtomicBool,
     /// A byte for the queue's owner, kept here where it costs no space (an inbox
     /// keeps the last lifecycle message read from `control` in it).
@@ -63,13 +112,13 @@ impl<T> Queue<T> {
     pub(crate) fn new(capacity: usize) -> Self {
         Queue {
             state: Mutex::new(State {
-                items: VecDeque::new(),
+                items: Items::new(),
                 closed: false,
                 reader: None,
                 blocked_senders: 0,
             }),
-            len: AtomicUsize::new(0),
-            parked: AtomicU64::new(0),
+            len: AtomicU32::new(0),
+            parked: AtomicU32::new(0),
             closed: AtomicBool::new(false),
             tag: AtomicU8::new(0),
             capacity: u32::try_from(capacity.max(1)).unwrap_or(u32::MAX),
@@ -85,7 +134,14 @@ impl<T> Queue<T> {
 
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.len.load(Ordering::Relaxed)
+        self.len.load(Ordering::Relaxed) as usize
+    }
+
+    /// Update the lock-free mirror of the length (under the lock).
+    #[inline]
+    fn mirror_len(&self, st: &State<T>) {
+        // At most `capacity`, which fits in `u32`.
+        self.len.store(st.items.len() as u32, Ordering::Relaxed);
     }
 
     /// The most messages it holds (at most `u32::MAX`).
@@ -99,23 +155,15 @@ impl<T> Queue<T> {
         self.closed.load(Ordering::Relaxed)
     }
 
-    /// Append, starting the buffer at one slot: most inboxes never hold more than a
-    /// message or two at once (a request waiting for its handler), and `VecDeque` would
-    /// otherwise reserve several on the first push.
-    #[inline]
-    fn append(items: &mut VecDeque<T>, msg: T) {
-        if items.capacity() == 0 {
-            items.reserve_exact(1);
-        }
-        items.push_back(msg);
-    }
-
     fn take_reader(&self, st: &mut State<T>) -> Option<Waker> {
         let w = st.reader.take();
         if w.is_some() {
             // Written only under the lock: a load and a store suffice.
-            self.parked
-                .store(self.parked.load(Ordering::Relaxed) + 1, Ordering::Release);
+            // Written only under the lock: a load and a store suffice.
+            self.parked.store(
+                self.parked.load(Ordering::Relaxed).wrapping_add(1),
+                Ordering::Release,
+            );
         }
         w
     }
@@ -126,7 +174,7 @@ impl<T> Queue<T> {
     /// [`poll_recv`]: Queue::poll_recv
     #[inline]
     pub(crate) fn parked_since(&self) -> u64 {
-        self.parked.load(Ordering::Acquire)
+        u64::from(self.parked.load(Ordering::Acquire))
     }
 
     /// Enqueue if there is room.
@@ -139,8 +187,8 @@ impl<T> Queue<T> {
             if st.items.len() >= self.capacity() {
                 return Err(PushError::Full(msg));
             }
-            Self::append(&mut st.items, msg);
-            self.len.store(st.items.len(), Ordering::Relaxed);
+            st.items.push_back(msg);
+            self.mirror_len(&st);
             self.take_reader(&mut st)
         };
         if let Some(w) = reader {
@@ -162,8 +210,8 @@ impl<T> Queue<T> {
             } else {
                 None
             };
-            Self::append(&mut st.items, msg);
-            self.len.store(st.items.len(), Ordering::Relaxed);
+            st.items.push_back(msg);
+            self.mirror_len(&st);
             (evicted, self.take_reader(&mut st))
         };
         if let Some(w) = reader {
@@ -178,7 +226,7 @@ impl<T> Queue<T> {
             let mut st = self.lock();
             // Dropped outside the lock; the buffer is kept. A queue cleared before every
             // send holds one message at most, so this does not allocate.
-            let removed: SmallVec<[T; 1]> = st.items.drain(..).collect();
+            let removed = st.items.take_all();
             self.len.store(0, Ordering::Relaxed);
             (removed, st.blocked_senders > 0)
         };
@@ -234,8 +282,8 @@ impl<T> Queue<T> {
                     wait.listener = Some(self.space.listen());
                     continue;
                 }
-                Self::append(&mut st.items, msg);
-                self.len.store(st.items.len(), Ordering::Relaxed);
+                st.items.push_back(msg);
+                self.mirror_len(&st);
                 if wait.registered {
                     st.blocked_senders -= 1;
                     wait.registered = false;
@@ -264,10 +312,10 @@ impl<T> Queue<T> {
 
     /// Take the oldest message under the lock, with whether a sender waits for room;
     /// `Err(closed)` if there is none.
-    fn pop_locked(st: &mut State<T>, len: &AtomicUsize) -> Result<(T, bool), bool> {
+    fn pop_locked(st: &mut State<T>, len: &AtomicU32) -> Result<(T, bool), bool> {
         match st.items.pop_front() {
             Some(m) => {
-                len.store(st.items.len(), Ordering::Relaxed);
+                len.store(st.items.len() as u32, Ordering::Relaxed);
                 Ok((m, st.blocked_senders > 0))
             }
             None => Err(st.closed),
@@ -306,11 +354,13 @@ impl<T> Queue<T> {
                         Some(w) if w.will_wake(cx.waker()) => {}
                         slot => {
                             *slot = Some(cx.waker().clone());
-                            self.parked
-                                .store(self.parked.load(Ordering::Relaxed) + 1, Ordering::Release);
+                            self.parked.store(
+                                self.parked.load(Ordering::Relaxed).wrapping_add(1),
+                                Ordering::Release,
+                            );
                         }
                     }
-                    *generation = self.parked.load(Ordering::Relaxed);
+                    *generation = u64::from(self.parked.load(Ordering::Relaxed));
                     return Poll::Pending;
                 }
             }
@@ -403,6 +453,30 @@ impl<T> Drop for Push<'_, T> {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    #[test]
+    fn order_is_kept_across_the_inline_slot_and_the_buffer() {
+        let q = Queue::new(8);
+        let mut expect = std::collections::VecDeque::new();
+        let mut next = 0u32;
+        // Interleave pushes and pops so the oldest is sometimes inline, sometimes not.
+        for round in 0..50u32 {
+            for _ in 0..(round % 4) {
+                if q.try_push(next).is_ok() {
+                    expect.push_back(next);
+                }
+                next += 1;
+            }
+            for _ in 0..(round % 3) {
+                assert_eq!(q.try_pop().ok(), expect.pop_front());
+            }
+            assert_eq!(q.len(), expect.len());
+        }
+        while let Some(e) = expect.pop_front() {
+            assert_eq!(q.try_pop(), Ok(e));
+        }
+        assert_eq!(q.try_pop(), Err(Empty::Empty));
+    }
 
     #[tokio::test]
     async fn fifo_bounded_and_closing() {

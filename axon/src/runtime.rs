@@ -774,10 +774,6 @@ impl Runtime {
             self.discard(id);
             return Err(e);
         }
-        if let Some(entry) = self.lock().components.get_mut(&id) {
-            // Most components never add boxes after setup: keep no spare slots.
-            entry.boxes.shrink_to_fit();
-        }
         self.emit(|| GraphEvent::Added {
             id,
             name: name.to_string(),
@@ -916,7 +912,7 @@ impl Runtime {
                 return;
             };
             let parent_tx = entry
-                .parent
+                .parent()
                 .filter(|_| ended)
                 .and_then(|p| st.components.get(&p))
                 .and_then(|p| p.child_tx());
@@ -957,7 +953,8 @@ impl Runtime {
                     }
                 }
             }
-            (entry.name, entry.parent, orphans, parent_tx)
+            let parent = entry.parent();
+            (entry.into_name(), parent, orphans, parent_tx)
         };
         if ended {
             match exit {
@@ -1415,10 +1412,15 @@ impl Runtime {
                 });
             }
             let index = entry.boxes.len() as u32;
-            entry.boxes.push(Some(BoxEntry::new(
+            // Exactly as many slots as boxes: most components add boxes only during
+            // setup, and a graph entry keeps no spare room.
+            let mut boxes = std::mem::take(&mut entry.boxes).into_vec();
+            boxes.reserve_exact(1);
+            boxes.push(Some(BoxEntry::new(
                 BoxLabel::new(name.clone(), description),
                 node,
             )));
+            entry.boxes = boxes.into_boxed_slice();
             BoxId { component, index }
         };
         self.emit(|| GraphEvent::BoxAdded {
