@@ -264,6 +264,12 @@ pub(crate) trait Node: Send + Sync + 'static {
     /// Point an outbox at a real inbox (or at nothing).
     fn set_route(&self, target: Option<(&Arc<dyn Node>, Policy)>);
     fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    /// An inbox whose reader has been handed out (only real inboxes can be).
+    fn is_taken(&self) -> bool {
+        false
+    }
+    /// Record that the inbox's reader has been handed out.
+    fn set_taken(&self) {}
     /// A new node of the same message type.
     fn new_like(&self, kind: NodeKind, capacity: usize) -> Arc<dyn Node>;
 }
@@ -354,6 +360,12 @@ impl<T: Send + 'static> Node for InboxNode<T> {
     }
     fn close(&self) {
         self.shut();
+    }
+    fn is_taken(&self) -> bool {
+        self.queue.taken.load(Ordering::Relaxed)
+    }
+    fn set_taken(&self) {
+        self.queue.taken.store(true, Ordering::Relaxed);
     }
     fn set_route(&self, _target: Option<(&Arc<dyn Node>, Policy)>) {}
     fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {

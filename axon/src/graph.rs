@@ -163,10 +163,6 @@ pub(crate) struct BoxEntry {
     pub(crate) label: BoxLabel,
     pub(crate) node: Arc<dyn Node>,
     wiring: Wiring,
-    pub(crate) taken: bool,
-    /// Some link has ever delivered into this box (composites use it to know that a
-    /// child speaks on their `signal`).
-    pub(crate) fed: bool,
 }
 
 impl BoxEntry {
@@ -175,8 +171,6 @@ impl BoxEntry {
             label,
             node,
             wiring: Wiring::None,
-            taken: false,
-            fed: false,
         }
     }
 
@@ -245,6 +239,9 @@ pub(crate) struct ComponentEntry {
     pub(crate) abort: Option<Stopper>,
     /// Asked to stop while starting, before `abort` was set: stop as soon as it is.
     pub(crate) kill_pending: bool,
+    /// A link into its `signal` was ever made: a child speaks there for it (a
+    /// composite), so the runtime does not.
+    pub(crate) signal_fed: bool,
     /// Children and the channel their exits come back on; boxed because most
     /// components never have children (keeps every entry of the graph small).
     pub(crate) family: Option<Box<Family>>,
@@ -291,6 +288,7 @@ impl ComponentEntry {
             phase,
             abort: None,
             kill_pending: false,
+            signal_fed: false,
             family: None,
         }
     }
@@ -546,7 +544,11 @@ impl GraphState {
         }
         if let Some(b) = self.get_box_mut(to) {
             b.add_incoming(from);
-            b.fed = true;
+        }
+        if self.get_box(to).is_some_and(|b| b.label.name() == "signal")
+            && let Some(e) = self.components.get_mut(&to.component)
+        {
+            e.signal_fed = true;
         }
         self.refresh_from(from);
         Ok(old)
@@ -606,7 +608,7 @@ mod tests {
     fn a_box_entry_stays_small() {
         // Every box of every live component has one: keep it within a cache line.
         assert!(std::mem::size_of::<Wiring>() <= 24);
-        assert!(std::mem::size_of::<Option<BoxEntry>>() <= 64);
+        assert!(std::mem::size_of::<Option<BoxEntry>>() <= 56);
         // And every live component one of these in the graph's table.
         assert!(std::mem::size_of::<ComponentEntry>() <= 72);
     }

@@ -98,6 +98,9 @@ pub(crate) struct Queue<T> {
     /// A byte for the queue's owner, kept here where it costs no space (an inbox
     /// keeps the last lifecycle message read from `control` in it).
     pub(crate) tag: AtomicU8,
+    /// Its reader has been handed out (an inbox is read by one owner only); kept
+    /// here for the same reason.
+    pub(crate) taken: AtomicBool,
     capacity: u32,
     space: Event,
 }
@@ -121,6 +124,7 @@ impl<T> Queue<T> {
             parked: AtomicU32::new(0),
             closed: AtomicBool::new(false),
             tag: AtomicU8::new(0),
+            taken: AtomicBool::new(false),
             capacity: u32::try_from(capacity.max(1)).unwrap_or(u32::MAX),
             space: Event::new(),
         }

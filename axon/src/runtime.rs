@@ -856,10 +856,8 @@ impl Runtime {
                 node(2).and_then(|n| n.as_any_arc().downcast::<OutboxNode<C::Out>>().ok());
             let signal_node =
                 node(3).and_then(|n| n.as_any_arc().downcast::<OutboxNode<Control>>().ok());
-            for i in 0..2 {
-                if let Some(b) = entry.boxes[i].as_mut() {
-                    b.taken = true;
-                }
+            for b in entry.boxes.iter().take(2).flatten() {
+                b.node.set_taken();
             }
             let ctx = Context {
                 inbox: inbox_node.map(Inbox::new).unwrap_or_else(Inbox::closed),
@@ -1003,10 +1001,10 @@ impl Runtime {
     /// composite whose child speaks for it).
     fn ending_signal(&self, id: ComponentId) -> Option<Arc<OutboxNode<Control>>> {
         let st = self.lock();
-        let b = st.box_id(id, "signal").ok().and_then(|b| st.get_box(b))?;
-        if b.fed {
+        if st.components.get(&id)?.signal_fed {
             return None;
         }
+        let b = st.box_id(id, "signal").ok().and_then(|b| st.get_box(b))?;
         b.node
             .clone()
             .as_any_arc()
@@ -1543,7 +1541,7 @@ impl Runtime {
         let Some(b) = entry.boxes[id.index as usize].as_ref() else {
             return Ok(());
         };
-        if b.node.kind() == NodeKind::Outbox || b.taken {
+        if b.node.kind() == NodeKind::Outbox || b.node.is_taken() {
             let label = entry.label(component);
             return Err(LinkError::WrongDirection {
                 from: format!("{label}.{name}"),
@@ -1614,7 +1612,7 @@ impl Runtime {
         let Some(b) = st.entry_mut(component)?.boxes[id.index as usize].as_mut() else {
             return Err(LinkError::UnknownComponent { component: label });
         };
-        if take && b.taken {
+        if take && b.node.is_taken() {
             return Err(LinkError::AlreadyTaken {
                 component: label,
                 name: name.to_string(),
@@ -1633,7 +1631,7 @@ impl Runtime {
                     asked: std::any::type_name::<T>(),
                 })?;
         if take {
-            b.taken = true;
+            b.node.set_taken();
         }
         Ok(node)
     }
