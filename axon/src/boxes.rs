@@ -10,7 +10,7 @@ use std::any::{Any, TypeId};
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 
@@ -420,9 +420,18 @@ impl<T> Clone for Route<T> {
     }
 }
 
+/// An outbox's copy of its route, and the version it was read at. Kept flat (the
+/// policy and version share the word after the pointer) so an `Outbox` is three words.
+struct Cached<T> {
+    target: Option<Arc<InboxNode<T>>>,
+    policy: Policy,
+    /// Wraps; a stale copy would need exactly 2^32 link changes between two sends.
+    version: u32,
+}
+
 /// The shared state of an outbox.
 pub(crate) struct OutboxNode<T> {
-    version: AtomicU64,
+    version: AtomicU32,
     route: Mutex<Option<Route<T>>>,
     sent: AtomicU64,
     dropped: AtomicU64,
@@ -432,7 +441,7 @@ pub(crate) struct OutboxNode<T> {
 impl<T> OutboxNode<T> {
     fn new() -> Self {
         OutboxNode {
-            version: AtomicU64::new(0),
+            version: AtomicU32::new(0),
             route: Mutex::new(None),
             sent: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
@@ -440,10 +449,22 @@ impl<T> OutboxNode<T> {
         }
     }
 
-    fn current(&self) -> (u64, Option<Route<T>>) {
+    fn current(&self) -> Cached<T> {
         let guard = self.route.lock().unwrap_or_else(|p| p.into_inner());
         // Read the version under the lock so it matches the route read with it.
-        (self.version.load(Ordering::Acquire), guard.clone())
+        let version = self.version.load(Ordering::Acquire);
+        match &*guard {
+            Some(r) => Cached {
+                target: Some(r.target.clone()),
+                policy: r.policy,
+                version,
+            },
+            None => Cached {
+                target: None,
+                policy: Policy::Block,
+                version,
+            },
+        }
     }
 }
 
@@ -726,17 +747,14 @@ enum Attempt<T> {
 /// ```
 pub struct Outbox<T> {
     node: Arc<OutboxNode<T>>,
-    version: u64,
-    route: Option<Route<T>>,
+    cached: Cached<T>,
 }
 
 impl<T: Send + 'static> Outbox<T> {
     pub(crate) fn new(node: Arc<OutboxNode<T>>) -> Self {
-        let (version, route) = node.current();
         Outbox {
+            cached: node.current(),
             node,
-            version,
-            route,
         }
     }
 
@@ -747,11 +765,15 @@ impl<T: Send + 'static> Outbox<T> {
 
     #[inline]
     fn refresh(&mut self) {
-        if self.node.version.load(Ordering::Acquire) != self.version {
-            let (version, route) = self.node.current();
-            self.version = version;
-            self.route = route;
+        if self.node.version.load(Ordering::Acquire) != self.cached.version {
+            self.cached = self.node.current();
         }
+    }
+
+    /// The cached destination and policy, if any.
+    #[inline]
+    fn route(&self) -> Option<(&Arc<InboxNode<T>>, Policy)> {
+        self.cached.target.as_ref().map(|t| (t, self.cached.policy))
     }
 
     fn undelivered(&self, msg: T) -> SendError<T> {
@@ -802,7 +824,7 @@ impl<T: Send + 'static> Outbox<T> {
     /// version means there may be a new route to try: `Ok` gives the message back to
     /// try again, `Err` hands it back to the caller as undelivered.
     fn after_close(&self, msg: T) -> Result<T, SendError<T>> {
-        if self.node.version.load(Ordering::Acquire) == self.version {
+        if self.node.version.load(Ordering::Acquire) == self.cached.version {
             Err(self.undelivered(msg))
         } else {
             Ok(msg)
@@ -812,19 +834,19 @@ impl<T: Send + 'static> Outbox<T> {
     /// One attempt without waiting, on the current route.
     fn attempt(&mut self, msg: T) -> Attempt<T> {
         self.refresh();
-        let Some(route) = &self.route else {
+        let Some((target, policy)) = self.route() else {
             return Attempt::NoRoute(msg);
         };
-        let result = match route.policy {
-            Policy::Block => match route.target.queue.try_push(msg) {
+        let result = match policy {
+            Policy::Block => match target.queue.try_push(msg) {
                 Ok(()) => Ok(()),
                 Err(PushError::Full(m)) => return Attempt::Full(m),
                 Err(PushError::Closed(m)) => Err(m),
             },
-            _ => match self.send_lossy(route, msg) {
+            _ => match self.send_lossy(target, policy, msg) {
                 Ok(true) => Ok(()),
                 Ok(false) => {
-                    self.dropped(&route.target);
+                    self.dropped(target);
                     return Attempt::Done;
                 }
                 Err(m) => Err(m),
@@ -841,22 +863,22 @@ impl<T: Send + 'static> Outbox<T> {
 
     /// Enqueue under a lossy policy. `Ok(true)` sent, `Ok(false)` the message itself
     /// was dropped, `Err` the destination is closed.
-    fn send_lossy(&self, route: &Route<T>, msg: T) -> Result<bool, T> {
-        let queue = route.target.queue();
-        let sent = match route.policy {
+    fn send_lossy(&self, target: &InboxNode<T>, policy: Policy, msg: T) -> Result<bool, T> {
+        let queue = target.queue();
+        let sent = match policy {
             Policy::DropNewest => match queue.try_push(msg) {
                 Ok(()) => true,
                 Err(PushError::Full(_)) => false,
                 Err(PushError::Closed(m)) => return Err(m),
             },
             _ => {
-                if route.policy == Policy::KeepLatest {
+                if policy == Policy::KeepLatest {
                     for _ in 0..queue.clear() {
-                        self.dropped(&route.target);
+                        self.dropped(target);
                     }
                 }
                 if queue.push_evicting(msg)?.is_some() {
-                    self.dropped(&route.target);
+                    self.dropped(target);
                 }
                 true
             }
@@ -890,7 +912,7 @@ impl<T: Send + 'static> Outbox<T> {
                 Attempt::Full(m) => return Err(TrySendError::Full(m)),
                 Attempt::NoRoute(m) => return Err(TrySendError::Unlinked(self.undelivered(m).0)),
                 Attempt::Closed(m) => {
-                    if self.node.version.load(Ordering::Acquire) == self.version {
+                    if self.node.version.load(Ordering::Acquire) == self.cached.version {
                         return Err(TrySendError::Unlinked(self.undelivered(m).0));
                     }
                     msg = m;
@@ -928,7 +950,7 @@ impl<T: Send + 'static> Outbox<T> {
     /// ```
     pub fn is_linked(&mut self) -> bool {
         self.refresh();
-        self.route.is_some()
+        self.cached.target.is_some()
     }
 }
 
@@ -976,10 +998,10 @@ impl<T: Send + 'static> Future for Sending<'_, T> {
                 Attempt::NoRoute(m) => return Poll::Ready(Err(this.outbox.undelivered(m))),
                 Attempt::Closed(m) => msg = this.outbox.after_close(m)?,
                 Attempt::Full(m) => {
-                    let Some(route) = &this.outbox.route else {
+                    let Some((target, _)) = this.outbox.route() else {
                         return Poll::Ready(Err(this.outbox.undelivered(m)));
                     };
-                    this.waiting = Some((route.target.clone(), PushWait::default()));
+                    this.waiting = Some((target.clone(), PushWait::default()));
                     msg = m;
                 }
             }
@@ -998,7 +1020,7 @@ impl<T> Drop for Sending<'_, T> {
 impl<T> std::fmt::Debug for Outbox<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Outbox")
-            .field("linked", &self.route.is_some())
+            .field("linked", &self.cached.target.is_some())
             .finish()
     }
 }

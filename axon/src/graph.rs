@@ -611,6 +611,8 @@ mod tests {
         assert!(std::mem::size_of::<Option<BoxEntry>>() <= 56);
         // And every live component one of these in the graph's table.
         assert!(std::mem::size_of::<ComponentEntry>() <= 72);
+        // A component's context holds two outboxes, and a waiting send one more.
+        assert!(std::mem::size_of::<crate::Outbox<u64>>() <= 24);
     }
 
     #[test]

@@ -502,6 +502,7 @@ where
 
     /// Make a handler for a new socket, wire it to the adapter and start both.
     fn open<O: Send + 'static>(&mut self, ctx: &mut Context<(), O>, new: NewCsa) {
+        tracing::trace!(conn = %new.info, "connection opened");
         let NewCsa { info, csa } = new;
         let factory = &self.factory;
         let made = std::panic::catch_unwind(AssertUnwindSafe(|| ctx.add_child(factory(&info))));

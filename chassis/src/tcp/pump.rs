@@ -172,12 +172,6 @@ impl Pump {
         (self.stream, self.input, self.control)
     }
 
-    /// Close the socket and drop the inboxes; the I/O error that ended the loop, if
-    /// one did.
-    pub(crate) fn into_error(self) -> Option<io::Error> {
-        self.last_error
-    }
-
     /// Start in the finishing state: write what is queued, then close.
     pub(crate) fn finish_now(&mut self) {
         self.finish(CloseReason::Finished);
