@@ -64,7 +64,12 @@ impl Runtime {
         let name = name.into();
         self.lock().components.insert(
             id,
-            ComponentEntry::new(name.clone(), None, Vec::new(), Phase::Running),
+            Box::new(ComponentEntry::new(
+                name.clone(),
+                None,
+                Vec::new(),
+                Phase::Running,
+            )),
         );
         self.emit(|| GraphEvent::Added {
             id,

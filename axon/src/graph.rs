@@ -352,8 +352,10 @@ impl ComponentEntry {
 #[derive(Default)]
 pub(crate) struct GraphState {
     /// Keyed by sequential ids: a plain multiplicative hash is enough and much
-    /// cheaper than SipHash when connections come and go.
-    pub(crate) components: FxHashMap<ComponentId, ComponentEntry>,
+    /// cheaper than SipHash when connections come and go. Entries are boxed: the
+    /// table keeps spare slots (it is between half and seven eighths full), and a
+    /// spare slot then costs 16 bytes, not a whole entry; growing it moves pointers.
+    pub(crate) components: FxHashMap<ComponentId, Box<ComponentEntry>>,
     pub(crate) services: HashMap<String, BoxId>,
 }
 
@@ -361,6 +363,7 @@ impl GraphState {
     pub(crate) fn entry(&self, id: ComponentId) -> Result<&ComponentEntry, LinkError> {
         self.components
             .get(&id)
+            .map(|e| &**e)
             .ok_or_else(|| LinkError::UnknownComponent {
                 component: format!("#{}", id.0),
             })
@@ -369,6 +372,7 @@ impl GraphState {
     pub(crate) fn entry_mut(&mut self, id: ComponentId) -> Result<&mut ComponentEntry, LinkError> {
         self.components
             .get_mut(&id)
+            .map(|e| &mut **e)
             .ok_or_else(|| LinkError::UnknownComponent {
                 component: format!("#{}", id.0),
             })

@@ -760,7 +760,12 @@ impl Runtime {
             }
             st.components.insert(
                 id,
-                ComponentEntry::new(name.clone(), parent, boxes, Phase::Prepared),
+                Box::new(ComponentEntry::new(
+                    name.clone(),
+                    parent,
+                    boxes,
+                    Phase::Prepared,
+                )),
             );
         }
         let mut children = Vec::new();

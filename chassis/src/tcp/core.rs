@@ -465,7 +465,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// connection: its id is its key in [`Connections::open`], and its local address is
 /// an index into [`Connections::locals`].
 struct Conn {
-    peer: SocketAddr,
+    peer: Peer,
     csa: ComponentId,
     handler: ComponentId,
     local: u32,
@@ -473,6 +473,31 @@ struct Conn {
     handler_alive: bool,
     socket_closed: bool,
     told: bool,
+}
+
+/// A peer address in half the space of a `SocketAddr` (an IPv6 one is boxed): the
+/// server keeps one per open connection.
+enum Peer {
+    V4(std::net::SocketAddrV4),
+    V6(Box<std::net::SocketAddrV6>),
+}
+
+impl From<SocketAddr> for Peer {
+    fn from(a: SocketAddr) -> Self {
+        match a {
+            SocketAddr::V4(a) => Peer::V4(a),
+            SocketAddr::V6(a) => Peer::V6(Box::new(a)),
+        }
+    }
+}
+
+impl From<&Peer> for SocketAddr {
+    fn from(p: &Peer) -> Self {
+        match p {
+            Peer::V4(a) => SocketAddr::V4(*a),
+            Peer::V6(a) => SocketAddr::V6(**a),
+        }
+    }
 }
 
 /// The open connections of a server and what makes new ones.
@@ -542,7 +567,7 @@ where
         self.open.insert(
             info.id,
             Conn {
-                peer: info.peer,
+                peer: info.peer.into(),
                 local,
                 csa: cid,
                 handler: hid,
@@ -614,7 +639,7 @@ where
 fn info(locals: &[SocketAddr], id: u64, c: &Conn) -> ConnectionInfo {
     ConnectionInfo {
         id,
-        peer: c.peer,
+        peer: SocketAddr::from(&c.peer),
         local: locals[c.local as usize],
     }
 }
@@ -645,5 +670,19 @@ impl<F> Connections<F> {
             .collect();
         v.sort_by_key(|c| c.id);
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_peer_gives_back_the_same_address() {
+        for a in ["192.0.2.7:4100", "[2001:db8::1]:4100", "[fe80::1%3]:9"] {
+            let addr: SocketAddr = a.parse().unwrap();
+            assert_eq!(SocketAddr::from(&Peer::from(addr)), addr);
+        }
+        assert!(std::mem::size_of::<Peer>() <= 16);
     }
 }
