@@ -28,10 +28,20 @@ pub(crate) struct Link {
 /// A box's links: where it links to and which boxes link into it. Almost every box
 /// has at most one of the two, and at most one source, so those cases are kept inline
 /// in the space of one link; anything else is boxed.
+///
+/// The ids are kept as their parts, not as `BoxId`s, so that a link's policy sits in
+/// the padding after the box index and a wiring is two words.
 enum Wiring {
     None,
-    Out(Link),
-    In(BoxId),
+    Out {
+        component: ComponentId,
+        index: u32,
+        policy: Policy,
+    },
+    In {
+        component: ComponentId,
+        index: u32,
+    },
     Full(Box<(Option<Link>, SmallVec<[BoxId; 1]>)>),
 }
 
@@ -39,8 +49,15 @@ impl Wiring {
     fn from_parts(link: Option<Link>, incoming: SmallVec<[BoxId; 1]>) -> Self {
         match (link, incoming.as_slice()) {
             (None, []) => Wiring::None,
-            (Some(l), []) => Wiring::Out(l),
-            (None, [one]) => Wiring::In(*one),
+            (Some(l), []) => Wiring::Out {
+                component: l.to.component,
+                index: l.to.index,
+                policy: l.policy,
+            },
+            (None, [one]) => Wiring::In {
+                component: one.component,
+                index: one.index,
+            },
             _ => Wiring::Full(Box::new((link, incoming))),
         }
     }
@@ -48,8 +65,20 @@ impl Wiring {
     fn into_parts(self) -> (Option<Link>, SmallVec<[BoxId; 1]>) {
         match self {
             Wiring::None => (None, SmallVec::new()),
-            Wiring::Out(l) => (Some(l), SmallVec::new()),
-            Wiring::In(id) => (None, smallvec::smallvec![id]),
+            Wiring::Out {
+                component,
+                index,
+                policy,
+            } => (
+                Some(Link {
+                    to: BoxId { component, index },
+                    policy,
+                }),
+                SmallVec::new(),
+            ),
+            Wiring::In { component, index } => {
+                (None, smallvec::smallvec![BoxId { component, index }])
+            }
             Wiring::Full(f) => *f,
         }
     }
@@ -175,20 +204,27 @@ impl BoxEntry {
     }
 
     /// Where this box links to, if anywhere.
-    pub(crate) fn link(&self) -> Option<&Link> {
+    pub(crate) fn link(&self) -> Option<Link> {
         match &self.wiring {
-            Wiring::Out(l) => Some(l),
-            Wiring::Full(f) => f.0.as_ref(),
+            &Wiring::Out {
+                component,
+                index,
+                policy,
+            } => Some(Link {
+                to: BoxId { component, index },
+                policy,
+            }),
+            Wiring::Full(f) => f.0,
             _ => None,
         }
     }
 
     /// The boxes that link into this one.
-    pub(crate) fn incoming(&self) -> &[BoxId] {
+    pub(crate) fn incoming(&self) -> SmallVec<[BoxId; 1]> {
         match &self.wiring {
-            Wiring::In(id) => std::slice::from_ref(id),
-            Wiring::Full(f) => &f.1,
-            _ => &[],
+            &Wiring::In { component, index } => smallvec::smallvec![BoxId { component, index }],
+            Wiring::Full(f) => f.1.clone(),
+            _ => SmallVec::new(),
         }
     }
 
@@ -592,11 +628,11 @@ impl GraphState {
             removed.push((id, link.to));
         }
         for src in entry.incoming() {
-            if let Some(b) = self.get_box_mut(*src) {
+            if let Some(b) = self.get_box_mut(src) {
                 b.set_link(None);
             }
-            removed.push((*src, id));
-            self.refresh_from(*src);
+            removed.push((src, id));
+            self.refresh_from(src);
         }
         self.services.retain(|_, b| *b != id);
         Some((entry, removed))
@@ -611,8 +647,8 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     fn a_box_entry_stays_small() {
         // Every box of every live component has one: keep it within a cache line.
-        assert!(std::mem::size_of::<Wiring>() <= 24);
-        assert!(std::mem::size_of::<Option<BoxEntry>>() <= 56);
+        assert!(std::mem::size_of::<Wiring>() <= 16);
+        assert!(std::mem::size_of::<Option<BoxEntry>>() <= 48);
         // And every live component one of these in the graph's table.
         assert!(std::mem::size_of::<ComponentEntry>() <= 72);
         // A component's context holds two outboxes, and a waiting send one more.
@@ -629,14 +665,14 @@ mod tests {
         let mut b = BoxEntry::new(BoxLabel::new(Cow::Borrowed("outbox"), "data out"), node);
         assert!(b.link().is_none() && b.incoming().is_empty());
         b.add_incoming(id(1));
-        assert_eq!(b.incoming(), &[id(1)]);
+        assert_eq!(b.incoming().as_slice(), &[id(1)]);
         let link = Link {
             to: id(9),
             policy: Policy::DropNewest,
         };
         assert!(b.set_link(Some(link)).is_none());
         b.add_incoming(id(2));
-        assert_eq!(b.incoming(), &[id(1), id(2)]);
+        assert_eq!(b.incoming().as_slice(), &[id(1), id(2)]);
         assert_eq!(
             b.link().map(|l| (l.to, l.policy)),
             Some((id(9), Policy::DropNewest))

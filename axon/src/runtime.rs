@@ -933,7 +933,7 @@ impl Runtime {
                             labels.push((st.label(bid), st.label(l.to)));
                         }
                         for src in b.incoming() {
-                            labels.push((st.label(*src), st.label(bid)));
+                            labels.push((st.label(src), st.label(bid)));
                         }
                     }
                 }
