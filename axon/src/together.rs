@@ -1,13 +1,15 @@
 //! Two component bodies driven by one tokio task
 //! ([`Prepared::start_with`](crate::Prepared::start_with)).
 //!
-//! Each side gets its own waker, which marks the side ready and wakes the task only if
-//! the task is not already polling. While polling, the task goes round again as long as
-//! a side was woken meanwhile (a bounded number of rounds), so a message passed from one
-//! side to the other — the other side's waker fires during the first side's poll — is
-//! handled in the same task poll instead of a trip through the scheduler. A request and
-//! its reply between a socket adapter and its protocol handler then cost one task poll,
-//! as in a hand-written connection task.
+//! Both sides share one waker, which marks them ready and wakes the task only if the
+//! task is not already polling; a wake polls both sides (the one that was not woken
+//! returns `Pending` at once — futures tolerate such polls), which costs less than a
+//! second waker allocation per pair. While polling, the task goes round again as long
+//! as a side was woken meanwhile (a bounded number of rounds), so a message passed from
+//! one side to the other — the waker fires during the first side's poll — is handled in
+//! the same task poll instead of a trip through the scheduler. A request and its reply
+//! between a socket adapter and its protocol handler then cost one task poll, as in a
+//! hand-written connection task.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -40,12 +42,9 @@ impl Shared {
     }
 }
 
-/// The first side's waker holds the shared state itself, so a wake from outside (a
-/// socket becoming readable) touches one allocation before the task.
+/// The sides' waker holds the shared state itself, so a wake from outside (a socket
+/// becoming readable) touches one allocation before the task.
 pub(crate) struct SideA(Shared);
-
-/// The second side's waker.
-pub(crate) struct SideB(Arc<SideA>);
 
 /// Stops one side of a shared task where it is: the side's future is dropped (which
 /// runs its component's epilogue) and the other side carries on. The graph keeps one
@@ -53,14 +52,14 @@ pub(crate) struct SideB(Arc<SideA>);
 #[derive(Clone)]
 pub(crate) enum Stop {
     A(Arc<SideA>),
-    B(Arc<SideB>),
+    B(Arc<SideA>),
 }
 
 impl Stop {
     pub(crate) fn stop(&self) {
         let (shared, bit) = match self {
             Stop::A(a) => (&a.0, A),
-            Stop::B(b) => (&b.0.0, B),
+            Stop::B(b) => (&b.0, B),
         };
         shared.stop.fetch_or(bit, Ordering::SeqCst);
         shared.mark(bit);
@@ -70,7 +69,6 @@ impl Stop {
 /// The shared state of a task about to be made, with a [`Stop`] for each side.
 pub(crate) struct Sides {
     a: Arc<SideA>,
-    b: Arc<SideB>,
 }
 
 impl Sides {
@@ -81,34 +79,21 @@ impl Sides {
             polling: AtomicBool::new(false),
             task: AtomicWaker::new(),
         }));
-        Sides {
-            b: Arc::new(SideB(a.clone())),
-            a,
-        }
+        Sides { a }
     }
 
     pub(crate) fn stops(&self) -> (Stop, Stop) {
-        (Stop::A(self.a.clone()), Stop::B(self.b.clone()))
+        (Stop::A(self.a.clone()), Stop::B(self.a.clone()))
     }
 }
 
 impl Wake for SideA {
     fn wake(self: Arc<Self>) {
-        self.0.mark(A);
+        self.0.mark(A | B);
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.0.mark(A);
-    }
-}
-
-impl Wake for SideB {
-    fn wake(self: Arc<Self>) {
-        self.0.0.mark(B);
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.0.mark(B);
+        self.0.mark(A | B);
     }
 }
 
@@ -119,10 +104,9 @@ pin_project_lite::pin_project! {
         a: Option<FA>,
         #[pin]
         b: Option<FB>,
-        // The two sides' wakers are made from these on each poll (a reference count
-        // each) rather than kept: a connection's task is smaller by two wakers.
+        // The sides' waker is made from this on each poll (a reference count) rather
+        // than kept: a connection's task is smaller by a waker.
         side_a: Arc<SideA>,
-        side_b: Arc<SideB>,
     }
 }
 
@@ -141,7 +125,6 @@ where
             a: Some(a),
             b: Some(b),
             side_a: sides.a,
-            side_b: sides.b,
         }
     }
 }
@@ -156,7 +139,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut this = self.project();
         let shared = &this.side_a.0;
-        let (mut waker_a, mut waker_b) = (None, None);
+        let mut waker = None;
         shared.task.register(cx.waker());
         shared.polling.store(true, Ordering::SeqCst);
         for _ in 0..ROUNDS {
@@ -174,7 +157,7 @@ where
             if ready & A != 0
                 && let Some(a) = this.a.as_mut().as_pin_mut()
                 && a.poll(&mut Context::from_waker(
-                    waker_a.get_or_insert_with(|| Waker::from(this.side_a.clone())),
+                    waker.get_or_insert_with(|| Waker::from(this.side_a.clone())),
                 ))
                 .is_ready()
             {
@@ -183,7 +166,7 @@ where
             if ready & B != 0
                 && let Some(b) = this.b.as_mut().as_pin_mut()
                 && b.poll(&mut Context::from_waker(
-                    waker_b.get_or_insert_with(|| Waker::from(this.side_b.clone())),
+                    waker.get_or_insert_with(|| Waker::from(this.side_a.clone())),
                 ))
                 .is_ready()
             {
