@@ -122,4 +122,6 @@ pub struct ChildExit {
     pub name: String,
     /// Why it ended.
     pub exit: Exit,
+    /// The tag the parent gave it when starting it ([`Prepared::tag`](crate::Prepared::tag)).
+    pub tag: Option<u64>,
 }

@@ -108,6 +108,7 @@ pub struct Prepared<C: Component> {
     id: ComponentId,
     component: Option<C>,
     children: Vec<Box<dyn Startable>>,
+    tag: Option<u64>,
 }
 
 impl<C: Component> std::fmt::Debug for Prepared<C> {
@@ -117,6 +118,33 @@ impl<C: Component> std::fmt::Debug for Prepared<C> {
 }
 
 impl<C: Component> Prepared<C> {
+    /// Tag this component for its parent: the tag comes back in the
+    /// [`ChildExit`](crate::ChildExit) its parent receives when it ends, so a parent
+    /// with many children can tell what each one was for without keeping a map of
+    /// their ids (a server tags a connection's components with the connection's id).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let parent = rt.spawn(from_fn("parent", |mut ctx: Context<(), ()>| async move {
+    ///     ctx.add_child(from_fn("kid", |_c: Context<(), ()>| async { Ok(()) }))?
+    ///         .tag(42)
+    ///         .start();
+    ///     let exit = ctx.next_child_exit().await.expect("one child");
+    ///     assert_eq!(exit.tag, Some(42));
+    ///     Ok(())
+    /// })).unwrap();
+    /// assert!(parent.join().await.is_clean());
+    /// # }
+    /// ```
+    pub fn tag(mut self, tag: u64) -> Self {
+        self.tag = Some(tag);
+        self
+    }
+
     /// The component's id.
     ///
     /// # Examples
@@ -231,7 +259,7 @@ impl<C: Component> Prepared<C> {
         let component = self.component.take();
         let children = std::mem::take(&mut self.children);
         match component {
-            Some(c) => self.rt.start(self.id, c, children),
+            Some(c) => self.rt.start(self.id, c, children, self.tag),
             None => Handle::detached(self.rt.clone(), self.id),
         }
     }
@@ -322,11 +350,11 @@ impl<C: Component> Prepared<C> {
         let rt = self.rt.clone();
         let task_a = self.component.take().and_then(|c| {
             let children = std::mem::take(&mut self.children);
-            rt.launch(self.id, c, children)
+            rt.launch(self.id, c, children, self.tag)
         });
         let task_b = other.component.take().and_then(|c| {
             let children = std::mem::take(&mut other.children);
-            rt.launch(other.id, c, children)
+            rt.launch(other.id, c, children, other.tag)
         });
         let handle = |id, join| Handle {
             rt: rt.clone(),
@@ -789,6 +817,7 @@ impl Runtime {
             id,
             component: Some(component),
             children,
+            tag: None,
         })
     }
 
@@ -797,8 +826,9 @@ impl Runtime {
         id: ComponentId,
         component: C,
         children: Vec<Box<dyn Startable>>,
+        tag: Option<u64>,
     ) -> Handle {
-        match self.launch(id, component, children) {
+        match self.launch(id, component, children, tag) {
             Some(task) => Handle {
                 rt: self.clone(),
                 id,
@@ -847,6 +877,7 @@ impl Runtime {
         id: ComponentId,
         component: C,
         children: Vec<Box<dyn Startable>>,
+        tag: Option<u64>,
     ) -> Option<impl Future<Output = Exit> + Send + 'static> {
         let (ctx, control_node) = {
             let mut st = self.lock();
@@ -896,6 +927,7 @@ impl Runtime {
                 rt: self.clone(),
                 id,
                 control_node,
+                tag,
             }),
         })
     }
@@ -904,7 +936,7 @@ impl Runtime {
     /// and abort its live children.
     /// `ended`: the component's body ran and ended: say how (at `warn` for a failure,
     /// `error` for a panic) and tell its parent, before anyone else hears of the exit.
-    fn retire(&self, id: ComponentId, exit: &Exit, ended: bool) {
+    fn retire(&self, id: ComponentId, exit: &Exit, ended: bool, tag: Option<u64>) {
         let mut nodes: Vec<Arc<dyn Node>> = Vec::new();
         let mut unlinked = Vec::new();
         let mut aborts = Vec::new();
@@ -984,6 +1016,7 @@ impl Runtime {
                 id,
                 name: name.to_string(),
                 exit: exit.clone(),
+                tag,
             });
         }
         if let Some(p) = parent {
@@ -1022,12 +1055,12 @@ impl Runtime {
     }
 
     pub(crate) fn retire_external(&self, id: ComponentId, exit: &Exit) {
-        self.retire(id, exit, false);
+        self.retire(id, exit, false, None);
     }
 
     /// Remove a component that was never started.
     pub(crate) fn discard(&self, id: ComponentId) {
-        self.retire(id, &Exit::Aborted, false);
+        self.retire(id, &Exit::Aborted, false, None);
     }
 
     /// Stop a component's body where it is ([`Exit::Aborted`]). Does nothing if it has ended.
@@ -1883,6 +1916,8 @@ struct Ending {
     /// The `control` its body read (where the last lifecycle message is noted; not
     /// necessarily the graph's, which a composite turns into a passthrough).
     control_node: Arc<InboxNode<Control>>,
+    /// Given by the parent ([`Prepared::tag`]), returned in the [`ChildExit`].
+    tag: Option<u64>,
 }
 
 /// The rare wait for room on `signal` after the body ended; it yields the exit.
@@ -1923,7 +1958,7 @@ pin_project_lite::pin_project! {
                 if !was_signalling {
                     let _ = end.say_ended(&Exit::Aborted);
                 }
-                end.rt.retire(end.id, &Exit::Aborted, true);
+                end.rt.retire(end.id, &Exit::Aborted, true, end.tag);
             }
         }
     }
@@ -1966,7 +2001,7 @@ impl<F: Future<Output = Result<(), crate::BoxError>>> Future for Running<F> {
         };
         this.stage.set(Stage::Done);
         if let Some(end) = this.end.take() {
-            end.rt.retire(end.id, &exit, true);
+            end.rt.retire(end.id, &exit, true, end.tag);
         }
         Poll::Ready(exit)
     }

@@ -311,7 +311,6 @@ where
             stats: self.stats.clone(),
             activity: activity_ref,
             open: HashMap::default(),
-            owner: HashMap::default(),
             locals: Vec::new(),
         };
         tracing::debug!(addr = %self.local, "ServerCore listening on {}", self.local);
@@ -507,8 +506,6 @@ struct Connections<F> {
     stats: ServerStats,
     activity: BoxRef<SocketEvent>,
     open: HashMap<u64, Conn>,
-    /// The connection of each adapter and handler.
-    owner: HashMap<ComponentId, u64>,
     /// The local addresses connections arrived on (one, unless the server listens on
     /// an unspecified address of a machine with several).
     locals: Vec<SocketAddr>,
@@ -558,11 +555,12 @@ where
         }
         let (hid, cid) = (handler.id(), adapter.id());
         // One task for the pair: a request read by the adapter, handled and answered
-        // costs one task poll. Exits are reported to us as children, so the pair is
+        // costs one task poll. Exits are reported to us as children, tagged with the
+        // connection's id (no map from component to connection), so the pair is
         // started without handles to join (no exit channels per connection).
-        handler.start_with_detached(adapter);
-        self.owner.insert(hid, info.id);
-        self.owner.insert(cid, info.id);
+        handler
+            .tag(info.id)
+            .start_with_detached(adapter.tag(info.id));
         let local = self.local_index(info.local);
         self.open.insert(
             info.id,
@@ -597,7 +595,7 @@ where
 
     /// A child ended.
     fn exited(&mut self, e: ChildExit) {
-        let Some(&id) = self.owner.get(&e.id) else {
+        let Some(id) = e.tag else {
             return;
         };
         let Some(c) = self.open.get_mut(&id) else {
@@ -627,10 +625,7 @@ where
             }
         }
         if !c.csa_alive && !c.handler_alive {
-            let (csa, handler) = (c.csa, c.handler);
             self.open.remove(&id);
-            self.owner.remove(&csa);
-            self.owner.remove(&handler);
         }
     }
 }

@@ -44,6 +44,15 @@ type PendingSend =
 
 /// One connection's idle clock. Times are nanoseconds on the wheel's clock; the
 /// wheel holds the timer.
+/// The outbox for bytes read, or the send that waits with it for room (only one
+/// chunk is ever held); one field rather than two, so a connection's state is smaller.
+enum Out {
+    Ready(Outbox<Bytes>),
+    Waiting(PendingSend),
+    /// Only while switching between the two.
+    Gone,
+}
+
 struct Idle {
     wheel: IdleWheel,
     /// When bytes last moved.
@@ -111,8 +120,8 @@ pub(crate) struct Pump {
     parked_with: Option<Waker>,
     control_parked: bool,
     input_parked: bool,
-    outbox: Option<Outbox<Bytes>>,
-    pending: Option<PendingSend>,
+    /// Where bytes read go: the outbox, or the send waiting for room that holds it.
+    out: Out,
     wbuf: Option<Bytes>,
     reading: bool,
     /// The peer has ended its side (end of stream seen).
@@ -147,8 +156,7 @@ impl Pump {
             parked_with: None,
             control_parked: false,
             input_parked: false,
-            outbox: Some(outbox),
-            pending: None,
+            out: Out::Ready(outbox),
             wbuf: None,
             reading: true,
             peer_closed: false,
@@ -205,7 +213,7 @@ impl Pump {
 
     /// The timer fired: true if the connection really has been idle for the timeout.
     fn idle_expired(&mut self) -> bool {
-        let waiting_on_handler = self.pending.is_some();
+        let waiting_on_handler = matches!(self.out, Out::Waiting(_));
         let Some(idle) = self.idle.as_mut() else {
             return false;
         };
@@ -224,22 +232,22 @@ impl Pump {
     }
 
     fn deliver(&mut self, chunk: Bytes) {
-        let Some(mut out) = self.outbox.take() else {
+        let Out::Ready(out) = &mut self.out else {
             return;
         };
         match out.try_send(chunk) {
-            Ok(()) => self.outbox = Some(out),
+            Ok(()) => {}
             Err(e) if e.is_full() => {
                 let chunk = e.into_inner();
-                self.pending = Some(Box::pin(async move {
+                let Out::Ready(mut out) = std::mem::replace(&mut self.out, Out::Gone) else {
+                    unreachable!("matched above");
+                };
+                self.out = Out::Waiting(Box::pin(async move {
                     let r = out.send(chunk).await;
                     (out, r)
                 }));
             }
-            Err(_) => {
-                self.outbox = Some(out);
-                self.on_unlinked();
-            }
+            Err(_) => self.on_unlinked(),
         }
     }
 
@@ -346,10 +354,9 @@ impl Pump {
                     Poll::Pending => self.input_parked = true,
                 }
             }
-            if let Some(p) = self.pending.as_mut() {
+            if let Out::Waiting(p) = &mut self.out {
                 if let Poll::Ready((out, sent)) = p.as_mut().poll(cx) {
-                    self.pending = None;
-                    self.outbox = Some(out);
+                    self.out = Out::Ready(out);
                     if sent.is_err() {
                         self.on_unlinked();
                     }
