@@ -121,19 +121,9 @@ async fn idle_connections_each_close_after_their_own_silence() {
     // `early` now holds a connection that never says anything.
     let opened = tokio::time::Instant::now();
     for (c, last_word) in &mut quiet {
-        assert_eq!(silent_until_closed(c).await, 0);
-        let silent = last_word.elapsed();
-        assert!(
-            silent >= idle && silent < idle + Duration::from_secs(1),
-            "{silent:?}"
-        );
+        closed_after_silence(c, *last_word, idle).await;
     }
-    assert_eq!(silent_until_closed(&mut early).await, 0);
-    let silent = opened.elapsed();
-    assert!(
-        silent >= idle && silent < idle + Duration::from_secs(1),
-        "{silent:?}"
-    );
+    closed_after_silence(&mut early, opened, idle).await;
     wait_for(&rt, &stats, "every connection to close", || {
         stats.live() == 0
     })
@@ -143,16 +133,21 @@ async fn idle_connections_each_close_after_their_own_silence() {
     tokio::time::sleep(Duration::from_secs(100)).await;
     let mut late = TcpStream::connect(addr).await.unwrap();
     assert_eq!(round_trip(&mut late, b"late").await, b"late");
-    let last_word = tokio::time::Instant::now();
-    assert_eq!(silent_until_closed(&mut late).await, 0);
-    let silent = last_word.elapsed();
+    closed_after_silence(&mut late, tokio::time::Instant::now(), idle).await;
+
+    handle.shutdown().await.unwrap();
+    handle.join().await;
+}
+
+/// Wait for the server to close `c`, which has said nothing since `since`, and check
+/// that it did so once `idle` of silence had passed (within a second of paused time).
+async fn closed_after_silence(c: &mut TcpStream, since: tokio::time::Instant, idle: Duration) {
+    assert_eq!(silent_until_closed(c).await, 0);
+    let silent = since.elapsed();
     assert!(
         silent >= idle && silent < idle + Duration::from_secs(1),
         "{silent:?}"
     );
-
-    handle.shutdown().await.unwrap();
-    handle.join().await;
 }
 
 /// Wait (as long as it takes) for the server to close a connection that sends
