@@ -1335,8 +1335,9 @@ async fn next_exit(
         if let Ok(c) = rx.try_recv() {
             return Some(c);
         }
-        // A child reports its exit before leaving its parent's list, so once the list is
-        // empty every report is already queued.
+        // A child reports its exit and leaves its parent's list in one step (under the
+        // graph's lock): once the list is empty every report is queued, and while a
+        // child is listed its report is still to come, so waiting for it cannot hang.
         if rt.live_children(id) == 0 {
             return rx.try_recv().ok();
         }

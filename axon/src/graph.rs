@@ -348,9 +348,6 @@ impl ComponentEntry {
         f
     }
 
-    pub(crate) fn child_tx(&self) -> Option<UnboundedSender<ChildExit>> {
-        self.family.as_ref().and_then(|f| f.child_tx.clone())
-    }
     pub(crate) fn label(&self, id: ComponentId) -> String {
         format!("{}#{}", self.name(), id.0)
     }

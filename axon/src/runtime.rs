@@ -941,16 +941,11 @@ impl Runtime {
         let mut unlinked = Vec::new();
         let mut aborts = Vec::new();
         let mut labels = Vec::new();
-        let (name, parent, orphans, parent_tx) = {
+        let (name, parent, orphans) = {
             let mut st = self.lock();
             let Some(entry) = st.components.get(&id) else {
                 return;
             };
-            let parent_tx = entry
-                .parent()
-                .filter(|_| ended)
-                .and_then(|p| st.components.get(&p))
-                .and_then(|p| p.child_tx());
             let count = entry.boxes.len();
             for index in 0..count {
                 let bid = BoxId {
@@ -989,7 +984,7 @@ impl Runtime {
                 }
             }
             let parent = entry.parent();
-            (entry.into_name(), parent, orphans, parent_tx)
+            (entry.into_name(), parent, orphans)
         };
         if ended {
             match exit {
@@ -1011,17 +1006,21 @@ impl Runtime {
         for orphan in orphans {
             self.discard(orphan);
         }
-        if let Some(tx) = parent_tx {
-            let _ = tx.send(ChildExit {
-                id,
-                name: name.to_string(),
-                exit: exit.clone(),
-                tag,
-            });
-        }
         if let Some(p) = parent {
             let mut st = self.lock();
             if let Some(f) = st.components.get_mut(&p).and_then(|pe| pe.family.as_mut()) {
+                // Report the exit and leave the parent's list in one step: a parent that
+                // finds a child in its list is sure to hear of that child's exit later
+                // (`next_exit` waits on that). Done in two steps, a parent could take the
+                // report, see the child still listed and wait for a report never to come.
+                if ended && let Some(tx) = &f.child_tx {
+                    let _ = tx.send(ChildExit {
+                        id,
+                        name: name.to_string(),
+                        exit: exit.clone(),
+                        tag,
+                    });
+                }
                 f.children.retain(|c| *c != id);
             }
         }
