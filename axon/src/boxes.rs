@@ -251,6 +251,8 @@ pub(crate) struct NodeStats {
     pub(crate) received: u64,
     pub(crate) dropped: u64,
     pub(crate) undelivered: u64,
+    /// Bytes queued and the byte budget, for an inbox that has one.
+    pub(crate) bytes: Option<(usize, usize)>,
 }
 
 /// The type-erased face of a box node, kept in the graph.
@@ -355,6 +357,7 @@ impl<T: Send + 'static> Node for InboxNode<T> {
             capacity: Some(self.queue.capacity()),
             received: self.received.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
+            bytes: self.queue.bytes(),
             ..NodeStats::default()
         }
     }
@@ -373,7 +376,12 @@ impl<T: Send + 'static> Node for InboxNode<T> {
     }
     fn new_like(&self, kind: NodeKind, capacity: usize) -> Arc<dyn Node> {
         match kind {
-            NodeKind::Inbox => Arc::new(InboxNode::<T>::new(capacity)),
+            NodeKind::Inbox => {
+                let node = InboxNode::<T>::new(capacity);
+                // A new capacity keeps the byte budget.
+                node.queue.set_budget(self.queue.budget());
+                Arc::new(node)
+            }
             _ => make_node::<T>(kind, capacity),
         }
     }
@@ -877,7 +885,7 @@ impl<T: Send + 'static> Outbox<T> {
                         self.dropped(target);
                     }
                 }
-                if queue.push_evicting(msg)?.is_some() {
+                for _ in 0..queue.push_evicting(msg)? {
                     self.dropped(target);
                 }
                 true

@@ -470,7 +470,7 @@ impl GraphState {
 
     /// Follow links from `src` to the real inbox they end in, if any, and the policy
     /// that applies (the first non-blocking policy along the way).
-    fn resolve(&self, src: BoxId) -> Option<(Arc<dyn Node>, Policy)> {
+    pub(crate) fn resolve(&self, src: BoxId) -> Option<(Arc<dyn Node>, Policy)> {
         let mut policy = Policy::Block;
         let mut cur = src;
         for _ in 0..MAX_CHAIN {

@@ -175,6 +175,10 @@ pub struct BoxInfo {
     pub dropped: u64,
     /// Sends handed back because the outbox had no destination.
     pub undelivered: u64,
+    /// Bytes queued now, for an inbox with a byte budget.
+    pub bytes: Option<usize>,
+    /// The inbox's byte budget, if it has one.
+    pub byte_budget: Option<usize>,
 }
 
 /// One link.
@@ -229,6 +233,8 @@ pub(crate) fn snapshot(st: &GraphState) -> Snapshot {
                 received: s.received,
                 dropped: s.dropped,
                 undelivered: s.undelivered,
+                bytes: s.bytes.map(|(used, _)| used),
+                byte_budget: s.bytes.map(|(_, limit)| limit),
             });
             if let Some(l) = b.link() {
                 let to_box = st

@@ -58,6 +58,7 @@ mod graph;
 pub mod introspect;
 mod queue;
 mod runtime;
+mod size;
 pub mod testing;
 pub mod threaded;
 mod together;
@@ -66,6 +67,8 @@ pub use boxes::{
     BoxId, BoxRef, CONTROL_CAPACITY, ComponentId, DEFAULT_CAPACITY, Direction, Inbox, Outbox,
     Policy,
 };
+/// Byte buffers, re-exported because [`MessageSize`] and the TCP parts of the API use them.
+pub use bytes::{self, Bytes};
 pub use component::{Child, ChildExits, Component, Context, DynComponent, Setup};
 pub use control::Control;
 pub use error::{LinkError, SendError, TryRecvError, TrySendError};
@@ -73,3 +76,4 @@ pub use exit::{BoxError, ChildExit, Exit};
 pub use external::External;
 pub use introspect::{GraphEvent, Snapshot};
 pub use runtime::{Handle, Prepared, PreparedDyn, Runtime};
+pub use size::MessageSize;

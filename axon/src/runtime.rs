@@ -25,6 +25,7 @@ use crate::error::{LinkError, SendError};
 use crate::exit::{ChildExit, Exit};
 use crate::graph::{BoxEntry, BoxLabel, ComponentEntry, GraphState, Phase, Stopper};
 use crate::introspect::{GraphEvent, Snapshot};
+use crate::size::MessageSize;
 
 const EVENT_CAPACITY: usize = 4096;
 
@@ -1615,6 +1616,73 @@ impl Runtime {
         capacity: usize,
     ) -> Result<(), LinkError> {
         self.replace_node(component, name, NodeKind::Inbox, capacity)
+    }
+
+    /// Bound a queued inbox in bytes as well as in messages: a send waits (or the
+    /// link's policy applies) once the messages queued there add up to `bytes`, as
+    /// measured by [`MessageSize`]. A message larger than the whole budget still enters
+    /// an empty inbox, so what waits is bounded by about `bytes` plus one message. The
+    /// budget can be set before or while the component runs, and is kept by a later
+    /// [`Setup::set_capacity`](crate::Setup::set_capacity).
+    ///
+    /// A passthrough inbox (a composite's boundary) passes the budget on to the queued
+    /// inbox it leads to.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::WrongDirection`] if `inbox` is an outbox or a passthrough that
+    /// leads to no queued inbox yet; an unknown box.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Bytes, Context, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let writer = rt.add(from_fn("writer", |mut c: Context<Bytes, ()>| async move {
+    ///     while c.recv().await.is_some() {}
+    ///     Ok(())
+    /// })).unwrap();
+    /// rt.set_byte_budget(writer.inbox(), 256 * 1024).unwrap();
+    /// let snap = rt.snapshot();
+    /// let inbox = snap.component(writer.id()).unwrap().boxes.iter().find(|b| b.name == "inbox").unwrap();
+    /// assert_eq!((inbox.bytes, inbox.byte_budget), (Some(0), Some(256 * 1024)));
+    /// # }
+    /// ```
+    pub fn set_byte_budget<T: MessageSize + Send + 'static>(
+        &self,
+        inbox: BoxRef<T>,
+        bytes: usize,
+    ) -> Result<(), LinkError> {
+        let id = inbox.id();
+        let node = {
+            let st = self.lock();
+            let entry = st.entry(id.component)?;
+            let b = st.get_box(id).ok_or_else(|| LinkError::UnknownComponent {
+                component: entry.label(id.component),
+            })?;
+            let label = format!("{}.{}", entry.label(id.component), b.label.name());
+            let wrong = |reason| LinkError::WrongDirection {
+                from: label.clone(),
+                to: label.clone(),
+                reason,
+            };
+            let node = match b.node.kind() {
+                NodeKind::Inbox => b.node.clone(),
+                // A composite's boundary: the budget goes on the inbox it leads to.
+                NodeKind::Passthrough => st
+                    .resolve(id)
+                    .map(|(n, _)| n)
+                    .ok_or_else(|| wrong("a passthrough inbox that leads to no queued inbox"))?,
+                NodeKind::Outbox => return Err(wrong("an outbox has no queue to bound")),
+            };
+            node.as_any_arc()
+                .downcast::<InboxNode<T>>()
+                .map_err(|_| wrong("not an inbox of this message type"))?
+        };
+        node.queue()
+            .set_budget(Some((bytes, <T as MessageSize>::message_size)));
+        Ok(())
     }
 
     pub(crate) fn take_inbox<T: Send + 'static>(
