@@ -17,6 +17,7 @@ use std::task::{Context as TaskContext, Poll};
 use serde::{Deserialize, Serialize};
 
 use crate::control::Control;
+use crate::drops::DropReport;
 use crate::error::{SendError, TryRecvError, TrySendError};
 use crate::queue::{Empty, PushError, PushPoll, PushWait, Queue};
 
@@ -261,10 +262,15 @@ pub(crate) trait Node: Send + Sync + 'static {
     fn type_name(&self) -> &'static str;
     fn kind(&self) -> NodeKind;
     fn stats(&self) -> NodeStats;
+    /// Messages dropped by lossy links at this box (cheaper than `stats`).
+    fn dropped(&self) -> u64 {
+        0
+    }
     /// Close an inbox's queue: blocked senders wake and re-resolve.
     fn close(&self);
-    /// Point an outbox at a real inbox (or at nothing).
-    fn set_route(&self, target: Option<(&Arc<dyn Node>, Policy)>);
+    /// Point an outbox at a real inbox (or at nothing); a lossy route carries the
+    /// report its drops are told to.
+    fn set_route(&self, target: Option<(&Arc<dyn Node>, Policy)>, report: Option<Arc<DropReport>>);
     fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
     /// An inbox whose reader has been handed out (only real inboxes can be).
     fn is_taken(&self) -> bool {
@@ -361,6 +367,9 @@ impl<T: Send + 'static> Node for InboxNode<T> {
             ..NodeStats::default()
         }
     }
+    fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
     fn close(&self) {
         self.shut();
     }
@@ -370,7 +379,7 @@ impl<T: Send + 'static> Node for InboxNode<T> {
     fn set_taken(&self) {
         self.queue.taken.store(true, Ordering::Relaxed);
     }
-    fn set_route(&self, _target: Option<(&Arc<dyn Node>, Policy)>) {}
+    fn set_route(&self, _target: Option<(&Arc<dyn Node>, Policy)>, _r: Option<Arc<DropReport>>) {}
     fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
@@ -404,7 +413,7 @@ impl<T: Send + 'static> Node for PassNode<T> {
         NodeStats::default()
     }
     fn close(&self) {}
-    fn set_route(&self, _target: Option<(&Arc<dyn Node>, Policy)>) {}
+    fn set_route(&self, _target: Option<(&Arc<dyn Node>, Policy)>, _r: Option<Arc<DropReport>>) {}
     fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
@@ -413,10 +422,12 @@ impl<T: Send + 'static> Node for PassNode<T> {
     }
 }
 
-/// Where an outbox's messages go: the final inbox and the policy of the link.
+/// Where an outbox's messages go: the final inbox and the policy of the link (with,
+/// for a lossy link, where its drops are reported).
 pub(crate) struct Route<T> {
     target: Arc<InboxNode<T>>,
     policy: Policy,
+    report: Option<Arc<DropReport>>,
 }
 
 impl<T> Clone for Route<T> {
@@ -424,6 +435,7 @@ impl<T> Clone for Route<T> {
         Route {
             target: self.target.clone(),
             policy: self.policy,
+            report: self.report.clone(),
         }
     }
 }
@@ -454,6 +466,17 @@ impl<T> OutboxNode<T> {
             sent: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             undelivered: AtomicU64::new(0),
+        }
+    }
+
+    /// Tell the route's report (a lossy link's) about a drop.
+    fn report_drop(&self) {
+        let report = {
+            let guard = self.route.lock().unwrap_or_else(|p| p.into_inner());
+            guard.as_ref().and_then(|r| r.report.clone())
+        };
+        if let Some(r) = report {
+            r.note(self.dropped.load(Ordering::Relaxed));
         }
     }
 
@@ -494,14 +517,21 @@ impl<T: Send + 'static> Node for OutboxNode<T> {
             ..NodeStats::default()
         }
     }
+    fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
     fn close(&self) {}
-    fn set_route(&self, target: Option<(&Arc<dyn Node>, Policy)>) {
+    fn set_route(&self, target: Option<(&Arc<dyn Node>, Policy)>, report: Option<Arc<DropReport>>) {
         let route = target.and_then(|(node, policy)| {
             node.clone()
                 .as_any_arc()
                 .downcast::<InboxNode<T>>()
                 .ok()
-                .map(|target| Route { target, policy })
+                .map(|target| Route {
+                    target,
+                    policy,
+                    report,
+                })
         });
         let mut guard = self.route.lock().unwrap_or_else(|p| p.into_inner());
         *guard = route;
@@ -792,6 +822,7 @@ impl<T: Send + 'static> Outbox<T> {
     fn dropped(&self, target: &InboxNode<T>) {
         bump(&self.node.dropped);
         target.dropped.fetch_add(1, Ordering::Relaxed);
+        self.node.report_drop();
     }
 
     /// Send a message, waiting for space if the destination is full and the link's

@@ -51,6 +51,8 @@ pub enum GraphEvent {
         name: String,
         /// Why it ended ([`Exit`](crate::Exit) as text).
         exit: String,
+        /// Messages its links lost under lossy policies, sending and receiving.
+        dropped: u64,
     },
     /// A link was made.
     Linked {

@@ -51,6 +51,7 @@
 mod boxes;
 pub mod component;
 mod control;
+mod drops;
 mod error;
 mod exit;
 mod external;

@@ -942,6 +942,7 @@ impl Runtime {
         let mut unlinked = Vec::new();
         let mut aborts = Vec::new();
         let mut labels = Vec::new();
+        let mut dropped = 0u64;
         let (name, parent, orphans) = {
             let mut st = self.lock();
             let Some(entry) = st.components.get(&id) else {
@@ -966,6 +967,7 @@ impl Runtime {
                     }
                 }
                 if let Some((b, removed)) = st.remove_box(bid) {
+                    dropped += b.node.dropped();
                     nodes.push(b.node);
                     unlinked.extend(removed);
                 }
@@ -997,6 +999,15 @@ impl Runtime {
                 }
                 _ => tracing::trace!(component = %name, id = id.0, %exit, "component ended"),
             }
+        }
+        if dropped > 0 {
+            tracing::warn!(
+                component = %name,
+                id = id.0,
+                dropped,
+                "{name}#{} ended ({exit}); lossy links dropped {dropped} of its messages",
+                id.0
+            );
         }
         for node in &nodes {
             node.close();
@@ -1032,6 +1043,7 @@ impl Runtime {
             id,
             name: name.to_string(),
             exit: exit.to_string(),
+            dropped,
         });
     }
 
@@ -1672,7 +1684,7 @@ impl Runtime {
                 // A composite's boundary: the budget goes on the inbox it leads to.
                 NodeKind::Passthrough => st
                     .resolve(id)
-                    .map(|(n, _)| n)
+                    .map(|(n, _, _)| n)
                     .ok_or_else(|| wrong("a passthrough inbox that leads to no queued inbox"))?,
                 NodeKind::Outbox => return Err(wrong("an outbox has no queue to bound")),
             };
