@@ -456,6 +456,9 @@ pub(crate) struct OutboxNode<T> {
     sent: AtomicU64,
     dropped: AtomicU64,
     undelivered: AtomicU64,
+    /// `` outbox `name` of Component#id `` for send errors, for outboxes declared by
+    /// name (the default `outbox` is named by [`Context::send`](crate::Context::send)).
+    label: Option<Arc<String>>,
 }
 
 impl<T> OutboxNode<T> {
@@ -466,7 +469,27 @@ impl<T> OutboxNode<T> {
             sent: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             undelivered: AtomicU64::new(0),
+            label: None,
         }
+    }
+
+    /// An outbox whose send errors name it.
+    pub(crate) fn labelled(label: Arc<String>) -> Self {
+        OutboxNode {
+            label: Some(label),
+            ..OutboxNode::new()
+        }
+    }
+
+    /// A component's default `outbox`: its errors say which box (one label shared by
+    /// every component; the component is named where its failure is logged).
+    pub(crate) fn default_outbox() -> Self {
+        static LABEL: std::sync::OnceLock<Arc<String>> = std::sync::OnceLock::new();
+        Self::labelled(
+            LABEL
+                .get_or_init(|| Arc::new("outbox `outbox`".to_string()))
+                .clone(),
+        )
     }
 
     /// Tell the route's report (a lossy link's) about a drop.
@@ -816,7 +839,7 @@ impl<T: Send + 'static> Outbox<T> {
 
     fn undelivered(&self, msg: T) -> SendError<T> {
         bump(&self.node.undelivered);
-        SendError(msg)
+        SendError::labelled(msg, self.node.label.clone())
     }
 
     fn dropped(&self, target: &InboxNode<T>) {

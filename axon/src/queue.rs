@@ -94,6 +94,9 @@ struct State<T> {
     budget: Option<Box<Budget<T>>>,
 }
 
+/// A byte bound as given: the most bytes queued, and how to measure a message.
+pub(crate) type ByteBound<T> = (usize, fn(&T) -> usize);
+
 /// A queue's bound in bytes.
 struct Budget<T> {
     limit: usize,
@@ -214,7 +217,7 @@ impl<T> Queue<T> {
     /// Bound the queue in bytes as well, measuring each message with `size`; `None`
     /// removes the bound. What is queued now is measured at once. Senders waiting for
     /// room look again (a larger budget may let them in).
-    pub(crate) fn set_budget(&self, budget: Option<(usize, fn(&T) -> usize)>) {
+    pub(crate) fn set_budget(&self, budget: Option<ByteBound<T>>) {
         let notify = {
             let mut st = self.lock();
             st.budget = budget.map(|(limit, size)| {
@@ -235,7 +238,7 @@ impl<T> Queue<T> {
     }
 
     /// The byte bound and its size function, if any (to carry over to a replacement).
-    pub(crate) fn budget(&self) -> Option<(usize, fn(&T) -> usize)> {
+    pub(crate) fn budget(&self) -> Option<ByteBound<T>> {
         self.lock().budget.as_ref().map(|b| (b.limit, b.size))
     }
 
@@ -642,6 +645,8 @@ mod tests {
         assert_eq!(q.lock().blocked_senders, 0);
     }
 
+    // The size function's type is `fn(&T)` for `T = Vec<u8>`.
+    #[allow(clippy::ptr_arg)]
     fn len_of(v: &Vec<u8>) -> usize {
         v.len()
     }

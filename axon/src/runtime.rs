@@ -773,7 +773,11 @@ impl Runtime {
                 "lifecycle messages in",
                 Arc::new(InboxNode::<Control>::new(crate::CONTROL_CAPACITY)),
             )),
-            Some(new_box::<C::Out>("outbox", "data out", NodeKind::Outbox, 0)),
+            Some(entry(
+                "outbox",
+                "data out",
+                Arc::new(OutboxNode::<C::Out>::default_outbox()),
+            )),
             Some(new_box::<Control>(
                 "signal",
                 "lifecycle messages out",
@@ -1139,7 +1143,7 @@ impl Runtime {
         let target = {
             let st = self.lock();
             let Ok(start) = st.box_id(id, "control") else {
-                return Err(SendError(msg));
+                return Err(SendError::new(msg));
             };
             let mut cur = start;
             let mut found = None;
@@ -1158,9 +1162,9 @@ impl Runtime {
         };
         let Some(node) = target.and_then(|n| n.as_any_arc().downcast::<InboxNode<Control>>().ok())
         else {
-            return Err(SendError(msg));
+            return Err(SendError::new(msg));
         };
-        node.queue().push(msg).await.map_err(SendError)?;
+        node.queue().push(msg).await.map_err(SendError::new)?;
         Ok(())
     }
 
@@ -1499,11 +1503,19 @@ impl Runtime {
         name: impl Into<Cow<'static, str>>,
         description: &'static str,
     ) -> Result<BoxId, LinkError> {
+        let name = name.into();
+        let label = {
+            let st = self.lock();
+            format!(
+                "outbox `{name}` of {}",
+                st.entry(component)?.label(component)
+            )
+        };
         self.add_node(
             component,
-            name.into(),
+            name,
             description,
-            make_node::<T>(NodeKind::Outbox, 0),
+            Arc::new(OutboxNode::<T>::labelled(Arc::new(label))),
         )
     }
 
@@ -1899,7 +1911,11 @@ impl Runtime {
                     names.sort_unstable();
                     return Err(LinkError::UnknownService {
                         name: name.to_string(),
-                        existing: names.join(", "),
+                        existing: if names.is_empty() {
+                            "none".to_string()
+                        } else {
+                            names.join(", ")
+                        },
                     });
                 }
             }

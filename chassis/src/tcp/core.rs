@@ -38,7 +38,8 @@ const REAP_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// | box | direction | type | for |
 /// | --- | --- | --- | --- |
 /// | `inbox` | in | `()` | unused |
-/// | `control` | in | [`Control`] | `Shutdown` (or `ProducerFinished`): stop accepting, drain, close, report |
+/// | `control` | in (passthrough) | [`Control`] | `Shutdown` (or `ProducerFinished`): stop accepting, drain, close, report; forwarded to `_control` |
+/// | `_control` | in | [`Control`] | what `control` forwards: the body reads lifecycle messages here, next to `_socketactivity` |
 /// | `_socketactivity` | in | [`SocketEvent`] | `NewCsa` from the [`TcpServer`], `ShutdownCsa` from each adapter |
 /// | `outbox` | out | [`ShutdownReport`] | the report, once stopped |
 /// | `signal` | out | [`Control`] | `Shutdown` (or `ProducerFinished`) once stopped, passed on by the runtime |
