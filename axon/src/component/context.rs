@@ -49,6 +49,14 @@ pub struct Context<I, O> {
     pub(crate) control_parked: u64,
 }
 
+impl<I, O> std::fmt::Debug for Context<I, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<I: Send + 'static, O: Send + 'static> Context<I, O> {
     /// The component's id.
     ///

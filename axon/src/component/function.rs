@@ -56,6 +56,14 @@ pub struct FnComponent<I, O, F> {
     _t: PhantomData<fn() -> (I, O)>,
 }
 
+impl<I, O, F> std::fmt::Debug for FnComponent<I, O, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FnComponent")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<I, O, F, Fut> Component for FnComponent<I, O, F>
 where
     I: Send + 'static,

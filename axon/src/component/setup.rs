@@ -43,6 +43,14 @@ pub struct Setup<'a> {
     pub(crate) children: &'a mut Vec<Box<dyn Startable>>,
 }
 
+impl std::fmt::Debug for Setup<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Setup")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Setup<'_> {
     /// The id of the component being set up.
     ///
