@@ -48,6 +48,7 @@
 //! The runtime semantics (ordering, backpressure, relinking, lifecycle, exits) are
 //! written down in `docs/runtime-semantics.md` at the root of the repository.
 
+mod ask;
 mod boxes;
 pub mod component;
 mod control;
@@ -64,6 +65,7 @@ pub mod testing;
 pub mod threaded;
 mod together;
 
+pub use ask::{AskError, AskInfo, PendingReply, Replier, ReplyError, Request};
 pub use boxes::{
     BoxId, BoxRef, CONTROL_CAPACITY, ComponentId, DEFAULT_CAPACITY, Direction, Inbox, Outbox,
     Policy,

@@ -26,8 +26,8 @@ pub(super) async fn next_exit(
     }
 }
 
-/// The exits of a component's children, detached from its [`Context`] by
-/// [`Context::take_child_exits`].
+/// The exits of a component's children, detached from its [`Context`](crate::Context) by
+/// [`Context::take_child_exits`](crate::Context::take_child_exits).
 ///
 /// # Examples
 ///

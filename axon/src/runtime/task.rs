@@ -199,17 +199,16 @@ impl Runtime {
                 _ => tracing::trace!(component = %name, id = id.0, %exit, "component ended"),
             }
         }
-        if dropped > 0 {
+        let unread: u64 = nodes.iter().map(|node| node.close()).sum();
+        if dropped > 0 || unread > 0 {
             tracing::warn!(
                 component = %name,
                 id = id.0,
                 dropped,
-                "{name}#{} ended ({exit}); lossy links dropped {dropped} of its messages",
+                unread,
+                "{name}#{} ended ({exit}); lossy links dropped {dropped} of its messages, {unread} were left unread",
                 id.0
             );
-        }
-        for node in &nodes {
-            node.close();
         }
         for a in aborts {
             a.stop();
@@ -243,6 +242,7 @@ impl Runtime {
             name: name.to_string(),
             exit: exit.to_string(),
             dropped,
+            unread,
         });
     }
 
