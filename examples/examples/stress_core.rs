@@ -145,7 +145,7 @@ impl Shape {
             Shape::SourceTransformSink => {
                 let p = Pipeline::new(numbers(40))
                     .then(Transform::new(|n: u64| n * 3))
-                    .then(Filter::new(|n: &u64| n % 2 == 0))
+                    .then(Filter::new(|n: &u64| n.is_multiple_of(2)))
                     .then(sink::<u64>());
                 rt.spawn(p)?.join().await
             }
@@ -337,12 +337,19 @@ struct Tally {
     hangs: u64,
     unclean: u64,
     leaked: u64,
+    /// Runs whose top component ended, and their summed time to that end.
+    ended: u64,
     total: Duration,
 }
 
 /// What one run came to.
 enum Outcome {
-    Ended { exit: Exit, left: usize },
+    /// The top component ended after `took`; `left` components stayed in the graph.
+    Ended {
+        exit: Exit,
+        took: Duration,
+        left: usize,
+    },
     Error(anyhow::Error),
     Hung,
 }
@@ -361,8 +368,8 @@ impl Order {
     }
 }
 
-/// How long a graph may take to clear out after its top component ended (a detached
-/// connection pair's last component retires on its own task).
+/// How long a graph may take to clear out after its top component ended (the children
+/// of a killed composite are stopped, not waited for, so they retire a moment later).
 const SETTLE: Duration = Duration::from_secs(1);
 
 async fn left_after(rt: &Runtime) -> usize {
@@ -436,21 +443,20 @@ fn main() -> Result<()> {
     while done < runs && limit.is_none_or(|l| started.elapsed() < l) {
         let shape = shapes[(order.next() % shapes.len() as u64) as usize];
         let graph = Runtime::new();
-        let t0 = Instant::now();
         let outcome = tokio_rt.block_on(async {
+            let t0 = Instant::now();
             match tokio::time::timeout(bound, shape.run(&graph)).await {
                 Err(_) => Outcome::Hung,
                 Ok(Err(e)) => Outcome::Error(e),
                 Ok(Ok(exit)) => Outcome::Ended {
                     exit,
+                    took: t0.elapsed(),
                     left: left_after(&graph).await,
                 },
             }
         });
-        let took = t0.elapsed();
         let tally = tallies.entry(shape).or_default();
         tally.runs += 1;
-        tally.total += took;
         match outcome {
             Outcome::Hung => {
                 tally.hangs += 1;
@@ -465,7 +471,9 @@ fn main() -> Result<()> {
                 tally.unclean += 1;
                 println!("UNCLEAN: run {done}, shape {}: {e:#}", shape.name());
             }
-            Outcome::Ended { exit, left } => {
+            Outcome::Ended { exit, took, left } => {
+                tally.ended += 1;
+                tally.total += took;
                 if !shape.expected(&exit) {
                     tally.unclean += 1;
                     println!("UNCLEAN: run {done}, shape {}: {exit}", shape.name());
@@ -488,8 +496,8 @@ fn main() -> Result<()> {
     let elapsed = started.elapsed();
     println!();
     println!(
-        "{:<22} {:>8} {:>6} {:>8} {:>7} {:>11}",
-        "shape", "runs", "hangs", "unclean", "leaked", "mean run"
+        "{:<22} {:>8} {:>6} {:>8} {:>7} {:>17}",
+        "shape", "runs", "hangs", "unclean", "leaked", "mean time to end"
     );
     let mut sum = Tally::default();
     for (shape, t) in &tallies {
@@ -498,6 +506,7 @@ fn main() -> Result<()> {
         sum.hangs += t.hangs;
         sum.unclean += t.unclean;
         sum.leaked += t.leaked;
+        sum.ended += t.ended;
         sum.total += t.total;
     }
     print_row("all", &sum);
@@ -514,9 +523,9 @@ fn main() -> Result<()> {
 }
 
 fn print_row(name: &str, t: &Tally) {
-    let mean = t.total.as_secs_f64() / t.runs.max(1) as f64;
+    let mean = t.total.as_secs_f64() / t.ended.max(1) as f64;
     println!(
-        "{:<22} {:>8} {:>6} {:>8} {:>7} {:>8.1} µs",
+        "{:<22} {:>8} {:>6} {:>8} {:>7} {:>14.1} µs",
         name,
         t.runs,
         t.hangs,
