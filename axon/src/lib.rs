@@ -58,6 +58,7 @@ mod graph;
 pub mod introspect;
 mod queue;
 mod runtime;
+mod sync;
 pub mod testing;
 pub mod threaded;
 mod together;

@@ -14,10 +14,10 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
-use futures::task::AtomicWaker;
+use crate::sync::AtomicWaker;
+use crate::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 /// Rounds per task poll before yielding to other tasks (a side that keeps waking
 /// itself must not monopolise the worker thread).
@@ -189,6 +189,9 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(loom)]
+    mod loom_together;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn both_sides_run_to_completion_passing_messages_both_ways() {
