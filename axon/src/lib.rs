@@ -53,6 +53,7 @@ pub mod component;
 mod control;
 mod error;
 mod exit;
+mod exit_reports;
 mod external;
 mod graph;
 pub mod introspect;
