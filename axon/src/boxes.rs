@@ -17,6 +17,7 @@ use std::task::{Context as TaskContext, Poll};
 use serde::{Deserialize, Serialize};
 
 use crate::control::Control;
+use crate::drops::DropReport;
 use crate::error::{SendError, TryRecvError, TrySendError};
 use crate::queue::{Empty, PushError, PushPoll, PushWait, Queue};
 
@@ -251,6 +252,8 @@ pub(crate) struct NodeStats {
     pub(crate) received: u64,
     pub(crate) dropped: u64,
     pub(crate) undelivered: u64,
+    /// Bytes queued and the byte budget, for an inbox that has one.
+    pub(crate) bytes: Option<(usize, usize)>,
 }
 
 /// The type-erased face of a box node, kept in the graph.
@@ -259,10 +262,15 @@ pub(crate) trait Node: Send + Sync + 'static {
     fn type_name(&self) -> &'static str;
     fn kind(&self) -> NodeKind;
     fn stats(&self) -> NodeStats;
+    /// Messages dropped by lossy links at this box (cheaper than `stats`).
+    fn dropped(&self) -> u64 {
+        0
+    }
     /// Close an inbox's queue: blocked senders wake and re-resolve.
     fn close(&self);
-    /// Point an outbox at a real inbox (or at nothing).
-    fn set_route(&self, target: Option<(&Arc<dyn Node>, Policy)>);
+    /// Point an outbox at a real inbox (or at nothing); a lossy route carries the
+    /// report its drops are told to.
+    fn set_route(&self, target: Option<(&Arc<dyn Node>, Policy)>, report: Option<Arc<DropReport>>);
     fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
     /// An inbox whose reader has been handed out (only real inboxes can be).
     fn is_taken(&self) -> bool {
@@ -355,8 +363,12 @@ impl<T: Send + 'static> Node for InboxNode<T> {
             capacity: Some(self.queue.capacity()),
             received: self.received.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
+            bytes: self.queue.bytes(),
             ..NodeStats::default()
         }
+    }
+    fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
     fn close(&self) {
         self.shut();
@@ -367,13 +379,18 @@ impl<T: Send + 'static> Node for InboxNode<T> {
     fn set_taken(&self) {
         self.queue.taken.store(true, Ordering::Relaxed);
     }
-    fn set_route(&self, _target: Option<(&Arc<dyn Node>, Policy)>) {}
+    fn set_route(&self, _target: Option<(&Arc<dyn Node>, Policy)>, _r: Option<Arc<DropReport>>) {}
     fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
     fn new_like(&self, kind: NodeKind, capacity: usize) -> Arc<dyn Node> {
         match kind {
-            NodeKind::Inbox => Arc::new(InboxNode::<T>::new(capacity)),
+            NodeKind::Inbox => {
+                let node = InboxNode::<T>::new(capacity);
+                // A new capacity keeps the byte budget.
+                node.queue.set_budget(self.queue.budget());
+                Arc::new(node)
+            }
             _ => make_node::<T>(kind, capacity),
         }
     }
@@ -396,7 +413,7 @@ impl<T: Send + 'static> Node for PassNode<T> {
         NodeStats::default()
     }
     fn close(&self) {}
-    fn set_route(&self, _target: Option<(&Arc<dyn Node>, Policy)>) {}
+    fn set_route(&self, _target: Option<(&Arc<dyn Node>, Policy)>, _r: Option<Arc<DropReport>>) {}
     fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
@@ -405,10 +422,12 @@ impl<T: Send + 'static> Node for PassNode<T> {
     }
 }
 
-/// Where an outbox's messages go: the final inbox and the policy of the link.
+/// Where an outbox's messages go: the final inbox and the policy of the link (with,
+/// for a lossy link, where its drops are reported).
 pub(crate) struct Route<T> {
     target: Arc<InboxNode<T>>,
     policy: Policy,
+    report: Option<Arc<DropReport>>,
 }
 
 impl<T> Clone for Route<T> {
@@ -416,6 +435,7 @@ impl<T> Clone for Route<T> {
         Route {
             target: self.target.clone(),
             policy: self.policy,
+            report: self.report.clone(),
         }
     }
 }
@@ -436,6 +456,9 @@ pub(crate) struct OutboxNode<T> {
     sent: AtomicU64,
     dropped: AtomicU64,
     undelivered: AtomicU64,
+    /// `` outbox `name` of Component#id `` for send errors, for outboxes declared by
+    /// name (the default `outbox` is named by [`Context::send`](crate::Context::send)).
+    label: Option<Arc<String>>,
 }
 
 impl<T> OutboxNode<T> {
@@ -446,6 +469,37 @@ impl<T> OutboxNode<T> {
             sent: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             undelivered: AtomicU64::new(0),
+            label: None,
+        }
+    }
+
+    /// An outbox whose send errors name it.
+    pub(crate) fn labelled(label: Arc<String>) -> Self {
+        OutboxNode {
+            label: Some(label),
+            ..OutboxNode::new()
+        }
+    }
+
+    /// A component's default `outbox`: its errors say which box (one label shared by
+    /// every component; the component is named where its failure is logged).
+    pub(crate) fn default_outbox() -> Self {
+        static LABEL: std::sync::OnceLock<Arc<String>> = std::sync::OnceLock::new();
+        Self::labelled(
+            LABEL
+                .get_or_init(|| Arc::new("outbox `outbox`".to_string()))
+                .clone(),
+        )
+    }
+
+    /// Tell the route's report (a lossy link's) about a drop.
+    fn report_drop(&self) {
+        let report = {
+            let guard = self.route.lock().unwrap_or_else(|p| p.into_inner());
+            guard.as_ref().and_then(|r| r.report.clone())
+        };
+        if let Some(r) = report {
+            r.note(self.dropped.load(Ordering::Relaxed));
         }
     }
 
@@ -486,14 +540,21 @@ impl<T: Send + 'static> Node for OutboxNode<T> {
             ..NodeStats::default()
         }
     }
+    fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
     fn close(&self) {}
-    fn set_route(&self, target: Option<(&Arc<dyn Node>, Policy)>) {
+    fn set_route(&self, target: Option<(&Arc<dyn Node>, Policy)>, report: Option<Arc<DropReport>>) {
         let route = target.and_then(|(node, policy)| {
             node.clone()
                 .as_any_arc()
                 .downcast::<InboxNode<T>>()
                 .ok()
-                .map(|target| Route { target, policy })
+                .map(|target| Route {
+                    target,
+                    policy,
+                    report,
+                })
         });
         let mut guard = self.route.lock().unwrap_or_else(|p| p.into_inner());
         *guard = route;
@@ -778,12 +839,13 @@ impl<T: Send + 'static> Outbox<T> {
 
     fn undelivered(&self, msg: T) -> SendError<T> {
         bump(&self.node.undelivered);
-        SendError(msg)
+        SendError::labelled(msg, self.node.label.clone())
     }
 
     fn dropped(&self, target: &InboxNode<T>) {
         bump(&self.node.dropped);
         target.dropped.fetch_add(1, Ordering::Relaxed);
+        self.node.report_drop();
     }
 
     /// Send a message, waiting for space if the destination is full and the link's
@@ -877,7 +939,7 @@ impl<T: Send + 'static> Outbox<T> {
                         self.dropped(target);
                     }
                 }
-                if queue.push_evicting(msg)?.is_some() {
+                for _ in 0..queue.push_evicting(msg)? {
                     self.dropped(target);
                 }
                 true

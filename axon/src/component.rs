@@ -486,6 +486,41 @@ impl Setup<'_> {
         self.rt.set_capacity(self.id, name, capacity)
     }
 
+    /// Bound one of this component's inboxes in bytes as well as in messages (see
+    /// [`Runtime::set_byte_budget`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Runtime::set_byte_budget`], and [`LinkError::WrongType`] if the box does
+    /// not carry `T`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use axon::{BoxError, Bytes, Component, Context, LinkError, Setup};
+    /// struct Writer;
+    /// impl Component for Writer {
+    ///     type In = Bytes;
+    ///     type Out = ();
+    ///     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
+    ///         s.set_byte_budget::<Bytes>("inbox", 64 * 1024) // at most ~64 KiB waiting
+    ///     }
+    ///     async fn run(self, mut ctx: Context<Bytes, ()>) -> Result<(), BoxError> {
+    ///         while ctx.recv().await.is_some() {}
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # let _ = Writer;
+    /// ```
+    pub fn set_byte_budget<T: crate::MessageSize + Send + 'static>(
+        &mut self,
+        name: &str,
+        bytes: usize,
+    ) -> Result<(), LinkError> {
+        let inbox = self.rt.box_ref::<T>(self.id, name)?;
+        self.rt.set_byte_budget(inbox, bytes)
+    }
+
     /// A typed reference to one of this component's own boxes.
     ///
     /// # Errors

@@ -1,33 +1,89 @@
 //! Errors of boxes and links.
 
+use std::sync::Arc;
+
 use thiserror::Error;
 
 /// A send found no destination: the outbox is not linked, or its destination's
-/// component has ended. The message is handed back.
+/// component has ended. The message is handed back (field `0`), and the error names
+/// the outbox and its component where it is known (boxes declared by name, and sends
+/// through [`Context::send`](crate::Context::send)).
 ///
 /// # Examples
 ///
 /// ```
-/// let err = axon::SendError(5u32);
+/// let err = axon::SendError::new(5u32);
+/// assert_eq!(err.0, 5);
 /// assert_eq!(err.into_inner(), 5);
 /// ```
-#[derive(Debug, Error, PartialEq, Eq)]
-#[error("no destination: the outbox is not linked or its destination has ended")]
-pub struct SendError<T>(pub T);
+#[derive(Debug)]
+pub struct SendError<T>(pub T, pub(crate) Option<Arc<String>>);
 
 impl<T> SendError<T> {
+    /// A send error for `msg` that names no outbox.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = axon::SendError::new("late");
+    /// assert_eq!(err.to_string(), "outbox has no destination (not linked, or its destination has ended)");
+    /// ```
+    pub fn new(msg: T) -> Self {
+        SendError(msg, None)
+    }
+
     /// The message that was not sent.
     ///
     /// # Examples
     ///
     /// ```
-    /// let err = axon::SendError("late".to_string());
+    /// let err = axon::SendError::new("late".to_string());
     /// assert_eq!(err.into_inner(), "late");
     /// ```
     pub fn into_inner(self) -> T {
         self.0
     }
+
+    /// The outbox that found no destination, as `` outbox `name` of Component#id ``, if
+    /// known.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(axon::SendError::new(1).outbox(), None);
+    /// ```
+    pub fn outbox(&self) -> Option<&str> {
+        self.1.as_deref().map(String::as_str)
+    }
+
+    pub(crate) fn labelled(msg: T, label: Option<Arc<String>>) -> Self {
+        SendError(msg, label)
+    }
 }
+
+impl<T: PartialEq> PartialEq for SendError<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl<T: Eq> Eq for SendError<T> {}
+
+impl<T> std::fmt::Display for SendError<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.outbox() {
+            Some(label) => write!(
+                f,
+                "{label} has no destination (not linked, or its destination has ended)"
+            ),
+            None => {
+                f.write_str("outbox has no destination (not linked, or its destination has ended)")
+            }
+        }
+    }
+}
+
+impl<T: std::fmt::Debug> std::error::Error for SendError<T> {}
 
 /// Why [`Outbox::try_send`](crate::Outbox::try_send) did not send. The message is handed back.
 ///
@@ -212,7 +268,7 @@ pub enum LinkError {
     UnknownService {
         /// The name asked for.
         name: String,
-        /// The services that exist, comma separated.
+        /// The services that exist, comma separated, or `none`.
         existing: String,
     },
     /// A service of that name already exists.

@@ -139,7 +139,7 @@ impl External {
     /// let mut ext = rt.external("main");
     /// let (_r, mut numbers) = ext.add_outbox::<u32>("numbers").unwrap();
     /// // Not linked yet: the message is handed back.
-    /// assert_eq!(numbers.send(1).await, Err(axon::SendError(1)));
+    /// assert_eq!(numbers.send(1).await, Err(axon::SendError::new(1)));
     /// # }
     /// ```
     pub fn add_outbox<T: Send + 'static>(

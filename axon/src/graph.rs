@@ -13,6 +13,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::boxes::{BoxId, ComponentId, Direction, Node, NodeKind, Policy};
+use crate::drops::DropReport;
 use crate::error::LinkError;
 use crate::exit::ChildExit;
 
@@ -470,7 +471,9 @@ impl GraphState {
 
     /// Follow links from `src` to the real inbox they end in, if any, and the policy
     /// that applies (the first non-blocking policy along the way).
-    fn resolve(&self, src: BoxId) -> Option<(Arc<dyn Node>, Policy)> {
+    /// The queued inbox a chain of links from `src` ends at, with its id and the
+    /// chain's policy (the first non-blocking one).
+    pub(crate) fn resolve(&self, src: BoxId) -> Option<(Arc<dyn Node>, Policy, BoxId)> {
         let mut policy = Policy::Block;
         let mut cur = src;
         for _ in 0..MAX_CHAIN {
@@ -480,7 +483,7 @@ impl GraphState {
             }
             let next = self.get_box(link.to)?;
             if next.node.kind() == NodeKind::Inbox {
-                return Some((next.node.clone(), policy));
+                return Some((next.node.clone(), policy, link.to));
             }
             cur = link.to;
         }
@@ -500,7 +503,18 @@ impl GraphState {
             };
             if entry.node.kind() == NodeKind::Outbox {
                 let route = self.resolve(id);
-                entry.node.set_route(route.as_ref().map(|(n, p)| (n, *p)));
+                // A lossy route names its ends once, here, for the warnings its drops give.
+                let report =
+                    route
+                        .as_ref()
+                        .filter(|(_, p, _)| *p != Policy::Block)
+                        .map(|(_, p, to)| {
+                            let ends = format!("{} -> {}", self.label(id), self.label(*to));
+                            Arc::new(DropReport::new(ends, *p))
+                        });
+                entry
+                    .node
+                    .set_route(route.as_ref().map(|(n, p, _)| (n, *p)), report);
             }
             // Sources that link into a real inbox are not affected by its changes.
             if entry.node.kind() != NodeKind::Inbox {
@@ -617,7 +631,7 @@ impl GraphState {
             .boxes
             .get_mut(id.index as usize)?
             .take()?;
-        entry.node.set_route(None);
+        entry.node.set_route(None, None);
         if let Some(link) = entry.link() {
             if let Some(b) = self.get_box_mut(link.to) {
                 b.remove_incoming(id);

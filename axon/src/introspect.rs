@@ -51,6 +51,8 @@ pub enum GraphEvent {
         name: String,
         /// Why it ended ([`Exit`](crate::Exit) as text).
         exit: String,
+        /// Messages its links lost under lossy policies, sending and receiving.
+        dropped: u64,
     },
     /// A link was made.
     Linked {
@@ -105,6 +107,33 @@ pub struct Snapshot {
     pub components: Vec<ComponentInfo>,
     /// Links, by source.
     pub links: Vec<LinkInfo>,
+    /// Registered services, by name.
+    pub services: Vec<ServiceInfo>,
+}
+
+/// One registered service: a box findable by name
+/// ([`Runtime::register_service`](crate::Runtime::register_service)).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use axon::{Context, component::from_fn};
+/// let rt = axon::Runtime::new();
+/// let store = rt.add(from_fn("store", |_c: Context<String, ()>| async { Ok(()) })).unwrap();
+/// rt.register_service("kv-store", store.inbox()).unwrap();
+/// let s = &rt.snapshot().services[0];
+/// assert_eq!((s.name.as_str(), s.component, s.box_name.as_str()), ("kv-store", store.id(), "inbox"));
+/// # }
+/// ```
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceInfo {
+    /// The name it is found by.
+    pub name: String,
+    /// The component whose box it is.
+    pub component: ComponentId,
+    /// The box.
+    pub box_name: String,
 }
 
 /// One live component.
@@ -175,6 +204,10 @@ pub struct BoxInfo {
     pub dropped: u64,
     /// Sends handed back because the outbox had no destination.
     pub undelivered: u64,
+    /// Bytes queued now, for an inbox with a byte budget.
+    pub bytes: Option<usize>,
+    /// The inbox's byte budget, if it has one.
+    pub byte_budget: Option<usize>,
 }
 
 /// One link.
@@ -229,6 +262,8 @@ pub(crate) fn snapshot(st: &GraphState) -> Snapshot {
                 received: s.received,
                 dropped: s.dropped,
                 undelivered: s.undelivered,
+                bytes: s.bytes.map(|(used, _)| used),
+                byte_budget: s.bytes.map(|(_, limit)| limit),
             });
             if let Some(l) = b.link() {
                 let to_box = st
@@ -255,7 +290,24 @@ pub(crate) fn snapshot(st: &GraphState) -> Snapshot {
             boxes,
         });
     }
-    Snapshot { components, links }
+    let mut services: Vec<ServiceInfo> = st
+        .services
+        .iter()
+        .map(|(name, b)| ServiceInfo {
+            name: name.clone(),
+            component: b.component,
+            box_name: st
+                .get_box(*b)
+                .map(|e| e.label.name().to_string())
+                .unwrap_or_default(),
+        })
+        .collect();
+    services.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    Snapshot {
+        components,
+        links,
+        services,
+    }
 }
 
 impl Snapshot {
@@ -351,20 +403,22 @@ impl Snapshot {
         if children.is_empty() {
             let _ = writeln!(
                 out,
-                "{pad}c{} [label=\"{}#{}\"];",
+                "{pad}c{} [label=\"{}#{}{}\"];",
                 c.id.0,
                 escape(&c.name),
-                c.id.0
+                c.id.0,
+                box_lines(c)
             );
         } else {
             let _ = writeln!(out, "{pad}subgraph cluster_{} {{", c.id.0);
             let _ = writeln!(out, "{pad}  label=\"{}#{}\";", escape(&c.name), c.id.0);
             let _ = writeln!(
                 out,
-                "{pad}  c{} [label=\"{}#{} (boundary)\", shape=oval];",
+                "{pad}  c{} [label=\"{}#{} (boundary){}\", shape=oval];",
                 c.id.0,
                 escape(&c.name),
-                c.id.0
+                c.id.0,
+                box_lines(c)
             );
             for k in children {
                 self.dot_component(k, depth + 1, out);
@@ -445,4 +499,21 @@ fn escape(s: &str) -> String {
 
 fn mermaid_escape(s: &str) -> String {
     s.replace('"', "#quot;")
+}
+
+/// A DOT label's box lines: `\nin: inbox, control\nout: outbox, signal`.
+fn box_lines(c: &ComponentInfo) -> String {
+    let names = |d: Direction| {
+        c.boxes
+            .iter()
+            .filter(|b| b.direction == d)
+            .map(|b| escape(&b.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "\\nin: {}\\nout: {}",
+        names(Direction::In),
+        names(Direction::Out)
+    )
 }

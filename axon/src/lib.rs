@@ -51,6 +51,7 @@
 mod boxes;
 pub mod component;
 mod control;
+mod drops;
 mod error;
 mod exit;
 mod exit_reports;
@@ -59,6 +60,8 @@ mod graph;
 pub mod introspect;
 mod queue;
 mod runtime;
+mod shutdown;
+mod size;
 mod sync;
 pub mod testing;
 pub mod threaded;
@@ -68,6 +71,8 @@ pub use boxes::{
     BoxId, BoxRef, CONTROL_CAPACITY, ComponentId, DEFAULT_CAPACITY, Direction, Inbox, Outbox,
     Policy,
 };
+/// Byte buffers, re-exported because [`MessageSize`] and the TCP parts of the API use them.
+pub use bytes::{self, Bytes};
 pub use component::{Child, ChildExits, Component, Context, DynComponent, Setup};
 pub use control::Control;
 pub use error::{LinkError, SendError, TryRecvError, TrySendError};
@@ -75,3 +80,5 @@ pub use exit::{BoxError, ChildExit, Exit};
 pub use external::External;
 pub use introspect::{GraphEvent, Snapshot};
 pub use runtime::{Handle, Prepared, PreparedDyn, Runtime};
+pub use shutdown::ShutdownSummary;
+pub use size::MessageSize;

@@ -19,6 +19,11 @@
 //!   notification on (the event does this), so no slot is left unclaimed.
 //! * Closing wakes everyone: senders get their message back, the reader drains what is
 //!   queued and then sees the end.
+//! * A queue may also be bounded in bytes ([`Queue::set_budget`]): a size function
+//!   measures each message as it enters and leaves, and the queue counts as full when
+//!   either bound is reached. A message larger than the whole budget still enters an
+//!   empty queue (else it could never be sent), so a budget bounds what waits to about
+//!   the budget plus one message.
 
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
@@ -85,6 +90,55 @@ struct State<T> {
     reader: Option<Waker>,
     /// Senders between finding the queue full and enqueueing (or giving up).
     blocked_senders: u32,
+    /// The byte bound, if any; boxed because most queues have none.
+    budget: Option<Box<Budget<T>>>,
+}
+
+/// A byte bound as given: the most bytes queued, and how to measure a message.
+pub(crate) type ByteBound<T> = (usize, fn(&T) -> usize);
+
+/// A queue's bound in bytes.
+struct Budget<T> {
+    limit: usize,
+    size: fn(&T) -> usize,
+    /// Bytes of the messages queued now, by `size`.
+    used: usize,
+}
+
+impl<T> State<T> {
+    /// Room for a message of `size` bytes (0 without a budget)?
+    #[inline]
+    fn has_room(&self, capacity: usize, size: usize) -> bool {
+        let len = self.items.len();
+        len < capacity
+            && self
+                .budget
+                .as_ref()
+                .is_none_or(|b| len == 0 || b.used.saturating_add(size) <= b.limit)
+    }
+
+    /// The size of `msg` under the budget (0 without one).
+    #[inline]
+    fn size_of(&self, msg: &T) -> usize {
+        self.budget.as_ref().map_or(0, |b| (b.size)(msg))
+    }
+
+    #[inline]
+    fn push_sized(&mut self, msg: T, size: usize) {
+        if let Some(b) = self.budget.as_mut() {
+            b.used += size;
+        }
+        self.items.push_back(msg);
+    }
+
+    #[inline]
+    fn pop_sized(&mut self) -> Option<T> {
+        let msg = self.items.pop_front()?;
+        if let Some(b) = self.budget.as_mut() {
+            b.used = b.used.saturating_sub((b.size)(&msg));
+        }
+        Some(msg)
+    }
 }
 
 /// A bounded multi-producer, single-consumer queue; see the module docs.
@@ -119,6 +173,7 @@ impl<T> Queue<T> {
                 closed: false,
                 reader: None,
                 blocked_senders: 0,
+                budget: None,
             }),
             len: AtomicU32::new(0),
             parked: AtomicU32::new(0),
@@ -159,6 +214,39 @@ impl<T> Queue<T> {
         self.closed.load(Ordering::Relaxed)
     }
 
+    /// Bound the queue in bytes as well, measuring each message with `size`; `None`
+    /// removes the bound. What is queued now is measured at once. Senders waiting for
+    /// room look again (a larger budget may let them in).
+    pub(crate) fn set_budget(&self, budget: Option<ByteBound<T>>) {
+        let notify = {
+            let mut st = self.lock();
+            st.budget = budget.map(|(limit, size)| {
+                let used = st
+                    .items
+                    .head
+                    .iter()
+                    .chain(st.items.rest.iter())
+                    .map(size)
+                    .sum();
+                Box::new(Budget { limit, size, used })
+            });
+            st.blocked_senders > 0
+        };
+        if notify {
+            self.space.notify(usize::MAX);
+        }
+    }
+
+    /// The byte bound and its size function, if any (to carry over to a replacement).
+    pub(crate) fn budget(&self) -> Option<ByteBound<T>> {
+        self.lock().budget.as_ref().map(|b| (b.limit, b.size))
+    }
+
+    /// Bytes queued now and the byte bound, if the queue has one (takes the lock).
+    pub(crate) fn bytes(&self) -> Option<(usize, usize)> {
+        self.lock().budget.as_ref().map(|b| (b.used, b.limit))
+    }
+
     fn take_reader(&self, st: &mut State<T>) -> Option<Waker> {
         let w = st.reader.take();
         if w.is_some() {
@@ -188,10 +276,11 @@ impl<T> Queue<T> {
             if st.closed {
                 return Err(PushError::Closed(msg));
             }
-            if st.items.len() >= self.capacity() {
+            let size = st.size_of(&msg);
+            if !st.has_room(self.capacity(), size) {
                 return Err(PushError::Full(msg));
             }
-            st.items.push_back(msg);
+            st.push_sized(msg, size);
             self.mirror_len(&st);
             self.take_reader(&mut st)
         };
@@ -201,27 +290,31 @@ impl<T> Queue<T> {
         Ok(())
     }
 
-    /// Enqueue, making room by removing the oldest message if the queue is full;
-    /// returns what was removed. `Err` if closed.
-    pub(crate) fn push_evicting(&self, msg: T) -> Result<Option<T>, T> {
+    /// Enqueue, making room by removing the oldest messages while the queue is full
+    /// (by count or by bytes); returns how many were removed. `Err` if closed.
+    pub(crate) fn push_evicting(&self, msg: T) -> Result<usize, T> {
         let (evicted, reader) = {
             let mut st = self.lock();
             if st.closed {
                 return Err(msg);
             }
-            let evicted = if st.items.len() >= self.capacity() {
-                st.items.pop_front()
-            } else {
-                None
-            };
-            st.items.push_back(msg);
+            let size = st.size_of(&msg);
+            let mut evicted = SmallVec::<[T; 1]>::new();
+            while !st.has_room(self.capacity(), size) {
+                match st.pop_sized() {
+                    Some(old) => evicted.push(old),
+                    None => break,
+                }
+            }
+            st.push_sized(msg, size);
             self.mirror_len(&st);
             (evicted, self.take_reader(&mut st))
         };
         if let Some(w) = reader {
             w.wake();
         }
-        Ok(evicted)
+        // The evicted messages are dropped here, outside the lock.
+        Ok(evicted.len())
     }
 
     /// Remove everything queued (for "keep latest"); returns how many were removed.
@@ -231,6 +324,9 @@ impl<T> Queue<T> {
             // Dropped outside the lock; the buffer is kept. A queue cleared before every
             // send holds one message at most, so this does not allocate.
             let removed = st.items.take_all();
+            if let Some(b) = st.budget.as_mut() {
+                b.used = 0;
+            }
             self.len.store(0, Ordering::Relaxed);
             (removed, st.blocked_senders > 0)
         };
@@ -276,7 +372,8 @@ impl<T> Queue<T> {
                     }
                     return PushPoll::Closed(msg);
                 }
-                if st.items.len() >= self.capacity() {
+                let size = st.size_of(&msg);
+                if !st.has_room(self.capacity(), size) {
                     if !wait.registered {
                         st.blocked_senders += 1;
                         wait.registered = true;
@@ -286,7 +383,7 @@ impl<T> Queue<T> {
                     wait.listener = Some(self.space.listen());
                     continue;
                 }
-                st.items.push_back(msg);
+                st.push_sized(msg, size);
                 self.mirror_len(&st);
                 if wait.registered {
                     st.blocked_senders -= 1;
@@ -317,7 +414,7 @@ impl<T> Queue<T> {
     /// Take the oldest message under the lock, with whether a sender waits for room;
     /// `Err(closed)` if there is none.
     fn pop_locked(st: &mut State<T>, len: &AtomicU32) -> Result<(T, bool), bool> {
-        match st.items.pop_front() {
+        match st.pop_sized() {
             Some(m) => {
                 len.store(st.items.len() as u32, Ordering::Relaxed);
                 Ok((m, st.blocked_senders > 0))
@@ -545,6 +642,66 @@ mod tests {
         assert!(cancelled.await.unwrap_err().is_cancelled());
         waiting.await.unwrap().ok();
         assert_eq!(q.pop().await, Some(2));
+        assert_eq!(q.lock().blocked_senders, 0);
+    }
+
+    // The size function's type is `fn(&T)` for `T = Vec<u8>`.
+    #[allow(clippy::ptr_arg)]
+    fn len_of(v: &Vec<u8>) -> usize {
+        v.len()
+    }
+
+    #[test]
+    fn a_byte_budget_bounds_what_waits_by_size() {
+        let q = Queue::new(64);
+        q.set_budget(Some((10, len_of)));
+        assert!(q.try_push(vec![0; 6]).is_ok());
+        assert!(q.try_push(vec![0; 4]).is_ok());
+        // 10 of 10 bytes used: a third message does not fit, though 62 slots are free.
+        assert!(matches!(q.try_push(vec![0; 1]), Err(PushError::Full(_))));
+        assert_eq!(q.bytes(), Some((10, 10)));
+        assert_eq!(q.try_pop().map(|v| v.len()), Ok(6));
+        assert_eq!(q.bytes(), Some((4, 10)));
+        assert!(q.try_push(vec![0; 6]).is_ok());
+        assert_eq!(q.try_pop().map(|v| v.len()), Ok(4));
+        assert_eq!(q.try_pop().map(|v| v.len()), Ok(6));
+        // A message larger than the whole budget enters an empty queue, and only then.
+        assert!(q.try_push(vec![0; 100]).is_ok());
+        assert!(matches!(q.try_push(vec![0; 1]), Err(PushError::Full(_))));
+        assert_eq!(q.bytes(), Some((100, 10)));
+    }
+
+    #[test]
+    fn evicting_under_a_byte_budget_removes_as_many_old_messages_as_needed() {
+        let q = Queue::new(64);
+        q.set_budget(Some((10, len_of)));
+        for _ in 0..5 {
+            assert!(q.try_push(vec![0; 2]).is_ok());
+        }
+        assert_eq!(q.push_evicting(vec![1; 5]).ok(), Some(3));
+        assert_eq!(q.len(), 3);
+        assert_eq!(q.bytes(), Some((9, 10)));
+        assert_eq!(q.clear(), 3);
+        assert_eq!(q.bytes(), Some((0, 10)));
+    }
+
+    #[tokio::test]
+    async fn a_sender_blocked_by_bytes_gets_in_once_enough_is_read() {
+        let q = Arc::new(Queue::new(64));
+        q.set_budget(Some((8, len_of)));
+        q.try_push(vec![0; 5]).ok();
+        q.try_push(vec![0; 3]).ok();
+        let sender = {
+            let q = q.clone();
+            tokio::spawn(async move { q.push(vec![7; 4]).await })
+        };
+        while q.lock().blocked_senders < 1 {
+            tokio::task::yield_now().await;
+        }
+        // Reading the 5-byte message frees enough room for the waiting 4 bytes.
+        assert_eq!(q.pop().await.map(|v| v.len()), Some(5));
+        assert!(sender.await.unwrap().is_ok());
+        assert_eq!(q.bytes(), Some((7, 8)));
         assert_eq!(q.lock().blocked_senders, 0);
     }
 }

@@ -26,6 +26,7 @@ use crate::exit::{ChildExit, Exit};
 use crate::exit_reports;
 use crate::graph::{BoxEntry, BoxLabel, ComponentEntry, GraphState, Phase, Stopper};
 use crate::introspect::{GraphEvent, Snapshot};
+use crate::size::MessageSize;
 
 const EVENT_CAPACITY: usize = 4096;
 
@@ -773,7 +774,11 @@ impl Runtime {
                 "lifecycle messages in",
                 Arc::new(InboxNode::<Control>::new(crate::CONTROL_CAPACITY)),
             )),
-            Some(new_box::<C::Out>("outbox", "data out", NodeKind::Outbox, 0)),
+            Some(entry(
+                "outbox",
+                "data out",
+                Arc::new(OutboxNode::<C::Out>::default_outbox()),
+            )),
             Some(new_box::<Control>(
                 "signal",
                 "lifecycle messages out",
@@ -942,6 +947,7 @@ impl Runtime {
         let mut unlinked = Vec::new();
         let mut aborts = Vec::new();
         let mut labels = Vec::new();
+        let mut dropped = 0u64;
         let (name, parent, orphans) = {
             let mut st = self.lock();
             let Some(entry) = st.components.get(&id) else {
@@ -966,6 +972,7 @@ impl Runtime {
                     }
                 }
                 if let Some((b, removed)) = st.remove_box(bid) {
+                    dropped += b.node.dropped();
                     nodes.push(b.node);
                     unlinked.extend(removed);
                 }
@@ -998,6 +1005,15 @@ impl Runtime {
                 _ => tracing::trace!(component = %name, id = id.0, %exit, "component ended"),
             }
         }
+        if dropped > 0 {
+            tracing::warn!(
+                component = %name,
+                id = id.0,
+                dropped,
+                "{name}#{} ended ({exit}); lossy links dropped {dropped} of its messages",
+                id.0
+            );
+        }
         for node in &nodes {
             node.close();
         }
@@ -1027,6 +1043,7 @@ impl Runtime {
             id,
             name: name.to_string(),
             exit: exit.to_string(),
+            dropped,
         });
     }
 
@@ -1122,7 +1139,7 @@ impl Runtime {
         let target = {
             let st = self.lock();
             let Ok(start) = st.box_id(id, "control") else {
-                return Err(SendError(msg));
+                return Err(SendError::new(msg));
             };
             let mut cur = start;
             let mut found = None;
@@ -1141,9 +1158,9 @@ impl Runtime {
         };
         let Some(node) = target.and_then(|n| n.as_any_arc().downcast::<InboxNode<Control>>().ok())
         else {
-            return Err(SendError(msg));
+            return Err(SendError::new(msg));
         };
-        node.queue().push(msg).await.map_err(SendError)?;
+        node.queue().push(msg).await.map_err(SendError::new)?;
         Ok(())
     }
 
@@ -1482,11 +1499,19 @@ impl Runtime {
         name: impl Into<Cow<'static, str>>,
         description: &'static str,
     ) -> Result<BoxId, LinkError> {
+        let name = name.into();
+        let label = {
+            let st = self.lock();
+            format!(
+                "outbox `{name}` of {}",
+                st.entry(component)?.label(component)
+            )
+        };
         self.add_node(
             component,
-            name.into(),
+            name,
             description,
-            make_node::<T>(NodeKind::Outbox, 0),
+            Arc::new(OutboxNode::<T>::labelled(Arc::new(label))),
         )
     }
 
@@ -1611,6 +1636,73 @@ impl Runtime {
         capacity: usize,
     ) -> Result<(), LinkError> {
         self.replace_node(component, name, NodeKind::Inbox, capacity)
+    }
+
+    /// Bound a queued inbox in bytes as well as in messages: a send waits (or the
+    /// link's policy applies) once the messages queued there add up to `bytes`, as
+    /// measured by [`MessageSize`]. A message larger than the whole budget still enters
+    /// an empty inbox, so what waits is bounded by about `bytes` plus one message. The
+    /// budget can be set before or while the component runs, and is kept by a later
+    /// [`Setup::set_capacity`](crate::Setup::set_capacity).
+    ///
+    /// A passthrough inbox (a composite's boundary) passes the budget on to the queued
+    /// inbox it leads to.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::WrongDirection`] if `inbox` is an outbox or a passthrough that
+    /// leads to no queued inbox yet; an unknown box.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Bytes, Context, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let writer = rt.add(from_fn("writer", |mut c: Context<Bytes, ()>| async move {
+    ///     while c.recv().await.is_some() {}
+    ///     Ok(())
+    /// })).unwrap();
+    /// rt.set_byte_budget(writer.inbox(), 256 * 1024).unwrap();
+    /// let snap = rt.snapshot();
+    /// let inbox = snap.component(writer.id()).unwrap().boxes.iter().find(|b| b.name == "inbox").unwrap();
+    /// assert_eq!((inbox.bytes, inbox.byte_budget), (Some(0), Some(256 * 1024)));
+    /// # }
+    /// ```
+    pub fn set_byte_budget<T: MessageSize + Send + 'static>(
+        &self,
+        inbox: BoxRef<T>,
+        bytes: usize,
+    ) -> Result<(), LinkError> {
+        let id = inbox.id();
+        let node = {
+            let st = self.lock();
+            let entry = st.entry(id.component)?;
+            let b = st.get_box(id).ok_or_else(|| LinkError::UnknownComponent {
+                component: entry.label(id.component),
+            })?;
+            let label = format!("{}.{}", entry.label(id.component), b.label.name());
+            let wrong = |reason| LinkError::WrongDirection {
+                from: label.clone(),
+                to: label.clone(),
+                reason,
+            };
+            let node = match b.node.kind() {
+                NodeKind::Inbox => b.node.clone(),
+                // A composite's boundary: the budget goes on the inbox it leads to.
+                NodeKind::Passthrough => st
+                    .resolve(id)
+                    .map(|(n, _, _)| n)
+                    .ok_or_else(|| wrong("a passthrough inbox that leads to no queued inbox"))?,
+                NodeKind::Outbox => return Err(wrong("an outbox has no queue to bound")),
+            };
+            node.as_any_arc()
+                .downcast::<InboxNode<T>>()
+                .map_err(|_| wrong("not an inbox of this message type"))?
+        };
+        node.queue()
+            .set_budget(Some((bytes, <T as MessageSize>::message_size)));
+        Ok(())
     }
 
     pub(crate) fn take_inbox<T: Send + 'static>(
@@ -1815,7 +1907,11 @@ impl Runtime {
                     names.sort_unstable();
                     return Err(LinkError::UnknownService {
                         name: name.to_string(),
-                        existing: names.join(", "),
+                        existing: if names.is_empty() {
+                            "none".to_string()
+                        } else {
+                            names.join(", ")
+                        },
                     });
                 }
             }

@@ -226,7 +226,7 @@ impl<I: Send + 'static, O: Send + 'static> Harness<I, O> {
     /// let mut h = Harness::new(echo);
     /// h.finish().await;
     /// assert!(h.exit().await.is_clean());
-    /// assert_eq!(h.try_send(1).await, Err(axon::SendError(1)));
+    /// assert_eq!(h.try_send(1).await, Err(axon::SendError::new(1)));
     /// # }
     /// ```
     pub async fn try_send(&mut self, msg: I) -> Result<(), SendError<I>> {

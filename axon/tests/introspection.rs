@@ -104,3 +104,35 @@ fn short(label: &str) -> String {
     let (_, bx) = rest.split_once('.').unwrap();
     format!("{name}.{bx}")
 }
+
+#[tokio::test]
+async fn dot_lists_each_nodes_boxes_and_the_snapshot_lists_services() {
+    let rt = Runtime::new();
+    let err = rt.service::<String>("kv-store").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no service named \"kv-store\"; registered: none"
+    );
+    let store = rt
+        .add(from_fn("store", |_c: Context<String, ()>| async { Ok(()) }))
+        .unwrap();
+    rt.register_service("kv-store", store.inbox()).unwrap();
+    let err = rt.service::<String>("kv").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no service named \"kv\"; registered: kv-store"
+    );
+    let snap = rt.snapshot();
+    assert_eq!(snap.services.len(), 1);
+    assert_eq!(snap.services[0].name, "kv-store");
+    assert_eq!(snap.services[0].component, store.id());
+    let dot = snap.to_dot();
+    assert!(
+        dot.contains(&format!(
+            "c{} [label=\"store#{}\\nin: inbox, control\\nout: outbox, signal\"]",
+            store.id().get(),
+            store.id().get()
+        )),
+        "{dot}"
+    );
+}

@@ -275,3 +275,54 @@ async fn the_harness_links_extra_endpoints_to_any_box_more_than_once() {
     let err = h.outbox_receiver::<u32>("outbox").unwrap_err();
     assert!(matches!(err, LinkError::AlreadyLinked { .. }), "{err}");
 }
+
+/// A composite whose one child ignores `Shutdown`.
+struct Holder;
+
+impl Component for Holder {
+    type In = ();
+    type Out = ();
+    fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
+        s.make_passthrough("control")?;
+        let kid = s.add_child(from_fn("deaf", |_c: Context<(), ()>| {
+            std::future::pending()
+        }))?;
+        let own = s.own::<Control>("control")?;
+        s.link(own, kid.control())
+    }
+    async fn run(self, mut ctx: Context<(), ()>) -> Result<(), BoxError> {
+        while ctx.next_child_exit().await.is_some() {}
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn runtime_shutdown_stops_everything_and_reports_what_it_had_to_force() {
+    let rt = Runtime::new();
+    let polite = rt.spawn(doubler()).unwrap();
+    let holder = rt.spawn(Holder).unwrap();
+    let started = tokio::time::Instant::now();
+    let summary = rt.shutdown(std::time::Duration::from_secs(3)).await;
+    assert_eq!(
+        summary.ended,
+        vec![format!("doubler#{}: shut down", polite.id().get())]
+    );
+    assert_eq!(
+        summary.forced,
+        vec![format!("Holder#{}", holder.id().get())]
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(3),
+        "waited for the deadline"
+    );
+    assert_eq!(
+        rt.live_components(),
+        0,
+        "the composite's children went with it"
+    );
+    assert!(
+        summary
+            .to_string()
+            .starts_with("1 ended, 1 forced: Holder#")
+    );
+}

@@ -210,7 +210,7 @@ async fn passthrough_chains_deliver_to_the_final_inbox_in_any_link_order() {
         let sink_id = snap.named("sink").unwrap().id;
         if inner_link_made_late {
             // Sending now finds no destination: the chain is not complete yet.
-            assert_eq!(out.send(99).await, Err(SendError(99)));
+            assert_eq!(out.send(99).await, Err(SendError::new(99)));
             rt.link_named((inner_shell_id, "inbox"), (sink_id, "inbox"), Policy::Block)
                 .unwrap();
         }
@@ -249,7 +249,7 @@ async fn unlinking_leaves_delivered_messages_and_hands_back_later_ones() {
         out.send(i).await.unwrap();
     }
     rt.unlink(out_ref.id()).unwrap();
-    assert_eq!(out.send(3).await, Err(SendError(3)));
+    assert_eq!(out.send(3).await, Err(SendError::new(3)));
     assert_eq!(out.try_send(4), Err(TrySendError::Unlinked(4)));
     let got: Vec<u32> = std::iter::from_fn(|| inbox.try_recv().ok()).collect();
     assert_eq!(got, vec![0, 1, 2]);
@@ -368,4 +368,45 @@ async fn relinking_under_load_loses_and_duplicates_nothing() {
         "a message was lost or duplicated"
     );
     assert!(relinks > 1, "the test must relink while the source runs");
+}
+
+#[tokio::test]
+async fn a_send_error_names_the_outbox_and_its_component() {
+    struct KvHandler;
+    impl Component for KvHandler {
+        type In = ();
+        type Out = u32;
+        fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
+            s.outbox::<u32>("store", "requests to the store").map(drop)
+        }
+        async fn run(self, mut ctx: Context<(), u32>) -> Result<(), BoxError> {
+            let mut store = ctx.outbox_named::<u32>("store")?;
+            store.send(1).await?;
+            Ok(())
+        }
+    }
+    let rt = Runtime::new();
+    let h = rt.spawn(KvHandler).unwrap();
+    let id = h.id();
+    let exit = h.join().await;
+    assert_eq!(
+        exit.to_string(),
+        format!(
+            "failed: outbox `store` of KvHandler#{} has no destination (not linked, or its destination has ended)",
+            id.get()
+        )
+    );
+    // The default outbox says which box too.
+    let lone = rt
+        .spawn(from_fn("lone", |mut ctx: Context<(), u8>| async move {
+            ctx.send(1).await?;
+            Ok(())
+        }))
+        .unwrap();
+    assert!(
+        lone.join()
+            .await
+            .to_string()
+            .contains("outbox `outbox` has no destination")
+    );
 }

@@ -15,10 +15,20 @@ use tokio::net::TcpStream;
 
 const TOTAL: u64 = 64 * 1024 * 1024;
 const WRITE: usize = 64 * 1024;
-/// What the server may hold at most: the handler's inbox (64 chunks of at most 64 KiB)
+/// What the server may hold at most: the handler's inbox (its byte budget, 256 KiB by
+/// default, or 64 chunks of at most 64 KiB without one)
 /// and the adapter's one pending chunk, plus what the two kernels buffer (loopback
 /// autotuning tops out at a few MiB each way). Far below the 64 MiB sent.
 const BOUND: u64 = 24 * 1024 * 1024;
+
+/// Full by count, or (with a byte budget) without room for another chunk as large as
+/// the client writes.
+fn is_full(b: &axon::introspect::BoxInfo) -> bool {
+    b.capacity.is_some_and(|cap| b.depth >= cap)
+        || b.bytes
+            .zip(b.byte_budget)
+            .is_some_and(|(used, limit)| used + WRITE > limit)
+}
 
 fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
@@ -78,12 +88,10 @@ async fn a_handler_that_never_reads_holds_the_writer_back_until_it_reads() {
     // progress: three samples in a row, each taken once everything is waiting, with
     // nothing written in between. The bound is checked throughout.
     let handler_inbox_full = || {
-        rt.snapshot().components.iter().any(|c| {
-            c.name == "sleepy"
-                && c.boxes
-                    .iter()
-                    .any(|b| b.name == "inbox" && b.capacity.is_some_and(|cap| b.depth >= cap))
-        })
+        rt.snapshot()
+            .components
+            .iter()
+            .any(|c| c.name == "sleepy" && c.boxes.iter().any(|b| b.name == "inbox" && is_full(b)))
     };
     let mut last = u64::MAX;
     let mut still = 0;

@@ -14,6 +14,7 @@ use std::time::Duration;
 /// | `drain_deadline` | 5 s | on `Shutdown`, how long handlers get to finish before they are stopped |
 /// | `backlog` | 1024 | the listen backlog (Kamaelia's was 5) |
 /// | `nodelay` | true | `TCP_NODELAY` on accepted sockets, so small replies are not held back |
+/// | `buffer_budget` | 256 KiB | byte budget of each connection's two data inboxes (bytes read waiting for the handler, bytes waiting for the socket), so a peer that never reads slows its handler instead of growing memory (`None`: messages counted only) |
 ///
 /// # Examples
 ///
@@ -45,6 +46,8 @@ pub struct ServerConfig {
     pub backlog: u32,
     /// Set `TCP_NODELAY` on accepted sockets.
     pub nodelay: bool,
+    /// The byte budget of each connection's adapter and handler inboxes.
+    pub buffer_budget: Option<usize>,
 }
 
 impl ServerConfig {
@@ -99,6 +102,16 @@ impl ServerConfig {
     /// assert_eq!(c.backlog, ServerConfig::DEFAULT_BACKLOG);
     /// ```
     pub const DEFAULT_BACKLOG: u32 = 1024;
+    /// Default for [`buffer_budget`](ServerConfig::buffer_budget).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use chassis::tcp::ServerConfig;
+    /// let c = ServerConfig::new("127.0.0.1:0".parse().unwrap());
+    /// assert_eq!(c.buffer_budget, Some(ServerConfig::DEFAULT_BUFFER_BUDGET));
+    /// ```
+    pub const DEFAULT_BUFFER_BUDGET: usize = 256 * 1024;
 
     /// The defaults, listening on `listen`.
     ///
@@ -117,6 +130,7 @@ impl ServerConfig {
             drain_deadline: Self::DEFAULT_DRAIN_DEADLINE,
             backlog: Self::DEFAULT_BACKLOG,
             nodelay: true,
+            buffer_budget: Some(Self::DEFAULT_BUFFER_BUDGET),
         }
     }
 
@@ -204,6 +218,20 @@ impl ServerConfig {
     /// ```
     pub fn nodelay(mut self, on: bool) -> Self {
         self.nodelay = on;
+        self
+    }
+
+    /// Set [`buffer_budget`](ServerConfig::buffer_budget); `None` bounds the inboxes in
+    /// messages only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let c = chassis::tcp::ServerConfig::default().buffer_budget(Some(1 << 20));
+    /// assert_eq!(c.buffer_budget, Some(1 << 20));
+    /// ```
+    pub fn buffer_budget(mut self, bytes: Option<usize>) -> Self {
+        self.buffer_budget = bytes;
         self
     }
 }

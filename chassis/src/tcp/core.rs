@@ -38,7 +38,8 @@ const REAP_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
 /// | box | direction | type | for |
 /// | --- | --- | --- | --- |
 /// | `inbox` | in | `()` | unused |
-/// | `control` | in | [`Control`] | `Shutdown` (or `ProducerFinished`): stop accepting, drain, close, report |
+/// | `control` | in (passthrough) | [`Control`] | `Shutdown` (or `ProducerFinished`): stop accepting, drain, close, report; forwarded to `_control` |
+/// | `_control` | in | [`Control`] | what `control` forwards: the body reads lifecycle messages here, next to `_socketactivity` |
 /// | `_socketactivity` | in | [`SocketEvent`] | `NewCsa` from the [`TcpServer`], `ShutdownCsa` from each adapter |
 /// | `outbox` | out | [`ShutdownReport`] | the report, once stopped |
 /// | `signal` | out | [`Control`] | `Shutdown` (or `ProducerFinished`) once stopped, passed on by the runtime |
@@ -310,6 +311,7 @@ where
             factory: self.factory,
             stats: self.stats.clone(),
             activity: activity_ref,
+            buffer_budget: self.config.buffer_budget,
             open: HashMap::default(),
             locals: Vec::new(),
         };
@@ -505,6 +507,8 @@ struct Connections<F> {
     factory: F,
     stats: ServerStats,
     activity: BoxRef<SocketEvent>,
+    /// The byte budget of each connection's two data inboxes.
+    buffer_budget: Option<usize>,
     open: HashMap<u64, Conn>,
     /// The local addresses connections arrived on (one, unless the server listens on
     /// an unspecified address of a machine with several).
@@ -548,10 +552,20 @@ where
             .and_then(|()| rt.link(handler.outbox(), adapter.inbox()))
             .and_then(|()| rt.link(handler.signal(), adapter.control()))
             .and_then(|()| rt.box_id(adapter.id(), "activity"))
-            .and_then(|from| rt.link_ids(from, self.activity.id(), Policy::Block));
+            .and_then(|from| rt.link_ids(from, self.activity.id(), Policy::Block))
+            .and_then(|()| match self.buffer_budget {
+                Some(bytes) => rt.set_byte_budget(adapter.inbox(), bytes),
+                None => Ok(()),
+            });
         if let Err(e) = wired {
             // Dropping the unstarted pair removes it; the socket closes with the adapter.
             return self.refuse(&info, &format!("cannot wire the handler: {e}"));
+        }
+        if let Some(bytes) = self.buffer_budget
+            && let Err(e) = rt.set_byte_budget(handler.inbox(), bytes)
+        {
+            // A composite handler whose inbox leads nowhere has no queue to bound.
+            tracing::debug!(conn = %info, "handler inbox has no byte budget: {e}");
         }
         let (hid, cid) = (handler.id(), adapter.id());
         // One task for the pair: a request read by the adapter, handled and answered
