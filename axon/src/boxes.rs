@@ -10,8 +10,7 @@ use std::any::{Any, TypeId};
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +19,8 @@ use crate::control::Control;
 use crate::drops::DropReport;
 use crate::error::{SendError, TryRecvError, TrySendError};
 use crate::queue::{Empty, PushError, PushPoll, PushWait, Queue};
+use crate::sync::Mutex;
+use crate::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 /// Capacity of an inbox unless its component or link says otherwise.
 ///

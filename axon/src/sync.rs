@@ -7,10 +7,10 @@
 //! protocol. The graph's own lock and tokio's channels stay std and tokio.
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic;
+pub(crate) use std::sync::{Mutex, MutexGuard, atomic};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic;
+pub(crate) use loom::sync::{Mutex, MutexGuard, atomic};
 
 #[cfg(not(loom))]
 pub(crate) use futures::task::AtomicWaker;
