@@ -1087,3 +1087,8 @@ impl<T> std::fmt::Debug for Outbox<T> {
             .finish()
     }
 }
+
+#[cfg(all(test, loom))]
+mod tests {
+    mod loom_outbox;
+}

@@ -2,7 +2,9 @@
 //! retiring on their own threads while their parent waits for their exits. The parent
 //! hears of every child exactly once and never waits for a report that will not come.
 //! The record (list of children and report channel) sits under one lock, as in the
-//! graph; the channel is a plain queue with a waker.
+//! graph; the channel is a plain queue with a waker. A handle's `join` returns after
+//! the child's retirement: by then the parent's list no longer has it and its report
+//! is queued.
 
 use std::collections::VecDeque;
 use std::task::{Context, Poll};
@@ -102,5 +104,57 @@ fn loom_a_parent_hears_of_its_only_child() {
 fn loom_a_parent_hears_of_both_children() {
     model("exit reports: two children", || {
         children_retire_while_the_parent_waits(2)
+    });
+}
+
+#[test]
+fn loom_a_joined_child_has_left_its_parent_and_reported() {
+    model("exit reports: a child joined from another thread", || {
+        let channel = Arc::new(Channel {
+            queue: Mutex::new(VecDeque::new()),
+            waker: AtomicWaker::new(),
+        });
+        let graph = Arc::new(Mutex::new(Record {
+            children: vec![1, 2],
+            reports: Some(Tx(channel.clone())),
+        }));
+        let retire = |id: usize| {
+            let graph = graph.clone();
+            thread::spawn(move || {
+                let mut record = graph.lock().unwrap();
+                let record = &mut *record;
+                leave(&mut record.children, &id, record.reports.as_ref(), || id);
+            })
+        };
+        let (first, second) = (retire(1), retire(2));
+        // The first child's join handle, held by another thread.
+        let joiner = {
+            let graph = graph.clone();
+            let channel = channel.clone();
+            thread::spawn(move || {
+                first.join().unwrap();
+                let listed = graph.lock().unwrap().children.contains(&1);
+                let queued = channel.queue.lock().unwrap().contains(&1);
+                (listed, queued)
+            })
+        };
+        assert_eq!(
+            joiner.join().unwrap(),
+            (false, true),
+            "left the list, report queued"
+        );
+        second.join().unwrap();
+        let mut rx = Rx(channel);
+        let mut heard = loom::future::block_on(async {
+            let mut heard = Vec::new();
+            while let Some(id) =
+                next_report(&mut rx, || !graph.lock().unwrap().children.is_empty()).await
+            {
+                heard.push(id);
+            }
+            heard
+        });
+        heard.sort_unstable();
+        assert_eq!(heard, [1, 2]);
     });
 }
