@@ -58,6 +58,38 @@ by_len!(
     Arc<str>
 );
 
+macro_rules! by_size {
+    ($($t:ty),* $(,)?) => {$(
+        impl MessageSize for $t {
+            #[inline]
+            fn message_size(&self) -> usize {
+                std::mem::size_of::<$t>()
+            }
+        }
+    )*};
+}
+
+// Plain values count what they occupy.
+by_size!(
+    (),
+    bool,
+    char,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64
+);
+
 impl<T: MessageSize> MessageSize for Option<T> {
     fn message_size(&self) -> usize {
         self.as_ref().map_or(0, T::message_size)

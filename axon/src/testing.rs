@@ -49,6 +49,14 @@ pub struct Harness<I, O> {
     endpoints: usize,
 }
 
+impl<I, O> std::fmt::Debug for Harness<I, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Harness")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<I: Send + 'static, O: Send + 'static> Harness<I, O> {
     /// Start `component` in a fresh [`Runtime`].
     ///

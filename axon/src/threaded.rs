@@ -31,6 +31,14 @@ pub struct BlockingContext<I, O> {
     pub ctx: Context<I, O>,
 }
 
+impl<I, O> std::fmt::Debug for BlockingContext<I, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockingContext")
+            .field("ctx", &self.ctx)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<I: Send + 'static, O: Send + 'static> BlockingContext<I, O> {
     /// Block until the next data message; `None` when the component should end (as
     /// [`Context::recv`]).
@@ -181,6 +189,14 @@ pub struct Threaded<I, O, F> {
     name: Cow<'static, str>,
     body: F,
     _t: PhantomData<fn() -> (I, O)>,
+}
+
+impl<I, O, F> std::fmt::Debug for Threaded<I, O, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Threaded")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<I, O, F> Component for Threaded<I, O, F>

@@ -191,6 +191,14 @@ pub struct Backplane<T> {
     _t: PhantomData<fn(T)>,
 }
 
+impl<T> std::fmt::Debug for Backplane<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backplane")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<T: Clone + Send + 'static> Backplane<T> {
     /// A Backplane registered under `name` when added to a runtime.
     ///
@@ -348,6 +356,14 @@ pub struct PublishTo<T> {
     _t: PhantomData<fn(T)>,
 }
 
+impl<T> std::fmt::Debug for PublishTo<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublishTo")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<T: Send + 'static> PublishTo<T> {
     /// A publisher to the Backplane named `name`.
     ///
@@ -411,6 +427,15 @@ pub struct SubscribeTo<T> {
     name: String,
     policy: Policy,
     _t: PhantomData<fn() -> T>,
+}
+
+impl<T> std::fmt::Debug for SubscribeTo<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubscribeTo")
+            .field("name", &self.name)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T: Send + 'static> SubscribeTo<T> {

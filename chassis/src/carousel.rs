@@ -118,6 +118,14 @@ pub struct Carousel<M, C, F> {
     _t: PhantomData<fn(M) -> C>,
 }
 
+impl<M, C, F> std::fmt::Debug for Carousel<M, C, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Carousel")
+            .field("first_request", &self.first_request)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<M, C, F> Carousel<M, C, F>
 where
     M: Send + 'static,

@@ -142,6 +142,22 @@ pub struct Graphline<I, O> {
     _t: PhantomData<fn(I) -> O>,
 }
 
+impl<I, O> std::fmt::Debug for Graphline<I, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Graphline")
+            .field("name", &self.name)
+            .field(
+                "children",
+                &self
+                    .children
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
 struct LinkSpec {
     from: (String, String),
     to: (String, String),

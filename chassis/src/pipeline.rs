@@ -116,6 +116,15 @@ pub struct Pipeline<I, O> {
     _t: PhantomData<fn(I) -> O>,
 }
 
+impl<I, O> std::fmt::Debug for Pipeline<I, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("name", &self.name)
+            .field("stages", &self.stages.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<I: Send + 'static, O: Send + 'static> Pipeline<I, O> {
     /// A Pipeline of one stage; add more with [`then`](Pipeline::then).
     ///

@@ -91,6 +91,14 @@ pub struct Seq<I, O> {
     _t: PhantomData<fn(I) -> O>,
 }
 
+impl<I, O> std::fmt::Debug for Seq<I, O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Seq")
+            .field("children", &self.children.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<I: Send + 'static, O: Send + 'static> Seq<I, O> {
     /// A Seq of one child; add more with [`then`](Seq::then).
     ///

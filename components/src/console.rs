@@ -113,6 +113,14 @@ pub struct ConsoleReader<R> {
     max_line_length: usize,
 }
 
+impl<R> std::fmt::Debug for ConsoleReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleReader")
+            .field("max_line_length", &self.max_line_length)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ConsoleReader<BlockingReader<io::Stdin>> {
     /// A reader of the process's standard input.
     ///
@@ -246,6 +254,12 @@ impl<R: AsyncRead + Unpin + Send + 'static> Component for ConsoleReader<R> {
 pub struct ConsoleWriter<T, W> {
     writer: W,
     _t: PhantomData<fn(T)>,
+}
+
+impl<T, W> std::fmt::Debug for ConsoleWriter<T, W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleWriter").finish_non_exhaustive()
+    }
 }
 
 impl<T: Display + Send + 'static> ConsoleWriter<T, BlockingWriter<io::Stdout>> {

@@ -71,6 +71,15 @@ pub struct Fanout<T> {
     _t: std::marker::PhantomData<fn(T) -> T>,
 }
 
+impl<T> std::fmt::Debug for Fanout<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fanout")
+            .field("name", &self.name)
+            .field("branches", &self.branches)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<T: Clone + Send + 'static> Fanout<T> {
     /// A fan-out to the outboxes named in `branches`, in that order.
     ///

@@ -267,6 +267,16 @@ pub struct Keepalive<A, K> {
     _t: PhantomData<fn(A)>,
 }
 
+impl<A, K> std::fmt::Debug for Keepalive<A, K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keepalive")
+            .field("name", &self.name)
+            .field("period", &self.period)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<A: Send + 'static, K: Send + 'static> Keepalive<A, K> {
     /// A keepalive sending a clone of `message` every `period`, with a deadline of
     /// three periods.

@@ -90,6 +90,14 @@ pub struct Transform<A, B, F> {
     _t: PhantomData<fn(A) -> B>,
 }
 
+impl<A, B, F> std::fmt::Debug for Transform<A, B, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transform")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<A, B, F> Transform<A, B, F>
 where
     A: Send + 'static,
@@ -178,6 +186,14 @@ pub struct FilterMap<A, B, F> {
     _t: PhantomData<fn(A) -> B>,
 }
 
+impl<A, B, F> std::fmt::Debug for FilterMap<A, B, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FilterMap")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<A, B, F> FilterMap<A, B, F>
 where
     A: Send + 'static,
@@ -261,6 +277,14 @@ pub struct Filter<T, P> {
     keep: P,
     name: Cow<'static, str>,
     _t: PhantomData<fn(T) -> T>,
+}
+
+impl<T, P> std::fmt::Debug for Filter<T, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Filter")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T, P> Filter<T, P>

@@ -63,9 +63,10 @@ fn main() -> Result<()> {
             .enable_all()
             .build()?;
         let rate = match kind.as_str() {
-            "axon" => single.block_on(axon_pipeline(4, args.messages))?,
+            "axon" => single.block_on(axon_pipeline(4, args.messages, false))?,
+            "axon-budget" => single.block_on(axon_pipeline(4, args.messages, true))?,
             "raw" => single.block_on(raw_chain(4, args.messages))?,
-            other => bail!("--profile takes axon or raw, not {other}"),
+            other => bail!("--profile takes axon, axon-budget or raw, not {other}"),
         };
         println!("{kind}: {rate:.0} msg/s");
         return Ok(());
@@ -86,10 +87,16 @@ fn main() -> Result<()> {
     );
     for stages in [2usize, 4, 8] {
         let axon = median(args.runs, || {
-            rt.block_on(axon_pipeline(stages, args.messages))
+            rt.block_on(axon_pipeline(stages, args.messages, false))
         })?;
         let raw = median(args.runs, || rt.block_on(raw_chain(stages, args.messages)))?;
         row(&format!("pipeline, {stages} stages"), axon, raw);
+        if stages <= 4 {
+            let budgeted = median(args.runs, || {
+                rt.block_on(axon_pipeline(stages, args.messages, true))
+            })?;
+            row("  with byte budgets", budgeted, raw);
+        }
     }
     let axon = median(args.runs, || rt.block_on(axon_fan_in(8, args.messages)))?;
     let raw = median(args.runs, || rt.block_on(raw_fan_in(8, args.messages)))?;
@@ -158,8 +165,10 @@ fn forward() -> impl axon::Component<In = u64, Out = u64> {
     })
 }
 
-/// Source -> Pipeline of `stages` forwarders -> sink; returns messages/s.
-async fn axon_pipeline(stages: usize, n: u64) -> Result<f64> {
+/// Source -> Pipeline of `stages` forwarders -> sink; returns messages/s. With
+/// `budget`, every queued inbox of the chain is also bounded in bytes (to the same
+/// `CAPACITY` messages of 8 bytes), so each send and receive also measures its message.
+async fn axon_pipeline(stages: usize, n: u64, budget: bool) -> Result<f64> {
     let rt = Runtime::new();
     let source = rt.add(from_fn(
         "source",
@@ -180,6 +189,13 @@ async fn axon_pipeline(stages: usize, n: u64) -> Result<f64> {
     rt.link(source.signal(), pipeline.control())?;
     rt.link(pipeline.outbox(), sink.inbox())?;
     rt.link(pipeline.signal(), sink.control())?;
+    if budget {
+        let bytes = CAPACITY * std::mem::size_of::<u64>();
+        for stage in rt.children_of(pipeline.id()) {
+            rt.set_byte_budget(rt.box_ref::<u64>(stage, "inbox")?, bytes)?;
+        }
+        rt.set_byte_budget(sink.inbox(), bytes)?;
+    }
     let started = Instant::now();
     let (s, p, k) = (sink.start(), pipeline.start(), source.start());
     for h in [k, p, s] {

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
+use super::Runtime;
 use crate::boxes::ComponentId;
 use crate::control::Control;
 use crate::introspect::GraphEvent;
-use crate::runtime::Runtime;
 use tokio::sync::broadcast::error::RecvError;
 
 /// How long [`Runtime::shutdown`] waits for killed components to be removed.
@@ -105,8 +105,8 @@ impl Runtime {
         // Each exit is heard on the change stream (it comes after the component has left
         // the graph); only if the stream lagged is liveness looked up instead.
         let heard = |ev: Result<GraphEvent, RecvError>,
-                         waiting: &mut Vec<(ComponentId, String)>,
-                         summary: &mut ShutdownSummary| match ev {
+                     waiting: &mut Vec<(ComponentId, String)>,
+                     summary: &mut ShutdownSummary| match ev {
             Ok(GraphEvent::Exited { id, exit, .. }) => {
                 if let Some(i) = waiting.iter().position(|(w, _)| *w == id) {
                     let (_, label) = waiting.swap_remove(i);

@@ -1,0 +1,347 @@
+//! The graph's side of a box: the type-erased [`Node`], a real inbox's queue
+//! ([`InboxNode`]), a passthrough ([`PassNode`]) and an outbox's route ([`OutboxNode`]).
+
+use super::Policy;
+use crate::drops::DropReport;
+use crate::queue::Queue;
+use crate::sync::Mutex;
+use crate::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::any::{Any, TypeId};
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+/// What sort of node a box is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NodeKind {
+    /// A real inbox with a queue.
+    Inbox,
+    /// A composite's boundary inbox that only forwards along its link.
+    Passthrough,
+    /// An outbox (which may also be the target of a child's outbox).
+    Outbox,
+}
+
+/// Counters of one box, read without stopping anything.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct NodeStats {
+    pub(crate) depth: usize,
+    pub(crate) capacity: Option<usize>,
+    pub(crate) sent: u64,
+    pub(crate) received: u64,
+    pub(crate) dropped: u64,
+    pub(crate) undelivered: u64,
+    /// Bytes queued and the byte budget, for an inbox that has one.
+    pub(crate) bytes: Option<(usize, usize)>,
+}
+
+/// The type-erased face of a box node, kept in the graph.
+pub(crate) trait Node: Send + Sync + 'static {
+    fn msg_type(&self) -> TypeId;
+    fn type_name(&self) -> &'static str;
+    fn kind(&self) -> NodeKind;
+    fn stats(&self) -> NodeStats;
+    /// Messages dropped by lossy links at this box (cheaper than `stats`).
+    fn dropped(&self) -> u64 {
+        0
+    }
+    /// Close an inbox's queue: blocked senders wake and re-resolve.
+    fn close(&self);
+    /// Point an outbox at a real inbox (or at nothing); a lossy route carries the
+    /// report its drops are told to.
+    fn set_route(&self, target: Option<(&Arc<dyn Node>, Policy)>, report: Option<Arc<DropReport>>);
+    fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    /// An inbox whose reader has been handed out (only real inboxes can be).
+    fn is_taken(&self) -> bool {
+        false
+    }
+    /// Record that the inbox's reader has been handed out.
+    fn set_taken(&self) {}
+    /// A new node of the same message type.
+    fn new_like(&self, kind: NodeKind, capacity: usize) -> Arc<dyn Node>;
+}
+
+pub(crate) fn make_node<T: Send + 'static>(kind: NodeKind, capacity: usize) -> Arc<dyn Node> {
+    match kind {
+        NodeKind::Inbox => Arc::new(InboxNode::<T>::new(capacity)),
+        NodeKind::Passthrough => Arc::new(PassNode::<T>(PhantomData)),
+        NodeKind::Outbox => Arc::new(OutboxNode::<T>::new()),
+    }
+}
+
+/// The queue behind a real inbox. Its buffer grows with use (see [`Queue`]), so an
+/// idle component holds no queue memory.
+pub(crate) struct InboxNode<T> {
+    pub(super) queue: Queue<T>,
+    pub(super) received: AtomicU64,
+    pub(super) dropped: AtomicU64,
+}
+
+impl<T> InboxNode<T> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        InboxNode {
+            queue: Queue::new(capacity),
+            received: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// The last lifecycle message read from this inbox (only used for `control`),
+    /// as its [`Control::code`].
+    #[inline]
+    pub(crate) fn lifecycle(&self) -> &AtomicU8 {
+        &self.queue.tag
+    }
+
+    #[inline]
+    pub(crate) fn queue(&self) -> &Queue<T> {
+        &self.queue
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queue.len() == 0
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.queue.is_closed()
+    }
+
+    #[inline]
+    pub(crate) fn parked_since(&self) -> u64 {
+        self.queue.parked_since()
+    }
+
+    /// Close the queue and wake whoever waits on it.
+    pub(crate) fn shut(&self) {
+        self.queue.close();
+    }
+}
+
+pub(super) fn bump(counter: &AtomicU64) {
+    // Each counter has one writer at a time (the box's owner), so a load and a store suffice.
+    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+}
+
+impl<T: Send + 'static> Node for InboxNode<T> {
+    fn msg_type(&self) -> TypeId {
+        TypeId::of::<T>()
+    }
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
+    }
+    fn kind(&self) -> NodeKind {
+        NodeKind::Inbox
+    }
+    fn stats(&self) -> NodeStats {
+        NodeStats {
+            depth: self.len(),
+            capacity: Some(self.queue.capacity()),
+            received: self.received.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            bytes: self.queue.bytes(),
+            ..NodeStats::default()
+        }
+    }
+    fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+    fn close(&self) {
+        self.shut();
+    }
+    fn is_taken(&self) -> bool {
+        self.queue.taken.load(Ordering::Relaxed)
+    }
+    fn set_taken(&self) {
+        self.queue.taken.store(true, Ordering::Relaxed);
+    }
+    fn set_route(&self, _target: Option<(&Arc<dyn Node>, Policy)>, _r: Option<Arc<DropReport>>) {}
+    fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn new_like(&self, kind: NodeKind, capacity: usize) -> Arc<dyn Node> {
+        match kind {
+            NodeKind::Inbox => {
+                let node = InboxNode::<T>::new(capacity);
+                // A new capacity keeps the byte budget.
+                node.queue.set_budget(self.queue.budget());
+                Arc::new(node)
+            }
+            _ => make_node::<T>(kind, capacity),
+        }
+    }
+}
+
+/// A passthrough inbox: no queue, only a type.
+pub(crate) struct PassNode<T>(PhantomData<fn() -> T>);
+
+impl<T: Send + 'static> Node for PassNode<T> {
+    fn msg_type(&self) -> TypeId {
+        TypeId::of::<T>()
+    }
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
+    }
+    fn kind(&self) -> NodeKind {
+        NodeKind::Passthrough
+    }
+    fn stats(&self) -> NodeStats {
+        NodeStats::default()
+    }
+    fn close(&self) {}
+    fn set_route(&self, _target: Option<(&Arc<dyn Node>, Policy)>, _r: Option<Arc<DropReport>>) {}
+    fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn new_like(&self, kind: NodeKind, capacity: usize) -> Arc<dyn Node> {
+        make_node::<T>(kind, capacity)
+    }
+}
+
+/// Where an outbox's messages go: the final inbox and the policy of the link (with,
+/// for a lossy link, where its drops are reported).
+pub(crate) struct Route<T> {
+    pub(super) target: Arc<InboxNode<T>>,
+    pub(super) policy: Policy,
+    pub(super) report: Option<Arc<DropReport>>,
+}
+
+impl<T> Clone for Route<T> {
+    fn clone(&self) -> Self {
+        Route {
+            target: self.target.clone(),
+            policy: self.policy,
+            report: self.report.clone(),
+        }
+    }
+}
+
+/// An outbox's copy of its route, and the version it was read at. Kept flat (the
+/// policy and version share the word after the pointer) so an `Outbox` is three words.
+pub(super) struct Cached<T> {
+    pub(super) target: Option<Arc<InboxNode<T>>>,
+    pub(super) policy: Policy,
+    /// Wraps; a stale copy would need exactly 2^32 link changes between two sends.
+    pub(super) version: u32,
+}
+
+/// The shared state of an outbox.
+pub(crate) struct OutboxNode<T> {
+    pub(super) version: AtomicU32,
+    pub(super) route: Mutex<Option<Route<T>>>,
+    pub(super) sent: AtomicU64,
+    pub(super) dropped: AtomicU64,
+    pub(super) undelivered: AtomicU64,
+    /// `` outbox `name` of Component#id `` for send errors, for outboxes declared by
+    /// name (the default `outbox` is named by [`Context::send`](crate::Context::send)).
+    pub(super) label: Option<Arc<String>>,
+}
+
+impl<T> OutboxNode<T> {
+    pub(super) fn new() -> Self {
+        OutboxNode {
+            version: AtomicU32::new(0),
+            route: Mutex::new(None),
+            sent: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            undelivered: AtomicU64::new(0),
+            label: None,
+        }
+    }
+
+    /// An outbox whose send errors name it.
+    pub(crate) fn labelled(label: Arc<String>) -> Self {
+        OutboxNode {
+            label: Some(label),
+            ..OutboxNode::new()
+        }
+    }
+
+    /// A component's default `outbox`: its errors say which box (one label shared by
+    /// every component; the component is named where its failure is logged).
+    pub(crate) fn default_outbox() -> Self {
+        static LABEL: std::sync::OnceLock<Arc<String>> = std::sync::OnceLock::new();
+        Self::labelled(
+            LABEL
+                .get_or_init(|| Arc::new("outbox `outbox`".to_string()))
+                .clone(),
+        )
+    }
+
+    /// Tell the route's report (a lossy link's) about a drop.
+    pub(super) fn report_drop(&self) {
+        let report = {
+            let guard = self.route.lock().unwrap_or_else(|p| p.into_inner());
+            guard.as_ref().and_then(|r| r.report.clone())
+        };
+        if let Some(r) = report {
+            r.note(self.dropped.load(Ordering::Relaxed));
+        }
+    }
+
+    pub(super) fn current(&self) -> Cached<T> {
+        let guard = self.route.lock().unwrap_or_else(|p| p.into_inner());
+        // Read the version under the lock so it matches the route read with it.
+        let version = self.version.load(Ordering::Acquire);
+        match &*guard {
+            Some(r) => Cached {
+                target: Some(r.target.clone()),
+                policy: r.policy,
+                version,
+            },
+            None => Cached {
+                target: None,
+                policy: Policy::Block,
+                version,
+            },
+        }
+    }
+}
+
+impl<T: Send + 'static> Node for OutboxNode<T> {
+    fn msg_type(&self) -> TypeId {
+        TypeId::of::<T>()
+    }
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
+    }
+    fn kind(&self) -> NodeKind {
+        NodeKind::Outbox
+    }
+    fn stats(&self) -> NodeStats {
+        NodeStats {
+            sent: self.sent.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            undelivered: self.undelivered.load(Ordering::Relaxed),
+            ..NodeStats::default()
+        }
+    }
+    fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+    fn close(&self) {}
+    fn set_route(&self, target: Option<(&Arc<dyn Node>, Policy)>, report: Option<Arc<DropReport>>) {
+        let route = target.and_then(|(node, policy)| {
+            node.clone()
+                .as_any_arc()
+                .downcast::<InboxNode<T>>()
+                .ok()
+                .map(|target| Route {
+                    target,
+                    policy,
+                    report,
+                })
+        });
+        let mut guard = self.route.lock().unwrap_or_else(|p| p.into_inner());
+        *guard = route;
+        self.version.fetch_add(1, Ordering::AcqRel);
+    }
+    fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn new_like(&self, kind: NodeKind, capacity: usize) -> Arc<dyn Node> {
+        make_node::<T>(kind, capacity)
+    }
+}
