@@ -87,3 +87,8 @@ pub enum Direction {
     /// An outbox.
     Out,
 }
+
+#[cfg(all(test, loom))]
+mod tests {
+    mod loom_outbox;
+}

@@ -5,10 +5,11 @@ use super::Policy;
 use crate::ask::{AskInfo, AskStats};
 use crate::drops::DropReport;
 use crate::queue::Queue;
+use crate::sync::Mutex;
+use crate::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::any::{Any, TypeId};
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// What sort of node a box is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
