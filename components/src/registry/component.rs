@@ -432,7 +432,11 @@ impl Component for NodeRegistry {
 
     async fn run(self, mut ctx: Context<RegistryRequest, RegistryChange>) -> Result<(), BoxError> {
         let mut st = Running {
-            dispatcher: Dispatcher::new(self.identity, self.timing, NodeTable::new(self.ownership).max_nodes(self.max_nodes)),
+            dispatcher: Dispatcher::new(
+                self.identity,
+                self.timing,
+                NodeTable::new(self.ownership).max_nodes(self.max_nodes),
+            ),
             rng: self.rng,
             start: Instant::now(),
             conns: HashMap::new(),

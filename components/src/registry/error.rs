@@ -233,7 +233,9 @@ pub enum LuminaError {
         setting: &'static str,
     },
     /// A connection fired an event declared by a node registered on another connection.
-    #[error("event {event:?} belongs to the node on connection {owner}; only that connection may fire it")]
+    #[error(
+        "event {event:?} belongs to the node on connection {owner}; only that connection may fire it"
+    )]
     ForeignEvent {
         /// The event's full name.
         event: String,
@@ -249,7 +251,9 @@ pub enum LuminaError {
         name: String,
     },
     /// Keyword arguments cannot be carried to a node speaking the 2018 wire form.
-    #[error("command {name:?} has keyword arguments, which the node's wire form (2018) cannot carry")]
+    #[error(
+        "command {name:?} has keyword arguments, which the node's wire form (2018) cannot carry"
+    )]
     KeywordsUnsupported {
         /// The command.
         name: String,

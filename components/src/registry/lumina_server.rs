@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axon::{BoxError, Component, Context, LinkError, Outbox, Setup};
+use axon::{BoxError, Component, Context, Control, LinkError, Outbox, Setup};
 use bytes::Bytes;
 use chassis::pipeline::Pipeline;
 use chassis::tcp::{BindError, ConnectionInfo, ServerConfig, ServerCore};
@@ -337,6 +337,11 @@ impl Component for LuminaConnection {
                 notice = dead.recv() => {
                     if let Some(notice) = notice {
                         tracing::info!(%conn, peer = %self.peer, silent_for = ?notice.silent_for, "closing: the node was silent too long");
+                        // A close, not a failure: ask the framer to flush and close the
+                        // socket, and take what the line reader still hands over (a
+                        // partial line) until it ends, so no stage fails on the way.
+                        let _ = ctx.signal.send(Control::ProducerFinished).await;
+                        while ctx.recv().await.is_some() {}
                         break;
                     }
                     continue;

@@ -673,7 +673,10 @@ impl Dispatcher {
         let line = form.encode(message);
         if line.len() >= self.config.max_line_to_node {
             return Err(LuminaError::LimitExceeded {
-                what: format!("the line for connection {to} would be {} bytes long", line.len() + 1),
+                what: format!(
+                    "the line for connection {to} would be {} bytes long",
+                    line.len() + 1
+                ),
                 limit: self.config.max_line_to_node,
                 setting: "max_line_to_node",
             });
@@ -1167,7 +1170,9 @@ fn is_refusal(error: &LuminaError) -> bool {
         LuminaError::ForeignEvent { .. }
             | LuminaError::LimitExceeded { .. }
             | LuminaError::Table(
-                TableError::NameTaken { .. } | TableError::NameReserved { .. } | TableError::Full { .. }
+                TableError::NameTaken { .. }
+                    | TableError::NameReserved { .. }
+                    | TableError::Full { .. }
             )
     )
 }

@@ -42,8 +42,8 @@ mod wire;
 
 pub use color::ColorState;
 pub use dispatch::{
-    Action, Dispatcher, DispatcherConfig, MAX_LINE_TO_NODE, MAX_PENDING, REQUEST_TIMEOUT, RETENTION,
-    RequestId, SILENCE_LIMIT, ServerIdentity,
+    Action, Dispatcher, DispatcherConfig, MAX_LINE_TO_NODE, MAX_PENDING, REQUEST_TIMEOUT,
+    RETENTION, RequestId, SILENCE_LIMIT, ServerIdentity,
 };
 pub use message::Message;
 pub use registration::{Registration, RegistrationLimits};

@@ -218,7 +218,12 @@ impl Registration {
                 });
             }
             if let Some(error) = names.iter().find_map(|name| {
-                too_long(&format!("a name in {what}"), name, limits.max_name, "max_name")
+                too_long(
+                    &format!("a name in {what}"),
+                    name,
+                    limits.max_name,
+                    "max_name",
+                )
             }) {
                 return Err(error);
             }

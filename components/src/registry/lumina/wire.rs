@@ -146,7 +146,10 @@ impl WireForm {
             error,
             form,
             seq: fields.get(seq_key).and_then(Value::as_i64),
-            name: fields.get("name").and_then(Value::as_str).map(str::to_owned),
+            name: fields
+                .get("name")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         };
         if text.contains('\u{FFFD}') {
             return Err(salvage(LuminaError::InvalidUtf8));
@@ -157,7 +160,9 @@ impl WireForm {
             serde_json::from_value(Value::Object(fields.clone()))
                 .map_err(|error| LuminaError::MalformedJson(error.to_string()))
         };
-        message.map(|message| Some((form, message))).map_err(salvage)
+        message
+            .map(|message| Some((form, message)))
+            .map_err(salvage)
     }
 
     /// Writes `message` in this form: compact ASCII JSON, without the line end.
@@ -288,10 +293,7 @@ mod tests {
     fn escapes_like_python_json_dumps() {
         // python3 -c 'import json; print(json.dumps(["ü", "€", "😀", "a\"b\n"]))'
         let text = to_ascii_json(&json!(["ü", "€", "😀", "a\"b\n"]));
-        assert_eq!(
-            text,
-            r#"["\u00fc","\u20ac","\ud83d\ude00","a\"b\n"]"#
-        );
+        assert_eq!(text, r#"["\u00fc","\u20ac","\ud83d\ude00","a\"b\n"]"#);
         assert!(text.is_ascii());
         assert_eq!(
             serde_json::from_str::<Value>(&text).ok(),
@@ -305,13 +307,20 @@ mod tests {
         let read = WireForm::decode(line);
         let expected = Message::new("n/c").with_args(vec![json!(1)]).with_seq(9);
         assert_eq!(read, Ok(Some((WireForm::Typed, expected))));
-        let reply = br#"{"type":"command","name":"n/c","requestid":9,"response":false,"result":["E","x"]}"#;
+        let reply =
+            br#"{"type":"command","name":"n/c","requestid":9,"response":false,"result":["E","x"]}"#;
         let read = WireForm::decode(reply).ok().flatten().map(|(_, m)| m);
         assert_eq!(read.as_ref().map(Message::is_reply), Some(true));
         assert_eq!(read.and_then(|m| m.success), Some(false));
         for (bad, seq) in [
-            (&br#"{"type":"command","name":3,"requestid":1}"#[..], Some(1)),
-            (br#"{"type":"command","name":"x","args":{},"requestid":2}"#, Some(2)),
+            (
+                &br#"{"type":"command","name":3,"requestid":1}"#[..],
+                Some(1),
+            ),
+            (
+                br#"{"type":"command","name":"x","args":{},"requestid":2}"#,
+                Some(2),
+            ),
             (br#"{"type":"event","name":"x","requestid":"2"}"#, None),
         ] {
             let error = WireForm::decode(bad).map(|_| ()).unwrap_err();
@@ -323,8 +332,14 @@ mod tests {
     fn replacement_characters_read_as_invalid_utf8() {
         let line = "{\"name\":\"lamp/say\",\"seq\":5,\"args\":[\"\u{FFFD}\"]}";
         let error = WireForm::decode(line.as_bytes()).map(|_| ()).unwrap_err();
-        assert_eq!((error.error.clone(), error.seq), (LuminaError::InvalidUtf8, Some(5)));
+        assert_eq!(
+            (error.error.clone(), error.seq),
+            (LuminaError::InvalidUtf8, Some(5))
+        );
         let reply = error.reply().map(|r| r.result);
-        assert_eq!(reply, Some(json!(["NodeException", "message is not valid UTF-8"])));
+        assert_eq!(
+            reply,
+            Some(json!(["NodeException", "message is not valid UTF-8"]))
+        );
     }
 }
