@@ -76,7 +76,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    examples::init_logging("info");
+    examples::init_logging(examples::SERVER_LOG_FILTER);
     let args = Args::parse();
     anyhow::ensure!(
         args.silence_limit > 0 && args.max_pending > 0,
@@ -125,11 +125,12 @@ async fn main() -> anyhow::Result<()> {
         .replies_room(args.max_pending);
     let server = node_server(ServerConfig::new(args.listen), options).context("node server")?;
     let stats = server.stats();
+    let stop = examples::StopSignal::install()?;
     tracing::info!("nodeserver: listening on {}", server.local_addr());
     let (events, log, registry) = (events.start(), log.start(), registry.start());
     let server = rt.spawn(server)?;
 
-    examples::stop_signal().await?;
+    stop.recv().await?;
     tracing::info!("nodeserver: shutting down");
     let _ = server.shutdown().await;
     let exit = server.join().await;
