@@ -55,7 +55,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use super::error::RequestError;
+use super::error::{RequestError, TableError};
 use super::table::{NodeId, NodeTable, RegistryChange};
 
 /// The datahub's usual TCP port.
@@ -322,6 +322,10 @@ pub fn respond<R: Rng + ?Sized>(
     match request {
         Request::Register { port } => match table.register(peer, port, now) {
             Ok((id, change)) => (Reply::Registered(id), Some(change)),
+            Err(error @ TableError::Full { .. }) => {
+                tracing::warn!(%peer, port, "register refused: {error}");
+                (Reply::BadRequest, None)
+            }
             Err(_) => (Reply::AlreadyExists, None),
         },
         Request::Deregister { port } => match table.deregister(peer, port, peer) {
