@@ -538,6 +538,7 @@ async fn a_quiet_node_hears_no_keepalives_and_is_dropped_only_after_its_own_sile
     h.send(json!({"name": "register", "seq": 1, "kw": {"node": "quiet"}}).to_string())
         .await;
     let reply = h.recv().await.expect("register reply");
+    let reply = String::from_utf8_lossy(&reply);
     assert!(reply.contains(r#""success":true"#), "{reply}");
     // The node's own keepalives, every 60 s, as a Lumina node sends them when it hears
     // nothing; then it falls silent after 240 s.
@@ -641,4 +642,40 @@ async fn disconnected_nodes_are_forgotten_after_the_retention_time() {
         stranger.register("n0", &[], &[]).await["success"],
         json!(true)
     );
+}
+
+/// Item 8 (and the hostile suite): a client that leaves while its replies are still on
+/// their way closes its connection; that is not a handler failure either.
+#[tokio::test(start_paused = true)]
+async fn a_client_leaving_with_replies_on_their_way_is_not_a_handler_failure() {
+    let identity = ServerIdentity {
+        hostname: "hub".into(),
+        host_id: "h".repeat(250),
+    };
+    let server = start(
+        NodeRegistry::new(Ownership::Strict).identity(identity),
+        NodeServerOptions::default(),
+    )
+    .await;
+    let mut requests = Vec::new();
+    for seq in 0..20_000 {
+        requests
+            .extend_from_slice(format!("{}\n", json!({"name": "serverid", "seq": seq})).as_bytes());
+    }
+    let mut leaver = TcpStream::connect(server.addr).await.expect("connect");
+    // It writes until the server stops reading it, then leaves without reading.
+    let _ = tokio::time::timeout(Duration::from_secs(5), leaver.write_all(&requests)).await;
+    drop(leaver);
+    let mut watcher = Client::connect(server.addr).await;
+    let mut open = Value::Null;
+    for seq in 0..1000 {
+        watcher.send(json!({"name": "_server", "seq": seq})).await;
+        open = watcher.recv().await["result"]["n_connections"].clone();
+        if open == json!(1) {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(open, json!(1), "the leaver's connection is closed");
+    assert_eq!(server.stats.handler_failures(), 0);
 }

@@ -1,7 +1,7 @@
 //! The Lumina node server: [`LuminaConnection`], one per connection, talking to a
 //! [`NodeRegistry`](super::NodeRegistry) found through the service registry, and
 //! [`node_server`], the [`ServerCore`] that makes a
-//! `LineDeframer -> LuminaConnection -> LineFramer` pipeline per connection.
+//! `LineDeframer -> LuminaConnection` pipeline per connection.
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -17,7 +17,7 @@ use super::component::{LUMINA_SERVICE, RegistryRequest};
 use super::error::HandlerError;
 use super::lumina::{MAX_PENDING, SILENCE_LIMIT};
 use super::table::ConnectionId;
-use crate::framing::{InvalidUtf8, LineDeframer, LineFramer};
+use crate::framing::{InvalidUtf8, LineDeframer};
 use crate::keepalive::{Keepalive, PeerDead};
 
 /// The period of a node's own keepalive (Lumina's 60 s), for a server told to send
@@ -175,8 +175,9 @@ impl NodeServerOptions {
 /// let conn = LuminaConnection::new("127.0.0.1:40000".parse()?, NodeServerOptions::default());
 /// let mut h = Harness::with_runtime(rt, conn);
 /// h.send(r#"{"name":"serverid","seq":1}"#.into()).await;
-/// let reply = h.recv().await.unwrap_or_default();
+/// let reply = String::from_utf8(h.recv().await.unwrap_or_default().to_vec())?;
 /// assert!(reply.contains(r#""seq":1"#) && reply.contains(r#""success":true"#));
+/// assert!(reply.ends_with('\n'));
 /// # Ok(()) }
 /// ```
 ///
@@ -197,7 +198,7 @@ impl NodeServerOptions {
 /// | `commands` | in | `String` | commands other connections call on this node |
 /// | `keepalive` | in | `String` | the keepalive's empty lines |
 /// | `peer_dead` | in | [`PeerDead`] | the keepalive's notice that the node went silent |
-/// | `outbox` | out | `String` | lines for the node (to a [`LineFramer`]) |
+/// | `outbox` | out | `Bytes` | lines for the node, each with its `\n`, for the socket |
 /// | `registry` | out | [`RegistryRequest`] | to the [`NodeRegistry`](super::NodeRegistry) |
 /// | `heard` | out | `()` | one per line heard, to the keepalive |
 /// | `signal` | out | [`Control`](axon::Control) | `ProducerFinished` when it ends: flush and close |
@@ -226,6 +227,13 @@ impl LuminaConnection {
             service: self.options.service.to_string(),
         }
     }
+}
+
+/// One line as written to the socket: the line and `\n`.
+fn framed(line: String) -> Bytes {
+    let mut bytes = line.into_bytes();
+    bytes.push(b'\n');
+    Bytes::from(bytes)
 }
 
 /// Tells the registry the connection has gone, also when the body is dropped midway
@@ -258,7 +266,7 @@ impl Drop for Registered {
 
 impl Component for LuminaConnection {
     type In = String;
-    type Out = String;
+    type Out = Bytes;
 
     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
         let registry = s
@@ -292,7 +300,7 @@ impl Component for LuminaConnection {
         Ok(())
     }
 
-    async fn run(self, mut ctx: Context<String, String>) -> Result<(), BoxError> {
+    async fn run(self, mut ctx: Context<String, Bytes>) -> Result<(), BoxError> {
         let mut registry = ctx.outbox_named::<RegistryRequest>("registry")?;
         let mut from_registry = ctx.take_inbox::<String>("from_registry")?;
         let mut commands = ctx.take_inbox::<String>("commands")?;
@@ -360,8 +368,12 @@ impl Component for LuminaConnection {
                 }
             };
             for line in out {
-                if ctx.send(line).await.is_err() {
+                if ctx.send(framed(line)).await.is_err() {
+                    // The socket has gone: a close, not a failure. Take what the line
+                    // reader still hands over until it ends, so it does not fail either.
+                    tracing::debug!(%conn, peer = %self.peer, "closing: the connection has gone");
                     link.close().await;
+                    while ctx.recv().await.is_some() {}
                     return Ok(());
                 }
             }
@@ -372,7 +384,7 @@ impl Component for LuminaConnection {
 }
 
 /// The per-connection handler a node server makes:
-/// `LineDeframer -> LuminaConnection -> LineFramer`.
+/// `LineDeframer -> LuminaConnection` (the connection writes its lines framed).
 ///
 /// # Examples
 ///
@@ -404,9 +416,11 @@ pub type NodeHandler = Pipeline<Bytes, Bytes>;
 /// ```
 pub type NodeFactory = Box<dyn Fn(&ConnectionInfo) -> NodeHandler + Send + Sync>;
 
-/// The handler for one node connection: `LineDeframer -> LuminaConnection ->
-/// LineFramer`, lines of at most `max_line` bytes, invalid UTF-8 replaced (the line
-/// then fails to parse and is dropped, logged).
+/// The handler for one node connection: `LineDeframer -> LuminaConnection`, lines of
+/// at most `max_line` bytes, invalid UTF-8 replaced by U+FFFD (the line then gets an
+/// error reply if it carried a `seq`, and is never forwarded). The connection writes
+/// its own framed lines, so a peer that closes while lines are on their way ends the
+/// connection cleanly.
 ///
 /// # Examples
 ///
@@ -424,7 +438,6 @@ pub fn node_handler(peer: SocketAddr, max_line: usize, options: NodeServerOption
             .invalid_utf8(InvalidUtf8::Replace),
     )
     .then(LuminaConnection::new(peer, options))
-    .then(LineFramer::new())
     .named(format!("lumina {peer}"))
 }
 
