@@ -60,7 +60,8 @@ pub enum WireForm {
 /// assert_eq!((broken.form, broken.seq), (WireForm::Classic, Some(3)));
 /// assert!(broken.error.to_string().contains("args"));
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{error}")]
 pub struct Unreadable {
     /// Why the line could not be read.
     pub error: LuminaError,
@@ -157,8 +158,10 @@ impl WireForm {
         let message = if typed {
             typed_message(&fields)
         } else {
-            serde_json::from_value(Value::Object(fields.clone()))
-                .map_err(|error| LuminaError::MalformedJson(error.to_string()))
+            classic_fields(&fields).and_then(|()| {
+                serde_json::from_value(Value::Object(fields.clone()))
+                    .map_err(|error| LuminaError::MalformedJson(error.to_string()))
+            })
         };
         message
             .map(|message| Some((form, message)))
@@ -208,6 +211,34 @@ impl WireForm {
             }
         }
     }
+}
+
+/// Names the first field of a 2017 message that has the wrong type.
+fn classic_fields(fields: &Map<String, Value>) -> Result<(), LuminaError> {
+    let wrong = |why: &str| Err(LuminaError::MalformedJson(why.to_owned()));
+    match fields.get("name") {
+        Some(Value::String(_)) => {}
+        Some(_) => return wrong("`name` must be a string"),
+        None => return wrong("missing field `name`"),
+    }
+    let checks: [(&str, fn(&Value) -> bool, &str); 4] = [
+        ("args", Value::is_array, "`args` must be a list"),
+        ("kw", Value::is_object, "`kw` must be an object"),
+        ("seq", Value::is_i64, "`seq` must be an integer"),
+        (
+            "success",
+            Value::is_boolean,
+            "`success` must be true or false",
+        ),
+    ];
+    for (key, fits, why) in checks {
+        match fields.get(key) {
+            None | Some(Value::Null) => {}
+            Some(value) if fits(value) => {}
+            Some(_) => return wrong(why),
+        }
+    }
+    Ok(())
 }
 
 fn typed_message(fields: &Map<String, Value>) -> Result<Message, LuminaError> {
