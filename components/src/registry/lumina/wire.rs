@@ -213,6 +213,9 @@ impl WireForm {
     }
 }
 
+/// A field, whether its value has the right type, and what to say when it has not.
+type FieldCheck = (&'static str, fn(&Value) -> bool, &'static str);
+
 /// Names the first field of a 2017 message that has the wrong type.
 fn classic_fields(fields: &Map<String, Value>) -> Result<(), LuminaError> {
     let wrong = |why: &str| Err(LuminaError::MalformedJson(why.to_owned()));
@@ -221,7 +224,7 @@ fn classic_fields(fields: &Map<String, Value>) -> Result<(), LuminaError> {
         Some(_) => return wrong("`name` must be a string"),
         None => return wrong("missing field `name`"),
     }
-    let checks: [(&str, fn(&Value) -> bool, &str); 4] = [
+    let checks: [FieldCheck; 4] = [
         ("args", Value::is_array, "`args` must be a list"),
         ("kw", Value::is_object, "`kw` must be an object"),
         ("seq", Value::is_i64, "`seq` must be an integer"),
