@@ -28,7 +28,7 @@
 //! - `requestnodes 0` hands out no node and so is answered `404 NOT FOUND\r\n`, like a
 //!   request that finds no free node.
 //! - A `register` the table refuses because it is full
-//!   ([`TableError::Full`](super::TableError::Full)) is answered `400 BAD REQUEST\r\n`
+//!   ([`TableError::Full`]) is answered `400 BAD REQUEST\r\n`
 //!   (and logged at warn), not "Node already exists!".
 //!
 //! # Examples
