@@ -1,0 +1,135 @@
+//! Direction benchmark: shower directions per second on one core for 3- and 4-hit events,
+//! on a flat station and on stations with detectors at different heights.
+//!
+//! ```text
+//! cargo run --release -p examples --example bench_direction
+//! ```
+//!
+//! The events are synthetic flat fronts (zenith 0–60°, every azimuth) with 1 ns Gaussian
+//! timing noise on a four-detector station (a triangle of 10 m sides around a centre
+//! detector, as many public stations are built). Each case is timed `--repeat` times over
+//! the same events and the best run is reported, beside the flat layout's rate.
+
+#![allow(
+    clippy::print_stdout,
+    reason = "a benchmark program prints its figures"
+)]
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::Parser;
+use components::physics::angle::AngleFinder;
+use components::physics::layout::{DetectorLayout, SPEED_OF_LIGHT};
+
+/// Direction benchmark (a program, not a test).
+#[derive(Debug, Parser)]
+struct Args {
+    /// Events per case.
+    #[arg(long, default_value_t = 200_000)]
+    events: usize,
+    /// Timed repetitions per case; the best is reported.
+    #[arg(long, default_value_t = 5)]
+    repeat: usize,
+}
+
+/// splitmix64: a small deterministic generator, enough for benchmark inputs.
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn gauss(&mut self) -> f64 {
+        let u = self.uniform().max(1e-300);
+        let v = self.uniform();
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+}
+
+fn station(heights: [f64; 4]) -> Result<DetectorLayout> {
+    let r = 10.0 / 3f64.sqrt();
+    let mut positions = vec![[0.0, 0.0, heights[0]]];
+    for (k, h) in heights[1..].iter().enumerate() {
+        let bearing = (k as f64 * 120.0).to_radians();
+        positions.push([r * bearing.sin(), r * bearing.cos(), *h]);
+    }
+    Ok(DetectorLayout::new(positions)?)
+}
+
+fn events(layout: &DetectorLayout, hits: usize, count: usize, seed: u64) -> Vec<Vec<(usize, f64)>> {
+    let mut rng = Rng(seed);
+    (0..count)
+        .map(|_| {
+            let theta = (rng.uniform() * 60f64.to_radians().sin().powi(2)).sqrt().asin();
+            let phi = rng.uniform() * std::f64::consts::TAU;
+            let n = [theta.sin() * phi.cos(), theta.sin() * phi.sin(), theta.cos()];
+            layout.positions()[..hits]
+                .iter()
+                .enumerate()
+                .map(|(d, r)| {
+                    let path = n[0] * r[0] + n[1] * r[1] + n[2] * r[2];
+                    (d, 1000.0 - path / SPEED_OF_LIGHT + rng.gauss())
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Best events/s over `repeat` passes, and how many results were errors.
+fn rate(finder: &AngleFinder, events: &[Vec<(usize, f64)>], repeat: usize) -> (f64, usize) {
+    let mut best = 0f64;
+    let mut failed = 0;
+    for _ in 0..repeat {
+        failed = 0;
+        let start = Instant::now();
+        for e in events {
+            match finder.find(black_box(e)) {
+                Ok(d) => {
+                    black_box(d);
+                }
+                Err(_) => failed += 1,
+            }
+        }
+        best = best.max(events.len() as f64 / start.elapsed().as_secs_f64());
+    }
+    (best, failed)
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let cases = [
+        ("flat", [0.0, 0.0, 0.0, 0.0]),
+        ("heights 0/+1/-0.7/+2 m", [0.0, 1.0, -0.7, 2.0]),
+        ("heights spread 15 m", [0.0, 15.0, 4.0, 9.0]),
+    ];
+    println!(
+        "{:<24} {:>5} {:>14} {:>10} {:>8}",
+        "layout", "hits", "events/s", "vs flat", "errors"
+    );
+    for hits in [4, 3] {
+        let mut flat_rate = None;
+        for (name, heights) in cases {
+            let layout = station(heights)?;
+            let finder = AngleFinder::new(layout.clone(), 1.0)?;
+            let evs = events(&layout, hits, args.events, 7);
+            let (r, failed) = rate(&finder, &evs, args.repeat);
+            let base = *flat_rate.get_or_insert(r);
+            println!(
+                "{name:<24} {hits:>5} {r:>14.0} {:>9.2}x {failed:>8}",
+                r / base
+            );
+        }
+    }
+    Ok(())
+}
