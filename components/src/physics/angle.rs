@@ -382,6 +382,20 @@ impl AngleFinder {
         &self.layout
     }
 
+    /// The common timing error per hit, ns.
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::angle::AngleFinder;
+    /// use components::physics::layout::DetectorLayout;
+    /// assert_eq!(AngleFinder::new(DetectorLayout::grid(2, 2, 10.0)?, 1.5)?.timing_sigma(), 1.5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn timing_sigma(&self) -> f64 {
+        self.timing_sigma
+    }
+
     /// Direction from `(detector, time ns)` hits, all with the common timing error.
     ///
     /// # Errors

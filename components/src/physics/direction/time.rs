@@ -125,6 +125,18 @@ impl ExactTime {
         self.0
     }
 
+    /// The time in ns as `f64` (rounded: an absolute time since 1970 loses up to 128 ns).
+    ///
+    /// # Examples
+    ///
+    /// ```rust
+    /// use components::physics::direction::time::ExactTime;
+    /// assert_eq!(ExactTime::from_ps(2500).as_ns_f64(), 2.5);
+    /// ```
+    pub fn as_ns_f64(self) -> f64 {
+        self.0 as f64 / PS_PER_NS as f64
+    }
+
     /// `self − origin` in ns as `f64`: the exact difference, rounded once.
     ///
     /// # Examples
