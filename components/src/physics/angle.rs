@@ -21,9 +21,12 @@
 //!   [`DirectionStatus::Ambiguous`] with the second in [`ShowerDirection::second`].
 //! - **Detectors at different heights, four or more hits**: the least-squares direction on
 //!   the unit sphere (`t0` profiled out, χ² a quadratic form in `a`), by Newton steps in
-//!   the tangent plane from the unconstrained and the horizontal solutions and from the
-//!   mirror image through the detectors' best plane; the lowest χ² from above the horizon
-//!   wins. A run that does not converge is reported as [`DirectionStatus::NotConverged`].
+//!   the tangent plane from the unconstrained solution (or, for heights small beside the
+//!   distances, the horizontal one). When the Lagrange multiplier does not certify that
+//!   minimum as global (`Q + λI` positive definite) or it lies below the horizon, a second
+//!   run starts from its mirror image through the detectors' best plane, to find the other
+//!   local minimum (a quadratic on the sphere has at most one besides the global); the
+//!   lowest χ² from above the horizon wins. A run that does not converge is [`DirectionStatus::NotConverged`].
 //!
 //! A result is never `found` unless the times fit it: with degrees of freedom, a χ²
 //! whose probability is below the finder's limit ([`AngleFinder::with_min_probability`],
@@ -604,24 +607,26 @@ impl AngleFinder {
 
     /// Four or more hits at different heights: least squares on the sphere.
     fn many(&self, normal: &Normal, dof: usize) -> Solution {
-        let mut minima = Vec::with_capacity(3);
-        if let Some(u) = normal.unconstrained().filter(|u| sphere::norm(*u) > 0.0) {
-            minima.push(sphere::minimise(normal, u));
-        }
-        minima.push(sphere::minimise(normal, normal.horizontal_start()));
-        // The mirror image through the detectors' plane is the other candidate minimum.
-        let best = |m: &[sphere::Minimum]| {
-            m.iter()
-                .copied()
-                .min_by(|x, y| normal.chi2(x.a).total_cmp(&normal.chi2(y.a)))
+        // Start from the unconstrained solution when it is near the sphere (heights well
+        // spread), else from the horizontal one (heights small beside distances).
+        let start = normal
+            .unconstrained()
+            .filter(|u| (sphere::norm(*u) - 1.0).abs() < 0.25)
+            .unwrap_or_else(|| normal.horizontal_start());
+        let first = sphere::minimise(normal, start);
+        let best = |m: &mut dyn Iterator<Item = sphere::Minimum>| {
+            m.min_by(|x, y| normal.chi2(x.a).total_cmp(&normal.chi2(y.a)))
         };
-        if let Some(b) = best(&minima) {
+        // A certified global minimum from above the horizon is the answer. Otherwise the
+        // other local minimum lies near the mirror image through the detectors' plane.
+        let minima = if first.a[2] >= 0.0 && sphere::is_global(normal, first.a) {
+            [first, first]
+        } else {
             let m = normal.plane_normal();
-            let mirror = sphere::add(b.a, sphere::scale(m, -2.0 * sphere::dot(b.a, m)));
-            minima.push(sphere::minimise(normal, mirror));
-        }
-        let above: Vec<sphere::Minimum> = minima.iter().copied().filter(|m| m.a[2] >= 0.0).collect();
-        match best(&above) {
+            let mirror = sphere::add(first.a, sphere::scale(m, -2.0 * sphere::dot(first.a, m)));
+            [first, sphere::minimise(normal, mirror)]
+        };
+        match best(&mut minima.iter().copied().filter(|m| m.a[2] >= 0.0)) {
             Some(m) => Solution {
                 a: m.a,
                 status: if m.converged {
@@ -632,7 +637,7 @@ impl AngleFinder {
                 second: None,
             },
             None => Solution {
-                a: best(&minima).map_or([0.0, 0.0, 1.0], |m| m.a),
+                a: best(&mut minima.iter().copied()).map_or([0.0, 0.0, 1.0], |m| m.a),
                 status: DirectionStatus::Unphysical,
                 second: None,
             },
@@ -670,7 +675,7 @@ impl AngleFinder {
     ) -> ShowerDirection {
         let unphysical = status == DirectionStatus::Unphysical;
         let (ax, ay) = (a[0], a[1]);
-        let rho = ax.hypot(ay);
+        let rho = (ax * ax + ay * ay).sqrt();
         let zenith = if unphysical {
             std::f64::consts::FRAC_PI_2
         } else {
@@ -747,14 +752,12 @@ fn tangent_covariance(normal: &Normal, a: V3) -> [[f64; 3]; 3] {
         [f[1][1] / det, -f[0][1] / det],
         [-f[1][0] / det, f[0][0] / det],
     ];
-    let e = [e1, e2];
+    // cov = E C Eᵀ with E = [e1 e2].
     let mut cov = [[0.0; 3]; 3];
     for (r, row) in cov.iter_mut().enumerate() {
-        for (k, v) in row.iter_mut().enumerate() {
-            *v = (0..2)
-                .flat_map(|i| (0..2).map(move |j| (i, j)))
-                .map(|(i, j)| e[i][r] * c[i][j] * e[j][k])
-                .sum();
+        let (u, v) = (e1[r] * c[0][0] + e2[r] * c[1][0], e1[r] * c[0][1] + e2[r] * c[1][1]);
+        for (k, x) in row.iter_mut().enumerate() {
+            *x = u * e1[k] + v * e2[k];
         }
     }
     cov
@@ -763,7 +766,7 @@ fn tangent_covariance(normal: &Normal, a: V3) -> [[f64; 3]; 3] {
 /// 1σ errors of θ and φ for the direction `a` with covariance `cov` of its components.
 fn angle_errors(a: V3, cov: &[[f64; 3]; 3], unphysical: bool) -> (f64, f64) {
     let (ax, ay) = (a[0], a[1]);
-    let rho = ax.hypot(ay);
+    let rho = (ax * ax + ay * ay).sqrt();
     let (cxx, cxy, cyy) = (cov[0][0], cov[0][1], cov[1][1]);
     let zenith_err = if unphysical || rho == 0.0 {
         // At the zenith θ = |a_xy| to first order: quote the radial spread.

@@ -140,7 +140,7 @@ impl Normal {
         let det = q[0][0] * q[1][1] - q[0][1] * q[0][1];
         let ax = -(q[1][1] * self.b[0] - q[0][1] * self.b[1]) / det;
         let ay = -(q[0][0] * self.b[1] - q[0][1] * self.b[0]) / det;
-        let rho = ax.hypot(ay);
+        let rho = (ax * ax + ay * ay).sqrt();
         let (ax, ay) = if rho > 0.999 {
             (ax * 0.999 / rho, ay * 0.999 / rho)
         } else {
@@ -217,8 +217,25 @@ pub(crate) struct Minimum {
     pub(crate) converged: bool,
 }
 
+/// `true` when `a` (a stationary point on the sphere) is the global minimum of χ² over the
+/// whole sphere: its Lagrange multiplier `λ = −aᵀ(Qa + b)` makes `Q + λI` positive
+/// definite (the trust-region optimality condition, Moré & Sorensen 1983).
+pub(crate) fn is_global(normal: &Normal, a: V3) -> bool {
+    let lambda = -dot(a, add(mat_vec(&normal.q, a), normal.b));
+    let q = &normal.q;
+    let m = [
+        [q[0][0] + lambda, q[0][1], q[0][2]],
+        [q[1][0], q[1][1] + lambda, q[1][2]],
+        [q[2][0], q[2][1], q[2][2] + lambda],
+    ];
+    let minor2 = m[0][0] * m[1][1] - m[0][1] * m[1][0];
+    let det = dot(m[0], cross(m[1], m[2]));
+    m[0][0] > 0.0 && minor2 > 0.0 && det > 0.0
+}
+
 /// Newton iterations in the tangent plane from the unit vector `start`, with step halving
-/// so that χ² never rises; converged when a step is below 10⁻¹¹ rad.
+/// so that χ² never rises; converged when a step is below 10⁻¹⁰ rad, a full Newton step is
+/// below 10⁻⁷ rad (the next would be ~10⁻¹⁴), or no step lowers χ² beyond rounding.
 pub(crate) fn minimise(normal: &Normal, start: V3) -> Minimum {
     let mut a = scale(start, 1.0 / norm(start));
     let mut f = normal.chi2(a);
@@ -232,37 +249,39 @@ pub(crate) fn minimise(normal: &Normal, start: V3) -> Minimum {
             [2.0 * info[0][0] - mu, 2.0 * info[0][1]],
             [2.0 * info[1][0], 2.0 * info[1][1] - mu],
         ];
-        // Keep the model convex: shift by the most negative eigenvalue when there is one.
-        let mean = 0.5 * (h[0][0] + h[1][1]);
-        let spread = (0.25 * (h[0][0] - h[1][1]).powi(2) + h[0][1] * h[0][1]).sqrt();
-        let lowest = mean - spread;
-        let scale_h = (mean.abs() + spread).max(f64::MIN_POSITIVE);
-        if lowest <= 1e-9 * scale_h {
-            let shift = 1e-3 * scale_h - lowest;
+        let mut det = h[0][0] * h[1][1] - h[0][1] * h[1][0];
+        if !(h[0][0] > 0.0 && det > 1e-18 * h[0][0] * h[0][0]) {
+            // Not convex here: shift by the most negative eigenvalue.
+            let mean = 0.5 * (h[0][0] + h[1][1]);
+            let spread = (0.25 * (h[0][0] - h[1][1]).powi(2) + h[0][1] * h[0][1]).sqrt();
+            let scale_h = (mean.abs() + spread).max(f64::MIN_POSITIVE);
+            let shift = 1e-3 * scale_h - (mean - spread);
             h[0][0] += shift;
             h[1][1] += shift;
+            det = h[0][0] * h[1][1] - h[0][1] * h[1][0];
         }
-        let det = h[0][0] * h[1][1] - h[0][1] * h[1][0];
+        let inv = 1.0 / det;
         let mut u = [
-            -(h[1][1] * grad[0] - h[0][1] * grad[1]) / det,
-            -(h[0][0] * grad[1] - h[1][0] * grad[0]) / det,
+            -(h[1][1] * grad[0] - h[0][1] * grad[1]) * inv,
+            -(h[0][0] * grad[1] - h[1][0] * grad[0]) * inv,
         ];
-        let len = u[0].hypot(u[1]);
+        let len = (u[0] * u[0] + u[1] * u[1]).sqrt();
         if !len.is_finite() {
             return Minimum {
                 a,
                 converged: false,
             };
         }
-        if len < 1e-11 {
+        if len < 1e-10 {
             return Minimum { a, converged: true };
         }
         if len > 0.5 {
             u = [u[0] * 0.5 / len, u[1] * 0.5 / len];
         }
         let tolerance = 1e-14 * (f.abs() + normal.c.abs() + 1.0);
+        let mut full = len <= 0.5;
         let mut accepted = false;
-        for _ in 0..40 {
+        for _ in 0..30 {
             let next = add(a, add(scale(e1, u[0]), scale(e2, u[1])));
             let next = scale(next, 1.0 / norm(next));
             let fn_ = normal.chi2(next);
@@ -272,10 +291,15 @@ pub(crate) fn minimise(normal: &Normal, start: V3) -> Minimum {
                 accepted = true;
                 break;
             }
+            full = false;
             u = [u[0] * 0.5, u[1] * 0.5];
         }
         if !accepted {
             // No step lowers χ² any more: the minimum to rounding.
+            return Minimum { a, converged: true };
+        }
+        if full && len < 1e-7 {
+            // A full Newton step this small: the next (quadratic convergence) is ~len².
             return Minimum { a, converged: true };
         }
     }
