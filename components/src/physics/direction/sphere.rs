@@ -134,19 +134,24 @@ impl Normal {
         Some(scale(mat_vec(&cof, self.b), -1.0 / det))
     }
 
-    /// The horizontal least-squares direction (heights ignored), lifted onto the sphere.
+    /// The horizontal least-squares direction (heights first ignored, then two
+    /// fixed-point corrections with `a_z` from the unit length), on the sphere.
     pub(crate) fn horizontal_start(&self) -> V3 {
         let q = &self.q;
         let det = q[0][0] * q[1][1] - q[0][1] * q[0][1];
-        let ax = -(q[1][1] * self.b[0] - q[0][1] * self.b[1]) / det;
-        let ay = -(q[0][0] * self.b[1] - q[0][1] * self.b[0]) / det;
-        let rho = (ax * ax + ay * ay).sqrt();
-        let (ax, ay) = if rho > 0.999 {
-            (ax * 0.999 / rho, ay * 0.999 / rho)
-        } else {
-            (ax, ay)
-        };
-        [ax, ay, (1.0 - ax * ax - ay * ay).sqrt()]
+        let (mut ax, mut ay, mut az) = (0.0, 0.0, 0.0);
+        for _ in 0..3 {
+            let (bx, by) = (self.b[0] + q[0][2] * az, self.b[1] + q[1][2] * az);
+            ax = -(q[1][1] * bx - q[0][1] * by) / det;
+            ay = -(q[0][0] * by - q[0][1] * bx) / det;
+            let rho2 = ax * ax + ay * ay;
+            if rho2 > 0.998 {
+                let k = 0.999 / rho2.sqrt();
+                (ax, ay) = (ax * k, ay * k);
+            }
+            az = (1.0 - ax * ax - ay * ay).sqrt();
+        }
+        [ax, ay, az]
     }
 
     /// Direction of least spread of the detectors (normal of their best plane).
