@@ -51,9 +51,19 @@ fn angle_between(a: [f64; 3], b: [f64; 3]) -> f64 {
 
 /// The reported directions: the primary and, when ambiguous, the second.
 fn candidates(d: &ShowerDirection) -> Vec<(f64, f64, f64, f64)> {
-    let mut c = vec![(d.zenith.value, d.azimuth.value, d.zenith.error, d.azimuth.error)];
+    let mut c = vec![(
+        d.zenith.value,
+        d.azimuth.value,
+        d.zenith.error,
+        d.azimuth.error,
+    )];
     if let Some(s) = d.second {
-        c.push((s.zenith.value, s.azimuth.value, s.zenith.error, s.azimuth.error));
+        c.push((
+            s.zenith.value,
+            s.azimuth.value,
+            s.zenith.error,
+            s.azimuth.error,
+        ));
     }
     c
 }
@@ -86,7 +96,10 @@ fn noiseless_fronts_are_recovered_within_a_hundredth_of_a_degree() {
                         let hits: Vec<(usize, f64)> = subset.iter().map(|&i| all[i]).collect();
                         let d = finder.find(&hits).expect("solvable");
                         assert!(
-                            matches!(d.status, DirectionStatus::Found | DirectionStatus::Ambiguous),
+                            matches!(
+                                d.status,
+                                DirectionStatus::Found | DirectionStatus::Ambiguous
+                            ),
                             "3 hits {subset:?}, heights {heights:?}, θ={zenith_deg} φ={azimuth_deg}: {d:?}"
                         );
                         let best = candidates(&d)

@@ -80,9 +80,15 @@ fn events(layout: &DetectorLayout, hits: usize, count: usize, seed: u64) -> Vec<
     let mut rng = Rng(seed);
     (0..count)
         .map(|_| {
-            let theta = (rng.uniform() * 60f64.to_radians().sin().powi(2)).sqrt().asin();
+            let theta = (rng.uniform() * 60f64.to_radians().sin().powi(2))
+                .sqrt()
+                .asin();
             let phi = rng.uniform() * std::f64::consts::TAU;
-            let n = [theta.sin() * phi.cos(), theta.sin() * phi.sin(), theta.cos()];
+            let n = [
+                theta.sin() * phi.cos(),
+                theta.sin() * phi.sin(),
+                theta.cos(),
+            ];
             layout.positions()[..hits]
                 .iter()
                 .enumerate()
@@ -126,7 +132,11 @@ fn rate(finder: &AngleFinder, events: &[Vec<(usize, f64)>], repeat: usize) -> (f
 }
 
 fn unit(theta: f64, phi: f64) -> [f64; 3] {
-    [theta.sin() * phi.cos(), theta.sin() * phi.sin(), theta.cos()]
+    [
+        theta.sin() * phi.cos(),
+        theta.sin() * phi.sin(),
+        theta.cos(),
+    ]
 }
 
 /// Angle between two unit vectors, precise at small angles.
@@ -169,8 +179,14 @@ fn width(v: &[f64]) -> f64 {
 }
 
 fn accuracy(events: usize) -> Result<()> {
-    let spreads = [("0 m", [0.0; 4]), ("3 m", [0.0, 3.0, 1.2, 2.1]), ("15.6 m", [0.0, 15.6, 4.0, 9.5])];
-    println!("| height spread | hits | zenith | noiseless max error | noiseless median | ambiguous | 1 ns noise: median error | zenith pull width | azimuth pull width | not found |");
+    let spreads = [
+        ("0 m", [0.0; 4]),
+        ("3 m", [0.0, 3.0, 1.2, 2.1]),
+        ("15.6 m", [0.0, 15.6, 4.0, 9.5]),
+    ];
+    println!(
+        "| height spread | hits | zenith | noiseless max error | noiseless median | ambiguous | 1 ns noise: median error | zenith pull width | azimuth pull width | not found |"
+    );
     println!("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     let mut rng = Rng(11);
     for (name, heights) in spreads {
@@ -178,7 +194,8 @@ fn accuracy(events: usize) -> Result<()> {
         let finder = AngleFinder::new(layout.clone(), 1.0)?;
         for hits in [3, 4] {
             for (lo, hi) in [(0.0, 30.0), (30.0, 60.0), (60.0, 85.0)] {
-                let (mut exact, mut noisy, mut zp, mut ap) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+                let (mut exact, mut noisy, mut zp, mut ap) =
+                    (Vec::new(), Vec::new(), Vec::new(), Vec::new());
                 let (mut ambiguous, mut not_found) = (0, 0);
                 for _ in 0..events {
                     let theta = (lo + (hi - lo) * rng.uniform()).to_radians();
@@ -192,16 +209,21 @@ fn accuracy(events: usize) -> Result<()> {
                     let d = finder.find(&clean)?;
                     ambiguous += usize::from(d.status == DirectionStatus::Ambiguous);
                     exact.push(nearest(&d, truth).0.to_degrees());
-                    let rough: Vec<(usize, f64)> = clean.iter().map(|&(k, t)| (k, t + rng.gauss())).collect();
+                    let rough: Vec<(usize, f64)> =
+                        clean.iter().map(|&(k, t)| (k, t + rng.gauss())).collect();
                     let d = finder.find(&rough)?;
-                    if !matches!(d.status, DirectionStatus::Found | DirectionStatus::Ambiguous) {
+                    if !matches!(
+                        d.status,
+                        DirectionStatus::Found | DirectionStatus::Ambiguous
+                    ) {
                         not_found += 1;
                         continue;
                     }
                     let (err, z, a, ze, ae) = nearest(&d, truth);
                     noisy.push(err.to_degrees());
                     zp.push((z - theta) / ze);
-                    let da = (a - phi + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU) - std::f64::consts::PI;
+                    let da = (a - phi + std::f64::consts::PI).rem_euclid(std::f64::consts::TAU)
+                        - std::f64::consts::PI;
                     ap.push(da / ae);
                 }
                 let max = exact.iter().copied().fold(0.0, f64::max);

@@ -84,15 +84,25 @@ fn direction_reads_a_station_export_with_heights_and_sentinels() {
     let lines: Vec<&str> = out.lines().collect();
     let header = lines[0];
     assert_eq!(lines.len(), 6, "{out}");
-    for (row, (zenith, azimuth)) in lines[1..4].iter().zip([(30.0, 40.0), (10.0, -120.0), (50.0, 170.0)]) {
+    for (row, (zenith, azimuth)) in
+        lines[1..4]
+            .iter()
+            .zip([(30.0, 40.0), (10.0, -120.0), (50.0, 170.0)])
+    {
         assert_eq!(column(header, row, "direction"), "found", "{row}");
         let z: f64 = column(header, row, "zenith_deg").parse().expect("zenith");
         let a: f64 = column(header, row, "azimuth_deg").parse().expect("azimuth");
-        assert!((z - zenith).abs() < 0.01 && (a - azimuth).abs() < 0.05, "{row}");
+        assert!(
+            (z - zenith).abs() < 0.01 && (a - azimuth).abs() < 0.05,
+            "{row}"
+        );
     }
     // Exact start: the timestamp plus the earliest time, to the picosecond (490.9217 ns
     // rounds to 490.922).
-    assert_eq!(column(header, lines[1], "start_ns"), "1800000000000000490.922");
+    assert_eq!(
+        column(header, lines[1], "start_ns"),
+        "1800000000000000490.922"
+    );
     assert_eq!(column(header, lines[4], "detectors"), "3");
     assert!(
         matches!(column(header, lines[4], "direction"), "found" | "ambiguous"),
@@ -103,7 +113,9 @@ fn direction_reads_a_station_export_with_heights_and_sentinels() {
     assert_eq!(column(header, lines[5], "start_ns"), "1800000005000000013");
     assert!(err.contains("line 7: `t2`"), "{err}");
     assert!(
-        err.contains("5 event(s) read; 1 skipped: 1 malformed; 1 time(s) 'no signal', 2 'no detector'"),
+        err.contains(
+            "5 event(s) read; 1 skipped: 1 malformed; 1 time(s) 'no signal', 2 'no detector'"
+        ),
         "{err}"
     );
     let _ = std::fs::remove_file(layout);
@@ -117,14 +129,34 @@ fn offsets_shift_a_detector_and_strict_stops_at_the_bad_row() {
     // Detector 1 (t2) reports 10 ns late: an offset of 10 takes it back.
     let shifted = first_event.replace("490.9217", "500.9217");
     let (out, err, ok) = run(
-        &["direction", "--delimiter", "tab", "--layout", path, "--offsets", "0,10,0,0"],
+        &[
+            "direction",
+            "--delimiter",
+            "tab",
+            "--layout",
+            path,
+            "--offsets",
+            "0,10,0,0",
+        ],
         &shifted,
     );
     assert!(ok, "{err}");
     let lines: Vec<&str> = out.lines().collect();
-    let z: f64 = column(lines[0], lines[1], "zenith_deg").parse().expect("zenith");
+    let z: f64 = column(lines[0], lines[1], "zenith_deg")
+        .parse()
+        .expect("zenith");
     assert!((z - 30.0).abs() < 0.01, "{out}");
-    let (_, err, ok) = run(&["direction", "--delimiter", "tab", "--layout", path, "--strict"], EVENTS);
+    let (_, err, ok) = run(
+        &[
+            "direction",
+            "--delimiter",
+            "tab",
+            "--layout",
+            path,
+            "--strict",
+        ],
+        EVENTS,
+    );
     assert!(!ok && err.contains("line 7"), "{err}");
     let _ = std::fs::remove_file(layout);
 }
@@ -158,7 +190,13 @@ detector,time_ns,pulse_id
 fn help_says_how_to_feed_a_station_export() {
     let (out, _, ok) = run(&["direction", "--help"], "");
     assert!(ok);
-    for needle in ["FROM A STATION EXPORT", "--no-signal", "--offsets", "bearing_deg", "valid_from"] {
+    for needle in [
+        "FROM A STATION EXPORT",
+        "--no-signal",
+        "--offsets",
+        "bearing_deg",
+        "valid_from",
+    ] {
         assert!(out.contains(needle), "{needle} missing from --help");
     }
 }

@@ -502,7 +502,11 @@ impl AngleFinder {
         let pos = |i: usize| self.layout.position(hit(i).0).unwrap_or([0.0; 3]);
         let triple = |i: usize| {
             let (_, t, s) = hit(i);
-            (sphere::scale(pos(i), 1.0 / SPEED_OF_LIGHT), t - t_ref, 1.0 / (s * s))
+            (
+                sphere::scale(pos(i), 1.0 / SPEED_OF_LIGHT),
+                t - t_ref,
+                1.0 / (s * s),
+            )
         };
         let normal = Normal::new((0..n).map(triple), (0..n).map(triple));
         if normal.collinear() {
@@ -755,7 +759,10 @@ fn tangent_covariance(normal: &Normal, a: V3) -> [[f64; 3]; 3] {
     // cov = E C Eᵀ with E = [e1 e2].
     let mut cov = [[0.0; 3]; 3];
     for (r, row) in cov.iter_mut().enumerate() {
-        let (u, v) = (e1[r] * c[0][0] + e2[r] * c[1][0], e1[r] * c[0][1] + e2[r] * c[1][1]);
+        let (u, v) = (
+            e1[r] * c[0][0] + e2[r] * c[1][0],
+            e1[r] * c[0][1] + e2[r] * c[1][1],
+        );
         for (k, x) in row.iter_mut().enumerate() {
             *x = u * e1[k] + v * e2[k];
         }

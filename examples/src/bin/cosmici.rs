@@ -39,8 +39,8 @@ use components::physics::shower::{ShowerCandidate, ShowerFilterConfig, ShowerPul
 use components::physics::simulate::fedm_ladder;
 use components::plots::{pulse_svg_from_store, sky_svg_from_store};
 use components::store::{
-    Cell, Durability, FIT_COLUMNS, HIT_COLUMNS, Record, ShowerHit, Store, StoreWriter,
-    StoredPulse, StoredShower, Table, fit_row,
+    Cell, Durability, FIT_COLUMNS, HIT_COLUMNS, Record, ShowerHit, Store, StoreWriter, StoredPulse,
+    StoredShower, Table, fit_row,
 };
 
 const FIT_HELP: &str = "\
@@ -841,16 +841,24 @@ fn read_layout(args: &LayoutArgs) -> Result<LayoutHistory> {
         .as_deref()
         .ok_or_else(|| anyhow!("give the detector layout: --layout FILE or --grid NXxNY"))?;
     // The layout file's own delimiter: tab when its header row has one, else comma.
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let header_line = text.lines().find(|l| !l.starts_with('#')).unwrap_or("");
-    let delimiter = if header_line.contains('\t') { b'\t' } else { b',' };
+    let delimiter = if header_line.contains('\t') {
+        b'\t'
+    } else {
+        b','
+    };
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .flexible(true)
         .comment(Some(b'#'))
         .delimiter(delimiter)
         .from_reader(text.as_bytes());
-    let header = reader.headers().context("reading the layout's header row")?.clone();
+    let header = reader
+        .headers()
+        .context("reading the layout's header row")?
+        .clone();
     let mut layout = LayoutReader::new(&header.iter().collect::<Vec<_>>())
         .with_context(|| path.display().to_string())?;
     for record in reader.records() {
@@ -872,7 +880,13 @@ fn station_input(args: &StationArgs) -> Result<StationInput> {
     .map_err(|e| anyhow!(e))
 }
 
-fn hit_row(id: u64, detector: usize, time: ExactTime, amplitude: Option<f64>, pulse: Option<u64>) -> String {
+fn hit_row(
+    id: u64,
+    detector: usize,
+    time: ExactTime,
+    amplitude: Option<f64>,
+    pulse: Option<u64>,
+) -> String {
     format!(
         "{id},{detector},{time},{},{}",
         amplitude.map_or(String::new(), |a| a.to_string()),
@@ -892,7 +906,9 @@ async fn showers(a: ShowersArgs) -> Result<()> {
     };
     let component = ShowerFilterComponent::new(layout.clone(), config)?;
     // Pauses longer than this are closed on the filter's f64 clock (see Timeline).
-    let window = a.window.unwrap_or(layout.extent() / SPEED_OF_LIGHT + a.margin);
+    let window = a
+        .window
+        .unwrap_or(layout.extent() / SPEED_OF_LIGHT + a.margin);
     let timeline = Arc::new(Mutex::new(Timeline::new(
         4.0 * (window + a.lateness + a.margin) + 1000.0,
     )));
@@ -1039,8 +1055,8 @@ async fn showers(a: ShowersArgs) -> Result<()> {
 async fn direction(a: DirectionArgs) -> Result<()> {
     let history = read_layout(&a.layout)?;
     let input = station_input(&a.station)?;
-    let finder = AngleFinder::new(history.combined(), a.sigma)?
-        .with_min_probability(a.min_probability)?;
+    let finder =
+        AngleFinder::new(history.combined(), a.sigma)?.with_min_probability(a.min_probability)?;
     let component = AngleFinderComponent::from_finder(finder);
     let mut reader = open_station(a.io.input.as_deref(), &a.station.delimiter)?;
     let mut out = open_output(a.io.output.as_deref())?;
@@ -1095,7 +1111,8 @@ async fn direction(a: DirectionArgs) -> Result<()> {
                 };
                 for record in reader.records() {
                     let record = record.context("reading the input")?;
-                    let outcomes = events.push(line_of(&record), &record.iter().collect::<Vec<_>>());
+                    let outcomes =
+                        events.push(line_of(&record), &record.iter().collect::<Vec<_>>());
                     handle(&mut events, outcomes)?;
                 }
                 let outcomes = events.finish();

@@ -287,7 +287,11 @@ impl LayoutHistory {
 
 #[derive(Debug, Clone, Copy)]
 enum Coordinates {
-    Cartesian { x: usize, y: usize, z: Option<usize> },
+    Cartesian {
+        x: usize,
+        y: usize,
+        z: Option<usize>,
+    },
     Polar {
         distance: usize,
         bearing: usize,
@@ -325,9 +329,15 @@ impl LayoutReader {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new(header: &[&str]) -> Result<Self, LayoutFileError> {
-        let names: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+        let names: Vec<String> = header
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect();
         let detector = column(&names, &["detector"]).ok_or_else(|| {
-            LayoutFileError::Header(format!("no `detector` column (it has: {})", names.join(", ")))
+            LayoutFileError::Header(format!(
+                "no `detector` column (it has: {})",
+                names.join(", ")
+            ))
         })?;
         let coordinates = match (
             column(&names, &["x_m", "east_m"]),
@@ -391,9 +401,12 @@ impl LayoutReader {
                 _ => Ok(0.0),
             }
         };
-        let detector: usize = field(self.detector)
-            .parse()
-            .map_err(|_| err(format!("`detector` is not a valid id: {:?}", field(self.detector))))?;
+        let detector: usize = field(self.detector).parse().map_err(|_| {
+            err(format!(
+                "`detector` is not a valid id: {:?}",
+                field(self.detector)
+            ))
+        })?;
         let position = match self.coordinates {
             Coordinates::Cartesian { x, y, z } => {
                 [number(x, "x_m")?, number(y, "y_m")?, optional(z, "z_m")?]
@@ -412,13 +425,15 @@ impl LayoutReader {
         };
         let valid_from = match self.valid_from.map(field) {
             None | Some("") => None,
-            Some(text) => Some(
-                ExactTime::parse(text).map_err(|e| err(format!("`valid_from`: {e}")))?,
-            ),
+            Some(text) => {
+                Some(ExactTime::parse(text).map_err(|e| err(format!("`valid_from`: {e}")))?)
+            }
         };
         let version = self.versions.entry(valid_from).or_default();
         if version.insert(detector, position).is_some() {
-            return Err(err(format!("detector {detector} listed twice for one valid_from")));
+            return Err(err(format!(
+                "detector {detector} listed twice for one valid_from"
+            )));
         }
         Ok(())
     }

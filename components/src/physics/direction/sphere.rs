@@ -108,11 +108,10 @@ impl Normal {
     pub(crate) fn collinear(&self) -> bool {
         let q = &self.q;
         let trace = q[0][0] + q[1][1] + q[2][2];
-        let minors = q[0][0] * q[1][1] - q[0][1] * q[0][1] + q[0][0] * q[2][2]
-            - q[0][2] * q[0][2]
+        let minors = q[0][0] * q[1][1] - q[0][1] * q[0][1] + q[0][0] * q[2][2] - q[0][2] * q[0][2]
             + q[1][1] * q[2][2]
             - q[1][2] * q[1][2];
-        !(minors > 1e-10 * trace * trace)
+        minors.is_nan() || minors <= 1e-10 * trace * trace
     }
 
     /// Fisher information of the tangent-plane coordinates along `e1`, `e2`.
@@ -127,7 +126,7 @@ impl Normal {
         let cof = [cross(q[1], q[2]), cross(q[2], q[0]), cross(q[0], q[1])];
         let det = dot(q[0], cof[0]);
         let trace = q[0][0] + q[1][1] + q[2][2];
-        if !(det > 1e-12 * trace * trace * trace) {
+        if det.is_nan() || det <= 1e-12 * trace * trace * trace {
             return None;
         }
         // Q is symmetric, so its inverse is the cofactor matrix over the determinant.

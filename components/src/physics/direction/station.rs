@@ -479,7 +479,10 @@ impl EventReader {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new(header: &[&str], input: StationInput) -> Result<Self, HeaderError> {
-        let names: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+        let names: Vec<String> = header
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect();
         let have = || names.join(", ");
         let t_column = |k: usize| find(&names, &[&format!("t{k}"), &format!("t{k}_ns")]);
         let format = if t_column(1).is_some() {
@@ -495,12 +498,14 @@ impl EventReader {
                 });
             }
             let timestamp = match &input.timestamp_column {
-                Some(name) => Some(find(&names, &[&name.to_ascii_lowercase()]).ok_or_else(
-                    || HeaderError::Missing {
-                        column: name.clone(),
-                        have: have(),
-                    },
-                )?),
+                Some(name) => {
+                    Some(find(&names, &[&name.to_ascii_lowercase()]).ok_or_else(|| {
+                        HeaderError::Missing {
+                            column: name.clone(),
+                            have: have(),
+                        }
+                    })?)
+                }
                 None => find(&names, &["timestamp_ns", "ext_timestamp"]),
             };
             Format::Wide {
@@ -697,9 +702,9 @@ impl EventReader {
         };
         self.next_id = self.next_id.saturating_add(1);
         let stamp = match timestamp {
-            Some(c) => Some(
-                ExactTime::parse(field(c)).map_err(|e| malformed(format!("timestamp: {e}")))?,
-            ),
+            Some(c) => {
+                Some(ExactTime::parse(field(c)).map_err(|e| malformed(format!("timestamp: {e}")))?)
+            }
             None => None,
         };
         let mut hits = Vec::new();
@@ -730,7 +735,10 @@ impl EventReader {
         Some(Outcome::Event(p.event))
     }
 
-    #[allow(clippy::too_many_arguments, reason = "the long format's column indices")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the long format's column indices"
+    )]
     fn long(
         &mut self,
         line: u64,
@@ -826,7 +834,9 @@ impl EventReader {
                     (Err(_), _) => Some("row skipped".into()),
                 };
                 // Count each spoilt event once; report every malformed row.
-                let what = skipped.clone().unwrap_or_else(|| "event already skipped".into());
+                let what = skipped
+                    .clone()
+                    .unwrap_or_else(|| "event already skipped".into());
                 if skipped.is_some() {
                     self.summary.count(RejectKind::Malformed);
                 }
@@ -892,7 +902,10 @@ impl PulseColumns {
     /// assert!(PulseColumns::new(&["detector"]).is_err());
     /// ```
     pub fn new(header: &[&str]) -> Result<Self, HeaderError> {
-        let names: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+        let names: Vec<String> = header
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .collect();
         let need = |c: &str| {
             find(&names, &[c]).ok_or_else(|| HeaderError::Missing {
                 column: c.to_owned(),
@@ -928,9 +941,12 @@ impl PulseColumns {
         input: &StationInput,
     ) -> Result<Option<StationPulse>, String> {
         let field = |i: usize| fields.get(i).copied().unwrap_or("").trim();
-        let detector: usize = field(self.detector)
-            .parse()
-            .map_err(|_| format!("`detector` is not a valid number: {:?}", field(self.detector)))?;
+        let detector: usize = field(self.detector).parse().map_err(|_| {
+            format!(
+                "`detector` is not a valid number: {:?}",
+                field(self.detector)
+            )
+        })?;
         let text = field(self.time);
         if text.is_empty() {
             return Ok(None);
