@@ -145,9 +145,9 @@ impl DirectionStatus {
 ///
 /// // Three detectors on a plane tilted 45° about the x axis.
 /// let layout = DetectorLayout::new(vec![[0.0, 0.0, 0.0], [10.0, 0.0, 0.0], [0.0, 10.0, 10.0]])?;
-/// // A vertical shower: its mirror image through the plane is horizontal from +y... here
-/// // a front from 20° zenith towards -y has a mirror 70° away, also from above.
-/// let (theta, phi) = (20f64.to_radians(), -90f64.to_radians());
+/// // A front from 20° zenith, azimuth +90° (north): its mirror image through the
+/// // detectors' plane comes from 70° zenith, also from above the horizon.
+/// let (theta, phi) = (20f64.to_radians(), 90f64.to_radians());
 /// let n = [theta.sin() * phi.cos(), theta.sin() * phi.sin(), theta.cos()];
 /// let hits: Vec<(usize, f64)> = layout.positions().iter().enumerate()
 ///     .map(|(d, r)| (d, -(n[0] * r[0] + n[1] * r[1] + n[2] * r[2]) / SPEED_OF_LIGHT))

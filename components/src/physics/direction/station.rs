@@ -109,7 +109,7 @@ impl StationInput {
     /// let input = StationInput::from_options("-999", "none", &["0", "-2.5"], None)?;
     /// assert_eq!(input.sentinels.no_detector, None);
     /// assert_eq!(input.offset(1), ExactTime::from_ps(-2500));
-    /// assert!(StationInput::from_options("x", "-1", &[], None).is_err());
+    /// assert!(StationInput::from_options("x", "-1", &[] as &[&str], None).is_err());
     /// # Ok::<(), String>(())
     /// ```
     pub fn from_options(
