@@ -37,7 +37,7 @@
 //!
 //! Times are `f64` ns; give them relative to the event (e.g. with
 //! [`ExactTime`](super::direction::time::ExactTime)): a time so large that `f64` cannot
-//! hold it to a tenth of its timing error is refused with [`AngleError::Imprecise`].
+//! hold it to its timing error is refused with [`AngleError::Imprecise`].
 //!
 //! # Examples
 //!
@@ -434,8 +434,8 @@ impl AngleFinder {
     /// # Errors
     ///
     /// [`AngleError`] for fewer than three hits, an unknown or repeated detector, a
-    /// non-finite time or non-positive σ, a time too large for `f64` to hold to a tenth
-    /// of its σ, or collinear detectors.
+    /// non-finite time or non-positive σ, a time too large for `f64` to hold to its σ
+    /// (beyond about 52 days in ns for σ = 1 ns), or collinear detectors.
     ///
     /// # Examples
     ///
@@ -490,8 +490,8 @@ impl AngleFinder {
             if !(t.is_finite() && s.is_finite() && s > 0.0) {
                 return Err(AngleError::NotFinite(i));
             }
-            // f64 holds t to |t|·2⁻⁵² ns.
-            if t.abs() * f64::EPSILON > 0.1 * s {
+            // f64 holds t to about |t|·2⁻⁵² ns.
+            if t.abs() * f64::EPSILON > s {
                 return Err(AngleError::Imprecise(i));
             }
             z_min = z_min.min(r[2]);
