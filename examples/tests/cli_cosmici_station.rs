@@ -187,6 +187,54 @@ detector,time_ns,pulse_id
 }
 
 #[test]
+fn showers_group_each_event_row_on_its_own_with_exact_times() {
+    let layout = layout_file("showers");
+    let (out, err, ok) = run(
+        &[
+            "showers",
+            "--delimiter",
+            "tab",
+            "--layout",
+            layout.to_str().expect("utf-8"),
+        ],
+        EVENTS,
+    );
+    assert!(ok, "{err}");
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    // Four events with at least three detectors; the malformed and two-detector rows give
+    // no candidate. Hits come in time order with their exact times.
+    let ids: Vec<&str> = rows
+        .iter()
+        .map(|r| r.split(',').next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "0", "0", "0", "0", "1", "1", "1", "1", "2", "2", "2", "2", "3", "3", "3"
+        ]
+    );
+    assert_eq!(rows[0], "0,1,1800000000000000490.922,,");
+    assert_eq!(rows[14], "3,2,1800000003000000523.194,,");
+    assert!(
+        err.contains("line 7") && err.contains("1 skipped: 1 malformed"),
+        "{err}"
+    );
+    // Piped into `direction`, the candidates give the fronts back.
+    let (directions, err, ok) = run(
+        &["direction", "--layout", layout.to_str().expect("utf-8")],
+        &out,
+    );
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = directions.lines().collect();
+    assert_eq!(lines.len(), 5, "{directions}");
+    let z: f64 = column(lines[0], lines[1], "zenith_deg")
+        .parse()
+        .expect("zenith");
+    assert!((z - 30.0).abs() < 0.01, "{directions}");
+    let _ = std::fs::remove_file(layout);
+}
+
+#[test]
 fn help_says_how_to_feed_a_station_export() {
     let (out, _, ok) = run(&["direction", "--help"], "");
     assert!(ok);
