@@ -10,6 +10,7 @@
 //! | [`fit`] | [`PulseFitter`](fit::PulseFitter): pulse parameters with errors from threshold crossings |
 //! | [`shower`] | [`ShowerFilter`](shower::ShowerFilter): streaming coincidences → shower candidates |
 //! | [`angle`] | [`AngleFinder`](angle::AngleFinder): shower direction from arrival times |
+//! | [`direction`] | station data for the angle finder: exact times, wide-format events with sentinels and offsets, layout histories |
 //! | [`layout`] | detector positions, speed of light |
 //! | [`simulate`] | seeded synthetic pulses and showers with ground truth |
 //! | [`components`] | the axon components: `PulseFitterComponent`, `ShowerFilterComponent`, `AngleFinderComponent` |
@@ -20,6 +21,7 @@
 
 pub mod angle;
 pub mod components;
+pub mod direction;
 pub mod error;
 pub mod fit;
 pub mod layout;
