@@ -25,10 +25,12 @@ use clap::Parser;
 use components::cosmici::bridge::BridgeConfig;
 use components::cosmici::main_server::SensorNetConfig;
 use components::cosmici::sim::{BridgePorts, DetectorSim, DetectorSimConfig, SimTruth};
-use components::cosmici::station::{Station, StationConfig, StationStats, compare_with_truth};
+use components::cosmici::station::{Station, StationConfig, StationStats};
+use components::cosmici::truth_check::compare_with_truth;
 use components::cosmici::{LinkKind, NodeState};
 use components::physics::layout::DetectorLayout;
 use components::physics::simulate::ShowerSimConfig;
+use components::physics::sky::Site;
 
 /// The COSMICi sensor-network server, optionally with simulated detectors.
 #[derive(Debug, Parser)]
@@ -79,6 +81,13 @@ struct Args {
     /// Number of detectors in the layout when not simulating.
     #[arg(long, default_value_t = 4)]
     detectors: usize,
+    /// The detector site, LAT,LON[,ALT] (degrees north, east; metres), for sky
+    /// coordinates [default: the COSMICi site, 30.428,-84.285,20].
+    #[arg(long, conflicts_with = "site_file")]
+    site: Option<Site>,
+    /// A JSON site file: {"latitude_deg": .., "longitude_deg": .., "altitude_m": ..}.
+    #[arg(long)]
+    site_file: Option<PathBuf>,
 }
 
 fn grid_layout(n: usize, spacing: f64) -> anyhow::Result<DetectorLayout> {
@@ -106,8 +115,8 @@ fn status_line(stats: &StationStats, rate: f64) -> String {
         "{} | pulses {:.0}/s, {} stored | showers {} | uart bad {} malformed {}",
         node_summary(stats),
         rate,
-        stats.archive.pulses(),
-        stats.archive.showers(),
+        stats.store.pulses(),
+        stats.store.showers(),
         stats.uart.bad_checksums(),
         stats.uart.malformed(),
     )
@@ -126,6 +135,11 @@ async fn main() -> anyhow::Result<()> {
     };
     let layout = grid_layout(detectors, args.spacing)?;
     let mut config = StationConfig::new(layout.clone(), &args.db);
+    config.site = match (&args.site, &args.site_file) {
+        (Some(site), _) => *site,
+        (None, Some(file)) => Site::from_file(file)?,
+        (None, None) => Site::default(),
+    };
     config.listen = args.listen;
     config.bridges = BridgeConfig {
         auxio_base: args.auxio_base,
@@ -187,7 +201,7 @@ async fn main() -> anyhow::Result<()> {
             r = &mut signal => { r?; break; }
             () = &mut deadline => break,
             _ = tick.tick() => {
-                let now = stats.reconstruct.pulses();
+                let now = stats.pipeline.pulses();
                 let line = status_line(&stats, (now - last) as f64);
                 last = now;
                 if live {
@@ -228,14 +242,15 @@ async fn main() -> anyhow::Result<()> {
         "  pulses: {} timed, {} untimed, {} fitted ({} fit failures), {} stored",
         stats.clock.timed(),
         stats.clock.dropped(),
-        stats.reconstruct.pulses(),
-        stats.reconstruct.fit_failures(),
-        stats.archive.pulses()
+        stats.pipeline.pulses(),
+        stats.pipeline.fit_failures(),
+        stats.store.pulses()
     );
     println!(
-        "  showers: {} found, {} stored in {}",
-        stats.reconstruct.showers(),
-        stats.archive.showers(),
+        "  showers: {} found, {} stored with {} directions in {}",
+        stats.pipeline.showers(),
+        stats.store.showers(),
+        stats.store.events(),
         args.db.display()
     );
     if let Some(truth) = truth {

@@ -36,8 +36,6 @@
 //! assert_eq!((last.level, last.edge, last.cycles), (1, Edge::Falling, 9));
 //! ```
 
-#[cfg(feature = "store")]
-pub mod archive;
 pub mod bridge;
 pub mod error;
 pub mod gps;
@@ -46,6 +44,8 @@ pub mod main_cmd;
 pub mod main_server;
 pub mod nmea;
 pub mod node;
+#[cfg(feature = "store")]
+pub mod pipeline;
 pub mod pulse;
 #[cfg(feature = "physics")]
 pub mod reconstruct;
@@ -56,6 +56,8 @@ pub mod sim;
 pub mod station;
 pub mod timechain;
 pub mod timing;
+#[cfg(feature = "store")]
+pub mod truth_check;
 pub mod uart;
 pub mod uart_component;
 

@@ -12,7 +12,9 @@
 //! | [`angle`] | [`AngleFinder`](angle::AngleFinder): shower direction from arrival times |
 //! | [`layout`] | detector positions, speed of light |
 //! | [`simulate`] | seeded synthetic pulses and showers with ground truth |
+//! | [`sky`] | the site, sidereal time, [`EventMapper`](sky::EventMapper): local directions to J2000 and galactic coordinates |
 //! | [`components`] | the axon components: `PulseFitterComponent`, `ShowerFilterComponent`, `AngleFinderComponent` |
+//! | [`event_mapper`] | `EventMapperComponent`: found directions with their event times onto the sky |
 //! | [`error`] | error enums |
 //!
 //! Conventions: times in ns, distances in m, voltages positive (pulses are negative-going
@@ -21,11 +23,13 @@
 pub mod angle;
 pub mod components;
 pub mod error;
+pub mod event_mapper;
 pub mod fit;
 pub mod layout;
 pub mod model;
 pub mod shower;
 pub mod simulate;
+pub mod sky;
 
 #[cfg(test)]
 mod acceptance;
