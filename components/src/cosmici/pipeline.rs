@@ -18,7 +18,9 @@
 //! the same components the `cosmici` tool runs; the three here only translate
 //! between the node's view of a pulse (node, channel, UTC) and the physics' view
 //! (pulse id, detector, ns after a [`TimeOrigin`]), and hand what is to be stored to
-//! the [`StoreWriter`](crate::store::StoreWriter) on their `records` outbox.
+//! the [`StoreWriter`](crate::store::StoreWriter) on their `records` outbox. That
+//! outbox must be linked: a joint whose records have nowhere to go ends with an error
+//! rather than drop them.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -290,15 +292,18 @@ impl Component for PulseIntake {
 /// use components::physics::components::FittedPulse;
 /// use components::physics::error::CrossingsError;
 /// use components::physics::event_mapper::TimeOrigin;
+/// use components::store::Record;
 ///
 /// let origin = TimeOrigin::default();
 /// let mut h = Harness::new(FitJoiner::new(origin.clone(), PipelineStats::default()));
-/// let pending = h.inbox_sender::<PendingPulse>("pending")?;
+/// let mut pending = h.inbox_sender::<PendingPulse>("pending")?;
+/// let mut records = h.outbox_receiver::<Record>("records")?;
 /// pending.send(PendingPulse { id: 1, utc_ns: 1_700_000_000_000_000_250, detector: Some(0), lowest_level: 0.2 }).await?;
 /// h.send(FittedPulse { id: 1, result: Err(CrossingsError::Empty) }).await;
 /// let p = h.recv().await.expect("a shower pulse");
 /// // No fit: the first rise, 250 ns after the origin (the pulse's UTC second).
 /// assert_eq!((p.detector, p.time, p.fit_ref), (0, 250.0, Some(1)));
+/// assert!(matches!(records.recv().await, Some(Record::Fit(f)) if f.id == 1));
 /// assert_eq!(origin.get(), Some(1_700_000_000_000_000_000));
 /// # Ok(()) }
 /// ```

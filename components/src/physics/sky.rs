@@ -243,11 +243,10 @@ impl Site {
     ///
     /// ```
     /// use components::physics::sky::Site;
-    /// // At Greenwich, at J2000.0 (2000-01-01T12:00 TT), GMST is 280.46°.
+    /// // At Greenwich, at 2000-01-01T12:00 UT, GMST is 280.4606°.
     /// let greenwich = Site::new(51.48, 0.0, 0.0)?;
-    /// let j2000_utc_ns = 946_728_000_000_000_000 - 64_184_000_000;
-    /// let lst = greenwich.local_sidereal_time(j2000_utc_ns).to_degrees();
-    /// assert!((lst - 280.46).abs() < 0.01, "{lst}");
+    /// let lst = greenwich.local_sidereal_time(946_728_000_000_000_000).to_degrees();
+    /// assert!((lst - 280.4606).abs() < 0.0001, "{lst}");
     /// # Ok::<(), components::physics::sky::SiteError>(())
     /// ```
     pub fn local_sidereal_time(&self, utc_ns: i64) -> f64 {
@@ -273,8 +272,8 @@ impl Site {
     /// ```
     /// use components::physics::sky::Site;
     /// let site = Site::new(-30.0, 20.0, 0.0)?;
-    /// // Due north on the horizon, seen from the southern hemisphere: Dec = −60°.
-    /// let (_, dec) = site.to_equatorial_of_date(0, [0.0, 1.0, 0.0]);
+    /// // Due south on the horizon, seen from 30° S: 30° above the south celestial pole.
+    /// let (_, dec) = site.to_equatorial_of_date(0, [0.0, -1.0, 0.0]);
     /// assert!((dec.to_degrees() + 60.0).abs() < 1e-9);
     /// # Ok::<(), components::physics::sky::SiteError>(())
     /// ```
