@@ -88,15 +88,18 @@ fn directions_agree_with_astropy_to_two_hundredths_of_a_degree() {
         let sky = mapper
             .map(c.utc_ns, [s * co.cos(), s * co.sin()], [[0.0; 2]; 2])
             .expect("above the horizon");
-        let eq = separation_deg(
-            (sky.equatorial.lon_deg, sky.equatorial.lat_deg),
-            c.radec,
-        );
+        let eq = separation_deg((sky.equatorial.lon_deg, sky.equatorial.lat_deg), c.radec);
         let gal = separation_deg((sky.galactic.lon_deg, sky.galactic.lat_deg), c.lb);
         worst = (worst.0.max(eq), worst.1.max(gal));
-        assert!(eq < 0.02 && gal < 0.02, "equatorial off by {eq}°, galactic by {gal}°");
+        assert!(
+            eq < 0.02 && gal < 0.02,
+            "equatorial off by {eq}°, galactic by {gal}°"
+        );
     }
-    eprintln!("worst separation from astropy: equatorial {:.4}°, galactic {:.4}°", worst.0, worst.1);
+    eprintln!(
+        "worst separation from astropy: equatorial {:.4}°, galactic {:.4}°",
+        worst.0, worst.1
+    );
     // The effects left out amount to about 0.01°, not less: the comparison is real.
     assert!(worst.0 > 0.001, "{worst:?}");
 }
@@ -112,7 +115,9 @@ fn errors_follow_the_direction_covariance() {
     // Finite differences: the tangent-plane shift of a small step in each cosine.
     let h = 1e-6;
     let mut shift = |dx: f64, dy: f64| {
-        let moved = mapper.map(utc_ns, [ax + dx, ay + dy], [[0.0; 2]; 2]).unwrap();
+        let moved = mapper
+            .map(utc_ns, [ax + dx, ay + dy], [[0.0; 2]; 2])
+            .unwrap();
         let c = sky.galactic;
         let m = moved.galactic;
         let dl = ((m.lon_deg - c.lon_deg + 180.0).rem_euclid(360.0) - 180.0)
@@ -123,8 +128,16 @@ fn errors_follow_the_direction_covariance() {
     let var = |a: f64, b: f64| a * a * cov[0][0] + 2.0 * a * b * cov[0][1] + b * b * cov[1][1];
     let lon_err = var(jx.0, jy.0).sqrt();
     let lat_err = var(jx.1, jy.1).sqrt();
-    assert!((sky.galactic.lon_err_deg / lon_err - 1.0).abs() < 1e-3, "{} vs {lon_err}", sky.galactic.lon_err_deg);
-    assert!((sky.galactic.lat_err_deg / lat_err - 1.0).abs() < 1e-3, "{} vs {lat_err}", sky.galactic.lat_err_deg);
+    assert!(
+        (sky.galactic.lon_err_deg / lon_err - 1.0).abs() < 1e-3,
+        "{} vs {lon_err}",
+        sky.galactic.lon_err_deg
+    );
+    assert!(
+        (sky.galactic.lat_err_deg / lat_err - 1.0).abs() < 1e-3,
+        "{} vs {lat_err}",
+        sky.galactic.lat_err_deg
+    );
     // The frames differ by a rotation of the tangent plane, which keeps the trace of
     // the covariance: σ_lon² + σ_lat² is the same in both.
     let total = |c: components::physics::sky::SkyCoordinate| c.lon_err_deg.hypot(c.lat_err_deg);

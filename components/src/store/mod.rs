@@ -1177,6 +1177,44 @@ impl Store {
             .query_row("SELECT MAX(id) FROM runs", [], |r| r.get(0))?)
     }
 
+    /// The site of the newest run that recorded one.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`], or [`StoreError::BadRow`] for a stored site out of range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::physics::sky::Site;
+    /// use components::store::Store;
+    /// let mut store = Store::open_in_memory()?;
+    /// assert_eq!(store.latest_site()?, None);
+    /// store.begin_run("test", 0, Some(Site::default()))?;
+    /// assert_eq!(store.latest_site()?, Some(Site::default()));
+    /// # Ok::<(), components::store::StoreError>(())
+    /// ```
+    pub fn latest_site(&self) -> Result<Option<Site>, StoreError> {
+        let row: Option<(i64, f64, f64, f64)> = self
+            .conn
+            .query_row(
+                "SELECT id, site_latitude_deg, site_longitude_deg, COALESCE(site_altitude_m, 0) FROM runs
+                 WHERE site_latitude_deg IS NOT NULL AND site_longitude_deg IS NOT NULL
+                 ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        row.map(|(id, lat, lon, alt)| {
+            Site::new(lat, lon, alt).map_err(|e| StoreError::BadRow {
+                what: "run",
+                id,
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
+    }
+
     /// The id after the largest stored one of `kind` (1 in an empty store): where a
     /// new run numbers its records so that runs accumulate in one file.
     ///

@@ -30,7 +30,10 @@ use components::physics::layout::DetectorLayout;
 use components::physics::model::PulseShape;
 use components::physics::shower::{ShowerCandidate, ShowerFilterConfig, ShowerPulse};
 use components::physics::simulate::fedm_ladder;
-use components::plots::{pulse_svg_from_store, sky_svg_from_store};
+use components::physics::sky::SkyFrame;
+use components::plots::{
+    pulse_svg_from_store, sky_map_svg_from_store, sky_svg_from_store, svg_to_png,
+};
 use components::store::{
     Cell, Durability, FIT_COLUMNS, HIT_COLUMNS, Record, SHOWER_COLUMNS, Store, StoreWriter,
     StoredPulse, StoredShower, Table, fit_row, hit_rows, shower_row,
@@ -144,7 +147,7 @@ enum Command {
     /// Detector layout and per-event arrival times in, zenith and azimuth with errors out.
     #[command(long_about = DIRECTION_HELP)]
     Direction(DirectionArgs),
-    /// Draw a stored pulse with its fit, or the sky of stored shower directions, as SVG.
+    /// Draw a stored pulse with its fit, or the stored showers on the sky, as SVG or PNG.
     Plot(PlotArgs),
     /// Write a stored table as CSV.
     Export(ExportArgs),
@@ -256,15 +259,34 @@ enum PlotKind {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
-    /// Every stored shower direction on the sky.
+    /// Every stored shower on the sky: an all-sky Hammer–Aitoff map in galactic or
+    /// equatorial (J2000) coordinates with the site's exposure band, or the local sky
+    /// (zenith at the centre, azimuth around it).
     Sky {
         /// Database to read.
         #[arg(long, default_value = "cosmici.sqlite")]
         db: PathBuf,
-        /// SVG file to write [default: stdout].
+        /// Coordinates to draw in.
+        #[arg(long, value_enum, default_value_t = Frame::Galactic)]
+        frame: Frame,
+        /// Largest zenith angle of the shaded exposure band, degrees (the default
+        /// holds 98% of a cos²θ shower flux).
+        #[arg(long, default_value_t = 75.0)]
+        max_zenith: f64,
+        /// File to write, SVG or, if it ends in .png, PNG [default: SVG on stdout].
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Frame {
+    /// Galactic longitude and latitude (l, b).
+    Galactic,
+    /// Right ascension and declination, J2000.
+    Equatorial,
+    /// The local sky: zenith angle and azimuth.
+    Local,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -998,10 +1020,33 @@ fn plot(a: PlotArgs) -> Result<()> {
             pulse_svg_from_store(&open_existing(&db)?, id, clock_period)?,
             output,
         ),
-        PlotKind::Sky { db, output } => (sky_svg_from_store(&open_existing(&db)?)?, output),
+        PlotKind::Sky {
+            db,
+            frame,
+            max_zenith,
+            output,
+        } => {
+            let store = open_existing(&db)?;
+            let svg = match frame {
+                Frame::Galactic => sky_map_svg_from_store(&store, SkyFrame::Galactic, max_zenith)?,
+                Frame::Equatorial => {
+                    sky_map_svg_from_store(&store, SkyFrame::Equatorial, max_zenith)?
+                }
+                Frame::Local => sky_svg_from_store(&store)?,
+            };
+            (svg, output)
+        }
     };
+    let png = output
+        .as_deref()
+        .and_then(Path::extension)
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
     let mut out = open_output(output.as_deref())?;
-    out.write_all(svg.as_bytes())?;
+    if png {
+        out.write_all(&svg_to_png(&svg, 1.0)?)?;
+    } else {
+        out.write_all(svg.as_bytes())?;
+    }
     out.flush()?;
     Ok(())
 }
