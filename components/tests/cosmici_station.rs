@@ -10,7 +10,7 @@ use components::cosmici::sim::{BridgePorts, DetectorSim, DetectorSimConfig};
 use components::cosmici::station::{Station, StationConfig};
 use components::physics::layout::DetectorLayout;
 use components::physics::simulate::ShowerSimConfig;
-use components::store::{Durability, Store};
+use components::store::{Durability, Store, Table};
 
 /// Simulated run length, from `START`.
 const RUN: Duration = Duration::from_millis(2500);
@@ -194,5 +194,21 @@ async fn simulated_run_stores_pulses_and_showers_matching_the_truth() {
         "{c}"
     );
     assert!(dir.join("truth.jsonl").metadata().unwrap().len() > 0);
+    // What `cosmici export` and `cosmici plot sky` do with the file sensornet wrote.
+    let mut csv = Vec::new();
+    let exported = store.export(Table::Showers, &mut csv).unwrap();
+    assert_eq!(exported, store.run_showers(run).unwrap().len());
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(csv.lines().next().unwrap().contains("l_deg,l_err_deg,b_deg,b_err_deg"));
+    let mut csv = Vec::new();
+    assert_eq!(store.export(Table::Pulses, &mut csv).unwrap(), rows.len());
+    #[cfg(feature = "plots")]
+    {
+        use components::physics::sky::SkyFrame;
+        let svg = components::plots::sky_map_svg_from_store(&store, SkyFrame::Galactic, 75.0).unwrap();
+        let markers = svg.matches("<circle").count();
+        assert_eq!(markers, physical.len(), "one marker per shower on the sky");
+        assert!(svg.contains("zenith at the first shower"));
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
