@@ -187,7 +187,7 @@ async fn simulated_run_stores_pulses_and_showers_matching_the_truth() {
         assert!(p.utc_ns.is_some());
     }
     // The simulator's own comparison agrees.
-    let c = components::cosmici::truth_check::compare_with_truth(&db, &truth).unwrap();
+    let c = components::cosmici::sim::truth_check::compare_with_truth(&db, &truth).unwrap();
     assert_eq!(c.pulses_matched, rows.len());
     assert!(
         c.max_time_error_ns <= 3 && c.showers_found == visible.len(),
@@ -199,13 +199,19 @@ async fn simulated_run_stores_pulses_and_showers_matching_the_truth() {
     let exported = store.export(Table::Showers, &mut csv).unwrap();
     assert_eq!(exported, store.run_showers(run).unwrap().len());
     let csv = String::from_utf8(csv).unwrap();
-    assert!(csv.lines().next().unwrap().contains("l_deg,l_err_deg,b_deg,b_err_deg"));
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .contains("l_deg,l_err_deg,b_deg,b_err_deg")
+    );
     let mut csv = Vec::new();
     assert_eq!(store.export(Table::Pulses, &mut csv).unwrap(), rows.len());
     #[cfg(feature = "plots")]
     {
         use components::physics::sky::SkyFrame;
-        let svg = components::plots::sky_map_svg_from_store(&store, SkyFrame::Galactic, 75.0).unwrap();
+        let svg =
+            components::plots::sky_map_svg_from_store(&store, SkyFrame::Galactic, 75.0).unwrap();
         let markers = svg.matches("<circle").count();
         assert_eq!(markers, physical.len(), "one marker per shower on the sky");
         assert!(svg.contains("zenith at the first shower"));

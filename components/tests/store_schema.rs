@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use components::store::{Durability, Record, RecordKind, SCHEMA_VERSION, Store, StoreError, StoredPulse};
+use components::store::{
+    Durability, Record, RecordKind, SCHEMA_VERSION, Store, StoreError, StoredPulse,
+};
 use rusqlite::Connection;
 
 fn temp(name: &str) -> PathBuf {
@@ -32,13 +34,25 @@ fn the_old_sensornet_archive_is_refused_by_name_and_left_untouched() {
     let err = Store::open(&path, Durability::Process).unwrap_err();
     assert!(matches!(err, StoreError::Foreign { .. }), "{err}");
     let text = err.to_string();
-    assert!(text.contains("old-sensornet.db") && text.contains("is not a pulse store"), "{text}");
-    assert!(text.contains("shower_pulses"), "the tables found are named: {text}");
+    assert!(
+        text.contains("old-sensornet.db") && text.contains("is not a pulse store"),
+        "{text}"
+    );
+    assert!(
+        text.contains("shower_pulses"),
+        "the tables found are named: {text}"
+    );
     // Nothing was added or stamped.
     let conn = Connection::open(&path).unwrap();
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     let tables: i64 = conn
-        .query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!((version, tables), (0, 4));
 }
@@ -47,8 +61,10 @@ fn the_old_sensornet_archive_is_refused_by_name_and_left_untouched() {
 fn another_programs_database_and_a_newer_schema_are_refused() {
     let path = temp("other.db");
     let conn = Connection::open(&path).unwrap();
-    conn.execute_batch("PRAGMA application_id = 1234; PRAGMA user_version = 2; CREATE TABLE t (x);")
-        .unwrap();
+    conn.execute_batch(
+        "PRAGMA application_id = 1234; PRAGMA user_version = 2; CREATE TABLE t (x);",
+    )
+    .unwrap();
     drop(conn);
     let err = Store::open(&path, Durability::Process).unwrap_err();
     assert!(err.to_string().contains("application id 0x4d2"), "{err}");
@@ -62,7 +78,10 @@ fn another_programs_database_and_a_newer_schema_are_refused() {
     let err = Store::open(&path, Durability::Process).unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, StoreError::SchemaTooNew { found, .. } if found == SCHEMA_VERSION + 1));
-    assert!(text.contains("newer.db") && text.contains("newer than this program's"), "{text}");
+    assert!(
+        text.contains("newer.db") && text.contains("newer than this program's"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -96,8 +115,17 @@ fn a_version_1_store_is_migrated_and_keeps_its_rows() {
     let run = store.begin_run("test", 0, None).unwrap();
     store
         .write(&[Record::NodePulse(
-            StoredPulse { id: 8, detector: Some(0), crossings: Default::default() },
-            components::store::PulseOrigin { node: 1, channel: 1, pulse_num: 1, utc_ns: 5 },
+            StoredPulse {
+                id: 8,
+                detector: Some(0),
+                crossings: Default::default(),
+            },
+            components::store::PulseOrigin {
+                node: 1,
+                channel: 1,
+                pulse_num: 1,
+                utc_ns: 5,
+            },
         )])
         .unwrap();
     assert_eq!(store.run_pulses(run).unwrap().len(), 1);
@@ -108,5 +136,11 @@ fn a_version_1_store_is_migrated_and_keeps_its_rows() {
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
     // Opening again is a no-op.
-    assert_eq!(Store::open(&path, Durability::Process).unwrap().ids(RecordKind::Pulse).unwrap(), [7, 8]);
+    assert_eq!(
+        Store::open(&path, Durability::Process)
+            .unwrap()
+            .ids(RecordKind::Pulse)
+            .unwrap(),
+        [7, 8]
+    );
 }

@@ -3,8 +3,8 @@
 //! ([`crossings_of`]). Needs the `physics` feature; the components that use them are
 //! in [`pipeline`](super::pipeline).
 
-use super::pulse::Edge;
 use super::timing::TimedPulse;
+use super::wire::pulse::Edge;
 use crate::physics::error::CrossingsError;
 use crate::physics::fit::{Crossings, LevelCrossing};
 

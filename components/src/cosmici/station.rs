@@ -421,7 +421,7 @@ impl Station {
     ///     "{} UART lines, {} pulses timed, {} showers, nodes {:?}",
     ///     stats.uart.lines(),
     ///     stats.clock.timed(),
-    ///     stats.reconstruct.showers(),
+    ///     stats.pipeline.showers(),
     ///     stats.nodes.states()
     /// );
     /// # Ok(()) }
@@ -513,7 +513,7 @@ impl Station {
 
 /// The record of a mapped event, logged as it passes.
 fn event_record(event: MappedEvent) -> Record {
-    let utc = event.utc_ns.map(super::timechain::UtcNanos);
+    let utc = event.utc_ns.map(super::wire::utc::UtcNanos);
     match (&event.direction, &event.sky) {
         (Ok(d), Some(sky)) => tracing::info!(
             "shower {} at {}: {} detectors, zenith {:.1}°, azimuth {:.1}°, l {:.1}°, b {:.1}°",

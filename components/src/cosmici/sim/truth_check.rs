@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::sim::{SimTruth, TruthPulse};
+use super::{SimTruth, TruthPulse};
 use crate::store::{Durability, Store, StoreError};
 
 /// How a station's stored results compare with a simulator's ground truth.
@@ -13,7 +13,7 @@ use crate::store::{Durability, Store, StoreError};
 /// # Examples
 ///
 /// ```
-/// use components::cosmici::truth_check::TruthComparison;
+/// use components::cosmici::sim::truth_check::TruthComparison;
 ///
 /// let c = TruthComparison { pulses_sent: 10, pulses_matched: 9, ..Default::default() };
 /// assert!(c.to_string().starts_with("pulses 9/10 matched"));
@@ -73,7 +73,7 @@ impl std::fmt::Display for TruthComparison {
 ///
 /// ```
 /// use components::cosmici::sim::SimTruth;
-/// use components::cosmici::truth_check::{TruthComparison, compare_with_truth};
+/// use components::cosmici::sim::truth_check::{TruthComparison, compare_with_truth};
 /// use components::store::{Durability, Store};
 ///
 /// # let path = std::env::temp_dir().join(format!("cosmici-doc-{}-compare.db", std::process::id()));

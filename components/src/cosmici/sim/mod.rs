@@ -44,12 +44,15 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+#[cfg(feature = "store")]
+pub mod truth_check;
+
 use super::bridge::BridgeDirectory;
 use super::lines::{LinkKind, utc_now};
-use super::nmea;
-use super::pulse::{ConPulse, Crossing, Deltas, Edge};
 use super::reconstruct::DetectorMap;
-use super::timechain::UtcNanos;
+use super::wire::nmea;
+use super::wire::pulse::{ConPulse, Crossing, Deltas, Edge};
+use super::wire::utc::UtcNanos;
 use crate::physics::layout::DetectorLayout;
 use crate::physics::model::BiExpPulse;
 use crate::physics::simulate::{
