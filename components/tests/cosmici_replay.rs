@@ -123,12 +123,14 @@ async fn a_replayed_recording_stores_the_same_pulses_and_showers() {
     let (pulses, showers) = stored(&dir.join("original.db"));
     let (replayed_pulses, replayed_showers) = stored(&dir.join("replayed.db"));
     assert!(pulses.len() > 200, "{} pulses", pulses.len());
-    // Times are equal to the ns; the peak heights to 1e-6: the time chain's
-    // clock-period estimate, which scales the crossings, depends on how many PPS
-    // edges it had seen when the pulse arrived (it differs in the 10th digit).
+    // Times agree within a nanosecond (half the FEDM's 2 ns clock), peak heights to
+    // 1e-6: a pulse that waited for the time chain's calibration is timed with the
+    // calibration of the moment it is released, which depends on how the nodes'
+    // lines interleaved on arrival.
     let same = |a: &(i64, Option<i64>, Option<f64>), b: &(i64, Option<i64>, Option<f64>)| {
-        a.0 == b.0
-            && a.1 == b.1
+        let near = |x: i64, y: i64| (x - y).abs() <= 1;
+        near(a.0, b.0)
+            && a.1.zip(b.1).is_some_and(|(x, y)| near(x, y))
             && match (a.2, b.2) {
                 (Some(x), Some(y)) => (x / y - 1.0).abs() < 1e-6,
                 (x, y) => x == y,
@@ -149,9 +151,9 @@ async fn a_replayed_recording_stores_the_same_pulses_and_showers() {
     assert!(showers.len() >= 3, "{showers:?}");
     assert_eq!(replayed_showers.len(), showers.len());
     for (a, b) in showers.iter().zip(&replayed_showers) {
-        assert_eq!(a.0, b.0);
+        assert!((a.0 - b.0).abs() <= 1, "{a:?} vs {b:?}");
         let close = |x: Option<f64>, y: Option<f64>| match (x, y) {
-            (Some(x), Some(y)) => (x - y).abs() < 1e-6,
+            (Some(x), Some(y)) => (x - y).abs() < 1e-3,
             (None, None) => true,
             _ => false,
         };

@@ -75,6 +75,10 @@ struct Args {
     /// Write the simulator's ground truth here (JSON lines).
     #[arg(long)]
     truth: Option<PathBuf>,
+    /// Largest skew between FEDM links the shower filter waits for, s of data time
+    /// (raise it for fast replays: a 0.1 s stall at --speed 10 is 1 s of data).
+    #[arg(long, default_value_t = 1.0)]
+    lateness: f64,
     /// Seconds of silence after which a node is AWOL.
     #[arg(long, default_value_t = 330.0)]
     awol: f64,
@@ -141,6 +145,7 @@ async fn main() -> anyhow::Result<()> {
         (None, None) => Site::default(),
     };
     config.listen = args.listen;
+    config.shower_filter.lateness = args.lateness * 1e9;
     config.bridges = BridgeConfig {
         auxio_base: args.auxio_base,
         uart_base: args.uart_base,
