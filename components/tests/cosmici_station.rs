@@ -215,6 +215,22 @@ async fn simulated_run_stores_pulses_and_showers_matching_the_truth() {
         let markers = svg.matches("<circle").count();
         assert_eq!(markers, physical.len(), "one marker per shower on the sky");
         assert!(svg.contains("zenith at the first shower"));
+        // What `cosmici plot front --shower ID` animates: the stored hits and front.
+        let shower = physical[0];
+        let hits = store.shower_hits(shower.id).unwrap();
+        let (zenith_deg, azimuth_deg, front_time_ns) =
+            store.shower_direction(shower.id).unwrap().unwrap();
+        let front = components::plots::ShowerFront {
+            id: shower.id,
+            title: format!("shower {}", shower.id),
+            hits: hits.iter().map(|h| (h.detector, h.time)).collect(),
+            zenith_deg,
+            azimuth_deg,
+            front_time_ns,
+        };
+        let svg = components::plots::front_svg(&layout, &front, None).unwrap();
+        // One lighting-up per hit detector, plus the time cursor.
+        assert_eq!(svg.matches("<animate ").count(), hits.len() + 1);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -51,7 +51,11 @@ fn config(layout: &DetectorLayout, db: &Path, transcripts: Option<&Path>) -> Sta
 }
 
 fn stored(stats: &StationStats) -> String {
-    format!("{} pulses, {} showers", stats.store.pulses(), stats.store.showers())
+    format!(
+        "{} pulses, {} showers",
+        stats.store.pulses(),
+        stats.store.showers()
+    )
 }
 
 #[tokio::main]
@@ -64,9 +68,11 @@ async fn main() -> anyhow::Result<()> {
     let transcripts = args.dir.join("transcripts");
 
     let rt = axon::Runtime::new();
-    let station =
-        Station::start(&rt, config(&layout, &args.dir.join("recorded.db"), Some(&transcripts)))
-            .await?;
+    let station = Station::start(
+        &rt,
+        config(&layout, &args.dir.join("recorded.db"), Some(&transcripts)),
+    )
+    .await?;
     let recorded_stats = station.stats().clone();
     let mut sim = DetectorSimConfig::new(station.main_addr(), layout.clone());
     sim.bridges = BridgePorts::Directory(station.directory());
@@ -92,7 +98,9 @@ async fn main() -> anyhow::Result<()> {
     replay(&recording, &replay_config, |_| {}).await?;
     station.shutdown().await;
     let took = started.elapsed().as_secs_f64();
-    println!("| recording | lines | recorded span | replay wall time (full speed, to the last commit) | ratio |");
+    println!(
+        "| recording | lines | recorded span | replay wall time (full speed, to the last commit) | ratio |"
+    );
     println!("| --- | ---: | ---: | ---: | ---: |");
     println!(
         "| 4 detectors, {:.0} s | {} | {span:.2} s | {took:.2} s | **{:.1}x** (target >= 10x) |",
@@ -100,6 +108,10 @@ async fn main() -> anyhow::Result<()> {
         recording.len(),
         span / took
     );
-    println!("recorded run stored {}; replay stored {}", stored(&recorded_stats), stored(&replayed_stats));
+    println!(
+        "recorded run stored {}; replay stored {}",
+        stored(&recorded_stats),
+        stored(&replayed_stats)
+    );
     Ok(())
 }

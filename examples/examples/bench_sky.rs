@@ -64,13 +64,19 @@ fn main() {
                 let t = t0 + (span_ns * i as f64 / args.events as f64) as i64;
                 let zenith = draws.next().cbrt().acos();
                 let azimuth = std::f64::consts::TAU * draws.next();
-                (t, [zenith.sin() * azimuth.cos(), zenith.sin() * azimuth.sin()])
+                (
+                    t,
+                    [zenith.sin() * azimuth.cos(), zenith.sin() * azimuth.sin()],
+                )
             })
             .collect();
         events.sort_by_key(|e| e.0);
         workloads.push((name, events));
     }
-    println!("event mapper, one core, {} events per run, median of {}", args.events, args.runs);
+    println!(
+        "event mapper, one core, {} events per run, median of {}",
+        args.events, args.runs
+    );
     println!("| events spread over | events/s | ns/event |");
     println!("| --- | ---: | ---: |");
     for (name, events) in &workloads {

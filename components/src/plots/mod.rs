@@ -1,4 +1,5 @@
-//! SVG plots (feature `plots`): a pulse display and a sky plot of shower directions.
+//! SVG plots (feature `plots`): a pulse display, sky plots of shower directions, an
+//! all-sky map and an animation of a shower front.
 //!
 //! | function | draws |
 //! | --- | --- |
@@ -6,6 +7,7 @@
 //! | [`sky_svg`] | shower directions on the sky: zenith as the distance from the centre, azimuth around it |
 //! | [`sky_map_svg`] | the MapDisplay: showers on an all-sky Hammer–Aitoff map in galactic or equatorial coordinates, exposure band shaded |
 //! | [`pulse_svg_from_store`], [`sky_svg_from_store`], [`sky_map_svg_from_store`] | the same, from a [`Store`](crate::store::Store) (with feature `store`) |
+//! | [`front_svg`] | the EventAnimator: one shower's front sweeping the layout, detectors lighting up at their times (animated SVG, or a still frame) |
 //! | [`svg_to_png`] | any of them as PNG (feature `png`) |
 //!
 //! Voltages are drawn in the positive convention of [`crate::physics::model`]: a −0.2 V
@@ -31,9 +33,12 @@
 use plotters::prelude::*;
 use thiserror::Error;
 
+mod front;
 #[cfg(feature = "png")]
 mod png;
 mod sky_map;
+
+pub use front::{ShowerFront, front_svg};
 
 #[cfg(feature = "png")]
 pub use png::svg_to_png;

@@ -32,7 +32,8 @@ use components::physics::shower::{ShowerCandidate, ShowerFilterConfig, ShowerPul
 use components::physics::simulate::fedm_ladder;
 use components::physics::sky::SkyFrame;
 use components::plots::{
-    pulse_svg_from_store, sky_map_svg_from_store, sky_svg_from_store, svg_to_png,
+    ShowerFront, front_svg, pulse_svg_from_store, sky_map_svg_from_store, sky_svg_from_store,
+    svg_to_png,
 };
 use components::store::{
     Cell, Durability, FIT_COLUMNS, HIT_COLUMNS, Record, SHOWER_COLUMNS, Store, StoreWriter,
@@ -147,7 +148,8 @@ enum Command {
     /// Detector layout and per-event arrival times in, zenith and azimuth with errors out.
     #[command(long_about = DIRECTION_HELP)]
     Direction(DirectionArgs),
-    /// Draw a stored pulse with its fit, or the stored showers on the sky, as SVG or PNG.
+    /// Draw a stored pulse with its fit, the stored showers on the sky, or one shower's
+    /// front crossing the layout, as SVG or PNG.
     Plot(PlotArgs),
     /// Write a stored table as CSV.
     Export(ExportArgs),
@@ -273,6 +275,32 @@ enum PlotKind {
         /// holds 98% of a cos²θ shower flux).
         #[arg(long, default_value_t = 75.0)]
         max_zenith: f64,
+        /// File to write, SVG or, if it ends in .png, PNG [default: SVG on stdout].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// One stored shower's plane front sweeping across the detector layout, the
+    /// detectors lighting up at their measured times: an animated SVG a browser plays
+    /// (or, with --at, the still frame at that time).
+    Front {
+        /// Database to read.
+        #[arg(long, default_value = "cosmici.sqlite")]
+        db: PathBuf,
+        /// The shower id.
+        #[arg(long)]
+        shower: u64,
+        /// Detector layout CSV (detector, x_m, y_m[, z_m]).
+        #[arg(long, conflicts_with = "grid")]
+        layout: Option<PathBuf>,
+        /// A square grid layout instead [default: 2x2, sensornet's for 4 detectors].
+        #[arg(long)]
+        grid: Option<String>,
+        /// Grid spacing, m.
+        #[arg(long, default_value_t = 10.0)]
+        spacing: f64,
+        /// A still frame at this many ns after the shower's first hit.
+        #[arg(long)]
+        at: Option<f64>,
         /// File to write, SVG or, if it ends in .png, PNG [default: SVG on stdout].
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -1036,6 +1064,22 @@ fn plot(a: PlotArgs) -> Result<()> {
             };
             (svg, output)
         }
+        PlotKind::Front {
+            db,
+            shower,
+            layout,
+            grid,
+            spacing,
+            at,
+            output,
+        } => {
+            let layout = read_layout(&LayoutArgs {
+                grid: grid.or_else(|| layout.is_none().then(|| "2x2".to_owned())),
+                layout,
+                spacing,
+            })?;
+            (front_of(&open_existing(&db)?, &layout, shower, at)?, output)
+        }
     };
     let png = output
         .as_deref()
@@ -1049,6 +1093,34 @@ fn plot(a: PlotArgs) -> Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// The animation (or a frame `at` ns after the first hit) of a stored shower.
+fn front_of(store: &Store, layout: &DetectorLayout, id: u64, at: Option<f64>) -> Result<String> {
+    let hits = store.shower_hits(id)?;
+    if hits.is_empty() {
+        bail!("shower {id} is not in the database (or has no hits)");
+    }
+    let (zenith_deg, azimuth_deg, front_time_ns) = store
+        .shower_direction(id)?
+        .ok_or_else(|| anyhow!("shower {id} has no direction to animate"))?;
+    let first = hits.iter().map(|h| h.time).fold(f64::INFINITY, f64::min);
+    let utc = store
+        .sky()?
+        .into_iter()
+        .find(|p| p.id == id)
+        .and_then(|p| p.utc_ns)
+        .map(|u| format!(" at {}", components::cosmici::UtcNanos(u)))
+        .unwrap_or_default();
+    let shower = ShowerFront {
+        id,
+        title: format!("shower {id}{utc}"),
+        hits: hits.iter().map(|h| (h.detector, h.time)).collect(),
+        zenith_deg,
+        azimuth_deg,
+        front_time_ns,
+    };
+    Ok(front_svg(layout, &shower, at.map(|a| first + a))?)
 }
 
 fn export(a: ExportArgs) -> Result<()> {
