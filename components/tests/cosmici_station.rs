@@ -37,7 +37,7 @@ async fn simulated_run_stores_pulses_and_showers_matching_the_truth() {
     let station = Station::start(&rt, config).await.unwrap();
     let stats = station.stats().clone();
 
-    let mut sim = DetectorSimConfig::new(station.main_addr(), layout);
+    let mut sim = DetectorSimConfig::new(station.main_addr(), layout.clone());
     sim.bridges = BridgePorts::Directory(station.directory());
     sim.showers = ShowerSimConfig {
         shower_rate: 5.0,
