@@ -72,3 +72,22 @@ pub fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
     }
     bar
 }
+
+/// [`progress_bar`] counting bytes of an input of `total` bytes.
+///
+/// # Examples
+///
+/// ```
+/// let bar = examples::progress_bar_bytes(1 << 20);
+/// bar.inc(4096);
+/// bar.finish_and_clear();
+/// ```
+pub fn progress_bar_bytes(total: u64) -> indicatif::ProgressBar {
+    let bar = progress_bar(total, "");
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{elapsed_precise} [{wide_bar}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}

@@ -376,7 +376,14 @@ fn open_output(path: Option<&Path>) -> Result<Box<dyn Write + Send>> {
 
 fn open_input(path: Option<&Path>) -> Result<csv::Reader<Box<dyn Read + Send>>> {
     let read: Box<dyn Read + Send> = match path {
-        Some(p) => Box::new(File::open(p).with_context(|| format!("opening {}", p.display()))?),
+        Some(p) => {
+            let file = File::open(p).with_context(|| format!("opening {}", p.display()))?;
+            // A long input shows its progress on a terminal (nothing otherwise).
+            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let bar = examples::progress_bar_bytes(size)
+                .with_finish(indicatif::ProgressFinish::AndClear);
+            Box::new(bar.wrap_read(file))
+        }
         None => Box::new(std::io::stdin()),
     };
     Ok(csv::ReaderBuilder::new()
