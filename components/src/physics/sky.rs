@@ -72,7 +72,7 @@ const EQ_TO_GAL: [[f64; 3]; 3] = [
     [
         0.494_109_427_875_583_7,
         -0.444_829_629_960_011_2,
-        0.746_982_244_497_218_9,
+        0.746_982_244_497_219,
     ],
     [
         -0.867_666_149_019_004_7,
@@ -548,7 +548,7 @@ impl EventMapper {
     ) -> Option<SkyPosition> {
         let [ax, ay] = cosines;
         let rho2 = ax * ax + ay * ay;
-        if !(rho2 < 1.0) {
+        if rho2.is_nan() || rho2 >= 1.0 {
             return None;
         }
         let nz = (1.0 - rho2).sqrt();

@@ -129,7 +129,7 @@ pub fn front_svg(
     );
     w(
         &mut svg,
-        format!(r#"<rect width="100%" height="100%" fill="white"/>"#),
+        r#"<rect width="100%" height="100%" fill="white"/>"#.to_owned(),
     );
     w(
         &mut svg,

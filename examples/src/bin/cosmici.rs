@@ -380,8 +380,8 @@ fn open_input(path: Option<&Path>) -> Result<csv::Reader<Box<dyn Read + Send>>> 
             let file = File::open(p).with_context(|| format!("opening {}", p.display()))?;
             // A long input shows its progress on a terminal (nothing otherwise).
             let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-            let bar = examples::progress_bar_bytes(size)
-                .with_finish(indicatif::ProgressFinish::AndClear);
+            let bar =
+                examples::progress_bar_bytes(size).with_finish(indicatif::ProgressFinish::AndClear);
             Box::new(bar.wrap_read(file))
         }
         None => Box::new(std::io::stdin()),
