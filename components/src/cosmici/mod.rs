@@ -73,24 +73,13 @@ pub use wire::uart::{HostKind, UartLine};
 pub use wire::utc::UtcNanos;
 
 #[cfg(test)]
+mod test_rng;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Deterministic xorshift64* generator.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use super::test_rng::Rng;
 
     const SEEDS: &[&str] = &[
         "POWERED_ON 0 192.168.0.10 00:1a:2b:3c:4d:5e",

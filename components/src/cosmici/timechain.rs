@@ -783,22 +783,7 @@ impl TimeChain {
 mod tests {
     use super::*;
 
-    /// Deterministic xorshift64* generator.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        /// Uniform in [0, 1).
-        fn unit(&mut self) -> f64 {
-            (self.next() >> 11) as f64 / (1u64 << 53) as f64
-        }
-    }
+    use crate::cosmici::test_rng::Rng;
 
     /// The synthetic hardware: a CTU oscillator with offset and drift, a FEDM
     /// oscillator with offset, PPS edges with jitter; times in true seconds
