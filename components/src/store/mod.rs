@@ -297,7 +297,8 @@ pub const FIT_COLUMNS: [&str; 24] = [
 /// let store = Store::open_in_memory()?;
 /// let mut csv = Vec::new();
 /// store.export(Table::Showers, &mut csv)?;
-/// assert_eq!(String::from_utf8_lossy(&csv), SHOWER_COLUMNS.join(",") + "\n");
+/// // The table adds the run, the UTC and the sky coordinates after these.
+/// assert!(String::from_utf8_lossy(&csv).starts_with(&(SHOWER_COLUMNS.join(",") + ",run,utc_ns,ra_deg")));
 /// # Ok::<(), components::store::StoreError>(())
 /// ```
 pub const SHOWER_COLUMNS: [&str; 13] = [
@@ -857,7 +858,7 @@ pub enum Durability {
 /// let store = Store::open_in_memory()?;
 /// let mut csv = Vec::new();
 /// assert_eq!(store.export(Table::Pulses, &mut csv)?, 0);
-/// assert_eq!(csv, b"id,detector,levels,next_level_v\n");
+/// assert_eq!(csv, b"id,detector,levels,next_level_v,run,node,channel,pulse_num,utc_ns\n");
 /// # Ok::<(), components::store::StoreError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -1692,7 +1693,10 @@ impl Store {
     /// store.write(&[Record::Pulse(pulse)])?;
     /// let mut csv = Vec::new();
     /// assert_eq!(store.export(Table::Pulses, &mut csv)?, 1);
-    /// assert_eq!(String::from_utf8_lossy(&csv), "id,detector,levels,next_level_v\n1,2,1,0.3\n");
+    /// assert_eq!(
+    ///     String::from_utf8_lossy(&csv),
+    ///     "id,detector,levels,next_level_v,run,node,channel,pulse_num,utc_ns\n1,2,1,0.3,,,,,\n"
+    /// );
     /// # Ok::<(), components::store::StoreError>(())
     /// ```
     pub fn export(&self, table: Table, out: &mut impl Write) -> Result<usize, StoreError> {
