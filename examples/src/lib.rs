@@ -126,3 +126,47 @@ impl StopSignal {
 pub async fn stop_signal() -> anyhow::Result<()> {
     StopSignal::install()?.recv().await
 }
+
+/// A progress bar on stderr for `total` steps of `what`, or a hidden one when stderr
+/// is not a terminal (so logs and pipes stay clean).
+///
+/// # Examples
+///
+/// ```
+/// let bar = examples::progress_bar(100, "lines");
+/// bar.inc(10);
+/// bar.finish_and_clear();
+/// ```
+pub fn progress_bar(total: u64, what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    let template = format!(
+        "{{elapsed_precise}} [{{wide_bar}}] {{pos}}/{{len}} {what} ({{per_sec}}, eta {{eta}})"
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// [`progress_bar`] counting bytes of an input of `total` bytes.
+///
+/// # Examples
+///
+/// ```
+/// let bar = examples::progress_bar_bytes(1 << 20);
+/// bar.inc(4096);
+/// bar.finish_and_clear();
+/// ```
+pub fn progress_bar_bytes(total: u64) -> indicatif::ProgressBar {
+    let bar = progress_bar(total, "");
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{elapsed_precise} [{wide_bar}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}

@@ -37,7 +37,11 @@ use components::physics::layout::{DetectorLayout, SPEED_OF_LIGHT};
 use components::physics::model::PulseShape;
 use components::physics::shower::{ShowerCandidate, ShowerFilterConfig, ShowerPulse};
 use components::physics::simulate::fedm_ladder;
-use components::plots::{pulse_svg_from_store, sky_svg_from_store};
+use components::physics::sky::SkyFrame;
+use components::plots::{
+    ShowerFront, front_svg, pulse_svg_from_store, sky_map_svg_from_store, sky_svg_from_store,
+    svg_to_png,
+};
 use components::store::{
     Cell, Durability, FIT_COLUMNS, HIT_COLUMNS, Record, ShowerHit, Store, StoreWriter, StoredPulse,
     StoredShower, Table, fit_row,
@@ -185,7 +189,8 @@ enum Command {
     /// Detector layout and per-event arrival times in, zenith and azimuth with errors out.
     #[command(long_about = DIRECTION_HELP)]
     Direction(DirectionArgs),
-    /// Draw a stored pulse with its fit, or the sky of stored shower directions, as SVG.
+    /// Draw a stored pulse with its fit, the stored showers on the sky, or one shower's
+    /// front crossing the layout, as SVG or PNG.
     Plot(PlotArgs),
     /// Write a stored table as CSV.
     Export(ExportArgs),
@@ -328,15 +333,60 @@ enum PlotKind {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
-    /// Every stored shower direction on the sky.
+    /// Every stored shower on the sky: an all-sky Hammer–Aitoff map in galactic or
+    /// equatorial (J2000) coordinates with the site's exposure band, or the local sky
+    /// (zenith at the centre, azimuth around it).
     Sky {
         /// Database to read.
         #[arg(long, default_value = "cosmici.sqlite")]
         db: PathBuf,
-        /// SVG file to write [default: stdout].
+        /// Coordinates to draw in.
+        #[arg(long, value_enum, default_value_t = Frame::Galactic)]
+        frame: Frame,
+        /// Largest zenith angle of the shaded exposure band, degrees (the default
+        /// holds 98% of a cos²θ shower flux).
+        #[arg(long, default_value_t = 75.0)]
+        max_zenith: f64,
+        /// File to write, SVG or, if it ends in .png, PNG [default: SVG on stdout].
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// One stored shower's plane front sweeping across the detector layout, the
+    /// detectors lighting up at their measured times: an animated SVG a browser plays
+    /// (or, with --at, the still frame at that time).
+    Front {
+        /// Database to read.
+        #[arg(long, default_value = "cosmici.sqlite")]
+        db: PathBuf,
+        /// The shower id.
+        #[arg(long)]
+        shower: u64,
+        /// Detector layout CSV (detector, x_m, y_m[, z_m]).
+        #[arg(long, conflicts_with = "grid")]
+        layout: Option<PathBuf>,
+        /// A square grid layout instead [default: 2x2, sensornet's for 4 detectors].
+        #[arg(long)]
+        grid: Option<String>,
+        /// Grid spacing, m.
+        #[arg(long, default_value_t = 10.0)]
+        spacing: f64,
+        /// A still frame at this many ns after the shower's first hit.
+        #[arg(long)]
+        at: Option<f64>,
+        /// File to write, SVG or, if it ends in .png, PNG [default: SVG on stdout].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Frame {
+    /// Galactic longitude and latitude (l, b).
+    Galactic,
+    /// Right ascension and declination, J2000.
+    Equatorial,
+    /// The local sky: zenith angle and azimuth.
+    Local,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -398,7 +448,14 @@ fn open_output(path: Option<&Path>) -> Result<Box<dyn Write + Send>> {
 
 fn open_input(path: Option<&Path>) -> Result<csv::Reader<Box<dyn Read + Send>>> {
     let read: Box<dyn Read + Send> = match path {
-        Some(p) => Box::new(File::open(p).with_context(|| format!("opening {}", p.display()))?),
+        Some(p) => {
+            let file = File::open(p).with_context(|| format!("opening {}", p.display()))?;
+            // A long input shows its progress on a terminal (nothing otherwise).
+            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let bar =
+                examples::progress_bar_bytes(size).with_finish(indicatif::ProgressFinish::AndClear);
+            Box::new(bar.wrap_read(file))
+        }
         None => Box::new(std::io::stdin()),
     };
     Ok(csv::ReaderBuilder::new()
@@ -1176,12 +1233,79 @@ fn plot(a: PlotArgs) -> Result<()> {
             pulse_svg_from_store(&open_existing(&db)?, id, clock_period)?,
             output,
         ),
-        PlotKind::Sky { db, output } => (sky_svg_from_store(&open_existing(&db)?)?, output),
+        PlotKind::Sky {
+            db,
+            frame,
+            max_zenith,
+            output,
+        } => {
+            let store = open_existing(&db)?;
+            let svg = match frame {
+                Frame::Galactic => sky_map_svg_from_store(&store, SkyFrame::Galactic, max_zenith)?,
+                Frame::Equatorial => {
+                    sky_map_svg_from_store(&store, SkyFrame::Equatorial, max_zenith)?
+                }
+                Frame::Local => sky_svg_from_store(&store)?,
+            };
+            (svg, output)
+        }
+        PlotKind::Front {
+            db,
+            shower,
+            layout,
+            grid,
+            spacing,
+            at,
+            output,
+        } => {
+            let layout = read_layout(&LayoutArgs {
+                grid: grid.or_else(|| layout.is_none().then(|| "2x2".to_owned())),
+                layout,
+                spacing,
+            })?;
+            (front_of(&open_existing(&db)?, &layout, shower, at)?, output)
+        }
     };
+    let png = output
+        .as_deref()
+        .and_then(Path::extension)
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
     let mut out = open_output(output.as_deref())?;
-    out.write_all(svg.as_bytes())?;
+    if png {
+        out.write_all(&svg_to_png(&svg, 1.0)?)?;
+    } else {
+        out.write_all(svg.as_bytes())?;
+    }
     out.flush()?;
     Ok(())
+}
+
+/// The animation (or a frame `at` ns after the first hit) of a stored shower.
+fn front_of(store: &Store, layout: &DetectorLayout, id: u64, at: Option<f64>) -> Result<String> {
+    let hits = store.shower_hits(id)?;
+    if hits.is_empty() {
+        bail!("shower {id} is not in the database (or has no hits)");
+    }
+    let (zenith_deg, azimuth_deg, front_time_ns) = store
+        .shower_direction(id)?
+        .ok_or_else(|| anyhow!("shower {id} has no direction to animate"))?;
+    let first = hits.iter().map(|h| h.time).fold(f64::INFINITY, f64::min);
+    let utc = store
+        .sky()?
+        .into_iter()
+        .find(|p| p.id == id)
+        .and_then(|p| p.utc_ns)
+        .map(|u| format!(" at {}", components::cosmici::UtcNanos(u)))
+        .unwrap_or_default();
+    let shower = ShowerFront {
+        id,
+        title: format!("shower {id}{utc}"),
+        hits: hits.iter().map(|h| (h.detector, h.time)).collect(),
+        zenith_deg,
+        azimuth_deg,
+        front_time_ns,
+    };
+    Ok(front_svg(layout, &shower, at.map(|a| first + a))?)
 }
 
 fn export(a: ExportArgs) -> Result<()> {
