@@ -58,6 +58,34 @@ pub struct Request<Q, R> {
 }
 
 impl<Q, R> Request<Q, R> {
+    /// A request made by hand, with its answer on the way: for sending through a plain
+    /// [`send`](Outbox::send) or `try_send` (the answer is not counted in any outbox's
+    /// request counters), or for a request whose answer nobody needs (drop the
+    /// [`PendingReply`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// let (req, pending) = axon::Request::<&str, usize>::new("four");
+    /// let n = req.body().len();
+    /// req.reply(n).unwrap();
+    /// assert_eq!(pending.wait(Duration::from_secs(1)).await.unwrap(), 4);
+    /// # }
+    /// ```
+    pub fn new(body: Q) -> (Self, PendingReply<R>) {
+        let (tx, rx) = oneshot::channel();
+        (
+            Request { body, reply: tx },
+            PendingReply {
+                rx,
+                meta: None,
+                settled: false,
+            },
+        )
+    }
+
     /// The question.
     pub fn body(&self) -> &Q {
         &self.body

@@ -46,15 +46,19 @@
 //!
 //! `Backplane::new("news")` registers two services when it is added to a runtime:
 //! `"news"`, its `inbox`, where messages are published, and `"news.subscriptions"`,
-//! its `subscriptions` inbox, which takes [`Subscription`] requests. A second Backplane
+//! its `subscriptions` inbox, which takes [`Subscription`] requests (as
+//! [`Request`]s: the Backplane answers each once it has acted on it). A second Backplane
 //! of the same name is refused with [`LinkError::DuplicateService`].
 //!
 //! A [`PublishTo`] finds the `"news"` service in its `setup` and turns its own `inbox`
 //! into a passthrough to it: what is sent to a PublishTo is enqueued once, in the
 //! Backplane. Many publishers may feed one Backplane; each one's order is kept.
 //!
-//! A [`SubscribeTo`] sends [`Subscription::Join`] when it starts, naming its own
-//! `outbox`. The Backplane then adds an outbox for it (named `subscriber#ID`) and links it
+//! A [`SubscribeTo`] asks [`Subscription::Join`] when it starts, naming its own
+//! `outbox`, and waits on its `control` only once the Backplane has answered. A Join the
+//! Backplane never takes (it ended first) is dropped with its inbox, which fails the
+//! request at once, and the SubscribeTo ends: it never waits for a Backplane that is
+//! gone. The Backplane then adds an outbox for it (named `subscriber#ID`) and links it
 //! to the subscriber's `outbox` (an outbox -> outbox link), with the subscriber's
 //! [`Policy`]. From then on each published message is cloned to every subscriber, in
 //! the order they joined, and enqueued once, directly in the inbox the subscriber's
@@ -82,7 +86,7 @@
 //! | box | direction | type | what |
 //! | --- | --- | --- | --- |
 //! | `inbox` | in | `T` | messages to publish (the service named after the Backplane) |
-//! | `subscriptions` | in | [`Subscription<T>`] | joins and leaves (the service `NAME.subscriptions`) |
+//! | `subscriptions` | in | [`Request<Subscription<T>, ()>`] | joins and leaves (the service `NAME.subscriptions`), answered once done |
 //! | `control` | in | [`Control`] | `ProducerFinished` / `Shutdown` end the Backplane |
 //! | `outbox` | out | `()` | unused |
 //! | `signal` | out | [`Control`] | how the Backplane ended |
@@ -105,13 +109,15 @@
 //! | `control` | in | [`Control`] | `ProducerFinished` / `Shutdown` make it leave and end |
 //! | `outbox` | out | `T` | every message published since it joined |
 //! | `signal` | out | [`Control`] | passes on how it ended |
-//! | `_backplane` | out | [`Subscription<T>`] | its join and leave requests |
+//! | `_backplane` | out | [`Request<Subscription<T>, ()>`] | its join and leave requests |
 
 use std::borrow::Cow;
 use std::marker::PhantomData;
+use std::time::Duration;
 
 use axon::{
-    BoxError, BoxRef, Component, ComponentId, Context, Control, LinkError, Outbox, Policy, Setup,
+    BoxError, BoxRef, Component, ComponentId, Context, Control, LinkError, Outbox, Policy, Request,
+    Setup,
 };
 
 /// The name of the service that takes a Backplane's [`Subscription`] requests.
@@ -133,20 +139,21 @@ pub fn subscriptions_service(backplane: &str) -> String {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use axon::{Context, Policy, Runtime, component::from_fn};
+/// use axon::Request;
 /// use chassis::backplane::{Backplane, Subscription, subscriptions_service};
 ///
 /// let rt = Runtime::new();
 /// let _board = rt.spawn(Backplane::<u32>::new("counts")).unwrap();
-/// let requests = rt.service::<Subscription<u32>>(&subscriptions_service("counts")).unwrap();
+/// let requests = rt.service::<Request<Subscription<u32>, ()>>(&subscriptions_service("counts")).unwrap();
 /// let viewer = rt.add(from_fn("viewer", |mut ctx: Context<u32, ()>| async move {
 ///     while ctx.recv().await.is_some() {}
 ///     Ok(())
 /// })).unwrap();
 /// let join = Subscription::Join { subscriber: viewer.id(), deliver_to: viewer.inbox(), policy: Policy::KeepLatest };
 /// let mut ext = rt.external("test");
-/// let (r, mut out) = ext.add_outbox::<Subscription<u32>>("requests").unwrap();
+/// let (r, mut out) = ext.add_outbox::<Request<Subscription<u32>, ()>>("requests").unwrap();
 /// rt.link(r, requests).unwrap();
-/// out.send(join).await.unwrap();
+/// out.ask(join, std::time::Duration::from_secs(5)).await.unwrap(); // joined
 /// # }
 /// ```
 #[derive(Debug)]
@@ -235,7 +242,10 @@ impl<T: Clone + Send + 'static> Component for Backplane<T> {
         s.describe("control", "ProducerFinished / Shutdown end the Backplane")?;
         s.describe("outbox", "unused")?;
         s.describe("signal", "how the Backplane ended")?;
-        let requests = s.inbox::<Subscription<T>>("subscriptions", "joins and leaves")?;
+        let requests = s.inbox::<Request<Subscription<T>, ()>>(
+            "subscriptions",
+            "joins and leaves, answered once done",
+        )?;
         let inbox = s.own::<T>("inbox")?;
         let rt = s.runtime();
         rt.register_service(self.name.clone(), inbox)?;
@@ -244,7 +254,7 @@ impl<T: Clone + Send + 'static> Component for Backplane<T> {
     }
 
     async fn run(self, mut ctx: Context<T, ()>) -> Result<(), BoxError> {
-        let mut requests = ctx.take_inbox::<Subscription<T>>("subscriptions")?;
+        let mut requests = ctx.take_inbox::<Request<Subscription<T>, ()>>("subscriptions")?;
         let mut subscribers: Vec<Subscriber<T>> = Vec::new();
         let ending = loop {
             tokio::select! {
@@ -261,14 +271,21 @@ impl<T: Clone + Send + 'static> Component for Backplane<T> {
                     None => break Control::ProducerFinished,
                 },
                 r = requests.recv() => match r {
-                    Some(Subscription::Join { subscriber, deliver_to, policy }) => {
-                        join(&mut ctx, &mut subscribers, subscriber, deliver_to, policy);
-                    }
-                    Some(Subscription::Leave { subscriber }) => {
-                        if let Some(i) = subscribers.iter().position(|s| s.id == subscriber) {
-                            let gone = subscribers.remove(i);
-                            let _ = ctx.remove_box(&gone.box_name);
+                    Some(request) => {
+                        let (subscription, done) = request.into_parts();
+                        match subscription {
+                            Subscription::Join { subscriber, deliver_to, policy } => {
+                                join(&mut ctx, &mut subscribers, subscriber, deliver_to, policy);
+                            }
+                            Subscription::Leave { subscriber } => {
+                                if let Some(i) = subscribers.iter().position(|s| s.id == subscriber) {
+                                    let gone = subscribers.remove(i);
+                                    let _ = ctx.remove_box(&gone.box_name);
+                                }
+                            }
                         }
+                        // Nobody waiting (a fire-and-forget Leave) is fine.
+                        let _ = done.reply(());
                     }
                     None => break Control::ProducerFinished,
                 },
@@ -478,8 +495,9 @@ impl<T: Send + 'static> Component for SubscribeTo<T> {
     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
         let requests = s
             .runtime()
-            .service::<Subscription<T>>(&subscriptions_service(&self.name))?;
-        let out = s.outbox::<Subscription<T>>("_backplane", "join and leave requests")?;
+            .service::<Request<Subscription<T>, ()>>(&subscriptions_service(&self.name))?;
+        let out =
+            s.outbox::<Request<Subscription<T>, ()>>("_backplane", "join and leave requests")?;
         s.link(out, requests)?;
         s.describe("inbox", "unused")?;
         s.describe(
@@ -492,23 +510,38 @@ impl<T: Send + 'static> Component for SubscribeTo<T> {
 
     async fn run(self, mut ctx: Context<(), T>) -> Result<(), BoxError> {
         let me = ctx.id();
-        let mut backplane = ctx.outbox_named::<Subscription<T>>("_backplane")?;
+        let mut backplane = ctx.outbox_named::<Request<Subscription<T>, ()>>("_backplane")?;
         let deliver_to = ctx.runtime().box_ref::<T>(me, "outbox")?;
         let join = Subscription::Join {
             subscriber: me,
             deliver_to,
             policy: self.policy,
         };
-        if backplane.send(join).await.is_err() {
+        let Ok(joined) = backplane.request(join).await else {
             // The Backplane has ended: nothing will ever be published.
             return Ok(());
-        }
-        while let Some(c) = ctx.control.recv().await {
-            if c.is_stop() || c.ends_input() {
-                break;
+        };
+        // Joined once answered; a Join the Backplane never took fails at once.
+        let answer = joined.wait(Duration::MAX);
+        tokio::pin!(answer);
+        let mut answered = false;
+        loop {
+            tokio::select! {
+                a = &mut answer, if !answered => {
+                    if a.is_err() {
+                        return Ok(());
+                    }
+                    answered = true;
+                }
+                c = ctx.control.recv() => {
+                    if c.is_none_or(|c| c.is_stop() || c.ends_input()) {
+                        break;
+                    }
+                }
             }
         }
-        let _ = backplane.send(Subscription::Leave { subscriber: me }).await;
+        let (leave, _) = Request::new(Subscription::Leave { subscriber: me });
+        let _ = backplane.send(leave).await;
         Ok(())
     }
 }

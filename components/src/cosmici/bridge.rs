@@ -22,6 +22,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use axon::Request;
 use axon::{
     BoxError, BoxRef, Component, ComponentId, Context, Control, LinkError, Outbox, Policy, Setup,
 };
@@ -563,7 +564,7 @@ struct LinkSettings {
 /// | `down` | in | `Bytes` | operator input, from the `down` Backplane |
 /// | `up` | out | `Bytes` | the node's stream, to the `up` Backplane |
 /// | `lines` | out | [`NodeLine`] | to the lines service |
-/// | `_backplane` | out | [`Subscription<Bytes>`] | join / leave `down` |
+/// | `_backplane` | out | [`Request<Subscription<Bytes>, ()>`] | join / leave `down` |
 /// | `control` / `signal` | | `Control` | lifecycle |
 ///
 /// # Examples
@@ -647,12 +648,15 @@ impl Component for BridgeLink {
         self.down_inbox = Some(s.inbox::<Bytes>("down", "operator input")?);
         let up = s.outbox::<Bytes>("up", "the node's stream, to the up Backplane")?;
         let lines = s.outbox::<NodeLine>("lines", "the node's lines")?;
-        let requests = s.outbox::<Subscription<Bytes>>("_backplane", "join / leave down")?;
+        let requests =
+            s.outbox::<Request<Subscription<Bytes>, ()>>("_backplane", "join / leave down")?;
         let rt = s.runtime().clone();
         s.link(up, rt.service::<Bytes>(&self.settings.up)?)?;
         s.link(
             requests,
-            rt.service::<Subscription<Bytes>>(&subscriptions_service(&self.settings.down))?,
+            rt.service::<Request<Subscription<Bytes>, ()>>(&subscriptions_service(
+                &self.settings.down,
+            ))?,
         )?;
         if let Some(service) = &self.settings.lines_service
             && let Ok(to) = rt.service::<NodeLine>(service)
@@ -666,16 +670,17 @@ impl Component for BridgeLink {
         let mut down = ctx.take_inbox::<Bytes>("down")?;
         let mut up: Outbox<Bytes> = ctx.outbox_named("up")?;
         let mut lines_out: Outbox<NodeLine> = ctx.outbox_named("lines")?;
-        let mut requests: Outbox<Subscription<Bytes>> = ctx.outbox_named("_backplane")?;
+        let mut requests: Outbox<Request<Subscription<Bytes>, ()>> =
+            ctx.outbox_named("_backplane")?;
         let me = ctx.id();
         if let Some(deliver_to) = self.down_inbox {
-            let _ = requests
-                .send(Subscription::Join {
-                    subscriber: me,
-                    deliver_to,
-                    policy: Policy::Block,
-                })
-                .await;
+            // Joining is asked, not awaited: the bridge serves its node either way.
+            let (join, _) = Request::new(Subscription::Join {
+                subscriber: me,
+                deliver_to,
+                policy: Policy::Block,
+            });
+            let _ = requests.send(join).await;
         }
         let (node, link) = (self.settings.node, self.settings.link);
         tracing::info!(node, "node {node} {link} connected: {}", self.info);
@@ -714,7 +719,7 @@ impl Component for BridgeLink {
                 }
             }
         }
-        let _ = requests.try_send(Subscription::Leave { subscriber: me });
+        let _ = requests.try_send(Request::new(Subscription::Leave { subscriber: me }).0);
         tracing::info!(node, "node {node} {link} disconnected: {}", self.info);
         Ok(())
     }
@@ -729,7 +734,7 @@ impl Component for BridgeLink {
 /// | `outbox` | out | `Bytes` | the node's stream, to the operator |
 /// | `view` | in | `Bytes` | from the `up` Backplane |
 /// | `typed` | out | `Bytes` | to the `down` Backplane |
-/// | `_backplane` | out | [`Subscription<Bytes>`] | join / leave `up` |
+/// | `_backplane` | out | [`Request<Subscription<Bytes>, ()>`] | join / leave `up` |
 /// | `control` / `signal` | | `Control` | lifecycle |
 ///
 /// # Examples
@@ -794,28 +799,29 @@ impl Component for OperatorTerminal {
         s.describe("outbox", "the node's stream")?;
         self.view = Some(s.inbox::<Bytes>("view", "the node's stream, from the up Backplane")?);
         let typed = s.outbox::<Bytes>("typed", "operator input, to the down Backplane")?;
-        let requests = s.outbox::<Subscription<Bytes>>("_backplane", "join / leave up")?;
+        let requests =
+            s.outbox::<Request<Subscription<Bytes>, ()>>("_backplane", "join / leave up")?;
         let rt = s.runtime().clone();
         s.link(typed, rt.service::<Bytes>(&self.down)?)?;
         s.link(
             requests,
-            rt.service::<Subscription<Bytes>>(&subscriptions_service(&self.up))?,
+            rt.service::<Request<Subscription<Bytes>, ()>>(&subscriptions_service(&self.up))?,
         )
     }
 
     async fn run(self, mut ctx: Context<Bytes, Bytes>) -> Result<(), BoxError> {
         let mut view = ctx.take_inbox::<Bytes>("view")?;
         let mut typed: Outbox<Bytes> = ctx.outbox_named("typed")?;
-        let mut requests: Outbox<Subscription<Bytes>> = ctx.outbox_named("_backplane")?;
+        let mut requests: Outbox<Request<Subscription<Bytes>, ()>> =
+            ctx.outbox_named("_backplane")?;
         let me = ctx.id();
         if let Some(deliver_to) = self.view {
-            let _ = requests
-                .send(Subscription::Join {
-                    subscriber: me,
-                    deliver_to,
-                    policy: Policy::DropOldest,
-                })
-                .await;
+            let (join, _) = Request::new(Subscription::Join {
+                subscriber: me,
+                deliver_to,
+                policy: Policy::DropOldest,
+            });
+            let _ = requests.send(join).await;
         }
         tracing::info!(
             node = self.node,
@@ -838,7 +844,7 @@ impl Component for OperatorTerminal {
                 }
             }
         }
-        let _ = requests.try_send(Subscription::Leave { subscriber: me });
+        let _ = requests.try_send(Request::new(Subscription::Leave { subscriber: me }).0);
         tracing::info!(
             node = self.node,
             "operator left node {} {}: {}",
