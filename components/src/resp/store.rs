@@ -1,0 +1,375 @@
+//! The key-value store: [`Keyspace`], the data and the command semantics, and
+//! [`KeyValueStore`], the component that owns one and answers [`StoreRequest`]s.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use axon::{BoxError, Component, Context, LinkError, Setup};
+use bytes::Bytes;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::command::{Command, ExpireCondition, SetCondition, parse_integer};
+use super::error::CommandError;
+use super::glob::glob_match;
+use super::reply::Reply;
+
+/// The service name connection handlers find the store by, unless told otherwise.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(components::resp::STORE_SERVICE, "kvstore");
+/// ```
+pub const STORE_SERVICE: &str = "kvstore";
+
+/// Capacity of the store's `inbox`: every connection's handler feeds it.
+const INBOX_CAPACITY: usize = 1024;
+
+/// The commands of one batch (what a connection had decoded at once, in order) and
+/// where their replies go, one per command in the same order.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use axon::testing::Harness;
+/// use components::resp::{Command, KeyValueStore, Reply, StoreRequest};
+///
+/// let mut h = Harness::new(KeyValueStore::new());
+/// let (reply, replies) = tokio::sync::oneshot::channel();
+/// h.send(StoreRequest { commands: vec![Command::Get("k".into()), Command::DbSize], reply }).await;
+/// assert_eq!(replies.await?, vec![Reply::Nil, Reply::Integer(0)]);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct StoreRequest {
+    /// The commands, run one after another with nothing in between.
+    pub commands: Vec<Command>,
+    /// Where the replies go.
+    pub reply: oneshot::Sender<Vec<Reply>>,
+}
+
+/// One stored string and when it expires.
+#[derive(Debug, Clone)]
+struct Entry {
+    value: Bytes,
+    expires: Option<Instant>,
+}
+
+/// The keys and string values of one database, with their times to live, and what
+/// each [`Command`] does to them (Redis's semantics and replies).
+///
+/// Time is passed in (`now`), read from tokio's clock by [`KeyValueStore`], so expiry
+/// can be tested on a paused clock. A key whose time has come is removed before any
+/// command that runs at or after that time.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use components::resp::{Command, Keyspace, Reply};
+/// use tokio::time::Instant;
+///
+/// let mut keys = Keyspace::default();
+/// let t0 = Instant::now();
+/// let set = Command::Set { key: "k".into(), value: "v".into(), expire: Some(Duration::from_secs(2)), condition: None };
+/// assert_eq!(keys.execute(set, t0), Reply::OK);
+/// assert_eq!(keys.execute(Command::Ttl("k".into()), t0), Reply::Integer(2));
+/// assert_eq!(keys.execute(Command::Get("k".into()), t0 + Duration::from_secs(2)), Reply::Nil);
+/// assert_eq!(keys.len(), 0);
+/// ```
+#[derive(Debug, Default)]
+pub struct Keyspace {
+    entries: HashMap<Bytes, Entry>,
+    /// Every key with a time to live, soonest first.
+    expiries: BTreeSet<(Instant, Bytes)>,
+}
+
+impl Keyspace {
+    /// How many keys are stored (expired ones included until the next command removes them).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no key is stored.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// When the soonest time to live runs out, if any key has one.
+    pub fn next_expiry(&self) -> Option<Instant> {
+        self.expiries.first().map(|(at, _)| *at)
+    }
+
+    /// Remove every key whose time has come by `now`; returns how many went.
+    pub fn remove_expired(&mut self, now: Instant) -> usize {
+        let mut removed = 0;
+        while let Some((at, _)) = self.expiries.first() {
+            if *at > now {
+                break;
+            }
+            if let Some((_, key)) = self.expiries.pop_first() {
+                self.entries.remove(&key);
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// Run `command` at `now` and return its reply. PING, ECHO and QUIT are answered
+    /// as Redis does, though a connection usually answers them itself.
+    ///
+    /// # Panics
+    ///
+    /// On [`Command::DebugCrash`], on purpose.
+    pub fn execute(&mut self, command: Command, now: Instant) -> Reply {
+        self.remove_expired(now);
+        match command {
+            Command::Ping(None) => Reply::Status("PONG"),
+            Command::Ping(Some(message)) | Command::Echo(message) => Reply::Bulk(message),
+            Command::Quit | Command::FlushDb => {
+                if matches!(command, Command::FlushDb) {
+                    self.entries.clear();
+                    self.expiries.clear();
+                }
+                Reply::OK
+            }
+            Command::Get(key) => self.get(&key),
+            Command::Set {
+                key,
+                value,
+                expire,
+                condition,
+            } => {
+                let exists = self.entries.contains_key(&key);
+                match condition {
+                    Some(SetCondition::Nx) if exists => return Reply::Nil,
+                    Some(SetCondition::Xx) if !exists => return Reply::Nil,
+                    _ => {}
+                }
+                self.insert(key, value, expire.map(|d| now + d));
+                Reply::OK
+            }
+            Command::Del(keys) => {
+                Reply::Integer(keys.iter().filter(|k| self.remove(k)).count() as i64)
+            }
+            Command::Exists(keys) => Reply::Integer(
+                keys.iter()
+                    .filter(|k| self.entries.contains_key(*k))
+                    .count() as i64,
+            ),
+            Command::IncrBy { key, by } => match self.incr_by(key, by) {
+                Ok(n) => Reply::Integer(n),
+                Err(e) => Reply::error(e),
+            },
+            Command::MGet(keys) => Reply::Array(keys.iter().map(|k| self.get(k)).collect()),
+            Command::MSet(pairs) => {
+                for (key, value) in pairs {
+                    self.insert(key, value, None);
+                }
+                Reply::OK
+            }
+            Command::Expire {
+                key,
+                seconds,
+                condition,
+            } => Reply::Integer(i64::from(self.expire(key, seconds, condition, now))),
+            Command::Ttl(key) => Reply::Integer(match self.entries.get(&key) {
+                None => -2,
+                Some(Entry { expires: None, .. }) => -1,
+                Some(Entry {
+                    expires: Some(at), ..
+                }) => ((at.saturating_duration_since(now).as_millis() + 500) / 1000) as i64,
+            }),
+            Command::Keys(pattern) => Reply::Array(
+                self.entries
+                    .keys()
+                    .filter(|k| glob_match(&pattern, k))
+                    .map(|k| Reply::Bulk(k.clone()))
+                    .collect(),
+            ),
+            Command::DbSize => Reply::Integer(self.entries.len() as i64),
+            Command::DebugCrash => panic!("DEBUG CRASH: the store was asked to crash"),
+        }
+    }
+
+    fn get(&self, key: &Bytes) -> Reply {
+        self.entries
+            .get(key)
+            .map_or(Reply::Nil, |e| Reply::Bulk(e.value.clone()))
+    }
+
+    fn insert(&mut self, key: Bytes, value: Bytes, expires: Option<Instant>) {
+        self.forget_expiry(&key);
+        if let Some(at) = expires {
+            self.expiries.insert((at, key.clone()));
+        }
+        self.entries.insert(key, Entry { value, expires });
+    }
+
+    /// Remove `key`; whether it was there.
+    fn remove(&mut self, key: &Bytes) -> bool {
+        self.forget_expiry(key);
+        self.entries.remove(key).is_some()
+    }
+
+    fn forget_expiry(&mut self, key: &Bytes) {
+        if let Some(Entry {
+            expires: Some(at), ..
+        }) = self.entries.get(key)
+        {
+            self.expiries.remove(&(*at, key.clone()));
+        }
+    }
+
+    fn incr_by(&mut self, key: Bytes, by: i64) -> Result<i64, CommandError> {
+        let (current, expires) = match self.entries.get(&key) {
+            Some(entry) => (parse_integer(&entry.value)?, entry.expires),
+            None => (0, None),
+        };
+        let n = current.checked_add(by).ok_or(CommandError::Overflow)?;
+        // INCR keeps the key's time to live, as Redis does.
+        if let Some(entry) = self.entries.get_mut(&key) {
+            entry.value = Bytes::from(n.to_string());
+        } else {
+            self.insert(key, Bytes::from(n.to_string()), expires);
+        }
+        Ok(n)
+    }
+
+    /// EXPIRE: whether the time to live was set (or the key deleted for a time already past).
+    fn expire(
+        &mut self,
+        key: Bytes,
+        seconds: i64,
+        condition: Option<ExpireCondition>,
+        now: Instant,
+    ) -> bool {
+        let Some(entry) = self.entries.get(&key) else {
+            return false;
+        };
+        let current = entry.expires;
+        let ms = seconds.saturating_mul(1000);
+        let when = (ms > 0).then(|| now + Duration::from_millis(ms.unsigned_abs()));
+        let allowed = match condition {
+            None => true,
+            Some(ExpireCondition::Nx) => current.is_none(),
+            Some(ExpireCondition::Xx) => current.is_some(),
+            // A key without a time to live never expires: no new one is later.
+            Some(ExpireCondition::Gt) => current.is_some_and(|c| when.is_some_and(|w| w > c)),
+            Some(ExpireCondition::Lt) => current.is_none_or(|c| when.is_none_or(|w| w < c)),
+        };
+        if !allowed {
+            return false;
+        }
+        match when {
+            None => {
+                self.remove(&key);
+            }
+            Some(at) => {
+                self.forget_expiry(&key);
+                self.expiries.insert((at, key.clone()));
+                if let Some(entry) = self.entries.get_mut(&key) {
+                    entry.expires = Some(at);
+                }
+            }
+        }
+        true
+    }
+}
+
+/// The store component: owns a [`Keyspace`] and runs the commands of every
+/// connection, one [`StoreRequest`] at a time, so connections share no mutable state.
+///
+/// # What it does
+///
+/// Handlers find it by name in the runtime's service registry (register its `inbox`
+/// under [`STORE_SERVICE`]) and link an outbox to it. Each request's commands run in
+/// order and their replies go back on the request's oneshot. Keys whose time to live
+/// runs out are removed when it does (the store wakes for the soonest), not only when
+/// next touched, so expired keys hold no memory. Time is tokio's clock.
+///
+/// `DEBUG CRASH` panics the store. The runtime catches the panic and the store ends;
+/// the pending oneshots drop, so waiting handlers see the store as gone. All its data
+/// is lost with it.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use axon::Runtime;
+/// use components::resp::{Command, KeyValueStore, Reply, STORE_SERVICE, StoreRequest};
+///
+/// let rt = Runtime::new();
+/// let store = rt.add(KeyValueStore::new())?;
+/// rt.register_service(STORE_SERVICE, store.inbox())?;
+/// let _store = store.start();
+///
+/// let mut main = rt.external("main");
+/// let (to_store, mut ask) = main.add_outbox::<StoreRequest>("store")?;
+/// rt.link(to_store, rt.service::<StoreRequest>(STORE_SERVICE)?)?;
+/// let (reply, replies) = tokio::sync::oneshot::channel();
+/// let commands = vec![Command::IncrBy { key: "n".into(), by: 1 }];
+/// ask.send(StoreRequest { commands, reply }).await?;
+/// assert_eq!(replies.await?, vec![Reply::Integer(1)]);
+/// # Ok(()) }
+/// ```
+///
+/// | box | direction | type | for |
+/// | --- | --- | --- | --- |
+/// | `inbox` | in | [`StoreRequest`] | commands from connection handlers |
+/// | `control` | in | [`Control`](axon::Control) | `Shutdown`: stop |
+/// | `outbox` | out | `()` | unused |
+/// | `signal` | out | [`Control`](axon::Control) | passed on by the runtime when it ends |
+#[derive(Debug, Default)]
+pub struct KeyValueStore {
+    keyspace: Keyspace,
+}
+
+impl KeyValueStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        KeyValueStore::default()
+    }
+}
+
+impl Component for KeyValueStore {
+    type In = StoreRequest;
+    type Out = ();
+
+    fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
+        s.set_capacity("inbox", INBOX_CAPACITY)?;
+        s.describe("inbox", "commands from connection handlers")?;
+        Ok(())
+    }
+
+    async fn run(mut self, mut ctx: Context<StoreRequest, ()>) -> Result<(), BoxError> {
+        loop {
+            let next_expiry = self.keyspace.next_expiry();
+            let expiry = async {
+                match next_expiry {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                request = ctx.recv() => {
+                    let Some(StoreRequest { commands, reply }) = request else {
+                        return Ok(());
+                    };
+                    let now = Instant::now();
+                    let replies = commands
+                        .into_iter()
+                        .map(|c| self.keyspace.execute(c, now))
+                        .collect();
+                    // The asker may have gone (its connection closed); nothing to answer.
+                    let _ = reply.send(replies);
+                }
+                () = expiry => {
+                    self.keyspace.remove_expired(Instant::now());
+                }
+            }
+        }
+    }
+}
