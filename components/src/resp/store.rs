@@ -373,3 +373,171 @@ impl Component for KeyValueStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axon::testing::Harness;
+
+    fn cmd(line: &str) -> Command {
+        Command::parse(
+            line.split(' ')
+                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+                .collect(),
+        )
+        .expect("a valid command")
+    }
+
+    /// Run `lines` in one request and return the replies.
+    async fn run(h: &mut Harness<StoreRequest, ()>, lines: &[&str]) -> Vec<Reply> {
+        let (reply, replies) = oneshot::channel();
+        h.send(StoreRequest {
+            commands: lines.iter().map(|l| cmd(l)).collect(),
+            reply,
+        })
+        .await;
+        replies.await.expect("the store answers")
+    }
+
+    async fn one(h: &mut Harness<StoreRequest, ()>, line: &str) -> Reply {
+        run(h, &[line]).await.remove(0)
+    }
+
+    fn bulk(s: &str) -> Reply {
+        Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn set_ex_expires_on_tokios_clock() {
+        let mut h = Harness::new(KeyValueStore::new());
+        assert_eq!(one(&mut h, "SET k v EX 2").await, Reply::OK);
+        assert_eq!(one(&mut h, "TTL k").await, Reply::Integer(2));
+        tokio::time::advance(Duration::from_millis(1400)).await;
+        assert_eq!(
+            one(&mut h, "TTL k").await,
+            Reply::Integer(1),
+            "0.6 s left rounds to 1"
+        );
+        assert_eq!(one(&mut h, "GET k").await, bulk("v"));
+        tokio::time::advance(Duration::from_millis(600)).await;
+        assert_eq!(one(&mut h, "GET k").await, Reply::Nil);
+        assert_eq!(one(&mut h, "TTL k").await, Reply::Integer(-2));
+        assert_eq!(one(&mut h, "DBSIZE").await, Reply::Integer(0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn set_px_expires_to_the_millisecond() {
+        let mut h = Harness::new(KeyValueStore::new());
+        assert_eq!(one(&mut h, "SET k v PX 250").await, Reply::OK);
+        tokio::time::advance(Duration::from_millis(249)).await;
+        assert_eq!(one(&mut h, "EXISTS k").await, Reply::Integer(1));
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!(one(&mut h, "EXISTS k").await, Reply::Integer(0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn set_without_expiry_clears_the_old_one_and_incr_keeps_it() {
+        let mut h = Harness::new(KeyValueStore::new());
+        run(&mut h, &["SET n 1 EX 10", "INCR n"]).await;
+        assert_eq!(one(&mut h, "TTL n").await, Reply::Integer(10));
+        assert_eq!(one(&mut h, "SET n 5").await, Reply::OK);
+        assert_eq!(one(&mut h, "TTL n").await, Reply::Integer(-1));
+        tokio::time::advance(Duration::from_secs(11)).await;
+        assert_eq!(one(&mut h, "GET n").await, bulk("5"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expire_sets_replaces_and_deletes() {
+        let mut h = Harness::new(KeyValueStore::new());
+        assert_eq!(one(&mut h, "EXPIRE missing 10").await, Reply::Integer(0));
+        one(&mut h, "SET k v").await;
+        assert_eq!(one(&mut h, "TTL k").await, Reply::Integer(-1));
+        assert_eq!(one(&mut h, "EXPIRE k 10 XX").await, Reply::Integer(0));
+        assert_eq!(one(&mut h, "EXPIRE k 10 GT").await, Reply::Integer(0));
+        assert_eq!(one(&mut h, "EXPIRE k 10 NX").await, Reply::Integer(1));
+        assert_eq!(one(&mut h, "EXPIRE k 20 NX").await, Reply::Integer(0));
+        assert_eq!(one(&mut h, "EXPIRE k 5 LT").await, Reply::Integer(1));
+        assert_eq!(one(&mut h, "TTL k").await, Reply::Integer(5));
+        assert_eq!(one(&mut h, "EXPIRE k 30").await, Reply::Integer(1));
+        tokio::time::advance(Duration::from_secs(29)).await;
+        assert_eq!(one(&mut h, "TTL k").await, Reply::Integer(1));
+        assert_eq!(one(&mut h, "EXPIRE k 0").await, Reply::Integer(1));
+        assert_eq!(one(&mut h, "GET k").await, Reply::Nil);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn expired_keys_leave_the_keyspace_when_their_time_comes() {
+        let mut keys = Keyspace::default();
+        let t0 = Instant::now();
+        for (i, secs) in [3u64, 1, 2].into_iter().enumerate() {
+            let set = cmd(&format!("SET k{i} v EX {secs}"));
+            keys.execute(set, t0);
+        }
+        keys.execute(cmd("SET forever v"), t0);
+        assert_eq!(keys.next_expiry(), Some(t0 + Duration::from_secs(1)));
+        assert_eq!(keys.remove_expired(t0 + Duration::from_secs(2)), 2);
+        assert_eq!(keys.len(), 2);
+        keys.execute(cmd("DEL k0"), t0);
+        assert_eq!(
+            keys.next_expiry(),
+            None,
+            "a deleted key leaves the expiry index"
+        );
+    }
+
+    #[tokio::test]
+    async fn string_commands_answer_as_redis() {
+        let mut h = Harness::new(KeyValueStore::new());
+        let replies = run(
+            &mut h,
+            &[
+                "SET a 1",
+                "SET a 2 NX",
+                "SET b 1 XX",
+                "MSET b 2 c x",
+                "MGET a b c d",
+                "INCR a",
+                "DECR fresh",
+                "INCR c",
+                "SET big 9223372036854775807",
+                "INCR big",
+                "EXISTS a a d",
+                "DEL a d",
+                "KEYS *",
+                "DBSIZE",
+                "FLUSHDB",
+                "DBSIZE",
+            ],
+        )
+        .await;
+        let not_integer = Reply::Error("ERR value is not an integer or out of range".into());
+        let overflow = Reply::Error("ERR increment or decrement would overflow".into());
+        let mut keys = match &replies[12] {
+            Reply::Array(keys) => keys.clone(),
+            other => panic!("KEYS answers an array, got {other:?}"),
+        };
+        keys.sort_by_key(|k| format!("{k:?}"));
+        assert_eq!(
+            replies,
+            vec![
+                Reply::OK,
+                Reply::Nil,
+                Reply::Nil,
+                Reply::OK,
+                Reply::Array(vec![bulk("1"), bulk("2"), bulk("x"), Reply::Nil]),
+                Reply::Integer(2),
+                Reply::Integer(-1),
+                not_integer,
+                Reply::OK,
+                overflow,
+                Reply::Integer(2),
+                Reply::Integer(1),
+                replies[12].clone(),
+                Reply::Integer(4),
+                Reply::OK,
+                Reply::Integer(0),
+            ]
+        );
+        assert_eq!(keys, vec![bulk("b"), bulk("big"), bulk("c"), bulk("fresh")]);
+    }
+}
