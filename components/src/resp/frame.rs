@@ -239,12 +239,14 @@ pub(crate) fn split_inline(line: &[u8]) -> Result<Vec<Bytes>, ProtocolError> {
                     return Err(ProtocolError::UnbalancedQuotes);
                 }
                 let c = line[i];
-                if c == b'\\' && i + 3 < n && line[i + 1] == b'x' {
-                    if let Some(byte) = hex_byte(line[i + 2], line[i + 3]) {
-                        arg.push(byte);
-                        i += 4;
-                        continue;
-                    }
+                if c == b'\\'
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && let Some(byte) = hex_byte(line[i + 2], line[i + 3])
+                {
+                    arg.push(byte);
+                    i += 4;
+                    continue;
                 }
                 if c == b'\\' && i + 1 < n {
                     arg.push(match line[i + 1] {

@@ -1,7 +1,7 @@
 //! A Redis-compatible key-value service built from components: the RESP2 codec,
 //! command parsing, the store component and the per-connection handler.
 //!
-//! - [`RespCodec`] ([`frame`](self)): RESP2 deframer and framer (inline commands too).
+//! - [`RespCodec`]: the RESP2 deframer and framer (inline commands too), and [`Reply`].
 //! - [`Command`]: commands parsed and checked, with Redis's error wording.
 //! - [`KeyValueStore`] and its [`Keyspace`]: the data, one request at a time.
 //! - [`RespHandler`] and [`kvstore_server`]: one handler per connection under a
