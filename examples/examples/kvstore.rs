@@ -10,7 +10,8 @@
 //!
 //! Commands: PING, ECHO, SET (EX/PX/NX/XX), GET, DEL, EXISTS, INCR, DECR, MGET, MSET,
 //! EXPIRE (NX/XX/GT/LT), TTL, KEYS, DBSIZE, FLUSHDB, QUIT; errors worded as Redis
-//! words them. Data lives in memory only.
+//! words them. Data lives in memory only, up to `--max-memory` bytes of keys and
+//! values; beyond that writes are refused with Redis's `-OOM` error.
 //!
 //! Logs `listening on ADDR:PORT` once bound; SIGINT or SIGTERM shut the server down
 //! (stop accepting, drain, close), then the store, and print a summary.
@@ -56,6 +57,10 @@ struct Args {
     /// Close a connection silent for this many seconds (0: never, as Redis).
     #[arg(long, default_value_t = 0)]
     idle_timeout: u64,
+    /// Refuse writes (`-OOM ...`, as Redis's noeviction) once keys and values take more
+    /// than this many bytes (not counting overhead).
+    #[arg(long, default_value_t = 1 << 30)]
+    max_memory: usize,
     /// Let `DEBUG CRASH` panic the store (to test what clients see when it fails).
     #[arg(long)]
     allow_crash: bool,
@@ -66,7 +71,7 @@ async fn main() -> anyhow::Result<()> {
     examples::init_logging("info");
     let args = Args::parse();
     let rt = Runtime::new();
-    let store = rt.add(KeyValueStore::new())?;
+    let store = rt.add(KeyValueStore::with_max_bytes(args.max_memory))?;
     rt.register_service(STORE_SERVICE, store.inbox())?;
     let idle = (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout));
     let config = ServerConfig::new(args.listen)

@@ -104,6 +104,9 @@ pub enum CommandError {
     /// EXPIRE's GT with LT.
     #[error("ERR GT and LT options at the same time are not compatible")]
     GtWithLt,
+    /// A write to a store above its size limit (Redis's `noeviction` wording).
+    #[error("OOM command not allowed when used memory > 'maxmemory'.")]
+    OutOfMemory,
     /// DEBUG on a server that does not allow it (Redis disables DEBUG by default too).
     #[error("ERR DEBUG command not allowed on this server")]
     DebugNotAllowed,

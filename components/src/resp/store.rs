@@ -84,9 +84,42 @@ pub struct Keyspace {
     entries: HashMap<Bytes, Entry>,
     /// Every key with a time to live, soonest first.
     expiries: BTreeSet<(Instant, Bytes)>,
+    /// Bytes of keys and values stored.
+    used: usize,
+    /// Above this many bytes, writes are refused.
+    max_bytes: Option<usize>,
 }
 
 impl Keyspace {
+    /// An empty keyspace that refuses writes (SET, MSET, INCR, DECR) with Redis's
+    /// `OOM command not allowed when used memory > 'maxmemory'.` once its keys and
+    /// values take more than `max_bytes` (as Redis's `noeviction` policy does).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::resp::{Command, Keyspace, Reply};
+    /// use tokio::time::Instant;
+    ///
+    /// let mut keys = Keyspace::with_max_bytes(4);
+    /// let set = |k: &'static str| Command::Set { key: k.into(), value: "v".into(), expire: None, condition: None };
+    /// assert_eq!(keys.execute(set("a"), Instant::now()), Reply::OK);
+    /// assert_eq!(keys.execute(set("b"), Instant::now()), Reply::OK); // 4 bytes: not above
+    /// assert_eq!(keys.execute(set("c"), Instant::now()), Reply::OK); // 6 bytes now
+    /// assert!(matches!(keys.execute(set("d"), Instant::now()), Reply::Error(e) if e.starts_with("OOM")));
+    /// ```
+    pub fn with_max_bytes(max_bytes: usize) -> Self {
+        Keyspace {
+            max_bytes: Some(max_bytes),
+            ..Keyspace::default()
+        }
+    }
+
+    /// Bytes of keys and values stored (not counting the index's own overhead).
+    pub fn used_bytes(&self) -> usize {
+        self.used
+    }
+
     /// How many keys are stored (expired ones included until the next command removes them).
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -110,7 +143,9 @@ impl Keyspace {
                 break;
             }
             if let Some((_, key)) = self.expiries.pop_first() {
-                self.entries.remove(&key);
+                if let Some(entry) = self.entries.remove(&key) {
+                    self.used -= key.len() + entry.value.len();
+                }
                 removed += 1;
             }
         }
@@ -125,6 +160,13 @@ impl Keyspace {
     /// On [`Command::DebugCrash`], on purpose.
     pub fn execute(&mut self, command: Command, now: Instant) -> Reply {
         self.remove_expired(now);
+        let writes = matches!(
+            command,
+            Command::Set { .. } | Command::MSet(_) | Command::IncrBy { .. }
+        );
+        if writes && self.max_bytes.is_some_and(|max| self.used > max) {
+            return Reply::error(CommandError::OutOfMemory);
+        }
         match command {
             Command::Ping(None) => Reply::Status("PONG"),
             Command::Ping(Some(message)) | Command::Echo(message) => Reply::Bulk(message),
@@ -132,6 +174,7 @@ impl Keyspace {
                 if matches!(command, Command::FlushDb) {
                     self.entries.clear();
                     self.expiries.clear();
+                    self.used = 0;
                 }
                 Reply::OK
             }
@@ -205,13 +248,22 @@ impl Keyspace {
         if let Some(at) = expires {
             self.expiries.insert((at, key.clone()));
         }
-        self.entries.insert(key, Entry { value, expires });
+        self.used += key.len() + value.len();
+        if let Some(old) = self.entries.insert(key.clone(), Entry { value, expires }) {
+            self.used -= key.len() + old.value.len();
+        }
     }
 
     /// Remove `key`; whether it was there.
     fn remove(&mut self, key: &Bytes) -> bool {
         self.forget_expiry(key);
-        self.entries.remove(key).is_some()
+        match self.entries.remove(key) {
+            Some(entry) => {
+                self.used -= key.len() + entry.value.len();
+                true
+            }
+            None => false,
+        }
     }
 
     fn forget_expiry(&mut self, key: &Bytes) {
@@ -231,7 +283,9 @@ impl Keyspace {
         let n = current.checked_add(by).ok_or(CommandError::Overflow)?;
         // INCR keeps the key's time to live, as Redis does.
         if let Some(entry) = self.entries.get_mut(&key) {
-            entry.value = Bytes::from(n.to_string());
+            let value = Bytes::from(n.to_string());
+            self.used = self.used + value.len() - entry.value.len();
+            entry.value = value;
         } else {
             self.insert(key, Bytes::from(n.to_string()), expires);
         }
@@ -328,9 +382,17 @@ pub struct KeyValueStore {
 }
 
 impl KeyValueStore {
-    /// An empty store.
+    /// An empty store with no limit on its size.
     pub fn new() -> Self {
         KeyValueStore::default()
+    }
+
+    /// An empty store that refuses writes once its keys and values take more than
+    /// `max_bytes` (see [`Keyspace::with_max_bytes`]).
+    pub fn with_max_bytes(max_bytes: usize) -> Self {
+        KeyValueStore {
+            keyspace: Keyspace::with_max_bytes(max_bytes),
+        }
     }
 }
 
@@ -483,6 +545,40 @@ mod tests {
             None,
             "a deleted key leaves the expiry index"
         );
+    }
+
+    #[test]
+    fn used_bytes_follow_every_write_and_delete() {
+        let mut keys = Keyspace::default();
+        let t0 = Instant::now();
+        keys.execute(cmd("MSET ab 123 c 4"), t0);
+        assert_eq!(keys.used_bytes(), 7);
+        keys.execute(cmd("INCR c"), t0);
+        keys.execute(cmd("SET c 100"), t0);
+        assert_eq!(keys.used_bytes(), 9);
+        keys.execute(cmd("SET e x PX 10"), t0);
+        keys.execute(cmd("DEL ab"), t0 + Duration::from_millis(10));
+        assert_eq!(
+            keys.used_bytes(),
+            4,
+            "the deleted and the expired keys gave theirs back"
+        );
+        keys.execute(cmd("FLUSHDB"), t0);
+        assert_eq!(keys.used_bytes(), 0);
+    }
+
+    #[test]
+    fn a_full_keyspace_refuses_writes_but_serves_reads_and_deletes() {
+        let mut keys = Keyspace::with_max_bytes(3);
+        let t0 = Instant::now();
+        assert_eq!(keys.execute(cmd("SET a 1234"), t0), Reply::OK);
+        let oom = Reply::Error("OOM command not allowed when used memory > 'maxmemory'.".into());
+        for write in ["SET b 1", "MSET b 1", "INCR n"] {
+            assert_eq!(keys.execute(cmd(write), t0), oom, "{write}");
+        }
+        assert_eq!(keys.execute(cmd("GET a"), t0), bulk("1234"));
+        assert_eq!(keys.execute(cmd("DEL a"), t0), Reply::Integer(1));
+        assert_eq!(keys.execute(cmd("SET b 1"), t0), Reply::OK);
     }
 
     #[tokio::test]
