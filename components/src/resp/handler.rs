@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axon::{BoxError, Component, Context, LinkError, Outbox, Setup};
 use bytes::{Bytes, BytesMut};
@@ -28,6 +29,7 @@ const MAX_BATCH: usize = 1024;
 /// | `max_array` | 1M | most arguments in one command |
 /// | `allow_crash` | `false` | let `DEBUG CRASH` panic the store (for supervision tests) |
 /// | `service` | [`STORE_SERVICE`] | the service name of the [`KeyValueStore`](super::KeyValueStore) |
+/// | `store_timeout` | 10 s | how long to wait for the store's replies before answering `store unavailable` |
 ///
 /// # Examples
 ///
@@ -48,6 +50,8 @@ pub struct RespOptions {
     pub allow_crash: bool,
     /// The store's service name.
     pub service: Cow<'static, str>,
+    /// How long to wait for the store.
+    pub store_timeout: Duration,
 }
 
 impl Default for RespOptions {
@@ -57,11 +61,21 @@ impl Default for RespOptions {
             max_array: RespCodec::DEFAULT_MAX_ARRAY,
             allow_crash: false,
             service: Cow::Borrowed(STORE_SERVICE),
+            store_timeout: Self::DEFAULT_STORE_TIMEOUT,
         }
     }
 }
 
 impl RespOptions {
+    /// Default for [`store_timeout`](Self::store_timeout).
+    pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// Set [`store_timeout`](Self::store_timeout).
+    pub fn store_timeout(mut self, timeout: Duration) -> Self {
+        self.store_timeout = timeout;
+        self
+    }
+
     /// Set [`max_bulk`](Self::max_bulk).
     pub fn max_bulk(mut self, bytes: usize) -> Self {
         self.max_bulk = bytes;
@@ -138,8 +152,9 @@ impl RespStats {
 /// - `QUIT` is answered `+OK`, then the connection closes; what followed it is ignored.
 /// - A protocol error (malformed or oversized frame) is answered
 ///   `-ERR Protocol error: ...`, then the connection closes, as Redis does.
-/// - If the store has ended (crashed, or was never there), each of its commands is
-///   answered `-ERR store unavailable` and the connection keeps serving.
+/// - If the store has ended (crashed, or was never there) or does not answer within
+///   [`RespOptions::store_timeout`], each of its commands is answered
+///   `-ERR store unavailable` and the connection keeps serving.
 /// - `DEBUG CRASH` reaches the store only with [`RespOptions::allow_crash`]; otherwise
 ///   it is answered `-ERR DEBUG command not allowed on this server`.
 ///
@@ -213,11 +228,21 @@ impl RespHandler {
         })
     }
 
-    /// Ask the store to run `commands`; `None` if it has ended.
-    async fn ask(store: &mut Outbox<StoreRequest>, commands: Vec<Command>) -> Option<Vec<Reply>> {
+    /// Ask the store to run `commands`; `None` if it has ended or did not answer in time.
+    async fn ask(
+        &self,
+        store: &mut Outbox<StoreRequest>,
+        commands: Vec<Command>,
+    ) -> Option<Vec<Reply>> {
         let (reply, replies) = oneshot::channel();
-        store.send(StoreRequest { commands, reply }).await.ok()?;
-        replies.await.ok()
+        let exchange = async {
+            store.send(StoreRequest { commands, reply }).await.ok()?;
+            replies.await.ok()
+        };
+        tokio::time::timeout(self.options.store_timeout, exchange)
+            .await
+            .ok()
+            .flatten()
     }
 }
 
@@ -282,7 +307,7 @@ impl Component for RespHandler {
                 let mut replies = if batch.is_empty() {
                     Vec::new()
                 } else {
-                    Self::ask(&mut store, batch).await.unwrap_or_else(|| {
+                    self.ask(&mut store, batch).await.unwrap_or_else(|| {
                         self.stats
                             .inner
                             .store_unavailable
@@ -358,4 +383,53 @@ pub fn kvstore_server(
 ) -> Result<ServerCore<RespFactory>, BindError> {
     let factory: RespFactory = Box::new(move |_| RespHandler::new(options.clone(), stats.clone()));
     ServerCore::new(config, factory)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axon::testing::Harness;
+    use axon::{Runtime, component::from_fn};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_that_never_answers_gets_store_unavailable_after_the_timeout() {
+        let rt = Runtime::new();
+        // Keeps every request and answers none.
+        let silent = rt
+            .add(from_fn(
+                "silent store",
+                |mut ctx: Context<StoreRequest, ()>| async move {
+                    let mut held = Vec::new();
+                    while let Some(request) = ctx.recv().await {
+                        held.push(request);
+                    }
+                    Ok(())
+                },
+            ))
+            .expect("store");
+        rt.register_service(STORE_SERVICE, silent.inbox())
+            .expect("service");
+        let _silent = silent.start();
+        let options = RespOptions::default().store_timeout(Duration::from_secs(2));
+        let mut h = Harness::with_runtime(rt, RespHandler::new(options, RespStats::default()));
+        h.send(Bytes::from_static(b"PING\r\nGET k\r\n")).await;
+        let reply = h.recv().await;
+        assert_eq!(
+            reply.as_deref(),
+            Some(&b"+PONG\r\n-ERR store unavailable\r\n"[..])
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_store_the_connection_still_serves() {
+        let stats = RespStats::default();
+        let mut h = Harness::new(RespHandler::new(RespOptions::default(), stats.clone()));
+        h.send(Bytes::from_static(b"SET k v\r\nECHO hi\r\n")).await;
+        let reply = h.recv().await;
+        assert_eq!(
+            reply.as_deref(),
+            Some(&b"-ERR store unavailable\r\n$2\r\nhi\r\n"[..])
+        );
+        assert_eq!((stats.commands(), stats.store_unavailable()), (2, 1));
+    }
 }
