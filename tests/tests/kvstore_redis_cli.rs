@@ -319,3 +319,35 @@ async fn redis_benchmark_runs_without_errors() {
         "the benchmark's one key"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_of_many_reads_round_trips_byte_for_byte() {
+    let rt = Runtime::new();
+    let addr = start(&rt, RespOptions::default());
+    let value: Vec<u8> = (0..4 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let mut request = format!("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n${}\r\n", value.len()).into_bytes();
+    request.extend_from_slice(&value);
+    request.extend_from_slice(b"\r\n*2\r\n$3\r\nGET\r\n$3\r\nbig\r\nQUIT\r\n");
+    let mut want = format!("+OK\r\n${}\r\n", value.len()).into_bytes();
+    want.extend_from_slice(&value);
+    want.extend_from_slice(b"\r\n+OK\r\n");
+    let exchange = async {
+        let mut socket = tokio::net::TcpStream::connect(addr).await?;
+        let (mut rd, mut wr) = socket.split();
+        let write = async {
+            wr.write_all(&request).await?;
+            Ok::<_, std::io::Error>(())
+        };
+        let mut reply = Vec::new();
+        let (written, read) = tokio::join!(write, rd.read_to_end(&mut reply));
+        written?;
+        read?;
+        Ok::<_, std::io::Error>(reply)
+    };
+    let reply = tokio::time::timeout(Duration::from_secs(30), exchange)
+        .await
+        .expect("answered and closed")
+        .expect("loopback i/o");
+    assert_eq!(reply.len(), want.len());
+    assert!(reply == want, "the 4 MiB value came back changed");
+}
