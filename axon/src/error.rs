@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use crate::boxes::OutboxMeta;
+
 use thiserror::Error;
 
 /// A send found no destination: the outbox is not linked, or its destination's
@@ -17,7 +19,7 @@ use thiserror::Error;
 /// assert_eq!(err.into_inner(), 5);
 /// ```
 #[derive(Debug)]
-pub struct SendError<T>(pub T, pub(crate) Option<Arc<String>>);
+pub struct SendError<T>(pub T, pub(crate) Option<Arc<OutboxMeta>>);
 
 impl<T> SendError<T> {
     /// A send error for `msg` that names no outbox.
@@ -53,11 +55,11 @@ impl<T> SendError<T> {
     /// assert_eq!(axon::SendError::new(1).outbox(), None);
     /// ```
     pub fn outbox(&self) -> Option<&str> {
-        self.1.as_deref().map(String::as_str)
+        self.1.as_deref().map(|m| m.label.as_str())
     }
 
-    pub(crate) fn labelled(msg: T, label: Option<Arc<String>>) -> Self {
-        SendError(msg, label)
+    pub(crate) fn labelled(msg: T, meta: Option<Arc<OutboxMeta>>) -> Self {
+        SendError(msg, meta)
     }
 }
 

@@ -53,6 +53,8 @@ pub enum GraphEvent {
         exit: String,
         /// Messages its links lost under lossy policies, sending and receiving.
         dropped: u64,
+        /// Messages still queued in its inboxes when it ended, dropped with them.
+        unread: u64,
     },
     /// A link was made.
     Linked {
@@ -208,6 +210,9 @@ pub struct BoxInfo {
     pub bytes: Option<usize>,
     /// The inbox's byte budget, if it has one.
     pub byte_budget: Option<usize>,
+    /// Requests sent through this outbox and how they ended, once it has sent any
+    /// (outboxes declared by name).
+    pub asks: Option<crate::AskInfo>,
 }
 
 /// One link.
@@ -264,6 +269,7 @@ pub(crate) fn snapshot(st: &GraphState) -> Snapshot {
                 undelivered: s.undelivered,
                 bytes: s.bytes.map(|(used, _)| used),
                 byte_budget: s.bytes.map(|(_, limit)| limit),
+                asks: s.asks,
             });
             if let Some(l) = b.link() {
                 let to_box = st

@@ -48,22 +48,26 @@
 //! The runtime semantics (ordering, backpressure, relinking, lifecycle, exits) are
 //! written down in `docs/runtime-semantics.md` at the root of the repository.
 
+mod ask;
 mod boxes;
 pub mod component;
 mod control;
 mod drops;
 mod error;
 mod exit;
+mod exit_reports;
 mod external;
 mod graph;
 pub mod introspect;
 mod queue;
 mod runtime;
 mod size;
+mod sync;
 pub mod testing;
 pub mod threaded;
 mod together;
 
+pub use ask::{AskError, AskInfo, PendingReply, Replier, ReplyError, Request};
 pub use boxes::{
     BoxId, BoxRef, CONTROL_CAPACITY, ComponentId, DEFAULT_CAPACITY, Direction, Inbox, Outbox,
     Policy,

@@ -28,12 +28,13 @@
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
-use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use event_listener::{Event, EventListener};
 use smallvec::SmallVec;
+
+use crate::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
+use crate::sync::{Mutex, MutexGuard};
 
 /// The queued messages: the oldest inline, the rest in a buffer that exists only
 /// once two are queued at once. Most inboxes hold at most one message at a time (a
@@ -554,6 +555,9 @@ impl<T> Drop for Push<'_, T> {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    #[cfg(loom)]
+    mod loom_queue;
 
     #[test]
     fn order_is_kept_across_the_inline_slot_and_the_buffer() {

@@ -14,10 +14,10 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
 
-use futures::task::AtomicWaker;
+use crate::sync::AtomicWaker;
+use crate::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 /// Rounds per task poll before yielding to other tasks (a side that keeps waking
 /// itself must not monopolise the worker thread).
@@ -188,8 +188,14 @@ where
 
 #[cfg(test)]
 mod tests {
+    #[cfg(not(loom))]
     use super::*;
 
+    #[cfg(loom)]
+    mod loom_together;
+
+    // Under `--cfg loom` the shared state is loom's, usable only inside a model.
+    #[cfg(not(loom))]
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn both_sides_run_to_completion_passing_messages_both_ways() {
         let (to_b, mut b_rx) = tokio::sync::mpsc::channel::<u32>(1);
@@ -208,6 +214,7 @@ mod tests {
         tokio::spawn(Together::new(a, b)).await.unwrap();
     }
 
+    #[cfg(not(loom))]
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_side_woken_from_another_task_is_polled() {
         let (tx, rx) = tokio::sync::oneshot::channel::<u8>();

@@ -10,6 +10,7 @@ use components::cosmici::sim::{BridgePorts, DetectorSim, DetectorSimConfig};
 use components::cosmici::station::{Station, StationConfig};
 use components::physics::layout::DetectorLayout;
 use components::physics::simulate::ShowerSimConfig;
+use components::store::{Durability, Store, Table};
 
 /// Simulated run length, from `START`.
 const RUN: Duration = Duration::from_millis(2500);
@@ -36,7 +37,7 @@ async fn simulated_run_stores_pulses_and_showers_matching_the_truth() {
     let station = Station::start(&rt, config).await.unwrap();
     let stats = station.stats().clone();
 
-    let mut sim = DetectorSimConfig::new(station.main_addr(), layout);
+    let mut sim = DetectorSimConfig::new(station.main_addr(), layout.clone());
     sim.bridges = BridgePorts::Directory(station.directory());
     sim.showers = ShowerSimConfig {
         shower_rate: 5.0,
@@ -65,23 +66,27 @@ async fn simulated_run_stores_pulses_and_showers_matching_the_truth() {
         .into_iter()
         .map(|p| ((p.node, p.ch, p.pulse_num), p))
         .collect();
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT node, ch, pulse_num, utc_ns, onset_utc_ns, peak_height FROM pulses WHERE run = 1")
-        .unwrap();
-    let rows: Vec<(u32, u8, u32, i64, i64, Option<f64>)> = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
-        })
+    let store = Store::open(&db, Durability::Process).unwrap();
+    let run = store
+        .latest_run()
         .unwrap()
-        .map(Result::unwrap)
+        .expect("the station began a run");
+    let rows: Vec<(u32, u8, u32, i64, i64, Option<f64>)> = store
+        .run_pulses(run)
+        .unwrap()
+        .into_iter()
+        .map(|p| {
+            let o = p.origin;
+            let onset = p.onset_utc_ns.expect("every simulated pulse fits");
+            (
+                o.node,
+                o.channel,
+                o.pulse_num,
+                o.utc_ns,
+                onset,
+                p.peak_height,
+            )
+        })
         .collect();
     assert!(rows.len() > 200, "only {} pulses stored", rows.len());
     assert!(
@@ -114,12 +119,17 @@ async fn simulated_run_stores_pulses_and_showers_matching_the_truth() {
         "onset bias {mean} ns, rms {rms} ns"
     );
 
-    let showers: Vec<(i64, f64, f64)> = conn
-        .prepare("SELECT utc_ns, zenith, azimuth FROM showers WHERE run = 1 AND zenith IS NOT NULL")
+    let showers: Vec<(i64, f64, f64)> = store
+        .run_showers(run)
         .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
+        .into_iter()
+        .filter_map(|s| {
+            Some((
+                s.utc_ns?,
+                s.zenith_deg?.to_radians(),
+                s.azimuth_deg?.to_radians(),
+            ))
+        })
         .collect();
     let last_pulse = rows.iter().map(|r| r.3).max().unwrap();
     let visible: Vec<_> = truth
@@ -159,13 +169,68 @@ async fn simulated_run_stores_pulses_and_showers_matching_the_truth() {
         showers.len(),
         visible.len()
     );
-    // The station's own comparison agrees.
-    let c = components::cosmici::station::compare_with_truth(&db, &truth).unwrap();
+    // Every physical direction is on the sky, with its UTC and galactic position.
+    let sky = store.sky().unwrap();
+    let physical: Vec<_> = sky.iter().filter(|p| !p.unphysical).collect();
+    assert!(!physical.is_empty());
+    for p in &physical {
+        let (l, b) = p.galactic.expect("mapped to galactic coordinates");
+        assert!(
+            (0.0..360.0).contains(&l) && (-90.0..=90.0).contains(&b),
+            "{p:?}"
+        );
+        let (_, dec) = p.equatorial.expect("mapped to J2000");
+        // A shower within 60° of the zenith at latitude 30.4° N: Dec in (−30°, 90°].
+        if p.zenith_deg < 60.0 {
+            assert!(dec > -30.0, "{p:?}");
+        }
+        assert!(p.utc_ns.is_some());
+    }
+    // The simulator's own comparison agrees.
+    let c = components::cosmici::sim::truth_check::compare_with_truth(&db, &truth).unwrap();
     assert_eq!(c.pulses_matched, rows.len());
     assert!(
         c.max_time_error_ns <= 3 && c.showers_found == visible.len(),
         "{c}"
     );
     assert!(dir.join("truth.jsonl").metadata().unwrap().len() > 0);
+    // What `cosmici export` and `cosmici plot sky` do with the file sensornet wrote.
+    let mut csv = Vec::new();
+    let exported = store.export(Table::Showers, &mut csv).unwrap();
+    assert_eq!(exported, store.run_showers(run).unwrap().len());
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .contains("l_deg,l_err_deg,b_deg,b_err_deg")
+    );
+    let mut csv = Vec::new();
+    assert_eq!(store.export(Table::Pulses, &mut csv).unwrap(), rows.len());
+    #[cfg(feature = "plots")]
+    {
+        use components::physics::sky::SkyFrame;
+        let svg =
+            components::plots::sky_map_svg_from_store(&store, SkyFrame::Galactic, 75.0).unwrap();
+        let markers = svg.matches("<circle").count();
+        assert_eq!(markers, physical.len(), "one marker per shower on the sky");
+        assert!(svg.contains("zenith at the first shower"));
+        // What `cosmici plot front --shower ID` animates: the stored hits and front.
+        let shower = physical[0];
+        let hits = store.shower_hits(shower.id).unwrap();
+        let (zenith_deg, azimuth_deg, front_time_ns) =
+            store.shower_direction(shower.id).unwrap().unwrap();
+        let front = components::plots::ShowerFront {
+            id: shower.id,
+            title: format!("shower {}", shower.id),
+            hits: hits.iter().map(|h| (h.detector, h.time)).collect(),
+            zenith_deg,
+            azimuth_deg,
+            front_time_ns,
+        };
+        let svg = components::plots::front_svg(&layout, &front, None).unwrap();
+        // One lighting-up per hit detector, plus the time cursor.
+        assert_eq!(svg.matches("<animate ").count(), hits.len() + 1);
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,9 +8,9 @@ use axon::{Control, Inbox};
 use components::cosmici::run_manager::{RunEvent, RunManager};
 use components::cosmici::timing::{PulseClock, TimedPulse};
 use components::cosmici::uart_component::{NodePulse, UartParser, UartStats};
+use components::cosmici::wire::nmea;
 use components::cosmici::{
     ConPulse, Crossing, Deltas, Edge, LinkKind, NodeLine, NodeUartLine, TimeChainConfig, UartLine,
-    nmea,
 };
 use tokio::time::timeout;
 

@@ -266,49 +266,89 @@ impl FakeConnections {
         FakeConnections { h, ext, n: 0 }
     }
 
-    async fn connect(&mut self) -> (components::registry::ConnectionId, Inbox<Message>) {
+    /// A connection: its id, its inbox of replies to its forwarded commands, and its
+    /// inbox of commands called on it.
+    async fn connect(&mut self) -> (components::registry::ConnectionId, Lines, Lines) {
         self.n += 1;
-        let (inbox_ref, inbox) = self
+        let (replies_ref, replies) = self
             .ext
-            .add_inbox::<Message>(format!("conn{}", self.n), 64)
+            .add_inbox::<String>(format!("replies{}", self.n), 64)
+            .expect("inbox");
+        let (commands_ref, commands) = self
+            .ext
+            .add_inbox::<String>(format!("commands{}", self.n), 64)
             .expect("inbox");
         let (reply, answer) = oneshot::channel();
         let peer = SocketAddr::from((Ipv4Addr::LOCALHOST, 40000));
         self.h
             .send(RegistryRequest::Connect {
                 peer,
-                inbox: inbox_ref,
+                replies: replies_ref,
+                replies_room: 64,
+                commands: commands_ref,
                 reply,
             })
             .await;
-        (answer.await.expect("connection id"), inbox)
+        (
+            answer.await.expect("connection id"),
+            Lines(replies),
+            Lines(commands),
+        )
     }
 
-    async fn line(&mut self, conn: components::registry::ConnectionId, line: Value) {
+    /// Sends one line; returns the messages that answer it.
+    async fn line(
+        &mut self,
+        conn: components::registry::ConnectionId,
+        line: Value,
+    ) -> Vec<Message> {
+        let (reply, answer) = oneshot::channel();
         self.h
             .send(RegistryRequest::Line {
                 conn,
                 line: line.to_string(),
+                reply,
             })
             .await;
+        let lines = answer.await.expect("an answer");
+        lines.iter().map(|line| parse(line)).collect()
+    }
+}
+
+fn parse(line: &str) -> Message {
+    Message::parse_line(line.as_bytes())
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("unparsable line {line:?}"))
+}
+
+/// An inbox of lines for a fake connection, read as messages.
+struct Lines(Inbox<String>);
+
+impl Lines {
+    async fn recv(&mut self) -> Option<Message> {
+        self.0.recv().await.map(|line| parse(&line))
     }
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_unanswered_command_fails_after_ten_seconds() {
     let mut fake = FakeConnections::new(NodeRegistry::new(Ownership::Strict));
-    let (lamp, mut lamp_in) = fake.connect().await;
-    let (panel, mut panel_in) = fake.connect().await;
-    fake.line(
-        lamp,
-        json!({"name": "register", "seq": 1, "kw": {"node": "lamp", "commands": ["on"]}}),
-    )
-    .await;
-    assert_eq!(lamp_in.recv().await.and_then(|m| m.success), Some(true));
+    let (lamp, _, mut lamp_in) = fake.connect().await;
+    let (panel, mut panel_in, _) = fake.connect().await;
+    let answer = fake
+        .line(
+            lamp,
+            json!({"name": "register", "seq": 1, "kw": {"node": "lamp", "commands": ["on"]}}),
+        )
+        .await;
+    assert_eq!(answer[0].success, Some(true));
 
     let t0 = Instant::now();
-    fake.line(panel, json!({"name": "lamp/on", "seq": 42}))
+    let answer = fake
+        .line(panel, json!({"name": "lamp/on", "seq": 42}))
         .await;
+    assert!(answer.is_empty());
     let forwarded = lamp_in.recv().await.expect("forwarded");
     let failed = panel_in.recv().await.expect("a failure reply");
     assert_eq!(t0.elapsed(), Duration::from_secs(10));
@@ -319,9 +359,10 @@ async fn an_unanswered_command_fails_after_ten_seconds() {
     let late = forwarded.success_reply(json!("late"));
     fake.line(lamp, serde_json::to_value(&late).expect("json"))
         .await;
-    fake.line(panel, json!({"name": "serverid", "seq": 43}))
+    let answer = fake
+        .line(panel, json!({"name": "serverid", "seq": 43}))
         .await;
-    assert_eq!(panel_in.recv().await.and_then(|m| m.seq), Some(43));
+    assert_eq!(answer[0].seq, Some(43));
 
     // A command the server itself calls times out the same way.
     let (reply, answer) = oneshot::channel();
@@ -350,7 +391,7 @@ async fn nodes(rt: &Runtime, registry: axon::BoxRef<RegistryRequest>) -> Vec<Nod
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_silent_node_gets_keepalives_then_is_dropped_after_180_silent_seconds() {
+async fn a_server_told_to_send_keepalives_sends_them_and_drops_a_silent_node() {
     let rt = Runtime::new();
     let registry = rt
         .add(NodeRegistry::new(Ownership::Strict))
@@ -360,7 +401,8 @@ async fn a_silent_node_gets_keepalives_then_is_dropped_after_180_silent_seconds(
         .expect("service");
     let _registry = registry.start();
     let peer = SocketAddr::from((Ipv4Addr::LOCALHOST, 40000));
-    let conn = LuminaConnection::new(peer, NodeServerOptions::default());
+    let options = NodeServerOptions::default().keepalive(Some(Duration::from_secs(60)));
+    let conn = LuminaConnection::new(peer, options);
     let mut h = Harness::with_runtime(rt.clone(), conn);
 
     let t0 = Instant::now();
@@ -369,21 +411,25 @@ async fn a_silent_node_gets_keepalives_then_is_dropped_after_180_silent_seconds(
     )
     .await;
     let reply = h.recv().await.expect("register reply");
+    let reply = String::from_utf8_lossy(&reply);
     assert!(reply.contains(r#""success":true"#), "{reply}");
     // Heard again at 100 s (a bare newline counts): dead at 280 s, not 180 s.
     let mut ticks = Vec::new();
-    while let Some(line) = h.recv().await {
-        assert!(line.is_empty(), "unexpected line {line:?}");
+    for _ in 0..4 {
+        let line = h.recv().await.expect("a keepalive");
+        assert_eq!(&line[..], b"\n", "a bare newline");
         ticks.push(t0.elapsed().as_secs());
         if ticks.len() == 1 {
             tokio::time::sleep_until(t0 + Duration::from_secs(100)).await;
             h.send(String::new()).await;
         }
-        assert!(ticks.len() < 10, "runaway keepalives");
     }
+    let closing = h.recv_signal().await;
+    assert_eq!(closing, Some(axon::Control::ProducerFinished));
     assert_eq!(ticks, vec![60, 120, 180, 240]);
-    assert!(h.exit().await.is_clean());
     assert_eq!(t0.elapsed(), Duration::from_secs(280));
+    h.send_control(axon::Control::SocketShutdown).await;
+    assert!(h.exit().await.is_clean());
     let nodes = nodes(&rt, registry_inbox).await;
     assert_eq!(nodes.len(), 1);
     assert_eq!(nodes[0].link, LinkState::Disconnected);

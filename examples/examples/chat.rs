@@ -24,9 +24,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axon::{BoxError, Component, ComponentId, Context, Control, Exit, LinkError, Runtime, Setup};
+use axon::{
+    BoxError, Component, ComponentId, Context, Control, Exit, LinkError, Policy, Runtime, Setup,
+};
 use bytes::Bytes;
-use chassis::backplane::{Backplane, PublishTo, SubscribeTo};
+use chassis::backplane::{Backplane, PublishTo, SubscribeTo, Subscription, subscriptions_service};
 use chassis::tcp::{ConnectionInfo, ServerConfig, SimpleServer};
 use clap::Parser;
 use components::framing::{LineDeframer, LineFramer};
@@ -36,7 +38,7 @@ const ROOM: &str = "chat";
 
 /// A line-based chat server: what one client says, everyone hears.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:1601")]
@@ -49,16 +51,40 @@ struct Args {
     max_connections: usize,
 }
 
-/// Prefixes each line with who said it.
+/// Prefixes each line with who said it, after making sure the session's listener has
+/// joined the room, so that the client hears its own first line.
+///
+/// The session's [`SubscribeTo`] asks to join when it starts, which may be after the
+/// first line is published. So before passing anything on, this sends the same join
+/// request for it (the Backplane ignores the second): the Backplane reads join requests
+/// before publications, so the listener is in the room before the first line arrives.
 struct Announce {
     who: SocketAddr,
+    listener: ComponentId,
 }
 
 impl Component for Announce {
     type In = String;
     type Out = String;
 
+    fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
+        let joins = s
+            .runtime()
+            .service::<Subscription<String>>(&subscriptions_service(ROOM))?;
+        let out = s.outbox::<Subscription<String>>("_join", "the listener's join request")?;
+        s.link(out, joins)
+    }
+
     async fn run(self, mut ctx: Context<String, String>) -> Result<(), BoxError> {
+        let mut join = ctx.outbox_named::<Subscription<String>>("_join")?;
+        let deliver_to = ctx.runtime().box_ref::<String>(self.listener, "outbox")?;
+        let request = Subscription::Join {
+            subscriber: self.listener,
+            deliver_to,
+            policy: Policy::DropOldest,
+        };
+        // No room (it has ended): the lines go nowhere either way.
+        let _ = join.send(request).await;
         while let Some(line) = ctx.recv().await {
             ctx.send(format!("{}: {line}", self.who)).await?;
         }
@@ -86,11 +112,12 @@ impl Component for ChatSession {
 
     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
         let deframer = s.add_child(LineDeframer::new().max_line_length(self.max_line))?;
+        let subscribe = s.add_child(SubscribeTo::<String>::new(ROOM))?;
         let announce = s.add_child(Announce {
             who: self.info.peer,
+            listener: subscribe.id(),
         })?;
         let publish = s.add_child(PublishTo::<String>::new(ROOM))?;
-        let subscribe = s.add_child(SubscribeTo::<String>::new(ROOM))?;
         let framer = s.add_child(LineFramer::new())?;
         s.make_passthrough("inbox")?;
         s.make_passthrough("control")?;
@@ -137,7 +164,7 @@ impl Component for ChatSession {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    examples::init_logging("info");
+    examples::init_logging(examples::SERVER_LOG_FILTER);
     let args = Args::parse();
     let rt = Runtime::new();
     let room = rt.spawn(Backplane::<String>::new(ROOM))?;
@@ -154,14 +181,11 @@ async fn main() -> anyhow::Result<()> {
     })
     .context("chat server")?;
     let stats = server.stats();
+    let stop = examples::StopSignal::install()?;
     tracing::info!("chat: listening on {}", server.local_addr());
     let server = rt.spawn(server)?;
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
-        _ = term.recv() => {}
-    }
+    stop.recv().await?;
     tracing::info!("chat: shutting down");
     let _ = server.shutdown().await;
     let exit = server.join().await;

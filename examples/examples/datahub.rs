@@ -32,6 +32,9 @@ struct Args {
     #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], datahub::DEFAULT_PORT)))]
     listen: SocketAddr,
     /// Answer several requests per connection (the original answered one, then closed).
+    /// Each request must then end with a line end (`\n` or `\r\n`; one left without
+    /// is answered when the client closes its side), and every reply ends with `\r\n`,
+    /// `register`'s `200 OK\r\n<id>` too, so pipelined replies stay apart.
     #[arg(long)]
     keep_open: bool,
     /// Let any address `setstatus` any node, as the original did (by default only the
@@ -45,7 +48,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    examples::init_logging("info");
+    examples::init_logging(examples::SERVER_LOG_FILTER);
     let args = Args::parse();
     let ownership = if args.open_ownership {
         Ownership::Open
@@ -66,11 +69,12 @@ async fn main() -> anyhow::Result<()> {
     let options = DatahubOptions::default().keep_open(args.keep_open);
     let server = datahub_server(ServerConfig::new(args.listen), options).context("datahub")?;
     let stats = server.stats();
+    let stop = examples::StopSignal::install()?;
     tracing::info!("datahub: listening on {}", server.local_addr());
     let (log, registry) = (log.start(), registry.start());
     let server = rt.spawn(server)?;
 
-    examples::stop_signal().await?;
+    stop.recv().await?;
     tracing::info!("datahub: shutting down");
     // An error here means the component has already ended; join says why.
     let _ = server.shutdown().await;

@@ -10,6 +10,16 @@
 //!
 //! The run starts when the server sends `START` to the CTU; pulses are paced in real
 //! time from then on. SIGINT/SIGTERM or `--duration` stop it and print a summary.
+//!
+//! `--replay DIR` instead replays what real or simulated nodes sent in an earlier run:
+//! the UART bridge transcripts a server wrote to DIR (`node<N>-uart-*.log`) and plain
+//! recordings (`*.rec`: `<unix seconds> <node> <line>`), at `--speed` times the
+//! recorded pace (`--speed 0`: as fast as the server takes them), with a progress bar
+//! on a terminal. `--record FILE` writes DIR's lines as one plain recording.
+//!
+//! ```text
+//! cargo run --release --example detector_sim -- --replay sensornet-transcripts --speed 10
+//! ```
 #![allow(
     clippy::print_stdout,
     reason = "a command-line program that prints its summary"
@@ -22,6 +32,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 use components::cosmici::LinkKind;
+use components::cosmici::sim::replay::{Recording, ReplayConfig, replay};
 use components::cosmici::sim::{BridgePorts, DetectorSim, DetectorSimConfig};
 use components::physics::layout::DetectorLayout;
 use components::physics::simulate::ShowerSimConfig;
@@ -63,12 +74,25 @@ struct Args {
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long)]
     duration: Option<f64>,
+    /// Replay the UART transcripts (node<N>-uart-*.log) and *.rec recordings in this
+    /// directory instead of simulating.
+    #[arg(long)]
+    replay: Option<PathBuf>,
+    /// Replay speed: recorded time divided by this; 0 = as fast as the server takes it.
+    #[arg(long, default_value_t = 1.0, requires = "replay")]
+    speed: f64,
+    /// With --replay: write the recording as one plain *.rec file and exit.
+    #[arg(long, requires = "replay")]
+    record: Option<PathBuf>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     examples::init_logging("info");
     let args = Args::parse();
+    if let Some(dir) = &args.replay {
+        return replay_dir(&args, dir).await;
+    }
     anyhow::ensure!(args.detectors > 0, "at least one detector");
     let nx = (args.detectors as f64).sqrt().ceil() as usize;
     let positions = (0..args.detectors)
@@ -123,6 +147,59 @@ async fn main() -> anyhow::Result<()> {
         showers.len(),
         showers.iter().filter(|s| s.hits >= 3).count(),
         args.truth.display()
+    );
+    Ok(())
+}
+
+async fn replay_dir(args: &Args, dir: &std::path::Path) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.speed >= 0.0 && args.speed.is_finite(),
+        "--speed must be 0 (as fast as possible) or positive"
+    );
+    let recording = Recording::from_dir(dir)?;
+    if let Some(path) = &args.record {
+        let mut out = std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        );
+        recording.write_plain(&mut out)?;
+        std::io::Write::flush(&mut out)?;
+        println!(
+            "detector_sim: {} lines of nodes {:?} written to {}",
+            recording.len(),
+            recording.nodes(),
+            path.display()
+        );
+        return Ok(());
+    }
+    let config = ReplayConfig {
+        bridges: BridgePorts::Bases {
+            host: args.main.ip(),
+            auxio: args.auxio_base,
+            uart: args.uart_base,
+        },
+        speed: (args.speed > 0.0).then_some(args.speed),
+        heartbeat: Duration::from_secs_f64(args.heartbeat),
+        ..ReplayConfig::new(args.main)
+    };
+    let span = recording.span_ns() as f64 / 1e9;
+    println!(
+        "detector_sim: replaying {} lines of nodes {:?} ({span:.1} s recorded) from {} to {}",
+        recording.len(),
+        recording.nodes(),
+        dir.display(),
+        args.main
+    );
+    let bar = examples::progress_bar(recording.len() as u64, "lines");
+    let started = std::time::Instant::now();
+    let sent = tokio::select! {
+        r = examples::stop_signal() => { r?; bar.abandon(); anyhow::bail!("stopped") }
+        sent = replay(&recording, &config, |n| bar.set_position(n as u64)) => sent?,
+    };
+    bar.finish_and_clear();
+    let took = started.elapsed().as_secs_f64();
+    println!(
+        "detector_sim: replayed {sent} lines in {took:.2} s ({:.1}x the recorded pace)",
+        span / took.max(1e-9)
     );
     Ok(())
 }

@@ -20,7 +20,7 @@ use clap::Parser;
 
 /// An echo server: every byte a client sends comes back.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 pub(crate) struct EchoArgs {
     /// Address to listen on; port 0 picks a free port (echo's usual port is 7).
     #[arg(long, default_value = "127.0.0.1:7")]
@@ -72,10 +72,11 @@ pub(crate) async fn serve(
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    examples::init_logging("info");
+    examples::init_logging(examples::SERVER_LOG_FILTER);
     let args = EchoArgs::parse();
     let server = echo_server(&args)?;
-    let (exit, stats) = serve(server, examples::stop_signal()).await?;
+    let stop = examples::StopSignal::install()?;
+    let (exit, stats) = serve(server, stop.recv()).await?;
     match stats.report() {
         Some(report) => println!("{report}"),
         None => println!(

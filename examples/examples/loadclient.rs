@@ -41,7 +41,7 @@ pub(crate) enum Mode {
 
 /// Load an echo server and report throughput and latency.
 #[derive(Debug, Clone, Parser)]
-#[command(version, about)]
+#[command(version)]
 pub(crate) struct LoadArgs {
     /// The server to load.
     #[arg(long, default_value = "127.0.0.1:7")]

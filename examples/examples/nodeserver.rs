@@ -21,10 +21,10 @@ use anyhow::Context as _;
 use axon::{Component, Context, Runtime, component::from_fn};
 use chassis::tcp::ServerConfig;
 use clap::Parser;
-use components::registry::lumina::{self, ServerIdentity};
+use components::registry::lumina::{self, DispatcherConfig, RegistrationLimits, ServerIdentity};
 use components::registry::{
-    LUMINA_SERVICE, NodeEvent, NodeRegistry, NodeServerOptions, Ownership, RegistryChange,
-    node_server,
+    LUMINA_SERVICE, NodeEvent, NodeRegistry, NodeServerOptions, NodeTable, Ownership,
+    RegistryChange, node_server,
 };
 
 /// The Lumina node server: nodes register, report their state, fire events and call
@@ -38,21 +38,49 @@ struct Args {
     /// The host id this server answers `serverid` with (default: the host name).
     #[arg(long)]
     host_id: Option<String>,
-    /// Seconds between the keepalives (bare newlines) sent to each node.
-    #[arg(long, default_value_t = 60)]
+    /// Seconds between keepalives (bare newlines) sent to each node; 0: never, as the
+    /// original server (a node restarts its own keepalive timer on every line it
+    /// receives, so server keepalives silence the node's own).
+    #[arg(long, default_value_t = 0)]
     keepalive: u64,
-    /// Seconds of silence after which a node is dropped.
+    /// Seconds of silence (counted from what the node sent) after which a node is dropped.
     #[arg(long, default_value_t = 180)]
     silence_limit: u64,
+    /// Seconds a disconnected node is kept (its name reserved for the IP that held it)
+    /// before it is forgotten.
+    #[arg(long, default_value_t = lumina::RETENTION.as_secs())]
+    retention: u64,
+    /// Let a disconnected node's name be taken from any IP during the retention time.
+    #[arg(long)]
+    open_names: bool,
+    /// Most nodes the registry holds.
+    #[arg(long, default_value_t = NodeTable::DEFAULT_MAX_NODES)]
+    max_nodes: usize,
+    /// Most bytes in a node, event or command name.
+    #[arg(long, default_value_t = RegistrationLimits::default().max_name)]
+    max_name: usize,
+    /// Most bytes in a node's nodeid, hostname, hostid or module.
+    #[arg(long, default_value_t = RegistrationLimits::default().max_field)]
+    max_field: usize,
+    /// Most events, and most commands, one node may declare.
+    #[arg(long, default_value_t = RegistrationLimits::default().max_declared)]
+    max_declared: usize,
+    /// Most forwarded commands one connection may await replies to at once.
+    #[arg(long, default_value_t = lumina::MAX_PENDING)]
+    max_pending: usize,
+    /// Longest line written to a node, in bytes (Twisted's LineReceiver closes the
+    /// connection on a longer one).
+    #[arg(long, default_value_t = lumina::MAX_LINE_TO_NODE)]
+    max_line_to_node: usize,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    examples::init_logging("info");
+    examples::init_logging(examples::SERVER_LOG_FILTER);
     let args = Args::parse();
     anyhow::ensure!(
-        args.keepalive > 0 && args.silence_limit > 0,
-        "--keepalive and --silence-limit must be more than 0"
+        args.silence_limit > 0 && args.max_pending > 0,
+        "--silence-limit and --max-pending must be more than 0"
     );
     let hostname = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".to_owned());
     let identity = ServerIdentity {
@@ -61,7 +89,27 @@ async fn main() -> anyhow::Result<()> {
     };
 
     let rt = Runtime::new();
-    let registry = rt.add(NodeRegistry::new(Ownership::Strict).identity(identity))?;
+    let ownership = if args.open_names {
+        Ownership::Open
+    } else {
+        Ownership::Strict
+    };
+    let config = DispatcherConfig {
+        retention: Duration::from_secs(args.retention),
+        limits: RegistrationLimits {
+            max_name: args.max_name,
+            max_field: args.max_field,
+            max_declared: args.max_declared,
+        },
+        max_pending: args.max_pending,
+        max_line_to_node: args.max_line_to_node,
+        ..DispatcherConfig::default()
+    };
+    let registry = NodeRegistry::new(ownership)
+        .identity(identity)
+        .timing(config)
+        .max_nodes(args.max_nodes);
+    let registry = rt.add(registry)?;
     rt.register_service(LUMINA_SERVICE, registry.inbox())?;
     let events = rt.add(event_handler())?;
     rt.link(
@@ -72,15 +120,17 @@ async fn main() -> anyhow::Result<()> {
     rt.link(registry.outbox(), log.inbox())?;
     rt.link(registry.signal(), log.control())?;
     let options = NodeServerOptions::default()
-        .keepalive(Duration::from_secs(args.keepalive))
-        .silence_limit(Duration::from_secs(args.silence_limit));
+        .keepalive(Some(Duration::from_secs(args.keepalive)))
+        .silence_limit(Duration::from_secs(args.silence_limit))
+        .replies_room(args.max_pending);
     let server = node_server(ServerConfig::new(args.listen), options).context("node server")?;
     let stats = server.stats();
+    let stop = examples::StopSignal::install()?;
     tracing::info!("nodeserver: listening on {}", server.local_addr());
     let (events, log, registry) = (events.start(), log.start(), registry.start());
     let server = rt.spawn(server)?;
 
-    examples::stop_signal().await?;
+    stop.recv().await?;
     tracing::info!("nodeserver: shutting down");
     let _ = server.shutdown().await;
     let exit = server.join().await;

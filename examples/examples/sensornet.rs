@@ -24,11 +24,13 @@ use anyhow::Context as _;
 use clap::Parser;
 use components::cosmici::bridge::BridgeConfig;
 use components::cosmici::main_server::SensorNetConfig;
+use components::cosmici::sim::truth_check::compare_with_truth;
 use components::cosmici::sim::{BridgePorts, DetectorSim, DetectorSimConfig, SimTruth};
-use components::cosmici::station::{Station, StationConfig, StationStats, compare_with_truth};
+use components::cosmici::station::{Station, StationConfig, StationStats};
 use components::cosmici::{LinkKind, NodeState};
 use components::physics::layout::DetectorLayout;
 use components::physics::simulate::ShowerSimConfig;
+use components::physics::sky::Site;
 
 /// The COSMICi sensor-network server, optionally with simulated detectors.
 #[derive(Debug, Parser)]
@@ -73,12 +75,23 @@ struct Args {
     /// Write the simulator's ground truth here (JSON lines).
     #[arg(long)]
     truth: Option<PathBuf>,
+    /// Largest skew between FEDM links the shower filter waits for, s of data time
+    /// (raise it for fast replays: a 0.1 s stall at --speed 10 is 1 s of data).
+    #[arg(long, default_value_t = 1.0)]
+    lateness: f64,
     /// Seconds of silence after which a node is AWOL.
     #[arg(long, default_value_t = 330.0)]
     awol: f64,
     /// Number of detectors in the layout when not simulating.
     #[arg(long, default_value_t = 4)]
     detectors: usize,
+    /// The detector site, LAT,LON[,ALT] (degrees north, east; metres), for sky
+    /// coordinates [default: the COSMICi site, 30.428,-84.285,20].
+    #[arg(long, conflicts_with = "site_file")]
+    site: Option<Site>,
+    /// A JSON site file: {"latitude_deg": .., "longitude_deg": .., "altitude_m": ..}.
+    #[arg(long)]
+    site_file: Option<PathBuf>,
 }
 
 fn grid_layout(n: usize, spacing: f64) -> anyhow::Result<DetectorLayout> {
@@ -106,8 +119,8 @@ fn status_line(stats: &StationStats, rate: f64) -> String {
         "{} | pulses {:.0}/s, {} stored | showers {} | uart bad {} malformed {}",
         node_summary(stats),
         rate,
-        stats.archive.pulses(),
-        stats.archive.showers(),
+        stats.store.pulses(),
+        stats.store.showers(),
         stats.uart.bad_checksums(),
         stats.uart.malformed(),
     )
@@ -126,7 +139,13 @@ async fn main() -> anyhow::Result<()> {
     };
     let layout = grid_layout(detectors, args.spacing)?;
     let mut config = StationConfig::new(layout.clone(), &args.db);
+    config.site = match (&args.site, &args.site_file) {
+        (Some(site), _) => *site,
+        (None, Some(file)) => Site::from_file(file)?,
+        (None, None) => Site::default(),
+    };
     config.listen = args.listen;
+    config.shower_filter.lateness = args.lateness * 1e9;
     config.bridges = BridgeConfig {
         auxio_base: args.auxio_base,
         uart_base: args.uart_base,
@@ -187,7 +206,7 @@ async fn main() -> anyhow::Result<()> {
             r = &mut signal => { r?; break; }
             () = &mut deadline => break,
             _ = tick.tick() => {
-                let now = stats.reconstruct.pulses();
+                let now = stats.pipeline.pulses();
                 let line = status_line(&stats, (now - last) as f64);
                 last = now;
                 if live {
@@ -228,14 +247,15 @@ async fn main() -> anyhow::Result<()> {
         "  pulses: {} timed, {} untimed, {} fitted ({} fit failures), {} stored",
         stats.clock.timed(),
         stats.clock.dropped(),
-        stats.reconstruct.pulses(),
-        stats.reconstruct.fit_failures(),
-        stats.archive.pulses()
+        stats.pipeline.pulses(),
+        stats.pipeline.fit_failures(),
+        stats.store.pulses()
     );
     println!(
-        "  showers: {} found, {} stored in {}",
-        stats.reconstruct.showers(),
-        stats.archive.showers(),
+        "  showers: {} found, {} stored with {} directions in {}",
+        stats.pipeline.showers(),
+        stats.store.showers(),
+        stats.store.events(),
         args.db.display()
     );
     if let Some(truth) = truth {

@@ -15,7 +15,7 @@ mod outbox;
 
 pub use ids::{BoxId, BoxRef, ComponentId};
 pub use inbox::Inbox;
-pub(crate) use node::{InboxNode, Node, NodeKind, OutboxNode, make_node};
+pub(crate) use node::{InboxNode, Node, NodeKind, OutboxMeta, OutboxNode, make_node};
 pub use outbox::Outbox;
 
 /// Capacity of an inbox unless its component or link says otherwise.
@@ -86,4 +86,9 @@ pub enum Direction {
     In,
     /// An outbox.
     Out,
+}
+
+#[cfg(all(test, loom))]
+mod tests {
+    mod loom_outbox;
 }

@@ -2,12 +2,14 @@
 //! ([`InboxNode`]), a passthrough ([`PassNode`]) and an outbox's route ([`OutboxNode`]).
 
 use super::Policy;
+use crate::ask::{AskInfo, AskStats};
 use crate::drops::DropReport;
 use crate::queue::Queue;
+use crate::sync::Mutex;
+use crate::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::any::{Any, TypeId};
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// What sort of node a box is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +33,8 @@ pub(crate) struct NodeStats {
     pub(crate) undelivered: u64,
     /// Bytes queued and the byte budget, for an inbox that has one.
     pub(crate) bytes: Option<(usize, usize)>,
+    /// Requests sent and how they ended, for an outbox that has sent any.
+    pub(crate) asks: Option<AskInfo>,
 }
 
 /// The type-erased face of a box node, kept in the graph.
@@ -43,8 +47,10 @@ pub(crate) trait Node: Send + Sync + 'static {
     fn dropped(&self) -> u64 {
         0
     }
-    /// Close an inbox's queue: blocked senders wake and re-resolve.
-    fn close(&self);
+    /// Close an inbox's queue: blocked senders wake and re-resolve, and what is still
+    /// queued is dropped (nobody will read it; a request in it is answered with an
+    /// error at once). Returns how many messages were dropped so.
+    fn close(&self) -> u64;
     /// Point an outbox at a real inbox (or at nothing); a lossy route carries the
     /// report its drops are told to.
     fn set_route(&self, target: Option<(&Arc<dyn Node>, Policy)>, report: Option<Arc<DropReport>>);
@@ -147,8 +153,9 @@ impl<T: Send + 'static> Node for InboxNode<T> {
     fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
-    fn close(&self) {
+    fn close(&self) -> u64 {
         self.shut();
+        self.queue.clear() as u64
     }
     fn is_taken(&self) -> bool {
         self.queue.taken.load(Ordering::Relaxed)
@@ -189,7 +196,9 @@ impl<T: Send + 'static> Node for PassNode<T> {
     fn stats(&self) -> NodeStats {
         NodeStats::default()
     }
-    fn close(&self) {}
+    fn close(&self) -> u64 {
+        0
+    }
     fn set_route(&self, _target: Option<(&Arc<dyn Node>, Policy)>, _r: Option<Arc<DropReport>>) {}
     fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
@@ -233,9 +242,18 @@ pub(crate) struct OutboxNode<T> {
     pub(super) sent: AtomicU64,
     pub(super) dropped: AtomicU64,
     pub(super) undelivered: AtomicU64,
-    /// `` outbox `name` of Component#id `` for send errors, for outboxes declared by
-    /// name (the default `outbox` is named by [`Context::send`](crate::Context::send)).
-    pub(super) label: Option<Arc<String>>,
+    /// What names it in send errors and counts its requests, for outboxes declared by
+    /// name; the default `outbox` shares one that only names the box.
+    pub(crate) meta: Option<Arc<OutboxMeta>>,
+}
+
+/// An outbox's name for errors, and its request counters ([`ask`](crate::ask)).
+#[derive(Debug)]
+pub(crate) struct OutboxMeta {
+    /// `` outbox `name` of Component#id ``.
+    pub(crate) label: String,
+    /// Requests sent through it and how they ended; `None` on the shared default.
+    pub(crate) asks: Option<AskStats>,
 }
 
 impl<T> OutboxNode<T> {
@@ -246,27 +264,38 @@ impl<T> OutboxNode<T> {
             sent: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             undelivered: AtomicU64::new(0),
-            label: None,
+            meta: None,
         }
     }
 
-    /// An outbox whose send errors name it.
-    pub(crate) fn labelled(label: Arc<String>) -> Self {
+    /// An outbox declared by name: its send errors name it, and it counts its requests.
+    pub(crate) fn labelled(label: String) -> Self {
         OutboxNode {
-            label: Some(label),
+            meta: Some(Arc::new(OutboxMeta {
+                label,
+                asks: Some(AskStats::default()),
+            })),
             ..OutboxNode::new()
         }
     }
 
     /// A component's default `outbox`: its errors say which box (one label shared by
-    /// every component; the component is named where its failure is logged).
+    /// every component, so no per-component allocation; the component is named where
+    /// its failure is logged). Requests through it are not counted.
     pub(crate) fn default_outbox() -> Self {
-        static LABEL: std::sync::OnceLock<Arc<String>> = std::sync::OnceLock::new();
-        Self::labelled(
-            LABEL
-                .get_or_init(|| Arc::new("outbox `outbox`".to_string()))
+        static META: std::sync::OnceLock<Arc<OutboxMeta>> = std::sync::OnceLock::new();
+        OutboxNode {
+            meta: Some(
+                META.get_or_init(|| {
+                    Arc::new(OutboxMeta {
+                        label: "outbox `outbox`".to_string(),
+                        asks: None,
+                    })
+                })
                 .clone(),
-        )
+            ),
+            ..OutboxNode::new()
+        }
     }
 
     /// Tell the route's report (a lossy link's) about a drop.
@@ -314,13 +343,21 @@ impl<T: Send + 'static> Node for OutboxNode<T> {
             sent: self.sent.load(Ordering::Relaxed),
             dropped: self.dropped.load(Ordering::Relaxed),
             undelivered: self.undelivered.load(Ordering::Relaxed),
+            asks: self
+                .meta
+                .as_ref()
+                .and_then(|m| m.asks.as_ref())
+                .map(AskStats::read)
+                .filter(|a| a.asked > 0),
             ..NodeStats::default()
         }
     }
     fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
-    fn close(&self) {}
+    fn close(&self) -> u64 {
+        0
+    }
     fn set_route(&self, target: Option<(&Arc<dyn Node>, Policy)>, report: Option<Arc<DropReport>>) {
         let route = target.and_then(|(node, policy)| {
             node.clone()

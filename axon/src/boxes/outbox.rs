@@ -2,7 +2,7 @@
 //! its links resolve to, under the link's overflow policy.
 
 use super::Policy;
-use super::node::{Cached, InboxNode, OutboxNode, bump};
+use super::node::{Cached, InboxNode, OutboxMeta, OutboxNode, bump};
 use crate::error::{SendError, TrySendError};
 use crate::queue::{PushError, PushPoll, PushWait};
 use std::future::Future;
@@ -69,7 +69,7 @@ impl<T: Send + 'static> Outbox<T> {
 
     pub(super) fn undelivered(&self, msg: T) -> SendError<T> {
         bump(&self.node.undelivered);
-        SendError::labelled(msg, self.node.label.clone())
+        SendError::labelled(msg, self.node.meta.clone())
     }
 
     pub(super) fn dropped(&self, target: &InboxNode<T>) {
@@ -319,5 +319,17 @@ impl<T> std::fmt::Debug for Outbox<T> {
         f.debug_struct("Outbox")
             .field("linked", &self.cached.target.is_some())
             .finish()
+    }
+}
+
+impl<T> Outbox<T> {
+    /// This outbox's request counters, if it keeps them (declared by name).
+    pub(crate) fn ask_stats(&self) -> Option<&crate::ask::AskStats> {
+        self.node.meta.as_ref().and_then(|m| m.asks.as_ref())
+    }
+
+    /// What names and counts this outbox, to hand to a pending reply.
+    pub(crate) fn meta(&self) -> Option<Arc<OutboxMeta>> {
+        self.node.meta.clone()
     }
 }

@@ -10,24 +10,12 @@ pub(super) async fn next_exit(
     id: ComponentId,
     rx: &mut UnboundedReceiver<ChildExit>,
 ) -> Option<ChildExit> {
-    loop {
-        if let Ok(c) = rx.try_recv() {
-            return Some(c);
-        }
-        // A child reports its exit and leaves its parent's list in one step (under the
-        // graph's lock): once the list is empty every report is queued, and while a
-        // child is listed its report is still to come, so waiting for it cannot hang.
-        if rt.live_children(id) == 0 {
-            return rx.try_recv().ok();
-        }
-        if let Some(c) = rx.recv().await {
-            return Some(c);
-        }
-    }
+    // Children leave the list under the graph's lock (`Runtime::retire`).
+    crate::exit_reports::next_report(rx, || rt.live_children(id) > 0).await
 }
 
-/// The exits of a component's children, detached from its [`Context`] by
-/// [`Context::take_child_exits`].
+/// The exits of a component's children, detached from its [`Context`](crate::Context) by
+/// [`Context::take_child_exits`](crate::Context::take_child_exits).
 ///
 /// # Examples
 ///

@@ -26,16 +26,16 @@ pub use setup::{Child, Setup};
 /// | box | direction | type | for |
 /// | --- | --- | --- | --- |
 /// | `inbox` | in | `Self::In` | data |
-/// | `control` | in | [`Control`] | lifecycle messages |
+/// | `control` | in | [`Control`](crate::Control) | lifecycle messages |
 /// | `outbox` | out | `Self::Out` | data |
-/// | `signal` | out | [`Control`] | lifecycle messages |
+/// | `signal` | out | [`Control`](crate::Control) | lifecycle messages |
 ///
 /// [`setup`](Component::setup) may declare more boxes, describe them, add children
 /// and link them; it runs when the component is added to a [`Runtime`], before
 /// anything starts. [`run`](Component::run) is the body.
 ///
 /// When the body returns `Ok`, the runtime passes the lifecycle on through
-/// `signal` (see [`Control`]); when it fails or panics, `signal` carries
+/// `signal` (see [`Control`](crate::Control)); when it fails or panics, `signal` carries
 /// `Shutdown`, its links are removed and its parent is told.
 ///
 /// # Examples

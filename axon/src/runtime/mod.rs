@@ -250,7 +250,7 @@ impl Runtime {
         ComponentId(self.inner.next_id.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Stop a component's body where it is ([`Exit::Aborted`]). Does nothing if it has ended.
+    /// Stop a component's body where it is ([`Exit::Aborted`](crate::Exit::Aborted)). Does nothing if it has ended.
     ///
     /// # Examples
     ///

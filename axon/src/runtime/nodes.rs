@@ -81,7 +81,7 @@ impl Runtime {
             component,
             name,
             description,
-            Arc::new(OutboxNode::<T>::labelled(Arc::new(label))),
+            Arc::new(OutboxNode::<T>::labelled(label)),
         )
     }
 
@@ -343,7 +343,15 @@ impl Runtime {
             let labels: Vec<(BoxId, BoxId)> = removed;
             (entry.node, labels)
         };
-        node.close();
+        let unread = node.close();
+        if unread > 0 {
+            tracing::debug!(
+                component = component.0,
+                box_name = name,
+                unread,
+                "removed an inbox with messages unread"
+            );
+        }
         for (from, to) in labels {
             self.emit(|| GraphEvent::Unlinked {
                 from: format!("#{}:{}", from.component.0, from.index),

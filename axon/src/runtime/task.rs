@@ -7,6 +7,7 @@ use crate::boxes::{BoxId, ComponentId, Inbox, InboxNode, Node, Outbox, OutboxNod
 use crate::component::{Component, Context};
 use crate::control::Control;
 use crate::exit::{ChildExit, Exit};
+use crate::exit_reports;
 use crate::graph::{Phase, Stopper};
 use crate::introspect::GraphEvent;
 use futures::FutureExt;
@@ -199,17 +200,16 @@ impl Runtime {
                 _ => tracing::trace!(component = %name, id = id.0, %exit, "component ended"),
             }
         }
-        if dropped > 0 {
+        let unread: u64 = nodes.iter().map(|node| node.close()).sum();
+        if dropped > 0 || unread > 0 {
             tracing::warn!(
                 component = %name,
                 id = id.0,
                 dropped,
-                "{name}#{} ended ({exit}); lossy links dropped {dropped} of its messages",
+                unread,
+                "{name}#{} ended ({exit}); lossy links dropped {dropped} of its messages, {unread} were left unread",
                 id.0
             );
-        }
-        for node in &nodes {
-            node.close();
         }
         for a in aborts {
             a.stop();
@@ -220,19 +220,14 @@ impl Runtime {
         if let Some(p) = parent {
             let mut st = self.lock();
             if let Some(f) = st.components.get_mut(&p).and_then(|pe| pe.family.as_mut()) {
-                // Report the exit and leave the parent's list in one step: a parent that
-                // finds a child in its list is sure to hear of that child's exit later
-                // (`next_exit` waits on that). Done in two steps, a parent could take the
-                // report, see the child still listed and wait for a report never to come.
-                if ended && let Some(tx) = &f.child_tx {
-                    let _ = tx.send(ChildExit {
-                        id,
-                        name: name.to_string(),
-                        exit: exit.clone(),
-                        tag,
-                    });
-                }
-                f.children.retain(|c| *c != id);
+                // Under the graph's lock, which `next_exit` takes to look at the list.
+                let reports = f.child_tx.as_ref().filter(|_| ended);
+                exit_reports::leave(&mut f.children, &id, reports, || ChildExit {
+                    id,
+                    name: name.to_string(),
+                    exit: exit.clone(),
+                    tag,
+                });
             }
         }
         for (from, to) in labels {
@@ -243,6 +238,7 @@ impl Runtime {
             name: name.to_string(),
             exit: exit.to_string(),
             dropped,
+            unread,
         });
     }
 

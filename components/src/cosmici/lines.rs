@@ -5,8 +5,8 @@ use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::node::NodeEvent;
-use super::timechain::UtcNanos;
-use super::uart::UartLine;
+use super::wire::uart::UartLine;
+use super::wire::utc::UtcNanos;
 
 /// Which bridged link of a node a stream belongs to.
 ///

@@ -45,8 +45,8 @@ use chassis::tcp::{BindError, ConnectionInfo, ServerCore};
 use tokio::time::Instant;
 
 use super::lines::{LineBuffer, NodeNotice};
-use super::main_cmd::{BridgeMode, LogLevel, MainCommand};
 use super::node::{NodeConfig, NodeRegistry, NodeState, Transition};
+use super::wire::main_cmd::{BridgeMode, LogLevel, MainCommand};
 
 /// The COSMO port nodes connect to.
 ///

@@ -1,15 +1,24 @@
-//! The COSMICi sensor-network protocol: parsing and formatting of every line
-//! the nodes and the server exchange, the time chain from FEDM clock cycles to
-//! UTC, and the server's node model. Pure code: no I/O, no clocks, no runtime.
+//! The COSMICi sensor-network server: its line formats, the time chain from FEDM
+//! clock cycles to UTC, the node model, the servers and the reconstruction graph.
+//!
+//! | part | what | I/O |
+//! | --- | --- | --- |
+//! | [`wire`] | every line the nodes and the server exchange: MAIN commands, UART lines, NMEA framing, GPS sentences, pulses, [`UtcNanos`] | none: pure parsing and formatting |
+//! | [`timechain`] | PPS counters and sync points to UTC | none |
+//! | [`lines`], [`node`] | messages between the server's components; the node model | none |
+//! | [`main_server`], [`bridge`], [`run_manager`], [`uart_component`], [`timing`] | the MAIN command server, AUXIO/UART bridges with transcripts, run start, UART parsing and pulse timing components | TCP, files |
+//! | [`reconstruct`], [`pipeline`] | node pulses to the physics components' inputs and the store's records | none (the store writes) |
+//! | [`station`] | the whole server as one graph (feature `store`) | TCP, SQLite |
+//! | [`sim`] | simulated detectors that connect like real ones, their ground truth, and the check of a run against it | TCP, files |
 //!
 //! Each node (node 0 = CTU timing unit, node 1 = FEDM shower detector) opens
 //! three TCP links to the server:
 //!
 //! | link | port | carries | here |
 //! | --- | --- | --- | --- |
-//! | MAIN | 26766 | space-separated commands from the node's Wi-Fi script | [`main_cmd`] |
+//! | MAIN | 26766 | space-separated commands from the node's Wi-Fi script | [`wire::main_cmd`] |
 //! | AUXIO bridge | 52737 + id | the Wi-Fi script's console text | (free text) |
-//! | UART bridge | 63766 + id | comma-separated FPGA data lines, optionally `$…*hh` framed | [`nmea`], [`uart`], [`gps`], [`pulse`] |
+//! | UART bridge | 63766 + id | comma-separated FPGA data lines, optionally `$…*hh` framed | [`wire::nmea`], [`wire::uart`], [`wire::gps`], [`wire::pulse`] |
 //!
 //! ```text
 //! MAIN:  POWERED_ON 1 192.168.0.11 00:1a:2b:3c:4d:5e
@@ -18,15 +27,11 @@
 //!        CON_PULSE,3186,3462552667,3,1,3462608072,2,(0,(2,2),5)
 //! ```
 //!
-//! Every parser returns a specific error for malformed input and never panics;
-//! every line type implements `Display`, writing a line that parses back to an
-//! equal value (the simulator sends those). [`timechain`] turns pulse times
-//! into UTC; [`node`] tracks node states and run readiness.
-//!
 //! # Examples
 //!
 //! ```
-//! use components::cosmici::{nmea, Edge, UartLine};
+//! use components::cosmici::{Edge, UartLine};
+//! use components::cosmici::wire::nmea;
 //!
 //! let framed = nmea::frame("CON_PULSE,3186,3462552667,3,1,3462608072,2,(0,(2,2),5)");
 //! let UartLine::ConPulse(pulse) = UartLine::parse_line(&framed).unwrap() else {
@@ -36,17 +41,12 @@
 //! assert_eq!((last.level, last.edge, last.cycles), (1, Edge::Falling, 9));
 //! ```
 
-#[cfg(feature = "store")]
-pub mod archive;
 pub mod bridge;
-pub mod error;
-pub mod gps;
 pub mod lines;
-pub mod main_cmd;
 pub mod main_server;
-pub mod nmea;
 pub mod node;
-pub mod pulse;
+#[cfg(feature = "store")]
+pub mod pipeline;
 #[cfg(feature = "physics")]
 pub mod reconstruct;
 pub mod run_manager;
@@ -56,40 +56,30 @@ pub mod sim;
 pub mod station;
 pub mod timechain;
 pub mod timing;
-pub mod uart;
 pub mod uart_component;
+pub mod wire;
 
-pub use error::{DeltasError, GpsError, MainError, NmeaError, TimeChainError, UartError};
-pub use gps::{GpsSentence, Rmc, Traim, TraimSolution};
 pub use lines::{LinkKind, NodeLine, NodeNotice, NodeUartLine};
-pub use main_cmd::{BridgeMode, LogLevel, MacAddr, MainCommand};
 pub use node::{
     Applied, Node, NodeConfig, NodeEvent, NodeRecord, NodeRegistry, NodeState, Requirement,
     RunReadiness, Transition,
 };
-pub use pulse::{ConPulse, Crossing, Deltas, Edge, LevelCountMismatch, LevelDeltas};
-pub use timechain::{PpsFit, PpsInstant, TimeChain, TimeChainConfig, UtcNanos};
-pub use uart::{HostKind, UartLine};
+pub use timechain::{PpsFit, PpsInstant, TimeChain, TimeChainConfig};
+pub use wire::error::{DeltasError, GpsError, MainError, NmeaError, TimeChainError, UartError};
+pub use wire::gps::{GpsSentence, Rmc, Traim, TraimSolution};
+pub use wire::main_cmd::{BridgeMode, LogLevel, MacAddr, MainCommand};
+pub use wire::pulse::{ConPulse, Crossing, Deltas, Edge, LevelCountMismatch, LevelDeltas};
+pub use wire::uart::{HostKind, UartLine};
+pub use wire::utc::UtcNanos;
+
+#[cfg(test)]
+mod test_rng;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Deterministic xorshift64* generator.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use super::test_rng::Rng;
 
     const SEEDS: &[&str] = &[
         "POWERED_ON 0 192.168.0.10 00:1a:2b:3c:4d:5e",

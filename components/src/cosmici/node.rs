@@ -36,9 +36,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
-use super::gps::{Rmc, Traim};
-use super::main_cmd::{BridgeMode, MacAddr, MainCommand};
-use super::uart::{HostKind, UartLine};
+use super::wire::gps::{Rmc, Traim};
+use super::wire::main_cmd::{BridgeMode, MacAddr, MainCommand};
+use super::wire::uart::{HostKind, UartLine};
 
 /// Where a node stands, as the server sees it.
 ///

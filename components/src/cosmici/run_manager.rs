@@ -9,7 +9,7 @@ use bytes::Bytes;
 use super::bridge::backplane_name;
 use super::lines::{LinkKind, NodeNotice, NodeUartLine};
 use super::node::{NodeEvent, RunReadiness};
-use super::uart::UartLine;
+use super::wire::uart::UartLine;
 
 /// What a [`RunManager`] reports.
 ///

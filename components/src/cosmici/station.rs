@@ -9,13 +9,20 @@
 //!                        RunManager.notices ─────┘◄── host, gps ── UartParser ◄──────────────────────┘
 //!                        RunManager.start ──► CTU's UART down Backplane        │ outbox (every line)
 //!                                                                              ▼
-//!            PulseClock ─TimedPulse─► PulseReconstructor ─► ShowerFinder ─Record─► RunArchive (SQLite)
+//!   PulseClock ─► PulseIntake ─► PulseFitter ─► FitJoiner ─► ShowerFilter ─► ShowerEvents ─► AngleFinder ─► EventMapper ─► Transform
+//!                      │ records                   │ records                    │ records                                  │
+//!                      └───────────────────────────┴────────────────────────────┴──────────► StoreWriter (SQLite) ◄─────────┘
 //! ```
+//!
+//! The physics stages are the components of [`crate::physics`] that the `cosmici`
+//! tool and the tests run; [`pipeline`](super::pipeline) has the joints between them.
+//! Every record goes to one [`StoreWriter`], which commits in batches; the run is a
+//! row of the store's `runs` table, and ids continue from what the file holds.
 //!
 //! Lifecycle: [`Station::shutdown`] stops the MAIN server and the bridges (their
 //! connections drain), then sends `ProducerFinished` into the UART parser; it flows
 //! down the chain (each `signal` is linked to the next `control`), so the shower
-//! finder decides its last candidates and the archive commits before it ends.
+//! filter decides its last candidates and the store commits before it ends.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,19 +30,26 @@ use std::time::Duration;
 
 use axon::{Control, Exit, Handle, Runtime};
 
-use super::archive::{ArchiveStats, RunArchive};
 use super::bridge::{BridgeConfig, BridgeDirectory, BridgeManager};
 use super::main_server::{
     MainStats, NODE_EVENTS_SERVICE, NodeView, SensorNet, SensorNetConfig, main_server,
 };
-use super::reconstruct::{DetectorMap, PulseReconstructor, ReconstructStats, ShowerFinder};
+use super::pipeline::{FitJoiner, PendingPulse, PipelineStats, PulseIntake, ShowerEvents};
+use super::reconstruct::DetectorMap;
 use super::run_manager::RunManager;
 use super::timechain::TimeChainConfig;
 use super::timing::{ClockStats, PulseClock};
 use super::uart_component::{UART_LINES_SERVICE, UartParser, UartStats};
+use crate::physics::components::{
+    AngleFinderComponent, PulseFitterComponent, ShowerFilterComponent,
+};
+use crate::physics::event_mapper::{EventMapperComponent, MappedEvent, TimeOrigin};
 use crate::physics::fit::PulseFitterConfig;
 use crate::physics::layout::DetectorLayout;
 use crate::physics::shower::ShowerFilterConfig;
+use crate::physics::sky::{EventMapper, Site};
+use crate::store::{Durability, Record, RecordKind, Store, StoreError, StoreStats, StoreWriter};
+use crate::transform::Transform;
 
 /// How long [`Station::shutdown`] waits for each stage.
 const STAGE_LIMIT: Duration = Duration::from_secs(10);
@@ -64,7 +78,7 @@ pub enum StationError {
     Bind(#[from] chassis::tcp::BindError),
     /// The database could not be opened.
     #[error("database: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(#[from] StoreError),
     /// A physics setting is invalid.
     #[error("settings: {0}")]
     Config(#[from] crate::physics::error::ConfigError),
@@ -106,8 +120,12 @@ pub struct StationConfig {
     pub timing_sigma: f64,
     /// Pulse fitter settings.
     pub fitter: PulseFitterConfig,
+    /// Where the detectors stand (for sky coordinates).
+    pub site: Site,
     /// The SQLite file.
     pub db: PathBuf,
+    /// How much a commit survives.
+    pub durability: Durability,
 }
 
 impl StationConfig {
@@ -137,7 +155,9 @@ impl StationConfig {
             },
             timing_sigma: 1.0,
             fitter: PulseFitterConfig::default(),
+            site: Site::default(),
             db: db.into(),
+            durability: Durability::Process,
         }
     }
 }
@@ -150,7 +170,7 @@ impl StationConfig {
 /// use components::cosmici::station::StationStats;
 ///
 /// let stats = StationStats::default();
-/// assert_eq!((stats.uart.lines(), stats.clock.timed(), stats.archive.pulses()), (0, 0, 0));
+/// assert_eq!((stats.uart.lines(), stats.clock.timed(), stats.store.pulses()), (0, 0, 0));
 /// assert!(stats.nodes.states().is_empty());
 /// ```
 #[derive(Debug, Clone, Default)]
@@ -161,10 +181,10 @@ pub struct StationStats {
     pub uart: UartStats,
     /// Pulse timing.
     pub clock: ClockStats,
-    /// Fits and showers.
-    pub reconstruct: ReconstructStats,
-    /// Stored rows.
-    pub archive: ArchiveStats,
+    /// Pulses, fit failures and showers in the pipeline.
+    pub pipeline: PipelineStats,
+    /// Committed records.
+    pub store: StoreStats,
     /// Node states.
     pub nodes: NodeView,
 }
@@ -223,8 +243,13 @@ impl Station {
     /// ```
     pub async fn start(rt: &Runtime, config: StationConfig) -> Result<Self, StationError> {
         let mut stats = StationStats::default();
-        let archive = RunArchive::open(&config.db)?;
-        stats.archive = archive.stats();
+        let mut store = Store::open(&config.db, config.durability)?;
+        let first_pulse = store.next_id(RecordKind::Pulse)?;
+        let first_shower = store.next_id(RecordKind::Shower)?;
+        let run_id = store.begin_run("sensornet", super::lines::utc_now().0, Some(config.site))?;
+        tracing::info!("run {run_id} in {}", config.db.display());
+        let writer = StoreWriter::new(store);
+        stats.store = writer.stats();
         let net = SensorNet::new(config.net);
         stats.nodes = net.view();
         let net = rt.add(net)?;
@@ -252,35 +277,73 @@ impl Station {
 
         let clock = PulseClock::new(0, TimeChainConfig::default());
         stats.clock = clock.stats();
+        let origin = TimeOrigin::default();
         let clock = rt.add(clock)?;
-        let fitter = rt.add(
-            PulseReconstructor::new(
-                config.fitter,
-                DetectorMap::default(),
-                stats.reconstruct.clone(),
-            )?
-            .into_component(),
-        )?;
-        let finder = rt.add(ShowerFinder::new(
+        let intake = rt.add(PulseIntake::new(
+            first_pulse,
+            DetectorMap::default(),
+            stats.pipeline.clone(),
+        ))?;
+        let fitter = rt.add(PulseFitterComponent::new(config.fitter)?)?;
+        let joiner = rt.add(FitJoiner::new(origin.clone(), stats.pipeline.clone()))?;
+        let filter = rt.add(ShowerFilterComponent::new(
             config.layout.clone(),
             config.shower_filter,
-            config.timing_sigma,
-            stats.reconstruct.clone(),
         )?)?;
-        let store = rt.add(archive.into_component())?;
+        let events = rt.add(ShowerEvents::new(first_shower, stats.pipeline.clone()))?;
+        let finder = rt.add(AngleFinderComponent::new(
+            config.layout.clone(),
+            config.timing_sigma,
+        )?)?;
+        let mapper = rt.add(EventMapperComponent::new(
+            EventMapper::new(config.site),
+            origin,
+        ))?;
+        let to_record = rt.add(Transform::new(event_record).named("EventRecord"))?;
+        let store = rt.add(writer)?;
         rt.link(parser.outbox(), clock.inbox())?;
         rt.link(parser.signal(), clock.control())?;
-        rt.link(clock.outbox(), fitter.inbox())?;
-        rt.link(clock.signal(), fitter.control())?;
-        rt.link(fitter.outbox(), finder.inbox())?;
-        rt.link(fitter.signal(), finder.control())?;
-        rt.link(finder.outbox(), store.inbox())?;
-        rt.link(finder.signal(), store.control())?;
+        rt.link(clock.outbox(), intake.inbox())?;
+        rt.link(clock.signal(), intake.control())?;
+        rt.link(intake.outbox(), fitter.inbox())?;
+        rt.link(intake.signal(), fitter.control())?;
+        rt.link(
+            rt.box_ref::<PendingPulse>(intake.id(), "pending")?,
+            rt.box_ref::<PendingPulse>(joiner.id(), "pending")?,
+        )?;
+        rt.link(fitter.outbox(), joiner.inbox())?;
+        rt.link(fitter.signal(), joiner.control())?;
+        rt.link(joiner.outbox(), filter.inbox())?;
+        rt.link(joiner.signal(), filter.control())?;
+        rt.link(filter.outbox(), events.inbox())?;
+        rt.link(filter.signal(), events.control())?;
+        rt.link(events.outbox(), finder.inbox())?;
+        rt.link(events.signal(), finder.control())?;
+        rt.link(finder.outbox(), mapper.inbox())?;
+        rt.link(finder.signal(), mapper.control())?;
+        rt.link(mapper.outbox(), to_record.inbox())?;
+        rt.link(mapper.signal(), to_record.control())?;
+        for records in [intake.id(), joiner.id(), events.id()] {
+            rt.link(rt.box_ref::<Record>(records, "records")?, store.inbox())?;
+        }
+        rt.link(to_record.outbox(), store.inbox())?;
+        rt.link(to_record.signal(), store.control())?;
 
         let server = main_server(config.listen, stats.main.clone()).await?;
         let main_addr = server.local_addr();
         tracing::info!("MAIN listening on {main_addr}");
-        let chain = vec![clock.start(), fitter.start(), finder.start(), store.start()];
+        let chain = vec![
+            clock.start(),
+            intake.start(),
+            fitter.start(),
+            joiner.start(),
+            filter.start(),
+            events.start(),
+            finder.start(),
+            mapper.start(),
+            to_record.start(),
+            store.start(),
+        ];
         let station = Station {
             rt: rt.clone(),
             main_addr,
@@ -358,7 +421,7 @@ impl Station {
     ///     "{} UART lines, {} pulses timed, {} showers, nodes {:?}",
     ///     stats.uart.lines(),
     ///     stats.clock.timed(),
-    ///     stats.reconstruct.showers(),
+    ///     stats.pipeline.showers(),
     ///     stats.nodes.states()
     /// );
     /// # Ok(()) }
@@ -423,9 +486,15 @@ impl Station {
         ));
         for (name, h) in [
             "pulse clock",
-            "pulse reconstructor",
-            "shower finder",
-            "archive",
+            "pulse intake",
+            "pulse fitter",
+            "fit joiner",
+            "shower filter",
+            "shower events",
+            "angle finder",
+            "event mapper",
+            "event record",
+            "store",
         ]
         .into_iter()
         .zip(self.chain)
@@ -442,159 +511,30 @@ impl Station {
     }
 }
 
-/// How a station's stored results compare with a simulator's ground truth.
-///
-/// # Examples
-///
-/// ```
-/// use components::cosmici::station::TruthComparison;
-///
-/// let c = TruthComparison { pulses_sent: 10, pulses_matched: 9, ..Default::default() };
-/// assert!(c.to_string().starts_with("pulses 9/10 matched"));
-/// ```
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct TruthComparison {
-    /// Pulses the simulator sent.
-    pub pulses_sent: usize,
-    /// Stored pulses that match a sent one (same node, channel, pulse number).
-    pub pulses_matched: usize,
-    /// Largest |stored − true| first-rise time, ns.
-    pub max_time_error_ns: i64,
-    /// Mean of stored − true onset, ns.
-    pub onset_bias_ns: f64,
-    /// RMS of stored − true onset, ns.
-    pub onset_rms_ns: f64,
-    /// RMS relative error of the fitted peak heights.
-    pub peak_rms_rel: f64,
-    /// Simulated showers that reached 3 or more detectors, before the last stored pulse.
-    pub showers_visible: usize,
-    /// Of those, how many were stored (within 200 ns) with a direction.
-    pub showers_found: usize,
-    /// Stored showers matching no simulated one.
-    pub showers_extra: usize,
-    /// Largest distance between true and found direction cosines.
-    pub max_cosine_error: f64,
-}
-
-impl std::fmt::Display for TruthComparison {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "pulses {}/{} matched, times within {} ns, onset bias {:.2} ns rms {:.2} ns, peak rms {:.1}%; \
-             showers {}/{} found ({} extra), direction cosines within {:.3}",
-            self.pulses_matched,
-            self.pulses_sent,
-            self.max_time_error_ns,
-            self.onset_bias_ns,
-            self.onset_rms_ns,
-            100.0 * self.peak_rms_rel,
-            self.showers_found,
-            self.showers_visible,
-            self.showers_extra,
-            self.max_cosine_error
-        )
+/// The record of a mapped event, logged as it passes.
+fn event_record(event: MappedEvent) -> Record {
+    let utc = event.utc_ns.map(super::wire::utc::UtcNanos);
+    match (&event.direction, &event.sky) {
+        (Ok(d), Some(sky)) => tracing::info!(
+            "shower {} at {}: {} detectors, zenith {:.1}°, azimuth {:.1}°, l {:.1}°, b {:.1}°",
+            event.event,
+            utc.map(|u| u.to_string()).unwrap_or_default(),
+            event.hits.len(),
+            d.zenith.value.to_degrees(),
+            d.azimuth.value.to_degrees(),
+            sky.galactic.lon_deg,
+            sky.galactic.lat_deg
+        ),
+        (Ok(_), None) => tracing::info!(
+            "shower {}: {} detectors, direction below the horizon (unphysical)",
+            event.event,
+            event.hits.len()
+        ),
+        (Err(e), _) => tracing::info!(
+            "shower {}: {} detectors, no direction: {e}",
+            event.event,
+            event.hits.len()
+        ),
     }
-}
-
-/// Compares what a station stored in `db` with a simulator's ground truth.
-///
-/// # Errors
-///
-/// The SQLite error if the file cannot be read.
-///
-/// # Examples
-///
-/// ```
-/// use components::cosmici::archive::RunArchive;
-/// use components::cosmici::sim::SimTruth;
-/// use components::cosmici::station::{TruthComparison, compare_with_truth};
-///
-/// # let path = std::env::temp_dir().join(format!("cosmici-doc-{}-compare.db", std::process::id()));
-/// # let _ = std::fs::remove_file(&path);
-/// // An empty run against an empty simulation: nothing sent, nothing matched.
-/// drop(RunArchive::open(&path)?);
-/// let c = compare_with_truth(&path, &SimTruth::default())?;
-/// assert_eq!(c, TruthComparison::default());
-/// # for end in ["", "-wal", "-shm"] {
-/// #     let _ = std::fs::remove_file(format!("{}{end}", path.display()));
-/// # }
-/// # Ok::<(), rusqlite::Error>(())
-/// ```
-pub fn compare_with_truth(
-    db: impl AsRef<std::path::Path>,
-    truth: &super::sim::SimTruth,
-) -> Result<TruthComparison, rusqlite::Error> {
-    let (pulses, showers) = super::archive::read_back(db)?;
-    let sent: std::collections::HashMap<(u32, u8, u32), super::sim::TruthPulse> = truth
-        .pulses()
-        .into_iter()
-        .map(|p| ((p.node, p.ch, p.pulse_num), p))
-        .collect();
-    let mut c = TruthComparison {
-        pulses_sent: sent.len(),
-        ..TruthComparison::default()
-    };
-    let (mut sum, mut sum2, mut peak2, mut peaks) = (0.0, 0.0, 0.0, 0usize);
-    for p in &pulses {
-        let Some(t) = sent.get(&(p.node, p.ch, p.pulse_num)) else {
-            continue;
-        };
-        c.pulses_matched += 1;
-        c.max_time_error_ns = c
-            .max_time_error_ns
-            .max((p.utc_ns - t.first_rise_utc_ns).abs());
-        let e = (p.onset_utc_ns - t.onset_utc_ns) as f64;
-        sum += e;
-        sum2 += e * e;
-        if let Some(h) = p.peak_height {
-            peaks += 1;
-            peak2 += (h / t.peak_height - 1.0).powi(2);
-        }
-    }
-    if c.pulses_matched > 0 {
-        let n = c.pulses_matched as f64;
-        c.onset_bias_ns = sum / n;
-        c.onset_rms_ns = (sum2 / n).sqrt();
-    }
-    if peaks > 0 {
-        c.peak_rms_rel = (peak2 / peaks as f64).sqrt();
-    }
-    let last = pulses.iter().map(|p| p.utc_ns).max().unwrap_or(i64::MIN);
-    let cosines =
-        |zenith: f64, azimuth: f64| (zenith.sin() * azimuth.cos(), zenith.sin() * azimuth.sin());
-    let simulated = truth.showers();
-    for s in simulated
-        .iter()
-        .filter(|s| s.hits >= 3 && s.utc_ns < last.saturating_sub(1_000_000))
-    {
-        c.showers_visible += 1;
-        let found = showers.iter().find(|f| (f.utc_ns - s.utc_ns).abs() < 200);
-        if let Some(StoredShowerDirection { zenith, azimuth }) =
-            found.and_then(StoredShowerDirection::of)
-        {
-            c.showers_found += 1;
-            let (u, v) = cosines(zenith, azimuth);
-            let (tu, tv) = cosines(s.zenith, s.azimuth);
-            c.max_cosine_error = c.max_cosine_error.max((u - tu).hypot(v - tv));
-        }
-    }
-    c.showers_extra = showers
-        .iter()
-        .filter(|f| !simulated.iter().any(|s| (f.utc_ns - s.utc_ns).abs() < 200))
-        .count();
-    Ok(c)
-}
-
-struct StoredShowerDirection {
-    zenith: f64,
-    azimuth: f64,
-}
-
-impl StoredShowerDirection {
-    fn of(s: &super::archive::StoredShower) -> Option<Self> {
-        Some(Self {
-            zenith: s.zenith?,
-            azimuth: s.azimuth?,
-        })
-    }
+    Record::Event(event)
 }

@@ -7,11 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axon::{BoxError, Component, Context, LinkError, Setup};
 
-use super::gps::Rmc;
 use super::lines::NodeUartLine;
-use super::pulse::{ConPulse, Edge};
-use super::timechain::{TimeChain, TimeChainConfig, UtcNanos};
-use super::uart::UartLine;
+use super::timechain::{TimeChain, TimeChainConfig};
+use super::wire::gps::Rmc;
+use super::wire::pulse::{ConPulse, Edge};
+use super::wire::uart::UartLine;
+use super::wire::utc::UtcNanos;
 
 /// How many pulses wait at most for the time chain to calibrate.
 const MAX_WAITING: usize = 100_000;

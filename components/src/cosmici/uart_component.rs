@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axon::{BoxError, Component, Context, LinkError, Outbox, Setup};
 use tokio::time::{Duration, Instant};
 
-use super::error::UartError;
 use super::lines::{NodeLine, NodeNotice, NodeUartLine};
 use super::main_server::NODE_EVENTS_SERVICE;
 use super::node::NodeEvent;
-use super::pulse::ConPulse;
-use super::uart::UartLine;
+use super::wire::error::UartError;
+use super::wire::pulse::ConPulse;
+use super::wire::uart::UartLine;
 
 /// Service name of a [`UartParser`]'s `inbox`, where UART bridges send lines.
 ///

@@ -510,7 +510,7 @@ pub struct FoundDirection {
 ///
 /// # How it works
 ///
-/// A direction is a 3×3 linear solve, a few microseconds: it runs on the runtime. Hits
+/// A direction is a small solve, well under a microsecond: it runs on the runtime. Hits
 /// without their own σ use the common timing error given to [`new`](Self::new).
 #[derive(Debug, Clone)]
 pub struct AngleFinderComponent {
@@ -540,6 +540,26 @@ impl AngleFinderComponent {
             finder: AngleFinder::new(layout, timing_sigma)?,
             timing_sigma,
         })
+    }
+
+    /// A component around a configured finder (e.g. with another χ² probability limit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::physics::angle::AngleFinder;
+    /// use components::physics::components::AngleFinderComponent;
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// let finder = AngleFinder::new(DetectorLayout::grid(2, 2, 10.0)?, 1.0)?.with_min_probability(0.01)?;
+    /// let _component = AngleFinderComponent::from_finder(finder);
+    /// # Ok::<(), components::physics::error::ConfigError>(())
+    /// ```
+    pub fn from_finder(finder: AngleFinder) -> Self {
+        AngleFinderComponent {
+            timing_sigma: finder.timing_sigma(),
+            finder,
+        }
     }
 
     fn find(&self, event: &ArrivalTimes) -> Result<ShowerDirection, AngleError> {

@@ -213,6 +213,13 @@ pub enum AngleError {
     /// A time or timing error is NaN, infinite or (for the error) not positive.
     #[error("hit {0}: time or timing error is not usable")]
     NotFinite(usize),
+    /// A time is so large that `f64` holds it no better than its timing error
+    /// (e.g. nanoseconds since 1970, held in steps of 256 ns): give times relative to the
+    /// event.
+    #[error(
+        "hit {0}: time too large for f64 to hold to its timing error; give times relative to the event"
+    )]
+    Imprecise(usize),
     /// The hit detectors are (nearly) collinear: the direction is not determined.
     #[error("hit detectors are collinear; the direction is undetermined")]
     Degenerate,

@@ -1,10 +1,14 @@
-//! SVG plots (feature `plots`): a pulse display and a sky plot of shower directions.
+//! SVG plots (feature `plots`): a pulse display, sky plots of shower directions, an
+//! all-sky map and an animation of a shower front.
 //!
 //! | function | draws |
 //! | --- | --- |
 //! | [`pulse_svg`] | one pulse: its threshold crossings (each a clock bin wide) and the fitted curve |
 //! | [`sky_svg`] | shower directions on the sky: zenith as the distance from the centre, azimuth around it |
-//! | [`pulse_svg_from_store`], [`sky_svg_from_store`] | the same, from a [`Store`](crate::store::Store) (with feature `store`) |
+//! | [`sky_map_svg`] | the MapDisplay: showers on an all-sky Hammer–Aitoff map in galactic or equatorial coordinates, exposure band shaded |
+//! | [`pulse_svg_from_store`], [`sky_svg_from_store`], [`sky_map_svg_from_store`] | the same, from a [`Store`](crate::store::Store) (with feature `store`) |
+//! | [`front_svg`] | the EventAnimator: one shower's front sweeping the layout, detectors lighting up at their times (animated SVG, or a still frame) |
+//! | [`svg_to_png`] | any of them as PNG (feature `png`) |
 //!
 //! Voltages are drawn in the positive convention of [`crate::physics::model`]: a −0.2 V
 //! threshold is the level 0.2 V.
@@ -28,6 +32,17 @@
 
 use plotters::prelude::*;
 use thiserror::Error;
+
+mod front;
+#[cfg(feature = "png")]
+mod png;
+mod sky_map;
+
+pub use front::{ShowerFront, front_svg};
+
+#[cfg(feature = "png")]
+pub use png::svg_to_png;
+pub use sky_map::{Exposure, MapEvent, hammer_aitoff, sky_map_svg};
 
 use crate::physics::fit::Crossings;
 use crate::physics::model::BiExpPulse;
@@ -390,6 +405,72 @@ pub fn sky_svg_from_store(store: &crate::store::Store) -> Result<String, PlotErr
         })
         .collect();
     sky_svg("shower directions", &directions)
+}
+
+/// [`sky_map_svg`] of every stored shower with sky coordinates, the exposure band of
+/// the latest run's site (when it recorded one) for zenith angles up to
+/// `max_zenith_deg`.
+///
+/// # Errors
+///
+/// [`PlotError::Store`], or as [`sky_map_svg`].
+///
+/// # Examples
+///
+/// ```
+/// use components::physics::sky::SkyFrame;
+/// use components::plots::sky_map_svg_from_store;
+/// use components::store::Store;
+///
+/// let store = Store::open_in_memory()?;
+/// assert!(sky_map_svg_from_store(&store, SkyFrame::Galactic, 60.0)?.contains("0 showers"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(feature = "store")]
+pub fn sky_map_svg_from_store(
+    store: &crate::store::Store,
+    frame: crate::physics::sky::SkyFrame,
+    max_zenith_deg: f64,
+) -> Result<String, PlotError> {
+    use crate::physics::sky::SkyFrame;
+    let events: Vec<MapEvent> = store
+        .sky()?
+        .into_iter()
+        .filter_map(|p| {
+            let (lon_deg, lat_deg) = match frame {
+                SkyFrame::Galactic => p.galactic?,
+                SkyFrame::Equatorial => p.equatorial?,
+            };
+            Some(MapEvent {
+                id: p.id,
+                lon_deg,
+                lat_deg,
+                utc_ns: p.utc_ns,
+            })
+        })
+        .collect();
+    let site = store.latest_site()?;
+    let exposure = site.map(|site| Exposure {
+        site,
+        max_zenith_deg,
+    });
+    let first = events.iter().filter_map(|e| e.utc_ns).min();
+    let zenith = site.zip(first).and_then(|(site, utc)| {
+        let sky =
+            crate::physics::sky::EventMapper::new(site).map(utc, [0.0, 0.0], [[0.0; 2]; 2])?;
+        let c = match frame {
+            SkyFrame::Galactic => sky.galactic,
+            SkyFrame::Equatorial => sky.equatorial,
+        };
+        Some((c.lon_deg, c.lat_deg))
+    });
+    sky_map_svg(
+        "shower arrival directions",
+        frame,
+        &events,
+        exposure,
+        zenith,
+    )
 }
 
 #[cfg(test)]

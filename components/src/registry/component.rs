@@ -85,23 +85,37 @@ pub enum RegistryRequest {
         /// Where the reply goes.
         reply: oneshot::Sender<Bytes>,
     },
-    /// A Lumina connection from `peer` opened. The registry links one of its own
-    /// outboxes to `inbox` and pushes every message for this connection there (replies,
-    /// forwarded commands, failures) until [`Disconnect`](Self::Disconnect).
+    /// A Lumina connection from `peer` opened. Until [`Disconnect`](Self::Disconnect)
+    /// the registry pushes lines for it, in its wire form, to two inboxes of its
+    /// handler: `replies` gets the replies (and failures) to the commands this
+    /// connection forwarded to other nodes, `commands` the commands other connections
+    /// call on this node. Replies never wait: the connection may await at most
+    /// `replies_room` of them at once (more commands are refused with a failure reply),
+    /// so make `replies_room` the capacity of `replies`. A command that finds
+    /// `commands` full fails back to its caller.
     Connect {
         /// The connection's remote address.
         peer: SocketAddr,
-        /// The connection handler's inbox for messages to write to the node.
-        inbox: BoxRef<Message>,
+        /// The handler's inbox for replies to its forwarded commands.
+        replies: BoxRef<String>,
+        /// How many lines `replies` holds.
+        replies_room: usize,
+        /// The handler's inbox for commands other connections call on its node.
+        commands: BoxRef<String>,
         /// Where the connection's sequence number goes.
         reply: oneshot::Sender<ConnectionId>,
     },
-    /// One line received on a Lumina connection (a blank line is a keepalive).
+    /// One line received on a Lumina connection (a blank line is a keepalive). The
+    /// lines that answer it, for this connection, come back on `reply`: the handler
+    /// writes them before it reads its next line, so a client that does not read its
+    /// replies stops being read (backpressure), and no reply is dropped.
     Line {
         /// The connection, as [`Connect`](Self::Connect) numbered it.
         conn: ConnectionId,
         /// The line, without its line end.
         line: String,
+        /// Where the lines for this connection go (without line ends).
+        reply: oneshot::Sender<Vec<String>>,
     },
     /// A Lumina connection closed: its pending requests fail, its node's events and
     /// commands go.
@@ -168,12 +182,15 @@ pub struct NodeEvent {
 /// - A datahub request is parsed and answered byte for byte ([`datahub::handle`]); the
 ///   reply goes back on the request's oneshot.
 /// - A Lumina connection announces itself with [`RegistryRequest::Connect`], giving the
-///   inbox it wants its messages in; the registry adds an outbox of its own for that
-///   connection (`to_conn_<n>`, linked with [`Policy::DropNewest`] so one stalled node
-///   cannot stall the registry; drops are counted on the link) and removes it on
-///   [`RegistryRequest::Disconnect`]. Lines go through the [`Dispatcher`], and what it
-///   decides is done here: messages pushed to connections, declared events sent on
-///   `events`, replies to [`RegistryRequest::Call`] sent back.
+///   two inboxes it wants its lines in; the registry adds two outboxes of its own for
+///   that connection (`replies_<n>` and `commands_<n>`) and removes them on
+///   [`RegistryRequest::Disconnect`]. It never waits on them (one stalled node cannot
+///   stall the registry) and never drops a reply: the lines that answer a connection's
+///   own line go back with that request, replies to forwarded commands always find room
+///   (see [`RegistryRequest::Connect`]), and a command a node is too slow to take
+///   fails back to its caller. Lines go through the [`Dispatcher`], and what it
+///   decides is done here: lines written for connections in their wire form, declared
+///   events sent on `events`, replies to [`RegistryRequest::Call`] sent back.
 /// - Every change to the table is published on `outbox` as a [`RegistryChange`] (if
 ///   `outbox` is linked), before the request that caused it is answered, so logging or
 ///   a dashboard can follow the registry.
@@ -212,12 +229,14 @@ pub struct NodeEvent {
 /// | `control` | in | [`Control`](axon::Control) | `Shutdown` / `ProducerFinished`: stop |
 /// | `outbox` | out | [`RegistryChange`] | every change to the table |
 /// | `events` | out | [`NodeEvent`] | declared Lumina events, for the server's event handler |
-/// | `to_conn_<n>` | out | [`Message`] | one per open Lumina connection: messages to write to that node |
+/// | `replies_<n>` | out | `String` | one per open Lumina connection: replies to its forwarded commands |
+/// | `commands_<n>` | out | `String` | one per open Lumina connection: commands called on its node |
 /// | `signal` | out | [`Control`](axon::Control) | passes the lifecycle on |
 pub struct NodeRegistry {
     ownership: Ownership,
     identity: ServerIdentity,
     timing: DispatcherConfig,
+    max_nodes: usize,
     rng: StdRng,
     name: Cow<'static, str>,
 }
@@ -229,6 +248,7 @@ impl std::fmt::Debug for NodeRegistry {
             .field("ownership", &self.ownership)
             .field("identity", &self.identity)
             .field("timing", &self.timing)
+            .field("max_nodes", &self.max_nodes)
             .finish()
     }
 }
@@ -254,6 +274,7 @@ impl NodeRegistry {
                 hostname,
             },
             timing: DispatcherConfig::default(),
+            max_nodes: NodeTable::DEFAULT_MAX_NODES,
             rng: StdRng::from_os_rng(),
             name: Cow::Borrowed("NodeRegistry"),
         }
@@ -281,7 +302,9 @@ impl NodeRegistry {
         self
     }
 
-    /// Use `timing` for the Lumina request timeout (10 s by default).
+    /// Use `timing` for the Lumina timing and limits: request timeout, retention of
+    /// disconnected nodes, registration sizes, waiting replies, line length
+    /// ([`DispatcherConfig`]).
     ///
     /// # Examples
     ///
@@ -296,6 +319,22 @@ impl NodeRegistry {
     /// ```
     pub fn timing(mut self, timing: DispatcherConfig) -> Self {
         self.timing = timing;
+        self
+    }
+
+    /// Hold at most `max` nodes (datahub and Lumina together;
+    /// [`NodeTable::DEFAULT_MAX_NODES`] by default). Registrations beyond it are refused
+    /// with [`TableError::Full`](super::TableError::Full).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::{NodeRegistry, Ownership};
+    /// let registry = NodeRegistry::new(Ownership::Strict).max_nodes(100);
+    /// assert!(format!("{registry:?}").contains("max_nodes: 100"));
+    /// ```
+    pub fn max_nodes(mut self, max: usize) -> Self {
+        self.max_nodes = max;
         self
     }
 
@@ -349,14 +388,30 @@ impl NodeRegistry {
     }
 }
 
+/// The registry's two outboxes to one Lumina connection.
+struct ConnectionBoxes {
+    replies: (String, Outbox<String>),
+    commands: (String, Outbox<String>),
+}
+
+impl ConnectionBoxes {
+    fn remove(self, ctx: &mut Context<RegistryRequest, RegistryChange>) {
+        // The boxes may already be gone with the runtime's teardown; nothing to undo then.
+        let _ = ctx.remove_box(&self.replies.0);
+        let _ = ctx.remove_box(&self.commands.0);
+    }
+}
+
 /// The registry's running state.
 struct Running {
     dispatcher: Dispatcher,
     rng: StdRng,
     start: Instant,
-    conns: HashMap<ConnectionId, (String, Outbox<Message>)>,
+    conns: HashMap<ConnectionId, ConnectionBoxes>,
     calls: HashMap<RequestId, oneshot::Sender<Message>>,
     events: Outbox<NodeEvent>,
+    /// Replies that found their connection's queue full (never expected; logged).
+    lost_replies: u64,
 }
 
 impl Component for NodeRegistry {
@@ -377,12 +432,17 @@ impl Component for NodeRegistry {
 
     async fn run(self, mut ctx: Context<RegistryRequest, RegistryChange>) -> Result<(), BoxError> {
         let mut st = Running {
-            dispatcher: Dispatcher::new(self.identity, self.timing, NodeTable::new(self.ownership)),
+            dispatcher: Dispatcher::new(
+                self.identity,
+                self.timing,
+                NodeTable::new(self.ownership).max_nodes(self.max_nodes),
+            ),
             rng: self.rng,
             start: Instant::now(),
             conns: HashMap::new(),
             calls: HashMap::new(),
             events: ctx.outbox_named::<NodeEvent>("events")?,
+            lost_replies: 0,
         };
         loop {
             let deadline = st.dispatcher.next_deadline().map(|d| st.start + d);
@@ -400,7 +460,7 @@ impl Component for NodeRegistry {
                 },
                 () = expiry => {
                     let actions = st.dispatcher.expire(st.start.elapsed());
-                    st.perform(&mut ctx, actions).await;
+                    st.perform(&mut ctx, actions, None).await;
                     continue;
                 }
             };
@@ -432,20 +492,43 @@ impl Running {
                 // The handler may have gone with its connection; nothing to answer then.
                 let _ = reply.send(Bytes::from(bytes));
             }
-            RegistryRequest::Connect { peer, inbox, reply } => {
+            RegistryRequest::Connect {
+                peer,
+                replies,
+                replies_room,
+                commands,
+                reply,
+            } => {
                 let conn = self.dispatcher.connect(peer, now);
-                let name = format!("to_conn_{conn}");
-                let (out_ref, out) =
-                    ctx.add_outbox::<Message>(name.clone(), "messages for one node connection")?;
-                if let Err(error) = ctx.runtime().link_with(out_ref, inbox, Policy::DropNewest) {
-                    tracing::warn!(%conn, %peer, %error, "cannot link to the connection's inbox");
-                }
-                self.conns.insert(conn, (name, out));
+                self.dispatcher.limit_waiting(conn, replies_room);
+                let mut link = |name: String, to: BoxRef<String>, what: &'static str| {
+                    let (out_ref, out) = ctx.add_outbox::<String>(name.clone(), what)?;
+                    if let Err(error) = ctx.runtime().link_with(out_ref, to, Policy::Block) {
+                        tracing::warn!(%conn, %peer, %error, "cannot link to the connection's inbox");
+                    }
+                    Ok::<_, LinkError>((name, out))
+                };
+                let boxes = ConnectionBoxes {
+                    replies: link(
+                        format!("replies_{conn}"),
+                        replies,
+                        "replies to one connection's forwarded commands",
+                    )?,
+                    commands: link(
+                        format!("commands_{conn}"),
+                        commands,
+                        "commands called on one connection's node",
+                    )?,
+                };
+                self.conns.insert(conn, boxes);
                 let _ = reply.send(conn);
             }
-            RegistryRequest::Line { conn, line } => {
+            RegistryRequest::Line { conn, line, reply } => {
                 let actions = self.dispatcher.receive_line(conn, line.as_bytes(), now);
-                self.perform(ctx, actions).await;
+                let mut answer = Vec::new();
+                self.perform(ctx, actions, Some((conn, &mut answer))).await;
+                // The handler may have gone with its connection; nothing to answer then.
+                let _ = reply.send(answer);
             }
             RegistryRequest::Disconnect { conn } => self.disconnect(ctx, conn).await,
             RegistryRequest::Call {
@@ -456,7 +539,7 @@ impl Running {
             } => match self.dispatcher.request(&command, args, kw, now) {
                 Ok((id, action)) => {
                     self.calls.insert(id, reply);
-                    self.perform(ctx, vec![action]).await;
+                    self.perform(ctx, vec![action], None).await;
                 }
                 Err(error) => {
                     let _ = reply.send(Message::new(command).error_reply(&error));
@@ -474,35 +557,71 @@ impl Running {
         ctx: &mut Context<RegistryRequest, RegistryChange>,
         conn: ConnectionId,
     ) {
-        if let Some((name, _)) = self.conns.remove(&conn) {
-            // The box may already be gone with the runtime's teardown; nothing to undo then.
-            let _ = ctx.remove_box(&name);
+        if let Some(boxes) = self.conns.remove(&conn) {
+            boxes.remove(ctx);
         }
         let actions = self.dispatcher.disconnect(conn);
-        self.perform(ctx, actions).await;
+        self.perform(ctx, actions, None).await;
     }
 
-    /// Does what the dispatcher decided. Connections found gone on the way are
-    /// disconnected in turn (their failures may produce more actions).
+    /// Does what the dispatcher decided. Lines for `requester` (the connection whose
+    /// line is being answered) go into its answer; others are pushed to their
+    /// connections without waiting. Connections found gone on the way are disconnected
+    /// in turn (their failures may produce more actions).
     async fn perform(
         &mut self,
         ctx: &mut Context<RegistryRequest, RegistryChange>,
         actions: Vec<Action>,
+        mut requester: Option<(ConnectionId, &mut Vec<String>)>,
     ) {
         let mut queue: std::collections::VecDeque<Action> = actions.into();
         while let Some(action) = queue.pop_front() {
             match action {
                 Action::Send { to, message } => {
-                    let sent = match self.conns.get_mut(&to) {
-                        Some((_, out)) => out.send(message).await.is_ok(),
-                        None => false,
-                    };
-                    if !sent {
-                        tracing::debug!(conn = %to, "connection gone; disconnecting it");
-                        if let Some((name, _)) = self.conns.remove(&to) {
-                            let _ = ctx.remove_box(&name);
+                    let line = match self.dispatcher.encode(to, &message) {
+                        Ok(line) => line,
+                        Err(error) => {
+                            queue.extend(self.dispatcher.undeliverable(to, message, error));
+                            continue;
                         }
+                    };
+                    if let Some((conn, answer)) = requester.as_mut()
+                        && *conn == to
+                    {
+                        answer.push(line);
+                        continue;
+                    }
+                    let Some(boxes) = self.conns.get_mut(&to) else {
                         queue.extend(self.dispatcher.disconnect(to));
+                        continue;
+                    };
+                    let is_reply = message.is_reply();
+                    let out = if is_reply {
+                        &mut boxes.replies.1
+                    } else {
+                        &mut boxes.commands.1
+                    };
+                    match out.try_send(line) {
+                        Ok(()) => {}
+                        Err(full) if full.is_full() && is_reply => {
+                            // The waiting limit leaves a reply room; this would be a defect.
+                            self.lost_replies += 1;
+                            tracing::error!(conn = %to, lost = self.lost_replies, "reply queue full; reply {} lost", message.name);
+                        }
+                        Err(full) if full.is_full() => {
+                            let error = LuminaError::NodeBusy {
+                                conn: to,
+                                name: message.name.clone(),
+                            };
+                            queue.extend(self.dispatcher.undeliverable(to, message, error));
+                        }
+                        Err(_) => {
+                            tracing::debug!(conn = %to, "connection gone; disconnecting it");
+                            if let Some(boxes) = self.conns.remove(&to) {
+                                boxes.remove(ctx);
+                            }
+                            queue.extend(self.dispatcher.disconnect(to));
+                        }
                     }
                 }
                 Action::Event { from, message } => {

@@ -27,6 +27,9 @@
 //!   host's node; if the table refuses it anyway it is answered `404 NOT FOUND\r\n`.
 //! - `requestnodes 0` hands out no node and so is answered `404 NOT FOUND\r\n`, like a
 //!   request that finds no free node.
+//! - A `register` the table refuses because it is full
+//!   ([`TableError::Full`]) is answered `400 BAD REQUEST\r\n`
+//!   (and logged at warn), not "Node already exists!".
 //!
 //! # Examples
 //!
@@ -55,7 +58,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use super::error::RequestError;
+use super::error::{RequestError, TableError};
 use super::table::{NodeId, NodeTable, RegistryChange};
 
 /// The datahub's usual TCP port.
@@ -322,6 +325,10 @@ pub fn respond<R: Rng + ?Sized>(
     match request {
         Request::Register { port } => match table.register(peer, port, now) {
             Ok((id, change)) => (Reply::Registered(id), Some(change)),
+            Err(error @ TableError::Full { .. }) => {
+                tracing::warn!(%peer, port, "register refused: {error}");
+                (Reply::BadRequest, None)
+            }
             Err(_) => (Reply::AlreadyExists, None),
         },
         Request::Deregister { port } => match table.deregister(peer, port, peer) {

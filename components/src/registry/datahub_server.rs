@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use axon::{BoxError, Component, Context, LinkError, Outbox, Setup};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use chassis::tcp::{BindError, ConnectionInfo, ServerConfig, ServerCore};
 use tokio::sync::oneshot;
 
@@ -18,7 +18,7 @@ use super::error::HandlerError;
 ///
 /// | field | default | meaning |
 /// | --- | --- | --- |
-/// | `keep_open` | `false` | answer every request on a connection, instead of one request then close (the original) |
+/// | `keep_open` | `false` | answer every request on a connection, instead of one request then close (the original); requests then end with a line end and every reply ends with `\r\n` |
 /// | `service` | [`DATAHUB_SERVICE`] | the service name of the [`NodeRegistry`](super::NodeRegistry) to ask |
 ///
 /// # Examples
@@ -82,13 +82,23 @@ impl DatahubOptions {
 ///
 /// # What it does
 ///
-/// Every `\n`-terminated line is one request, and so is whatever a chunk holds after
-/// its last `\n` (the original client sends its request with no line end and waits for
-/// the answer; the original server read once and answered what arrived). A request
-/// longer than [`MAX_REQUEST`] bytes is answered `400 BAD REQUEST\r\n` without asking
-/// the registry; so is anything malformed (the registry parses it), and nothing changes.
-/// After the first reply the handler ends, so the connection is flushed and closed, as
-/// the original did, unless [`DatahubOptions::keep_open`] is set.
+/// Blank lines (`\n`, `\r\n`) before a request are skipped, as the original skipped
+/// them.
+///
+/// - By default (the original's way) the first line that is not blank is the request,
+///   with or without its line end (the original client sends none and waits for the
+///   answer; the original server read once and answered what arrived). After the reply
+///   the handler ends, so the connection is flushed and closed.
+/// - With [`DatahubOptions::keep_open`], every line is one request, however the bytes
+///   were cut into TCP segments: a request is complete at its `\n` (what is left
+///   without one when the client closes its side is answered too). Every reply then
+///   ends with `\r\n`, also `register`'s `200 OK\r\n<id>`, so pipelined replies stay
+///   apart.
+///
+/// A request longer than [`MAX_REQUEST`] bytes is answered `400 BAD REQUEST\r\n`
+/// without asking the registry (with `keep_open`, the connection then closes: it cannot
+/// be told where the next request starts); so is anything malformed (the registry
+/// parses it), and nothing changes.
 ///
 /// # Examples
 ///
@@ -166,22 +176,35 @@ impl DatahubHandler {
     }
 }
 
-/// The requests in one chunk: each `\n`-terminated line, then what follows the last
-/// `\n` if anything does.
-fn requests(chunk: &Bytes) -> impl Iterator<Item = Bytes> + '_ {
+/// The first line of `chunk` that is not blank, with its line end, if any.
+fn first_request(chunk: &Bytes) -> Option<Bytes> {
     let mut at = 0;
-    std::iter::from_fn(move || {
-        if at >= chunk.len() {
-            return None;
-        }
+    while at < chunk.len() {
         let end = chunk[at..]
             .iter()
             .position(|&b| b == b'\n')
             .map_or(chunk.len(), |i| at + i + 1);
-        let piece = chunk.slice(at..end);
+        if !is_blank(&chunk[at..end]) {
+            return Some(chunk.slice(at..end));
+        }
         at = end;
-        Some(piece)
-    })
+    }
+    None
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
+/// In keep-open mode every reply ends with `\r\n`.
+fn line_ended(reply: Bytes) -> Bytes {
+    if reply.ends_with(b"\r\n") {
+        return reply;
+    }
+    let mut ended = BytesMut::with_capacity(reply.len() + 2);
+    ended.extend_from_slice(&reply);
+    ended.extend_from_slice(b"\r\n");
+    ended.freeze()
 }
 
 impl Component for DatahubHandler {
@@ -201,18 +224,48 @@ impl Component for DatahubHandler {
 
     async fn run(self, mut ctx: Context<Bytes, Bytes>) -> Result<(), BoxError> {
         let mut registry = ctx.outbox_named::<RegistryRequest>("registry")?;
-        while let Some(chunk) = ctx.recv().await {
-            for request in requests(&chunk) {
+        if !self.options.keep_open {
+            while let Some(chunk) = ctx.recv().await {
+                let Some(request) = first_request(&chunk) else {
+                    continue;
+                };
                 let reply = self.ask(&mut registry, &request).await?;
+                // The socket may have gone; either way this connection is done.
+                let _ = ctx.send(reply).await;
+                return Ok(());
+            }
+            return Ok(());
+        }
+        let mut pending = BytesMut::new();
+        loop {
+            let chunk = ctx.recv().await;
+            let ended = chunk.is_none();
+            if let Some(chunk) = chunk {
+                pending.extend_from_slice(&chunk);
+            }
+            loop {
+                let request = match pending.iter().position(|&b| b == b'\n') {
+                    Some(at) => pending.split_to(at + 1).freeze(),
+                    None if ended && !pending.is_empty() => pending.split().freeze(),
+                    None => break,
+                };
+                if is_blank(&request) {
+                    continue;
+                }
+                let reply = line_ended(self.ask(&mut registry, &request).await?);
                 if ctx.send(reply).await.is_err() {
                     return Ok(()); // the socket has gone
                 }
-                if !self.options.keep_open {
-                    return Ok(());
-                }
+            }
+            if pending.len() > MAX_REQUEST {
+                tracing::info!(peer = %self.peer, "request longer than {MAX_REQUEST} bytes; closing");
+                let _ = ctx.send(Bytes::from(Reply::BadRequest.to_bytes())).await;
+                return Ok(());
+            }
+            if ended {
+                return Ok(());
             }
         }
-        Ok(())
     }
 }
 

@@ -81,6 +81,24 @@ pub enum TableError {
     /// A Lumina connection reported a status before registering a node.
     #[error("connection {0} has not registered a node")]
     NotRegistered(ConnectionId),
+    /// The table holds as many nodes as it may.
+    #[error("the node table is full: {max} nodes (the `max_nodes` limit)")]
+    Full {
+        /// The limit.
+        max: usize,
+    },
+    /// A disconnected Lumina node's name is still retained for the peer that held it.
+    #[error(
+        "node name {name:?} was last held from {owner}; {requester} may not take it while it is retained (an operator may allow open names)"
+    )]
+    NameReserved {
+        /// The name.
+        name: String,
+        /// The IP that last held it.
+        owner: IpAddr,
+        /// The IP that asked for it.
+        requester: IpAddr,
+    },
 }
 
 /// A SmartGet datahub request could not be parsed; it is answered `400 BAD REQUEST`.
@@ -204,6 +222,42 @@ pub enum LuminaError {
     /// A message arrived for a connection the dispatcher does not know.
     #[error("unknown connection {0}")]
     UnknownConnection(ConnectionId),
+    /// A size limit was exceeded; `what` says what and how big, `setting` names the limit.
+    #[error("{what}; the limit is {limit} (`{setting}`)")]
+    LimitExceeded {
+        /// What was too big, with its size, e.g. "`hostname` is 61440 bytes long".
+        what: String,
+        /// The limit.
+        limit: usize,
+        /// The name of the setting that holds the limit.
+        setting: &'static str,
+    },
+    /// A connection fired an event declared by a node registered on another connection.
+    #[error(
+        "event {event:?} belongs to the node on connection {owner}; only that connection may fire it"
+    )]
+    ForeignEvent {
+        /// The event's full name.
+        event: String,
+        /// The connection that registered the node.
+        owner: ConnectionId,
+    },
+    /// A node's connection is not reading: its queue of forwarded commands is full.
+    #[error("node connection {conn} is not reading its commands; {name:?} was not sent")]
+    NodeBusy {
+        /// The node's connection.
+        conn: ConnectionId,
+        /// The command.
+        name: String,
+    },
+    /// Keyword arguments cannot be carried to a node speaking the 2018 wire form.
+    #[error(
+        "command {name:?} has keyword arguments, which the node's wire form (2018) cannot carry"
+    )]
+    KeywordsUnsupported {
+        /// The command.
+        name: String,
+    },
     /// The node table refused the operation.
     #[error(transparent)]
     Table(#[from] TableError),
@@ -227,7 +281,12 @@ impl LuminaError {
             Self::UnknownCommand(_) | Self::UndeclaredEvent(_) => "UnknownCommandException",
             Self::Timeout { .. } => "TimeoutException",
             Self::NoConnection { .. } | Self::UnknownConnection(_) => "NoConnectionException",
-            Self::InvalidRegistration(_) | Self::Table(_) => "NodeConfigException",
+            Self::InvalidRegistration(_) | Self::Table(_) | Self::LimitExceeded { .. } => {
+                "NodeConfigException"
+            }
+            Self::ForeignEvent { .. } => "NodeConfigException",
+            Self::NodeBusy { .. } => "NoConnectionException",
+            Self::KeywordsUnsupported { .. } => "NodeException",
             Self::InvalidUtf8
             | Self::MalformedJson(_)
             | Self::InvalidStatus(_)

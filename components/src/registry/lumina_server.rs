@@ -1,13 +1,13 @@
 //! The Lumina node server: [`LuminaConnection`], one per connection, talking to a
 //! [`NodeRegistry`](super::NodeRegistry) found through the service registry, and
 //! [`node_server`], the [`ServerCore`] that makes a
-//! `LineDeframer -> LuminaConnection -> LineFramer` pipeline per connection.
+//! `LineDeframer -> LuminaConnection` pipeline per connection.
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axon::{BoxError, Component, Context, LinkError, Outbox, Setup};
+use axon::{BoxError, Component, Context, Control, LinkError, Outbox, Setup};
 use bytes::Bytes;
 use chassis::pipeline::Pipeline;
 use chassis::tcp::{BindError, ConnectionInfo, ServerConfig, ServerCore};
@@ -15,12 +15,13 @@ use tokio::sync::oneshot;
 
 use super::component::{LUMINA_SERVICE, RegistryRequest};
 use super::error::HandlerError;
-use super::lumina::{Message, SILENCE_LIMIT};
+use super::lumina::{MAX_PENDING, SILENCE_LIMIT};
 use super::table::ConnectionId;
-use crate::framing::{InvalidUtf8, LineDeframer, LineFramer};
+use crate::framing::{InvalidUtf8, LineDeframer};
 use crate::keepalive::{Keepalive, PeerDead};
 
-/// How often the server sends a node a bare newline (Lumina's 60 s).
+/// The period of a node's own keepalive (Lumina's 60 s), for a server told to send
+/// keepalives too ([`NodeServerOptions::keepalive`]; by default it sends none).
 ///
 /// # Examples
 ///
@@ -28,7 +29,7 @@ use crate::keepalive::{Keepalive, PeerDead};
 /// use std::time::Duration;
 /// use components::registry::{KEEPALIVE_PERIOD, NodeServerOptions};
 /// assert_eq!(KEEPALIVE_PERIOD, Duration::from_secs(60));
-/// assert_eq!(NodeServerOptions::default().keepalive, KEEPALIVE_PERIOD);
+/// assert_eq!(NodeServerOptions::default().keepalive, None);
 /// ```
 pub const KEEPALIVE_PERIOD: Duration = Duration::from_secs(60);
 
@@ -36,9 +37,14 @@ pub const KEEPALIVE_PERIOD: Duration = Duration::from_secs(60);
 ///
 /// | field | default | meaning |
 /// | --- | --- | --- |
-/// | `keepalive` | 60 s ([`KEEPALIVE_PERIOD`]) | send a bare newline this often |
+/// | `keepalive` | `None` | send a bare newline this often; `None`: never, as the original server |
 /// | `silence_limit` | 180 s ([`SILENCE_LIMIT`]) | close a connection nothing was heard on for this long |
+/// | `replies_room` | 64 ([`MAX_PENDING`]) | replies to forwarded commands a connection may await at once |
 /// | `service` | [`LUMINA_SERVICE`] | the service name of the [`NodeRegistry`](super::NodeRegistry) |
+///
+/// A Lumina node restarts its own 60 s keepalive timer on every line it receives, so a
+/// server that writes to it at least that often silences the node's keepalives; by
+/// default the server sends none and counts silence from what the node sent.
 ///
 /// # Examples
 ///
@@ -51,10 +57,13 @@ pub const KEEPALIVE_PERIOD: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NodeServerOptions {
-    /// How often to send a keepalive (a bare newline).
-    pub keepalive: Duration,
+    /// How often to send a keepalive (a bare newline); `None`: never.
+    pub keepalive: Option<Duration>,
     /// How long a connection may stay silent before it is closed.
     pub silence_limit: Duration,
+    /// How many replies to its forwarded commands a connection may await at once (the
+    /// capacity of its `from_registry` inbox).
+    pub replies_room: usize,
     /// The registry's service name.
     pub service: Cow<'static, str>,
 }
@@ -62,8 +71,9 @@ pub struct NodeServerOptions {
 impl Default for NodeServerOptions {
     fn default() -> Self {
         NodeServerOptions {
-            keepalive: KEEPALIVE_PERIOD,
+            keepalive: None,
             silence_limit: SILENCE_LIMIT,
+            replies_room: MAX_PENDING,
             service: Cow::Borrowed(LUMINA_SERVICE),
         }
     }
@@ -77,11 +87,24 @@ impl NodeServerOptions {
     /// ```
     /// use std::time::Duration;
     /// use components::registry::NodeServerOptions;
-    /// let options = NodeServerOptions::default().keepalive(Duration::from_secs(20));
-    /// assert_eq!(options.keepalive, Duration::from_secs(20));
+    /// let options = NodeServerOptions::default().keepalive(Some(Duration::from_secs(20)));
+    /// assert_eq!(options.keepalive, Some(Duration::from_secs(20)));
     /// ```
-    pub fn keepalive(mut self, period: Duration) -> Self {
-        self.keepalive = period;
+    pub fn keepalive(mut self, period: Option<Duration>) -> Self {
+        self.keepalive = period.filter(|period| !period.is_zero());
+        self
+    }
+
+    /// Set [`replies_room`](Self::replies_room) (at least 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::NodeServerOptions;
+    /// assert_eq!(NodeServerOptions::default().replies_room(8).replies_room, 8);
+    /// ```
+    pub fn replies_room(mut self, room: usize) -> Self {
+        self.replies_room = room.max(1);
         self
     }
 
@@ -119,20 +142,23 @@ impl NodeServerOptions {
 }
 
 /// One Lumina connection, line in and line out: passes what the node sends to the
-/// registry, writes what the registry pushes, and keeps the connection alive.
+/// registry, writes what the registry answers or pushes, and closes a silent node.
 ///
 /// # What it does
 ///
 /// When it starts it announces itself to the registry
-/// ([`RegistryRequest::Connect`]) with its `from_registry` inbox, and learns its
-/// connection number. Every line received goes to the registry
-/// ([`RegistryRequest::Line`]); every [`Message`] the registry pushes to
-/// `from_registry` (replies, commands forwarded from other nodes, failures) leaves on
-/// `outbox` as one line of compact JSON. A child [`Keepalive`] sends an empty line
-/// (a bare newline once framed) every period and, when nothing at all was heard for
-/// the silence limit, the connection ends (and so closes). When it ends, for any
-/// reason, it tells the registry ([`RegistryRequest::Disconnect`]): the node's pending
-/// requests fail and its events and commands disappear.
+/// ([`RegistryRequest::Connect`]) with its `from_registry` and `commands` inboxes, and
+/// learns its connection number. Every line received goes to the registry
+/// ([`RegistryRequest::Line`]) and the lines that answer it are written before the next
+/// line is read: a client that does not read its replies stops being read
+/// (backpressure); no reply is dropped. Replies to the commands it forwarded arrive on
+/// `from_registry`, commands called on its node on `commands`; both leave on `outbox`.
+/// A child [`Keepalive`] watches the silence: when nothing at all was heard from the
+/// node for the silence limit, the connection ends (and so closes) cleanly, logged as
+/// the close reason. With [`NodeServerOptions::keepalive`] set it also sends an empty
+/// line (a bare newline once framed) every period; by default it sends none. When it
+/// ends, for any reason, it tells the registry ([`RegistryRequest::Disconnect`]): the
+/// node's pending requests fail and its events and commands disappear.
 ///
 /// # Examples
 ///
@@ -149,27 +175,30 @@ impl NodeServerOptions {
 /// let conn = LuminaConnection::new("127.0.0.1:40000".parse()?, NodeServerOptions::default());
 /// let mut h = Harness::with_runtime(rt, conn);
 /// h.send(r#"{"name":"serverid","seq":1}"#.into()).await;
-/// let reply = h.recv().await.unwrap_or_default();
+/// let reply = String::from_utf8(h.recv().await.unwrap_or_default().to_vec())?;
 /// assert!(reply.contains(r#""seq":1"#) && reply.contains(r#""success":true"#));
+/// assert!(reply.ends_with('\n'));
 /// # Ok(()) }
 /// ```
 ///
 /// # How it works
 ///
-/// `setup` links the `registry` outbox to the service, declares `from_registry`, and
-/// adds the [`Keepalive`] child: its `outbox` feeds `keepalive`, its `dead` notice
-/// feeds `peer_dead`, and every line heard is copied to its `inbox` through `heard`.
-/// The body waits on `inbox`, `control`, `from_registry`, `keepalive` and `peer_dead`
-/// in one `tokio::select!`.
+/// `setup` links the `registry` outbox to the service, declares `from_registry` (with
+/// room for [`NodeServerOptions::replies_room`] lines) and `commands`, and adds the
+/// [`Keepalive`] child: its `outbox` feeds `keepalive`, its `dead` notice feeds
+/// `peer_dead`, and every line heard is copied to its `inbox` through `heard`. The body
+/// waits on `from_registry`, `commands`, `keepalive`, `peer_dead` and `inbox`, in that
+/// order, in one `tokio::select!`: it reads a line only when nothing else is queued.
 ///
 /// | box | direction | type | for |
 /// | --- | --- | --- | --- |
 /// | `inbox` | in | `String` | lines from the node (from a [`LineDeframer`]) |
 /// | `control` | in | [`Control`](axon::Control) | the connection closed, or `Shutdown` |
-/// | `from_registry` | in | [`Message`] | messages the registry pushes to this node |
+/// | `from_registry` | in | `String` | replies to the commands this connection forwarded |
+/// | `commands` | in | `String` | commands other connections call on this node |
 /// | `keepalive` | in | `String` | the keepalive's empty lines |
 /// | `peer_dead` | in | [`PeerDead`] | the keepalive's notice that the node went silent |
-/// | `outbox` | out | `String` | lines for the node (to a [`LineFramer`]) |
+/// | `outbox` | out | `Bytes` | lines for the node, each with its `\n`, for the socket |
 /// | `registry` | out | [`RegistryRequest`] | to the [`NodeRegistry`](super::NodeRegistry) |
 /// | `heard` | out | `()` | one per line heard, to the keepalive |
 /// | `signal` | out | [`Control`](axon::Control) | `ProducerFinished` when it ends: flush and close |
@@ -198,6 +227,13 @@ impl LuminaConnection {
             service: self.options.service.to_string(),
         }
     }
+}
+
+/// One line as written to the socket: the line and `\n`.
+fn framed(line: String) -> Bytes {
+    let mut bytes = line.into_bytes();
+    bytes.push(b'\n');
+    Bytes::from(bytes)
 }
 
 /// Tells the registry the connection has gone, also when the body is dropped midway
@@ -230,7 +266,7 @@ impl Drop for Registered {
 
 impl Component for LuminaConnection {
     type In = String;
-    type Out = String;
+    type Out = Bytes;
 
     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
         let registry = s
@@ -238,9 +274,17 @@ impl Component for LuminaConnection {
             .service::<RegistryRequest>(&self.options.service)?;
         let out = s.outbox::<RegistryRequest>("registry", "requests to the node registry")?;
         s.link(out, registry)?;
-        s.inbox::<Message>("from_registry", "messages the registry pushes to this node")?;
+        s.inbox_with_capacity::<String>(
+            "from_registry",
+            "replies to the commands this connection forwarded",
+            self.options.replies_room,
+        )?;
+        s.inbox::<String>("commands", "commands other connections call on this node")?;
+        // Without keepalives to send, the child only watches the silence; its ticks are
+        // not written.
+        let period = self.options.keepalive.unwrap_or(self.options.silence_limit);
         let keepalive = s.add_child(
-            Keepalive::<(), String>::every(self.options.keepalive, String::new())
+            Keepalive::<(), String>::every(period, String::new())
                 .deadline(self.options.silence_limit)
                 .named(format!("keepalive {}", self.peer)),
         )?;
@@ -256,20 +300,23 @@ impl Component for LuminaConnection {
         Ok(())
     }
 
-    async fn run(self, mut ctx: Context<String, String>) -> Result<(), BoxError> {
+    async fn run(self, mut ctx: Context<String, Bytes>) -> Result<(), BoxError> {
         let mut registry = ctx.outbox_named::<RegistryRequest>("registry")?;
-        let mut from_registry = ctx.take_inbox::<Message>("from_registry")?;
-        let from_registry_ref = ctx
-            .runtime()
-            .box_ref::<Message>(ctx.id(), "from_registry")?;
+        let mut from_registry = ctx.take_inbox::<String>("from_registry")?;
+        let mut commands = ctx.take_inbox::<String>("commands")?;
+        let replies = ctx.runtime().box_ref::<String>(ctx.id(), "from_registry")?;
+        let commands_ref = ctx.runtime().box_ref::<String>(ctx.id(), "commands")?;
         let mut ticks = ctx.take_inbox::<String>("keepalive")?;
         let mut dead = ctx.take_inbox::<PeerDead>("peer_dead")?;
         let mut heard = ctx.outbox_named::<()>("heard")?;
+        let send_keepalives = self.options.keepalive.is_some();
 
         let (reply, answer) = oneshot::channel();
         let connect = RegistryRequest::Connect {
             peer: self.peer,
-            inbox: from_registry_ref,
+            replies,
+            replies_room: self.options.replies_room,
+            commands: commands_ref,
             reply,
         };
         registry.send(connect).await.map_err(|_| self.gone())?;
@@ -281,8 +328,32 @@ impl Component for LuminaConnection {
             told: false,
         };
         loop {
-            tokio::select! {
+            let out = tokio::select! {
                 biased;
+                line = from_registry.recv() => match line {
+                    Some(line) => vec![line],
+                    None => break,
+                },
+                line = commands.recv() => match line {
+                    Some(line) => vec![line],
+                    None => break,
+                },
+                tick = ticks.recv() => match tick {
+                    Some(tick) if send_keepalives => vec![tick],
+                    _ => continue,
+                },
+                notice = dead.recv() => {
+                    if let Some(notice) = notice {
+                        tracing::info!(%conn, peer = %self.peer, silent_for = ?notice.silent_for, "closing: the node was silent too long");
+                        // A close, not a failure: ask the framer to flush and close the
+                        // socket, and take what the line reader still hands over (a
+                        // partial line) until it ends, so no stage fails on the way.
+                        let _ = ctx.signal.send(Control::ProducerFinished).await;
+                        while ctx.recv().await.is_some() {}
+                        break;
+                    }
+                    continue;
+                }
                 line = ctx.recv() => {
                     let Some(line) = line else { break };
                     // A full keepalive inbox has heard plenty already.
@@ -290,27 +361,20 @@ impl Component for LuminaConnection {
                     if line.trim().is_empty() {
                         continue;
                     }
-                    let request = RegistryRequest::Line { conn, line };
+                    let (reply, answer) = oneshot::channel();
+                    let request = RegistryRequest::Line { conn, line, reply };
                     link.registry.send(request).await.map_err(|_| self.gone())?;
+                    answer.await.map_err(|_| self.gone())?
                 }
-                message = from_registry.recv() => {
-                    let Some(message) = message else { break };
-                    if ctx.send(message.to_string()).await.is_err() {
-                        break;
-                    }
-                }
-                tick = ticks.recv() => {
-                    if let Some(tick) = tick
-                        && ctx.send(tick).await.is_err()
-                    {
-                        break;
-                    }
-                }
-                notice = dead.recv() => {
-                    if let Some(notice) = notice {
-                        tracing::info!(%conn, peer = %self.peer, silent_for = ?notice.silent_for, "node silent too long; closing");
-                        break;
-                    }
+            };
+            for line in out {
+                if ctx.send(framed(line)).await.is_err() {
+                    // The socket has gone: a close, not a failure. Take what the line
+                    // reader still hands over until it ends, so it does not fail either.
+                    tracing::debug!(%conn, peer = %self.peer, "closing: the connection has gone");
+                    link.close().await;
+                    while ctx.recv().await.is_some() {}
+                    return Ok(());
                 }
             }
         }
@@ -320,7 +384,7 @@ impl Component for LuminaConnection {
 }
 
 /// The per-connection handler a node server makes:
-/// `LineDeframer -> LuminaConnection -> LineFramer`.
+/// `LineDeframer -> LuminaConnection` (the connection writes its lines framed).
 ///
 /// # Examples
 ///
@@ -352,9 +416,11 @@ pub type NodeHandler = Pipeline<Bytes, Bytes>;
 /// ```
 pub type NodeFactory = Box<dyn Fn(&ConnectionInfo) -> NodeHandler + Send + Sync>;
 
-/// The handler for one node connection: `LineDeframer -> LuminaConnection ->
-/// LineFramer`, lines of at most `max_line` bytes, invalid UTF-8 replaced (the line
-/// then fails to parse and is dropped, logged).
+/// The handler for one node connection: `LineDeframer -> LuminaConnection`, lines of
+/// at most `max_line` bytes, invalid UTF-8 replaced by U+FFFD (the line then gets an
+/// error reply if it carried a `seq`, and is never forwarded). The connection writes
+/// its own framed lines, so a peer that closes while lines are on their way ends the
+/// connection cleanly.
 ///
 /// # Examples
 ///
@@ -372,7 +438,6 @@ pub fn node_handler(peer: SocketAddr, max_line: usize, options: NodeServerOption
             .invalid_utf8(InvalidUtf8::Replace),
     )
     .then(LuminaConnection::new(peer, options))
-    .then(LineFramer::new())
     .named(format!("lumina {peer}"))
 }
 

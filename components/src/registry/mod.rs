@@ -20,9 +20,9 @@
 //!   through boxes and carry their way back; changes leave on its `outbox`, declared
 //!   Lumina events on its `events` outbox.
 //! - [`datahub_server`] with one [`DatahubHandler`] per connection (port 20110).
-//! - [`node_server`] with one `LineDeframer -> `[`LuminaConnection`]` -> LineFramer`
-//!   pipeline per connection (port 5326), each with a
-//!   [`Keepalive`](crate::keepalive::Keepalive) (60 s / 180 s).
+//! - [`node_server`] with one `LineDeframer -> `[`LuminaConnection`] pipeline per
+//!   connection (port 5326), each closing a node silent for 180 s (a
+//!   [`Keepalive`](crate::keepalive::Keepalive) that sends nothing unless told to).
 //!
 //! [`Duration`]: std::time::Duration
 //!

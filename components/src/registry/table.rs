@@ -320,6 +320,14 @@ pub enum RegistryChange {
         /// The node's id.
         id: NodeId,
     },
+    /// A disconnected Lumina node was forgotten after the retention time: its name is
+    /// free for anyone.
+    Forgotten {
+        /// The node's id.
+        id: NodeId,
+        /// Its name.
+        name: Option<String>,
+    },
 }
 
 /// The registry state: every node, its identity, status and declarations.
@@ -350,9 +358,10 @@ pub enum RegistryChange {
 /// assert_eq!(table.get(id).map(|node| node.status), Some(1));
 /// # Ok::<(), components::registry::TableError>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NodeTable {
     ownership: Ownership,
+    max_nodes: usize,
     nodes: BTreeMap<NodeId, Node>,
     endpoints: HashMap<(IpAddr, u16), NodeId>,
     names: HashMap<String, NodeId>,
@@ -365,7 +374,75 @@ pub struct NodeTable {
     last_connection: u64,
 }
 
+impl Default for NodeTable {
+    fn default() -> Self {
+        Self {
+            ownership: Ownership::default(),
+            max_nodes: Self::DEFAULT_MAX_NODES,
+            nodes: BTreeMap::new(),
+            endpoints: HashMap::new(),
+            names: HashMap::new(),
+            connections: HashMap::new(),
+            free: Vec::new(),
+            free_at: HashMap::new(),
+            last_id: 0,
+            last_connection: 0,
+        }
+    }
+}
+
 impl NodeTable {
+    /// How many nodes a table holds at most unless told otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::NodeTable;
+    /// assert_eq!(NodeTable::default().node_limit(), NodeTable::DEFAULT_MAX_NODES);
+    /// ```
+    pub const DEFAULT_MAX_NODES: usize = 10_000;
+
+    /// Hold at most `max` nodes; a registration beyond it is refused with
+    /// [`TableError::Full`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::{IpAddr, Ipv4Addr};
+    /// use std::time::Duration;
+    /// use components::registry::{NodeTable, TableError};
+    /// let mut table = NodeTable::default().max_nodes(1);
+    /// let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 5));
+    /// table.register(ip, 4000, Duration::ZERO)?;
+    /// assert_eq!(table.register(ip, 4001, Duration::ZERO).map(|_| ()), Err(TableError::Full { max: 1 }));
+    /// # Ok::<(), TableError>(())
+    /// ```
+    pub fn max_nodes(mut self, max: usize) -> Self {
+        self.max_nodes = max;
+        self
+    }
+
+    /// The most nodes this table holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::NodeTable;
+    /// assert_eq!(NodeTable::default().max_nodes(5).node_limit(), 5);
+    /// ```
+    pub fn node_limit(&self) -> usize {
+        self.max_nodes
+    }
+
+    fn check_room(&self) -> Result<(), TableError> {
+        if self.nodes.len() >= self.max_nodes {
+            return Err(TableError::Full {
+                max: self.max_nodes,
+            });
+        }
+        Ok(())
+    }
+
     /// An empty table with the given ownership rule.
     ///
     /// # Examples
@@ -572,6 +649,7 @@ impl NodeTable {
         if self.endpoints.contains_key(&(ip, port)) {
             return Err(TableError::Duplicate { ip, port });
         }
+        self.check_room()?;
         let id = self.next_id();
         self.nodes
             .insert(id, Node::new(id, ip, port, LinkState::Connectionless, now));
@@ -818,6 +896,7 @@ impl NodeTable {
                 name: node.name.clone().unwrap_or_default(),
             });
         }
+        let ip = peer.ip().to_canonical();
         let id = match self.by_name(&registration.node) {
             Some(node) if node.link == LinkState::Connected => {
                 return Err(TableError::NameTaken {
@@ -825,10 +904,19 @@ impl NodeTable {
                     peer: node.ip,
                 });
             }
+            Some(node) if node.ip != ip && self.ownership == Ownership::Strict => {
+                return Err(TableError::NameReserved {
+                    name: registration.node.clone(),
+                    owner: node.ip,
+                    requester: ip,
+                });
+            }
             Some(node) => node.id,
-            None => self.next_id(),
+            None => {
+                self.check_room()?;
+                self.next_id()
+            }
         };
-        let ip = peer.ip().to_canonical();
         let mut node = Node::new(id, ip, peer.port(), LinkState::Connected, now);
         node.name = Some(registration.node.clone());
         node.declared_id.clone_from(&registration.node_id);
@@ -967,6 +1055,67 @@ impl NodeTable {
         node.commands.clear();
         self.mark_free(id, false);
         Some(RegistryChange::Disconnected { id })
+    }
+
+    /// Forgets every disconnected Lumina node last heard from at or before `cutoff`
+    /// (now minus the retention time): its name becomes free for anyone.
+    ///
+    /// Returns a [`RegistryChange::Forgotten`] per node forgotten.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::{NodeTable, RegistryChange};
+    /// use components::registry::lumina::Registration;
+    /// let mut table = NodeTable::default();
+    /// let conn = table.open_connection();
+    /// let lamp = Registration { node: "lamp".into(), ..Registration::default() };
+    /// table.register_node(conn, "10.0.0.2:5000".parse()?, &lamp, Duration::from_secs(10))?;
+    /// table.disconnect(conn);
+    /// assert!(table.forget_disconnected(Duration::from_secs(9)).is_empty());
+    /// let forgotten = table.forget_disconnected(Duration::from_secs(10));
+    /// assert!(matches!(&forgotten[..], [RegistryChange::Forgotten { .. }]));
+    /// assert!(table.by_name("lamp").is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn forget_disconnected(&mut self, cutoff: Duration) -> Vec<RegistryChange> {
+        let stale: Vec<NodeId> = self
+            .nodes
+            .values()
+            .filter(|node| node.link == LinkState::Disconnected && node.last_activity <= cutoff)
+            .map(|node| node.id)
+            .collect();
+        stale
+            .into_iter()
+            .filter_map(|id| {
+                let node = self.nodes.remove(&id)?;
+                if let Some(name) = &node.name {
+                    self.names.remove(name);
+                }
+                self.mark_free(id, false);
+                Some(RegistryChange::Forgotten {
+                    id,
+                    name: node.name,
+                })
+            })
+            .collect()
+    }
+
+    /// When the earliest disconnected Lumina node was last heard from, if any is kept.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::NodeTable;
+    /// assert_eq!(NodeTable::default().oldest_disconnected(), None);
+    /// ```
+    pub fn oldest_disconnected(&self) -> Option<Duration> {
+        self.nodes
+            .values()
+            .filter(|node| node.link == LinkState::Disconnected)
+            .map(|node| node.last_activity)
+            .min()
     }
 
     /// The connected node declaring the event `<node>/<event>`.

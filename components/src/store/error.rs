@@ -22,12 +22,23 @@ pub enum StoreError {
     #[error("id {0} does not fit a signed 64-bit integer")]
     IdOutOfRange(u64),
     /// The database was written by a newer schema than this code knows.
-    #[error("database schema version {found} is newer than this program's {supported}")]
+    #[error("{path}: database schema version {found} is newer than this program's {supported}")]
     SchemaTooNew {
+        /// The file.
+        path: String,
         /// Version found in the database.
         found: i64,
         /// Newest version this code supports.
         supported: i64,
+    },
+    /// The file is an SQLite database of another kind (another program's, or an
+    /// archive written before the schema was shared).
+    #[error("{path} is not a pulse store: found {found}")]
+    Foreign {
+        /// The file.
+        path: String,
+        /// What was found instead (application id, tables).
+        found: String,
     },
     /// A stored row cannot be turned back into a value (a corrupt or foreign database).
     #[error("stored {what} {id} is not usable: {reason}")]

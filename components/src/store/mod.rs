@@ -125,16 +125,22 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use serde::{Deserialize, Serialize};
 
 pub use error::StoreError;
-pub use writer::{StoreAck, StoreWriter};
+pub use writer::{StoreAck, StoreStats, StoreWriter};
 
 use crate::physics::angle::ShowerDirection;
 use crate::physics::components::{FittedPulse, FoundDirection};
 use crate::physics::error::AngleError;
+use crate::physics::event_mapper::MappedEvent;
 use crate::physics::fit::{Crossings, FitStatus, LevelCrossing, ShapePath};
 use crate::physics::model::{BiExpPulse, PulseShape};
 use crate::physics::shower::ShowerCandidate;
+use crate::physics::sky::Site;
 
 /// Version of the schema this code writes (`PRAGMA user_version`).
+///
+/// Version 1 held pulses, crossings, fits, showers and shower hits; version 2 adds
+/// runs, nodes, where each pulse came from (node, channel, pulse number, UTC) and each
+/// shower's UTC and sky coordinates. Older databases are migrated when opened.
 ///
 /// # Examples
 ///
@@ -142,12 +148,22 @@ use crate::physics::shower::ShowerCandidate;
 /// use components::store::{SCHEMA_VERSION, Store};
 /// // A fresh database is set up at this version.
 /// let _store = Store::open_in_memory()?;
-/// assert_eq!(SCHEMA_VERSION, 1);
+/// assert_eq!(SCHEMA_VERSION, 2);
 /// # Ok::<(), components::store::StoreError>(())
 /// ```
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
-const SCHEMA: &str = "
+/// `PRAGMA application_id` of a store database ("AXcm"): tells it from other SQLite files.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(components::store::APPLICATION_ID.to_be_bytes(), *b"AXcm");
+/// ```
+pub const APPLICATION_ID: i32 = i32::from_be_bytes(*b"AXcm");
+
+/// The tables of version 1, from which every database is migrated.
+const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS pulses (
     id INTEGER PRIMARY KEY,
     detector INTEGER,
@@ -199,6 +215,40 @@ CREATE TABLE IF NOT EXISTS shower_hits (
 ) WITHOUT ROWID;
 ";
 
+/// Migration from version 1 to 2.
+const MIGRATE_V1_V2: &str = "
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    started_utc_ns INTEGER NOT NULL,
+    program TEXT NOT NULL,
+    site_latitude_deg REAL, site_longitude_deg REAL, site_altitude_m REAL
+);
+CREATE TABLE nodes (
+    run INTEGER NOT NULL,
+    node INTEGER NOT NULL,
+    levels_v TEXT NOT NULL,
+    clock_period_ns REAL,
+    PRIMARY KEY (run, node)
+) WITHOUT ROWID;
+ALTER TABLE pulses ADD COLUMN run INTEGER;
+ALTER TABLE pulses ADD COLUMN node INTEGER;
+ALTER TABLE pulses ADD COLUMN channel INTEGER;
+ALTER TABLE pulses ADD COLUMN pulse_num INTEGER;
+ALTER TABLE pulses ADD COLUMN utc_ns INTEGER;
+ALTER TABLE showers ADD COLUMN run INTEGER;
+ALTER TABLE showers ADD COLUMN utc_ns INTEGER;
+ALTER TABLE showers ADD COLUMN ra_deg REAL;
+ALTER TABLE showers ADD COLUMN ra_err_deg REAL;
+ALTER TABLE showers ADD COLUMN dec_deg REAL;
+ALTER TABLE showers ADD COLUMN dec_err_deg REAL;
+ALTER TABLE showers ADD COLUMN l_deg REAL;
+ALTER TABLE showers ADD COLUMN l_err_deg REAL;
+ALTER TABLE showers ADD COLUMN b_deg REAL;
+ALTER TABLE showers ADD COLUMN b_err_deg REAL;
+CREATE INDEX pulses_by_run ON pulses (run, node, channel, pulse_num);
+CREATE INDEX showers_by_run ON showers (run, utc_ns);
+";
+
 /// Columns of the `fits` table and of a fits CSV, in order.
 ///
 /// # Examples
@@ -247,7 +297,8 @@ pub const FIT_COLUMNS: [&str; 24] = [
 /// let store = Store::open_in_memory()?;
 /// let mut csv = Vec::new();
 /// store.export(Table::Showers, &mut csv)?;
-/// assert_eq!(String::from_utf8_lossy(&csv), SHOWER_COLUMNS.join(",") + "\n");
+/// // The table adds the run, the UTC and the sky coordinates after these.
+/// assert!(String::from_utf8_lossy(&csv).starts_with(&(SHOWER_COLUMNS.join(",") + ",run,utc_ns,ra_deg")));
 /// # Ok::<(), components::store::StoreError>(())
 /// ```
 pub const SHOWER_COLUMNS: [&str; 13] = [
@@ -661,10 +712,17 @@ impl From<&FoundDirection> for StoredShower {
 pub enum Record {
     /// A pulse and its crossings (`pulses`, `crossings`).
     Pulse(StoredPulse),
+    /// A pulse from a node, with where and when it was seen (`pulses`, `crossings`).
+    NodePulse(StoredPulse, PulseOrigin),
     /// A fit result, or why there is none (`fits`).
     Fit(FittedPulse),
-    /// A shower with its hits and direction (`showers`, `shower_hits`).
+    /// A shower with its hits and, if attempted, its direction (`showers`, `shower_hits`).
     Shower(StoredShower),
+    /// A shower's time, direction and sky coordinates (`showers`); its hits come
+    /// with a [`Record::Shower`] of the same id, before or after.
+    Event(MappedEvent),
+    /// A node's threshold ladder and clock (`nodes`).
+    Node(NodeLevels),
 }
 
 impl Record {
@@ -678,21 +736,55 @@ impl Record {
     /// assert_eq!(Record::Pulse(pulse).key(), RecordKey { kind: RecordKind::Pulse, id: 7 });
     /// ```
     pub fn key(&self) -> RecordKey {
-        match self {
-            Record::Pulse(p) => RecordKey {
-                kind: RecordKind::Pulse,
-                id: p.id,
-            },
-            Record::Fit(f) => RecordKey {
-                kind: RecordKind::Fit,
-                id: f.id,
-            },
-            Record::Shower(s) => RecordKey {
-                kind: RecordKind::Shower,
-                id: s.id,
-            },
-        }
+        let (kind, id) = match self {
+            Record::Pulse(p) | Record::NodePulse(p, _) => (RecordKind::Pulse, p.id),
+            Record::Fit(f) => (RecordKind::Fit, f.id),
+            Record::Shower(s) => (RecordKind::Shower, s.id),
+            Record::Event(e) => (RecordKind::Shower, e.event),
+            Record::Node(n) => (RecordKind::Node, u64::from(n.node)),
+        };
+        RecordKey { kind, id }
     }
+}
+
+/// Where and when a pulse was seen.
+///
+/// # Examples
+///
+/// ```
+/// use components::store::PulseOrigin;
+/// let o = PulseOrigin { node: 1, channel: 2, pulse_num: 3186, utc_ns: 1_700_000_000_000_000_000 };
+/// assert_eq!(o.channel, 2);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PulseOrigin {
+    /// The FEDM node.
+    pub node: u32,
+    /// Its channel, from 1.
+    pub channel: u8,
+    /// The node's pulse number.
+    pub pulse_num: u32,
+    /// UTC of the first rising edge, ns since the Unix epoch.
+    pub utc_ns: i64,
+}
+
+/// A node's threshold ladder and clock period, as used for its pulses.
+///
+/// # Examples
+///
+/// ```
+/// use components::store::NodeLevels;
+/// let n = NodeLevels { node: 1, levels: vec![0.2, 0.3], clock_period_ns: 2.0 };
+/// assert_eq!(n.levels.len(), 2);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeLevels {
+    /// The node.
+    pub node: u32,
+    /// Threshold levels, V, lowest first.
+    pub levels: Vec<f64>,
+    /// FEDM clock period, ns.
+    pub clock_period_ns: f64,
 }
 
 /// The kind of a stored record.
@@ -716,6 +808,8 @@ pub enum RecordKind {
     Fit,
     /// A shower.
     Shower,
+    /// A node's levels (id: the node).
+    Node,
 }
 
 /// Identifies a stored record: its kind and id.
@@ -764,7 +858,7 @@ pub enum Durability {
 /// let store = Store::open_in_memory()?;
 /// let mut csv = Vec::new();
 /// assert_eq!(store.export(Table::Pulses, &mut csv)?, 0);
-/// assert_eq!(csv, b"id,detector,levels,next_level_v\n");
+/// assert_eq!(csv, b"id,detector,levels,next_level_v,run,node,channel,pulse_num,utc_ns\n");
 /// # Ok::<(), components::store::StoreError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -851,6 +945,54 @@ pub struct SkyPoint {
     pub azimuth_deg: f64,
     /// No direction fits the times (zenith shown at 90°).
     pub unphysical: bool,
+    /// UTC of the shower, ns since the Unix epoch, if known.
+    pub utc_ns: Option<i64>,
+    /// J2000 right ascension and declination, degrees, if mapped.
+    pub equatorial: Option<(f64, f64)>,
+    /// Galactic longitude and latitude, degrees, if mapped.
+    pub galactic: Option<(f64, f64)>,
+}
+
+/// A pulse of a run, as read back by [`Store::run_pulses`].
+///
+/// # Examples
+///
+/// ```
+/// use components::store::{PulseOrigin, RunPulse};
+/// let p = RunPulse { id: 1, origin: PulseOrigin { node: 1, channel: 1, pulse_num: 1, utc_ns: 0 }, onset_utc_ns: Some(-2), peak_height: Some(0.4) };
+/// assert_eq!(p.onset_utc_ns, Some(-2));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunPulse {
+    /// The pulse id.
+    pub id: u64,
+    /// Node, channel, pulse number, UTC of the first rise.
+    pub origin: PulseOrigin,
+    /// UTC of the fitted onset, ns, if fitted.
+    pub onset_utc_ns: Option<i64>,
+    /// Fitted peak height, V, if fitted.
+    pub peak_height: Option<f64>,
+}
+
+/// A shower of a run, as read back by [`Store::run_showers`].
+///
+/// # Examples
+///
+/// ```
+/// use components::store::RunShower;
+/// let s = RunShower { id: 1, utc_ns: Some(5), zenith_deg: None, azimuth_deg: None };
+/// assert!(s.zenith_deg.is_none());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunShower {
+    /// The shower id.
+    pub id: u64,
+    /// UTC of its earliest hit, ns, if known.
+    pub utc_ns: Option<i64>,
+    /// Zenith, degrees, if a direction was found.
+    pub zenith_deg: Option<f64>,
+    /// Azimuth, degrees, if a direction was found.
+    pub azimuth_deg: Option<f64>,
 }
 
 /// The SQLite database of pulses, fits and showers; see the [module docs](self).
@@ -869,6 +1011,7 @@ pub struct SkyPoint {
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
+    run: Option<i64>,
 }
 
 impl Store {
@@ -899,8 +1042,9 @@ impl Store {
     /// # Ok::<(), components::store::StoreError>(())
     /// ```
     pub fn open(path: impl AsRef<Path>, durability: Durability) -> Result<Self, StoreError> {
+        let path = path.as_ref();
         let conn = Connection::open(path)?;
-        Self::setup(conn, durability)
+        Self::setup(conn, durability, &path.display().to_string())
     }
 
     /// A private in-memory database (tests, examples).
@@ -918,10 +1062,42 @@ impl Store {
     /// # Ok::<(), components::store::StoreError>(())
     /// ```
     pub fn open_in_memory() -> Result<Self, StoreError> {
-        Self::setup(Connection::open_in_memory()?, Durability::Process)
+        Self::setup(
+            Connection::open_in_memory()?,
+            Durability::Process,
+            ":memory:",
+        )
     }
 
-    fn setup(conn: Connection, durability: Durability) -> Result<Self, StoreError> {
+    fn setup(conn: Connection, durability: Durability, path: &str) -> Result<Self, StoreError> {
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let app: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        // Version 1 wrote no application id; anything else must carry ours.
+        let foreign_app = app != APPLICATION_ID && !(app == 0 && version == 1);
+        if (version == 0 && !tables.is_empty()) || (version > 0 && foreign_app) {
+            return Err(StoreError::Foreign {
+                path: path.to_owned(),
+                found: format!(
+                    "application id {app:#x}, schema version {version}, tables: {}",
+                    if tables.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        tables.join(", ")
+                    }
+                ),
+            });
+        }
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                path: path.to_owned(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
         // journal_mode answers with a row; read it rather than pragma_update.
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
         let sync = match durability {
@@ -930,16 +1106,143 @@ impl Store {
         };
         conn.pragma_update(None, "synchronous", sync)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::SchemaTooNew {
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
+        if version < SCHEMA_VERSION {
+            let mut batch = String::from("BEGIN;");
+            if version < 1 {
+                batch += SCHEMA_V1;
+            }
+            batch += MIGRATE_V1_V2;
+            batch += &format!(
+                "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            );
+            conn.execute_batch(&batch)?;
         }
-        conn.execute_batch(SCHEMA)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        Ok(Store { conn })
+        Ok(Store { conn, run: None })
+    }
+
+    /// Starts a run: a row in `runs`, whose id every pulse, shower and node written
+    /// from now on carries. Returns the run id.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::store::Store;
+    /// let mut store = Store::open_in_memory()?;
+    /// assert_eq!(store.begin_run("sensornet", 1_700_000_000_000_000_000, None)?, 1);
+    /// assert_eq!(store.begin_run("sensornet", 1_700_000_100_000_000_000, None)?, 2);
+    /// assert_eq!(store.latest_run()?, Some(2));
+    /// # Ok::<(), components::store::StoreError>(())
+    /// ```
+    pub fn begin_run(
+        &mut self,
+        program: &str,
+        started_utc_ns: i64,
+        site: Option<Site>,
+    ) -> Result<i64, StoreError> {
+        self.conn.execute(
+            "INSERT INTO runs (started_utc_ns, program, site_latitude_deg, site_longitude_deg, site_altitude_m)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                started_utc_ns,
+                program,
+                site.map(|s| s.latitude_deg),
+                site.map(|s| s.longitude_deg),
+                site.map(|s| s.altitude_m)
+            ],
+        )?;
+        let run = self.conn.last_insert_rowid();
+        self.run = Some(run);
+        Ok(run)
+    }
+
+    /// The newest run, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let store = components::store::Store::open_in_memory()?;
+    /// assert_eq!(store.latest_run()?, None);
+    /// # Ok::<(), components::store::StoreError>(())
+    /// ```
+    pub fn latest_run(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT MAX(id) FROM runs", [], |r| r.get(0))?)
+    }
+
+    /// The site of the newest run that recorded one.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`], or [`StoreError::BadRow`] for a stored site out of range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::physics::sky::Site;
+    /// use components::store::Store;
+    /// let mut store = Store::open_in_memory()?;
+    /// assert_eq!(store.latest_site()?, None);
+    /// store.begin_run("test", 0, Some(Site::default()))?;
+    /// assert_eq!(store.latest_site()?, Some(Site::default()));
+    /// # Ok::<(), components::store::StoreError>(())
+    /// ```
+    pub fn latest_site(&self) -> Result<Option<Site>, StoreError> {
+        let row: Option<(i64, f64, f64, f64)> = self
+            .conn
+            .query_row(
+                "SELECT id, site_latitude_deg, site_longitude_deg, COALESCE(site_altitude_m, 0) FROM runs
+                 WHERE site_latitude_deg IS NOT NULL AND site_longitude_deg IS NOT NULL
+                 ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        row.map(|(id, lat, lon, alt)| {
+            Site::new(lat, lon, alt).map_err(|e| StoreError::BadRow {
+                what: "run",
+                id,
+                reason: e.to_string(),
+            })
+        })
+        .transpose()
+    }
+
+    /// The id after the largest stored one of `kind` (1 in an empty store): where a
+    /// new run numbers its records so that runs accumulate in one file.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::store::{Record, RecordKind, Store, StoredPulse};
+    /// let mut store = Store::open_in_memory()?;
+    /// assert_eq!(store.next_id(RecordKind::Pulse)?, 1);
+    /// store.write(&[Record::Pulse(StoredPulse { id: 41, detector: None, crossings: Default::default() })])?;
+    /// assert_eq!(store.next_id(RecordKind::Pulse)?, 42);
+    /// # Ok::<(), components::store::StoreError>(())
+    /// ```
+    pub fn next_id(&self, kind: RecordKind) -> Result<u64, StoreError> {
+        let sql = match kind {
+            RecordKind::Pulse | RecordKind::Fit => {
+                "SELECT MAX(m) FROM (SELECT MAX(id) AS m FROM pulses UNION ALL SELECT MAX(pulse_id) FROM fits)"
+            }
+            RecordKind::Shower => "SELECT MAX(id) FROM showers",
+            RecordKind::Node => "SELECT MAX(node) FROM nodes",
+        };
+        let max: Option<i64> = self.conn.query_row(sql, [], |r| r.get(0))?;
+        Ok(max.map_or(1, |m| m.max(0) as u64 + 1))
     }
 
     /// Writes `records` in one transaction and returns their keys once it has committed.
@@ -966,29 +1269,12 @@ impl Store {
     /// # Ok::<(), components::store::StoreError>(())
     /// ```
     pub fn write(&mut self, records: &[Record]) -> Result<Vec<RecordKey>, StoreError> {
+        let run = self.run;
         let tx = self.conn.transaction()?;
         for r in records {
             match r {
-                Record::Pulse(p) => {
-                    let id = sql_id(p.id)?;
-                    tx.prepare_cached(
-                        "INSERT OR REPLACE INTO pulses (id, detector, levels, next_level_v) VALUES (?1, ?2, ?3, ?4)",
-                    )?
-                    .execute(params![
-                        id,
-                        p.detector,
-                        p.crossings.levels.len() as i64,
-                        Cell::opt_real(p.crossings.next_level)
-                    ])?;
-                    tx.prepare_cached("DELETE FROM crossings WHERE pulse_id = ?1")?
-                        .execute([id])?;
-                    let mut insert = tx.prepare_cached(
-                        "INSERT INTO crossings (pulse_id, level_index, level_v, rise_ns, fall_ns) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    )?;
-                    for (i, l) in p.crossings.levels.iter().enumerate() {
-                        insert.execute(params![id, i as i64, l.level, l.rise, l.fall])?;
-                    }
-                }
+                Record::Pulse(p) => write_pulse(&tx, run, p, None)?,
+                Record::NodePulse(p, origin) => write_pulse(&tx, run, p, Some(origin))?,
                 Record::Fit(f) => {
                     sql_id(f.id)?;
                     let sql = format!(
@@ -1001,13 +1287,7 @@ impl Store {
                 }
                 Record::Shower(s) => {
                     let id = sql_id(s.id)?;
-                    let sql = format!(
-                        "INSERT OR REPLACE INTO showers ({}) VALUES ({})",
-                        SHOWER_COLUMNS.join(", "),
-                        placeholders(SHOWER_COLUMNS.len())
-                    );
-                    tx.prepare_cached(&sql)?
-                        .execute(rusqlite::params_from_iter(shower_row(s).iter()))?;
+                    upsert_shower(&tx, run, s, None)?;
                     tx.prepare_cached("DELETE FROM shower_hits WHERE shower_id = ?1")?
                         .execute([id])?;
                     let sql = format!(
@@ -1019,6 +1299,36 @@ impl Store {
                     for row in hit_rows(s) {
                         insert.execute(rusqlite::params_from_iter(row.iter()))?;
                     }
+                }
+                Record::Event(e) => {
+                    sql_id(e.event)?;
+                    let shower = StoredShower {
+                        id: e.event,
+                        hits: e
+                            .hits
+                            .iter()
+                            .map(|h| ShowerHit {
+                                detector: h.detector,
+                                time: h.time,
+                                amplitude: None,
+                                pulse_id: None,
+                            })
+                            .collect(),
+                        direction: Some(e.direction.clone()),
+                    };
+                    upsert_shower(&tx, run, &shower, Some(e))?;
+                }
+                Record::Node(n) => {
+                    let levels: Vec<String> = n.levels.iter().map(f64::to_string).collect();
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO nodes (run, node, levels_v, clock_period_ns) VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![
+                        run.unwrap_or(0),
+                        n.node,
+                        levels.join(";"),
+                        Cell::real(n.clock_period_ns)
+                    ])?;
                 }
             }
         }
@@ -1047,6 +1357,7 @@ impl Store {
             RecordKind::Pulse => "SELECT id FROM pulses ORDER BY id",
             RecordKind::Fit => "SELECT pulse_id FROM fits ORDER BY pulse_id",
             RecordKind::Shower => "SELECT id FROM showers ORDER BY id",
+            RecordKind::Node => "SELECT DISTINCT node FROM nodes ORDER BY node",
         };
         let mut stmt = self.conn.prepare(sql)?;
         let ids = stmt
@@ -1193,9 +1504,11 @@ impl Store {
     /// ```
     pub fn sky(&self) -> Result<Vec<SkyPoint>, StoreError> {
         let mut stmt = self.conn.prepare(
-            "SELECT id, zenith_deg, zenith_err_deg, azimuth_deg, direction FROM showers
+            "SELECT id, zenith_deg, zenith_err_deg, azimuth_deg, direction, utc_ns,
+                    ra_deg, dec_deg, l_deg, b_deg FROM showers
              WHERE direction IN ('found', 'unphysical') ORDER BY id",
         )?;
+        let pair = |a: Option<f64>, b: Option<f64>| a.zip(b);
         let points = stmt
             .query_map([], |r| {
                 Ok(SkyPoint {
@@ -1204,10 +1517,157 @@ impl Store {
                     zenith_err_deg: r.get::<_, Option<f64>>(2)?.unwrap_or(f64::NAN),
                     azimuth_deg: r.get::<_, Option<f64>>(3)?.unwrap_or(f64::NAN),
                     unphysical: r.get::<_, String>(4)? == "unphysical",
+                    utc_ns: r.get(5)?,
+                    equatorial: pair(r.get(6)?, r.get(7)?),
+                    galactic: pair(r.get(8)?, r.get(9)?),
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(points)
+    }
+
+    /// The pulses of one run that came from nodes, with their fitted onset and peak.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::store::{PulseOrigin, Record, Store, StoredPulse};
+    /// let mut store = Store::open_in_memory()?;
+    /// let run = store.begin_run("test", 0, None)?;
+    /// let origin = PulseOrigin { node: 1, channel: 3, pulse_num: 9, utc_ns: 1_000 };
+    /// let pulse = StoredPulse { id: 1, detector: Some(2), crossings: Default::default() };
+    /// store.write(&[Record::NodePulse(pulse, origin)])?;
+    /// let pulses = store.run_pulses(run)?;
+    /// assert_eq!(pulses[0].origin, origin);
+    /// assert_eq!(pulses[0].onset_utc_ns, None); // no fit stored
+    /// # Ok::<(), components::store::StoreError>(())
+    /// ```
+    pub fn run_pulses(&self, run: i64) -> Result<Vec<RunPulse>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT p.id, p.node, p.channel, p.pulse_num, p.utc_ns, f.onset_ns, f.peak_height_v
+             FROM pulses p LEFT JOIN fits f ON f.pulse_id = p.id
+             WHERE p.run = ?1 AND p.node IS NOT NULL ORDER BY p.id",
+        )?;
+        let pulses = stmt
+            .query_map([run], |r| {
+                let utc_ns: i64 = r.get(4)?;
+                let onset: Option<f64> = r.get(5)?;
+                Ok(RunPulse {
+                    id: r.get::<_, i64>(0)? as u64,
+                    origin: PulseOrigin {
+                        node: r.get(1)?,
+                        channel: r.get(2)?,
+                        pulse_num: r.get(3)?,
+                        utc_ns,
+                    },
+                    onset_utc_ns: onset.map(|o| utc_ns.saturating_add(o.round() as i64)),
+                    peak_height: r.get(6)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(pulses)
+    }
+
+    /// The showers of one run: id, UTC and direction (degrees), if found.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::store::{Record, Store, StoredShower};
+    /// let mut store = Store::open_in_memory()?;
+    /// let run = store.begin_run("test", 0, None)?;
+    /// store.write(&[Record::Shower(StoredShower { id: 4, hits: vec![], direction: None })])?;
+    /// let showers = store.run_showers(run)?;
+    /// assert_eq!((showers[0].id, showers[0].zenith_deg), (4, None));
+    /// # Ok::<(), components::store::StoreError>(())
+    /// ```
+    pub fn run_showers(&self, run: i64) -> Result<Vec<RunShower>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, utc_ns, zenith_deg, azimuth_deg FROM showers
+             WHERE run = ?1 ORDER BY id",
+        )?;
+        let showers = stmt
+            .query_map([run], |r| {
+                Ok(RunShower {
+                    id: r.get::<_, i64>(0)? as u64,
+                    utc_ns: r.get(1)?,
+                    zenith_deg: r.get(2)?,
+                    azimuth_deg: r.get(3)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(showers)
+    }
+
+    /// The hits of one shower, earliest first.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::store::{Record, ShowerHit, Store, StoredShower};
+    /// let mut store = Store::open_in_memory()?;
+    /// let hit = |detector, time| ShowerHit { detector, time, amplitude: None, pulse_id: None };
+    /// store.write(&[Record::Shower(StoredShower { id: 2, hits: vec![hit(1, 9.0), hit(0, 4.0)], direction: None })])?;
+    /// let hits = store.shower_hits(2)?;
+    /// assert_eq!(hits.iter().map(|h| h.detector).collect::<Vec<_>>(), [0, 1]);
+    /// # Ok::<(), components::store::StoreError>(())
+    /// ```
+    pub fn shower_hits(&self, shower_id: u64) -> Result<Vec<ShowerHit>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT detector, time_ns, amplitude_v, pulse_id FROM shower_hits
+             WHERE shower_id = ?1 ORDER BY time_ns",
+        )?;
+        let hits = stmt
+            .query_map([sql_id(shower_id)?], |r| {
+                Ok(ShowerHit {
+                    detector: r.get::<_, i64>(0)? as usize,
+                    time: r.get(1)?,
+                    amplitude: r.get(2)?,
+                    pulse_id: r.get::<_, Option<i64>>(3)?.map(|p| p as u64),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(hits)
+    }
+
+    /// One shower's direction as stored: zenith, azimuth (degrees), and the front
+    /// time (ns, in the hits' time frame), if found.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::store::{Record, Store, StoredShower};
+    /// let mut store = Store::open_in_memory()?;
+    /// store.write(&[Record::Shower(StoredShower { id: 2, hits: vec![], direction: None })])?;
+    /// assert_eq!(store.shower_direction(2)?, None);
+    /// # Ok::<(), components::store::StoreError>(())
+    /// ```
+    pub fn shower_direction(&self, shower_id: u64) -> Result<Option<(f64, f64, f64)>, StoreError> {
+        let row: Option<(Option<f64>, Option<f64>, Option<f64>)> = self
+            .conn
+            .query_row(
+                "SELECT zenith_deg, azimuth_deg, front_time_ns FROM showers WHERE id = ?1",
+                [sql_id(shower_id)?],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        Ok(row.and_then(|(z, a, t)| Some((z?, a?, t?))))
     }
 
     /// Writes one table as CSV with a header row; returns the number of data rows.
@@ -1233,7 +1693,10 @@ impl Store {
     /// store.write(&[Record::Pulse(pulse)])?;
     /// let mut csv = Vec::new();
     /// assert_eq!(store.export(Table::Pulses, &mut csv)?, 1);
-    /// assert_eq!(String::from_utf8_lossy(&csv), "id,detector,levels,next_level_v\n1,2,1,0.3\n");
+    /// assert_eq!(
+    ///     String::from_utf8_lossy(&csv),
+    ///     "id,detector,levels,next_level_v,run,node,channel,pulse_num,utc_ns\n1,2,1,0.3,,,,,\n"
+    /// );
     /// # Ok::<(), components::store::StoreError>(())
     /// ```
     pub fn export(&self, table: Table, out: &mut impl Write) -> Result<usize, StoreError> {
@@ -1258,6 +1721,97 @@ impl Store {
         out.flush()?;
         Ok(count)
     }
+}
+
+fn write_pulse(
+    tx: &rusqlite::Transaction<'_>,
+    run: Option<i64>,
+    p: &StoredPulse,
+    origin: Option<&PulseOrigin>,
+) -> Result<(), StoreError> {
+    let id = sql_id(p.id)?;
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO pulses (id, detector, levels, next_level_v, run, node, channel, pulse_num, utc_ns)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        id,
+        p.detector,
+        p.crossings.levels.len() as i64,
+        Cell::opt_real(p.crossings.next_level),
+        run,
+        origin.map(|o| o.node),
+        origin.map(|o| o.channel),
+        origin.map(|o| o.pulse_num),
+        origin.map(|o| o.utc_ns),
+    ])?;
+    tx.prepare_cached("DELETE FROM crossings WHERE pulse_id = ?1")?
+        .execute([id])?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO crossings (pulse_id, level_index, level_v, rise_ns, fall_ns) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (i, l) in p.crossings.levels.iter().enumerate() {
+        insert.execute(params![id, i as i64, l.level, l.rise, l.fall])?;
+    }
+    Ok(())
+}
+
+/// Sky columns of `showers`, after [`SHOWER_COLUMNS`] and `run`.
+const SKY_COLUMNS: [&str; 9] = [
+    "utc_ns",
+    "ra_deg",
+    "ra_err_deg",
+    "dec_deg",
+    "dec_err_deg",
+    "l_deg",
+    "l_err_deg",
+    "b_deg",
+    "b_err_deg",
+];
+
+/// Inserts or updates a shower row. Without `event` only the hit summary (and the
+/// direction, when the shower has one) is set, so the hits of a [`Record::Shower`]
+/// and the direction of a [`Record::Event`] may arrive in either order.
+fn upsert_shower(
+    tx: &rusqlite::Transaction<'_>,
+    run: Option<i64>,
+    shower: &StoredShower,
+    event: Option<&MappedEvent>,
+) -> Result<(), StoreError> {
+    let mut columns: Vec<&str> = SHOWER_COLUMNS.to_vec();
+    let mut row = shower_row(shower);
+    columns.push("run");
+    row.push(run.map_or(Cell::Null, Cell::Int));
+    if let Some(e) = event {
+        columns.extend(SKY_COLUMNS);
+        row.push(e.utc_ns.map_or(Cell::Null, Cell::Int));
+        let coordinate = |c: Option<crate::physics::sky::SkyCoordinate>| {
+            [
+                Cell::opt_real(c.map(|c| c.lon_deg)),
+                Cell::opt_real(c.map(|c| c.lon_err_deg)),
+                Cell::opt_real(c.map(|c| c.lat_deg)),
+                Cell::opt_real(c.map(|c| c.lat_err_deg)),
+            ]
+        };
+        row.extend(coordinate(e.sky.map(|s| s.equatorial)));
+        row.extend(coordinate(e.sky.map(|s| s.galactic)));
+    }
+    // Hits decide start and count; a direction (when given) its own columns.
+    let updated: Vec<String> = columns
+        .iter()
+        .filter(|c| **c != "id")
+        .filter(|c| shower.direction.is_some() || matches!(**c, "start_ns" | "detectors" | "run"))
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    let sql = format!(
+        "INSERT INTO showers ({}) VALUES ({}) ON CONFLICT(id) DO UPDATE SET {}",
+        columns.join(", "),
+        placeholders(columns.len()),
+        updated.join(", ")
+    );
+    tx.prepare_cached(&sql)?
+        .execute(rusqlite::params_from_iter(row.iter()))?;
+    Ok(())
 }
 
 fn placeholders(n: usize) -> String {

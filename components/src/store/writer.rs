@@ -2,6 +2,8 @@
 //! acknowledges each batch after it has committed.
 
 use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axon::threaded::{BlockingContext, threaded};
 use axon::{BoxError, Component, Context, LinkError, Setup};
@@ -70,6 +72,89 @@ pub struct StoreAck {
 pub struct StoreWriter {
     store: Store,
     max_batch: usize,
+    stats: StoreStats,
+}
+
+/// Committed records counted by a [`StoreWriter`]: a count rises only after the
+/// transaction holding the record has committed.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use axon::testing::Harness;
+/// use components::store::{Record, Store, StoredPulse, StoreWriter};
+///
+/// let writer = StoreWriter::new(Store::open_in_memory()?);
+/// let stats = writer.stats();
+/// let mut h = Harness::new(writer);
+/// h.send(Record::Pulse(StoredPulse { id: 1, detector: None, crossings: Default::default() })).await;
+/// h.recv().await.expect("acknowledged");
+/// assert_eq!((stats.pulses(), stats.showers()), (1, 0));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct StoreStats {
+    inner: Arc<[AtomicU64; 4]>,
+}
+
+impl StoreStats {
+    /// Pulses committed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(components::store::StoreStats::default().pulses(), 0);
+    /// ```
+    pub fn pulses(&self) -> u64 {
+        self.inner[0].load(Ordering::Relaxed)
+    }
+
+    /// Fits committed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(components::store::StoreStats::default().fits(), 0);
+    /// ```
+    pub fn fits(&self) -> u64 {
+        self.inner[1].load(Ordering::Relaxed)
+    }
+
+    /// Showers (with their hits) committed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(components::store::StoreStats::default().showers(), 0);
+    /// ```
+    pub fn showers(&self) -> u64 {
+        self.inner[2].load(Ordering::Relaxed)
+    }
+
+    /// Shower events (time, direction and sky position) committed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(components::store::StoreStats::default().events(), 0);
+    /// ```
+    pub fn events(&self) -> u64 {
+        self.inner[3].load(Ordering::Relaxed)
+    }
+
+    fn count(&self, batch: &[Record]) {
+        for r in batch {
+            let i = match r {
+                Record::Pulse(_) | Record::NodePulse(..) => 0,
+                Record::Fit(_) => 1,
+                Record::Shower(_) => 2,
+                Record::Event(_) => 3,
+                Record::Node(_) => continue,
+            };
+            self.inner[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl StoreWriter {
@@ -94,7 +179,22 @@ impl StoreWriter {
         StoreWriter {
             store,
             max_batch: 1024,
+            stats: StoreStats::default(),
         }
+    }
+
+    /// Its counters of committed records.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::store::{Store, StoreWriter};
+    /// let w = StoreWriter::new(Store::open_in_memory()?);
+    /// assert_eq!(w.stats().pulses(), 0);
+    /// # Ok::<(), components::store::StoreError>(())
+    /// ```
+    pub fn stats(&self) -> StoreStats {
+        self.stats.clone()
     }
 
     /// At most `n` (at least 1) records per transaction.
@@ -132,6 +232,7 @@ impl Component for StoreWriter {
         let StoreWriter {
             mut store,
             max_batch,
+            stats,
         } = self;
         let body = move |mut ctx: BlockingContext<Record, StoreAck>| {
             let mut batch = Vec::with_capacity(max_batch);
@@ -146,6 +247,7 @@ impl Component for StoreWriter {
                     }
                 }
                 let keys = store.write(&batch)?;
+                stats.count(&batch);
                 batches += 1;
                 if ctx.ctx.outbox.is_linked() {
                     // The records are stored whether or not anyone still listens.

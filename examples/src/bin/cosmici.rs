@@ -17,23 +17,34 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use axon::{Component, Control, Outbox, Runtime};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use components::physics::angle::AngleFinder;
 use components::physics::components::{
     AngleFinderComponent, ArrivalTimes, FittedPulse, FoundDirection, Hit, PulseFitterComponent,
     PulseToFit, ShowerFilterComponent,
 };
+use components::physics::direction::layouts::{LayoutHistory, LayoutReader};
+use components::physics::direction::output::{DIRECTION_COLUMNS, StatusCounts, direction_row};
+use components::physics::direction::station::{EventReader, Outcome, PulseColumns, StationInput};
+use components::physics::direction::time::ExactTime;
+use components::physics::direction::timeline::Timeline;
 use components::physics::fit::{Crossings, LevelCrossing, PulseFitterConfig};
-use components::physics::layout::DetectorLayout;
+use components::physics::layout::{DetectorLayout, SPEED_OF_LIGHT};
 use components::physics::model::PulseShape;
 use components::physics::shower::{ShowerCandidate, ShowerFilterConfig, ShowerPulse};
 use components::physics::simulate::fedm_ladder;
-use components::plots::{pulse_svg_from_store, sky_svg_from_store};
+use components::physics::sky::SkyFrame;
+use components::plots::{
+    ShowerFront, front_svg, pulse_svg_from_store, sky_map_svg_from_store, sky_svg_from_store,
+    svg_to_png,
+};
 use components::store::{
-    Cell, Durability, FIT_COLUMNS, HIT_COLUMNS, Record, SHOWER_COLUMNS, Store, StoreWriter,
-    StoredPulse, StoredShower, Table, fit_row, hit_rows, shower_row,
+    Cell, Durability, FIT_COLUMNS, HIT_COLUMNS, Record, ShowerHit, Store, StoreWriter, StoredPulse,
+    StoredShower, Table, fit_row,
 };
 
 const FIT_HELP: &str = "\
@@ -76,54 +87,88 @@ const SHOWERS_HELP: &str = "\
 Groups detector pulses into shower candidates: pulses from at least --min-detectors
 distinct detectors, pairwise within distance/c + --margin of each other.
 
-INPUT (CSV, header row; one row per pulse, in time order up to --lateness):
+INPUT (CSV with a header row; lines starting with # are skipped; --delimiter tab for TSV).
+One row per pulse, in time order up to --lateness:
   detector      integer   detector id (index in the layout)
-  time_ns       ns        pulse time
+  time_ns       ns        pulse time (sentinels --no-signal/--no-detector: not a pulse)
   amplitude_v   V         optional: pulse height
-  pulse_id      integer   optional: the pulse's id
+  pulse_id      integer   optional: the pulse's id (at most 2^63 - 1)
+or one row per event (header with t1 ... tN, as for `cosmici direction`): each row's
+times become pulses, each row is grouped on its own.
+Times are read exactly (integer picoseconds) and written exactly. --offsets subtracts a
+per-detector offset first.
 
-LAYOUT (--layout FILE, CSV, header row; one row per detector):
-  detector   integer   0, 1, 2, ... in order
-  x_m, y_m   m         position, x east, y north
-  z_m        m         optional: height (default 0)
-or --grid NXxNY with --spacing M for a square grid (ids along x first).
+LAYOUT (--layout FILE): as for `cosmici direction` (x_m, y_m[, z_m] or distance_m,
+bearing_deg[, height_m], optional valid_from), or --grid NXxNY with --spacing M.
 
 OUTPUT (CSV, header row; one row per pulse of each candidate, candidates in time order;
 this is the input format of `cosmici direction`):
   shower_id     integer   candidate number, from 0
   detector      integer   detector id
-  time_ns       ns        pulse time
+  time_ns       ns        pulse time (exact)
   amplitude_v   V         pulse height (empty if not given)
   pulse_id      integer   the pulse's id (empty if not given)
 Malformed rows and refused pulses (late, unknown detector) are reported on stderr with
-their line number and skipped (--strict: fatal).";
+their line number and skipped (--strict: fatal); the summary counts them by reason.";
 
 const DIRECTION_HELP: &str = "\
 Finds each event's shower direction from its arrival times (flat shower front):
-closed form for three detectors, weighted least squares for more.
+exact solutions for three detectors, least squares for more; detectors may stand at
+different heights.
 
-INPUT (CSV, header row; one row per hit; rows of one event consecutive;
-`cosmici showers` writes this format):
+INPUT (CSV with a header row; lines starting with # are skipped; --delimiter tab for TSV).
+One row per event (chosen when the header has a t1 column), as station exports write it:
+  t1 ... tN        ns        arrival time at detector 0 ... N-1, relative to the timestamp;
+                             --no-signal (-999) = no signal, --no-detector (-1) = no such
+                             detector, empty = no signal
+  timestamp_ns     ns        optional event timestamp (also ext_timestamp, or
+                             --timestamp-column NAME); chooses the layout version
+  event_id         integer   optional (also shower_id or id); else rows count from 0
+or one row per hit (rows of one event consecutive; `cosmici showers` writes this):
   shower_id   integer   the event
   detector    integer   detector id (index in the layout)
-  time_ns     ns        arrival time
+  time_ns     ns        arrival time (sentinels apply)
   sigma_ns    ns        optional: timing error of this hit (default --sigma)
+Times are read exactly (integer picoseconds; nanoseconds since 1970 with 2.5 ns steps
+keep every digit). --offsets subtracts a per-detector offset first. Ids above
+9223372036854775807 (2^63 - 1) are refused.
 
-LAYOUT (--layout FILE): as for `cosmici showers` (detector, x_m, y_m[, z_m]).
+LAYOUT (--layout FILE, CSV, header row; one row per detector and version):
+  detector                     integer   0, 1, 2, ... (t1 is detector 0)
+  x_m, y_m[, z_m]              m         east, north, up (or east_m, north_m, up_m)
+or
+  distance_m, bearing_deg[, height_m]    from the reference point; bearing clockwise
+                                         from north; height relative to the reference
+  valid_from                   ns        optional: this version holds from this time (same
+                                         clock as the timestamps; empty = from the start).
+                                         An event uses the latest version not after its
+                                         timestamp (or its earliest hit).
+or --grid NXxNY with --spacing M.
 
 OUTPUT (CSV, header row; one row per event, in input order):
-  id                                 the event (shower_id)
-  start_ns                           earliest hit time, ns
+  id                                 the event
+  start_ns                           earliest hit time, ns (exact)
   detectors                          number of hits
-  direction                          found | unphysical (no direction fits the times;
-                                     zenith reported as 90) | failed
+  direction                          found | ambiguous (three hits at different heights
+                                     with two exact solutions: the second in second_*) |
+                                     poor_fit (chi2 probability below --min-probability, or
+                                     residuals with no degrees of freedom) | unphysical (no
+                                     direction from above the horizon; zenith 90) |
+                                     not_converged | failed
   reason                             for failed: why (too few hits, collinear, ...)
   zenith_deg, zenith_err_deg         zenith angle from vertical and its 1-sigma error, deg
   azimuth_deg, azimuth_err_deg       azimuth from +x (east) towards +y (north), (-180, 180], deg
   front_time_ns, front_time_err_ns   time the front passes the layout origin, ns
-  chi2, dof                          chi-square of the arrival times, hits - 3
-Malformed rows are reported on stderr with their line number and skipped, with the rest
-of their event (--strict: fatal).";
+  chi2, dof, p_value                 chi-square of the arrival times, hits - 3, probability
+  second_zenith_deg, ..._err_deg,    the second direction of an ambiguous event
+  second_azimuth_deg, ..._err_deg
+Malformed rows are reported on stderr with their line number and skipped, with their
+event (--strict: fatal); the summary on stderr counts events read, skipped and why, and
+each status.
+
+FROM A STATION EXPORT: add a header row naming the columns (e.g. ext_timestamp, t1..t4),
+write the layout as detector,distance_m,bearing_deg,height_m[,valid_from], and run
+  cosmici direction events.tsv --delimiter tab --layout station.csv --sigma 2.5";
 
 /// Pulse fitting, shower finding and shower directions for COSMICi-style detectors.
 #[derive(Debug, Parser)]
@@ -144,7 +189,8 @@ enum Command {
     /// Detector layout and per-event arrival times in, zenith and azimuth with errors out.
     #[command(long_about = DIRECTION_HELP)]
     Direction(DirectionArgs),
-    /// Draw a stored pulse with its fit, or the sky of stored shower directions, as SVG.
+    /// Draw a stored pulse with its fit, the stored showers on the sky, or one shower's
+    /// front crossing the layout, as SVG or PNG.
     Plot(PlotArgs),
     /// Write a stored table as CSV.
     Export(ExportArgs),
@@ -191,7 +237,8 @@ struct FitArgs {
 
 #[derive(Debug, Args)]
 struct LayoutArgs {
-    /// Detector layout CSV (detector, x_m, y_m[, z_m]).
+    /// Detector layout CSV (detector, x_m, y_m[, z_m] or distance_m, bearing_deg[,
+    /// height_m]; optional valid_from).
     #[arg(long, conflicts_with = "grid")]
     layout: Option<PathBuf>,
     /// A square grid layout instead, e.g. 4x4.
@@ -202,12 +249,37 @@ struct LayoutArgs {
     spacing: f64,
 }
 
+/// How to read a station's export.
+#[derive(Debug, Args)]
+struct StationArgs {
+    /// Time value meaning "no signal" (`none`: every value is a time).
+    #[arg(long, default_value = "-999", allow_hyphen_values = true)]
+    no_signal: String,
+    /// Time value meaning "no such detector" (`none`: every value is a time).
+    #[arg(long, default_value = "-1", allow_hyphen_values = true)]
+    no_detector: String,
+    /// Per-detector timing offsets, ns, comma-separated from detector 0 (t1); subtracted
+    /// from that detector's times.
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    offsets: Vec<String>,
+    /// Event timestamp column of the one-row-per-event format [default: timestamp_ns or
+    /// ext_timestamp].
+    #[arg(long)]
+    timestamp_column: Option<String>,
+    /// Field delimiter of the input: one character, or `tab` (the layout file's is found
+    /// from its header row).
+    #[arg(long, default_value = ",")]
+    delimiter: String,
+}
+
 #[derive(Debug, Args)]
 struct ShowersArgs {
     #[command(flatten)]
     io: Io,
     #[command(flatten)]
     layout: LayoutArgs,
+    #[command(flatten)]
+    station: StationArgs,
     /// Fewest distinct detectors for a candidate.
     #[arg(long, default_value_t = 3)]
     min_detectors: usize,
@@ -228,9 +300,14 @@ struct DirectionArgs {
     io: Io,
     #[command(flatten)]
     layout: LayoutArgs,
+    #[command(flatten)]
+    station: StationArgs,
     /// Timing error of a hit without its own sigma_ns, ns.
     #[arg(long, default_value_t = 1.0)]
     sigma: f64,
+    /// Smallest chi-square probability of a `found` direction; below it, `poor_fit`.
+    #[arg(long, default_value_t = 0.001)]
+    min_probability: f64,
 }
 
 #[derive(Debug, Args)]
@@ -256,15 +333,60 @@ enum PlotKind {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
-    /// Every stored shower direction on the sky.
+    /// Every stored shower on the sky: an all-sky Hammer–Aitoff map in galactic or
+    /// equatorial (J2000) coordinates with the site's exposure band, or the local sky
+    /// (zenith at the centre, azimuth around it).
     Sky {
         /// Database to read.
         #[arg(long, default_value = "cosmici.sqlite")]
         db: PathBuf,
-        /// SVG file to write [default: stdout].
+        /// Coordinates to draw in.
+        #[arg(long, value_enum, default_value_t = Frame::Galactic)]
+        frame: Frame,
+        /// Largest zenith angle of the shaded exposure band, degrees (the default
+        /// holds 98% of a cos²θ shower flux).
+        #[arg(long, default_value_t = 75.0)]
+        max_zenith: f64,
+        /// File to write, SVG or, if it ends in .png, PNG [default: SVG on stdout].
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// One stored shower's plane front sweeping across the detector layout, the
+    /// detectors lighting up at their measured times: an animated SVG a browser plays
+    /// (or, with --at, the still frame at that time).
+    Front {
+        /// Database to read.
+        #[arg(long, default_value = "cosmici.sqlite")]
+        db: PathBuf,
+        /// The shower id.
+        #[arg(long)]
+        shower: u64,
+        /// Detector layout CSV (detector, x_m, y_m[, z_m]).
+        #[arg(long, conflicts_with = "grid")]
+        layout: Option<PathBuf>,
+        /// A square grid layout instead [default: 2x2, sensornet's for 4 detectors].
+        #[arg(long)]
+        grid: Option<String>,
+        /// Grid spacing, m.
+        #[arg(long, default_value_t = 10.0)]
+        spacing: f64,
+        /// A still frame at this many ns after the shower's first hit.
+        #[arg(long)]
+        at: Option<f64>,
+        /// File to write, SVG or, if it ends in .png, PNG [default: SVG on stdout].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Frame {
+    /// Galactic longitude and latitude (l, b).
+    Galactic,
+    /// Right ascension and declination, J2000.
+    Equatorial,
+    /// The local sky: zenith angle and azimuth.
+    Local,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -326,7 +448,14 @@ fn open_output(path: Option<&Path>) -> Result<Box<dyn Write + Send>> {
 
 fn open_input(path: Option<&Path>) -> Result<csv::Reader<Box<dyn Read + Send>>> {
     let read: Box<dyn Read + Send> = match path {
-        Some(p) => Box::new(File::open(p).with_context(|| format!("opening {}", p.display()))?),
+        Some(p) => {
+            let file = File::open(p).with_context(|| format!("opening {}", p.display()))?;
+            // A long input shows its progress on a terminal (nothing otherwise).
+            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let bar =
+                examples::progress_bar_bytes(size).with_finish(indicatif::ProgressFinish::AndClear);
+            Box::new(bar.wrap_read(file))
+        }
         None => Box::new(std::io::stdin()),
     };
     Ok(csv::ReaderBuilder::new()
@@ -730,59 +859,102 @@ impl PendingPulse {
     }
 }
 
-fn read_layout(args: &LayoutArgs) -> Result<DetectorLayout> {
+/// Opens a station file: header row, `#` comment lines skipped, the given delimiter.
+fn open_station(path: Option<&Path>, delimiter: &str) -> Result<csv::Reader<Box<dyn Read + Send>>> {
+    let delimiter = match delimiter {
+        "tab" | "\\t" => b'\t',
+        d if d.len() == 1 => d.as_bytes()[0],
+        d => bail!("--delimiter wants one character or `tab`, not {d:?}"),
+    };
+    let read: Box<dyn Read + Send> = match path {
+        Some(p) => Box::new(File::open(p).with_context(|| format!("opening {}", p.display()))?),
+        None => Box::new(std::io::stdin()),
+    };
+    Ok(csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .comment(Some(b'#'))
+        .delimiter(delimiter)
+        .from_reader(read))
+}
+
+fn line_of(record: &csv::StringRecord) -> u64 {
+    record.position().map_or(0, |p| p.line())
+}
+
+fn read_layout(args: &LayoutArgs) -> Result<LayoutHistory> {
     if let Some(grid) = &args.grid {
         let (nx, ny) = grid
             .split_once(['x', 'X'])
             .ok_or_else(|| anyhow!("--grid wants NXxNY, e.g. 4x4"))?;
-        return Ok(DetectorLayout::grid(
+        return Ok(LayoutHistory::single(DetectorLayout::grid(
             nx.trim().parse().context("--grid NX")?,
             ny.trim().parse().context("--grid NY")?,
             args.spacing,
-        )?);
+        )?));
     }
     let path = args
         .layout
         .as_deref()
         .ok_or_else(|| anyhow!("give the detector layout: --layout FILE or --grid NXxNY"))?;
-    let mut reader = open_input(Some(path))?;
-    let cols = Columns::new(&mut reader)?;
-    let (d, x, y) = (
-        cols.require("detector")?,
-        cols.require("x_m")?,
-        cols.require("y_m")?,
-    );
-    let z = cols.find("z_m");
-    let mut positions = Vec::new();
+    // The layout file's own delimiter: tab when its header row has one, else comma.
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let header_line = text.lines().find(|l| !l.starts_with('#')).unwrap_or("");
+    let delimiter = if header_line.contains('\t') {
+        b'\t'
+    } else {
+        b','
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .comment(Some(b'#'))
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    let header = reader
+        .headers()
+        .context("reading the layout's header row")?
+        .clone();
+    let mut layout = LayoutReader::new(&header.iter().collect::<Vec<_>>())
+        .with_context(|| path.display().to_string())?;
     for record in reader.records() {
         let record = record.context("reading the layout")?;
-        let line = record.position().map_or(0, |p| p.line());
-        let row = (|| -> Result<(usize, [f64; 3]), String> {
-            Ok((
-                number(field(&record, d, "detector")?, "detector")?,
-                [
-                    finite(field(&record, x, "x_m")?, "x_m")?,
-                    finite(field(&record, y, "y_m")?, "y_m")?,
-                    optional::<f64>(&record, z, "z_m")?.unwrap_or(0.0),
-                ],
-            ))
-        })()
-        .map_err(|e| anyhow!("{}: line {line}: {e}", path.display()))?;
-        if row.0 != positions.len() {
-            bail!(
-                "{}: line {line}: detector {} out of order (expected {})",
-                path.display(),
-                row.0,
-                positions.len()
-            );
-        }
-        positions.push(row.1);
+        layout
+            .push(line_of(&record), &record.iter().collect::<Vec<_>>())
+            .with_context(|| path.display().to_string())?;
     }
-    Ok(DetectorLayout::new(positions)?)
+    layout.finish().with_context(|| path.display().to_string())
+}
+
+fn station_input(args: &StationArgs) -> Result<StationInput> {
+    StationInput::from_options(
+        &args.no_signal,
+        &args.no_detector,
+        &args.offsets,
+        args.timestamp_column.clone(),
+    )
+    .map_err(|e| anyhow!(e))
+}
+
+fn hit_row(
+    id: u64,
+    detector: usize,
+    time: ExactTime,
+    amplitude: Option<f64>,
+    pulse: Option<u64>,
+) -> String {
+    format!(
+        "{id},{detector},{time},{},{}",
+        amplitude.map_or(String::new(), |a| a.to_string()),
+        pulse.map_or(String::new(), |p| p.to_string())
+    )
 }
 
 async fn showers(a: ShowersArgs) -> Result<()> {
-    let layout = read_layout(&a.layout)?;
+    let history = read_layout(&a.layout)?;
+    let input = station_input(&a.station)?;
+    let layout = history.combined();
     let config = ShowerFilterConfig {
         min_detectors: a.min_detectors,
         margin: a.margin,
@@ -790,67 +962,142 @@ async fn showers(a: ShowersArgs) -> Result<()> {
         lateness: a.lateness,
     };
     let component = ShowerFilterComponent::new(layout.clone(), config)?;
-    let mut reader = open_input(a.io.input.as_deref())?;
+    // Pauses longer than this are closed on the filter's f64 clock (see Timeline).
+    let window = a
+        .window
+        .unwrap_or(layout.extent() / SPEED_OF_LIGHT + a.margin);
+    let timeline = Arc::new(Mutex::new(Timeline::new(
+        4.0 * (window + a.lateness + a.margin) + 1000.0,
+    )));
+    let feed_line = Arc::clone(&timeline);
+    let feed_history = history.clone();
+    let mut reader = open_station(a.io.input.as_deref(), &a.station.delimiter)?;
     let mut out = open_output(a.io.output.as_deref())?;
-    write_row(&mut out, &HIT_COLUMNS.map(|c| Cell::Text(c.into())))?;
+    writeln!(out, "{}", HIT_COLUMNS.join(","))?;
     let strict = a.io.strict;
-    let n_detectors = layout.len();
+    let lateness = ExactTime::from_ns_f64(a.lateness);
     let stage = Stage::new(component, a.io.db.as_deref())?;
     let mut next_id = 0u64;
     stage
         .run(
             move |to_filter, _| {
+                let history = feed_history;
                 let mut report = Reporter { strict, skipped: 0 };
-                let cols = Columns::new(&mut reader)?;
-                let d = cols.require("detector")?;
-                let t = cols.require("time_ns")?;
-                let amp = cols.find("amplitude_v");
-                let pid = cols.find("pulse_id");
-                let mut t_max = f64::NEG_INFINITY;
-                for record in reader.records() {
-                    let record = record.context("reading the input")?;
-                    let line = record.position().map_or(0, |p| p.line());
-                    let parsed = (|| -> Result<ShowerPulse, String> {
-                        let detector: usize = number(field(&record, d, "detector")?, "detector")?;
-                        if detector >= n_detectors {
-                            return Err(format!("detector {detector} is not in the layout"));
-                        }
-                        let time = finite(field(&record, t, "time_ns")?, "time_ns")?;
-                        if time < t_max - a.lateness {
-                            return Err(format!(
-                                "time {time} ns is more than the lateness ({} ns) before an earlier pulse",
-                                a.lateness
-                            ));
-                        }
-                        Ok(ShowerPulse {
+                let header = reader.headers().context("reading the header row")?.clone();
+                let names: Vec<&str> = header.iter().collect();
+                let (mut pulses, mut ignored) = (0usize, 0usize);
+                let mut send = |detector: usize, time: ExactTime, amplitude: Option<f64>, pulse_id: Option<u64>| -> Result<()> {
+                    let t = feed_line
+                        .lock()
+                        .map_err(|_| anyhow!("timeline poisoned"))?
+                        .map(time);
+                    pulses += 1;
+                    to_filter
+                        .send_blocking(ShowerPulse {
                             detector,
-                            time,
-                            amplitude: optional::<f64>(&record, amp, "amplitude_v")?
-                                .map_or(f64::NAN, f64::abs),
-                            fit_ref: optional::<u64>(&record, pid, "pulse_id")?,
+                            time: t,
+                            amplitude: amplitude.unwrap_or(f64::NAN),
+                            fit_ref: pulse_id,
                         })
-                    })();
-                    match parsed {
-                        Ok(p) => {
-                            t_max = t_max.max(p.time);
-                            to_filter
-                                .send_blocking(p)
-                                .map_err(|_| anyhow!("the shower filter stopped"))?;
+                        .map_err(|_| anyhow!("the shower filter stopped"))
+                };
+                if names.iter().any(|n| n.trim().eq_ignore_ascii_case("t1") || n.trim().eq_ignore_ascii_case("t1_ns")) {
+                    // One row per event: each row's hits on their own stretch of the clock.
+                    let mut events = EventReader::new(&names, input)?;
+                    for record in reader.records() {
+                        let record = record.context("reading the input")?;
+                        let outcomes = events.push(line_of(&record), &record.iter().collect::<Vec<_>>());
+                        for outcome in outcomes {
+                            match outcome {
+                                Outcome::Rejected(r) => report.malformed(r.line, &r.message)?,
+                                Outcome::Event(e) => match history.place(&e) {
+                                    Err(r) => {
+                                        events.skip_event(r.kind);
+                                        report.malformed(r.line, &r.message)?;
+                                    }
+                                    Ok(version) => {
+                                        let (start, _) = e.relative();
+                                        feed_line
+                                            .lock()
+                                            .map_err(|_| anyhow!("timeline poisoned"))?
+                                            .map_apart(start);
+                                        for h in &e.hits {
+                                            let d = history
+                                                .combined_index(version, h.detector)
+                                                .unwrap_or(usize::MAX);
+                                            send(d, h.time, None, None)?;
+                                        }
+                                    }
+                                },
+                            }
                         }
-                        Err(why) => report.malformed(line, format!("{why}; row skipped"))?,
                     }
-                }
-                if report.skipped > 0 {
-                    eprintln!("{} malformed row(s) skipped", report.skipped);
+                    eprintln!("{}", events.summary());
+                } else {
+                    let cols = PulseColumns::new(&names)?;
+                    let mut t_max: Option<ExactTime> = None;
+                    for record in reader.records() {
+                        let record = record.context("reading the input")?;
+                        let line = line_of(&record);
+                        let fields: Vec<&str> = record.iter().collect();
+                        let parsed = cols.parse(&fields, &input).and_then(|p| {
+                            let Some(p) = p else { return Ok(None) };
+                            let version = history.at(Some(p.time)).ok_or_else(|| {
+                                format!("no layout is valid at {} ns", p.time)
+                            })?;
+                            let d = history.combined_index(version, p.detector).ok_or_else(|| {
+                                format!("detector {} is not in the layout", p.detector)
+                            })?;
+                            if t_max.is_some_and(|m| p.time < m - lateness) {
+                                return Err(format!(
+                                    "time {} ns is more than the lateness ({} ns) before an earlier pulse",
+                                    p.time, a.lateness
+                                ));
+                            }
+                            Ok(Some((d, p)))
+                        });
+                        match parsed {
+                            Ok(Some((d, p))) => {
+                                t_max = Some(t_max.map_or(p.time, |m| m.max(p.time)));
+                                send(d, p.time, p.amplitude, p.pulse_id)?;
+                            }
+                            Ok(None) => ignored += 1,
+                            Err(why) => report.malformed(line, format!("{why}; row skipped"))?,
+                        }
+                    }
+                    eprintln!(
+                        "{pulses} pulse(s) read; {} row(s) skipped; {ignored} sentinel or empty time(s) ignored",
+                        report.skipped
+                    );
                 }
                 Ok(())
             },
             |c: ShowerCandidate, to_store| {
-                let shower = StoredShower::from_candidate(next_id, &c);
-                next_id += 1;
-                for row in hit_rows(&shower) {
-                    write_row(&mut out, &row)?;
+                let mut line = timeline.lock().map_err(|_| anyhow!("timeline poisoned"))?;
+                let earliest = c.pulses.iter().map(|p| p.time).fold(f64::INFINITY, f64::min);
+                line.forget_before(earliest);
+                let mut hits = Vec::with_capacity(c.pulses.len());
+                for p in &c.pulses {
+                    let (_, detector) = history
+                        .split_index(p.detector)
+                        .ok_or_else(|| anyhow!("the filter returned an unknown detector"))?;
+                    let time = line.exact(p.time);
+                    let amplitude = Some(p.amplitude).filter(|a| a.is_finite());
+                    writeln!(out, "{}", hit_row(next_id, detector, time, amplitude, p.fit_ref))?;
+                    hits.push(ShowerHit {
+                        detector,
+                        time: time.as_ns_f64(),
+                        amplitude,
+                        pulse_id: p.fit_ref,
+                    });
                 }
+                drop(line);
+                let shower = StoredShower {
+                    id: next_id,
+                    hits,
+                    direction: None,
+                };
+                next_id += 1;
                 if let Some(store) = to_store {
                     store
                         .send_blocking(Record::Shower(shower))
@@ -863,120 +1110,108 @@ async fn showers(a: ShowersArgs) -> Result<()> {
 }
 
 async fn direction(a: DirectionArgs) -> Result<()> {
-    let layout = read_layout(&a.layout)?;
-    let component = AngleFinderComponent::new(layout, a.sigma)?;
-    let mut reader = open_input(a.io.input.as_deref())?;
+    let history = read_layout(&a.layout)?;
+    let input = station_input(&a.station)?;
+    let finder =
+        AngleFinder::new(history.combined(), a.sigma)?.with_min_probability(a.min_probability)?;
+    let component = AngleFinderComponent::from_finder(finder);
+    let mut reader = open_station(a.io.input.as_deref(), &a.station.delimiter)?;
     let mut out = open_output(a.io.output.as_deref())?;
-    write_row(&mut out, &SHOWER_COLUMNS.map(|c| Cell::Text(c.into())))?;
+    writeln!(out, "{}", DIRECTION_COLUMNS.join(","))?;
     let strict = a.io.strict;
     let stage = Stage::new(component, a.io.db.as_deref())?;
+    // Each event's exact start and layout version, in the order the finder answers.
+    let (starts, started) = std::sync::mpsc::channel::<(ExactTime, usize)>();
+    let feed_history = history.clone();
+    let mut counts = StatusCounts::default();
     stage
         .run(
             move |to_finder, _| {
+                let history = feed_history;
                 let mut report = Reporter { strict, skipped: 0 };
-                let cols = Columns::new(&mut reader)?;
-                let e = cols.require("shower_id")?;
-                let d = cols.require("detector")?;
-                let t = cols.require("time_ns")?;
-                let s = cols.find("sigma_ns");
-                let mut seen = HashSet::new();
-                let mut current: Option<(ArrivalTimes, bool)> = None;
-                let mut emit = |(event, spoilt): (ArrivalTimes, bool)| -> Result<()> {
-                    if spoilt {
-                        return Ok(());
+                let header = reader.headers().context("reading the header row")?.clone();
+                let mut events = EventReader::new(&header.iter().collect::<Vec<_>>(), input)?;
+                let mut handle = |events: &mut EventReader, outcomes: Vec<Outcome>| -> Result<()> {
+                    for outcome in outcomes {
+                        let e = match outcome {
+                            Outcome::Rejected(r) => {
+                                report.malformed(r.line, &r.message)?;
+                                continue;
+                            }
+                            Outcome::Event(e) => e,
+                        };
+                        let version = match history.place(&e) {
+                            Ok(version) => version,
+                            Err(r) => {
+                                events.skip_event(r.kind);
+                                report.malformed(r.line, &r.message)?;
+                                continue;
+                            }
+                        };
+                        let (start, relative) = e.relative();
+                        let hits = relative
+                            .into_iter()
+                            .map(|(d, time, sigma)| Hit {
+                                detector: history.combined_index(version, d).unwrap_or(usize::MAX),
+                                time,
+                                sigma,
+                            })
+                            .collect();
+                        starts
+                            .send((start, version))
+                            .map_err(|_| anyhow!("the writer stopped"))?;
+                        to_finder
+                            .send_blocking(ArrivalTimes { event: e.id, hits })
+                            .map_err(|_| anyhow!("the angle finder stopped"))?;
                     }
-                    to_finder
-                        .send_blocking(event)
-                        .map_err(|_| anyhow!("the angle finder stopped"))
+                    Ok(())
                 };
                 for record in reader.records() {
                     let record = record.context("reading the input")?;
-                    let line = record.position().map_or(0, |p| p.line());
-                    let row_id = record.get(e).and_then(|t| t.parse::<u64>().ok());
-                    if current.as_ref().is_some_and(|(c, _)| Some(c.event) != row_id)
-                        && let Some(done) = current.take()
-                    {
-                        emit(done)?;
-                    }
-                    let parsed = (|| -> Result<(u64, Hit), String> {
-                        let id: u64 = number(field(&record, e, "shower_id")?, "shower_id")?;
-                        let sigma = optional::<f64>(&record, s, "sigma_ns")?;
-                        if sigma.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
-                            return Err("`sigma_ns` must be positive".into());
-                        }
-                        Ok((
-                            id,
-                            Hit {
-                                detector: number(field(&record, d, "detector")?, "detector")?,
-                                time: finite(field(&record, t, "time_ns")?, "time_ns")?,
-                                sigma,
-                            },
-                        ))
-                    })();
-                    match parsed {
-                        Ok((id, hit)) => {
-                            if current.is_none() {
-                                let fresh = seen.insert(id);
-                                if !fresh {
-                                    report.malformed(
-                                        line,
-                                        format!("event {id} appeared earlier; the rows of an event must be consecutive; event skipped"),
-                                    )?;
-                                }
-                                current = Some((
-                                    ArrivalTimes {
-                                        event: id,
-                                        hits: Vec::new(),
-                                    },
-                                    !fresh,
-                                ));
-                            }
-                            if let Some((c, _)) = current.as_mut() {
-                                c.hits.push(hit);
-                            }
-                        }
-                        Err(why) => {
-                            match (row_id, current.as_mut()) {
-                                (Some(_), Some((c, spoilt))) => {
-                                    *spoilt = true;
-                                    report.malformed(line, format!("{why}; event {} skipped", c.event))?;
-                                }
-                                (Some(id), None) => {
-                                    report.malformed(line, format!("{why}; event {id} skipped"))?;
-                                    seen.insert(id);
-                                    current = Some((
-                                        ArrivalTimes {
-                                            event: id,
-                                            hits: Vec::new(),
-                                        },
-                                        true,
-                                    ));
-                                }
-                                _ => report.malformed(line, format!("{why}; row skipped"))?,
-                            }
-                        }
-                    }
+                    let outcomes =
+                        events.push(line_of(&record), &record.iter().collect::<Vec<_>>());
+                    handle(&mut events, outcomes)?;
                 }
-                if let Some(done) = current.take() {
-                    emit(done)?;
-                }
-                if report.skipped > 0 {
-                    eprintln!("{} malformed row(s) skipped", report.skipped);
-                }
+                let outcomes = events.finish();
+                handle(&mut events, outcomes)?;
+                eprintln!("{}", events.summary());
                 Ok(())
             },
             |found: FoundDirection, to_store| {
-                let shower = StoredShower::from(&found);
-                write_row(&mut out, &shower_row(&shower))?;
+                let (start, version) = started
+                    .try_recv()
+                    .map_err(|_| anyhow!("a direction without its event"))?;
+                counts.add(&found.result);
+                let row = direction_row(found.event, start, found.hits.len(), &found.result);
+                writeln!(out, "{}", row.join(","))?;
                 if let Some(store) = to_store {
+                    let hits = found
+                        .hits
+                        .iter()
+                        .map(|h| ShowerHit {
+                            detector: history
+                                .split_index(h.detector)
+                                .filter(|(v, _)| *v == version)
+                                .map_or(h.detector, |(_, d)| d),
+                            time: (start + ExactTime::from_ns_f64(h.time)).as_ns_f64(),
+                            amplitude: None,
+                            pulse_id: None,
+                        })
+                        .collect();
                     store
-                        .send_blocking(Record::Shower(shower))
+                        .send_blocking(Record::Shower(StoredShower {
+                            id: found.event,
+                            hits,
+                            direction: Some(found.result),
+                        }))
                         .map_err(|_| anyhow!("the store stopped"))?;
                 }
                 Ok(())
             },
         )
-        .await
+        .await?;
+    eprintln!("{counts}");
+    Ok(())
 }
 
 fn open_existing(db: &Path) -> Result<Store> {
@@ -998,12 +1233,79 @@ fn plot(a: PlotArgs) -> Result<()> {
             pulse_svg_from_store(&open_existing(&db)?, id, clock_period)?,
             output,
         ),
-        PlotKind::Sky { db, output } => (sky_svg_from_store(&open_existing(&db)?)?, output),
+        PlotKind::Sky {
+            db,
+            frame,
+            max_zenith,
+            output,
+        } => {
+            let store = open_existing(&db)?;
+            let svg = match frame {
+                Frame::Galactic => sky_map_svg_from_store(&store, SkyFrame::Galactic, max_zenith)?,
+                Frame::Equatorial => {
+                    sky_map_svg_from_store(&store, SkyFrame::Equatorial, max_zenith)?
+                }
+                Frame::Local => sky_svg_from_store(&store)?,
+            };
+            (svg, output)
+        }
+        PlotKind::Front {
+            db,
+            shower,
+            layout,
+            grid,
+            spacing,
+            at,
+            output,
+        } => {
+            let layout = read_layout(&LayoutArgs {
+                grid: grid.or_else(|| layout.is_none().then(|| "2x2".to_owned())),
+                layout,
+                spacing,
+            })?;
+            (front_of(&open_existing(&db)?, &layout, shower, at)?, output)
+        }
     };
+    let png = output
+        .as_deref()
+        .and_then(Path::extension)
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
     let mut out = open_output(output.as_deref())?;
-    out.write_all(svg.as_bytes())?;
+    if png {
+        out.write_all(&svg_to_png(&svg, 1.0)?)?;
+    } else {
+        out.write_all(svg.as_bytes())?;
+    }
     out.flush()?;
     Ok(())
+}
+
+/// The animation (or a frame `at` ns after the first hit) of a stored shower.
+fn front_of(store: &Store, layout: &DetectorLayout, id: u64, at: Option<f64>) -> Result<String> {
+    let hits = store.shower_hits(id)?;
+    if hits.is_empty() {
+        bail!("shower {id} is not in the database (or has no hits)");
+    }
+    let (zenith_deg, azimuth_deg, front_time_ns) = store
+        .shower_direction(id)?
+        .ok_or_else(|| anyhow!("shower {id} has no direction to animate"))?;
+    let first = hits.iter().map(|h| h.time).fold(f64::INFINITY, f64::min);
+    let utc = store
+        .sky()?
+        .into_iter()
+        .find(|p| p.id == id)
+        .and_then(|p| p.utc_ns)
+        .map(|u| format!(" at {}", components::cosmici::UtcNanos(u)))
+        .unwrap_or_default();
+    let shower = ShowerFront {
+        id,
+        title: format!("shower {id}{utc}"),
+        hits: hits.iter().map(|h| (h.detector, h.time)).collect(),
+        zenith_deg,
+        azimuth_deg,
+        front_time_ns,
+    };
+    Ok(front_svg(layout, &shower, at.map(|a| first + a))?)
 }
 
 fn export(a: ExportArgs) -> Result<()> {

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::{ColorState, Message, Registration};
-use crate::registry::error::LuminaError;
+use super::{ColorState, Message, Registration, RegistrationLimits, WireForm};
+use crate::registry::error::{LuminaError, TableError};
 use crate::registry::table::{ConnectionId, LinkState, Node, NodeTable, RegistryChange};
 
 /// How long a forwarded command waits for its reply (Lumina's 10 s).
@@ -35,7 +35,51 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// ```
 pub const SILENCE_LIMIT: Duration = Duration::from_secs(180);
 
-/// Timing of a [`Dispatcher`].
+/// How long a disconnected node is kept (its name reserved for the IP that held it)
+/// before it is forgotten, counted from the last thing heard from it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use components::registry::lumina::{DispatcherConfig, RETENTION};
+/// assert_eq!(RETENTION, Duration::from_secs(3600));
+/// assert_eq!(DispatcherConfig::default().retention, RETENTION);
+/// ```
+pub const RETENTION: Duration = Duration::from_secs(3600);
+
+/// How many forwarded commands one connection may have waiting for replies at once.
+///
+/// # Examples
+///
+/// ```
+/// use components::registry::lumina::{DispatcherConfig, MAX_PENDING};
+/// assert_eq!(DispatcherConfig::default().max_pending, MAX_PENDING);
+/// ```
+pub const MAX_PENDING: usize = 64;
+
+/// The longest line the server writes to a connection: Twisted's
+/// `LineReceiver.MAX_LENGTH`, beyond which a Lumina node closes the connection.
+///
+/// # Examples
+///
+/// ```
+/// use components::registry::lumina::{DispatcherConfig, MAX_LINE_TO_NODE};
+/// assert_eq!(MAX_LINE_TO_NODE, 16_384);
+/// assert_eq!(DispatcherConfig::default().max_line_to_node, MAX_LINE_TO_NODE);
+/// ```
+pub const MAX_LINE_TO_NODE: usize = 16_384;
+
+/// Timing and limits of a [`Dispatcher`].
+///
+/// | field | default | meaning |
+/// | --- | --- | --- |
+/// | `request_timeout` | 10 s ([`REQUEST_TIMEOUT`]) | how long a forwarded command waits for its reply |
+/// | `silence_limit` | 180 s ([`SILENCE_LIMIT`]) | silence after which [`Dispatcher::silent`] lists a connection |
+/// | `retention` | 1 h ([`RETENTION`]) | how long a disconnected node is kept before it is forgotten |
+/// | `limits` | [`RegistrationLimits::default`] | sizes of names, fields and declaration lists |
+/// | `max_pending` | 64 ([`MAX_PENDING`]) | forwarded commands one connection may await at once |
+/// | `max_line_to_node` | 16 384 ([`MAX_LINE_TO_NODE`]) | longest line written to a connection, in bytes |
 ///
 /// # Examples
 ///
@@ -51,6 +95,17 @@ pub struct DispatcherConfig {
     pub request_timeout: Duration,
     /// How long a connection may stay silent before [`Dispatcher::silent`] lists it.
     pub silence_limit: Duration,
+    /// How long a disconnected node is kept, counted from the last thing heard from it;
+    /// meanwhile only the IP that held its name may take the name again.
+    pub retention: Duration,
+    /// Size limits on registrations.
+    pub limits: RegistrationLimits,
+    /// Most forwarded commands one connection may await replies to at once; more are
+    /// refused with a failure reply.
+    pub max_pending: usize,
+    /// Longest line written to a connection, in bytes; a longer reply is replaced by a
+    /// failure reply, a longer forwarded command fails back to its caller.
+    pub max_line_to_node: usize,
 }
 
 impl Default for DispatcherConfig {
@@ -58,6 +113,10 @@ impl Default for DispatcherConfig {
         Self {
             request_timeout: REQUEST_TIMEOUT,
             silence_limit: SILENCE_LIMIT,
+            retention: RETENTION,
+            limits: RegistrationLimits::default(),
+            max_pending: MAX_PENDING,
+            max_line_to_node: MAX_LINE_TO_NODE,
         }
     }
 }
@@ -211,6 +270,12 @@ impl Pending {
 struct Peer {
     addr: SocketAddr,
     last_heard: Duration,
+    /// The wire form, fixed by the first message.
+    form: Option<WireForm>,
+    /// Forwarded commands from this connection awaiting their replies.
+    waiting: usize,
+    /// The most it may await at once.
+    limit: usize,
 }
 
 /// The built-in request names the server answers itself.
@@ -240,7 +305,12 @@ mod builtin {
 /// | `<node>/<cmd>` declared | forwarded unchanged to the node under a fresh `seq`; its reply comes back under the caller's `seq` |
 /// | anything else | failure `UnknownCommandException` if a reply was asked, else dropped as an undeclared event |
 ///
-/// Like Lumina, any connection may fire any declared event or call any declared command.
+/// Any connection may call any declared command (as in Lumina), but only the connection
+/// that registered a node may fire its events ([`LuminaError::ForeignEvent`]). A name
+/// whose node is disconnected may be taken again only from the IP that held it, until
+/// the node is forgotten after [`DispatcherConfig::retention`] (unless the table's
+/// [`Ownership`](crate::registry::Ownership) is `Open`). Each connection speaks the
+/// [`WireForm`] of its first message; [`encode`](Self::encode) writes its lines.
 /// A forwarded command fails with `TimeoutException` when [`expire`](Self::expire) runs
 /// past its deadline, and with `NoConnectionException` when the node's connection closes.
 ///
@@ -282,6 +352,8 @@ pub struct Dispatcher {
     pending: BTreeMap<(ConnectionId, i64), Pending>,
     last_seq: i64,
     last_request: u64,
+    /// When the earliest disconnected node falls due to be forgotten.
+    forget_at: Option<Duration>,
 }
 
 impl Dispatcher {
@@ -306,6 +378,7 @@ impl Dispatcher {
             pending: BTreeMap::new(),
             last_seq: 0,
             last_request: 0,
+            forget_at: None,
         }
     }
 
@@ -406,7 +479,11 @@ impl Dispatcher {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn next_deadline(&self) -> Option<Duration> {
-        self.pending.values().map(|pending| pending.deadline).min()
+        let replies = self.pending.values().map(|pending| pending.deadline).min();
+        match (replies, self.forget_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// A connection from `peer` opened at `now`; returns its sequence number.
@@ -431,6 +508,9 @@ impl Dispatcher {
             Peer {
                 addr: peer,
                 last_heard: now,
+                form: None,
+                waiting: 0,
+                limit: self.config.max_pending,
             },
         );
         conn
@@ -438,9 +518,10 @@ impl Dispatcher {
 
     /// Parses and handles one line from `conn`.
     ///
-    /// A blank line is a keepalive: it only refreshes the connection's activity. A
-    /// malformed line becomes [`Action::Dropped`] (it cannot be answered: its `seq` is
-    /// unknown).
+    /// A blank line is a keepalive: it only refreshes the connection's activity. The
+    /// first message fixes the connection's [`WireForm`]. A line that cannot be read
+    /// gets a failure reply when it carried a `seq` (or `requestid`), else it becomes
+    /// [`Action::Dropped`].
     ///
     /// # Examples
     ///
@@ -460,10 +541,22 @@ impl Dispatcher {
         if !self.heard(conn, now) {
             return vec![dropped(conn, LuminaError::UnknownConnection(conn))];
         }
-        match Message::parse_line(line) {
-            Ok(Some(message)) => self.handle(conn, message, now),
+        match WireForm::decode(line) {
+            Ok(Some((form, message))) => {
+                self.fix_form(conn, form);
+                self.handle(conn, message, now)
+            }
             Ok(None) => Vec::new(),
-            Err(reason) => vec![dropped(conn, reason)],
+            Err(unreadable) => {
+                self.fix_form(conn, unreadable.form);
+                match unreadable.reply() {
+                    Some(message) => {
+                        tracing::warn!(%conn, "unreadable message: {}", unreadable.error);
+                        vec![Action::Send { to: conn, message }]
+                    }
+                    None => vec![dropped(conn, unreadable.error)],
+                }
+            }
         }
     }
 
@@ -491,6 +584,179 @@ impl Dispatcher {
         self.handle(conn, message, now)
     }
 
+    /// Lets connection `conn` await at most `room` replies at once (and never more than
+    /// [`DispatcherConfig::max_pending`]): the room its inbox for them has, so that a
+    /// reply always finds a place.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// use components::registry::lumina::{Action, Dispatcher, DispatcherConfig, ServerIdentity};
+    /// let mut server =
+    ///     Dispatcher::new(ServerIdentity::default(), DispatcherConfig::default(), NodeTable::default());
+    /// let lamp = server.connect("127.0.0.1:50000".parse()?, Duration::ZERO);
+    /// server.receive_line(lamp, br#"{"name":"register","kw":{"node":"lamp","commands":["on"]}}"#, Duration::ZERO);
+    /// let panel = server.connect("127.0.0.1:50001".parse()?, Duration::ZERO);
+    /// server.limit_waiting(panel, 1);
+    /// server.receive_line(panel, br#"{"name":"lamp/on","seq":1}"#, Duration::ZERO);
+    /// let actions = server.receive_line(panel, br#"{"name":"lamp/on","seq":2}"#, Duration::ZERO);
+    /// assert!(matches!(&actions[..], [Action::Send { to, message }] if *to == panel && message.success == Some(false)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn limit_waiting(&mut self, conn: ConnectionId, room: usize) {
+        if let Some(peer) = self.peers.get_mut(&conn) {
+            peer.limit = room.min(self.config.max_pending);
+        }
+    }
+
+    fn fix_form(&mut self, conn: ConnectionId, form: WireForm) {
+        if let Some(peer) = self.peers.get_mut(&conn) {
+            peer.form.get_or_insert(form);
+        }
+    }
+
+    /// The wire form connection `conn` speaks (classic until its first message says).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// use components::registry::lumina::{Dispatcher, DispatcherConfig, ServerIdentity, WireForm};
+    /// let mut server =
+    ///     Dispatcher::new(ServerIdentity::default(), DispatcherConfig::default(), NodeTable::default());
+    /// let conn = server.connect("127.0.0.1:50000".parse()?, Duration::ZERO);
+    /// assert_eq!(server.form(conn), WireForm::Classic);
+    /// server.receive_line(conn, br#"{"type":"command","name":"serverid","requestid":1}"#, Duration::ZERO);
+    /// assert_eq!(server.form(conn), WireForm::Typed);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn form(&self, conn: ConnectionId) -> WireForm {
+        self.peers
+            .get(&conn)
+            .and_then(|peer| peer.form)
+            .unwrap_or_default()
+    }
+
+    /// The line to write `message` to connection `to`, in its wire form, without the
+    /// line end.
+    ///
+    /// # Errors
+    ///
+    /// [`LuminaError::LimitExceeded`] if the line would be longer than
+    /// [`DispatcherConfig::max_line_to_node`]; [`LuminaError::KeywordsUnsupported`] for a
+    /// command with keyword arguments to a connection speaking the typed form. Hand the
+    /// message and the error to [`undeliverable`](Self::undeliverable).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::NodeTable;
+    /// use components::registry::lumina::{Dispatcher, DispatcherConfig, Message, ServerIdentity};
+    /// let config = DispatcherConfig { max_line_to_node: 40, ..Default::default() };
+    /// let mut server = Dispatcher::new(ServerIdentity::default(), config, NodeTable::default());
+    /// let conn = server.connect("127.0.0.1:50000".parse()?, Duration::ZERO);
+    /// assert_eq!(server.encode(conn, &Message::new("a"))?, r#"{"name":"a","args":[],"kw":{}}"#);
+    /// assert!(server.encode(conn, &Message::new("a".repeat(40))).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn encode(&self, to: ConnectionId, message: &Message) -> Result<String, LuminaError> {
+        let form = self.form(to);
+        if form == WireForm::Typed && !message.is_reply() && !message.kw.is_empty() {
+            return Err(LuminaError::KeywordsUnsupported {
+                name: message.name.clone(),
+            });
+        }
+        let line = form.encode(message);
+        if line.len() >= self.config.max_line_to_node {
+            return Err(LuminaError::LimitExceeded {
+                what: format!(
+                    "the line for connection {to} would be {} bytes long",
+                    line.len() + 1
+                ),
+                limit: self.config.max_line_to_node,
+                setting: "max_line_to_node",
+            });
+        }
+        Ok(line)
+    }
+
+    /// `message` could not be written to connection `to` (it was too long, or the
+    /// connection is not reading); `error` says why. Nothing is lost silently:
+    ///
+    /// - a reply is replaced by a failure reply carrying `error` (same `seq`);
+    /// - a forwarded command fails back to its caller with `error`;
+    /// - anything else (a command nobody waits for) becomes [`Action::Dropped`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use components::registry::{LuminaError, NodeTable};
+    /// use components::registry::lumina::{Action, Dispatcher, DispatcherConfig, Message, ServerIdentity};
+    /// let mut server =
+    ///     Dispatcher::new(ServerIdentity::default(), DispatcherConfig::default(), NodeTable::default());
+    /// let conn = server.connect("127.0.0.1:50000".parse()?, Duration::ZERO);
+    /// let huge = Message::new("_info").with_seq(3).success_reply("x".repeat(20_000).into());
+    /// let error = server.encode(conn, &huge).unwrap_err();
+    /// let actions = server.undeliverable(conn, huge, error);
+    /// let [Action::Send { message, .. }] = &actions[..] else { panic!("{actions:?}") };
+    /// assert_eq!((message.seq, message.success), (Some(3), Some(false)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn undeliverable(
+        &mut self,
+        to: ConnectionId,
+        message: Message,
+        error: LuminaError,
+    ) -> Vec<Action> {
+        tracing::warn!(conn = %to, name = %short(&message.name), "not sent: {error}");
+        if message.is_reply() {
+            let failed = Message::new(short(&message.name)).with_seq(message.seq.unwrap_or(0));
+            let mut failed = failed.error_reply(&error);
+            failed.seq = message.seq;
+            return vec![Action::Send {
+                to,
+                message: failed,
+            }];
+        }
+        let pending = message.seq.and_then(|seq| self.pending.remove(&(to, seq)));
+        match pending {
+            Some(pending) => {
+                self.settle(&pending);
+                vec![fail(pending, &error)]
+            }
+            None => vec![dropped(to, error)],
+        }
+    }
+
+    /// A pending request is done: its caller waits for one reply fewer.
+    fn settle(&mut self, pending: &Pending) {
+        if let Origin::Remote { conn, .. } = pending.origin
+            && let Some(peer) = self.peers.get_mut(&conn)
+        {
+            peer.waiting = peer.waiting.saturating_sub(1);
+        }
+    }
+
+    /// Forgets disconnected nodes whose retention has run out at `now`.
+    fn forget(&mut self, now: Duration) -> Vec<Action> {
+        match self.forget_at {
+            Some(at) if at <= now => {}
+            _ => return Vec::new(),
+        }
+        let cutoff = now.saturating_sub(self.config.retention);
+        let forgotten = self.table.forget_disconnected(cutoff);
+        self.forget_at = self
+            .table
+            .oldest_disconnected()
+            .map(|heard| heard.saturating_add(self.config.retention));
+        forgotten.into_iter().map(Action::Changed).collect()
+    }
+
     fn heard(&mut self, conn: ConnectionId, now: Duration) -> bool {
         let Some(peer) = self.peers.get_mut(&conn) else {
             return false;
@@ -504,22 +770,33 @@ impl Dispatcher {
         if message.is_reply() {
             return vec![self.route_reply(conn, message)];
         }
-        let mut actions = Vec::new();
+        let mut actions = self.forget(now);
         let outcome = match message.name.as_str() {
             builtin::REGISTER => self.register(conn, &message, now, &mut actions),
             builtin::STATUS => self.status(conn, &message, now, &mut actions),
             builtin::SERVER_ID => Ok(Value::from(self.identity.host_id.clone())),
             builtin::INFO => Ok(self.info()),
             builtin::SERVER => Ok(self.server_info()),
-            name if self.table.find_event(name).is_some() => {
-                actions.push(Action::Event {
-                    from: conn,
-                    message: message.clone(),
-                });
-                Ok(Value::Null)
+            name if let Some(owner) = self.table.find_event(name) => {
+                let owner = self.table.get(owner).and_then(|node| node.sequence);
+                if owner == Some(conn) {
+                    actions.push(Action::Event {
+                        from: conn,
+                        message: message.clone(),
+                    });
+                    Ok(Value::Null)
+                } else {
+                    Err(LuminaError::ForeignEvent {
+                        event: name.to_owned(),
+                        owner: owner.unwrap_or(conn),
+                    })
+                }
             }
             name => match self.table.find_command(name) {
-                Some((_, target)) => return vec![self.forward(conn, target, message, now)],
+                Some((_, target)) => {
+                    actions.push(self.forward(conn, target, message, now));
+                    return actions;
+                }
                 None if message.wants_reply() => Err(LuminaError::UnknownCommand(name.to_owned())),
                 None => Err(LuminaError::UndeclaredEvent(name.to_owned())),
             },
@@ -530,10 +807,15 @@ impl Dispatcher {
                 message: message.success_reply(result),
             }),
             Ok(_) => {}
-            Err(error) if message.wants_reply() => actions.push(Action::Send {
-                to: conn,
-                message: message.error_reply(&error),
-            }),
+            Err(error) if message.wants_reply() => {
+                if is_refusal(&error) {
+                    tracing::warn!(%conn, "refused {}: {error}", short(&message.name));
+                }
+                actions.push(Action::Send {
+                    to: conn,
+                    message: message.error_reply(&error),
+                });
+            }
             Err(error) => actions.push(dropped(conn, error)),
         }
         actions
@@ -547,6 +829,7 @@ impl Dispatcher {
         actions: &mut Vec<Action>,
     ) -> Result<Value, LuminaError> {
         let registration = Registration::from_message(message)?;
+        registration.check(&self.config.limits)?;
         let peer = self.peers.get(&conn).map(|peer| peer.addr);
         let peer = peer.ok_or(LuminaError::UnknownConnection(conn))?;
         let (_, change) = self.table.register_node(conn, peer, &registration, now)?;
@@ -598,6 +881,22 @@ impl Dispatcher {
         now: Duration,
     ) -> Action {
         if let Some(seq) = message.seq {
+            match self.peers.get_mut(&from) {
+                Some(peer) if peer.waiting >= peer.limit => {
+                    let limit = peer.limit;
+                    let error = LuminaError::LimitExceeded {
+                        what: format!("connection {from} already awaits {} replies", peer.waiting),
+                        limit,
+                        setting: "max_pending",
+                    };
+                    return Action::Send {
+                        to: from,
+                        message: message.error_reply(&error),
+                    };
+                }
+                Some(peer) => peer.waiting += 1,
+                None => {}
+            }
             let forwarded = self.next_seq();
             self.pending.insert(
                 (to, forwarded),
@@ -617,6 +916,7 @@ impl Dispatcher {
         let Some(pending) = pending else {
             return dropped(conn, LuminaError::UnexpectedReply { seq: reply.seq });
         };
+        self.settle(&pending);
         reply.name = pending.name;
         match pending.origin {
             Origin::Remote { conn, seq } => {
@@ -721,15 +1021,18 @@ impl Dispatcher {
             .filter(|(_, pending)| pending.deadline <= now)
             .map(|(key, _)| *key)
             .collect();
-        due.into_iter()
-            .filter_map(|key| self.pending.remove(&key))
-            .map(|pending| {
+        let mut actions = Vec::new();
+        for key in due {
+            if let Some(pending) = self.pending.remove(&key) {
+                self.settle(&pending);
                 let error = LuminaError::Timeout {
                     name: pending.name.clone(),
                 };
-                fail(pending, &error)
-            })
-            .collect()
+                actions.push(fail(pending, &error));
+            }
+        }
+        actions.extend(self.forget(now));
+        actions
     }
 
     /// The connection `conn` closed.
@@ -766,19 +1069,32 @@ impl Dispatcher {
             .range((conn, i64::MIN)..=(conn, i64::MAX))
             .map(|(key, _)| *key)
             .collect();
-        let mut actions: Vec<Action> = awaiting
-            .into_iter()
-            .filter_map(|key| self.pending.remove(&key))
-            .filter(|pending| !pending.came_from(conn))
-            .map(|pending| {
-                let error = LuminaError::NoConnection {
-                    name: pending.name.clone(),
-                };
-                fail(pending, &error)
-            })
-            .collect();
+        let mut actions = Vec::new();
+        for key in awaiting {
+            let Some(pending) = self.pending.remove(&key) else {
+                continue;
+            };
+            if pending.came_from(conn) {
+                continue;
+            }
+            self.settle(&pending);
+            let error = LuminaError::NoConnection {
+                name: pending.name.clone(),
+            };
+            actions.push(fail(pending, &error));
+        }
         self.pending.retain(|_, pending| !pending.came_from(conn));
-        actions.extend(self.table.disconnect(conn).map(Action::Changed));
+        if let Some(change) = self.table.disconnect(conn) {
+            if let RegistryChange::Disconnected { id } = &change {
+                let heard = self.table.get(*id).map(|node| node.last_activity);
+                let due = heard.map(|heard| heard.saturating_add(self.config.retention));
+                self.forget_at = match (self.forget_at, due) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            actions.push(Action::Changed(change));
+        }
         actions
     }
 
@@ -845,6 +1161,25 @@ impl Dispatcher {
             "n_commands": connected.iter().map(|node| node.commands.len()).sum::<usize>(),
         })
     }
+}
+
+/// Refusals an operator should see: someone tried what they may not.
+fn is_refusal(error: &LuminaError) -> bool {
+    matches!(
+        error,
+        LuminaError::ForeignEvent { .. }
+            | LuminaError::LimitExceeded { .. }
+            | LuminaError::Table(
+                TableError::NameTaken { .. }
+                    | TableError::NameReserved { .. }
+                    | TableError::Full { .. }
+            )
+    )
+}
+
+/// A name cut to 64 characters, for logs and failure replies.
+fn short(name: &str) -> String {
+    name.chars().take(64).collect()
 }
 
 fn dropped(from: ConnectionId, reason: LuminaError) -> Action {

@@ -246,7 +246,7 @@ impl Message {
             .map_err(|error| LuminaError::MalformedJson(error.to_string()))
     }
 
-    /// The wire form: compact JSON followed by `\n`.
+    /// The 2017 wire form: compact ASCII JSON followed by `\n`.
     ///
     /// # Examples
     ///
@@ -262,12 +262,11 @@ impl Message {
     }
 }
 
-/// Compact JSON, without the line end.
+/// Compact ASCII JSON in the 2017 form, without the line end: non-ASCII characters are
+/// escaped as `\uXXXX`, as Python's `json.dumps` does by default.
 impl fmt::Display for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Serialising strings, numbers and string-keyed maps cannot fail.
-        let json = serde_json::to_string(self).map_err(|_| fmt::Error)?;
-        f.write_str(&json)
+        f.write_str(&super::wire::to_ascii_json(self))
     }
 }
 

@@ -38,13 +38,16 @@ mod color;
 mod dispatch;
 mod message;
 mod registration;
+mod wire;
 
 pub use color::ColorState;
 pub use dispatch::{
-    Action, Dispatcher, DispatcherConfig, REQUEST_TIMEOUT, RequestId, SILENCE_LIMIT, ServerIdentity,
+    Action, Dispatcher, DispatcherConfig, MAX_LINE_TO_NODE, MAX_PENDING, REQUEST_TIMEOUT,
+    RETENTION, RequestId, SILENCE_LIMIT, ServerIdentity,
 };
 pub use message::Message;
-pub use registration::Registration;
+pub use registration::{Registration, RegistrationLimits};
+pub use wire::{Unreadable, WireForm};
 
 /// The Lumina server's usual TCP port.
 ///

@@ -121,6 +121,117 @@ impl Registration {
     }
 }
 
+/// Size limits on what a node may declare at `register`, so a node cannot make the
+/// registry (and every `_info` reply) grow without bound.
+///
+/// | field | default | limits |
+/// | --- | --- | --- |
+/// | `max_name` | 128 | bytes in the node's name and in each event or command name |
+/// | `max_field` | 256 | bytes in `nodeid`, `hostname`, `hostid` and `module` |
+/// | `max_declared` | 64 | events, and commands, one node may declare |
+///
+/// # Examples
+///
+/// ```
+/// use components::registry::LuminaError;
+/// use components::registry::lumina::{Message, Registration, RegistrationLimits};
+/// use serde_json::json;
+///
+/// let kw = json!({"node": "lamp", "hostname": "h".repeat(300)});
+/// let message = Message::new("register").with_kw(kw.as_object().cloned().unwrap_or_default());
+/// let registration = Registration::from_message(&message)?;
+/// let error = registration.check(&RegistrationLimits::default()).unwrap_err();
+/// assert_eq!(
+///     error.to_string(),
+///     "`hostname` is 300 bytes long; the limit is 256 (`max_field`)"
+/// );
+/// # Ok::<(), LuminaError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistrationLimits {
+    /// Most bytes in a node, event or command name.
+    pub max_name: usize,
+    /// Most bytes in `nodeid`, `hostname`, `hostid` or `module`.
+    pub max_field: usize,
+    /// Most events, and most commands, one node may declare.
+    pub max_declared: usize,
+}
+
+impl Default for RegistrationLimits {
+    fn default() -> Self {
+        Self {
+            max_name: 128,
+            max_field: 256,
+            max_declared: 64,
+        }
+    }
+}
+
+impl Registration {
+    /// Checks the registration against `limits`.
+    ///
+    /// # Errors
+    ///
+    /// [`LuminaError::LimitExceeded`] naming the first field over its limit and the
+    /// setting that holds the limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::registry::lumina::{Registration, RegistrationLimits};
+    /// let registration = Registration { node: "lamp".into(), ..Registration::default() };
+    /// assert!(registration.check(&RegistrationLimits::default()).is_ok());
+    /// let tight = RegistrationLimits { max_name: 3, ..RegistrationLimits::default() };
+    /// assert!(registration.check(&tight).is_err());
+    /// ```
+    pub fn check(&self, limits: &RegistrationLimits) -> Result<(), LuminaError> {
+        let too_long = |what: &str, text: &str, limit: usize, setting: &'static str| {
+            (text.len() > limit).then(|| LuminaError::LimitExceeded {
+                what: format!("{what} is {} bytes long", text.len()),
+                limit,
+                setting,
+            })
+        };
+        if let Some(error) = too_long("`node`", &self.node, limits.max_name, "max_name") {
+            return Err(error);
+        }
+        let fields = [
+            ("`nodeid`", &self.node_id),
+            ("`hostname`", &self.hostname),
+            ("`hostid`", &self.host_id),
+            ("`module`", &self.module),
+        ];
+        for (what, value) in fields {
+            if let Some(error) = value
+                .as_deref()
+                .and_then(|text| too_long(what, text, limits.max_field, "max_field"))
+            {
+                return Err(error);
+            }
+        }
+        for (what, names) in [("`events`", &self.events), ("`commands`", &self.commands)] {
+            if names.len() > limits.max_declared {
+                return Err(LuminaError::LimitExceeded {
+                    what: format!("{what} lists {} names", names.len()),
+                    limit: limits.max_declared,
+                    setting: "max_declared",
+                });
+            }
+            if let Some(error) = names.iter().find_map(|name| {
+                too_long(
+                    &format!("a name in {what}"),
+                    name,
+                    limits.max_name,
+                    "max_name",
+                )
+            }) {
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+}
+
 fn invalid(reason: impl Into<String>) -> LuminaError {
     LuminaError::InvalidRegistration(reason.into())
 }

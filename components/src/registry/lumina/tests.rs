@@ -593,3 +593,67 @@ fn table_errors_name_the_holder() {
         }]
     );
 }
+
+#[test]
+fn the_table_cap_refuses_more_nodes_naming_the_limit() {
+    let identity = ServerIdentity::default();
+    let mut server = Dispatcher::new(
+        identity,
+        DispatcherConfig::default(),
+        NodeTable::default().max_nodes(1),
+    );
+    node(&mut server, "lamp", &[], &[]);
+    let other = server.connect(peer(2), T0);
+    let reply = sent_to(
+        &line(
+            &mut server,
+            other,
+            json!({"name": "register", "seq": 1, "kw": {"node": "door"}}),
+            T0,
+        ),
+        other,
+    );
+    assert_eq!(failure_name(&reply), Some("NodeConfigException"));
+    assert!(
+        reply.result[1]
+            .as_str()
+            .is_some_and(|why| why.contains("`max_nodes`")),
+        "{reply:?}"
+    );
+    assert_eq!(server.table().len(), 1);
+}
+
+#[test]
+fn events_from_another_connection_are_refused_and_change_nothing() {
+    let mut server = server();
+    let sensor = node(&mut server, "sensor", &["motion"], &[]);
+    let stranger = server.connect(peer(2), T0);
+    let actions = line(&mut server, stranger, json!({"name": "sensor/motion"}), T0);
+    assert_eq!(
+        actions,
+        vec![Action::Dropped {
+            from: stranger,
+            reason: LuminaError::ForeignEvent {
+                event: "sensor/motion".into(),
+                owner: sensor
+            }
+        }]
+    );
+}
+
+#[test]
+fn forgotten_nodes_free_their_names_after_the_retention() {
+    let mut server = server();
+    let lamp = node(&mut server, "lamp", &[], &[]);
+    server.receive_line(lamp, b"\n", secs(10));
+    server.disconnect(lamp);
+    assert_eq!(server.next_deadline(), Some(secs(10 + 3600)));
+    assert_eq!(server.expire(secs(10 + 3599)), vec![]);
+    let actions = server.expire(secs(10 + 3600));
+    assert!(
+        matches!(&actions[..], [Action::Changed(RegistryChange::Forgotten { name: Some(name), .. })] if name == "lamp"),
+        "{actions:?}"
+    );
+    assert!(server.table().is_empty());
+    assert_eq!(server.next_deadline(), None);
+}

@@ -42,7 +42,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::error::{DeltasError, UartError};
-use super::uart::{Fields, parse_uint};
+use super::fields::{Fields, parse_uint};
 
 /// Direction of a threshold crossing.
 ///

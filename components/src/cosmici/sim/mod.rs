@@ -44,12 +44,16 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+pub mod replay;
+#[cfg(feature = "store")]
+pub mod truth_check;
+
 use super::bridge::BridgeDirectory;
 use super::lines::{LinkKind, utc_now};
-use super::nmea;
-use super::pulse::{ConPulse, Crossing, Deltas, Edge};
 use super::reconstruct::DetectorMap;
-use super::timechain::UtcNanos;
+use super::wire::nmea;
+use super::wire::pulse::{ConPulse, Crossing, Deltas, Edge};
+use super::wire::utc::UtcNanos;
 use crate::physics::layout::DetectorLayout;
 use crate::physics::model::BiExpPulse;
 use crate::physics::simulate::{
@@ -640,8 +644,8 @@ async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
     Err(last.unwrap_or_else(|| std::io::Error::other("no connection attempt made")))
 }
 
-async fn bridge_addr(config: &DetectorSimConfig, node: u32, link: LinkKind) -> SocketAddr {
-    match &config.bridges {
+async fn bridge_addr(bridges: &BridgePorts, node: u32, link: LinkKind) -> SocketAddr {
+    match bridges {
         BridgePorts::Bases { host, auxio, uart } => {
             let base = if link == LinkKind::Auxio {
                 *auxio
@@ -654,9 +658,27 @@ async fn bridge_addr(config: &DetectorSimConfig, node: u32, link: LinkKind) -> S
     }
 }
 
+/// Where a node connects: the server's MAIN address, its bridges, and how often it
+/// sends a heartbeat.
+pub(crate) struct NodeLinks<'a> {
+    pub(crate) main: SocketAddr,
+    pub(crate) bridges: &'a BridgePorts,
+    pub(crate) heartbeat: Duration,
+}
+
+impl DetectorSimConfig {
+    fn links(&self) -> NodeLinks<'_> {
+        NodeLinks {
+            main: self.main,
+            bridges: &self.bridges,
+            heartbeat: self.heartbeat,
+        }
+    }
+}
+
 /// Connects a node's three links; the MAIN and AUXIO answers are read and dropped.
-async fn connect_node(
-    config: &DetectorSimConfig,
+pub(crate) async fn connect_node(
+    config: &NodeLinks<'_>,
     node: u32,
     tasks: &mut JoinSet<()>,
     kind: &str,
@@ -691,7 +713,7 @@ async fn connect_node(
             }
         }
     });
-    let mut auxio = connect(bridge_addr(config, node, LinkKind::Auxio).await).await?;
+    let mut auxio = connect(bridge_addr(config.bridges, node, LinkKind::Auxio).await).await?;
     auxio
         .write_all(format!("{kind} Wi-Fi script console, node {node}.\r\n").as_bytes())
         .await?;
@@ -699,7 +721,7 @@ async fn connect_node(
         let (mut rx, _tx) = auxio.into_split();
         let _ = tokio::io::copy(&mut rx, &mut tokio::io::sink()).await;
     });
-    connect(bridge_addr(config, node, LinkKind::Uart).await).await
+    connect(bridge_addr(config.bridges, node, LinkKind::Uart).await).await
 }
 
 fn framed(body: &str) -> String {
@@ -727,7 +749,7 @@ async fn ctu_node(
     started: watch::Sender<Option<RunStart>>,
 ) -> std::io::Result<()> {
     let mut tasks = JoinSet::new();
-    let uart = connect_node(config, 0, &mut tasks, "CTU").await?;
+    let uart = connect_node(&config.links(), 0, &mut tasks, "CTU").await?;
     let (rx, mut tx) = uart.into_split();
     tx.write_all(framed("HOST_STARTING,CTU_GPS,1.0").as_bytes())
         .await?;
@@ -778,7 +800,7 @@ async fn fedm_node(
     mut lines: mpsc::Receiver<String>,
 ) -> std::io::Result<()> {
     let mut tasks = JoinSet::new();
-    let uart = connect_node(config, node, &mut tasks, "FEDM").await?;
+    let uart = connect_node(&config.links(), node, &mut tasks, "FEDM").await?;
     let (rx, mut tx) = uart.into_split();
     tasks.spawn(async move {
         let mut rx = rx;

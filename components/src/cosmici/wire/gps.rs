@@ -31,7 +31,7 @@
 use std::fmt;
 
 use super::error::GpsError;
-use super::timechain::UtcNanos;
+use super::utc::UtcNanos;
 
 /// A GPS sentence: its first field (the sentence id) and the fields after it.
 ///

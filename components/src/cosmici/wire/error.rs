@@ -97,7 +97,7 @@ pub enum MainError {
 /// # Examples
 ///
 /// ```
-/// use components::cosmici::nmea::unframe;
+/// use components::cosmici::wire::nmea::unframe;
 ///
 /// let err = unframe("$PPSCNTR,1,2*00").unwrap_err();
 /// assert!(err.is_bad_checksum());
@@ -132,7 +132,7 @@ impl NmeaError {
     /// # Examples
     ///
     /// ```
-    /// use components::cosmici::nmea::unframe;
+    /// use components::cosmici::wire::nmea::unframe;
     ///
     /// assert!(unframe("$HOST_READY*00").unwrap_err().is_bad_checksum());
     /// assert!(!unframe("$HOST_READY").unwrap_err().is_bad_checksum());

@@ -13,7 +13,7 @@
 //! # Examples
 //!
 //! ```
-//! use components::cosmici::nmea::{frame, unframe};
+//! use components::cosmici::wire::nmea::{frame, unframe};
 //!
 //! let line = frame("HOST_READY");
 //! assert_eq!(line, "$HOST_READY*14");
@@ -28,7 +28,7 @@ pub use super::error::NmeaError;
 /// # Examples
 ///
 /// ```
-/// use components::cosmici::nmea::checksum;
+/// use components::cosmici::wire::nmea::checksum;
 ///
 /// assert_eq!(checksum("AB"), b'A' ^ b'B');
 /// assert_eq!(checksum(""), 0);
@@ -45,7 +45,7 @@ pub fn checksum(body: &str) -> u8 {
 /// # Examples
 ///
 /// ```
-/// use components::cosmici::nmea::frame;
+/// use components::cosmici::wire::nmea::frame;
 ///
 /// assert_eq!(frame("PPSCNTR,1,2"), "$PPSCNTR,1,2*5B");
 /// ```
@@ -58,7 +58,7 @@ pub fn frame(body: &str) -> String {
 /// # Examples
 ///
 /// ```
-/// use components::cosmici::nmea::is_framed;
+/// use components::cosmici::wire::nmea::is_framed;
 ///
 /// assert!(is_framed("$GPRMC,...*00"));
 /// assert!(!is_framed("HOST_READY"));
@@ -80,7 +80,7 @@ pub fn is_framed(line: &str) -> bool {
 /// # Examples
 ///
 /// ```
-/// use components::cosmici::nmea::{unframe, NmeaError};
+/// use components::cosmici::wire::nmea::{unframe, NmeaError};
 ///
 /// assert_eq!(unframe("$PPSCNTR,1,2*5b\r\n"), Ok("PPSCNTR,1,2"));
 /// assert_eq!(
