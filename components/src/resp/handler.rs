@@ -9,7 +9,6 @@ use std::time::Duration;
 use axon::{BoxError, Component, Context, LinkError, Outbox, Setup};
 use bytes::{Bytes, BytesMut};
 use chassis::tcp::{BindError, ConnectionInfo, ServerConfig, ServerCore};
-use tokio::sync::oneshot;
 use tokio_util::codec::Decoder;
 
 use super::command::Command;
@@ -181,8 +180,8 @@ impl RespStats {
 ///
 /// In `setup` it looks the store up by service name and links its `store` outbox to
 /// it; if there is no store, the outbox stays unlinked and the store's commands are
-/// answered `store unavailable`. Each request carries a [`oneshot`] sender for the
-/// replies, so the handler holds no store state.
+/// answered `store unavailable`. Each batch is one [`ask`](axon::Outbox::ask), whose
+/// reply path travels with the request, so the handler holds no store state.
 ///
 /// | box | direction | type | for |
 /// | --- | --- | --- | --- |
@@ -228,21 +227,20 @@ impl RespHandler {
         })
     }
 
-    /// Ask the store to run `commands`; `None` if it has ended or did not answer in time.
+    /// Ask the store to run `commands`; `None` if it is not there, has ended, or did
+    /// not answer in time.
     async fn ask(
         &self,
         store: &mut Outbox<StoreRequest>,
         commands: Vec<Command>,
     ) -> Option<Vec<Reply>> {
-        let (reply, replies) = oneshot::channel();
-        let exchange = async {
-            store.send(StoreRequest { commands, reply }).await.ok()?;
-            replies.await.ok()
-        };
-        tokio::time::timeout(self.options.store_timeout, exchange)
-            .await
-            .ok()
-            .flatten()
+        match store.ask(commands, self.options.store_timeout).await {
+            Ok(replies) => Some(replies),
+            Err(e) => {
+                tracing::debug!("kvstore: store unavailable: {e}");
+                None
+            }
+        }
     }
 }
 

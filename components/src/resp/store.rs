@@ -4,9 +4,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use axon::{BoxError, Component, Context, LinkError, Setup};
+use axon::{BoxError, Component, Context, LinkError, Request, Setup};
 use bytes::Bytes;
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::command::{Command, ExpireCondition, SetCondition, parse_integer};
@@ -26,29 +25,26 @@ pub const STORE_SERVICE: &str = "kvstore";
 /// Capacity of the store's `inbox`: every connection's handler feeds it.
 const INBOX_CAPACITY: usize = 1024;
 
-/// The commands of one batch (what a connection had decoded at once, in order) and
-/// where their replies go, one per command in the same order.
+/// A request to the store, asked with [`Outbox::ask`](axon::Outbox::ask): the commands
+/// of one batch (what a connection had decoded at once, run in order with nothing in
+/// between), answered with one reply per command in the same order.
 ///
 /// # Examples
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
 /// use axon::testing::Harness;
 /// use components::resp::{Command, KeyValueStore, Reply, StoreRequest};
 ///
 /// let mut h = Harness::new(KeyValueStore::new());
-/// let (reply, replies) = tokio::sync::oneshot::channel();
-/// h.send(StoreRequest { commands: vec![Command::Get("k".into()), Command::DbSize], reply }).await;
-/// assert_eq!(replies.await?, vec![Reply::Nil, Reply::Integer(0)]);
+/// let mut store = h.inbox_sender::<StoreRequest>("inbox")?;
+/// let commands = vec![Command::Get("k".into()), Command::DbSize];
+/// let replies = store.ask(commands, Duration::from_secs(5)).await?;
+/// assert_eq!(replies, vec![Reply::Nil, Reply::Integer(0)]);
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
-pub struct StoreRequest {
-    /// The commands, run one after another with nothing in between.
-    pub commands: Vec<Command>,
-    /// Where the replies go.
-    pub reply: oneshot::Sender<Vec<Reply>>,
-}
+pub type StoreRequest = Request<Vec<Command>, Vec<Reply>>;
 
 /// One stored string and when it expires.
 #[derive(Debug, Clone)]
@@ -339,14 +335,16 @@ impl Keyspace {
 /// # What it does
 ///
 /// Handlers find it by name in the runtime's service registry (register its `inbox`
-/// under [`STORE_SERVICE`]) and link an outbox to it. Each request's commands run in
-/// order and their replies go back on the request's oneshot. Keys whose time to live
+/// under [`STORE_SERVICE`]) and link an outbox to it, then [`ask`](axon::Outbox::ask).
+/// Each request's commands run in order and their replies are its answer; a request
+/// whose asker has stopped waiting (timed out, or its connection closed) is skipped,
+/// since the client has already been told it failed. Keys whose time to live
 /// runs out are removed when it does (the store wakes for the soonest), not only when
 /// next touched, so expired keys hold no memory. Time is tokio's clock.
 ///
 /// `DEBUG CRASH` panics the store. The runtime catches the panic and the store ends;
-/// the pending oneshots drop, so waiting handlers see the store as gone. All its data
-/// is lost with it.
+/// its queued requests are dropped with its inbox, so every waiting asker gets
+/// [`AskError::NoReply`](axon::AskError::NoReply) at once. All its data is lost with it.
 ///
 /// # Examples
 ///
@@ -361,12 +359,11 @@ impl Keyspace {
 /// let _store = store.start();
 ///
 /// let mut main = rt.external("main");
-/// let (to_store, mut ask) = main.add_outbox::<StoreRequest>("store")?;
+/// let (to_store, mut store) = main.add_outbox::<StoreRequest>("store")?;
 /// rt.link(to_store, rt.service::<StoreRequest>(STORE_SERVICE)?)?;
-/// let (reply, replies) = tokio::sync::oneshot::channel();
 /// let commands = vec![Command::IncrBy { key: "n".into(), by: 1 }];
-/// ask.send(StoreRequest { commands, reply }).await?;
-/// assert_eq!(replies.await?, vec![Reply::Integer(1)]);
+/// let replies = store.ask(commands, std::time::Duration::from_secs(5)).await?;
+/// assert_eq!(replies, vec![Reply::Integer(1)]);
 /// # Ok(()) }
 /// ```
 ///
@@ -417,16 +414,20 @@ impl Component for KeyValueStore {
             };
             tokio::select! {
                 request = ctx.recv() => {
-                    let Some(StoreRequest { commands, reply }) = request else {
+                    let Some(request) = request else {
                         return Ok(());
                     };
+                    if request.is_abandoned() {
+                        continue;
+                    }
+                    let (commands, replier) = request.into_parts();
                     let now = Instant::now();
                     let replies = commands
                         .into_iter()
                         .map(|c| self.keyspace.execute(c, now))
                         .collect();
-                    // The asker may have gone (its connection closed); nothing to answer.
-                    let _ = reply.send(replies);
+                    // The asker may have gone since (its connection closed); nothing to answer.
+                    let _ = replier.reply(replies);
                 }
                 () = expiry => {
                     self.keyspace.remove_expired(Instant::now());
@@ -450,19 +451,31 @@ mod tests {
         .expect("a valid command")
     }
 
-    /// Run `lines` in one request and return the replies.
-    async fn run(h: &mut Harness<StoreRequest, ()>, lines: &[&str]) -> Vec<Reply> {
-        let (reply, replies) = oneshot::channel();
-        h.send(StoreRequest {
-            commands: lines.iter().map(|l| cmd(l)).collect(),
-            reply,
-        })
-        .await;
-        replies.await.expect("the store answers")
+    /// A started store and a way to ask it.
+    struct Client {
+        _store: Harness<StoreRequest, ()>,
+        ask: axon::Outbox<StoreRequest>,
     }
 
-    async fn one(h: &mut Harness<StoreRequest, ()>, line: &str) -> Reply {
-        run(h, &[line]).await.remove(0)
+    fn client(store: KeyValueStore) -> Client {
+        let mut h = Harness::new(store);
+        let ask = h
+            .inbox_sender::<StoreRequest>("inbox")
+            .expect("the store's inbox");
+        Client { _store: h, ask }
+    }
+
+    /// Run `lines` in one request and return the replies.
+    async fn run(c: &mut Client, lines: &[&str]) -> Vec<Reply> {
+        let commands = lines.iter().map(|l| cmd(l)).collect();
+        c.ask
+            .ask(commands, Duration::from_secs(5))
+            .await
+            .expect("the store answers")
+    }
+
+    async fn one(c: &mut Client, line: &str) -> Reply {
+        run(c, &[line]).await.remove(0)
     }
 
     fn bulk(s: &str) -> Reply {
@@ -471,7 +484,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn set_ex_expires_on_tokios_clock() {
-        let mut h = Harness::new(KeyValueStore::new());
+        let mut h = client(KeyValueStore::new());
         assert_eq!(one(&mut h, "SET k v EX 2").await, Reply::OK);
         assert_eq!(one(&mut h, "TTL k").await, Reply::Integer(2));
         tokio::time::advance(Duration::from_millis(1400)).await;
@@ -489,7 +502,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn set_px_expires_to_the_millisecond() {
-        let mut h = Harness::new(KeyValueStore::new());
+        let mut h = client(KeyValueStore::new());
         assert_eq!(one(&mut h, "SET k v PX 250").await, Reply::OK);
         tokio::time::advance(Duration::from_millis(249)).await;
         assert_eq!(one(&mut h, "EXISTS k").await, Reply::Integer(1));
@@ -499,7 +512,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn set_without_expiry_clears_the_old_one_and_incr_keeps_it() {
-        let mut h = Harness::new(KeyValueStore::new());
+        let mut h = client(KeyValueStore::new());
         run(&mut h, &["SET n 1 EX 10", "INCR n"]).await;
         assert_eq!(one(&mut h, "TTL n").await, Reply::Integer(10));
         assert_eq!(one(&mut h, "SET n 5").await, Reply::OK);
@@ -510,7 +523,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn expire_sets_replaces_and_deletes() {
-        let mut h = Harness::new(KeyValueStore::new());
+        let mut h = client(KeyValueStore::new());
         assert_eq!(one(&mut h, "EXPIRE missing 10").await, Reply::Integer(0));
         one(&mut h, "SET k v").await;
         assert_eq!(one(&mut h, "TTL k").await, Reply::Integer(-1));
@@ -583,7 +596,7 @@ mod tests {
 
     #[tokio::test]
     async fn string_commands_answer_as_redis() {
-        let mut h = Harness::new(KeyValueStore::new());
+        let mut h = client(KeyValueStore::new());
         let replies = run(
             &mut h,
             &[
