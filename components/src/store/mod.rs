@@ -631,8 +631,9 @@ pub fn shower_row(shower: &StoredShower) -> Vec<Cell> {
             row.resize(SHOWER_COLUMNS.len(), Cell::Null);
         }
         Some(Ok(d)) => {
-            let kind = if d.unphysical { "unphysical" } else { "found" };
-            row.push(Cell::Text(kind.into()));
+            // The finder's own status: `found`, `ambiguous`, `unphysical`, `poor_fit`,
+            // `not_converged` (a poor fit is never stored as found).
+            row.push(Cell::Text(d.status.as_str().into()));
             row.push(Cell::Null);
             row.push(Cell::real(d.zenith.value.to_degrees()));
             row.push(Cell::real(d.zenith.error.to_degrees()));
@@ -1506,7 +1507,7 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT id, zenith_deg, zenith_err_deg, azimuth_deg, direction, utc_ns,
                     ra_deg, dec_deg, l_deg, b_deg FROM showers
-             WHERE direction IN ('found', 'unphysical') ORDER BY id",
+             WHERE zenith_deg IS NOT NULL ORDER BY id",
         )?;
         let pair = |a: Option<f64>, b: Option<f64>| a.zip(b);
         let points = stmt

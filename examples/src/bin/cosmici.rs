@@ -1258,12 +1258,19 @@ fn plot(a: PlotArgs) -> Result<()> {
             at,
             output,
         } => {
-            let layout = read_layout(&LayoutArgs {
+            let history = read_layout(&LayoutArgs {
                 grid: grid.or_else(|| layout.is_none().then(|| "2x2".to_owned())),
                 layout,
                 spacing,
             })?;
-            (front_of(&open_existing(&db)?, &layout, shower, at)?, output)
+            // A layout file with a history: the latest version is drawn.
+            let Some(latest) = history.versions().last() else {
+                bail!("the layout has no detectors");
+            };
+            (
+                front_of(&open_existing(&db)?, &latest.layout, shower, at)?,
+                output,
+            )
         }
     };
     let png = output
