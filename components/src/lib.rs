@@ -4,6 +4,8 @@
 //!   general-purpose components.
 //! - [`registry`]: the node table, the SmartGet datahub protocol and the Lumina node
 //!   protocol.
+//! - [`resp`]: a Redis-compatible (RESP2) key-value service: codec, commands, store
+//!   component and connection handler.
 //! - [`cosmici`]: the COSMICi sensor-network line formats (MAIN commands, NMEA, UART
 //!   lines, CON_PULSE deltas), the time chain and the node model.
 //! - `physics` (feature `physics`): the bi-exponential pulse model, the pulse fitter,
@@ -22,6 +24,7 @@ pub mod physics;
 #[cfg(feature = "plots")]
 pub mod plots;
 pub mod registry;
+pub mod resp;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod transform;
