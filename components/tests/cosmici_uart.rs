@@ -227,34 +227,34 @@ async fn time_chain_recovers_absolute_times_from_synthetic_pps() {
 
 #[tokio::test]
 async fn run_starts_only_when_ctu_fedm_and_gps_are_ready() {
-    use axon::{GraphEvent, Policy, Runtime};
+    use axon::{Policy, Runtime};
     use bytes::Bytes;
     use chassis::backplane::{Backplane, Subscription, subscriptions_service};
     use components::cosmici::bridge::backplane_name;
 
     // The CTU's UART down Backplane, as its bridge makes it, with the test listening.
     let rt = Runtime::new();
-    let mut events = rt.subscribe();
     let down = backplane_name(0, LinkKind::Uart, "down");
     let _board = rt.spawn(Backplane::<Bytes>::new(down.clone())).unwrap();
     let mut ext = rt.external("ctu");
     let (to_ctu, mut ctu) = ext.add_inbox::<Bytes>("uart", 8).unwrap();
-    let (req, mut requests) = ext.add_outbox::<Subscription<Bytes>>("join").unwrap();
+    let (req, mut requests) = ext
+        .add_outbox::<axon::Request<Subscription<Bytes>, ()>>("join")
+        .unwrap();
     rt.link(req, rt.service(&subscriptions_service(&down)).unwrap())
         .unwrap();
+    // Joined once the Backplane answers.
     requests
-        .send(Subscription::Join {
-            subscriber: ext.id(),
-            deliver_to: to_ctu,
-            policy: Policy::Block,
-        })
+        .ask(
+            Subscription::Join {
+                subscriber: ext.id(),
+                deliver_to: to_ctu,
+                policy: Policy::Block,
+            },
+            LIMIT,
+        )
         .await
         .unwrap();
-    timeout(LIMIT, async {
-        while !matches!(events.recv().await.unwrap(), GraphEvent::Linked { to, .. } if to.ends_with(".uart")) {}
-    })
-    .await
-    .unwrap();
 
     let mut h = Harness::with_runtime(rt.clone(), RunManager::new(0));
     let mut notices = h

@@ -24,6 +24,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axon::Request;
 use axon::{
     BoxError, Component, ComponentId, Context, Control, Exit, LinkError, Policy, Runtime, Setup,
 };
@@ -51,13 +52,16 @@ struct Args {
     max_connections: usize,
 }
 
+/// How long a session waits for the room to take its listener before passing lines on.
+const JOIN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Prefixes each line with who said it, after making sure the session's listener has
 /// joined the room, so that the client hears its own first line.
 ///
 /// The session's [`SubscribeTo`] asks to join when it starts, which may be after the
-/// first line is published. So before passing anything on, this sends the same join
-/// request for it (the Backplane ignores the second): the Backplane reads join requests
-/// before publications, so the listener is in the room before the first line arrives.
+/// first line is published. So before passing anything on, this asks the same join for
+/// it (the Backplane ignores the second) and waits for the Backplane's answer: the
+/// listener is in the room before the first line is published.
 struct Announce {
     who: SocketAddr,
     listener: ComponentId,
@@ -70,13 +74,14 @@ impl Component for Announce {
     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
         let joins = s
             .runtime()
-            .service::<Subscription<String>>(&subscriptions_service(ROOM))?;
-        let out = s.outbox::<Subscription<String>>("_join", "the listener's join request")?;
+            .service::<Request<Subscription<String>, ()>>(&subscriptions_service(ROOM))?;
+        let out =
+            s.outbox::<Request<Subscription<String>, ()>>("_join", "the listener's join request")?;
         s.link(out, joins)
     }
 
     async fn run(self, mut ctx: Context<String, String>) -> Result<(), BoxError> {
-        let mut join = ctx.outbox_named::<Subscription<String>>("_join")?;
+        let mut join = ctx.outbox_named::<Request<Subscription<String>, ()>>("_join")?;
         let deliver_to = ctx.runtime().box_ref::<String>(self.listener, "outbox")?;
         let request = Subscription::Join {
             subscriber: self.listener,
@@ -84,7 +89,7 @@ impl Component for Announce {
             policy: Policy::DropOldest,
         };
         // No room (it has ended): the lines go nowhere either way.
-        let _ = join.send(request).await;
+        let _ = join.ask(request, JOIN_WAIT).await;
         while let Some(line) = ctx.recv().await {
             ctx.send(format!("{}: {line}", self.who)).await?;
         }

@@ -39,7 +39,7 @@ use components::physics::simulate::ShowerSimConfig;
 
 /// Simulated COSMICi detectors for a sensornet server.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// The server's MAIN (COSMO) address.
     #[arg(long, default_value = "127.0.0.1:26766")]

@@ -34,7 +34,7 @@ use components::physics::sky::Site;
 
 /// The COSMICi sensor-network server, optionally with simulated detectors.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Args {
     /// MAIN (COSMO) address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:26766")]

@@ -34,6 +34,9 @@ fn every_program_help_describes_that_program() {
         ("node_client", "A Lumina node for trying a node server"),
         ("lines", "Number, upper-case and count the lines"),
         ("loadclient", "Load an echo server"),
+        ("kvstore", "A Redis-compatible key-value server"),
+        ("sensornet", "The COSMICi sensor-network server"),
+        ("detector_sim", "Simulated COSMICi detectors"),
     ];
     for (name, about) in programs {
         let output = Command::new(program(name))

@@ -172,7 +172,7 @@ write the layout as detector,distance_m,bearing_deg,height_m[,valid_from], and r
 
 /// Pulse fitting, shower finding and shower directions for COSMICi-style detectors.
 #[derive(Debug, Parser)]
-#[command(name = "cosmici", version, about, long_about = None)]
+#[command(name = "cosmici", version, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
