@@ -42,7 +42,9 @@ use serde::{Deserialize, Serialize};
 
 use super::error::ModelError;
 
-/// Which edge of a pulse crosses a level.
+/// Which side of the peak a threshold crossing is on: the same type as the wire
+/// format's [`cosmici::Edge`](crate::cosmici::Edge), so crossings read from a node
+/// and crossings of a model pulse need no conversion.
 ///
 /// # Examples
 ///
@@ -55,13 +57,7 @@ use super::error::ModelError;
 /// assert!(rise < pulse.peak_time() && pulse.peak_time() < fall);
 /// # Ok::<(), components::physics::error::ModelError>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Edge {
-    /// The leading edge, before the peak.
-    Rising,
-    /// The trailing edge, after the peak.
-    Falling,
-}
+pub use crate::cosmici::Edge;
 
 /// The two time constants of a bi-exponential pulse, in ns.
 ///

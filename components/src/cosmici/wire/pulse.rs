@@ -55,7 +55,7 @@ use super::fields::{Fields, parse_uint};
 /// let edges: Vec<Edge> = d.crossings().iter().map(|c| c.edge).collect();
 /// assert_eq!(edges, [Edge::Rising, Edge::Falling]);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Edge {
     /// The signal crossed the threshold going up.
     Rising,
