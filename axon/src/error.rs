@@ -279,4 +279,12 @@ pub enum LinkError {
         /// The name.
         name: String,
     },
+    /// A component could not be made (a supervisor's factory failed).
+    #[error("{component} could not be made: {reason}")]
+    NotMade {
+        /// The component, as its parent names it.
+        component: String,
+        /// Why, as the factory said.
+        reason: String,
+    },
 }

@@ -124,4 +124,7 @@ pub struct ChildExit {
     pub exit: Exit,
     /// The tag the parent gave it when starting it ([`Prepared::tag`](crate::Prepared::tag)).
     pub tag: Option<u64>,
+    /// Messages still queued in its inboxes when it ended, dropped with them (also in
+    /// [`GraphEvent::Exited`](crate::GraphEvent::Exited)).
+    pub unread: u64,
 }

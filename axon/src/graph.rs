@@ -391,6 +391,17 @@ pub(crate) struct GraphState {
     /// spare slot then costs 16 bytes, not a whole entry; growing it moves pointers.
     pub(crate) components: FxHashMap<ComponentId, Box<ComponentEntry>>,
     pub(crate) services: HashMap<String, BoxId>,
+    /// Components that are restarted instances (a supervisor's children): how many
+    /// restarts came before them and why the last one was needed. Only restarted
+    /// components have an entry, so the rest pay nothing.
+    pub(crate) restarts: FxHashMap<ComponentId, RestartRecord>,
+}
+
+/// What a supervisor said about a restarted child (see [`Runtime::mark_restarted`](crate::Runtime::mark_restarted)).
+#[derive(Debug, Clone)]
+pub(crate) struct RestartRecord {
+    pub(crate) restarts: u32,
+    pub(crate) last_failure: String,
 }
 
 impl GraphState {
@@ -477,7 +488,11 @@ impl GraphState {
         let mut policy = Policy::Block;
         let mut cur = src;
         for _ in 0..MAX_CHAIN {
-            let link = self.get_box(cur)?.link()?;
+            let b = self.get_box(cur)?;
+            let Some(link) = b.link() else {
+                // A hold that leads nowhere keeps what is sent to it.
+                return b.node.held().map(|h| (h, policy, cur));
+            };
             if policy == Policy::Block {
                 policy = link.policy;
             }
@@ -602,6 +617,21 @@ impl GraphState {
             e.signal_fed = true;
         }
         self.refresh_from(from);
+        // A hold linked again hands what it kept to where it now leads (after the
+        // routes above changed, so a sender that finds the hold closed retries there).
+        if let Some(src) = self.get_box(from)
+            && src.node.held().is_some()
+            && let Some((target, _, _)) = self.resolve(from)
+        {
+            let lost = src.node.release_into(&target);
+            if lost > 0 {
+                tracing::warn!(
+                    hold = %self.label(from),
+                    lost,
+                    "a hold's messages could not be handed on (its new destination closed)"
+                );
+            }
+        }
         Ok(old)
     }
 

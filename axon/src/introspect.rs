@@ -86,6 +86,19 @@ pub enum GraphEvent {
         /// The box name.
         name: String,
     },
+    /// A supervisor restarted a child: `id` is the new instance.
+    Restarted {
+        /// The supervisor.
+        supervisor: ComponentId,
+        /// The child's name in the supervisor.
+        child: String,
+        /// The new instance.
+        id: ComponentId,
+        /// Restarts of this child so far, this one included.
+        restarts: u32,
+        /// Why the previous instance ended.
+        reason: String,
+    },
 }
 
 /// Everything alive at one moment. See [`Runtime::snapshot`](crate::Runtime::snapshot).
@@ -164,6 +177,11 @@ pub struct ComponentInfo {
     pub state: &'static str,
     /// Its boxes.
     pub boxes: Vec<BoxInfo>,
+    /// For a supervisor's restarted child: how many times the child was restarted
+    /// before this instance (0 for everything else).
+    pub restarts: u32,
+    /// For a supervisor's restarted child: why the last instance ended.
+    pub last_failure: Option<String>,
 }
 
 /// One box and its counters.
@@ -294,6 +312,8 @@ pub(crate) fn snapshot(st: &GraphState) -> Snapshot {
                 Phase::Running => "running",
             },
             boxes,
+            restarts: st.restarts.get(id).map_or(0, |r| r.restarts),
+            last_failure: st.restarts.get(id).map(|r| r.last_failure.clone()),
         });
     }
     let mut services: Vec<ServiceInfo> = st

@@ -474,6 +474,61 @@ impl<T> Queue<T> {
         poll_fn(|cx| self.poll_recv(cx)).await
     }
 
+    /// Close and hand over everything queued, oldest first: a hold passing what it
+    /// kept to the inbox it now leads to. Waiting senders wake and find it closed.
+    pub(crate) fn close_take(&self) -> SmallVec<[T; 1]> {
+        let (taken, reader) = {
+            let mut st = self.lock();
+            st.closed = true;
+            self.closed.store(true, Ordering::Relaxed);
+            let taken = st.items.take_all();
+            if let Some(b) = st.budget.as_mut() {
+                b.used = 0;
+            }
+            self.len.store(0, Ordering::Relaxed);
+            (taken, self.take_reader(&mut st))
+        };
+        self.space.notify(usize::MAX);
+        if let Some(w) = reader {
+            w.wake();
+        }
+        taken
+    }
+
+    /// Put `first` in front of what is queued, in order, whatever the bounds: they were
+    /// admitted by another bounded queue (a hold) before anything queued here was
+    /// sent. `Err` hands them back if the queue is closed.
+    pub(crate) fn prepend(&self, first: SmallVec<[T; 1]>) -> Result<(), SmallVec<[T; 1]>> {
+        if first.is_empty() {
+            return Ok(());
+        }
+        let reader = {
+            let mut st = self.lock();
+            if st.closed {
+                return Err(first);
+            }
+            let queued = st.items.take_all();
+            if let Some(b) = st.budget.as_mut() {
+                b.used = 0;
+            }
+            for msg in first.into_iter().chain(queued) {
+                let size = st.size_of(&msg);
+                st.push_sized(msg, size);
+            }
+            // Above `capacity` for a moment at most by what the hold kept; the mirror
+            // saturates so `len` stays within what `u32` holds.
+            self.len.store(
+                u32::try_from(st.items.len()).unwrap_or(u32::MAX),
+                Ordering::Relaxed,
+            );
+            self.take_reader(&mut st)
+        };
+        if let Some(w) = reader {
+            w.wake();
+        }
+        Ok(())
+    }
+
     /// Close: no more sends; the reader gets what is queued, then the end.
     pub(crate) fn close(&self) {
         let reader = {

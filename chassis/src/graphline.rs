@@ -84,7 +84,7 @@ use axon::{
     Inbox, LinkError, Policy, Setup,
 };
 
-use crate::pipeline::Supervisor;
+use crate::pipeline::ChildWatch;
 
 /// The name that means the Graphline's own boundary in a link.
 ///
@@ -529,7 +529,7 @@ impl<I: Send + 'static, O: Send + 'static> Component for Graphline<I, O> {
             None
         };
         let mut received_shutdown = false;
-        let mut sup = Supervisor::new();
+        let mut sup = ChildWatch::new();
         loop {
             tokio::select! {
                 biased;

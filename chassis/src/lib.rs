@@ -5,6 +5,7 @@
 //! - [`carousel::Carousel`]: swaps in a new child for each message on `next`.
 //! - [`seq::Seq`]: runs children one after another.
 //! - [`backplane::Backplane`]: named publish/subscribe.
+//! - [`supervisor::Supervisor`]: children restarted when they fail, links kept.
 //! - [`tcp`]: `TcpServer`, the connected-socket adapter, `ServerCore` and `TcpClient`.
 
 pub mod backplane;
@@ -12,4 +13,5 @@ pub mod carousel;
 pub mod graphline;
 pub mod pipeline;
 pub mod seq;
+pub mod supervisor;
 pub mod tcp;

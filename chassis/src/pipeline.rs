@@ -243,7 +243,7 @@ impl<I: Send + 'static, O: Send + 'static> Component for Pipeline<I, O> {
     }
 
     async fn run(self, mut ctx: Context<I, O>) -> Result<(), BoxError> {
-        let mut sup = Supervisor::new();
+        let mut sup = ChildWatch::new();
         loop {
             tokio::select! {
                 exit = ctx.next_child_exit() => match exit {
@@ -301,15 +301,15 @@ impl From<ChildExit> for ChildFailed {
 /// Watches a composite's children. The first child that ends unclean is remembered,
 /// and every other live child is asked to shut down (the requests are sent while the
 /// composite keeps watching, so a child with a full `control` cannot stall it).
-pub(crate) struct Supervisor {
+pub(crate) struct ChildWatch {
     failure: Option<ChildFailed>,
     shut_down: bool,
     requests: FuturesUnordered<BoxFuture<'static, ()>>,
 }
 
-impl Supervisor {
+impl ChildWatch {
     pub(crate) fn new() -> Self {
-        Supervisor {
+        ChildWatch {
             failure: None,
             shut_down: false,
             requests: FuturesUnordered::new(),

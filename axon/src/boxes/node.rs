@@ -63,6 +63,25 @@ pub(crate) trait Node: Send + Sync + 'static {
     fn set_taken(&self) {}
     /// A new node of the same message type.
     fn new_like(&self, kind: NodeKind, capacity: usize) -> Arc<dyn Node>;
+    /// A new hold of the same message type (see [`HoldNode`]).
+    fn new_hold(&self, capacity: usize) -> Arc<dyn Node>;
+    /// For a hold: the queue that keeps what is sent while it leads nowhere.
+    fn held(&self) -> Option<Arc<dyn Node>> {
+        None
+    }
+    /// For a hold that leads somewhere again: move what it kept to the front of
+    /// `target` (the inbox it now resolves to) and start a fresh, empty hold. Returns
+    /// how many messages could not be moved (the target closed) and were dropped.
+    fn release_into(&self, _target: &Arc<dyn Node>) -> u64 {
+        0
+    }
+    /// For an inbox that is going away behind a hold: close it and move what is still
+    /// queued to the front of the hold, for the next instance. `None` if this node
+    /// cannot (not an inbox, or another type); `Some(lost)` counts what the hold,
+    /// closed meanwhile, could not take.
+    fn hand_over(&self, _hold: &Arc<dyn Node>) -> Option<u64> {
+        None
+    }
 }
 
 pub(crate) fn make_node<T: Send + 'static>(kind: NodeKind, capacity: usize) -> Arc<dyn Node> {
@@ -157,6 +176,14 @@ impl<T: Send + 'static> Node for InboxNode<T> {
         self.shut();
         self.queue.clear() as u64
     }
+    fn hand_over(&self, hold: &Arc<dyn Node>) -> Option<u64> {
+        let held = hold.held()?.as_any_arc().downcast::<InboxNode<T>>().ok()?;
+        let queued = self.queue.close_take();
+        Some(match held.queue.prepend(queued) {
+            Ok(()) => 0,
+            Err(lost) => lost.len() as u64,
+        })
+    }
     fn is_taken(&self) -> bool {
         self.queue.taken.load(Ordering::Relaxed)
     }
@@ -177,6 +204,9 @@ impl<T: Send + 'static> Node for InboxNode<T> {
             }
             _ => make_node::<T>(kind, capacity),
         }
+    }
+    fn new_hold(&self, capacity: usize) -> Arc<dyn Node> {
+        Arc::new(HoldNode::<T>::new(capacity))
     }
 }
 
@@ -205,6 +235,89 @@ impl<T: Send + 'static> Node for PassNode<T> {
     }
     fn new_like(&self, kind: NodeKind, capacity: usize) -> Arc<dyn Node> {
         make_node::<T>(kind, capacity)
+    }
+    fn new_hold(&self, capacity: usize) -> Arc<dyn Node> {
+        Arc::new(HoldNode::<T>::new(capacity))
+    }
+}
+
+/// A passthrough that holds: a composite's boundary inbox (a supervisor's) that,
+/// while it leads nowhere — the child behind it is being restarted — keeps what is
+/// sent to it in a bounded queue of its own, so senders wait (backpressure) instead of
+/// failing. When it is linked again, what it kept goes to the front of the new
+/// destination, ahead of anything sent there since, so each sender's order holds.
+pub(crate) struct HoldNode<T> {
+    hold: Mutex<Arc<InboxNode<T>>>,
+    capacity: usize,
+}
+
+impl<T> HoldNode<T> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        HoldNode {
+            hold: Mutex::new(Arc::new(InboxNode::new(capacity))),
+            capacity,
+        }
+    }
+
+    fn current(&self) -> Arc<InboxNode<T>> {
+        self.hold.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl<T: Send + 'static> Node for HoldNode<T> {
+    fn msg_type(&self) -> TypeId {
+        TypeId::of::<T>()
+    }
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
+    }
+    fn kind(&self) -> NodeKind {
+        NodeKind::Passthrough
+    }
+    fn stats(&self) -> NodeStats {
+        let hold = self.current();
+        NodeStats {
+            depth: hold.len(),
+            capacity: Some(self.capacity),
+            received: hold.received.load(Ordering::Relaxed),
+            dropped: hold.dropped.load(Ordering::Relaxed),
+            ..NodeStats::default()
+        }
+    }
+    fn close(&self) -> u64 {
+        self.current().close()
+    }
+    fn set_route(&self, _target: Option<(&Arc<dyn Node>, Policy)>, _r: Option<Arc<DropReport>>) {}
+    fn as_any_arc(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn new_like(&self, kind: NodeKind, capacity: usize) -> Arc<dyn Node> {
+        make_node::<T>(kind, capacity)
+    }
+    fn new_hold(&self, capacity: usize) -> Arc<dyn Node> {
+        Arc::new(HoldNode::<T>::new(capacity))
+    }
+    fn held(&self) -> Option<Arc<dyn Node>> {
+        Some(self.current())
+    }
+    fn release_into(&self, target: &Arc<dyn Node>) -> u64 {
+        let old = {
+            // Always a fresh hold: a sender that read the old route just before the
+            // relink may still push into the old one, and must find it closed.
+            let mut hold = self.hold.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::replace(&mut *hold, Arc::new(InboxNode::new(self.capacity)))
+        };
+        // Closing wakes senders waiting for room in the hold; their routes were
+        // refreshed before this, so they retry on the new destination.
+        let kept = old.queue.close_take();
+        let target = target.clone().as_any_arc().downcast::<InboxNode<T>>();
+        match target {
+            Ok(t) => match t.queue.prepend(kept) {
+                Ok(()) => 0,
+                Err(lost) => lost.len() as u64,
+            },
+            Err(_) => kept.len() as u64,
+        }
     }
 }
 
@@ -379,5 +492,8 @@ impl<T: Send + 'static> Node for OutboxNode<T> {
     }
     fn new_like(&self, kind: NodeKind, capacity: usize) -> Arc<dyn Node> {
         make_node::<T>(kind, capacity)
+    }
+    fn new_hold(&self, capacity: usize) -> Arc<dyn Node> {
+        Arc::new(HoldNode::<T>::new(capacity))
     }
 }

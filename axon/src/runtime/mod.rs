@@ -385,6 +385,54 @@ impl Runtime {
         self.lock().components.contains_key(&id)
     }
 
+    /// Record that `id` is a restarted instance of a supervisor's child: the snapshot
+    /// shows `restarts` and `last_failure` on it, and subscribers get
+    /// [`GraphEvent::Restarted`]. Supervisors call this; a hand-written one can too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let sup = rt.add(from_fn("sup", |_c: Context<(), ()>| async { Ok(()) })).unwrap();
+    /// let again = rt.add(from_fn("worker", |_c: Context<(), ()>| async { Ok(()) })).unwrap();
+    /// rt.mark_restarted(sup.id(), "worker", again.id(), 1, "panicked: boom");
+    /// let snap = rt.snapshot();
+    /// let info = snap.component(again.id()).unwrap();
+    /// assert_eq!((info.restarts, info.last_failure.as_deref()), (1, Some("panicked: boom")));
+    /// # }
+    /// ```
+    pub fn mark_restarted(
+        &self,
+        supervisor: ComponentId,
+        child: &str,
+        id: ComponentId,
+        restarts: u32,
+        reason: &str,
+    ) {
+        {
+            let mut st = self.lock();
+            if !st.components.contains_key(&id) {
+                return;
+            }
+            st.restarts.insert(
+                id,
+                crate::graph::RestartRecord {
+                    restarts,
+                    last_failure: reason.to_string(),
+                },
+            );
+        }
+        self.emit(|| GraphEvent::Restarted {
+            supervisor,
+            child: child.to_string(),
+            id,
+            restarts,
+            reason: reason.to_string(),
+        });
+    }
+
     /// How many components are alive (added and not yet ended).
     ///
     /// # Examples

@@ -142,6 +142,58 @@ impl Runtime {
         self.add_node(component, name.into(), description, node)
     }
 
+    /// Add a *hold* shaped like inbox `like` (same message type): a boundary inbox
+    /// that passes messages along its link like a passthrough, and while it has no
+    /// link (the inbox behind it ended and its replacement is not linked yet) keeps
+    /// up to `capacity` of them, so senders wait instead of failing. Linking it again
+    /// moves what it kept to the front of the new destination, ahead of anything sent
+    /// there since. This is how a supervisor keeps its children's links across
+    /// restarts; removing the hold drops what it kept (counted as unread).
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::UnknownComponent`] if `like` does not exist, [`LinkError::DuplicateBox`] for `name`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, Policy, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let sup = rt.add(from_fn("sup", |_c: Context<(), ()>| async { Ok(()) })).unwrap();
+    /// let first = rt.add(from_fn("first", |_c: Context<u32, ()>| async { Ok(()) })).unwrap();
+    /// let hold = rt.add_hold_like(sup.id(), "work", "kept across restarts", first.inbox().id(), 8).unwrap();
+    /// let mut ext = rt.external("client");
+    /// let (src, mut out) = ext.add_outbox::<u32>("out").unwrap();
+    /// rt.link_ids(src.id(), hold, Policy::Block).unwrap();
+    /// // Nothing behind the hold yet: the message waits in it.
+    /// out.send(7).await.unwrap();
+    /// rt.link_ids(hold, first.inbox().id(), Policy::Block).unwrap();
+    /// // Linked: what it kept is now first's.
+    /// let snap = rt.snapshot();
+    /// assert_eq!(snap.component(first.id()).unwrap().boxes[0].depth, 1);
+    /// # }
+    /// ```
+    pub fn add_hold_like(
+        &self,
+        component: ComponentId,
+        name: impl Into<Cow<'static, str>>,
+        description: &'static str,
+        like: BoxId,
+        capacity: usize,
+    ) -> Result<BoxId, LinkError> {
+        let node = {
+            let st = self.lock();
+            let b = st
+                .get_box(like)
+                .ok_or_else(|| LinkError::UnknownComponent {
+                    component: st.label(like),
+                })?;
+            b.node.new_hold(capacity)
+        };
+        self.add_node(component, name.into(), description, node)
+    }
+
     pub(crate) fn describe_box(
         &self,
         component: ComponentId,

@@ -1,7 +1,7 @@
 //! Services: boxes findable by name.
 
 use super::Runtime;
-use crate::boxes::BoxRef;
+use crate::boxes::{BoxId, BoxRef};
 use crate::error::LinkError;
 
 impl Runtime {
@@ -37,6 +37,40 @@ impl Runtime {
             return Err(LinkError::DuplicateService { name });
         }
         st.services.insert(name, inbox.id);
+        Ok(())
+    }
+
+    /// [`register_service`](Runtime::register_service) by box id, for composites that
+    /// register boxes they know only by id (a supervisor's holds).
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::DuplicateService`] if the name is taken; [`LinkError::UnknownBox`]
+    /// if the box does not exist.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use axon::{Context, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let store = rt.add(from_fn("store", |_c: Context<String, ()>| async { Ok(()) })).unwrap();
+    /// rt.register_service_id("store", store.inbox().id()).unwrap();
+    /// assert_eq!(rt.service::<String>("store").unwrap().id(), store.inbox().id());
+    /// # }
+    /// ```
+    pub fn register_service_id(&self, name: impl Into<String>, id: BoxId) -> Result<(), LinkError> {
+        let name = name.into();
+        let mut st = self.lock();
+        if st.get_box(id).is_none() {
+            return Err(LinkError::UnknownComponent {
+                component: st.label(id),
+            });
+        }
+        if st.services.contains_key(&name) {
+            return Err(LinkError::DuplicateService { name });
+        }
+        st.services.insert(name, id);
         Ok(())
     }
 

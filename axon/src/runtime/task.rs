@@ -138,7 +138,7 @@ impl Runtime {
     /// `ended`: the component's body ran and ended: say how (at `warn` for a failure,
     /// `error` for a panic) and tell its parent, before anyone else hears of the exit.
     pub(super) fn retire(&self, id: ComponentId, exit: &Exit, ended: bool, tag: Option<u64>) {
-        let mut nodes: Vec<Arc<dyn Node>> = Vec::new();
+        let mut nodes: Vec<(Arc<dyn Node>, Option<Arc<dyn Node>>)> = Vec::new();
         let mut unlinked = Vec::new();
         let mut aborts = Vec::new();
         let mut labels = Vec::new();
@@ -168,13 +168,24 @@ impl Runtime {
                 }
                 if let Some((b, removed)) = st.remove_box(bid) {
                     dropped += b.node.dropped();
-                    nodes.push(b.node);
+                    // An inbox reached through a hold (a supervisor's) hands what is
+                    // still queued to the hold, for the next instance.
+                    let hold = removed
+                        .iter()
+                        .filter(|(_, to)| *to == bid)
+                        .filter_map(|(from, _)| st.get_box(*from))
+                        .find(|h| h.node.held().is_some())
+                        .map(|h| h.node.clone());
+                    nodes.push((b.node, hold));
                     unlinked.extend(removed);
                 }
             }
             let Some(entry) = st.components.remove(&id) else {
                 return;
             };
+            if !st.restarts.is_empty() {
+                st.restarts.remove(&id);
+            }
             let mut orphans = Vec::new();
             for child in entry.children() {
                 if let Some(c) = st.components.get_mut(child) {
@@ -200,7 +211,14 @@ impl Runtime {
                 _ => tracing::trace!(component = %name, id = id.0, %exit, "component ended"),
             }
         }
-        let unread: u64 = nodes.iter().map(|node| node.close()).sum();
+        let unread: u64 = nodes
+            .iter()
+            .map(|(node, hold)| {
+                hold.as_ref()
+                    .and_then(|h| node.hand_over(h))
+                    .unwrap_or_else(|| node.close())
+            })
+            .sum();
         if dropped > 0 || unread > 0 {
             tracing::warn!(
                 component = %name,
@@ -227,6 +245,7 @@ impl Runtime {
                     name: name.to_string(),
                     exit: exit.clone(),
                     tag,
+                    unread,
                 });
             }
         }
