@@ -16,9 +16,10 @@
 //! Logs `listening on ADDR:PORT` once bound; SIGINT or SIGTERM shut the server down
 //! (stop accepting, drain, close), then the store, and print a summary.
 //!
-//! With `--allow-crash`, `DEBUG CRASH` panics the store. The store is not supervised:
-//! once it has crashed, every data command is answered `-ERR store unavailable` (PING,
-//! ECHO and QUIT still work) until the server is restarted, and all data is lost.
+//! The store runs under a supervisor ([`supervised_store`]). With `--allow-crash`,
+//! `DEBUG CRASH` panics the store: the supervisor starts a new, empty one at once
+//! (the data is lost — it lives in memory only), every connection stays linked to it,
+//! and the server keeps serving. The summary counts the restarts.
 #![allow(
     clippy::print_stdout,
     reason = "a command-line program that prints its summary"
@@ -31,14 +32,12 @@ use anyhow::Context as _;
 use axon::Runtime;
 use chassis::tcp::ServerConfig;
 use clap::Parser;
-use components::resp::{
-    KeyValueStore, RespCodec, RespOptions, RespStats, STORE_SERVICE, kvstore_server,
-};
+use components::resp::{RespCodec, RespOptions, RespStats, kvstore_server, supervised_store};
 
 /// A Redis-compatible key-value server (RESP2, strings only, in memory).
 ///
-/// With --allow-crash, `DEBUG CRASH` panics the store; it is not restarted, so after
-/// that every data command is answered `-ERR store unavailable` and the data is lost.
+/// The store is supervised: with --allow-crash, `DEBUG CRASH` panics it and a new,
+/// empty store takes its place at once (the data is lost; the server keeps serving).
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Args {
@@ -71,8 +70,18 @@ async fn main() -> anyhow::Result<()> {
     examples::init_logging("info");
     let args = Args::parse();
     let rt = Runtime::new();
-    let store = rt.add(KeyValueStore::with_max_bytes(args.max_memory))?;
-    rt.register_service(STORE_SERVICE, store.inbox())?;
+    let mut events = rt.subscribe();
+    let restarts = tokio::spawn(async move {
+        let mut n = 0u64;
+        loop {
+            match events.recv().await {
+                Ok(axon::GraphEvent::Restarted { .. }) => n += 1,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return n,
+            }
+        }
+    });
+    let store = rt.add(supervised_store(args.max_memory))?;
     let idle = (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout));
     let config = ServerConfig::new(args.listen)
         .max_connections(args.max_connections)
@@ -95,8 +104,10 @@ async fn main() -> anyhow::Result<()> {
     // An error here means the store has already ended (it crashed); join says how.
     let _ = store.shutdown().await;
     let store_exit = store.join().await;
+    drop(rt);
+    let restarts = restarts.await.unwrap_or(0);
     println!(
-        "kvstore: {} connections, {} commands, {} answered 'store unavailable', {} protocol errors, 0 store restarts (not supervised); store {}",
+        "kvstore: {} connections, {} commands, {} answered 'store unavailable', {} protocol errors, {restarts} store restarts; store {}",
         server_stats.accepted(),
         stats.commands(),
         stats.store_unavailable(),

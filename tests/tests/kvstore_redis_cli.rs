@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axon::Runtime;
 use chassis::tcp::ServerConfig;
-use components::resp::{KeyValueStore, RespOptions, RespStats, STORE_SERVICE, kvstore_server};
+use components::resp::{RespOptions, RespStats, kvstore_server, supervised_store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Longest any one tool invocation may take.
@@ -18,10 +18,7 @@ const TOOL_LIMIT: &str = "20";
 /// A kvstore (store and server) on a free loopback port; the runtime lives as long as
 /// the test's.
 fn start(rt: &Runtime, options: RespOptions) -> SocketAddr {
-    let store = rt.add(KeyValueStore::new()).expect("store");
-    rt.register_service(STORE_SERVICE, store.inbox())
-        .expect("service");
-    std::mem::forget(store.start());
+    std::mem::forget(rt.spawn(supervised_store(1 << 30)).expect("store"));
     let config = ServerConfig::new("127.0.0.1:0".parse().expect("address"));
     let server = kvstore_server(config, options, RespStats::default()).expect("bind");
     let addr = server.local_addr();
@@ -201,19 +198,40 @@ async fn error_replies_are_worded_as_redis_words_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_debug_crash_get_still_answers() {
+async fn after_debug_crash_the_supervisor_restarts_the_store_and_get_answers() {
     if !have("redis-cli") {
         return;
     }
     let rt = Runtime::new();
     let addr = start(&rt, RespOptions::default().allow_crash(true));
     assert_eq!(cli(addr, &["SET", "k", "v"]).await, "OK");
+    let mut events = rt.subscribe();
     cli(addr, &["DEBUG", "CRASH"]).await;
-    // Unsupervised, the store stays down: an error, not a hang (redis-cli is bounded).
+    // The supervisor starts a new, empty store; the same connection-per-command
+    // clients reach it through the service name, with no error.
     assert_eq!(
         cli(addr, &["GET", "k"]).await,
-        "(error) ERR store unavailable"
+        "(nil)",
+        "the data went with the store"
     );
+    assert_eq!(cli(addr, &["SET", "k", "w"]).await, "OK");
+    assert_eq!(cli(addr, &["GET", "k"]).await, "\"w\"");
+    let restarted = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if let Ok(axon::GraphEvent::Restarted {
+                child, restarts, ..
+            }) = events.recv().await
+            {
+                return (child, restarts);
+            }
+        }
+    })
+    .await
+    .expect("a Restarted event");
+    assert_eq!(restarted, ("store".to_string(), 1));
+    // A second crash is survived as well, within the supervisor's intensity.
+    cli(addr, &["DEBUG", "CRASH"]).await;
+    assert_eq!(cli(addr, &["DBSIZE"]).await, "(integer) 0");
     assert_eq!(
         cli(addr, &["PING"]).await,
         "PONG",

@@ -19,7 +19,7 @@ pub const FINISH: u32 = 2_000_000;
 
 /// When each instance of a worker started, shared with the test.
 #[derive(Clone, Default)]
-pub struct Starts(Arc<Mutex<Vec<Instant>>>);
+pub struct Starts(pub Arc<Mutex<Vec<Instant>>>);
 
 impl Starts {
     pub fn count(&self) -> usize {

@@ -3,7 +3,8 @@
 //!
 //! - [`RespCodec`]: the RESP2 deframer and framer (inline commands too), and [`Reply`].
 //! - [`Command`]: commands parsed and checked, with Redis's error wording.
-//! - [`KeyValueStore`] and its [`Keyspace`]: the data, one request at a time.
+//! - [`KeyValueStore`] and its [`Keyspace`]: the data, one request at a time;
+//!   [`supervised_store`] runs it under a supervisor that restarts it.
 //! - [`RespHandler`] and [`kvstore_server`]: one handler per connection under a
 //!   [`ServerCore`](chassis::tcp::ServerCore).
 //!
@@ -16,6 +17,7 @@ mod glob;
 mod handler;
 mod reply;
 mod store;
+mod supervised;
 
 pub use command::{Command, ExpireCondition, SetCondition};
 pub use error::{CommandError, FrameError, ProtocolError};
@@ -24,3 +26,4 @@ pub use glob::glob_match;
 pub use handler::{RespFactory, RespHandler, RespOptions, RespStats, kvstore_server};
 pub use reply::Reply;
 pub use store::{KeyValueStore, Keyspace, STORE_SERVICE, StoreRequest};
+pub use supervised::supervised_store;
