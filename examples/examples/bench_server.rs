@@ -50,6 +50,8 @@ enum Kind {
     Axon,
     /// A plain tokio echo server.
     Raw,
+    /// ServerCore + Echo as above, run as the child of a `Supervisor`.
+    Supervised,
 }
 
 /// Compare the ServerCore echo server with a plain tokio echo server.
@@ -133,6 +135,28 @@ async fn serve(kind: Kind) -> anyhow::Result<()> {
             let (exit, _) = echo_example::serve(server, parent_gone()).await?;
             anyhow::ensure!(exit.is_clean(), "server ended: {exit}");
         }
+        Kind::Supervised => {
+            // A fixed port, so that a restarted instance would listen where clients look.
+            let listen = std::net::TcpListener::bind(listen)?.local_addr()?;
+            let args = echo_example::EchoArgs {
+                listen,
+                max_connections: 50_000,
+                idle_timeout: chassis::tcp::ServerConfig::DEFAULT_IDLE_TIMEOUT.as_secs(),
+                backlog: chassis::tcp::ServerConfig::DEFAULT_BACKLOG,
+            };
+            let rt = axon::Runtime::new();
+            let sup = chassis::supervisor::Supervisor::<(), ()>::new().child(
+                chassis::supervisor::ChildSpec::try_new("echo", move || {
+                    echo_example::echo_server(&args)
+                }),
+            );
+            let handle = rt.spawn(sup)?;
+            announce(listen)?;
+            parent_gone().await?;
+            handle.shutdown().await?;
+            let exit = handle.join().await;
+            anyhow::ensure!(exit.is_clean(), "supervisor ended: {exit}");
+        }
         Kind::Raw => {
             let listener = tokio::net::TcpListener::bind(listen).await?;
             announce(listener.local_addr()?)?;
@@ -158,6 +182,7 @@ impl ServerProcess {
         let name = match kind {
             Kind::Axon => "axon",
             Kind::Raw => "raw",
+            Kind::Supervised => "supervised",
         };
         let mut child = Command::new(exe)
             .args(["--serve", name])
@@ -301,6 +326,18 @@ async fn main() -> anyhow::Result<()> {
         .await?;
         echo.push((n, a, r));
     }
+    println!("supervision overhead (ServerCore under a Supervisor vs alone, alternating):");
+    let supervised = ServerProcess::start(Kind::Supervised)?;
+    let [sup_echo, plain_echo] = compare(
+        [&supervised, &axon],
+        Mode::Echo,
+        100,
+        args.size,
+        args.rounds,
+        args.duration,
+    )
+    .await?;
+    supervised.stop()?;
     let [churn_a, churn_r] = compare(
         [&axon, &raw],
         Mode::Churn,
@@ -332,6 +369,13 @@ async fn main() -> anyhow::Result<()> {
             us(r.p99)
         );
     }
+    let ratio = sup_echo.rate() / plain_echo.rate();
+    println!(
+        "| echo round trips/s, 100 connections, under a Supervisor vs alone | {:.0} | {:.0} (alone) | {ratio:.3} | >= 0.98 {} |",
+        sup_echo.rate(),
+        plain_echo.rate(),
+        if ratio >= 0.98 { "met" } else { "MISSED" }
+    );
     let ratio = churn_a.rate() / churn_r.rate();
     println!(
         "| churn (connect, echo, close)/s, {} workers | {:.0} | {:.0} | {ratio:.2} | >= 0.80 {} |",
