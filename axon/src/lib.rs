@@ -69,8 +69,8 @@ mod together;
 
 pub use ask::{AskError, AskInfo, PendingReply, Replier, ReplyError, Request};
 pub use boxes::{
-    BoxId, BoxRef, CONTROL_CAPACITY, ComponentId, DEFAULT_CAPACITY, Direction, Inbox, Outbox,
-    Policy,
+    BoxDoc, BoxId, BoxRef, CONTROL_CAPACITY, ComponentId, DEFAULT_CAPACITY, Direction, Inbox,
+    InboxKey, Outbox, OutboxKey, Policy,
 };
 /// Byte buffers, re-exported because [`MessageSize`] and the TCP parts of the API use them.
 pub use bytes::{self, Bytes};

@@ -10,11 +10,13 @@ use serde::{Deserialize, Serialize};
 
 mod ids;
 mod inbox;
+mod key;
 mod node;
 mod outbox;
 
 pub use ids::{BoxId, BoxRef, ComponentId};
 pub use inbox::Inbox;
+pub use key::{BoxDoc, InboxKey, OutboxKey};
 pub(crate) use node::{InboxNode, Node, NodeKind, OutboxMeta, OutboxNode, make_node};
 pub use outbox::Outbox;
 

@@ -245,6 +245,41 @@ impl<I: Send + 'static, O: Send + 'static> Context<I, O> {
         self.outbox.send(msg)
     }
 
+    /// Open an inbox declared in `setup` by its key ([`boxes!`](crate::boxes!),
+    /// [`Setup::declare_inbox`](crate::Setup::declare_inbox)): by id, no lookup by name.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::UnknownBox`] if the key was not declared by this component;
+    /// [`LinkError::AlreadyTaken`] if it was opened before.
+    ///
+    /// # Examples
+    ///
+    /// See [`boxes!`](crate::boxes!).
+    pub fn open_inbox<T: Send + 'static>(
+        &mut self,
+        key: crate::InboxKey<T>,
+    ) -> Result<Inbox<T>, LinkError> {
+        self.rt.take_inbox_key(self.id, key)
+    }
+
+    /// Open an outbox declared in `setup` by its key ([`boxes!`](crate::boxes!),
+    /// [`Setup::declare_outbox`](crate::Setup::declare_outbox)): by id, no lookup by name.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::UnknownBox`] if the key was not declared by this component.
+    ///
+    /// # Examples
+    ///
+    /// See [`boxes!`](crate::boxes!).
+    pub fn open_outbox<T: Send + 'static>(
+        &mut self,
+        key: crate::OutboxKey<T>,
+    ) -> Result<Outbox<T>, LinkError> {
+        self.rt.outbox_key(self.id, key)
+    }
+
     /// Take the receiving handle of a declared inbox (once).
     ///
     /// # Errors

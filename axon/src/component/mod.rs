@@ -11,6 +11,7 @@ use crate::runtime::{PreparedDyn, Runtime};
 
 mod children;
 mod context;
+mod declare;
 mod function;
 mod setup;
 

@@ -179,6 +179,92 @@ impl Setup<'_> {
             .map(BoxRef::new)
     }
 
+    /// Declare an inbox and get its typed key, for [`Context::open_inbox`] in `run`
+    /// (what a [`boxes!`](crate::boxes!) declaration calls).
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::DuplicateBox`] if the name is taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use axon::{BoxError, Component, Context, InboxKey, LinkError, Setup};
+    /// struct Demo(InboxKey<u64>);
+    /// impl Component for Demo {
+    ///     type In = ();
+    ///     type Out = ();
+    ///     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
+    ///         self.0 = s.declare_inbox::<u64>("tick", "the current time in seconds")?;
+    ///         Ok(())
+    ///     }
+    ///     async fn run(self, mut ctx: Context<(), ()>) -> Result<(), BoxError> {
+    ///         let mut tick = ctx.open_inbox(self.0)?;
+    ///         while let Some(_t) = tick.recv().await {}
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(Demo(InboxKey::undeclared("tick"))).unwrap();
+    /// assert!(rt.box_ref::<u64>(p.id(), "tick").is_ok());
+    /// # }
+    /// ```
+    ///
+    /// [`Context::open_inbox`]: crate::Context::open_inbox
+    pub fn declare_inbox<T: Send + 'static>(
+        &mut self,
+        name: &'static str,
+        description: &'static str,
+    ) -> Result<crate::InboxKey<T>, LinkError> {
+        let id =
+            self.rt
+                .add_inbox_node::<T>(self.id, name, description, crate::DEFAULT_CAPACITY)?;
+        Ok(crate::InboxKey::declared(name, id))
+    }
+
+    /// Declare an outbox and get its typed key, for [`Context::open_outbox`] in `run`
+    /// (what a [`boxes!`](crate::boxes!) declaration calls).
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError::DuplicateBox`] if the name is taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use axon::{BoxError, Component, Context, OutboxKey, LinkError, Setup};
+    /// struct Demo(OutboxKey<String>);
+    /// impl Component for Demo {
+    ///     type In = ();
+    ///     type Out = ();
+    ///     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
+    ///         self.0 = s.declare_outbox::<String>("log", "diagnostic lines")?;
+    ///         Ok(())
+    ///     }
+    ///     async fn run(self, mut ctx: Context<(), ()>) -> Result<(), BoxError> {
+    ///         let mut log = ctx.open_outbox(self.0)?;
+    ///         let _ = log.send("started".into()).await;
+    ///         Ok(())
+    ///     }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(Demo(OutboxKey::undeclared("log"))).unwrap();
+    /// assert!(rt.box_ref::<String>(p.id(), "log").is_ok());
+    /// # }
+    /// ```
+    ///
+    /// [`Context::open_outbox`]: crate::Context::open_outbox
+    pub fn declare_outbox<T: Send + 'static>(
+        &mut self,
+        name: &'static str,
+        description: &'static str,
+    ) -> Result<crate::OutboxKey<T>, LinkError> {
+        let id = self.rt.add_outbox_node::<T>(self.id, name, description)?;
+        Ok(crate::OutboxKey::declared(name, id))
+    }
+
     /// Declare an inbox holding at most `capacity` messages.
     ///
     /// # Errors

@@ -336,6 +336,38 @@ impl Runtime {
             .map(Inbox::new)
     }
 
+    pub(crate) fn take_inbox_key<T: Send + 'static>(
+        &self,
+        component: ComponentId,
+        key: crate::InboxKey<T>,
+    ) -> Result<Inbox<T>, LinkError> {
+        let index = key
+            .id()
+            .filter(|id| id.component == component)
+            .map(|id| id.index);
+        if index.is_none() {
+            return Err(undeclared(self, component, key.name()));
+        }
+        self.typed_node_at::<InboxNode<T>, T>(component, key.name(), index, true)
+            .map(Inbox::new)
+    }
+
+    pub(crate) fn outbox_key<T: Send + 'static>(
+        &self,
+        component: ComponentId,
+        key: crate::OutboxKey<T>,
+    ) -> Result<Outbox<T>, LinkError> {
+        let index = key
+            .id()
+            .filter(|id| id.component == component)
+            .map(|id| id.index);
+        if index.is_none() {
+            return Err(undeclared(self, component, key.name()));
+        }
+        self.typed_node_at::<OutboxNode<T>, T>(component, key.name(), index, false)
+            .map(Outbox::new)
+    }
+
     pub(crate) fn outbox_handle<T: Send + 'static>(
         &self,
         component: ComponentId,
@@ -353,9 +385,31 @@ impl Runtime {
         name: &str,
         take: bool,
     ) -> Result<Arc<N>, LinkError> {
+        self.typed_node_at::<N, T>(component, name, None, take)
+    }
+
+    /// [`typed_node`](Runtime::typed_node), at a known index (a declared key's id: no
+    /// lookup by name) when given.
+    pub(super) fn typed_node_at<N: Send + Sync + 'static, T>(
+        &self,
+        component: ComponentId,
+        name: &str,
+        index: Option<u32>,
+        take: bool,
+    ) -> Result<Arc<N>, LinkError> {
         let mut st = self.lock();
-        let id = st.box_id(component, name)?;
+        let id = match index {
+            Some(index) => BoxId { component, index },
+            None => st.box_id(component, name)?,
+        };
         let label = st.entry(component)?.label(component);
+        if st.entry(component)?.boxes.get(id.index as usize).is_none() {
+            return Err(LinkError::UnknownBox {
+                component: label,
+                name: name.to_string(),
+                existing: st.entry(component)?.box_names(),
+            });
+        }
         let Some(b) = st.entry_mut(component)?.boxes[id.index as usize].as_mut() else {
             return Err(LinkError::UnknownComponent { component: label });
         };
@@ -415,5 +469,21 @@ impl Runtime {
             name: name.to_string(),
         });
         Ok(())
+    }
+}
+
+/// A key opened before (or without) being declared by this component.
+fn undeclared(rt: &Runtime, component: ComponentId, name: &str) -> LinkError {
+    let st = rt.lock();
+    match st.entry(component) {
+        Ok(e) => LinkError::UnknownBox {
+            component: format!(
+                "{} (the key for {name:?} was not declared in its setup)",
+                e.label(component)
+            ),
+            name: name.to_string(),
+            existing: e.box_names(),
+        },
+        Err(e) => e,
     }
 }

@@ -188,12 +188,22 @@ impl RespStats {
 /// | `inbox` | in | `Bytes` | what the socket delivers |
 /// | `control` | in | [`Control`](axon::Control) | `SocketShutdown`: the connection closed |
 /// | `outbox` | out | `Bytes` | the replies |
-/// | `store` | out | [`StoreRequest`] | commands for the [`KeyValueStore`](super::KeyValueStore) |
 /// | `signal` | out | [`Control`](axon::Control) | `ProducerFinished` after QUIT or a protocol error: flush and close |
+///
+/// and the boxes of [`RespHandlerBoxes`].
 #[derive(Debug, Clone)]
 pub struct RespHandler {
     options: RespOptions,
     stats: RespStats,
+    boxes: RespHandlerBoxes,
+}
+
+axon::boxes! {
+    /// The boxes a [`RespHandler`] declares besides `inbox`, `control`, `outbox` and
+    /// `signal`.
+    pub struct RespHandlerBoxes {
+        outbox store: StoreRequest => "commands for the key-value store (linked to its service)";
+    }
 }
 
 /// What one command's reply will be: known already, or the store's.
@@ -205,7 +215,11 @@ enum Slot {
 impl RespHandler {
     /// A handler with `options`, counting into `stats`.
     pub fn new(options: RespOptions, stats: RespStats) -> Self {
-        RespHandler { options, stats }
+        RespHandler {
+            options,
+            stats,
+            boxes: RespHandlerBoxes::default(),
+        }
     }
 
     /// Turn one decoded command into its slot; `Err` for QUIT (answer, then close).
@@ -249,7 +263,8 @@ impl Component for RespHandler {
     type Out = Bytes;
 
     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
-        let out = s.outbox::<StoreRequest>("store", "commands for the key-value store")?;
+        self.boxes = RespHandlerBoxes::declare(s)?;
+        let out = s.own::<StoreRequest>("store")?;
         match s.runtime().service::<StoreRequest>(&self.options.service) {
             Ok(store) => {
                 if let Err(e) = s.link(out, store) {
@@ -264,7 +279,7 @@ impl Component for RespHandler {
     }
 
     async fn run(self, mut ctx: Context<Bytes, Bytes>) -> Result<(), BoxError> {
-        let mut store = ctx.outbox_named::<StoreRequest>("store")?;
+        let mut store = ctx.open_outbox(self.boxes.store)?;
         let mut codec = RespCodec::new(self.options.max_bulk, self.options.max_array);
         let mut buf = BytesMut::new();
         let mut out = BytesMut::new();

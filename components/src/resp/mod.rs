@@ -23,7 +23,9 @@ pub use command::{Command, ExpireCondition, SetCondition};
 pub use error::{CommandError, FrameError, ProtocolError};
 pub use frame::RespCodec;
 pub use glob::glob_match;
-pub use handler::{RespFactory, RespHandler, RespOptions, RespStats, kvstore_server};
+pub use handler::{
+    RespFactory, RespHandler, RespHandlerBoxes, RespOptions, RespStats, kvstore_server,
+};
 pub use reply::Reply;
 pub use store::{KeyValueStore, Keyspace, STORE_SERVICE, StoreRequest};
 pub use supervised::supervised_store;
