@@ -93,9 +93,13 @@ enum Shape {
     Shutdown,
     /// An endless source in a Pipeline, killed from outside mid-stream.
     Kill,
+    /// `numbers -> Supervisor(a stage that panics on every 25th) -> checking sink`:
+    /// restarts mid-stream and at the end of input; the sink checks that exactly the
+    /// crashing messages are missing, in order.
+    Supervised,
 }
 
-const SHAPES: [Shape; 10] = [
+const SHAPES: [Shape; 11] = [
     Shape::ReaderWriter,
     Shape::SourceTransformSink,
     Shape::Nested,
@@ -106,6 +110,7 @@ const SHAPES: [Shape; 10] = [
     Shape::Server,
     Shape::Shutdown,
     Shape::Kill,
+    Shape::Supervised,
 ];
 
 impl Shape {
@@ -121,6 +126,7 @@ impl Shape {
             Shape::Server => "server",
             Shape::Shutdown => "shutdown",
             Shape::Kill => "kill",
+            Shape::Supervised => "supervised",
         }
     }
 
@@ -167,6 +173,7 @@ impl Shape {
                     .join()
                     .await
             }
+            Shape::Supervised => rt.spawn(supervised())?.join().await,
             Shape::Backplane => rt.spawn(backplane(true))?.join().await,
             Shape::BackplaneEarlyEnd => rt.spawn(backplane(false))?.join().await,
             Shape::Server => server(rt).await?,
@@ -198,6 +205,47 @@ impl Shape {
             }
         })
     }
+}
+
+/// A supervised stage that panics on every 25th number, between a source of 1..=100
+/// and a sink that fails unless it saw exactly the others, in order.
+fn supervised() -> Pipeline<(), ()> {
+    use chassis::supervisor::{Backoff, ChildSpec, Intensity, Supervisor};
+    let fragile = ChildSpec::new("fragile", || {
+        from_fn("fragile", |mut ctx: Context<u64, u64>| async move {
+            while let Some(n) = ctx.recv().await {
+                assert!(!n.is_multiple_of(25), "{n} is a multiple of 25");
+                ctx.send(n).await?;
+            }
+            Ok::<(), BoxError>(())
+        })
+    });
+    let stage = Supervisor::<u64, u64>::new()
+        .backoff(Backoff::none())
+        .intensity(Intensity::new(10, std::time::Duration::from_secs(60)))
+        .child(fragile)
+        .link(("self", "inbox"), ("fragile", "inbox"))
+        .link(("fragile", "outbox"), ("self", "outbox"));
+    let check = from_fn("check", |mut ctx: Context<u64, ()>| async move {
+        let mut want = (1..=100u64).filter(|n| !n.is_multiple_of(25));
+        while let Some(n) = ctx.recv().await {
+            if want.next() != Some(n) {
+                return Err(format!("got {n} out of turn").into());
+            }
+        }
+        if want.next().is_some() {
+            return Err("messages went missing".into());
+        }
+        Ok::<(), BoxError>(())
+    });
+    Pipeline::new(from_fn("numbers", |mut ctx: Context<(), u64>| async move {
+        for n in 1..=100 {
+            ctx.send(n).await?;
+        }
+        Ok::<(), BoxError>(())
+    }))
+    .then(stage)
+    .then(check)
 }
 
 const INPUT: &[u8] = b"alpha\nbeta\ngamma\ndelta\nepsilon\nzeta\neta\ntheta\n";
@@ -381,6 +429,17 @@ async fn left_after(rt: &Runtime) -> usize {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    // The supervised shape crashes its stage on purpose; keep those panics quiet.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let planned = info
+            .payload()
+            .downcast_ref::<String>()
+            .is_some_and(|m| m.ends_with("is a multiple of 25"));
+        if !planned {
+            default_hook(info);
+        }
+    }));
     if args.list {
         for s in SHAPES {
             println!("{}", s.name());

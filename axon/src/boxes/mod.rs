@@ -92,5 +92,6 @@ pub enum Direction {
 
 #[cfg(all(test, loom))]
 mod tests {
+    mod loom_hold;
     mod loom_outbox;
 }

@@ -95,8 +95,12 @@
 //! ## Control
 //!
 //! `ProducerFinished` or `Shutdown` on the supervisor's `control` goes to every
-//! child, and no child is restarted after it; the supervisor ends when they have all
-//! ended, [`Exit::ShutDown`](axon::Exit::ShutDown) after `Shutdown`. A supervisor
+//! child. After `Shutdown` no child is restarted. After `ProducerFinished` (no more
+//! input) a child that ends cleanly stays ended, but one that fails is still restarted,
+//! within the intensity, and told at once that input has ended, so what was queued for
+//! it is handled (a supervised stage in a batch Pipeline loses only the message that
+//! crashed it). The supervisor ends when its children have all ended,
+//! [`Exit::ShutDown`](axon::Exit::ShutDown) after `Shutdown`. A supervisor
 //! whose children have all ended for good (temporary ones, transient ones that
 //! finished) ends finished. Children's `signal`s are not linked: the supervisor
 //! speaks for them on its own `signal` when it ends.

@@ -132,19 +132,23 @@ impl<I: Send + 'static, O: Send + 'static> Body<I, O> {
         }));
     }
 
-    /// `control` spoke: pass it to every child and restart nothing after it.
+    /// `control` spoke: pass it to every child. After `Shutdown` nothing is
+    /// restarted; after `ProducerFinished` (no more input) a child that fails is still
+    /// restarted, so that what was queued for it is handled, and told that input ended.
     fn stop_all(&mut self, c: Control) {
-        if self.stop != Some(Control::Shutdown) {
+        if c.is_stop() {
+            self.stop = Some(c);
+            self.restart_at = None;
+            self.due = false;
+        } else if self.stop.is_none() {
             self.stop = Some(c);
         }
-        self.restart_at = None;
-        self.due = false;
         let mut asks = Vec::new();
         for kid in &mut self.kids {
             match kid.state {
-                State::Waiting => kid.state = State::Done,
+                State::Waiting if c.is_stop() => kid.state = State::Done,
                 State::Running | State::Stopping => asks.extend(kid.id),
-                State::Done => {}
+                State::Waiting | State::Done => {}
             }
         }
         for id in asks {
@@ -169,7 +173,7 @@ impl<I: Send + 'static, O: Send + 'static> Body<I, O> {
                 exit.unread
             );
         }
-        let ending = self.stop.is_some() || self.gave_up.is_some();
+        let ending = self.gave_up.is_some() || self.stop.is_some_and(Control::is_stop);
         if self.kids[k].state == State::Stopping {
             self.kids[k].state = if ending { State::Done } else { State::Waiting };
             return;
@@ -178,7 +182,15 @@ impl<I: Send + 'static, O: Send + 'static> Body<I, O> {
             self.kids[k].state = State::Done;
             return;
         }
-        if !self.kids[k].spec.restart.restarts_after(&exit.exit) {
+        let kind = self.kids[k].spec.restart;
+        let again = if self.stop.is_some() {
+            // Input has ended: a clean end is final; a failure is restarted (unless
+            // temporary) so that what was queued for the child is still handled.
+            !exit.exit.is_clean() && kind != super::Restart::Temporary
+        } else {
+            kind.restarts_after(&exit.exit)
+        };
+        if !again {
             tracing::debug!(supervisor = %self.label, child = %self.kids[k].spec.name, %reason, "child ended for good");
             self.kids[k].state = State::Done;
             self.release_holds(ctx, k);
@@ -318,6 +330,10 @@ impl<I: Send + 'static, O: Send + 'static> Body<I, O> {
         rt.mark_restarted(self.me, &kid.spec.name, id, kid.restarts, &kid.last_failure);
         tracing::info!(supervisor = %self.label, child = %kid.spec.name, restarts = kid.restarts, "restarted");
         drop(p.start());
+        if let Some(c) = self.stop {
+            // Input had ended before this instance: it finishes what is queued.
+            self.ask_to_stop(id, c);
+        }
         Ok(())
     }
 }
