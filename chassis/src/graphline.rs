@@ -80,10 +80,11 @@ use std::collections::HashSet;
 use std::marker::PhantomData;
 
 use axon::{
-    BoxError, BoxId, CONTROL_CAPACITY, Component, ComponentId, Context, Control, DynComponent,
-    Inbox, LinkError, Policy, Setup,
+    BoxError, BoxId, Component, ComponentId, Context, Control, DynComponent, Inbox, LinkError,
+    Policy, Setup,
 };
 
+use crate::own_control::{CONTROL_IN, read_own_control};
 use crate::pipeline::ChildWatch;
 
 /// The name that means the Graphline's own boundary in a link.
@@ -109,9 +110,6 @@ use crate::pipeline::ChildWatch;
 /// # }
 /// ```
 pub const SELF: &str = "self";
-
-/// Name of the private inbox the Graphline reads its `control` through.
-const CONTROL_IN: &str = "_control";
 
 /// Named children linked by name, with a `"self"` boundary. See the [module docs](self).
 ///
@@ -158,10 +156,11 @@ impl<I, O> std::fmt::Debug for Graphline<I, O> {
     }
 }
 
-struct LinkSpec {
-    from: (String, String),
-    to: (String, String),
-    policy: Policy,
+/// One link of a layout, by child and box names (`"self"` for the composite's own).
+pub(crate) struct LinkSpec {
+    pub(crate) from: (String, String),
+    pub(crate) to: (String, String),
+    pub(crate) policy: Policy,
 }
 
 impl<I: Send + 'static, O: Send + 'static> Default for Graphline<I, O> {
@@ -502,16 +501,9 @@ impl<I: Send + 'static, O: Send + 'static> Component for Graphline<I, O> {
         }
         // The body reads control next to its children's exits, so control passes
         // through to an inbox the body owns.
-        s.make_passthrough("control")?;
-        let own_control = s.inbox_with_capacity::<Control>(
-            CONTROL_IN,
+        read_own_control(
+            s,
             "the Graphline's control, read by its body",
-            CONTROL_CAPACITY,
-        )?;
-        let control = s.own::<Control>("control")?;
-        s.link(control, own_control)?;
-        s.describe(
-            "control",
             "forwarded to every child whose control is not wired",
         )?;
         self.reads_control = true;

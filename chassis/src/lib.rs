@@ -11,6 +11,7 @@
 pub mod backplane;
 pub mod carousel;
 pub mod graphline;
+mod own_control;
 pub mod pipeline;
 pub mod seq;
 pub mod supervisor;

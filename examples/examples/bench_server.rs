@@ -138,15 +138,15 @@ async fn serve(kind: Kind) -> anyhow::Result<()> {
         Kind::Supervised => {
             // A fixed port, so that a restarted instance would listen where clients look.
             let listen = std::net::TcpListener::bind(listen)?.local_addr()?;
-            let args = echo_example::EchoArgs {
-                listen,
-                max_connections: 50_000,
-                idle_timeout: chassis::tcp::ServerConfig::DEFAULT_IDLE_TIMEOUT.as_secs(),
-                backlog: chassis::tcp::ServerConfig::DEFAULT_BACKLOG,
-            };
             let rt = axon::Runtime::new();
             let sup = chassis::supervisor::Supervisor::<(), ()>::new().child(
                 chassis::supervisor::ChildSpec::try_new("echo", move || {
+                    let args = echo_example::EchoArgs {
+                        listen,
+                        max_connections: 50_000,
+                        idle_timeout: chassis::tcp::ServerConfig::DEFAULT_IDLE_TIMEOUT.as_secs(),
+                        backlog: chassis::tcp::ServerConfig::DEFAULT_BACKLOG,
+                    };
                     echo_example::echo_server(&args)
                 }),
             );

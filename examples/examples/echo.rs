@@ -44,7 +44,7 @@ pub(crate) struct EchoArgs {
 pub(crate) fn echo_server(
     args: &EchoArgs,
 ) -> anyhow::Result<
-    ServerCore<impl Fn(&chassis::tcp::ConnectionInfo) -> Echo + Send + Sync + 'static>,
+    ServerCore<impl Fn(&chassis::tcp::ConnectionInfo) -> Echo + Send + Sync + 'static + use<>>,
 > {
     let idle = (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout));
     let config = ServerConfig::new(args.listen)

@@ -341,13 +341,7 @@ impl Runtime {
         component: ComponentId,
         key: crate::InboxKey<T>,
     ) -> Result<Inbox<T>, LinkError> {
-        let index = key
-            .id()
-            .filter(|id| id.component == component)
-            .map(|id| id.index);
-        if index.is_none() {
-            return Err(undeclared(self, component, key.name()));
-        }
+        let index = Some(declared_index(self, component, key.id(), key.name())?);
         self.typed_node_at::<InboxNode<T>, T>(component, key.name(), index, true)
             .map(Inbox::new)
     }
@@ -357,13 +351,7 @@ impl Runtime {
         component: ComponentId,
         key: crate::OutboxKey<T>,
     ) -> Result<Outbox<T>, LinkError> {
-        let index = key
-            .id()
-            .filter(|id| id.component == component)
-            .map(|id| id.index);
-        if index.is_none() {
-            return Err(undeclared(self, component, key.name()));
-        }
+        let index = Some(declared_index(self, component, key.id(), key.name())?);
         self.typed_node_at::<OutboxNode<T>, T>(component, key.name(), index, false)
             .map(Outbox::new)
     }
@@ -469,6 +457,19 @@ impl Runtime {
             name: name.to_string(),
         });
         Ok(())
+    }
+}
+
+/// The index of a key's box, if this component declared it.
+fn declared_index(
+    rt: &Runtime,
+    component: ComponentId,
+    id: Option<BoxId>,
+    name: &str,
+) -> Result<u32, LinkError> {
+    match id {
+        Some(id) if id.component == component => Ok(id.index),
+        _ => Err(undeclared(rt, component, name)),
     }
 }
 

@@ -131,6 +131,7 @@ use std::marker::PhantomData;
 
 use axon::{BoxError, Component, Context, LinkError, Policy, Setup};
 
+use crate::graphline::LinkSpec;
 use setup::Wiring;
 
 /// How many messages a hold keeps while its child restarts, by default.
@@ -168,12 +169,6 @@ pub struct Supervisor<I, O> {
     pub(crate) links: Vec<LinkSpec>,
     pub(crate) wiring: Option<Wiring>,
     _t: PhantomData<fn(I) -> O>,
-}
-
-pub(crate) struct LinkSpec {
-    pub(crate) from: (String, String),
-    pub(crate) to: (String, String),
-    pub(crate) policy: Policy,
 }
 
 impl<I, O> std::fmt::Debug for Supervisor<I, O> {

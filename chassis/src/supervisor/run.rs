@@ -11,8 +11,9 @@ use tokio::time::Instant;
 use super::Supervisor;
 use super::error::SupervisorGaveUp;
 use super::policy::Strategy;
-use super::setup::{CONTROL_IN, Wiring};
+use super::setup::Wiring;
 use super::spec::ChildSpec;
+use crate::own_control::CONTROL_IN;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {

@@ -2,15 +2,12 @@
 //! inboxes, its boundary boxes and the layout's links, remembered so that each
 //! restart can make them again.
 
-use axon::{BoxId, CONTROL_CAPACITY, ComponentId, Control, LinkError, Policy, Runtime, Setup};
+use axon::{BoxId, ComponentId, LinkError, Policy, Runtime, Setup};
 
 use super::{LinkSpec, Supervisor};
 
 /// The name that means the supervisor's own boundary in a link.
 pub(crate) const SELF: &str = "self";
-
-/// The private inbox the supervisor reads its `control` through.
-pub(crate) const CONTROL_IN: &str = "_control";
 
 /// A link from a child's box to a box the supervisor owns (a hold or a boundary
 /// outbox), made again for each new instance of the child.
@@ -249,17 +246,10 @@ pub(crate) fn wire<I: Send + 'static, O: Send + 'static>(
         }
     }
     // The body reads control next to its children's exits.
-    s.make_passthrough("control")?;
-    let own_control = s.inbox_with_capacity::<Control>(
-        CONTROL_IN,
+    crate::own_control::read_own_control(
+        s,
         "the supervisor's control, read by its body",
-        CONTROL_CAPACITY,
-    )?;
-    let control = s.own::<Control>("control")?;
-    s.link(control, own_control)?;
-    s.describe(
-        "control",
-        "forwarded to every child; after it, nothing is restarted",
+        "forwarded to every child; after Shutdown, nothing is restarted",
     )?;
     Ok(Wiring {
         ids: layout.ids,

@@ -9,37 +9,9 @@ use loom::future::block_on;
 use loom::thread;
 
 use super::super::node::HoldNode;
-use super::super::{InboxNode, Node, NodeKind, Outbox, OutboxNode, Policy, make_node};
+use super::super::{InboxNode, Node, Policy};
+use super::loom_outbox::{held, inbox, outbox_to};
 use crate::sync::model;
-
-fn inbox(capacity: usize) -> (Arc<dyn Node>, Arc<InboxNode<u8>>) {
-    let node = make_node::<u8>(NodeKind::Inbox, capacity);
-    let typed = node
-        .clone()
-        .as_any_arc()
-        .downcast::<InboxNode<u8>>()
-        .expect("an inbox of u8");
-    (node, typed)
-}
-
-fn outbox_to(to: &Arc<dyn Node>) -> (Outbox<u8>, Arc<dyn Node>) {
-    let node = make_node::<u8>(NodeKind::Outbox, 0);
-    node.set_route(Some((to, Policy::Block)), None);
-    let typed = node
-        .clone()
-        .as_any_arc()
-        .downcast::<OutboxNode<u8>>()
-        .expect("an outbox of u8");
-    (Outbox::new(typed), node)
-}
-
-fn held(inbox: &InboxNode<u8>) -> Vec<u8> {
-    let mut held = Vec::new();
-    while let Ok(m) = inbox.queue().try_pop() {
-        held.push(m);
-    }
-    held
-}
 
 fn queue_of(hold: &Arc<dyn Node>) -> Arc<InboxNode<u8>> {
     hold.held()

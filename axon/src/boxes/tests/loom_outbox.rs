@@ -11,7 +11,7 @@ use super::super::{InboxNode, Node, NodeKind, Outbox, OutboxNode, Policy, make_n
 use crate::sync::model;
 
 /// A real inbox of `capacity`, as the graph holds it and as its reader sees it.
-fn inbox(capacity: usize) -> (Arc<dyn Node>, Arc<InboxNode<u8>>) {
+pub(super) fn inbox(capacity: usize) -> (Arc<dyn Node>, Arc<InboxNode<u8>>) {
     let node = make_node::<u8>(NodeKind::Inbox, capacity);
     let typed = node
         .clone()
@@ -22,7 +22,7 @@ fn inbox(capacity: usize) -> (Arc<dyn Node>, Arc<InboxNode<u8>>) {
 }
 
 /// An outbox linked to `to` (a blocking link), and its shared node for relinking.
-fn outbox_to(to: &Arc<dyn Node>) -> (Outbox<u8>, Arc<dyn Node>) {
+pub(super) fn outbox_to(to: &Arc<dyn Node>) -> (Outbox<u8>, Arc<dyn Node>) {
     let node = make_node::<u8>(NodeKind::Outbox, 0);
     node.set_route(Some((to, Policy::Block)), None);
     let typed = node
@@ -34,7 +34,7 @@ fn outbox_to(to: &Arc<dyn Node>) -> (Outbox<u8>, Arc<dyn Node>) {
 }
 
 /// What an inbox holds, in order (closed or not).
-fn held(inbox: &InboxNode<u8>) -> Vec<u8> {
+pub(super) fn held(inbox: &InboxNode<u8>) -> Vec<u8> {
     let mut held = Vec::new();
     while let Ok(m) = inbox.queue().try_pop() {
         held.push(m);
