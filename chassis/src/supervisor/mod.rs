@@ -88,6 +88,11 @@
 //!   itself ends, what its holds kept is dropped and counted the same way.
 //! - **Lost**: the child's state — each instance starts from its factory.
 //!
+//! A supervised composite restarts whole: a [`ServerCore`](crate::tcp::ServerCore)'s
+//! connections are its children, so they close with it, and the new instance (made by
+//! [`ChildSpec::try_new`], which binds the same address again) serves the connections
+//! that come after.
+//!
 //! Restarts are data: [`GraphEvent::Restarted`](axon::GraphEvent::Restarted) in the
 //! change stream, and each restarted instance shows its `restarts` count and
 //! `last_failure` in the [`Snapshot`](axon::Snapshot).
