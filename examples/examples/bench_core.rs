@@ -36,6 +36,10 @@ struct Args {
     /// A short run: 1 million messages, 3 runs, 20 000 idle components.
     #[arg(long)]
     quick: bool,
+    /// Only these pipeline lengths (comma-separated), skipping fan-in and memory (for
+    /// profiling one row under `perf`).
+    #[arg(long, value_delimiter = ',')]
+    stages: Vec<usize>,
     /// Internal: measure memory of one kind in this process and print bytes per item.
     #[arg(long, hide = true)]
     memory_child: Option<String>,
@@ -85,7 +89,13 @@ fn main() -> Result<()> {
         "{:<28} {:>14} {:>14} {:>8}",
         "workload", "axon msg/s", "raw msg/s", "ratio"
     );
-    for stages in [2usize, 4, 8] {
+    let only = !args.stages.is_empty();
+    let lengths = if only {
+        args.stages.clone()
+    } else {
+        vec![2, 4, 8]
+    };
+    for stages in lengths {
         let axon = median(args.runs, || {
             rt.block_on(axon_pipeline(stages, args.messages, false))
         })?;
@@ -97,6 +107,9 @@ fn main() -> Result<()> {
             })?;
             row("  with byte budgets", budgeted, raw);
         }
+    }
+    if only {
+        return Ok(());
     }
     let axon = median(args.runs, || rt.block_on(axon_fan_in(8, args.messages)))?;
     let raw = median(args.runs, || rt.block_on(raw_fan_in(8, args.messages)))?;
