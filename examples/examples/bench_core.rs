@@ -4,6 +4,9 @@
 //! ```text
 //! cargo run --release --example bench_core            # full run (about a minute)
 //! cargo run --release --example bench_core -- --quick # fewer messages, for a smoke test
+//! valgrind --tool=callgrind target/release/examples/bench_core --profile axon --messages 200000
+//! perf stat -e task-clock,context-switches target/release/examples/bench_core \
+//!     --profile axon --profile-stages 2 --profile-threads 2 --messages 3000000
 //! ```
 //!
 //! Prints, for N = 2, 4 and 8 stages, messages/s through an axon `Pipeline` and through
@@ -43,10 +46,19 @@ struct Args {
     /// Internal: measure memory of one kind in this process and print bytes per item.
     #[arg(long, hide = true)]
     memory_child: Option<String>,
-    /// Run one 4-stage chain, `axon` or `raw`, on a single thread and exit (for
-    /// instruction counts under `valgrind --tool=callgrind`).
+    /// Run one chain (4 stages unless `--profile-stages`), `axon`, `axon-budget` (every
+    /// inbox byte-budgeted) or `raw`, on a single thread unless `--profile-threads`, and
+    /// exit (for instruction counts under `valgrind --tool=callgrind`).
     #[arg(long)]
     profile: Option<String>,
+    /// Stages of the `--profile` chain.
+    #[arg(long, default_value_t = 4)]
+    profile_stages: usize,
+    /// Worker threads for `--profile`: 0 runs it on the current thread (deterministic,
+    /// for callgrind); 2 as the timed runs (for `perf stat`: CPU time and context
+    /// switches per message).
+    #[arg(long, default_value_t = 0)]
+    profile_threads: usize,
 }
 
 const CAPACITY: usize = 64;
@@ -63,13 +75,21 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     if let Some(kind) = &args.profile {
-        let single = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        let single = if args.profile_threads == 0 {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+        } else {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(args.profile_threads)
+                .enable_all()
+                .build()?
+        };
+        let (stages, n) = (args.profile_stages, args.messages);
         let rate = match kind.as_str() {
-            "axon" => single.block_on(axon_pipeline(4, args.messages, false))?,
-            "axon-budget" => single.block_on(axon_pipeline(4, args.messages, true))?,
-            "raw" => single.block_on(raw_chain(4, args.messages))?,
+            "axon" => single.block_on(axon_pipeline(stages, n, false))?,
+            "axon-budget" => single.block_on(axon_pipeline(stages, n, true))?,
+            "raw" => single.block_on(raw_chain(stages, n))?,
             other => bail!("--profile takes axon, axon-budget or raw, not {other}"),
         };
         println!("{kind}: {rate:.0} msg/s");
