@@ -198,6 +198,14 @@ impl AskStats {
     }
 }
 
+/// True if `T` is a [`Request`]: a named outbox of requests counts them (others share
+/// their name with every outbox of the same name, and count nothing). Told by the
+/// type's name, as `T` has no bound to ask it by; `requests_are_told_by_their_type_name`
+/// checks that the compiler still names it so.
+pub(crate) fn is_request<T: ?Sized>() -> bool {
+    std::any::type_name::<T>().starts_with(concat!(module_path!(), "::Request<"))
+}
+
 /// An outbox's requests in a [`Snapshot`](crate::Snapshot): how many were sent, how they
 /// ended, and how many still wait.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -343,5 +351,19 @@ impl<Q: Send + 'static, R: Send + 'static> Outbox<Request<Q, R>> {
     pub async fn ask(&mut self, question: Q, timeout: Duration) -> Result<R, AskError<Q>> {
         let pending = self.request(question).await?;
         Ok(pending.wait(timeout).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Request, is_request};
+
+    #[test]
+    fn requests_are_told_by_their_type_name() {
+        assert!(is_request::<Request<u64, String>>());
+        assert!(is_request::<Request<Request<(), ()>, Vec<u8>>>());
+        assert!(!is_request::<u64>());
+        assert!(!is_request::<Option<Request<u8, u8>>>());
+        assert!(!is_request::<bytes::Bytes>());
     }
 }

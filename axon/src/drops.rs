@@ -35,6 +35,11 @@ impl DropReport {
         }
     }
 
+    /// The policy of the link (never [`Policy::Block`]: a blocking link drops nothing).
+    pub(crate) fn policy(&self) -> Policy {
+        self.policy
+    }
+
     /// A message was dropped; `total` is the source's running count. Warns on the
     /// first drop and then at most once every second.
     pub(crate) fn note(&self, total: u64) {

@@ -1,8 +1,6 @@
 //! Errors of boxes and links.
 
-use std::sync::Arc;
-
-use crate::boxes::OutboxMeta;
+use crate::boxes::OutboxName;
 
 use thiserror::Error;
 
@@ -19,7 +17,7 @@ use thiserror::Error;
 /// assert_eq!(err.into_inner(), 5);
 /// ```
 #[derive(Debug)]
-pub struct SendError<T>(pub T, pub(crate) Option<Arc<OutboxMeta>>);
+pub struct SendError<T>(pub T, pub(crate) Option<OutboxName>);
 
 impl<T> SendError<T> {
     /// A send error for `msg` that names no outbox.
@@ -47,19 +45,19 @@ impl<T> SendError<T> {
     }
 
     /// The outbox that found no destination, as `` outbox `name` of Component#id ``, if
-    /// known.
+    /// known (made when asked for: a failed send costs no formatting).
     ///
     /// # Examples
     ///
     /// ```
     /// assert_eq!(axon::SendError::new(1).outbox(), None);
     /// ```
-    pub fn outbox(&self) -> Option<&str> {
-        self.1.as_deref().map(|m| m.label.as_str())
+    pub fn outbox(&self) -> Option<String> {
+        self.1.as_ref().map(ToString::to_string)
     }
 
-    pub(crate) fn labelled(msg: T, meta: Option<Arc<OutboxMeta>>) -> Self {
-        SendError(msg, meta)
+    pub(crate) fn labelled(msg: T, name: Option<OutboxName>) -> Self {
+        SendError(msg, name)
     }
 }
 
@@ -73,7 +71,7 @@ impl<T: Eq> Eq for SendError<T> {}
 
 impl<T> std::fmt::Display for SendError<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.outbox() {
+        match &self.1 {
             Some(label) => write!(
                 f,
                 "{label} has no destination (not linked, or its destination has ended)"

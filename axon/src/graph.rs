@@ -93,72 +93,65 @@ pub(crate) struct Label {
 
 /// A box's [`Label`]: shared when both strings are static (one label per distinct
 /// pair, interned for the life of the program, so the number kept is bounded by the
-/// program's string literals), owned when the name was made at run time. A box then
-/// pays one pointer for its label instead of a name and a description.
-pub(crate) enum BoxLabel {
-    Shared(&'static Label),
-    Owned(Box<Label>),
-}
+/// program's string literals), its own when the name was made at run time. One
+/// pointer either way (a graph entry's box is five words), for a name and a
+/// description.
+pub(crate) struct BoxLabel(Arc<Label>);
 
-static DEFAULT_LABELS: [Label; 4] = [
-    Label {
-        name: Cow::Borrowed("inbox"),
-        description: "data in",
-    },
-    Label {
-        name: Cow::Borrowed("control"),
-        description: "lifecycle messages in",
-    },
-    Label {
-        name: Cow::Borrowed("outbox"),
-        description: "data out",
-    },
-    Label {
-        name: Cow::Borrowed("signal"),
-        description: "lifecycle messages out",
-    },
+const DEFAULT_LABELS: [(&str, &str); 4] = [
+    ("inbox", "data in"),
+    ("control", "lifecycle messages in"),
+    ("outbox", "data out"),
+    ("signal", "lifecycle messages out"),
 ];
 
-type LabelTable = FxHashMap<(&'static str, &'static str), &'static Label>;
+type LabelTable = FxHashMap<(&'static str, &'static str), Arc<Label>>;
 
-fn intern(name: &'static str, description: &'static str) -> &'static Label {
-    if let Some(l) = DEFAULT_LABELS
+fn intern(name: &'static str, description: &'static str) -> Arc<Label> {
+    static DEFAULTS: std::sync::LazyLock<[Arc<Label>; 4]> = std::sync::LazyLock::new(|| {
+        DEFAULT_LABELS.map(|(name, description)| {
+            Arc::new(Label {
+                name: Cow::Borrowed(name),
+                description,
+            })
+        })
+    });
+    // The default boxes of every component: found without a lock.
+    if let Some(l) = DEFAULTS
         .iter()
         .find(|l| l.name == name && l.description == description)
     {
-        return l;
+        return l.clone();
     }
     static TABLE: std::sync::LazyLock<std::sync::RwLock<LabelTable>> =
         std::sync::LazyLock::new(Default::default);
     let key = (name, description);
     if let Some(l) = TABLE.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
-        return l;
+        return l.clone();
     }
     TABLE
         .write()
         .unwrap_or_else(|p| p.into_inner())
         .entry(key)
         .or_insert_with(|| {
-            Box::leak(Box::new(Label {
+            Arc::new(Label {
                 name: Cow::Borrowed(name),
                 description,
-            }))
+            })
         })
+        .clone()
 }
 
 impl BoxLabel {
     pub(crate) fn new(name: Cow<'static, str>, description: &'static str) -> Self {
         match name {
-            Cow::Borrowed(name) => BoxLabel::Shared(intern(name, description)),
-            name @ Cow::Owned(_) => BoxLabel::Owned(Box::new(Label { name, description })),
+            Cow::Borrowed(name) => BoxLabel(intern(name, description)),
+            name @ Cow::Owned(_) => BoxLabel(Arc::new(Label { name, description })),
         }
     }
 
     fn label(&self) -> &Label {
-        match self {
-            BoxLabel::Shared(l) => l,
-            BoxLabel::Owned(l) => l,
-        }
+        &self.0
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -169,22 +162,30 @@ impl BoxLabel {
         self.label().description
     }
 
+    /// The name, if it is a string literal.
+    pub(crate) fn static_name(&self) -> Option<&'static str> {
+        match self.0.name {
+            Cow::Borrowed(name) => Some(name),
+            Cow::Owned(_) => None,
+        }
+    }
+
     /// The name, without copying a static one.
     pub(crate) fn into_name(self) -> Cow<'static, str> {
-        match self {
-            BoxLabel::Shared(l) => l.name.clone(),
-            BoxLabel::Owned(l) => l.name,
+        match Arc::try_unwrap(self.0) {
+            Ok(l) => l.name,
+            Err(shared) => shared.name.clone(),
         }
     }
 
     pub(crate) fn set_description(&mut self, description: &'static str) {
-        match self {
-            BoxLabel::Shared(l) => {
-                if let Cow::Borrowed(name) = l.name {
-                    *self = BoxLabel::Shared(intern(name, description));
-                }
-            }
-            BoxLabel::Owned(l) => l.description = description,
+        if let Cow::Borrowed(name) = self.0.name {
+            self.0 = intern(name, description);
+        } else if let Some(own) = Arc::get_mut(&mut self.0) {
+            own.description = description;
+        } else {
+            let name = self.0.name.clone();
+            self.0 = Arc::new(Label { name, description });
         }
     }
 }
@@ -355,6 +356,11 @@ impl ComponentEntry {
 
     pub(crate) fn name(&self) -> &str {
         self.name.name()
+    }
+
+    /// Its name, if it is a string literal (shared, not owned by the entry).
+    pub(crate) fn static_name(&self) -> Option<&'static str> {
+        self.name.static_name()
     }
 
     pub(crate) fn into_name(self) -> Cow<'static, str> {

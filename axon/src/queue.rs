@@ -23,7 +23,10 @@
 //!   measures each message as it enters and leaves, and the queue counts as full when
 //!   either bound is reached. A message larger than the whole budget still enters an
 //!   empty queue (else it could never be sent), so a budget bounds what waits to about
-//!   the budget plus one message.
+//!   the budget plus one message. The budget is kept inline (no allocation): a queue
+//!   without one pays one branch per send, and a message is measured when it enters
+//!   and, unless it is the last one queued, when it leaves. Counts are kept in 32 bits:
+//!   a budget above 2 GiB bounds at 2 GiB, and a message above 2 GiB counts as 2 GiB.
 
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
@@ -36,19 +39,52 @@ use smallvec::SmallVec;
 use crate::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use crate::sync::{Mutex, MutexGuard};
 
-/// The queued messages: the oldest inline, the rest in a buffer that exists only
-/// once two are queued at once. Most inboxes hold at most one message at a time (a
-/// request waiting for its handler), which then costs no allocation at all.
-struct Items<T> {
+/// The most bytes a budget bounds, and the most one message counts for: 2 GiB, so
+/// that what is queued (at most the budget plus one message) fits in a `u32`.
+const MAX_BYTES: u32 = i32::MAX as u32;
+
+/// Everything behind the lock, kept flat so the fields pack without padding (a
+/// `control` inbox's state is 72 bytes).
+///
+/// The queued messages are the oldest inline (`head`) and the rest in a buffer that
+/// exists only once two are queued at once. Most inboxes hold at most one message at
+/// a time (a request waiting for its handler), which then costs no allocation at all.
+struct State<T> {
     head: Option<T>,
     rest: VecDeque<T>,
+    /// The reader, parked in `poll_recv`.
+    reader: Option<Waker>,
+    /// Senders between finding the queue full and enqueueing (or giving up).
+    blocked_senders: u32,
+    /// The byte bound, inline (no allocation): the most bytes queued (see
+    /// [`MAX_BYTES`]); a queue without a bound pays one branch per send.
+    limit: u32,
+    /// Bytes of the messages queued now, by `size` (0 without a bound).
+    used: u32,
+    /// How to measure a message; `None`: no byte bound.
+    size: Option<fn(&T) -> usize>,
+    // `closed` lives in `Queue::closed`, written only under this lock.
 }
 
-impl<T> Items<T> {
+/// A byte bound as given: the most bytes queued, and how to measure a message.
+pub(crate) type ByteBound<T> = (usize, fn(&T) -> usize);
+
+/// A byte count as the budget keeps it (clamped to [`MAX_BYTES`]).
+#[inline]
+fn clamp(bytes: usize) -> u32 {
+    bytes.min(MAX_BYTES as usize) as u32
+}
+
+impl<T> State<T> {
     const fn new() -> Self {
-        Items {
+        State {
             head: None,
             rest: VecDeque::new(),
+            reader: None,
+            blocked_senders: 0,
+            limit: 0,
+            used: 0,
+            size: None,
         }
     }
 
@@ -57,8 +93,29 @@ impl<T> Items<T> {
         usize::from(self.head.is_some()) + self.rest.len()
     }
 
+    /// Room for a message of `size` bytes (0 without a budget)?
     #[inline]
-    fn push_back(&mut self, msg: T) {
+    fn has_room(&self, capacity: usize, size: u32) -> bool {
+        let len = self.len();
+        len < capacity
+            && (self.size.is_none() || len == 0 || self.used.saturating_add(size) <= self.limit)
+    }
+
+    /// The size of `msg` under the budget (0 without one).
+    #[inline]
+    fn size_of(&self, msg: &T) -> u32 {
+        match self.size {
+            Some(size) => clamp(size(msg)),
+            None => 0,
+        }
+    }
+
+    /// Enqueue a message measured by [`size_of`](State::size_of) (after `has_room`).
+    #[inline]
+    fn push_sized(&mut self, msg: T, size: u32) {
+        // 0 without a budget: no branch needed. No overflow: the sum is at most the
+        // budget, or one message into an empty queue (whose count is 0).
+        self.used += size;
         if self.head.is_none() && self.rest.is_empty() {
             self.head = Some(msg);
         } else {
@@ -71,11 +128,22 @@ impl<T> Items<T> {
     }
 
     #[inline]
-    fn pop_front(&mut self) -> Option<T> {
-        self.head.take().or_else(|| self.rest.pop_front())
+    fn pop_sized(&mut self) -> Option<T> {
+        let msg = self.head.take().or_else(|| self.rest.pop_front())?;
+        if self.size.is_some() {
+            // The last message out leaves nothing queued: it need not be measured.
+            self.used = if self.rest.is_empty() && self.head.is_none() {
+                0
+            } else {
+                self.used.saturating_sub(self.size_of(&msg))
+            };
+        }
+        Some(msg)
     }
 
+    /// Remove everything queued.
     fn take_all(&mut self) -> SmallVec<[T; 1]> {
+        self.used = 0;
         self.head
             .take()
             .into_iter()
@@ -84,71 +152,15 @@ impl<T> Items<T> {
     }
 }
 
-struct State<T> {
-    items: Items<T>,
-    closed: bool,
-    /// The reader, parked in `poll_recv`.
-    reader: Option<Waker>,
-    /// Senders between finding the queue full and enqueueing (or giving up).
-    blocked_senders: u32,
-    /// The byte bound, if any; boxed because most queues have none.
-    budget: Option<Box<Budget<T>>>,
-}
-
-/// A byte bound as given: the most bytes queued, and how to measure a message.
-pub(crate) type ByteBound<T> = (usize, fn(&T) -> usize);
-
-/// A queue's bound in bytes.
-struct Budget<T> {
-    limit: usize,
-    size: fn(&T) -> usize,
-    /// Bytes of the messages queued now, by `size`.
-    used: usize,
-}
-
-impl<T> State<T> {
-    /// Room for a message of `size` bytes (0 without a budget)?
-    #[inline]
-    fn has_room(&self, capacity: usize, size: usize) -> bool {
-        let len = self.items.len();
-        len < capacity
-            && self
-                .budget
-                .as_ref()
-                .is_none_or(|b| len == 0 || b.used.saturating_add(size) <= b.limit)
-    }
-
-    /// The size of `msg` under the budget (0 without one).
-    #[inline]
-    fn size_of(&self, msg: &T) -> usize {
-        self.budget.as_ref().map_or(0, |b| (b.size)(msg))
-    }
-
-    #[inline]
-    fn push_sized(&mut self, msg: T, size: usize) {
-        if let Some(b) = self.budget.as_mut() {
-            b.used += size;
-        }
-        self.items.push_back(msg);
-    }
-
-    #[inline]
-    fn pop_sized(&mut self) -> Option<T> {
-        let msg = self.items.pop_front()?;
-        if let Some(b) = self.budget.as_mut() {
-            b.used = b.used.saturating_sub((b.size)(&msg));
-        }
-        Some(msg)
-    }
-}
-
 /// A bounded multi-producer, single-consumer queue; see the module docs.
 pub(crate) struct Queue<T> {
     state: Mutex<State<T>>,
-    /// Mirrors `items.len()` for lock-free `len`/`is_empty` (never above `capacity`).
+    /// Mirrors `State::len` for lock-free `len`/`is_empty` (never above `capacity`).
     len: AtomicU32,
     /// Bumped (wrapping) whenever the parked reader waker changes (see the module docs).
     parked: AtomicU32,
+    /// Closed: written only under the lock (so a locked reader sees it exactly), read
+    /// without it by `is_closed` and `try_pop`'s fast path.
     closed: AtomicBool,
     /// A byte for the queue's owner, kept here where it costs no space (an inbox
     /// keeps the last lifecycle message read from `control` in it).
@@ -169,13 +181,7 @@ pub(crate) enum PushError<T> {
 impl<T> Queue<T> {
     pub(crate) fn new(capacity: usize) -> Self {
         Queue {
-            state: Mutex::new(State {
-                items: Items::new(),
-                closed: false,
-                reader: None,
-                blocked_senders: 0,
-                budget: None,
-            }),
+            state: Mutex::new(State::new()),
             len: AtomicU32::new(0),
             parked: AtomicU32::new(0),
             closed: AtomicBool::new(false),
@@ -201,7 +207,7 @@ impl<T> Queue<T> {
     #[inline]
     fn mirror_len(&self, st: &State<T>) {
         // At most `capacity`, which fits in `u32`.
-        self.len.store(st.items.len() as u32, Ordering::Relaxed);
+        self.len.store(st.len() as u32, Ordering::Relaxed);
     }
 
     /// The most messages it holds (at most `u32::MAX`).
@@ -221,16 +227,17 @@ impl<T> Queue<T> {
     pub(crate) fn set_budget(&self, budget: Option<ByteBound<T>>) {
         let notify = {
             let mut st = self.lock();
-            st.budget = budget.map(|(limit, size)| {
-                let used = st
-                    .items
-                    .head
-                    .iter()
-                    .chain(st.items.rest.iter())
-                    .map(size)
-                    .sum();
-                Box::new(Budget { limit, size, used })
-            });
+            let st = &mut *st;
+            match budget {
+                Some((limit, size)) => {
+                    let queued = st.head.iter().chain(st.rest.iter());
+                    // Saturating: a wrong (low) count heals when the queue empties.
+                    st.used = queued.fold(0, |n: u32, m| n.saturating_add(clamp(size(m))));
+                    st.limit = clamp(limit);
+                    st.size = Some(size);
+                }
+                None => (st.used, st.limit, st.size) = (0, 0, None),
+            }
             st.blocked_senders > 0
         };
         if notify {
@@ -240,18 +247,19 @@ impl<T> Queue<T> {
 
     /// The byte bound and its size function, if any (to carry over to a replacement).
     pub(crate) fn budget(&self) -> Option<ByteBound<T>> {
-        self.lock().budget.as_ref().map(|b| (b.limit, b.size))
+        let st = self.lock();
+        st.size.map(|size| (st.limit as usize, size))
     }
 
     /// Bytes queued now and the byte bound, if the queue has one (takes the lock).
     pub(crate) fn bytes(&self) -> Option<(usize, usize)> {
-        self.lock().budget.as_ref().map(|b| (b.used, b.limit))
+        let st = self.lock();
+        st.size.map(|_| (st.used as usize, st.limit as usize))
     }
 
     fn take_reader(&self, st: &mut State<T>) -> Option<Waker> {
         let w = st.reader.take();
         if w.is_some() {
-            // Written only under the lock: a load and a store suffice.
             // Written only under the lock: a load and a store suffice.
             self.parked.store(
                 self.parked.load(Ordering::Relaxed).wrapping_add(1),
@@ -274,7 +282,7 @@ impl<T> Queue<T> {
     pub(crate) fn try_push(&self, msg: T) -> Result<(), PushError<T>> {
         let reader = {
             let mut st = self.lock();
-            if st.closed {
+            if self.closed.load(Ordering::Relaxed) {
                 return Err(PushError::Closed(msg));
             }
             let size = st.size_of(&msg);
@@ -296,7 +304,7 @@ impl<T> Queue<T> {
     pub(crate) fn push_evicting(&self, msg: T) -> Result<usize, T> {
         let (evicted, reader) = {
             let mut st = self.lock();
-            if st.closed {
+            if self.closed.load(Ordering::Relaxed) {
                 return Err(msg);
             }
             let size = st.size_of(&msg);
@@ -324,10 +332,7 @@ impl<T> Queue<T> {
             let mut st = self.lock();
             // Dropped outside the lock; the buffer is kept. A queue cleared before every
             // send holds one message at most, so this does not allocate.
-            let removed = st.items.take_all();
-            if let Some(b) = st.budget.as_mut() {
-                b.used = 0;
-            }
+            let removed = st.take_all();
             self.len.store(0, Ordering::Relaxed);
             (removed, st.blocked_senders > 0)
         };
@@ -366,7 +371,7 @@ impl<T> Queue<T> {
             }
             let reader = {
                 let mut st = self.lock();
-                if st.closed {
+                if self.closed.load(Ordering::Relaxed) {
                     if wait.registered {
                         st.blocked_senders -= 1;
                         wait.registered = false;
@@ -404,7 +409,7 @@ impl<T> Queue<T> {
         if self.len.load(Ordering::Relaxed) == 0 && !self.closed.load(Ordering::Relaxed) {
             return Err(Empty::Empty);
         }
-        let popped = Self::pop_locked(&mut self.lock(), &self.len);
+        let popped = self.pop_locked(&mut self.lock());
         match popped {
             Ok(taken) => Ok(self.freed(taken)),
             Err(true) => Err(Empty::Closed),
@@ -414,13 +419,13 @@ impl<T> Queue<T> {
 
     /// Take the oldest message under the lock, with whether a sender waits for room;
     /// `Err(closed)` if there is none.
-    fn pop_locked(st: &mut State<T>, len: &AtomicU32) -> Result<(T, bool), bool> {
+    fn pop_locked(&self, st: &mut State<T>) -> Result<(T, bool), bool> {
         match st.pop_sized() {
             Some(m) => {
-                len.store(st.items.len() as u32, Ordering::Relaxed);
+                self.mirror_len(st);
                 Ok((m, st.blocked_senders > 0))
             }
-            None => Err(st.closed),
+            None => Err(self.closed.load(Ordering::Relaxed)),
         }
     }
 
@@ -448,7 +453,7 @@ impl<T> Queue<T> {
     ) -> Poll<Option<T>> {
         let taken = {
             let mut st = self.lock();
-            match Self::pop_locked(&mut st, &self.len) {
+            match self.pop_locked(&mut st) {
                 Ok(taken) => taken,
                 Err(true) => return Poll::Ready(None),
                 Err(false) => {
@@ -479,12 +484,9 @@ impl<T> Queue<T> {
     pub(crate) fn close_take(&self) -> SmallVec<[T; 1]> {
         let (taken, reader) = {
             let mut st = self.lock();
-            st.closed = true;
+            // Under the lock, so every locked reader sees it.
             self.closed.store(true, Ordering::Relaxed);
-            let taken = st.items.take_all();
-            if let Some(b) = st.budget.as_mut() {
-                b.used = 0;
-            }
+            let taken = st.take_all();
             self.len.store(0, Ordering::Relaxed);
             (taken, self.take_reader(&mut st))
         };
@@ -504,21 +506,20 @@ impl<T> Queue<T> {
         }
         let reader = {
             let mut st = self.lock();
-            if st.closed {
+            if self.closed.load(Ordering::Relaxed) {
                 return Err(first);
             }
-            let queued = st.items.take_all();
-            if let Some(b) = st.budget.as_mut() {
-                b.used = 0;
-            }
+            let queued = st.take_all();
             for msg in first.into_iter().chain(queued) {
                 let size = st.size_of(&msg);
-                st.push_sized(msg, size);
+                // Over the bound for a moment at most by what the hold kept: senders
+                // wait until the reader has taken it.
+                let room = st.limit.saturating_sub(st.used);
+                st.push_sized(msg, size.min(room));
+                st.used = st.used.saturating_add(size - size.min(room));
             }
-            // Above `capacity` for a moment at most by what the hold kept; the mirror
-            // saturates so `len` stays within what `u32` holds.
             self.len.store(
-                u32::try_from(st.items.len()).unwrap_or(u32::MAX),
+                u32::try_from(st.len()).unwrap_or(u32::MAX),
                 Ordering::Relaxed,
             );
             self.take_reader(&mut st)
@@ -533,7 +534,7 @@ impl<T> Queue<T> {
     pub(crate) fn close(&self) {
         let reader = {
             let mut st = self.lock();
-            st.closed = true;
+            // Under the lock, so every locked reader sees it.
             self.closed.store(true, Ordering::Relaxed);
             self.take_reader(&mut st)
         };
@@ -742,6 +743,23 @@ mod tests {
         assert_eq!(q.bytes(), Some((9, 10)));
         assert_eq!(q.clear(), 3);
         assert_eq!(q.bytes(), Some((0, 10)));
+    }
+
+    #[test]
+    fn budgets_and_sizes_above_two_gib_count_as_two_gib() {
+        fn huge(_: &u8) -> usize {
+            usize::MAX
+        }
+        let q = Queue::new(4);
+        q.set_budget(Some((usize::MAX, huge)));
+        let max = i32::MAX as usize;
+        assert_eq!(q.bytes(), Some((0, max)));
+        // The first enters the empty queue; the second would exceed the budget.
+        assert!(q.try_push(1u8).is_ok());
+        assert_eq!(q.bytes(), Some((max, max)));
+        assert!(matches!(q.try_push(2), Err(PushError::Full(2))));
+        assert_eq!(q.try_pop(), Ok(1));
+        assert_eq!(q.bytes(), Some((0, max)));
     }
 
     #[tokio::test]

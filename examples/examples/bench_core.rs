@@ -4,6 +4,9 @@
 //! ```text
 //! cargo run --release --example bench_core            # full run (about a minute)
 //! cargo run --release --example bench_core -- --quick # fewer messages, for a smoke test
+//! valgrind --tool=callgrind target/release/examples/bench_core --profile axon --messages 200000
+//! perf stat -e task-clock,context-switches target/release/examples/bench_core \
+//!     --profile axon --profile-stages 2 --profile-threads 2 --messages 3000000
 //! ```
 //!
 //! Prints, for N = 2, 4 and 8 stages, messages/s through an axon `Pipeline` and through
@@ -36,13 +39,26 @@ struct Args {
     /// A short run: 1 million messages, 3 runs, 20 000 idle components.
     #[arg(long)]
     quick: bool,
+    /// Only these pipeline lengths (comma-separated), skipping fan-in and memory (for
+    /// profiling one row under `perf`).
+    #[arg(long, value_delimiter = ',')]
+    stages: Vec<usize>,
     /// Internal: measure memory of one kind in this process and print bytes per item.
     #[arg(long, hide = true)]
     memory_child: Option<String>,
-    /// Run one 4-stage chain, `axon` or `raw`, on a single thread and exit (for
-    /// instruction counts under `valgrind --tool=callgrind`).
+    /// Run one chain (4 stages unless `--profile-stages`), `axon`, `axon-budget` (every
+    /// inbox byte-budgeted) or `raw`, on a single thread unless `--profile-threads`, and
+    /// exit (for instruction counts under `valgrind --tool=callgrind`).
     #[arg(long)]
     profile: Option<String>,
+    /// Stages of the `--profile` chain.
+    #[arg(long, default_value_t = 4)]
+    profile_stages: usize,
+    /// Worker threads for `--profile`: 0 runs it on the current thread (deterministic,
+    /// for callgrind); 2 as the timed runs (for `perf stat`: CPU time and context
+    /// switches per message).
+    #[arg(long, default_value_t = 0)]
+    profile_threads: usize,
 }
 
 const CAPACITY: usize = 64;
@@ -59,13 +75,21 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     if let Some(kind) = &args.profile {
-        let single = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        let single = if args.profile_threads == 0 {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+        } else {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(args.profile_threads)
+                .enable_all()
+                .build()?
+        };
+        let (stages, n) = (args.profile_stages, args.messages);
         let rate = match kind.as_str() {
-            "axon" => single.block_on(axon_pipeline(4, args.messages, false))?,
-            "axon-budget" => single.block_on(axon_pipeline(4, args.messages, true))?,
-            "raw" => single.block_on(raw_chain(4, args.messages))?,
+            "axon" => single.block_on(axon_pipeline(stages, n, false))?,
+            "axon-budget" => single.block_on(axon_pipeline(stages, n, true))?,
+            "raw" => single.block_on(raw_chain(stages, n))?,
             other => bail!("--profile takes axon, axon-budget or raw, not {other}"),
         };
         println!("{kind}: {rate:.0} msg/s");
@@ -85,7 +109,13 @@ fn main() -> Result<()> {
         "{:<28} {:>14} {:>14} {:>8}",
         "workload", "axon msg/s", "raw msg/s", "ratio"
     );
-    for stages in [2usize, 4, 8] {
+    let only = !args.stages.is_empty();
+    let lengths = if only {
+        args.stages.clone()
+    } else {
+        vec![2, 4, 8]
+    };
+    for stages in lengths {
         let axon = median(args.runs, || {
             rt.block_on(axon_pipeline(stages, args.messages, false))
         })?;
@@ -97,6 +127,9 @@ fn main() -> Result<()> {
             })?;
             row("  with byte budgets", budgeted, raw);
         }
+    }
+    if only {
+        return Ok(());
     }
     let axon = median(args.runs, || rt.block_on(axon_fan_in(8, args.messages)))?;
     let raw = median(args.runs, || rt.block_on(raw_fan_in(8, args.messages)))?;

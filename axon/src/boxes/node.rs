@@ -7,9 +7,11 @@ use crate::drops::DropReport;
 use crate::queue::Queue;
 use crate::sync::Mutex;
 use crate::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use rustc_hash::FxHashMap;
 use std::any::{Any, TypeId};
+use std::borrow::Cow;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, OnceLock};
 
 /// What sort of node a box is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -321,19 +323,24 @@ impl<T: Send + 'static> Node for HoldNode<T> {
     }
 }
 
-/// Where an outbox's messages go: the final inbox and the policy of the link (with,
-/// for a lossy link, where its drops are reported).
+/// Where an outbox's messages go: the final inbox and, for a lossy link, the report its
+/// drops are told to, which also holds the link's policy (a `Block` link has none).
+/// Two words: the policy costs no space of its own.
 pub(crate) struct Route<T> {
     pub(super) target: Arc<InboxNode<T>>,
-    pub(super) policy: Policy,
     pub(super) report: Option<Arc<DropReport>>,
+}
+
+impl<T> Route<T> {
+    fn policy(&self) -> Policy {
+        self.report.as_ref().map_or(Policy::Block, |r| r.policy())
+    }
 }
 
 impl<T> Clone for Route<T> {
     fn clone(&self) -> Self {
         Route {
             target: self.target.clone(),
-            policy: self.policy,
             report: self.report.clone(),
         }
     }
@@ -355,18 +362,66 @@ pub(crate) struct OutboxNode<T> {
     pub(super) sent: AtomicU64,
     pub(super) dropped: AtomicU64,
     pub(super) undelivered: AtomicU64,
-    /// What names it in send errors and counts its requests, for outboxes declared by
-    /// name; the default `outbox` shares one that only names the box.
+    /// The component that owns it, for send errors (0: not named there).
+    pub(crate) owner: u64,
+    /// What names it in send errors and, for a named outbox of requests, counts its
+    /// requests; shared by every outbox of the same name on components of the same
+    /// name when it counts nothing (so a named outbox costs no allocation of its own).
     pub(crate) meta: Option<Arc<OutboxMeta>>,
 }
 
 /// An outbox's name for errors, and its request counters ([`ask`](crate::ask)).
 #[derive(Debug)]
 pub(crate) struct OutboxMeta {
-    /// `` outbox `name` of Component#id ``.
-    pub(crate) label: String,
-    /// Requests sent through it and how they ended; `None` on the shared default.
+    /// `` outbox `name` of Component `` (the owner's id is added from the node).
+    what: Cow<'static, str>,
+    /// Requests sent through it and how they ended; only on outboxes of requests.
     pub(crate) asks: Option<AskStats>,
+}
+
+impl OutboxMeta {
+    /// The meta of outbox `name` on a component called `component`, each `Ok` if it is
+    /// a string literal; shared when both are and requests are not counted (the table
+    /// is bounded by the program's literals).
+    pub(crate) fn named(
+        name: Result<&'static str, &str>,
+        component: Result<&'static str, &str>,
+        counts_asks: bool,
+    ) -> Arc<OutboxMeta> {
+        let make = |name: &str, component: &str| OutboxMeta {
+            what: Cow::Owned(format!("outbox `{name}` of {component}")),
+            asks: counts_asks.then(AskStats::default),
+        };
+        let (Ok(name), Ok(component), false) = (name, component, counts_asks) else {
+            let (name, component) = (name.unwrap_or_else(|s| s), component.unwrap_or_else(|s| s));
+            return Arc::new(make(name, component));
+        };
+        type Table = FxHashMap<(&'static str, &'static str), Arc<OutboxMeta>>;
+        static TABLE: LazyLock<std::sync::Mutex<Table>> = LazyLock::new(Default::default);
+        TABLE
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((name, component))
+            .or_insert_with(|| Arc::new(make(name, component)))
+            .clone()
+    }
+}
+
+/// The outbox a send error names: `` outbox `name` of Component#id ``.
+#[derive(Debug, Clone)]
+pub(crate) struct OutboxName {
+    meta: Arc<OutboxMeta>,
+    owner: u64,
+}
+
+impl std::fmt::Display for OutboxName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.meta.what)?;
+        if self.owner != 0 {
+            write!(f, "#{}", self.owner)?;
+        }
+        Ok(())
+    }
 }
 
 impl<T> OutboxNode<T> {
@@ -377,17 +432,16 @@ impl<T> OutboxNode<T> {
             sent: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             undelivered: AtomicU64::new(0),
+            owner: 0,
             meta: None,
         }
     }
 
-    /// An outbox declared by name: its send errors name it, and it counts its requests.
-    pub(crate) fn labelled(label: String) -> Self {
+    /// An outbox declared by name on component `owner`: its send errors name it.
+    pub(crate) fn labelled(meta: Arc<OutboxMeta>, owner: u64) -> Self {
         OutboxNode {
-            meta: Some(Arc::new(OutboxMeta {
-                label,
-                asks: Some(AskStats::default()),
-            })),
+            owner,
+            meta: Some(meta),
             ..OutboxNode::new()
         }
     }
@@ -396,12 +450,12 @@ impl<T> OutboxNode<T> {
     /// every component, so no per-component allocation; the component is named where
     /// its failure is logged). Requests through it are not counted.
     pub(crate) fn default_outbox() -> Self {
-        static META: std::sync::OnceLock<Arc<OutboxMeta>> = std::sync::OnceLock::new();
+        static META: OnceLock<Arc<OutboxMeta>> = OnceLock::new();
         OutboxNode {
             meta: Some(
                 META.get_or_init(|| {
                     Arc::new(OutboxMeta {
-                        label: "outbox `outbox`".to_string(),
+                        what: Cow::Borrowed("outbox `outbox`"),
                         asks: None,
                     })
                 })
@@ -409,6 +463,14 @@ impl<T> OutboxNode<T> {
             ),
             ..OutboxNode::new()
         }
+    }
+
+    /// What a send error on it names, if it is named.
+    pub(crate) fn name(&self) -> Option<OutboxName> {
+        self.meta.as_ref().map(|meta| OutboxName {
+            meta: meta.clone(),
+            owner: self.owner,
+        })
     }
 
     /// Tell the route's report (a lossy link's) about a drop.
@@ -429,7 +491,7 @@ impl<T> OutboxNode<T> {
         match &*guard {
             Some(r) => Cached {
                 target: Some(r.target.clone()),
-                policy: r.policy,
+                policy: r.policy(),
                 version,
             },
             None => Cached {
@@ -473,15 +535,17 @@ impl<T: Send + 'static> Node for OutboxNode<T> {
     }
     fn set_route(&self, target: Option<(&Arc<dyn Node>, Policy)>, report: Option<Arc<DropReport>>) {
         let route = target.and_then(|(node, policy)| {
+            // The report carries a lossy link's policy (the graph always makes one).
+            let report = match (policy, report) {
+                (Policy::Block, _) => None,
+                (_, Some(r)) if r.policy() == policy => Some(r),
+                (_, _) => Some(Arc::new(DropReport::new("(a link)".to_string(), policy))),
+            };
             node.clone()
                 .as_any_arc()
                 .downcast::<InboxNode<T>>()
                 .ok()
-                .map(|target| Route {
-                    target,
-                    policy,
-                    report,
-                })
+                .map(|target| Route { target, report })
         });
         let mut guard = self.route.lock().unwrap_or_else(|p| p.into_inner());
         *guard = route;

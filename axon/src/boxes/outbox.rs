@@ -69,7 +69,7 @@ impl<T: Send + 'static> Outbox<T> {
 
     pub(super) fn undelivered(&self, msg: T) -> SendError<T> {
         bump(&self.node.undelivered);
-        SendError::labelled(msg, self.node.meta.clone())
+        SendError::labelled(msg, self.node.name())
     }
 
     pub(super) fn dropped(&self, target: &InboxNode<T>) {

@@ -3,7 +3,8 @@
 
 use super::Runtime;
 use crate::boxes::{
-    BoxId, BoxRef, ComponentId, Inbox, InboxNode, Node, NodeKind, Outbox, OutboxNode, make_node,
+    BoxId, BoxRef, ComponentId, Inbox, InboxNode, Node, NodeKind, Outbox, OutboxMeta, OutboxNode,
+    make_node,
 };
 use crate::error::LinkError;
 use crate::graph::{BoxEntry, BoxLabel};
@@ -70,18 +71,21 @@ impl Runtime {
         description: &'static str,
     ) -> Result<BoxId, LinkError> {
         let name = name.into();
-        let label = {
+        let meta = {
             let st = self.lock();
-            format!(
-                "outbox `{name}` of {}",
-                st.entry(component)?.label(component)
-            )
+            let entry = st.entry(component)?;
+            let box_name = match &name {
+                Cow::Borrowed(name) => Ok(*name),
+                Cow::Owned(name) => Err(name.as_str()),
+            };
+            let component_name = entry.static_name().ok_or(entry.name());
+            OutboxMeta::named(box_name, component_name, crate::ask::is_request::<T>())
         };
         self.add_node(
             component,
             name,
             description,
-            Arc::new(OutboxNode::<T>::labelled(label)),
+            Arc::new(OutboxNode::<T>::labelled(meta, component.0)),
         )
     }
 
@@ -265,7 +269,8 @@ impl Runtime {
     /// measured by [`MessageSize`]. A message larger than the whole budget still enters
     /// an empty inbox, so what waits is bounded by about `bytes` plus one message. The
     /// budget can be set before or while the component runs, and is kept by a later
-    /// [`Setup::set_capacity`](crate::Setup::set_capacity).
+    /// [`Setup::set_capacity`](crate::Setup::set_capacity). Budgets are counted in 32
+    /// bits: one above 2 GiB bounds at 2 GiB, and a message above 2 GiB counts as 2 GiB.
     ///
     /// A passthrough inbox (a composite's boundary) passes the budget on to the queued
     /// inbox it leads to.
@@ -303,11 +308,14 @@ impl Runtime {
             let b = st.get_box(id).ok_or_else(|| LinkError::UnknownComponent {
                 component: entry.label(id.component),
             })?;
-            let label = format!("{}.{}", entry.label(id.component), b.label.name());
-            let wrong = |reason| LinkError::WrongDirection {
-                from: label.clone(),
-                to: label.clone(),
-                reason,
+            // Named only on error: a server sets budgets on every connection.
+            let wrong = |reason| {
+                let label = format!("{}.{}", entry.label(id.component), b.label.name());
+                LinkError::WrongDirection {
+                    from: label.clone(),
+                    to: label,
+                    reason,
+                }
             };
             let node = match b.node.kind() {
                 NodeKind::Inbox => b.node.clone(),

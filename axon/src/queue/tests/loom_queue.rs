@@ -142,9 +142,12 @@ fn loom_senders_wait_for_bytes_and_an_oversized_message_enters_an_empty_queue() 
                 for _ in 0..3 {
                     sizes.push(q.pop().await.expect("open").len());
                     let st = q.lock();
-                    let used = st.budget.as_ref().map_or(0, |b| b.used);
-                    // Within the budget, or one message alone that is larger than it.
-                    assert!(used <= 10 || st.items.len() == 1, "{used} bytes queued");
+                    let used = st.used;
+                    // Within the budget, or one message alone that is larger than it; and
+                    // exactly what is queued (counted once on the way in and out).
+                    assert!(used <= 10 || st.len() == 1, "{used} bytes queued");
+                    let queued: usize = st.head.iter().chain(st.rest.iter()).map(Vec::len).sum();
+                    assert_eq!(used as usize, queued);
                 }
                 sizes
             });
