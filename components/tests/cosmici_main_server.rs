@@ -5,6 +5,7 @@ use std::time::Duration;
 use axon::testing::Harness;
 use axon::{Control, Runtime};
 use chassis::tcp::ConnectionInfo;
+use components::cosmici::admission::NodeAdmission;
 use components::cosmici::main_server::{
     MainEvent, MainStats, NODE_EVENTS_SERVICE, NetEvent, SensorNet, SensorNetConfig, main_server,
 };
@@ -51,9 +52,13 @@ async fn every_main_command_good_and_malformed() {
     rt.link(net.outbox(), events_ref).unwrap();
     let _net = net.start();
     let stats = MainStats::default();
-    let server = main_server("127.0.0.1:0".parse().unwrap(), stats.clone())
-        .await
-        .unwrap();
+    let server = main_server(
+        "127.0.0.1:0".parse().unwrap(),
+        stats.clone(),
+        NodeAdmission::default(),
+    )
+    .await
+    .unwrap();
     let addr = server.local_addr();
     let server = rt.spawn(server).unwrap();
     let mut node = Client::connect(addr).await;
