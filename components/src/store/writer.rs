@@ -538,6 +538,135 @@ mod tests {
     use crate::physics::fit::Crossings;
     use crate::store::{RecordKind, StoredPulse};
 
+    fn pulse(id: u64) -> Record {
+        Record::Pulse(StoredPulse {
+            id,
+            detector: None,
+            crossings: Crossings::default(),
+        })
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("axon-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        dir
+    }
+
+    /// Issue 13 item 13: a database damaged mid-run (a table dropped under the
+    /// writer) is an error everyone can see, and every record from then on goes to
+    /// the fallback file: none is discarded, every one is acknowledged.
+    #[tokio::test]
+    async fn a_failing_database_spills_to_the_fallback_and_says_so() {
+        let dir = temp_dir("store-spill");
+        let (db, spill) = (dir.join("main.db"), dir.join("main.spill.db"));
+        let writer = StoreWriter::new(Store::open(&db, Durability::Process).expect("opens"))
+            .fallback(&spill, Durability::Process);
+        let stats = writer.stats();
+        let mut h = Harness::new(writer);
+        h.send(pulse(1)).await;
+        assert_eq!(h.recv().await.expect("ack").keys[0].id, 1);
+        assert_eq!(stats.error(), None);
+        // Another process damages the database.
+        rusqlite::Connection::open(&db)
+            .expect("second connection")
+            .execute_batch("DROP TABLE crossings;")
+            .expect("dropped");
+        for id in 2..=5 {
+            h.send(pulse(id)).await;
+        }
+        let mut acked = Vec::new();
+        while acked.len() < 4 {
+            acked.extend(
+                h.recv()
+                    .await
+                    .expect("still acknowledged")
+                    .keys
+                    .iter()
+                    .map(|k| k.id),
+            );
+        }
+        assert_eq!(acked, [2, 3, 4, 5]);
+        let error = stats.error().expect("the failure is visible");
+        assert!(
+            error.contains("main.db") && error.contains("spilling to"),
+            "{error}"
+        );
+        assert_eq!(stats.spill_path().as_deref(), Some(spill.as_path()));
+        assert_eq!(
+            (stats.pulses(), stats.spilled(), stats.stopped()),
+            (5, 4, false)
+        );
+        h.finish().await;
+        assert!(matches!(h.exit().await, Exit::Finished));
+        let spilled = Store::open(&spill, Durability::Process).expect("the fallback opens");
+        assert_eq!(spilled.ids(RecordKind::Pulse).expect("query"), [2, 3, 4, 5]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Issue 13 item 13: when the fallback fails as well, the writer stops with both
+    /// reasons (it does not run on discarding records).
+    #[tokio::test]
+    async fn without_a_working_fallback_the_writer_stops_with_the_reason() {
+        let dir = temp_dir("store-stop");
+        let db = dir.join("main.db");
+        let spill = dir.join("no-such-dir").join("spill.db");
+        let writer = StoreWriter::new(Store::open(&db, Durability::Process).expect("opens"))
+            .fallback(&spill, Durability::Process);
+        let stats = writer.stats();
+        let mut h = Harness::new(writer);
+        rusqlite::Connection::open(&db)
+            .expect("second connection")
+            .execute_batch("DROP TABLE crossings;")
+            .expect("dropped");
+        h.send(pulse(1)).await;
+        let exit = h.exit().await;
+        let Exit::Failed(e) = &exit else {
+            panic!("{exit}")
+        };
+        let e = e.to_string();
+        assert!(e.contains("main.db") && e.contains("spill.db"), "{e}");
+        assert!(stats.stopped());
+        assert!(stats.error().is_some_and(|s| s.ends_with("stopped")));
+        assert_eq!(stats.pulses(), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Issue 13 item 14: after a quiet spell the committed records are in the database
+    /// file itself, without waiting for another record or for shutdown.
+    #[tokio::test]
+    async fn a_quiet_writer_leaves_its_records_in_the_file_itself() {
+        let dir = temp_dir("store-quiet");
+        let db = dir.join("main.db");
+        let writer = StoreWriter::new(Store::open(&db, Durability::Process).expect("opens"))
+            .idle_checkpoint(Duration::from_millis(50));
+        let stats = writer.stats();
+        let mut h = Harness::new(writer);
+        for id in 1..=48 {
+            h.send(pulse(id)).await;
+        }
+        let mut acked = 0;
+        while acked < 48 {
+            acked += h.recv().await.expect("ack").keys.len();
+        }
+        // Bounded wait for the writer's own timer (50 ms of quiet).
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while stats.checkpoints() == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("a checkpoint after the quiet spell");
+        // A copy of the file alone (no -wal beside it) holds every record.
+        let copy = dir.join("copy.db");
+        std::fs::copy(&db, &copy).expect("copied");
+        let copied = Store::open(&copy, Durability::Process).expect("the copy opens");
+        assert_eq!(copied.ids(RecordKind::Pulse).expect("query").len(), 48);
+        drop(copied);
+        h.finish().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[tokio::test]
     async fn every_record_is_acknowledged_once_in_order_after_commit() {
         let dir = std::env::temp_dir().join(format!("axon-store-writer-{}", std::process::id()));
