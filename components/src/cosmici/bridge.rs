@@ -530,14 +530,13 @@ impl BridgeManager {
             config.drain_deadline = DRAIN_DEADLINE;
             config
         };
-        let bind_err = |what: &str, addr: SocketAddr, e: chassis::tcp::BindError| {
-            format!("{what} {addr}: {e}")
-        };
+        // A bind error names the address already.
+        let bind_err = |what: &str, e: chassis::tcp::BindError| format!("{what}{e}");
         let node_server =
             ServerCore::new(server_config(node_addr), move |info: &ConnectionInfo| {
                 BridgeLink::new(*info, link_config.clone())
             })
-            .map_err(|e| bind_err("bridge", node_addr, e))?;
+            .map_err(|e| bind_err("", e))?;
         let (up_t, down_t) = (up.clone(), down.clone());
         let terminal_server = ServerCore::new(
             server_config(terminal_addr),
@@ -545,7 +544,7 @@ impl BridgeManager {
                 OperatorTerminal::new(*info, node, link, up_t.clone(), down_t.clone())
             },
         )
-        .map_err(|e| bind_err("terminal", terminal_addr, e))?;
+        .map_err(|e| bind_err("terminal: ", e))?;
         let addrs = BridgeAddrs {
             node: node_server.local_addr(),
             terminal: terminal_server.local_addr(),
