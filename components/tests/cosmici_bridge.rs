@@ -374,3 +374,39 @@ async fn teardown_after_links_disconnect_ends_cleanly_every_time() {
         assert!(exit.is_clean(), "round {round}: {exit}");
     }
 }
+
+/// Issue 13 item 16, the cause: at shutdown a node has hung up, but its UART link is
+/// still delivering what the node sent before, at the pace of the pipeline behind it.
+/// The bridge servers used to cut such a link after a fixed 5 s (its last lines lost,
+/// "bridge teardown did not finish in 5s"); now the teardown waits while the link
+/// delivers. On the paused clock: the pipeline takes 100 ms a line, 20 s in all.
+#[tokio::test(start_paused = true)]
+async fn teardown_waits_for_a_link_still_delivering_its_last_lines() {
+    const LINES: usize = 200;
+    let rt = Runtime::new();
+    let mut ext = rt.external("test");
+    let (lines_ref, mut node_lines) = ext.add_inbox::<NodeLine>("lines", 4).unwrap();
+    rt.register_service("test.lines", lines_ref).unwrap();
+    let mut h = Harness::with_runtime(rt.clone(), BridgeManager::new(free_ports(None)));
+    h.send(powered_on(1, true)).await;
+    let _ = opened(&mut h).await;
+    let (_, _, addrs) = opened(&mut h).await;
+    let mut node = TcpStream::connect(addrs.node).await.unwrap();
+    let sent: String = (0..LINES).map(|i| format!("$LINE,{i}\r\n")).collect();
+    node.write_all(sent.as_bytes()).await.unwrap();
+    drop(node);
+    let first = timeout(LIMIT, node_lines.recv()).await.unwrap().unwrap();
+    assert_eq!(first.line, "$LINE,0");
+    h.send_control(Control::Shutdown).await;
+    for i in 1..LINES {
+        // The slow pipeline behind the bridge.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let got = timeout(LIMIT, node_lines.recv())
+            .await
+            .expect("the link goes on delivering")
+            .unwrap_or_else(|| panic!("line {i} of {LINES} lost"));
+        assert_eq!(got.line, format!("$LINE,{i}"));
+    }
+    let exit = timeout(LIMIT, h.exit()).await.expect("the manager ends");
+    assert!(exit.is_clean(), "{exit}");
+}

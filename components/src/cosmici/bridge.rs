@@ -40,6 +40,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -63,12 +64,20 @@ use super::transcript::{Transcript, TranscriptLimits};
 /// Longest bridged line kept whole in transcripts and [`NodeLine`]s, bytes.
 const MAX_BRIDGE_LINE: usize = 64 * 1024;
 
-/// How long the manager waits for its servers, then its Backplanes, to end on shutdown.
-const TEARDOWN_LIMIT: Duration = Duration::from_secs(5);
+/// On shutdown, how long the manager waits while its links deliver nothing before it
+/// stops what is left (a link still delivering its node's last lines is waited for).
+const STALL_LIMIT: Duration = Duration::from_secs(5);
 
-/// How long a bridge server gives its connections to finish on shutdown (its reaping
-/// adds at most 1 s): well inside [`TEARDOWN_LIMIT`].
-const DRAIN_DEADLINE: Duration = Duration::from_secs(2);
+/// On shutdown, the longest the manager waits for its links however busy they are
+/// (a node that never stops sending cannot hold the server up for ever).
+const TEARDOWN_MAX: Duration = Duration::from_secs(120);
+
+/// A bridge server's own drain deadline: longer than [`TEARDOWN_MAX`], so a server
+/// never cuts a link that is still delivering; the manager decides (progress-based).
+const DRAIN_DEADLINE: Duration = Duration::from_secs(600);
+
+/// How long stopped parts get to report their end.
+const REAP_LIMIT: Duration = Duration::from_secs(1);
 
 /// The default operator terminal port base: above Linux's ephemeral range.
 pub const DEFAULT_TERMINAL_BASE: u16 = 61000;
@@ -420,7 +429,10 @@ impl BridgeDirectory {
 /// [`BridgeDirectory`] and reports [`BridgeEvent`]s. Other events are ignored.
 ///
 /// On `Shutdown` or `ProducerFinished` it shuts its servers down (each drains its
-/// connections), then the Backplanes, waits for them all (at most 5 s) and ends.
+/// connections: a UART link delivers every line its node sent before it hung up, at
+/// the pace of the pipeline behind it), then the Backplanes, and waits for each
+/// through its handle as long as the links deliver, at most 120 s; after 5 s without
+/// progress it stops what is left and ends with an error naming it.
 ///
 /// | box | direction | type | for |
 /// | --- | --- | --- | --- |
@@ -446,6 +458,8 @@ impl BridgeDirectory {
 pub struct BridgeManager {
     config: BridgeConfig,
     directory: BridgeDirectory,
+    /// Chunks and lines its links have handled: teardown waits while it moves.
+    progress: Arc<AtomicU64>,
 }
 
 impl BridgeManager {
@@ -465,6 +479,7 @@ impl BridgeManager {
         Self {
             config,
             directory: BridgeDirectory::default(),
+            progress: Arc::default(),
         }
     }
 
@@ -519,6 +534,7 @@ impl BridgeManager {
             up: up.clone(),
             down: down.clone(),
             slot,
+            progress: self.progress.clone(),
             takeover_after: self.config.takeover_after,
             lines_service: match link {
                 LinkKind::Uart => self.config.uart_lines_service.clone(),
@@ -624,28 +640,52 @@ struct Parts {
     backplanes: Vec<(String, Handle)>,
 }
 
-/// Shuts `parts` down and waits for each to end, at most `limit`; the names of those
-/// that did not.
-async fn stop_all(parts: Vec<(String, Handle)>, limit: Duration) -> Vec<String> {
+/// Shuts `parts` down and waits for each to end: as long as `progress` moves (links
+/// still delivering their nodes' last lines) up to [`TEARDOWN_MAX`], else for
+/// [`STALL_LIMIT`]. Stops what is left then, and returns its names.
+async fn stop_all(rt: &Runtime, parts: Vec<(String, Handle)>, progress: &AtomicU64) -> Vec<String> {
     for (_, h) in &parts {
         // A part that has ended already needs no telling.
         let _ = h.shutdown().await;
     }
-    let mut left: BTreeSet<String> = parts.iter().map(|(name, _)| name.clone()).collect();
+    let mut left: BTreeMap<String, ComponentId> = parts
+        .iter()
+        .map(|(name, h)| (name.clone(), h.id()))
+        .collect();
     let mut joins: FuturesUnordered<_> = parts
         .into_iter()
         .map(|(name, h)| async move { (name, h.join().await) })
         .collect();
-    let _ = tokio::time::timeout(limit, async {
-        while let Some((name, exit)) = joins.next().await {
-            if !exit.is_clean() {
-                tracing::warn!("{name} ended: {exit}");
+    let started = Instant::now();
+    let mut seen = progress.load(Ordering::Relaxed);
+    loop {
+        match tokio::time::timeout(STALL_LIMIT, joins.next()).await {
+            Ok(Some((name, exit))) => {
+                if !exit.is_clean() {
+                    tracing::warn!("{name} ended: {exit}");
+                }
+                left.remove(&name);
             }
-            left.remove(&name);
+            Ok(None) => return Vec::new(),
+            Err(_) => {
+                let now = progress.load(Ordering::Relaxed);
+                if now == seen || started.elapsed() >= TEARDOWN_MAX {
+                    break;
+                }
+                seen = now;
+            }
         }
-    })
-    .await;
-    left.into_iter().collect()
+    }
+    let stalled: Vec<String> = left.keys().cloned().collect();
+    tracing::error!(
+        "bridge teardown: no progress for {STALL_LIMIT:?} (or past {TEARDOWN_MAX:?}); stopping {}",
+        stalled.join(", ")
+    );
+    for &id in left.values() {
+        rt.kill(id);
+    }
+    let _ = tokio::time::timeout(REAP_LIMIT, async { while joins.next().await.is_some() {} }).await;
+    stalled
 }
 
 /// Boxing helper so both server types go through one path.
@@ -661,9 +701,8 @@ impl<C: Component> IntoDyn for C {
 
 /// Why the bridge teardown did not finish.
 #[derive(Debug, thiserror::Error)]
-#[error("bridge teardown did not finish in {limit:?}: still running: {}", parts.join(", "))]
+#[error("bridge teardown stalled (nothing delivered for {STALL_LIMIT:?}, or past {TEARDOWN_MAX:?}); stopped: {}", parts.join(", "))]
 struct TeardownStalled {
-    limit: Duration,
     parts: Vec<String>,
 }
 
@@ -705,14 +744,15 @@ impl Component for BridgeManager {
         // Servers first, so their connections finish while the Backplanes still exist.
         // Each part is joined through its own handle: no reliance on the order in
         // which child exits are reported.
-        let mut stalled = stop_all(std::mem::take(&mut parts.servers), TEARDOWN_LIMIT).await;
-        stalled.extend(stop_all(std::mem::take(&mut parts.backplanes), TEARDOWN_LIMIT).await);
+        // A link still delivering its node's last lines (paced by the pipeline behind
+        // it) is waited for: the wait is bounded by progress, not by a fixed time.
+        let rt = ctx.runtime().clone();
+        let servers = std::mem::take(&mut parts.servers);
+        let mut stalled = stop_all(&rt, servers, &self.progress).await;
+        let backplanes = std::mem::take(&mut parts.backplanes);
+        stalled.extend(stop_all(&rt, backplanes, &self.progress).await);
         if !stalled.is_empty() {
-            return Err(TeardownStalled {
-                limit: TEARDOWN_LIMIT,
-                parts: stalled,
-            }
-            .into());
+            return Err(TeardownStalled { parts: stalled }.into());
         }
         tracing::info!("bridges torn down: {} nodes", nodes.len());
         Ok(())
@@ -824,6 +864,7 @@ struct LinkSettings {
     up: String,
     down: String,
     slot: Arc<LinkSlot>,
+    progress: Arc<AtomicU64>,
     takeover_after: Duration,
     lines_service: Option<String>,
 }
@@ -977,6 +1018,7 @@ impl Component for BridgeLink {
                 bytes = ctx.recv() => {
                     let Some(bytes) = bytes else { break };
                     slot.heard(me);
+                    self.settings.progress.fetch_add(1, Ordering::Relaxed);
                     // Operators may come and go; nobody watching is fine.
                     let _ = up.send(bytes.clone()).await;
                     if buffer.push(&bytes, &mut lines) > 0 {
@@ -986,6 +1028,7 @@ impl Component for BridgeLink {
                         slot.transcribe('<', &line);
                         tracing::debug!(target: "cosmici::bridge", node, "{link} < {line}");
                         let _ = lines_out.send(NodeLine { node, link, line }).await;
+                        self.settings.progress.fetch_add(1, Ordering::Relaxed);
                     }
                 }
                 typed = down.recv(), if down_open => {

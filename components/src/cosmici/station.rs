@@ -59,6 +59,10 @@ use crate::transform::Transform;
 /// How long [`Station::shutdown`] waits for each stage.
 const STAGE_LIMIT: Duration = Duration::from_secs(10);
 
+/// How long [`Station::shutdown`] waits for the bridges, which bound their own wait by
+/// progress (a UART link delivering its node's last lines is waited for).
+const BRIDGES_LIMIT: Duration = Duration::from_secs(130);
+
 /// Why a station could not start.
 ///
 /// # Examples
@@ -485,16 +489,22 @@ impl Station {
     /// ```
     pub async fn shutdown(self) -> Vec<(&'static str, Exit)> {
         let mut exits = Vec::new();
-        async fn stop(h: Handle, how: Control, rt: &Runtime) -> Exit {
+        async fn stop_within(h: Handle, how: Control, rt: &Runtime, limit: Duration) -> Exit {
             let _ = rt.send_control(h.id(), how).await;
-            match tokio::time::timeout(STAGE_LIMIT, h.join()).await {
+            match tokio::time::timeout(limit, h.join()).await {
                 Ok(exit) => exit,
                 Err(_) => Exit::Aborted,
             }
         }
+        async fn stop(h: Handle, how: Control, rt: &Runtime) -> Exit {
+            stop_within(h, how, rt, STAGE_LIMIT).await
+        }
         let rt = self.rt.clone();
         exits.push(("main server", stop(self.main, Control::Shutdown, &rt).await));
-        exits.push(("bridges", stop(self.bridges, Control::Shutdown, &rt).await));
+        exits.push((
+            "bridges",
+            stop_within(self.bridges, Control::Shutdown, &rt, BRIDGES_LIMIT).await,
+        ));
         exits.push((
             "uart parser",
             stop(self.parser, Control::ProducerFinished, &rt).await,
