@@ -5,6 +5,7 @@ use std::time::Duration;
 use axon::testing::Harness;
 use axon::{Control, Runtime};
 use chassis::tcp::ConnectionInfo;
+use components::cosmici::admission::{NodeAdmission, NodeLimits};
 use components::cosmici::main_server::{
     MainEvent, MainStats, NODE_EVENTS_SERVICE, NetEvent, SensorNet, SensorNetConfig, main_server,
 };
@@ -51,9 +52,13 @@ async fn every_main_command_good_and_malformed() {
     rt.link(net.outbox(), events_ref).unwrap();
     let _net = net.start();
     let stats = MainStats::default();
-    let server = main_server("127.0.0.1:0".parse().unwrap(), stats.clone())
-        .await
-        .unwrap();
+    let server = main_server(
+        "127.0.0.1:0".parse().unwrap(),
+        stats.clone(),
+        NodeAdmission::default(),
+    )
+    .await
+    .unwrap();
     let addr = server.local_addr();
     let server = rt.spawn(server).unwrap();
     let mut node = Client::connect(addr).await;
@@ -189,6 +194,7 @@ async fn silent_nodes_go_awol_on_the_timer() {
     let config = SensorNetConfig {
         awol_after: awol,
         heartbeat: Duration::from_secs(300),
+        ..SensorNetConfig::default()
     };
     let mut h = Harness::new(SensorNet::new(config));
     let start = tokio::time::Instant::now();
@@ -276,4 +282,149 @@ async fn silent_nodes_go_awol_on_the_timer() {
 
     h.send_control(Control::Shutdown).await;
     assert!(h.exit().await.is_clean());
+}
+
+/// A MAIN client connected from `ip` (any 127.x address is loopback on Linux).
+async fn client_from(ip: &str, server: std::net::SocketAddr) -> Client {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(std::net::SocketAddr::new(ip.parse().unwrap(), 0))
+        .unwrap();
+    let stream = timeout(LIMIT, socket.connect(server))
+        .await
+        .unwrap()
+        .unwrap();
+    let (rx, tx) = stream.into_split();
+    Client {
+        lines: BufReader::new(rx).lines(),
+        tx,
+    }
+}
+
+/// Issue 13 item 10: POWERED_ON, HEARTBEAT and LOGMSG for arbitrary ids no longer
+/// create nodes (and bridges) without limit: ids outside the range and ids past the
+/// node limit are refused with an ERR naming the limit, and nothing reaches the model.
+#[tokio::test]
+async fn node_ids_are_bounded_and_refusals_name_the_limit() {
+    let rt = axon::Runtime::new();
+    let net = SensorNet::new(SensorNetConfig::default());
+    let view = net.view();
+    let net = rt.add(net).unwrap();
+    let mut ext = rt.external("test");
+    let (to_test, mut events) = ext.add_inbox::<NetEvent>("events", 4096).unwrap();
+    rt.link(net.outbox(), to_test).unwrap();
+    let _net = net.start();
+    let stats = MainStats::default();
+    let admission = NodeAdmission::new(NodeLimits {
+        max_nodes: 3,
+        ids: 0..=9,
+    });
+    let server = main_server(
+        "127.0.0.1:0".parse().unwrap(),
+        stats.clone(),
+        admission.clone(),
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addr();
+    let server = rt.spawn(server).unwrap();
+    let mut node = Client::connect(addr).await;
+    for id in 0..3 {
+        let answer = node
+            .ask(&format!("POWERED_ON {id} 10.0.0.2 00:11:22:33:44:55"))
+            .await;
+        assert_eq!(answer, format!("ACK POWERED_ON {id}"));
+    }
+    // A fourth id in range: the table is full.
+    for line in [
+        "POWERED_ON 5 10.0.0.2 00:11:22:33:44:55",
+        "HEARTBEAT 6 1",
+        "LOGMSG 7 INFO 0 hi",
+    ] {
+        let answer = node.ask(line).await;
+        assert!(answer.starts_with("ERR TOO_MANY_NODES"), "{line}: {answer}");
+        assert!(answer.contains("limit 3, --max-nodes"), "{answer}");
+    }
+    // Out of range, whatever the room left.
+    for id in [10, 1000, u32::MAX] {
+        let answer = node.ask(&format!("HEARTBEAT {id} 1")).await;
+        assert_eq!(
+            answer,
+            format!("ERR NODE_ID_OUT_OF_RANGE {id} (allowed 0-9, --node-ids)")
+        );
+    }
+    // Known nodes are still served.
+    assert_eq!(node.ask("HEARTBEAT 2 5").await, "ACK HEARTBEAT 2");
+    assert_eq!((stats.refused(), stats.commands()), (6, 4));
+    assert_eq!(admission.len(), 3);
+    // Exactly three power-ons reached the model (so three nodes' bridges, not more).
+    let mut powered = Vec::new();
+    while powered.len() < 3 {
+        if let NetEvent::PoweredOn { node, .. } =
+            timeout(LIMIT, events.recv()).await.unwrap().unwrap()
+        {
+            powered.push(node);
+        }
+    }
+    assert_eq!(powered, [0, 1, 2]);
+    assert_eq!(view.states().keys().copied().collect::<Vec<_>>(), [0, 1, 2]);
+    server.shutdown().await.unwrap();
+    assert!(timeout(LIMIT, server.join()).await.unwrap().is_clean());
+}
+
+/// Issue 13 item 11: a live node's id is refused from another peer address; once the
+/// owner's MAIN connection has closed, another address may take it over.
+#[tokio::test]
+async fn a_live_node_is_refused_from_another_address() {
+    let rt = axon::Runtime::new();
+    let stats = MainStats::default();
+    let admission = NodeAdmission::default();
+    let server = main_server(
+        "127.0.0.1:0".parse().unwrap(),
+        stats.clone(),
+        admission.clone(),
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addr();
+    let server = rt.spawn(server).unwrap();
+    let mut owner = client_from("127.0.0.1", addr).await;
+    let mut other = client_from("127.0.0.2", addr).await;
+    assert_eq!(
+        owner.ask("POWERED_ON 1 10.0.0.2 00:11:22:33:44:55").await,
+        "ACK POWERED_ON 1"
+    );
+    for line in [
+        "POWERED_ON 1 10.0.0.9 00:11:22:33:44:99",
+        "HEARTBEAT 1 3",
+        "BRIDGE_MODE 1 NONE",
+    ] {
+        assert_eq!(
+            other.ask(line).await,
+            "ERR NODE_OWNED 1 (live from 127.0.0.1)",
+            "{line}"
+        );
+    }
+    // The same address on a second connection is the same node, reconnected.
+    let mut again = client_from("127.0.0.1", addr).await;
+    assert_eq!(again.ask("HEARTBEAT 1 4").await, "ACK HEARTBEAT 1");
+    drop(again);
+    assert_eq!(owner.ask("HEARTBEAT 1 5").await, "ACK HEARTBEAT 1");
+    // The owner goes away: once its connections have closed, the id is free.
+    drop(owner);
+    timeout(LIMIT, async {
+        while admission.is_live(1) {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the owner's connections close");
+    assert_eq!(
+        other.ask("POWERED_ON 1 10.0.0.9 00:11:22:33:44:99").await,
+        "ACK POWERED_ON 1"
+    );
+    assert_eq!(admission.owner(1), Some("127.0.0.2".parse().unwrap()));
+    assert_eq!(stats.refused(), 3);
+    server.shutdown().await.unwrap();
+    assert!(timeout(LIMIT, server.join()).await.unwrap().is_clean());
 }

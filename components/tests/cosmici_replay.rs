@@ -93,6 +93,31 @@ async fn a_replayed_recording_stores_the_same_pulses_and_showers() {
         assert!(exit.is_clean(), "{part}: {exit}");
     }
 
+    // One transcript per node, link and run (run 1 of a fresh database), each
+    // between connection markers.
+    let mut names: Vec<String> = std::fs::read_dir(&transcripts)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    let expected: Vec<String> = (0..3)
+        .flat_map(|n| {
+            [
+                format!("node{n}-auxio-run1.log"),
+                format!("node{n}-uart-run1.log"),
+            ]
+        })
+        .collect();
+    assert_eq!(names, expected);
+    let uart0 = std::fs::read_to_string(transcripts.join("node0-uart-run1.log")).unwrap();
+    let lines: Vec<&str> = uart0.lines().collect();
+    assert!(lines[0].contains(" # connected "), "{}", lines[0]);
+    assert!(
+        lines[lines.len() - 1].contains(" # disconnected "),
+        "{}",
+        lines[lines.len() - 1]
+    );
+
     // The replay, as fast as the server takes it, into a fresh database.
     let recording = Recording::from_dir(&transcripts).unwrap();
     assert_eq!(recording.nodes(), [0, 1, 2]);

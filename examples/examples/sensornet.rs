@@ -9,7 +9,11 @@
 //! `--simulate N` starts N simulated detectors (a CTU and ⌈N/3⌉ FEDM nodes) in-process,
 //! connected over loopback exactly as real nodes connect. A one-line status is printed
 //! every second; SIGINT/SIGTERM (or `--duration`) shut the graph down in order and
-//! print a summary. Logs `listening on ADDR:PORT` for MAIN and for every bridge.
+//! print a summary. Logs `listening on ADDR:PORT` for MAIN and for every bridge
+//! (bridges and terminals bind the `--listen` host). A bridge that cannot bind, or an
+//! archive that fails, shows as `ERROR …` on the status line and in the summary; with
+//! `--simulate`, a run whose UART bridges could not all be made, or whose archive
+//! stopped, exits non-zero with the reason.
 #![allow(
     clippy::print_stdout,
     reason = "a command-line program that prints its status and summary"
@@ -22,11 +26,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use components::cosmici::bridge::BridgeConfig;
+use components::cosmici::admission::NodeLimits;
+use components::cosmici::bridge::{BridgeConfig, BridgeDirectory, DEFAULT_TERMINAL_BASE};
 use components::cosmici::main_server::SensorNetConfig;
 use components::cosmici::sim::truth_check::compare_with_truth;
 use components::cosmici::sim::{BridgePorts, DetectorSim, DetectorSimConfig, SimTruth};
 use components::cosmici::station::{Station, StationConfig, StationStats};
+use components::cosmici::transcript::TranscriptLimits;
 use components::cosmici::{LinkKind, NodeState};
 use components::physics::layout::DetectorLayout;
 use components::physics::simulate::ShowerSimConfig;
@@ -39,18 +45,39 @@ struct Args {
     /// MAIN (COSMO) address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:26766")]
     listen: SocketAddr,
-    /// AUXIO bridge port base (node id added); 0 = free ports.
+    /// AUXIO bridge port base, the protocol's (node id added); 0 = free ports.
     #[arg(long, default_value_t = LinkKind::Auxio.default_base())]
     auxio_base: u16,
-    /// UART bridge port base (node id added); 0 = free ports.
+    /// UART bridge port base, the protocol's (node id added); 0 = free ports.
     #[arg(long, default_value_t = LinkKind::Uart.default_base())]
     uart_base: u16,
-    /// Operator terminal port base: AUXIO of node N at base+2N, UART at base+2N+1; 0 = free ports.
-    #[arg(long, default_value_t = 40000)]
+    /// Bridge port base replacing both protocol bases: AUXIO of node N at base+2N, UART
+    /// at base+2N+1; 0 = free ports (reported in the log).
+    #[arg(long)]
+    bridge_base: Option<u16>,
+    /// Operator terminal port base: AUXIO of node N at base+2N, UART at base+2N+1;
+    /// 0 = free ports. The default is above Linux's ephemeral range (32768-60999).
+    #[arg(long, default_value_t = DEFAULT_TERMINAL_BASE)]
     terminal_base: u16,
-    /// Directory for the per-connection bridge transcripts.
+    /// Most nodes known at once; MAIN refuses further ids with `ERR TOO_MANY_NODES`.
+    #[arg(long, default_value_t = 64)]
+    max_nodes: usize,
+    /// Node ids accepted, LO-HI; MAIN refuses others with `ERR NODE_ID_OUT_OF_RANGE`.
+    #[arg(long, default_value = "0-63", value_parser = parse_id_range)]
+    node_ids: std::ops::RangeInclusive<u32>,
+    /// Seconds of silence after which a node's bridge link gives way to a second
+    /// connection (before that, a second connection is refused).
+    #[arg(long, default_value_t = 30.0)]
+    link_takeover: f64,
+    /// Directory for the bridge transcripts (one per node, link and run).
     #[arg(long, default_value = "sensornet-transcripts")]
     transcripts: PathBuf,
+    /// Size at which a transcript is rotated, MiB.
+    #[arg(long, default_value_t = 64)]
+    transcript_max_mib: u64,
+    /// Rotated transcripts kept per node and link (the oldest beyond is deleted).
+    #[arg(long, default_value_t = 4)]
+    transcript_keep: usize,
     /// SQLite file for pulses and showers.
     #[arg(long, default_value = "sensornet.db")]
     db: PathBuf,
@@ -94,6 +121,16 @@ struct Args {
     site_file: Option<PathBuf>,
 }
 
+fn parse_id_range(s: &str) -> Result<std::ops::RangeInclusive<u32>, String> {
+    let (lo, hi) = s.split_once('-').unwrap_or((s, s));
+    let parse = |x: &str| x.trim().parse::<u32>().map_err(|e| format!("{x:?}: {e}"));
+    let (lo, hi) = (parse(lo)?, parse(hi)?);
+    if lo > hi {
+        return Err(format!("{lo} > {hi}"));
+    }
+    Ok(lo..=hi)
+}
+
 fn grid_layout(n: usize, spacing: f64) -> anyhow::Result<DetectorLayout> {
     let nx = (n as f64).sqrt().ceil().max(1.0) as usize;
     let positions = (0..n)
@@ -114,9 +151,26 @@ fn node_summary(stats: &StationStats) -> String {
     )
 }
 
-fn status_line(stats: &StationStats, rate: f64) -> String {
+/// Every error a run is in: bridges not made, the archive failing.
+fn errors(stats: &StationStats, bridges: &BridgeDirectory) -> Vec<String> {
+    let mut errors: Vec<String> = bridges
+        .failures()
+        .into_iter()
+        .map(|(node, link, e)| format!("node {node} {link} bridge: {e}"))
+        .collect();
+    errors.extend(stats.store.error());
+    errors
+}
+
+fn status_line(stats: &StationStats, bridges: &BridgeDirectory, rate: f64) -> String {
+    let errors = errors(stats, bridges);
+    let prefix = if errors.is_empty() {
+        String::new()
+    } else {
+        format!("ERROR {} | ", errors.join("; "))
+    };
     format!(
-        "{} | pulses {:.0}/s, {} stored | showers {} | uart bad {} malformed {}",
+        "{prefix}{} | pulses {:.0}/s, {} stored | showers {} | uart bad {} malformed {}",
         node_summary(stats),
         rate,
         stats.store.pulses(),
@@ -146,11 +200,22 @@ async fn main() -> anyhow::Result<()> {
     };
     config.listen = args.listen;
     config.shower_filter.lateness = args.lateness * 1e9;
+    config.nodes = NodeLimits {
+        max_nodes: args.max_nodes,
+        ids: args.node_ids.clone(),
+    };
     config.bridges = BridgeConfig {
+        host: args.listen.ip(),
         auxio_base: args.auxio_base,
         uart_base: args.uart_base,
+        bridge_base: args.bridge_base,
         terminal_base: args.terminal_base,
         transcript_dir: Some(args.transcripts.clone()),
+        transcript_limits: TranscriptLimits {
+            max_bytes: args.transcript_max_mib.saturating_mul(1 << 20).max(1),
+            keep: args.transcript_keep,
+        },
+        takeover_after: Duration::from_secs_f64(args.link_takeover.max(0.0)),
         ..BridgeConfig::default()
     };
     config.net = SensorNetConfig {
@@ -188,6 +253,7 @@ async fn main() -> anyhow::Result<()> {
     };
 
     let stats = station.stats().clone();
+    let bridges = station.directory();
     let live = std::io::stdout().is_terminal();
     let deadline = async {
         match args.duration {
@@ -207,13 +273,17 @@ async fn main() -> anyhow::Result<()> {
             () = &mut deadline => break,
             _ = tick.tick() => {
                 let now = stats.pipeline.pulses();
-                let line = status_line(&stats, (now - last) as f64);
+                let line = status_line(&stats, &bridges, (now - last) as f64);
                 last = now;
                 if live {
                     print!("\r{line}\x1b[K");
                     let _ = std::io::stdout().flush();
                 } else {
                     println!("{line}");
+                }
+                if stats.store.stopped() {
+                    // Nothing can be stored: stop rather than take in more.
+                    break;
                 }
             }
         }
@@ -227,14 +297,24 @@ async fn main() -> anyhow::Result<()> {
         None => None,
     };
     let final_nodes = node_summary(&stats);
+    let final_errors = errors(&stats, &bridges);
+    let bridge_failures = bridges.failures();
     let exits = station.shutdown().await;
     println!("sensornet summary");
     println!("  {final_nodes}");
+    for e in errors(&stats, &bridges)
+        .into_iter()
+        .chain(final_errors)
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        println!("  ERROR {e}");
+    }
     println!(
-        "  MAIN: {} commands, {} not implemented, {} malformed",
+        "  MAIN: {} commands, {} not implemented, {} malformed, {} refused",
         stats.main.commands(),
         stats.main.unimplemented(),
-        stats.main.malformed()
+        stats.main.malformed(),
+        stats.main.refused()
     );
     println!(
         "  UART: {} lines, {} parsed, {} bad checksums, {} malformed",
@@ -258,6 +338,13 @@ async fn main() -> anyhow::Result<()> {
         stats.store.events(),
         args.db.display()
     );
+    if let Some(spill) = stats.store.spill_path() {
+        println!(
+            "  spilled: {} records in {} (the database failed)",
+            stats.store.spilled(),
+            spill.display()
+        );
+    }
     if let Some(truth) = truth {
         print_truth(&truth);
         match compare_with_truth(&args.db, &truth) {
@@ -271,6 +358,23 @@ async fn main() -> anyhow::Result<()> {
             clean = false;
             println!("  {part} ended: {exit}");
         }
+    }
+    anyhow::ensure!(
+        !stats.store.stopped(),
+        "the archive stopped: {}",
+        stats.store.error().unwrap_or_default()
+    );
+    if args.simulate > 0 {
+        let missing: Vec<String> = bridge_failures
+            .iter()
+            .filter(|(_, link, _)| *link == LinkKind::Uart)
+            .map(|(node, _, e)| format!("node {node} uart bridge: {e}"))
+            .collect();
+        anyhow::ensure!(
+            missing.is_empty(),
+            "no pulse could arrive from every node: {}",
+            missing.join("; ")
+        );
     }
     anyhow::ensure!(clean, "some parts did not end cleanly");
     Ok(())

@@ -147,3 +147,61 @@ fn chat_echoes_each_clients_own_first_line() {
     let (stdout, _) = server.stop();
     assert_eq!(stdout.matches(" accepted, ").count(), 1, "{stdout}");
 }
+
+/// Issue 13 item 12: when the CTU's UART bridge cannot bind (its port is held), the
+/// sensornet says so on its status line and in its summary, and a simulated run, in
+/// which no timed pulse can arrive, exits non-zero with the reason.
+#[test]
+fn sensornet_exits_non_zero_when_a_uart_bridge_cannot_bind() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("a port to hold");
+    let port = held.local_addr().expect("address").port().to_string();
+    let dir = std::env::temp_dir().join(format!("sensornet-bind-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (db, transcripts) = (dir.join("run.db"), dir.join("transcripts"));
+    let output = Command::new(program("sensornet"))
+        .args([
+            "--simulate",
+            "4",
+            "--duration",
+            "2.5",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args([
+            "--auxio-base",
+            "0",
+            "--terminal-base",
+            "0",
+            "--uart-base",
+            &port,
+        ])
+        .arg("--db")
+        .arg(&db)
+        .arg("--transcripts")
+        .arg(&transcripts)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("sensornet runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stdout}\n{stderr}");
+    let status_lines: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains(" | pulses "))
+        .collect();
+    // The first line may be printed before node 0 has powered on; the last one not.
+    let last = status_lines.last().expect("status lines");
+    assert!(last.starts_with("ERROR node 0 uart bridge: "), "{stdout}");
+    assert!(
+        stdout.contains("\n  ERROR node 0 uart bridge: "),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("no pulse could arrive from every node: node 0 uart bridge"),
+        "{stderr}"
+    );
+    drop(held);
+    let _ = std::fs::remove_dir_all(&dir);
+}

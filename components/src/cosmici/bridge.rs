@@ -1,5 +1,6 @@
 //! Bridges: on a node's first `POWERED_ON`, its AUXIO and UART servers, each with an
-//! operator terminal port, a timestamped transcript per connection and the log.
+//! operator terminal port, one timestamped transcript per node, link and run
+//! ([`super::transcript`]) and the log.
 //!
 //! ```text
 //!                         Backplane node<N>.<link>.up ──► OperatorTerminal ──► operator
@@ -14,31 +15,72 @@
 //! handler is an [`OperatorTerminal`]. Operators subscribe to `up` with
 //! [`Policy::DropOldest`], so a slow or vanishing operator never holds up the node,
 //! and joining or leaving changes nothing on the node's side.
+//!
+//! # Ports
+//!
+//! Node N's AUXIO bridge listens on [`BridgeConfig::auxio_base`] + N and its UART bridge
+//! on [`BridgeConfig::uart_base`] + N (the protocol's 52737 and 63766), or, with
+//! [`BridgeConfig::bridge_base`] B, on B + 2N and B + 2N + 1; its operator terminals on
+//! [`BridgeConfig::terminal_base`] + 2N and + 2N + 1 (default 61000, above Linux's
+//! ephemeral range 32768–60999, so an outgoing connection cannot hold one). A base of 0
+//! means free ports; the bound ports are logged and kept in the [`BridgeDirectory`].
+//! Everything binds [`BridgeConfig::host`].
+//!
+//! A bridge that cannot bind is logged at ERROR, reported as [`BridgeEvent::Failed`] and
+//! listed by [`BridgeDirectory::failures`] (the status line shows it), and retried on
+//! the node's next `POWERED_ON` and every [`BridgeConfig::retry_every`].
+//!
+//! # One link per node
+//!
+//! Each node's AUXIO and UART bridge serves one connection at a time. A second
+//! connection is refused (closed at once) while the first is live; if the first has
+//! been silent for [`BridgeConfig::takeover_after`], the second replaces it and the first
+//! is closed. Both are logged at warn and marked in the transcript.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::io::{LineWriter, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axon::Request;
 use axon::{
-    BoxError, BoxRef, Component, ComponentId, Context, Control, LinkError, Outbox, Policy, Setup,
+    BoxError, BoxRef, Component, ComponentId, Context, Control, Handle, LinkError, Outbox, Policy,
+    Runtime, Setup,
 };
 use bytes::Bytes;
 use chassis::backplane::{Backplane, Subscription, subscriptions_service};
-use chassis::tcp::{ConnectionInfo, ServerCore};
+use chassis::tcp::{ConnectionInfo, ServerConfig, ServerCore};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
-use super::lines::{LineBuffer, LinkKind, NodeLine, utc_now};
+use super::lines::{LineBuffer, LinkKind, NodeLine};
 use super::main_server::NetEvent;
+use super::transcript::{Transcript, TranscriptLimits};
 
 /// Longest bridged line kept whole in transcripts and [`NodeLine`]s, bytes.
 const MAX_BRIDGE_LINE: usize = 64 * 1024;
 
-/// How long the manager waits for its servers to drain on shutdown.
-const TEARDOWN_LIMIT: Duration = Duration::from_secs(5);
+/// On shutdown, how long the manager waits while its links deliver nothing before it
+/// stops what is left (a link still delivering its node's last lines is waited for).
+const STALL_LIMIT: Duration = Duration::from_secs(5);
+
+/// On shutdown, the longest the manager waits for its links however busy they are
+/// (a node that never stops sending cannot hold the server up for ever).
+const TEARDOWN_MAX: Duration = Duration::from_secs(120);
+
+/// A bridge server's own drain deadline: longer than [`TEARDOWN_MAX`], so a server
+/// never cuts a link that is still delivering; the manager decides (progress-based).
+const DRAIN_DEADLINE: Duration = Duration::from_secs(600);
+
+/// How long stopped parts get to report their end.
+const REAP_LIMIT: Duration = Duration::from_secs(1);
+
+/// The default operator terminal port base: above Linux's ephemeral range.
+pub const DEFAULT_TERMINAL_BASE: u16 = 61000;
 
 /// The Backplane a node's stream is published on (`up`) or operator input goes to
 /// (`down`).
@@ -70,19 +112,32 @@ pub fn backplane_name(node: u32, link: LinkKind, direction: &str) -> String {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BridgeConfig {
-    /// Address the bridge and terminal servers bind to.
+    /// Address the bridge and terminal servers bind to (the sensornet binds its
+    /// `--listen` host).
     pub host: IpAddr,
     /// AUXIO port base (node id added); 0 = a free port for every node.
     pub auxio_base: u16,
     /// UART port base (node id added); 0 = a free port for every node.
     pub uart_base: u16,
-    /// Terminal port base: AUXIO terminal of node N at `base + 2N`, UART terminal at
+    /// If set, overrides both bases: AUXIO of node N at `base + 2N`, UART at
     /// `base + 2N + 1`; 0 = free ports.
+    pub bridge_base: Option<u16>,
+    /// Terminal port base: AUXIO terminal of node N at `base + 2N`, UART terminal at
+    /// `base + 2N + 1`; 0 = free ports. Default [`DEFAULT_TERMINAL_BASE`].
     pub terminal_base: u16,
     /// Directory for transcripts; `None` = no transcripts.
     pub transcript_dir: Option<PathBuf>,
+    /// Size cap and rotation of each transcript.
+    pub transcript_limits: TranscriptLimits,
+    /// The run's name in transcript file names (`node<N>-<link>-<run>.log`).
+    pub run: String,
     /// Service the UART [`NodeLine`]s go to, if registered.
     pub uart_lines_service: Option<String>,
+    /// Silence after which a node's link gives way to a second connection
+    /// (default 30 s); before that, a second connection is refused.
+    pub takeover_after: Duration,
+    /// How often bridges that failed to bind are retried (default 5 s).
+    pub retry_every: Duration,
 }
 
 impl Default for BridgeConfig {
@@ -91,9 +146,14 @@ impl Default for BridgeConfig {
             host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             auxio_base: LinkKind::Auxio.default_base(),
             uart_base: LinkKind::Uart.default_base(),
-            terminal_base: 40000,
+            bridge_base: None,
+            terminal_base: DEFAULT_TERMINAL_BASE,
             transcript_dir: None,
+            transcript_limits: TranscriptLimits::default(),
+            run: "run".to_owned(),
             uart_lines_service: None,
+            takeover_after: Duration::from_secs(30),
+            retry_every: Duration::from_secs(5),
         }
     }
 }
@@ -126,11 +186,18 @@ impl BridgeConfig {
     /// assert_eq!(free.node_addr(3, LinkKind::Uart).unwrap().port(), 0);
     /// ```
     pub fn node_addr(&self, node: u32, link: LinkKind) -> Option<SocketAddr> {
-        let base = match link {
-            LinkKind::Auxio => self.auxio_base,
-            LinkKind::Uart => self.uart_base,
+        let port = match (self.bridge_base, link) {
+            (Some(base), _) => Self::port(base, Self::interleaved(node, link)?)?,
+            (None, LinkKind::Auxio) => Self::port(self.auxio_base, node)?,
+            (None, LinkKind::Uart) => Self::port(self.uart_base, node)?,
         };
-        Some(SocketAddr::new(self.host, Self::port(base, node)?))
+        Some(SocketAddr::new(self.host, port))
+    }
+
+    /// `2N` for AUXIO, `2N + 1` for UART.
+    fn interleaved(node: u32, link: LinkKind) -> Option<u32> {
+        node.checked_mul(2)?
+            .checked_add(u32::from(link == LinkKind::Uart))
     }
 
     /// The operator terminal address of `node`'s `link` (port 0 = any free port), or
@@ -143,17 +210,14 @@ impl BridgeConfig {
     /// use components::cosmici::bridge::BridgeConfig;
     ///
     /// let config = BridgeConfig::default();
-    /// assert_eq!(config.terminal_addr(3, LinkKind::Auxio).unwrap().port(), 40006);
-    /// assert_eq!(config.terminal_addr(3, LinkKind::Uart).unwrap().port(), 40007);
+    /// assert_eq!(config.terminal_addr(3, LinkKind::Auxio).unwrap().port(), 61006);
+    /// assert_eq!(config.terminal_addr(3, LinkKind::Uart).unwrap().port(), 61007);
     /// assert_eq!(config.terminal_addr(20_000, LinkKind::Auxio), None);
     /// ```
     pub fn terminal_addr(&self, node: u32, link: LinkKind) -> Option<SocketAddr> {
-        let offset = node
-            .checked_mul(2)?
-            .checked_add(u32::from(link == LinkKind::Uart))?;
         Some(SocketAddr::new(
             self.host,
-            Self::port(self.terminal_base, offset)?,
+            Self::port(self.terminal_base, Self::interleaved(node, link)?)?,
         ))
     }
 }
@@ -171,7 +235,7 @@ impl BridgeConfig {
 ///     node: config.node_addr(1, LinkKind::Uart).unwrap(),
 ///     terminal: config.terminal_addr(1, LinkKind::Uart).unwrap(),
 /// };
-/// assert_eq!((addrs.node.port(), addrs.terminal.port()), (63767, 40003));
+/// assert_eq!((addrs.node.port(), addrs.terminal.port()), (63767, 61003));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BridgeAddrs {
@@ -241,13 +305,19 @@ pub enum BridgeEvent {
 /// ```
 #[derive(Debug, Clone)]
 pub struct BridgeDirectory {
-    tx: watch::Sender<BTreeMap<(u32, LinkKind), BridgeAddrs>>,
+    tx: watch::Sender<Bridges>,
+}
+
+#[derive(Debug, Default)]
+struct Bridges {
+    open: BTreeMap<(u32, LinkKind), BridgeAddrs>,
+    failed: BTreeMap<(u32, LinkKind), String>,
 }
 
 impl Default for BridgeDirectory {
     fn default() -> Self {
         Self {
-            tx: watch::Sender::new(BTreeMap::new()),
+            tx: watch::Sender::new(Bridges::default()),
         }
     }
 }
@@ -275,7 +345,25 @@ impl BridgeDirectory {
     /// # }
     /// ```
     pub fn get(&self, node: u32, link: LinkKind) -> Option<BridgeAddrs> {
-        self.tx.borrow().get(&(node, link)).copied()
+        self.tx.borrow().open.get(&(node, link)).copied()
+    }
+
+    /// The bridges that could not be made and are not made yet, with the reason:
+    /// `(node, link, error)`, by node.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = components::cosmici::bridge::BridgeDirectory::default();
+    /// assert!(dir.failures().is_empty());
+    /// ```
+    pub fn failures(&self) -> Vec<(u32, LinkKind, String)> {
+        self.tx
+            .borrow()
+            .failed
+            .iter()
+            .map(|(&(node, link), e)| (node, link, e.clone()))
+            .collect()
     }
 
     /// Waits until `node`'s `link` is bridged.
@@ -304,7 +392,7 @@ impl BridgeDirectory {
     pub async fn wait(&self, node: u32, link: LinkKind) -> BridgeAddrs {
         let mut rx = self.tx.subscribe();
         loop {
-            if let Some(a) = rx.borrow_and_update().get(&(node, link)) {
+            if let Some(a) = rx.borrow_and_update().open.get(&(node, link)) {
                 return *a;
             }
             if rx.changed().await.is_err() {
@@ -315,7 +403,14 @@ impl BridgeDirectory {
 
     fn insert(&self, node: u32, link: LinkKind, addrs: BridgeAddrs) {
         self.tx.send_modify(|m| {
-            m.insert((node, link), addrs);
+            m.failed.remove(&(node, link));
+            m.open.insert((node, link), addrs);
+        });
+    }
+
+    fn fail(&self, node: u32, link: LinkKind, error: String) {
+        self.tx.send_modify(|m| {
+            m.failed.insert((node, link), error);
         });
     }
 }
@@ -334,7 +429,10 @@ impl BridgeDirectory {
 /// [`BridgeDirectory`] and reports [`BridgeEvent`]s. Other events are ignored.
 ///
 /// On `Shutdown` or `ProducerFinished` it shuts its servers down (each drains its
-/// connections), then the Backplanes, waits for them all (at most 5 s) and ends.
+/// connections: a UART link delivers every line its node sent before it hung up, at
+/// the pace of the pipeline behind it), then the Backplanes, and waits for each
+/// through its handle as long as the links deliver, at most 120 s; after 5 s without
+/// progress it stops what is left and ends with an error naming it.
 ///
 /// | box | direction | type | for |
 /// | --- | --- | --- | --- |
@@ -360,6 +458,8 @@ impl BridgeDirectory {
 pub struct BridgeManager {
     config: BridgeConfig,
     directory: BridgeDirectory,
+    /// Chunks and lines its links have handled: teardown waits while it moves.
+    progress: Arc<AtomicU64>,
 }
 
 impl BridgeManager {
@@ -379,6 +479,7 @@ impl BridgeManager {
         Self {
             config,
             directory: BridgeDirectory::default(),
+            progress: Arc::default(),
         }
     }
 
@@ -399,59 +500,85 @@ impl BridgeManager {
         self.directory.clone()
     }
 
+    /// Binds `node`'s `link` servers, then adds its Backplanes and servers as
+    /// children: all or nothing, so a failed attempt can be retried.
     async fn open(
         &self,
         ctx: &mut Context<NetEvent, BridgeEvent>,
         node: u32,
         link: LinkKind,
-        servers: &mut Vec<ComponentId>,
-        backplanes: &mut Vec<ComponentId>,
+        parts: &mut Parts,
     ) -> Result<BridgeAddrs, String> {
         let up = backplane_name(node, link, "up");
         let down = backplane_name(node, link, "down");
-        for name in [&up, &down] {
-            let p = ctx
-                .add_child(Backplane::<Bytes>::new(name.clone()))
-                .map_err(|e| e.to_string())?;
-            backplanes.push(p.id());
-            p.start();
-        }
-        let link_config = LinkSettings {
-            node,
-            link,
-            up: up.clone(),
-            down: down.clone(),
-            transcript_dir: self.config.transcript_dir.clone(),
-            lines_service: match link {
-                LinkKind::Uart => self.config.uart_lines_service.clone(),
-                LinkKind::Auxio => None,
-            },
-        };
         let out_of_range = || format!("node {node} {link}: its port would be past 65535");
         let node_addr = self.config.node_addr(node, link).ok_or_else(out_of_range)?;
         let terminal_addr = self
             .config
             .terminal_addr(node, link)
             .ok_or_else(out_of_range)?;
-        let node_server = ServerCore::bind(node_addr, move |info: &ConnectionInfo| {
-            BridgeLink::new(*info, link_config.clone())
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+        let slot = Arc::new(LinkSlot::new(self.config.transcript_dir.as_ref().map(
+            |dir| {
+                Transcript::new(
+                    dir.clone(),
+                    node,
+                    link,
+                    &self.config.run,
+                    self.config.transcript_limits,
+                )
+            },
+        )));
+        let link_config = LinkSettings {
+            node,
+            link,
+            up: up.clone(),
+            down: down.clone(),
+            slot,
+            progress: self.progress.clone(),
+            takeover_after: self.config.takeover_after,
+            lines_service: match link {
+                LinkKind::Uart => self.config.uart_lines_service.clone(),
+                LinkKind::Auxio => None,
+            },
+        };
+        let server_config = |addr| {
+            let mut config = ServerConfig::new(addr);
+            config.drain_deadline = DRAIN_DEADLINE;
+            config
+        };
+        // A bind error names the address already.
+        let bind_err = |what: &str, e: chassis::tcp::BindError| format!("{what}{e}");
+        let node_server =
+            ServerCore::new(server_config(node_addr), move |info: &ConnectionInfo| {
+                BridgeLink::new(*info, link_config.clone())
+            })
+            .map_err(|e| bind_err("", e))?;
         let (up_t, down_t) = (up.clone(), down.clone());
-        let terminal_server = ServerCore::bind(terminal_addr, move |info: &ConnectionInfo| {
-            OperatorTerminal::new(*info, node, link, up_t.clone(), down_t.clone())
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+        let terminal_server = ServerCore::new(
+            server_config(terminal_addr),
+            move |info: &ConnectionInfo| {
+                OperatorTerminal::new(*info, node, link, up_t.clone(), down_t.clone())
+            },
+        )
+        .map_err(|e| bind_err("terminal: ", e))?;
         let addrs = BridgeAddrs {
             node: node_server.local_addr(),
             terminal: terminal_server.local_addr(),
         };
-        for server in [node_server.into_dyn(), terminal_server.into_dyn()] {
+        for name in [&up, &down] {
+            let p = ctx
+                .add_child(Backplane::<Bytes>::new(name.clone()))
+                .map_err(|e| e.to_string())?;
+            parts.backplanes.push((name.clone(), p.start()));
+        }
+        for (what, server) in [
+            ("bridge", node_server.into_dyn()),
+            ("terminal", terminal_server.into_dyn()),
+        ] {
             let p = ctx.add_child_dyn(server).map_err(|e| e.to_string())?;
-            servers.push(p.id());
-            p.start();
+            parts
+                .servers
+                .push((format!("node {node} {link} {what} server"), p.start()));
         }
         tracing::info!(
             node,
@@ -465,6 +592,100 @@ impl BridgeManager {
         );
         Ok(addrs)
     }
+
+    /// Opens `node`'s links that are not open yet, and reports each outcome.
+    async fn open_missing(
+        &self,
+        ctx: &mut Context<NetEvent, BridgeEvent>,
+        node: u32,
+        parts: &mut Parts,
+    ) {
+        for link in LinkKind::ALL {
+            if parts.open.contains(&(node, link)) {
+                continue;
+            }
+            let retry = parts.failed.contains(&(node, link));
+            let report = match self.open(ctx, node, link, parts).await {
+                Ok(addrs) => {
+                    if retry {
+                        tracing::info!(node, "node {node} {link} bridge made on retry");
+                    }
+                    parts.failed.remove(&(node, link));
+                    parts.open.insert((node, link));
+                    self.directory.insert(node, link, addrs);
+                    BridgeEvent::Opened { node, link, addrs }
+                }
+                Err(error) => {
+                    tracing::error!(
+                        node,
+                        "node {node} {link} bridge failed: {error} (retried on its next POWERED_ON and every {:?})",
+                        self.config.retry_every
+                    );
+                    parts.failed.insert((node, link));
+                    self.directory.fail(node, link, error.clone());
+                    BridgeEvent::Failed { node, link, error }
+                }
+            };
+            let _ = ctx.send(report).await;
+        }
+    }
+}
+
+/// What a [`BridgeManager`] has made.
+#[derive(Default)]
+struct Parts {
+    open: BTreeSet<(u32, LinkKind)>,
+    failed: BTreeSet<(u32, LinkKind)>,
+    servers: Vec<(String, Handle)>,
+    backplanes: Vec<(String, Handle)>,
+}
+
+/// Shuts `parts` down and waits for each to end: as long as `progress` moves (links
+/// still delivering their nodes' last lines) up to [`TEARDOWN_MAX`], else for
+/// [`STALL_LIMIT`]. Stops what is left then, and returns its names.
+async fn stop_all(rt: &Runtime, parts: Vec<(String, Handle)>, progress: &AtomicU64) -> Vec<String> {
+    for (_, h) in &parts {
+        // A part that has ended already needs no telling.
+        let _ = h.shutdown().await;
+    }
+    let mut left: BTreeMap<String, ComponentId> = parts
+        .iter()
+        .map(|(name, h)| (name.clone(), h.id()))
+        .collect();
+    let mut joins: FuturesUnordered<_> = parts
+        .into_iter()
+        .map(|(name, h)| async move { (name, h.join().await) })
+        .collect();
+    let started = Instant::now();
+    let mut seen = progress.load(Ordering::Relaxed);
+    loop {
+        match tokio::time::timeout(STALL_LIMIT, joins.next()).await {
+            Ok(Some((name, exit))) => {
+                if !exit.is_clean() {
+                    tracing::warn!("{name} ended: {exit}");
+                }
+                left.remove(&name);
+            }
+            Ok(None) => return Vec::new(),
+            Err(_) => {
+                let now = progress.load(Ordering::Relaxed);
+                if now == seen || started.elapsed() >= TEARDOWN_MAX {
+                    break;
+                }
+                seen = now;
+            }
+        }
+    }
+    let stalled: Vec<String> = left.keys().cloned().collect();
+    tracing::error!(
+        "bridge teardown: no progress for {STALL_LIMIT:?} (or past {TEARDOWN_MAX:?}); stopping {}",
+        stalled.join(", ")
+    );
+    for &id in left.values() {
+        rt.kill(id);
+    }
+    let _ = tokio::time::timeout(REAP_LIMIT, async { while joins.next().await.is_some() {} }).await;
+    stalled
 }
 
 /// Boxing helper so both server types go through one path.
@@ -478,6 +699,13 @@ impl<C: Component> IntoDyn for C {
     }
 }
 
+/// Why the bridge teardown did not finish.
+#[derive(Debug, thiserror::Error)]
+#[error("bridge teardown stalled (nothing delivered for {STALL_LIMIT:?}, or past {TEARDOWN_MAX:?}); stopped: {}", parts.join(", "))]
+struct TeardownStalled {
+    parts: Vec<String>,
+}
+
 impl Component for BridgeManager {
     type In = NetEvent;
     type Out = BridgeEvent;
@@ -488,53 +716,143 @@ impl Component for BridgeManager {
     }
 
     async fn run(self, mut ctx: Context<NetEvent, BridgeEvent>) -> Result<(), BoxError> {
-        let mut bridged = BTreeSet::new();
-        let mut servers = Vec::new();
-        let mut backplanes = Vec::new();
-        while let Some(event) = ctx.recv().await {
-            let NetEvent::PoweredOn { node, .. } = event else {
-                continue;
-            };
-            if !bridged.insert(node) {
-                continue;
-            }
-            for link in LinkKind::ALL {
-                let report = match self
-                    .open(&mut ctx, node, link, &mut servers, &mut backplanes)
-                    .await
-                {
-                    Ok(addrs) => {
-                        self.directory.insert(node, link, addrs);
-                        BridgeEvent::Opened { node, link, addrs }
-                    }
-                    Err(error) => {
-                        tracing::error!(node, "node {node} {link} bridge failed: {error}");
-                        BridgeEvent::Failed { node, link, error }
-                    }
-                };
-                let _ = ctx.send(report).await;
-            }
-        }
-        let rt = ctx.runtime().clone();
-        let me = ctx.id();
-        // Servers first, so their connections finish while the Backplanes still exist.
-        for ids in [&servers, &backplanes] {
-            for &id in ids.iter() {
-                let _ = rt.send_control(id, Control::Shutdown).await;
-            }
-            let wait = async {
-                while ids.iter().any(|&id| rt.children_of(me).contains(&id)) {
-                    if ctx.next_child_exit().await.is_none() {
-                        break;
-                    }
+        let mut parts = Parts::default();
+        let mut nodes = BTreeSet::new();
+        let retry_every = self.config.retry_every.max(Duration::from_millis(10));
+        let mut next_retry = Instant::now() + retry_every;
+        loop {
+            tokio::select! {
+                event = ctx.recv() => {
+                    let Some(event) = event else { break };
+                    let NetEvent::PoweredOn { node, .. } = event else { continue };
+                    nodes.insert(node);
+                    // First power-on: make the bridges; later ones: retry what failed.
+                    self.open_missing(&mut ctx, node, &mut parts).await;
                 }
-            };
-            if tokio::time::timeout(TEARDOWN_LIMIT, wait).await.is_err() {
-                tracing::warn!("bridge teardown did not finish in {TEARDOWN_LIMIT:?}");
+                () = tokio::time::sleep_until(next_retry), if !parts.failed.is_empty() => {
+                    let failed: BTreeSet<u32> = parts.failed.iter().map(|&(n, _)| n).collect();
+                    for node in failed {
+                        self.open_missing(&mut ctx, node, &mut parts).await;
+                    }
+                    next_retry = Instant::now() + retry_every;
+                }
+            }
+            if parts.failed.is_empty() {
+                next_retry = Instant::now() + retry_every;
             }
         }
-        tracing::info!("bridges torn down: {} nodes", bridged.len());
+        // Servers first, so their connections finish while the Backplanes still exist.
+        // Each part is joined through its own handle: no reliance on the order in
+        // which child exits are reported.
+        // A link still delivering its node's last lines (paced by the pipeline behind
+        // it) is waited for: the wait is bounded by progress, not by a fixed time.
+        let rt = ctx.runtime().clone();
+        let servers = std::mem::take(&mut parts.servers);
+        let mut stalled = stop_all(&rt, servers, &self.progress).await;
+        let backplanes = std::mem::take(&mut parts.backplanes);
+        stalled.extend(stop_all(&rt, backplanes, &self.progress).await);
+        if !stalled.is_empty() {
+            return Err(TeardownStalled { parts: stalled }.into());
+        }
+        tracing::info!("bridges torn down: {} nodes", nodes.len());
         Ok(())
+    }
+}
+
+/// Who holds a node's link, and the link's transcript.
+#[derive(Debug)]
+struct LinkSlot {
+    state: Mutex<SlotState>,
+}
+
+#[derive(Debug)]
+struct SlotState {
+    holder: Option<Holder>,
+    transcript: Option<Transcript>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Holder {
+    conn: ConnectionInfo,
+    component: ComponentId,
+    last_heard: Instant,
+}
+
+/// The outcome of [`LinkSlot::claim`].
+enum Claim {
+    Granted,
+    Replaced(Holder),
+    Refused(Holder),
+}
+
+impl LinkSlot {
+    fn new(transcript: Option<Transcript>) -> Self {
+        Self {
+            state: Mutex::new(SlotState {
+                holder: None,
+                transcript,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SlotState> {
+        // Every update is one step: a panic elsewhere leaves the state consistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Connection `conn` (handled by `component`) asks for the link.
+    fn claim(
+        &self,
+        conn: ConnectionInfo,
+        component: ComponentId,
+        takeover_after: Duration,
+        rt: &Runtime,
+    ) -> Claim {
+        let now = Instant::now();
+        let mut st = self.lock();
+        let claim = match st.holder {
+            Some(h) if rt.is_alive(h.component) => {
+                if now.saturating_duration_since(h.last_heard) >= takeover_after {
+                    Claim::Replaced(h)
+                } else {
+                    return Claim::Refused(h);
+                }
+            }
+            _ => Claim::Granted,
+        };
+        st.holder = Some(Holder {
+            conn,
+            component,
+            last_heard: now,
+        });
+        claim
+    }
+
+    fn heard(&self, component: ComponentId) {
+        if let Some(h) = &mut self.lock().holder
+            && h.component == component
+        {
+            h.last_heard = Instant::now();
+        }
+    }
+
+    fn release(&self, component: ComponentId) {
+        let mut st = self.lock();
+        if st.holder.is_some_and(|h| h.component == component) {
+            st.holder = None;
+        }
+    }
+
+    fn transcribe(&self, direction: char, line: &str) {
+        if let Some(t) = &mut self.lock().transcript {
+            t.line(direction, line);
+        }
+    }
+
+    fn marker(&self, text: &str) {
+        if let Some(t) = &mut self.lock().transcript {
+            t.marker(text);
+        }
     }
 }
 
@@ -545,17 +863,21 @@ struct LinkSettings {
     link: LinkKind,
     up: String,
     down: String,
-    transcript_dir: Option<PathBuf>,
+    slot: Arc<LinkSlot>,
+    progress: Arc<AtomicU64>,
+    takeover_after: Duration,
     lines_service: Option<String>,
 }
 
 /// The handler of one node connection on a bridge server.
 ///
-/// Publishes the node's bytes on the `up` Backplane (operators see them live),
-/// writes every line with a timestamp to its transcript file
-/// (`node<N>-<link>-conn<C>-<UTC>.log`; `<` from the node, `>` to the node), logs it
-/// at debug level, and sends it as a [`NodeLine`] to the lines service if one is
-/// configured. What operators type (the `down` Backplane) goes to the node.
+/// Takes the node's link (one connection per node and link: see the
+/// [module docs](self#one-link-per-node)), publishes the node's bytes on the `up`
+/// Backplane (operators see them live), writes every line with a timestamp to the
+/// node's transcript ([`super::transcript`]: `<` from the node, `>` to the node, `#`
+/// connection markers), logs it at debug level, and sends it as a [`NodeLine`] to the
+/// lines service if one is configured. What operators type (the `down` Backplane) goes
+/// to the node.
 ///
 /// | box | direction | type | for |
 /// | --- | --- | --- | --- |
@@ -602,32 +924,6 @@ impl BridgeLink {
             down_inbox: None,
         }
     }
-
-    fn open_transcript(&self) -> Option<LineWriter<File>> {
-        let dir = self.settings.transcript_dir.as_ref()?;
-        let stamp = utc_now().to_string().replace(':', "");
-        let path = dir.join(format!(
-            "node{}-{}-conn{}-{stamp}.log",
-            self.settings.node, self.settings.link, self.info.id
-        ));
-        let opened = std::fs::create_dir_all(dir).and_then(|()| File::create(&path));
-        match opened {
-            Ok(f) => Some(LineWriter::new(f)),
-            Err(e) => {
-                tracing::warn!("cannot write transcript {}: {e}", path.display());
-                None
-            }
-        }
-    }
-}
-
-fn transcribe(file: &mut Option<LineWriter<File>>, direction: char, line: &str) {
-    if let Some(f) = file
-        && let Err(e) = writeln!(f, "{} {direction} {line}", utc_now())
-    {
-        tracing::warn!("transcript write failed, transcript stopped: {e}");
-        *file = None;
-    }
 }
 
 impl Component for BridgeLink {
@@ -673,6 +969,36 @@ impl Component for BridgeLink {
         let mut requests: Outbox<Request<Subscription<Bytes>, ()>> =
             ctx.outbox_named("_backplane")?;
         let me = ctx.id();
+        let (node, link) = (self.settings.node, self.settings.link);
+        let slot = self.settings.slot.clone();
+        let takeover = self.settings.takeover_after;
+        match slot.claim(self.info, me, takeover, ctx.runtime()) {
+            Claim::Granted => {}
+            Claim::Refused(holder) => {
+                tracing::warn!(
+                    node,
+                    "node {node} {link}: connection {} refused: the link is held by {} (live; a link silent for {takeover:?} gives way)",
+                    self.info,
+                    holder.conn
+                );
+                slot.marker(&format!("refused {}: held by {}", self.info, holder.conn));
+                return Ok(());
+            }
+            Claim::Replaced(old) => {
+                tracing::warn!(
+                    node,
+                    "node {node} {link}: {} silent for {:?}, replaced by {}",
+                    old.conn,
+                    old.last_heard.elapsed(),
+                    self.info
+                );
+                slot.marker(&format!("replaced {} by {}", old.conn, self.info));
+                let _ = ctx
+                    .runtime()
+                    .send_control(old.component, Control::Shutdown)
+                    .await;
+            }
+        }
         if let Some(deliver_to) = self.down_inbox {
             // Joining is asked, not awaited: the bridge serves its node either way.
             let (join, _) = Request::new(Subscription::Join {
@@ -682,9 +1008,8 @@ impl Component for BridgeLink {
             });
             let _ = requests.send(join).await;
         }
-        let (node, link) = (self.settings.node, self.settings.link);
         tracing::info!(node, "node {node} {link} connected: {}", self.info);
-        let mut transcript = self.open_transcript();
+        slot.marker(&format!("connected {}", self.info));
         let mut buffer = LineBuffer::new(MAX_BRIDGE_LINE);
         let mut lines = Vec::new();
         let mut down_open = true;
@@ -692,15 +1017,18 @@ impl Component for BridgeLink {
             tokio::select! {
                 bytes = ctx.recv() => {
                     let Some(bytes) = bytes else { break };
+                    slot.heard(me);
+                    self.settings.progress.fetch_add(1, Ordering::Relaxed);
                     // Operators may come and go; nobody watching is fine.
                     let _ = up.send(bytes.clone()).await;
                     if buffer.push(&bytes, &mut lines) > 0 {
                         tracing::warn!(node, "node {node} {link}: over-long line dropped");
                     }
                     for line in lines.drain(..) {
-                        transcribe(&mut transcript, '<', &line);
+                        slot.transcribe('<', &line);
                         tracing::debug!(target: "cosmici::bridge", node, "{link} < {line}");
                         let _ = lines_out.send(NodeLine { node, link, line }).await;
+                        self.settings.progress.fetch_add(1, Ordering::Relaxed);
                     }
                 }
                 typed = down.recv(), if down_open => {
@@ -710,7 +1038,7 @@ impl Component for BridgeLink {
                     };
                     let text = String::from_utf8_lossy(&bytes);
                     for line in text.lines() {
-                        transcribe(&mut transcript, '>', line);
+                        slot.transcribe('>', line);
                         tracing::info!(node, "operator -> node {node} {link}: {line}");
                     }
                     if ctx.send(bytes).await.is_err() {
@@ -720,6 +1048,8 @@ impl Component for BridgeLink {
             }
         }
         let _ = requests.try_send(Request::new(Subscription::Leave { subscriber: me }).0);
+        slot.release(me);
+        slot.marker(&format!("disconnected {}", self.info));
         tracing::info!(node, "node {node} {link} disconnected: {}", self.info);
         Ok(())
     }

@@ -13,6 +13,7 @@
 //! | line | answer | state |
 //! | --- | --- | --- |
 //! | `POWERED_ON`, `LOGMSG`, `HEARTBEAT`, `BRIDGE_MODE`, well formed | `ACK <COMMAND> <id>` | applied by [`SensorNet`] |
+//! | the same, for an id the [`NodeAdmission`] refuses (out of range, table full, live from another address) | `ERR <reason>` naming the limit (logged at warn) | unchanged |
 //! | `PULSE_DATA`, `1ST_SYNC`, `MISSING_SYNCS`, `CALIBRATE_TIMING` | `ERR NOT_IMPLEMENTED <COMMAND>` (logged) | unchanged |
 //! | anything malformed | `ERR <reason>` (logged with the line) | unchanged |
 //!
@@ -27,7 +28,8 @@
 //! let view = net.view();
 //! let _net = rt.spawn(net)?;
 //! let stats = MainStats::default();
-//! let server = main_server("127.0.0.1:26766".parse()?, stats.clone()).await?;
+//! let admission = components::cosmici::admission::NodeAdmission::default();
+//! let server = main_server("127.0.0.1:26766".parse()?, stats.clone(), admission).await?;
 //! tracing::info!("listening on {}", server.local_addr());
 //! let _server = rt.spawn(server)?;
 //! # let _ = view; Ok(()) }
@@ -44,6 +46,7 @@ use bytes::Bytes;
 use chassis::tcp::{BindError, ConnectionInfo, ServerCore};
 use tokio::time::Instant;
 
+use super::admission::NodeAdmission;
 use super::lines::{LineBuffer, NodeNotice};
 use super::node::{NodeConfig, NodeRegistry, NodeState, Transition};
 use super::wire::main_cmd::{BridgeMode, LogLevel, MainCommand};
@@ -141,6 +144,7 @@ struct MainCounters {
     commands: AtomicU64,
     unimplemented: AtomicU64,
     malformed: AtomicU64,
+    refused: AtomicU64,
 }
 
 impl MainStats {
@@ -217,6 +221,35 @@ impl MainStats {
     pub fn malformed(&self) -> u64 {
         self.inner.malformed.load(Ordering::Relaxed)
     }
+
+    /// Well-formed commands refused by the [`NodeAdmission`] (id out of range, too
+    /// many nodes, node live from another address).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use bytes::Bytes;
+    /// use components::cosmici::admission::NodeAdmission;
+    /// use components::cosmici::main_server::{MainConnection, MainStats};
+    ///
+    /// # let info = chassis::tcp::ConnectionInfo {
+    /// #     id: 1,
+    /// #     peer: "127.0.0.1:5000".parse().unwrap(),
+    /// #     local: "127.0.0.1:26766".parse().unwrap(),
+    /// # };
+    /// let stats = MainStats::default();
+    /// let handler = MainConnection::new(info, stats.clone()).admission(NodeAdmission::default());
+    /// let mut h = axon::testing::Harness::new(handler);
+    /// h.send(Bytes::from_static(b"HEARTBEAT 99 1\r\n")).await;
+    /// let answer = h.recv().await.unwrap();
+    /// assert!(answer.starts_with(b"ERR NODE_ID_OUT_OF_RANGE 99"));
+    /// assert_eq!((stats.refused(), stats.commands()), (1, 0));
+    /// # }
+    /// ```
+    pub fn refused(&self) -> u64 {
+        self.inner.refused.load(Ordering::Relaxed)
+    }
 }
 
 /// The protocol handler of one MAIN connection.
@@ -256,6 +289,7 @@ impl MainStats {
 pub struct MainConnection {
     info: ConnectionInfo,
     stats: MainStats,
+    admission: Option<NodeAdmission>,
 }
 
 impl MainConnection {
@@ -279,12 +313,58 @@ impl MainConnection {
     /// # }
     /// ```
     pub fn new(info: ConnectionInfo, stats: MainStats) -> Self {
-        Self { info, stats }
+        Self {
+            info,
+            stats,
+            admission: None,
+        }
     }
 
-    fn answer(&self, line: &str) -> (String, Option<MainCommand>) {
+    /// Admits node ids through `admission` (shared by the server's connections);
+    /// without one every id is accepted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use bytes::Bytes;
+    /// use components::cosmici::admission::{NodeAdmission, NodeLimits};
+    /// use components::cosmici::main_server::{MainConnection, MainStats};
+    ///
+    /// # let info = chassis::tcp::ConnectionInfo {
+    /// #     id: 1,
+    /// #     peer: "127.0.0.1:5000".parse().unwrap(),
+    /// #     local: "127.0.0.1:26766".parse().unwrap(),
+    /// # };
+    /// let admission = NodeAdmission::new(NodeLimits { max_nodes: 1, ids: 0..=9 });
+    /// let handler = MainConnection::new(info, MainStats::default()).admission(admission);
+    /// let mut h = axon::testing::Harness::new(handler);
+    /// h.send(Bytes::from_static(b"HEARTBEAT 1 1\r\nHEARTBEAT 2 1\r\n")).await;
+    /// assert_eq!(h.recv().await.unwrap(), Bytes::from_static(b"ACK HEARTBEAT 1\r\n"));
+    /// assert_eq!(
+    ///     h.recv().await.unwrap(),
+    ///     Bytes::from_static(b"ERR TOO_MANY_NODES 2 (limit 1, --max-nodes)\r\n")
+    /// );
+    /// # }
+    /// ```
+    pub fn admission(mut self, admission: NodeAdmission) -> Self {
+        self.admission = Some(admission);
+        self
+    }
+
+    fn answer(&self, line: &str, named: &mut Vec<u32>) -> (String, Option<MainCommand>) {
         match MainCommand::parse(line) {
             Ok(cmd) if cmd.is_implemented() => {
+                if let (Some(admission), Some(id)) = (&self.admission, cmd.node_id()) {
+                    if let Err(refusal) = admission.admit(id, self.info.peer.ip(), self.info.id) {
+                        self.stats.inner.refused.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(conn = %self.info, node = id, "MAIN {} refused: {refusal}", cmd.name());
+                        return (format!("ERR {refusal}"), None);
+                    }
+                    if !named.contains(&id) {
+                        named.push(id);
+                    }
+                }
                 self.stats.inner.commands.fetch_add(1, Ordering::Relaxed);
                 let id = cmd.node_id().unwrap_or_default();
                 (format!("ACK {} {id}", cmd.name()), Some(cmd))
@@ -321,6 +401,22 @@ impl Component for MainConnection {
     }
 
     async fn run(self, mut ctx: Context<Bytes, Bytes>) -> Result<(), BoxError> {
+        // The nodes this connection named (at most `max_nodes`), released when it ends.
+        let mut named = Vec::new();
+        let result = self.serve(&mut ctx, &mut named).await;
+        if let Some(admission) = &self.admission {
+            admission.release(self.info.id, named);
+        }
+        result
+    }
+}
+
+impl MainConnection {
+    async fn serve(
+        &self,
+        ctx: &mut Context<Bytes, Bytes>,
+        named: &mut Vec<u32>,
+    ) -> Result<(), BoxError> {
         let mut commands: Outbox<MainEvent> = ctx.outbox_named("commands")?;
         let mut lines = LineBuffer::new(MAX_MAIN_LINE);
         let mut batch = Vec::new();
@@ -335,7 +431,7 @@ impl Component for MainConnection {
                 if line.trim().is_empty() {
                     continue;
                 }
-                let (answer, cmd) = self.answer(&line);
+                let (answer, cmd) = self.answer(&line, named);
                 if let Some(command) = cmd {
                     // Without a SensorNet the command is only acknowledged.
                     let _ = commands
@@ -354,8 +450,8 @@ impl Component for MainConnection {
     }
 }
 
-/// Binds a MAIN server on `listen` whose connections report to the [`SensorNet`]
-/// registered in the runtime it is added to.
+/// Binds a MAIN server on `listen` whose connections admit node ids through
+/// `admission` and report to the [`SensorNet`] registered in the runtime it is added to.
 ///
 /// # Errors
 ///
@@ -370,7 +466,8 @@ impl Component for MainConnection {
 /// let rt = axon::Runtime::new();
 /// let stats = MainStats::default();
 /// let listen = std::net::SocketAddr::from(([0, 0, 0, 0], MAIN_PORT));
-/// let server = main_server(listen, stats.clone()).await?;
+/// let admission = components::cosmici::admission::NodeAdmission::default();
+/// let server = main_server(listen, stats.clone(), admission).await?;
 /// assert_eq!(server.local_addr().port(), MAIN_PORT);
 /// let _server = rt.spawn(server)?;
 /// # Ok(()) }
@@ -378,10 +475,11 @@ impl Component for MainConnection {
 pub async fn main_server(
     listen: SocketAddr,
     stats: MainStats,
+    admission: NodeAdmission,
 ) -> Result<ServerCore<impl Fn(&ConnectionInfo) -> MainConnection + Send + Sync + 'static>, BindError>
 {
     ServerCore::bind(listen, move |info: &ConnectionInfo| {
-        MainConnection::new(*info, stats.clone())
+        MainConnection::new(*info, stats.clone()).admission(admission.clone())
     })
     .await
 }
@@ -455,6 +553,10 @@ pub struct SensorNetConfig {
     pub awol_after: Duration,
     /// The server's own heartbeat log period (default 5 minutes).
     pub heartbeat: Duration,
+    /// Most node records kept (default 64, as [`NodeLimits`](super::admission::NodeLimits));
+    /// news of a further node is ignored. The MAIN server's admission refuses such
+    /// nodes before they get here; this bounds the model whatever feeds it.
+    pub max_nodes: usize,
 }
 
 impl Default for SensorNetConfig {
@@ -462,6 +564,7 @@ impl Default for SensorNetConfig {
         Self {
             awol_after: Duration::from_nanos(NodeConfig::default().awol_after_ns),
             heartbeat: Duration::from_secs(300),
+            max_nodes: super::admission::NodeLimits::default().max_nodes,
         }
     }
 }
@@ -650,7 +753,8 @@ impl Component for SensorNet {
         let awol_ns = u64::try_from(self.config.awol_after.as_nanos()).unwrap_or(u64::MAX);
         let mut nodes = NodeRegistry::new(NodeConfig {
             awol_after_ns: awol_ns,
-        });
+        })
+        .max_nodes(self.config.max_nodes);
         let start = Instant::now();
         let now_ns = || u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         let mut heartbeat =
@@ -658,14 +762,10 @@ impl Component for SensorNet {
         let mut beats = 0u64;
         let mut out = Vec::new();
         loop {
-            // The earliest moment a node that is not yet AWOL may become so.
-            let deadline = nodes
-                .iter()
-                .filter(|(_, r)| !r.node.state().is_awol() && r.node.state() != NodeState::Unseen)
-                .filter_map(|(_, r)| r.node.last_heard_ns())
-                .map(|last| last.saturating_add(awol_ns).saturating_add(1))
-                .min();
-            let sleep_to = deadline.map(|ns| start + Duration::from_nanos(ns));
+            // The earliest moment a node that is not yet AWOL may become so (no scan).
+            let sleep_to = nodes
+                .next_awol_deadline()
+                .map(|ns| start + Duration::from_nanos(ns));
             tokio::select! {
                 event = ctx.recv() => {
                     let Some(MainEvent { conn, command }) = event else { break };
@@ -704,7 +804,7 @@ impl Component for SensorNet {
                 }
                 _ = heartbeat.tick() => {
                     beats += 1;
-                    tracing::info!("server heartbeat {beats}: {} nodes", nodes.iter().count());
+                    tracing::info!("server heartbeat {beats}: {} nodes", nodes.len());
                 }
             }
             for event in out.drain(..) {

@@ -6,7 +6,9 @@
 //! | [`wire`] | every line the nodes and the server exchange: MAIN commands, UART lines, NMEA framing, GPS sentences, pulses, [`UtcNanos`] | none: pure parsing and formatting |
 //! | [`timechain`] | PPS counters and sync points to UTC | none |
 //! | [`lines`], [`node`] | messages between the server's components; the node model | none |
+//! | [`admission`] | which node ids MAIN accepts and from whom: bounded, owned by peer address | none |
 //! | [`main_server`], [`bridge`], [`run_manager`], [`uart_component`], [`timing`] | the MAIN command server, AUXIO/UART bridges with transcripts, run start, UART parsing and pulse timing components | TCP, files |
+//! | [`transcript`] | one transcript per node, link and run, with connection markers and rotation | files |
 //! | [`reconstruct`], [`pipeline`] | node pulses to the physics components' inputs and the store's records | none (the store writes) |
 //! | [`station`] | the whole server as one graph (feature `store`) | TCP, SQLite |
 //! | [`sim`] | simulated detectors that connect like real ones, their ground truth, and the check of a run against it | TCP, files |
@@ -41,6 +43,7 @@
 //! assert_eq!((last.level, last.edge, last.cycles), (1, Edge::Falling, 9));
 //! ```
 
+pub mod admission;
 pub mod bridge;
 pub mod lines;
 pub mod main_server;
@@ -56,6 +59,7 @@ pub mod sim;
 pub mod station;
 pub mod timechain;
 pub mod timing;
+pub mod transcript;
 pub mod uart_component;
 pub mod wire;
 

@@ -32,7 +32,7 @@
 //! assert_eq!(node.state(), NodeState::Running);
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::net::IpAddr;
 
@@ -397,7 +397,8 @@ pub struct Applied {
     pub first_power_on: bool,
 }
 
-/// Every node the server has heard of, by id.
+/// Every node the server has heard of, by id: O(1) lookup, and the AWOL deadlines
+/// kept in order so that finding the next one is O(log n), not a scan.
 ///
 /// # Examples
 ///
@@ -411,10 +412,20 @@ pub struct Applied {
 /// assert_eq!(nodes.get(1).unwrap().node.state(), NodeState::On);
 /// assert!(!nodes.apply(&cmd, 5).unwrap().first_power_on);
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NodeRegistry {
     config: NodeConfig,
-    nodes: BTreeMap<u32, NodeRecord>,
+    max_nodes: usize,
+    nodes: HashMap<u32, NodeRecord>,
+    /// `(deadline, id)` of every node that could go AWOL; `deadline_of` mirrors it.
+    deadlines: BTreeSet<(u64, u32)>,
+    deadline_of: HashMap<u32, u64>,
+}
+
+impl Default for NodeRegistry {
+    fn default() -> Self {
+        Self::new(NodeConfig::default())
+    }
 }
 
 impl NodeRegistry {
@@ -431,7 +442,88 @@ impl NodeRegistry {
     pub fn new(config: NodeConfig) -> Self {
         Self {
             config,
-            nodes: BTreeMap::new(),
+            max_nodes: usize::MAX,
+            nodes: HashMap::new(),
+            deadlines: BTreeSet::new(),
+            deadline_of: HashMap::new(),
+        }
+    }
+
+    /// At most `max` records: events for a further id are ignored (`None`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{MainCommand, NodeRegistry};
+    ///
+    /// let mut nodes = NodeRegistry::default().max_nodes(1);
+    /// assert!(nodes.apply(&MainCommand::parse("HEARTBEAT 1 1").unwrap(), 0).is_some());
+    /// assert!(nodes.apply(&MainCommand::parse("HEARTBEAT 2 1").unwrap(), 0).is_none());
+    /// assert_eq!(nodes.len(), 1);
+    /// ```
+    pub fn max_nodes(mut self, max: usize) -> Self {
+        self.max_nodes = max;
+        self
+    }
+
+    /// Records held.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(components::cosmici::NodeRegistry::default().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether no node is known.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(components::cosmici::NodeRegistry::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The earliest moment a node that is not yet AWOL could become so: when
+    /// [`tick`](Self::tick) has something to do.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::{NodeConfig, NodeEvent, NodeRegistry};
+    ///
+    /// let mut nodes = NodeRegistry::new(NodeConfig { awol_after_ns: 10 });
+    /// assert_eq!(nodes.next_awol_deadline(), None);
+    /// nodes.handle(1, NodeEvent::Heard, 5);
+    /// nodes.handle(2, NodeEvent::Heard, 3);
+    /// assert_eq!(nodes.next_awol_deadline(), Some(14));
+    /// ```
+    pub fn next_awol_deadline(&self) -> Option<u64> {
+        self.deadlines.first().map(|&(at, _)| at)
+    }
+
+    /// Re-files node `id`'s AWOL deadline after its record changed.
+    fn refile(&mut self, id: u32) {
+        if let Some(old) = self.deadline_of.remove(&id) {
+            self.deadlines.remove(&(old, id));
+        }
+        let Some(record) = self.nodes.get(&id) else {
+            return;
+        };
+        let state = record.node.state();
+        if state.is_awol() || state == NodeState::Unseen {
+            return;
+        }
+        if let Some(last) = record.node.last_heard_ns() {
+            let at = last
+                .saturating_add(self.config.awol_after_ns)
+                .saturating_add(1);
+            self.deadlines.insert((at, id));
+            self.deadline_of.insert(id, at);
         }
     }
 
@@ -452,7 +544,7 @@ impl NodeRegistry {
     /// ```
     pub fn apply(&mut self, cmd: &MainCommand, now: u64) -> Option<Applied> {
         let id = cmd.node_id()?;
-        let record = self.record(id);
+        let record = self.record(id)?;
         let mut first_power_on = false;
         let event = match cmd {
             MainCommand::PoweredOn { ip, mac, .. } => {
@@ -472,6 +564,7 @@ impl NodeRegistry {
             _ => NodeEvent::Heard,
         };
         let transition = record.node.handle(event, now);
+        self.refile(id);
         Some(Applied {
             id,
             transition,
@@ -492,7 +585,9 @@ impl NodeRegistry {
     /// assert_eq!(t.to, NodeState::Running);
     /// ```
     pub fn handle(&mut self, id: u32, event: NodeEvent, now: u64) -> Option<Transition> {
-        self.record(id).node.handle(event, now)
+        let transition = self.record(id)?.node.handle(event, now);
+        self.refile(id);
+        transition
     }
 
     /// Checks every node for silence at `now`; returns the nodes that went AWOL.
@@ -510,10 +605,21 @@ impl NodeRegistry {
     /// assert_eq!((awol[0].0, awol[0].1.to), (1, NodeState::OnAwol));
     /// ```
     pub fn tick(&mut self, now: u64) -> Vec<(u32, Transition)> {
-        self.nodes
-            .iter_mut()
-            .filter_map(|(&id, record)| record.node.tick(now).map(|t| (id, t)))
-            .collect()
+        let mut awol = Vec::new();
+        while let Some(&(at, id)) = self.deadlines.first() {
+            if at > now {
+                break;
+            }
+            // Taken off the list whatever happens, so the loop always ends; a node
+            // that went AWOL has no deadline until it is heard from again.
+            self.deadlines.remove(&(at, id));
+            self.deadline_of.remove(&id);
+            if let Some(t) = self.nodes.get_mut(&id).and_then(|r| r.node.tick(now)) {
+                awol.push((id, t));
+            }
+        }
+        awol.sort_by_key(|&(id, _)| id);
+        awol
     }
 
     /// The record of node `id`, if it was ever heard of.
@@ -546,18 +652,29 @@ impl NodeRegistry {
     /// assert_eq!(ids, [2, 9]);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (u32, &NodeRecord)> {
-        self.nodes.iter().map(|(&id, record)| (id, record))
+        let mut all: Vec<(u32, &NodeRecord)> = self
+            .nodes
+            .iter()
+            .map(|(&id, record)| (id, record))
+            .collect();
+        all.sort_unstable_by_key(|&(id, _)| id);
+        all.into_iter()
     }
 
-    fn record(&mut self, id: u32) -> &mut NodeRecord {
+    fn record(&mut self, id: u32) -> Option<&mut NodeRecord> {
         let config = self.config;
-        self.nodes.entry(id).or_insert_with(|| NodeRecord {
-            node: Node::new(config),
-            ip: None,
-            mac: None,
-            bridge_mode: None,
-            last_heartbeat: None,
-        })
+        let full = self.nodes.len() >= self.max_nodes;
+        match self.nodes.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => Some(e.into_mut()),
+            std::collections::hash_map::Entry::Vacant(_) if full => None,
+            std::collections::hash_map::Entry::Vacant(e) => Some(e.insert(NodeRecord {
+                node: Node::new(config),
+                ip: None,
+                mac: None,
+                bridge_mode: None,
+                last_heartbeat: None,
+            })),
+        }
     }
 }
 

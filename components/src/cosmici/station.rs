@@ -17,7 +17,11 @@
 //! The physics stages are the components of [`crate::physics`] that the `cosmici`
 //! tool and the tests run; [`pipeline`](super::pipeline) has the joints between them.
 //! Every record goes to one [`StoreWriter`], which commits in batches; the run is a
-//! row of the store's `runs` table, and ids continue from what the file holds.
+//! row of the store's `runs` table, and ids continue from what the file holds. If the
+//! database fails mid-run, the writer spills every record from then on to
+//! `<db stem>.spill-run<N>.db` (same schema) and [`StoreStats::error`] says so; if that
+//! fails too, the writer stops with both reasons and the chain stops behind it — no
+//! record is discarded.
 //!
 //! Lifecycle: [`Station::shutdown`] stops the MAIN server and the bridges (their
 //! connections drain), then sends `ProducerFinished` into the UART parser; it flows
@@ -30,6 +34,7 @@ use std::time::Duration;
 
 use axon::{Control, Exit, Handle, Runtime};
 
+use super::admission::{NodeAdmission, NodeLimits};
 use super::bridge::{BridgeConfig, BridgeDirectory, BridgeManager};
 use super::main_server::{
     MainStats, NODE_EVENTS_SERVICE, NodeView, SensorNet, SensorNetConfig, main_server,
@@ -53,6 +58,10 @@ use crate::transform::Transform;
 
 /// How long [`Station::shutdown`] waits for each stage.
 const STAGE_LIMIT: Duration = Duration::from_secs(10);
+
+/// How long [`Station::shutdown`] waits for the bridges, which bound their own wait by
+/// progress (a UART link delivering its node's last lines is waited for).
+const BRIDGES_LIMIT: Duration = Duration::from_secs(130);
 
 /// Why a station could not start.
 ///
@@ -112,6 +121,8 @@ pub struct StationConfig {
     pub bridges: BridgeConfig,
     /// Node model settings.
     pub net: SensorNetConfig,
+    /// Which node ids MAIN accepts (`max_nodes` also bounds the node model).
+    pub nodes: NodeLimits,
     /// Detector positions (detector `d` = channel `d % 3 + 1` of FEDM node `d / 3 + 1`).
     pub layout: DetectorLayout,
     /// Shower filter settings (lateness must cover the skew between FEDM links).
@@ -148,6 +159,7 @@ impl StationConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], super::main_server::MAIN_PORT)),
             bridges: BridgeConfig::default(),
             net: SensorNetConfig::default(),
+            nodes: NodeLimits::default(),
             layout,
             shower_filter: ShowerFilterConfig {
                 lateness: 1e9,
@@ -248,13 +260,18 @@ impl Station {
         let first_shower = store.next_id(RecordKind::Shower)?;
         let run_id = store.begin_run("sensornet", super::lines::utc_now().0, Some(config.site))?;
         tracing::info!("run {run_id} in {}", config.db.display());
-        let writer = StoreWriter::new(store);
+        let spill = spill_path(&config.db, run_id);
+        let writer = StoreWriter::new(store).fallback(&spill, config.durability);
         stats.store = writer.stats();
-        let net = SensorNet::new(config.net);
+        let net = SensorNet::new(SensorNetConfig {
+            max_nodes: config.nodes.max_nodes,
+            ..config.net
+        });
         stats.nodes = net.view();
         let net = rt.add(net)?;
         let mut bridge_config = config.bridges.clone();
         bridge_config.uart_lines_service = Some(UART_LINES_SERVICE.to_owned());
+        bridge_config.run = format!("run{run_id}");
         let bridges = BridgeManager::new(bridge_config);
         let directory = bridges.directory();
         let bridges = rt.add(bridges)?;
@@ -329,7 +346,9 @@ impl Station {
         rt.link(to_record.outbox(), store.inbox())?;
         rt.link(to_record.signal(), store.control())?;
 
-        let server = main_server(config.listen, stats.main.clone()).await?;
+        let admission = NodeAdmission::new(config.nodes.clone());
+        tracing::info!("MAIN admits {}", config.nodes);
+        let server = main_server(config.listen, stats.main.clone(), admission).await?;
         let main_addr = server.local_addr();
         tracing::info!("MAIN listening on {main_addr}");
         let chain = vec![
@@ -470,16 +489,22 @@ impl Station {
     /// ```
     pub async fn shutdown(self) -> Vec<(&'static str, Exit)> {
         let mut exits = Vec::new();
-        async fn stop(h: Handle, how: Control, rt: &Runtime) -> Exit {
+        async fn stop_within(h: Handle, how: Control, rt: &Runtime, limit: Duration) -> Exit {
             let _ = rt.send_control(h.id(), how).await;
-            match tokio::time::timeout(STAGE_LIMIT, h.join()).await {
+            match tokio::time::timeout(limit, h.join()).await {
                 Ok(exit) => exit,
                 Err(_) => Exit::Aborted,
             }
         }
+        async fn stop(h: Handle, how: Control, rt: &Runtime) -> Exit {
+            stop_within(h, how, rt, STAGE_LIMIT).await
+        }
         let rt = self.rt.clone();
         exits.push(("main server", stop(self.main, Control::Shutdown, &rt).await));
-        exits.push(("bridges", stop(self.bridges, Control::Shutdown, &rt).await));
+        exits.push((
+            "bridges",
+            stop_within(self.bridges, Control::Shutdown, &rt, BRIDGES_LIMIT).await,
+        ));
         exits.push((
             "uart parser",
             stop(self.parser, Control::ProducerFinished, &rt).await,
@@ -509,6 +534,14 @@ impl Station {
         exits.push(("sensor net", stop(self.net, Control::Shutdown, &rt).await));
         exits
     }
+}
+
+/// Where records go if the database fails mid-run: `<db stem>.spill-run<N>.db` next to it.
+fn spill_path(db: &std::path::Path, run: i64) -> PathBuf {
+    let stem = db
+        .file_stem()
+        .map_or_else(|| "sensornet".into(), |s| s.to_string_lossy().into_owned());
+    db.with_file_name(format!("{stem}.spill-run{run}.db"))
 }
 
 /// The record of a mapped event, logged as it passes.

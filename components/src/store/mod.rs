@@ -1013,6 +1013,7 @@ pub struct RunShower {
 pub struct Store {
     conn: Connection,
     run: Option<i64>,
+    path: String,
 }
 
 impl Store {
@@ -1118,7 +1119,11 @@ impl Store {
             );
             conn.execute_batch(&batch)?;
         }
-        Ok(Store { conn, run: None })
+        Ok(Store {
+            conn,
+            run: None,
+            path: path.to_owned(),
+        })
     }
 
     /// Starts a run: a row in `runs`, whose id every pulse, shower and node written
@@ -1270,6 +1275,44 @@ impl Store {
     /// # Ok::<(), components::store::StoreError>(())
     /// ```
     pub fn write(&mut self, records: &[Record]) -> Result<Vec<RecordKey>, StoreError> {
+        self.write_batch(records)
+    }
+
+    /// Copies what the write-ahead log holds into the database file itself (a passive
+    /// checkpoint: it never waits for readers), so that a copy of the file alone has
+    /// every committed record.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Sqlite`] if the checkpoint fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let store = components::store::Store::open_in_memory()?;
+    /// store.checkpoint()?;
+    /// # Ok::<(), components::store::StoreError>(())
+    /// ```
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// The file it was opened from (`:memory:` for [`Store::open_in_memory`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let store = components::store::Store::open_in_memory()?;
+    /// assert_eq!(store.path(), ":memory:");
+    /// # Ok::<(), components::store::StoreError>(())
+    /// ```
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn write_batch(&mut self, records: &[Record]) -> Result<Vec<RecordKey>, StoreError> {
         let run = self.run;
         let tx = self.conn.transaction()?;
         for r in records {

@@ -4,9 +4,10 @@
 //!
 //! Two recordings are read:
 //!
-//! * the bridge transcripts a server writes (`node<N>-uart-conn<K>-<time>.log`, one
-//!   line per bridged line: `<RFC 3339 UTC> <direction> <line>`; the lines the node
-//!   sent, direction `<`, are replayed);
+//! * the bridge transcripts a server writes (`node<N>-uart-<run>.log` and its rotated
+//!   `node<N>-uart-<run>.<k>.log`, see [`crate::cosmici::transcript`]; one line per
+//!   bridged line: `<RFC 3339 UTC> <direction> <line>`; the lines the node sent,
+//!   direction `<`, are replayed, connection markers `#` skipped);
 //! * the plain recording format (`*.rec`): one line per line sent,
 //!   `<unix seconds> <node> <line>`, e.g. `1764893694.306871497 1 $HOST_READY*14`;
 //!   [`Recording::write_plain`] writes it.
@@ -207,8 +208,8 @@ impl Recording {
                     node,
                     line: line.to_owned(),
                 }),
-                (">", _) => {}
-                _ => return Err(bad("direction is neither `<` nor `>`")),
+                (">" | "#", _) => {}
+                _ => return Err(bad("direction is neither `<`, `>` nor `#`")),
             }
         }
         Ok(Self::sorted(lines))
