@@ -145,7 +145,7 @@ async fn main() -> anyhow::Result<()> {
         },
         truth.pulses().len(),
         showers.len(),
-        showers.iter().filter(|s| s.hits >= 3).count(),
+        showers.iter().filter(|s| s.hits.len() >= 3).count(),
         args.truth.display()
     );
     Ok(())
