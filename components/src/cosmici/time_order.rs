@@ -2,33 +2,36 @@
 //!
 //! Each FEDM node's lines arrive over its own link, in its own order; how the links
 //! interleave on arrival depends on the network and on how fast the server reads
-//! them, not on the data. A fast replay, or a link that stalls for a moment, can put
-//! one node's pulses seconds of data time ahead of another's, and a shower filter
-//! that sees them in arrival order then refuses the laggard's pulses as late and
-//! misses showers.
+//! them, not on the data. A fast replay (the whole recording may sit in the sockets'
+//! buffers, and one link be read to its end before another), or a link that stalls
+//! for a moment, can put one node's pulses seconds of data time ahead of another's,
+//! and a shower filter that sees them in arrival order then refuses the laggard's
+//! pulses as late and misses showers.
 //!
 //! The merge holds each pulse until every node it waits for has reached the pulse's
 //! time (a node's **progress** is the latest UTC its stream has shown: a pulse, or a
-//! status line), then releases pulses in UTC order. So what leaves it is the same,
-//! in the same order, however the links interleaved.
+//! status line), then releases pulses in UTC order (equal times by node). So what
+//! leaves it is the same, in the same order, however the links interleaved.
 //!
-//! The nodes waited for are those [expected](NodeMerge::expect) (from the detector
-//! layout, or heard from) and those that showed a time. A node that stops
-//! (unplugged, link closed) would hold everything back: a node whose progress is more
-//! than `max_skew` behind the most advanced one is not waited for, and an expected
-//! node that has shown no time yet holds back only pulses less than `max_skew` older
-//! than the newest, so a stall delays pulses by at most `max_skew`. At most
-//! `max_held` pulses are held; beyond that the oldest is released early (never
-//! dropped: a shower filter downstream counts it if it is late).
+//! It waits for the nodes [expected](NodeMerge::expect) (the layout's, and any heard
+//! from), however far behind in data time, until it is told one has gone
+//! [silent](NodeMerge::silence) (its owner decides: the [`PulseClock`] does when a
+//! node has sent nothing for [`NODE_SILENCE`] while the clock had nothing else to
+//! read); a silent node is waited for again once it is heard from. An expected node
+//! that has shown no time yet holds everything back. At most `max_held` items are
+//! held; beyond that the oldest is released early (never dropped: a shower filter
+//! downstream counts it if it turns out late).
+//!
+//! [`PulseClock`]: super::timing::PulseClock
+//! [`NODE_SILENCE`]: super::timing::NODE_SILENCE
 //!
 //! # Examples
 //!
 //! ```
-//! use std::time::Duration;
 //! use components::cosmici::UtcNanos;
 //! use components::cosmici::time_order::NodeMerge;
 //!
-//! let mut merge = NodeMerge::new(Duration::from_secs(10), 1000);
+//! let mut merge = NodeMerge::new(1000);
 //! // Node 1 runs ahead; node 2 has shown time 100 so far.
 //! merge.advance(2, UtcNanos(100));
 //! merge.push(1, UtcNanos(300), "1@300");
@@ -43,7 +46,6 @@
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap};
-use std::time::Duration;
 
 use super::wire::utc::UtcNanos;
 
@@ -74,50 +76,53 @@ impl<T> Ord for Held<T> {
     }
 }
 
+/// What the merge knows of one node.
+#[derive(Debug, Clone, Copy)]
+struct Progress {
+    /// The latest UTC its stream showed; `None` = none yet.
+    at: Option<UtcNanos>,
+    /// Whether releases wait for it (false once silenced, until heard again).
+    waited: bool,
+}
+
 /// Merges per-node streams of timed items into one UTC order; see the
 /// [module docs](self).
 ///
 /// # Examples
 ///
 /// ```
-/// use std::time::Duration;
 /// use components::cosmici::UtcNanos;
 /// use components::cosmici::time_order::NodeMerge;
 ///
-/// let mut merge = NodeMerge::new(Duration::from_nanos(1000), 1000);
-/// merge.push(2, UtcNanos(50), 'a');
+/// let mut merge = NodeMerge::new(1000);
+/// merge.advance(2, UtcNanos(50));
 /// merge.push(1, UtcNanos(5_000), 'b');
-/// // Node 2 is more than 1000 ns behind node 1: it is not waited for.
-/// assert_eq!(merge.pop_ready(), Some('a'));
+/// assert_eq!(merge.pop_ready(), None); // node 2 is behind
+/// merge.silence(2); // ... and has gone quiet: no longer waited for
 /// assert_eq!(merge.pop_ready(), Some('b'));
 /// assert_eq!(merge.held(), 0);
 /// ```
 #[derive(Debug)]
 pub struct NodeMerge<T> {
-    max_skew_ns: i64,
     max_held: usize,
-    /// Per node: the latest UTC its stream showed; `None` = expected, no time yet.
-    progress: BTreeMap<u32, Option<UtcNanos>>,
+    progress: BTreeMap<u32, Progress>,
     held: BinaryHeap<Reverse<Held<T>>>,
     seq: u64,
 }
 
 impl<T> NodeMerge<T> {
-    /// A merge that waits for nodes at most `max_skew` behind the most advanced one,
-    /// holding at most `max_held` items (at least 1).
+    /// A merge holding at most `max_held` items (at least 1).
     ///
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
     /// use components::cosmici::time_order::NodeMerge;
     ///
-    /// let merge: NodeMerge<u32> = NodeMerge::new(Duration::from_secs(10), 100_000);
+    /// let merge: NodeMerge<u32> = NodeMerge::new(100_000);
     /// assert_eq!(merge.held(), 0);
     /// ```
-    pub fn new(max_skew: Duration, max_held: usize) -> Self {
+    pub fn new(max_held: usize) -> Self {
         Self {
-            max_skew_ns: i64::try_from(max_skew.as_nanos()).unwrap_or(i64::MAX),
             max_held: max_held.max(1),
             progress: BTreeMap::new(),
             held: BinaryHeap::new(),
@@ -125,39 +130,63 @@ impl<T> NodeMerge<T> {
         }
     }
 
-    /// Waits for `node` from now on, though it has shown no time yet (a node of the
-    /// layout, or one that sent a line without a time).
+    /// Waits for `node` from now on (a node of the layout, or one just heard from),
+    /// also if it was silenced.
     ///
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
     /// use components::cosmici::UtcNanos;
     /// use components::cosmici::time_order::NodeMerge;
     ///
-    /// let mut merge = NodeMerge::new(Duration::from_nanos(100), 10);
+    /// let mut merge = NodeMerge::new(10);
     /// merge.expect(2);
     /// merge.push(1, UtcNanos(10), 10);
     /// assert_eq!(merge.pop_ready(), None); // node 2's first pulse may come before 10
-    /// merge.push(1, UtcNanos(500), 500);
-    /// // More than 100 ns of data held: node 2 no longer holds back the oldest.
+    /// merge.advance(2, UtcNanos(10));
     /// assert_eq!(merge.pop_ready(), Some(10));
-    /// assert_eq!(merge.pop_ready(), None);
     /// ```
     pub fn expect(&mut self, node: u32) {
-        self.progress.entry(node).or_insert(None);
+        self.progress
+            .entry(node)
+            .or_insert(Progress {
+                at: None,
+                waited: true,
+            })
+            .waited = true;
     }
 
-    /// Notes that `node`'s stream has reached `utc` (progress only grows).
+    /// Stops waiting for `node` until it is heard from again ([`expect`](Self::expect),
+    /// [`advance`](Self::advance), [`push`](Self::push)).
     ///
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
     /// use components::cosmici::UtcNanos;
     /// use components::cosmici::time_order::NodeMerge;
     ///
-    /// let mut merge = NodeMerge::new(Duration::from_secs(1), 10);
+    /// let mut merge = NodeMerge::new(10);
+    /// merge.expect(2);
+    /// merge.push(1, UtcNanos(10), 10);
+    /// merge.silence(2);
+    /// assert_eq!(merge.pop_ready(), Some(10));
+    /// ```
+    pub fn silence(&mut self, node: u32) {
+        if let Some(p) = self.progress.get_mut(&node) {
+            p.waited = false;
+        }
+    }
+
+    /// Notes that `node`'s stream has reached `utc` (progress only grows), and waits
+    /// for it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::UtcNanos;
+    /// use components::cosmici::time_order::NodeMerge;
+    ///
+    /// let mut merge = NodeMerge::new(10);
     /// merge.push(1, UtcNanos(10), ());
     /// merge.advance(2, UtcNanos(5));
     /// assert_eq!(merge.pop_ready(), None);
@@ -165,8 +194,12 @@ impl<T> NodeMerge<T> {
     /// assert_eq!(merge.pop_ready(), Some(()));
     /// ```
     pub fn advance(&mut self, node: u32, utc: UtcNanos) {
-        let p = self.progress.entry(node).or_insert(Some(utc));
-        *p = (*p).max(Some(utc));
+        let p = self.progress.entry(node).or_insert(Progress {
+            at: Some(utc),
+            waited: true,
+        });
+        p.at = p.at.max(Some(utc));
+        p.waited = true;
     }
 
     /// Holds `item` of `node` at `utc` (and advances the node to it).
@@ -174,11 +207,10 @@ impl<T> NodeMerge<T> {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
     /// use components::cosmici::UtcNanos;
     /// use components::cosmici::time_order::NodeMerge;
     ///
-    /// let mut merge = NodeMerge::new(Duration::from_secs(1), 10);
+    /// let mut merge = NodeMerge::new(10);
     /// merge.push(1, UtcNanos(20), 'b');
     /// merge.push(1, UtcNanos(10), 'a'); // a node's own disorder is put right too
     /// assert_eq!((merge.pop_ready(), merge.pop_ready()), (Some('a'), Some('b')));
@@ -200,11 +232,10 @@ impl<T> NodeMerge<T> {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
     /// use components::cosmici::UtcNanos;
     /// use components::cosmici::time_order::NodeMerge;
     ///
-    /// let mut merge = NodeMerge::new(Duration::from_secs(1), 2);
+    /// let mut merge = NodeMerge::new(2);
     /// merge.advance(2, UtcNanos(0));
     /// for t in [10, 20, 30] {
     ///     merge.push(1, UtcNanos(t), t);
@@ -217,7 +248,7 @@ impl<T> NodeMerge<T> {
         let ready = match self.held.peek() {
             None => false,
             Some(_) if self.held.len() > self.max_held => true,
-            Some(Reverse(top)) => top.utc <= self.mark(),
+            Some(Reverse(top)) => self.mark().is_some_and(|mark| top.utc <= mark),
         };
         if ready { self.pop_any() } else { None }
     }
@@ -228,11 +259,10 @@ impl<T> NodeMerge<T> {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
     /// use components::cosmici::UtcNanos;
     /// use components::cosmici::time_order::NodeMerge;
     ///
-    /// let mut merge = NodeMerge::new(Duration::from_secs(1), 10);
+    /// let mut merge = NodeMerge::new(10);
     /// merge.advance(2, UtcNanos(0));
     /// merge.push(1, UtcNanos(7), 7);
     /// assert_eq!(merge.pop_ready(), None);
@@ -247,11 +277,10 @@ impl<T> NodeMerge<T> {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
     /// use components::cosmici::UtcNanos;
     /// use components::cosmici::time_order::NodeMerge;
     ///
-    /// let mut merge = NodeMerge::new(Duration::from_secs(1), 10);
+    /// let mut merge = NodeMerge::new(10);
     /// merge.advance(2, UtcNanos(0));
     /// merge.push(1, UtcNanos(7), ());
     /// assert_eq!(merge.held(), 1);
@@ -261,23 +290,13 @@ impl<T> NodeMerge<T> {
     }
 
     /// Everything up to this UTC may go: the least progress among the nodes waited
-    /// for (those within `max_skew` of the most advanced); nothing within `max_skew`
-    /// of the newest while an expected node has shown no time.
-    fn mark(&self) -> UtcNanos {
-        let Some(newest) = self.progress.values().flatten().max().copied() else {
-            return UtcNanos(i64::MIN);
-        };
-        let floor = newest.0.saturating_sub(self.max_skew_ns);
-        if self.progress.values().any(Option::is_none) {
-            return UtcNanos(floor.saturating_sub(1));
+    /// for; `None` (nothing may go) while one of them has shown no time.
+    fn mark(&self) -> Option<UtcNanos> {
+        let mut mark = UtcNanos(i64::MAX);
+        for p in self.progress.values().filter(|p| p.waited) {
+            mark = mark.min(p.at?);
         }
-        self.progress
-            .values()
-            .flatten()
-            .copied()
-            .filter(|p| p.0 >= floor)
-            .min()
-            .unwrap_or(newest)
+        Some(mark)
     }
 }
 
@@ -299,7 +318,7 @@ mod tests {
         want.sort();
         let mut rng = crate::cosmici::test_rng::Rng(0x9e37_79b9_7f4a_7c15);
         for _ in 0..50 {
-            let mut merge = NodeMerge::new(Duration::from_secs(1), 10_000);
+            let mut merge = NodeMerge::new(10_000);
             merge.expect(1);
             merge.expect(2);
             let (mut i, mut j) = (0, 0);

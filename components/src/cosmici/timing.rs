@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use axon::{BoxError, Component, Context, LinkError, Setup};
 
 use super::lines::NodeUartLine;
@@ -19,9 +21,10 @@ use super::wire::utc::UtcNanos;
 /// How many pulses wait at most for the time chain to calibrate.
 const MAX_WAITING: usize = 100_000;
 
-/// How far (data time) a FEDM node may lag the most advanced one and still be
-/// waited for before pulses go on ([`NodeMerge`]).
-pub const MAX_NODE_SKEW: Duration = Duration::from_secs(10);
+/// How long (wall time) a FEDM node may send nothing, while the clock has nothing
+/// else to read, before timed pulses stop waiting for it ([`NodeMerge`]). A FEDM
+/// sends `NC_PULSES` every second.
+pub const NODE_SILENCE: Duration = Duration::from_secs(3);
 
 /// How many timed pulses wait at most for the other nodes to catch up.
 const MAX_HELD: usize = 100_000;
@@ -221,11 +224,13 @@ impl ClockStats {
 /// Timed pulses leave in UTC order across nodes, whatever order the nodes' links
 /// delivered them in: a pulse is held ([`NodeMerge`]) until every FEDM node heard
 /// from has shown a later time (a pulse, or the sync of its once-a-second
-/// `NC_PULSES`), so a fast replay or a stalled link does not make one node's pulses
-/// late for the shower filter. The nodes of [`PulseClock::expect_nodes`] are waited
-/// for from the start. A node more than [`MAX_NODE_SKEW`] behind the most advanced
-/// one is not waited for; at most 100 000 pulses are held (beyond that the
-/// oldest goes on early). At the end of the input the rest go on, in order.
+/// `NC_PULSES`), however far behind in data time, so a fast replay or a stalled link
+/// does not make one node's pulses late for the shower filter. The nodes of
+/// [`PulseClock::expect_nodes`] are waited for from the start. A node that has sent
+/// nothing for [`NODE_SILENCE`] while the clock had nothing else to read is not
+/// waited for until it is heard again (so pulses are held at most that long past a
+/// node that died); at most 100 000 pulses are held (beyond that the oldest goes on
+/// early). At the end of the input the rest go on, in order.
 ///
 /// | box | direction | type | for |
 /// | --- | --- | --- | --- |
@@ -363,14 +368,43 @@ impl Component for PulseClock {
             last_pps: None,
         };
         let mut waiting: VecDeque<(u32, ConPulse)> = VecDeque::new();
-        let mut merge = NodeMerge::new(MAX_NODE_SKEW, MAX_HELD);
+        let mut merge = NodeMerge::new(MAX_HELD);
+        // When each FEDM node was last heard from (wall time).
+        let mut heard: BTreeMap<u32, Instant> = BTreeMap::new();
         for node in &self.expected {
             merge.expect(*node);
+            heard.insert(*node, Instant::now());
         }
         let [timed, dropped, refused] = &*self.stats.inner;
-        while let Some(NodeUartLine { node, line }) = ctx.recv().await {
+        loop {
+            // Only when the inbox is empty (biased) and pulses wait: nodes silent too
+            // long stop being waited for.
+            let check = heard.values().min().map(|t| *t + NODE_SILENCE);
+            let next = tokio::select! {
+                biased;
+                next = ctx.recv() => next,
+                () = sleep_until_some(check), if merge.held() > 0 => {
+                    let now = Instant::now();
+                    heard.retain(|node, at| {
+                        let silent = now.duration_since(*at) >= NODE_SILENCE;
+                        if silent {
+                            tracing::debug!(node, "FEDM node silent; its pulses are no longer waited for");
+                            merge.silence(*node);
+                        }
+                        !silent
+                    });
+                    while let Some(t) = merge.pop_ready() {
+                        ctx.send(t).await?;
+                    }
+                    continue;
+                }
+            };
+            let Some(NodeUartLine { node, line }) = next else {
+                break;
+            };
             if node != self.ctu {
                 merge.expect(node);
+                heard.insert(node, Instant::now());
             }
             let mut try_waiting = false;
             match &line {
@@ -461,5 +495,13 @@ impl Component for PulseClock {
             );
         }
         Ok(())
+    }
+}
+
+/// Sleeps until `at`, or forever without one.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
