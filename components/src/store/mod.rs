@@ -129,6 +129,7 @@ pub use writer::{StoreAck, StoreStats, StoreWriter};
 
 use crate::physics::angle::ShowerDirection;
 use crate::physics::components::{FittedPulse, FoundDirection};
+use crate::physics::direction::output::DIRECTION_COLUMNS;
 use crate::physics::error::AngleError;
 use crate::physics::event_mapper::MappedEvent;
 use crate::physics::fit::{Crossings, FitStatus, LevelCrossing, ShapePath};
@@ -288,7 +289,8 @@ pub const FIT_COLUMNS: [&str; 24] = [
     "flags",
 ];
 
-/// Columns of the `showers` table and of a directions CSV, in order.
+/// Columns of the `showers` table, in order: the first 13 of a directions CSV
+/// ([`DIRECTION_COLUMNS`]).
 ///
 /// # Examples
 ///
@@ -301,21 +303,10 @@ pub const FIT_COLUMNS: [&str; 24] = [
 /// assert!(String::from_utf8_lossy(&csv).starts_with(&(SHOWER_COLUMNS.join(",") + ",run,utc_ns,ra_deg")));
 /// # Ok::<(), components::store::StoreError>(())
 /// ```
-pub const SHOWER_COLUMNS: [&str; 13] = [
-    "id",
-    "start_ns",
-    "detectors",
-    "direction",
-    "reason",
-    "zenith_deg",
-    "zenith_err_deg",
-    "azimuth_deg",
-    "azimuth_err_deg",
-    "front_time_ns",
-    "front_time_err_ns",
-    "chi2",
-    "dof",
-];
+pub const SHOWER_COLUMNS: [&str; 13] = match DIRECTION_COLUMNS.first_chunk::<13>() {
+    Some(columns) => *columns,
+    None => panic!("a directions CSV has at least the 13 columns of a shower row"),
+};
 
 /// Columns of the `shower_hits` table and of a shower-candidates CSV, in order.
 ///
