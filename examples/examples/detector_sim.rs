@@ -65,7 +65,7 @@ struct Args {
     /// Seed of every random draw.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Ground-truth file (JSON lines: pulses and showers).
+    /// Ground-truth file (JSON lines: the run's start in UTC, then pulses and showers, times in ns since the start).
     #[arg(long, default_value = "detector_sim_truth.jsonl")]
     truth: PathBuf,
     /// Node heartbeat period on MAIN, s.
