@@ -102,11 +102,11 @@ async fn simulated_run_stores_pulses_and_showers_matching_the_truth() {
             .expect("a stored pulse was sent");
         // The time chain is exact to the 2 ns FEDM quantisation (plus counter rounding).
         assert!(
-            (utc - t.first_rise_utc_ns).abs() <= 3,
+            (utc - truth.utc_ns(t.first_rise)).abs() <= 3,
             "first rise {utc} vs {}",
-            t.first_rise_utc_ns
+            truth.utc_ns(t.first_rise)
         );
-        onset_errors.push((onset - t.onset_utc_ns) as f64);
+        onset_errors.push((onset - truth.utc_ns(t.pulse.time)) as f64);
         assert!(peak.is_some(), "every simulated pulse fits");
     }
     let n = onset_errors.len() as f64;
@@ -135,7 +135,7 @@ async fn simulated_run_stores_pulses_and_showers_matching_the_truth() {
     let visible: Vec<_> = truth
         .showers()
         .into_iter()
-        .filter(|s| s.hits >= 3 && s.utc_ns < last_pulse - 1_000_000)
+        .filter(|s| s.hits.len() >= 3 && truth.utc_ns(s.time) < last_pulse - 1_000_000)
         .collect();
     assert!(
         visible.len() >= 3,
@@ -145,8 +145,14 @@ async fn simulated_run_stores_pulses_and_showers_matching_the_truth() {
     for s in &visible {
         let found = showers
             .iter()
-            .find(|(utc, _, _)| (utc - s.utc_ns).abs() < 200)
-            .unwrap_or_else(|| panic!("shower {} at {} not found in {showers:?}", s.id, s.utc_ns));
+            .find(|(utc, _, _)| (utc - truth.utc_ns(s.time)).abs() < 200)
+            .unwrap_or_else(|| {
+                panic!(
+                    "shower {} at {} not found in {showers:?}",
+                    s.id,
+                    truth.utc_ns(s.time)
+                )
+            });
         // Compare direction cosines, which the arrival times measure (the zenith
         // angle itself is poorly defined near the horizon, the azimuth near the zenith).
         let cosines = |zenith: f64, azimuth: f64| {

@@ -296,3 +296,52 @@ async fn run_starts_only_when_ctu_fedm_and_gps_are_ready() {
     assert_eq!(timeout(LIMIT, h.recv()).await.unwrap(), None);
     assert!(ctu.try_recv().is_err());
 }
+
+/// Pulses of two FEDM nodes leave the clock in UTC order whatever order they came
+/// in; a node that goes silent holds the other's pulses no longer than
+/// `NODE_SILENCE`.
+#[tokio::test(start_paused = true)]
+async fn the_clock_waits_for_the_slower_node_but_not_for_a_silent_one() {
+    use components::cosmici::timing::NODE_SILENCE;
+    use tokio::time::Instant;
+
+    let clock = PulseClock::new(0, TimeChainConfig::default()).expect_nodes([1, 2]);
+    let mut h = Harness::new(clock);
+    let line = |node, text: &str| NodeUartLine {
+        node,
+        line: UartLine::parse(text).unwrap(),
+    };
+    for text in [
+        "PPSCNTR,10,0",
+        "PPSCNTR,11,750000000",
+        "GPRMC,000000.000,A,0,N,0,W,0,0,010124,,",
+    ] {
+        h.send(line(0, text)).await;
+    }
+    // Node 1's pulse, 1.8 µs after sync 1: node 2 may still send an earlier one.
+    h.send(line(1, "CON_PULSE,1,0,1,1,900,1,(0,3)")).await;
+    assert!(
+        timeout(Duration::from_secs(1), h.recv()).await.is_err(),
+        "held for node 2"
+    );
+    // Node 2's, 1 µs after sync 1: it goes first, node 1's waits for node 2 to pass it.
+    h.send(line(2, "CON_PULSE,1,0,1,1,500,1,(0,3)")).await;
+    let first = next_timed(&mut h).await;
+    assert_eq!((first.node, first.utc.subsec_nanos()), (2, 350_525));
+    // Neither node says more: once both have been silent for NODE_SILENCE, it goes.
+    let quiet = Instant::now();
+    let second = next_timed(&mut h).await;
+    assert_eq!((second.node, second.utc.subsec_nanos()), (1, 351_325));
+    assert!(
+        (NODE_SILENCE..NODE_SILENCE + Duration::from_millis(10)).contains(&quiet.elapsed()),
+        "released after {:?}",
+        quiet.elapsed()
+    );
+}
+
+async fn next_timed(h: &mut Harness<NodeUartLine, TimedPulse>) -> TimedPulse {
+    timeout(LIMIT, h.recv())
+        .await
+        .expect("in time")
+        .expect("a pulse")
+}

@@ -11,7 +11,7 @@ use axon::{Handle, Outbox, Runtime};
 use chassis::tcp::ServerConfig;
 use components::registry::{
     DATAHUB_SERVICE, DatahubOptions, LUMINA_SERVICE, Node, NodeRegistry, NodeServerOptions,
-    Ownership, RegistryRequest, datahub_server, node_server,
+    Ownership, RegistryAsk, RegistryReply, RegistryRequest, datahub_server, node_server,
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -23,7 +23,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// A registry behind one server, and a way to look at its table.
 struct Target {
     addr: SocketAddr,
-    ask: Outbox<RegistryRequest>,
+    ask: Outbox<RegistryAsk>,
     _ext: axon::External,
     _server: Handle,
     _registry: Handle,
@@ -56,7 +56,7 @@ impl Target {
         rt.register_service(service, registry.inbox())
             .expect("service");
         let mut ext = rt.external("probe");
-        let (out_ref, ask) = ext.add_outbox::<RegistryRequest>("ask").expect("outbox");
+        let (out_ref, ask) = ext.add_outbox::<RegistryAsk>("ask").expect("outbox");
         rt.link(out_ref, registry.inbox()).expect("link");
         let registry = registry.start();
         let (addr, server) = make(ServerConfig::new(SocketAddr::from((
@@ -73,14 +73,10 @@ impl Target {
     }
 
     async fn nodes(&mut self) -> Vec<Node> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        assert!(
-            self.ask
-                .send(RegistryRequest::Nodes { reply })
-                .await
-                .is_ok()
-        );
-        answer.await.expect("nodes")
+        match self.ask.ask(RegistryRequest::Nodes, LIMIT).await {
+            Ok(RegistryReply::Nodes(nodes)) => nodes,
+            other => panic!("the registry answers with its nodes, not {other:?}"),
+        }
     }
 }
 

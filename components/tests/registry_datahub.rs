@@ -11,8 +11,8 @@ use axon::{Handle, Inbox, Outbox, Runtime};
 use bytes::Bytes;
 use chassis::tcp::ServerConfig;
 use components::registry::{
-    DATAHUB_SERVICE, DatahubHandler, DatahubOptions, Node, NodeRegistry, Ownership, RegistryChange,
-    RegistryRequest, datahub_server,
+    DATAHUB_SERVICE, DatahubHandler, DatahubOptions, Node, NodeRegistry, Ownership, RegistryAsk,
+    RegistryChange, RegistryReply, RegistryRequest, datahub_server,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -26,7 +26,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// registry's published changes.
 struct Hub {
     addr: SocketAddr,
-    to_registry: Outbox<RegistryRequest>,
+    to_registry: Outbox<RegistryAsk>,
     changes: Inbox<RegistryChange>,
     _ext: axon::External,
     _server: Handle,
@@ -42,7 +42,7 @@ impl Hub {
         rt.register_service(DATAHUB_SERVICE, registry.inbox())
             .expect("service");
         let mut ext = rt.external("test");
-        let (out_ref, to_registry) = ext.add_outbox::<RegistryRequest>("ask").expect("outbox");
+        let (out_ref, to_registry) = ext.add_outbox::<RegistryAsk>("ask").expect("outbox");
         let (in_ref, changes) = ext
             .add_inbox::<RegistryChange>("changes", 4096)
             .expect("inbox");
@@ -64,14 +64,10 @@ impl Hub {
     }
 
     async fn nodes(&mut self) -> Vec<Node> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        assert!(
-            self.to_registry
-                .send(RegistryRequest::Nodes { reply })
-                .await
-                .is_ok()
-        );
-        answer.await.expect("registry answers")
+        match self.to_registry.ask(RegistryRequest::Nodes, LIMIT).await {
+            Ok(RegistryReply::Nodes(nodes)) => nodes,
+            other => panic!("the registry answers with its nodes, not {other:?}"),
+        }
     }
 
     /// One request on a fresh connection from 127.0.0.1; the reply up to the close.

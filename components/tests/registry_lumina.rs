@@ -5,18 +5,17 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use axon::testing::Harness;
-use axon::{Handle, Inbox, Runtime};
+use axon::{Handle, Inbox, Request, Runtime};
 use chassis::tcp::ServerConfig;
 use components::registry::lumina::{DispatcherConfig, Message};
 use components::registry::{
     LUMINA_SERVICE, LinkState, LuminaConnection, Node, NodeEvent, NodeRegistry, NodeServerOptions,
-    Ownership, RegistryChange, RegistryRequest, node_server,
+    Ownership, RegistryAsk, RegistryChange, RegistryReply, RegistryRequest, node_server,
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -254,7 +253,7 @@ async fn an_unanswered_command_over_real_connections_times_out() {
 
 /// A registry in a harness, with fake connections whose inboxes the test reads.
 struct FakeConnections {
-    h: Harness<RegistryRequest, RegistryChange>,
+    h: Harness<RegistryAsk, RegistryChange>,
     ext: axon::External,
     n: usize,
 }
@@ -278,22 +277,18 @@ impl FakeConnections {
             .ext
             .add_inbox::<String>(format!("commands{}", self.n), 64)
             .expect("inbox");
-        let (reply, answer) = oneshot::channel();
         let peer = SocketAddr::from((Ipv4Addr::LOCALHOST, 40000));
-        self.h
-            .send(RegistryRequest::Connect {
-                peer,
-                replies: replies_ref,
-                replies_room: 64,
-                commands: commands_ref,
-                reply,
-            })
-            .await;
-        (
-            answer.await.expect("connection id"),
-            Lines(replies),
-            Lines(commands),
-        )
+        let (ask, answer) = Request::new(RegistryRequest::Connect {
+            peer,
+            replies: replies_ref,
+            replies_room: 64,
+            commands: commands_ref,
+        });
+        self.h.send(ask).await;
+        let Ok(RegistryReply::Connected(conn)) = answer.wait(LIMIT).await else {
+            panic!("a connection id");
+        };
+        (conn, Lines(replies), Lines(commands))
     }
 
     /// Sends one line; returns the messages that answer it.
@@ -302,15 +297,14 @@ impl FakeConnections {
         conn: components::registry::ConnectionId,
         line: Value,
     ) -> Vec<Message> {
-        let (reply, answer) = oneshot::channel();
-        self.h
-            .send(RegistryRequest::Line {
-                conn,
-                line: line.to_string(),
-                reply,
-            })
-            .await;
-        let lines = answer.await.expect("an answer");
+        let (ask, answer) = Request::new(RegistryRequest::Line {
+            conn,
+            line: line.to_string(),
+        });
+        self.h.send(ask).await;
+        let Ok(RegistryReply::Lines(lines)) = answer.wait(LIMIT).await else {
+            panic!("the lines that answer it");
+        };
         lines.iter().map(|line| parse(line)).collect()
     }
 }
@@ -365,29 +359,29 @@ async fn an_unanswered_command_fails_after_ten_seconds() {
     assert_eq!(answer[0].seq, Some(43));
 
     // A command the server itself calls times out the same way.
-    let (reply, answer) = oneshot::channel();
-    fake.h
-        .send(RegistryRequest::Call {
-            command: "lamp/on".into(),
-            args: vec![],
-            kw: serde_json::Map::new(),
-            reply,
-        })
-        .await;
+    let (ask, answer) = Request::new(RegistryRequest::Call {
+        command: "lamp/on".into(),
+        args: vec![],
+        kw: serde_json::Map::new(),
+    });
+    fake.h.send(ask).await;
     assert_eq!(lamp_in.recv().await.map(|m| m.name), Some("lamp/on".into()));
     let t1 = Instant::now();
-    let failed = answer.await.expect("an answer");
+    let Ok(RegistryReply::Called(failed)) = answer.wait(LIMIT).await else {
+        panic!("a failure reply");
+    };
     assert_eq!(t1.elapsed(), Duration::from_secs(10));
     assert_eq!(error_name(&failed), Some("TimeoutException"));
 }
 
-async fn nodes(rt: &Runtime, registry: axon::BoxRef<RegistryRequest>) -> Vec<Node> {
+async fn nodes(rt: &Runtime, registry: axon::BoxRef<RegistryAsk>) -> Vec<Node> {
     let mut ext = rt.external("probe");
-    let (out_ref, mut out) = ext.add_outbox::<RegistryRequest>("ask").expect("outbox");
+    let (out_ref, mut out) = ext.add_outbox::<RegistryAsk>("ask").expect("outbox");
     rt.link(out_ref, registry).expect("link");
-    let (reply, answer) = oneshot::channel();
-    assert!(out.send(RegistryRequest::Nodes { reply }).await.is_ok());
-    answer.await.expect("nodes")
+    match out.ask(RegistryRequest::Nodes, LIMIT).await {
+        Ok(RegistryReply::Nodes(nodes)) => nodes,
+        other => panic!("the registry answers with its nodes, not {other:?}"),
+    }
 }
 
 #[tokio::test(start_paused = true)]

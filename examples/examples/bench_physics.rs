@@ -30,10 +30,10 @@ use clap::Parser;
 use components::physics::components::ShowerFilterComponent;
 use components::physics::fit::{Crossings, FitStatus, PulseFitter, PulseFitterConfig};
 use components::physics::layout::DetectorLayout;
+use components::physics::model::BiExpPulse;
 use components::physics::shower::{ShowerCandidate, ShowerFilter, ShowerFilterConfig, ShowerPulse};
 use components::physics::simulate::{
-    AmplitudeDist, PulseSynth, PulseSynthConfig, ShowerSim, ShowerSimConfig, SimEvent, TruePulse,
-    fedm_ladder,
+    AmplitudeDist, PulseSynth, PulseSynthConfig, ShowerSim, ShowerSimConfig, SimEvent, fedm_ladder,
 };
 
 /// Physics benchmark (a program, not a test).
@@ -66,7 +66,7 @@ const LEVEL_COUNTS: [usize; 3] = [2, 3, 5];
 
 /// Synthetic pulses crossing exactly `k` FEDM levels (peak log-uniform between level k
 /// and level k+1), as in the acceptance tests.
-fn pulses(k: usize, n: usize, seed: u64) -> Result<Vec<(TruePulse, Crossings)>> {
+fn pulses(k: usize, n: usize, seed: u64) -> Result<Vec<(BiExpPulse, Crossings)>> {
     let ladder = fedm_ladder();
     let lo = ladder[k - 1];
     let hi = ladder.get(k).copied().unwrap_or(lo * 1.5);
@@ -133,15 +133,15 @@ struct Accuracy {
     robust: (f64, f64),
 }
 
-fn accuracy(fitter: &PulseFitter, sample: &[(TruePulse, Crossings)]) -> Accuracy {
+fn accuracy(fitter: &PulseFitter, sample: &[(BiExpPulse, Crossings)]) -> Accuracy {
     let (mut hb, mut ob, mut hp, mut op) = (vec![], vec![], vec![], vec![]);
     let mut failed = 0;
     for (truth, crossings) in sample {
         match fitter.fit(crossings) {
             Ok(fit) if fit.status == FitStatus::Converged => {
-                let dh = fit.peak_height.value - truth.peak_height;
+                let dh = fit.peak_height.value - truth.peak_height();
                 let dt = fit.onset.value - truth.onset;
-                hb.push(dh / truth.peak_height);
+                hb.push(dh / truth.peak_height());
                 ob.push(dt);
                 hp.push(dh / fit.peak_height.error);
                 op.push(dt / fit.onset.error);
@@ -164,7 +164,7 @@ fn accuracy(fitter: &PulseFitter, sample: &[(TruePulse, Crossings)]) -> Accuracy
 
 fn write_csv(
     path: &PathBuf,
-    sets: &[(usize, Vec<(TruePulse, Crossings)>)],
+    sets: &[(usize, Vec<(BiExpPulse, Crossings)>)],
     n: usize,
 ) -> Result<()> {
     let mut w =
@@ -181,7 +181,8 @@ fn write_csv(
             write!(
                 w,
                 "{id},{k},{next},{:.17},{:.17}",
-                truth.peak_height, truth.onset
+                truth.peak_height(),
+                truth.onset
             )?;
             for i in 0..5 {
                 match c.levels.get(i) {
@@ -322,10 +323,10 @@ fn diagnose(fitter: &PulseFitter, n: usize) -> Result<()> {
             if fit.status != FitStatus::Converged {
                 continue;
             }
-            let dh = fit.peak_height.value - truth.peak_height;
+            let dh = fit.peak_height.value - truth.peak_height();
             let dt = fit.onset.value - truth.onset;
             let row = [
-                dh / truth.peak_height,
+                dh / truth.peak_height(),
                 dt,
                 dh / fit.peak_height.error,
                 dt / fit.onset.error,
@@ -344,7 +345,7 @@ fn diagnose(fitter: &PulseFitter, n: usize) -> Result<()> {
                 .next_level
                 .unwrap_or(1.5 * crossings.levels.last().map_or(0.0, |l| l.level));
             let top = crossings.levels.last().map_or(0.0, |l| l.level);
-            let frac = ((truth.peak_height / top).ln() / (next / top).ln() * 5.0).floor();
+            let frac = ((truth.peak_height() / top).ln() / (next / top).ln() * 5.0).floor();
             for name in [
                 "all".to_string(),
                 format!("{:?}", fit.shape_path),

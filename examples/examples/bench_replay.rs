@@ -44,9 +44,8 @@ fn config(layout: &DetectorLayout, db: &Path, transcripts: Option<&Path>) -> Sta
         transcript_dir: transcripts.map(Path::to_path_buf),
         ..BridgeConfig::default()
     };
-    // A full-speed replay compresses wall time 20-fold: a FEDM link that waits
-    // 0.5 s for the parser's inbox is 10 s behind in data time.
-    config.shower_filter.lateness = 30e9;
+    // The default shower lateness (1 s): the time chain puts the FEDM links' pulses
+    // back in UTC order however far one link runs ahead in a full-speed replay.
     config
 }
 

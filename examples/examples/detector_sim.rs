@@ -65,7 +65,7 @@ struct Args {
     /// Seed of every random draw.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Ground-truth file (JSON lines: pulses and showers).
+    /// Ground-truth file (JSON lines: the run's start in UTC, then pulses and showers, times in ns since the start).
     #[arg(long, default_value = "detector_sim_truth.jsonl")]
     truth: PathBuf,
     /// Node heartbeat period on MAIN, s.
@@ -145,7 +145,7 @@ async fn main() -> anyhow::Result<()> {
         },
         truth.pulses().len(),
         showers.len(),
-        showers.iter().filter(|s| s.hits >= 3).count(),
+        showers.iter().filter(|s| s.hits.len() >= 3).count(),
         args.truth.display()
     );
     Ok(())

@@ -383,7 +383,7 @@ async fn main() -> anyhow::Result<()> {
 fn print_truth(truth: &SimTruth) {
     let pulses = truth.pulses();
     let showers = truth.showers();
-    let visible = showers.iter().filter(|s| s.hits >= 3).count();
+    let visible = showers.iter().filter(|s| s.hits.len() >= 3).count();
     println!(
         "  simulator truth: {} pulses sent, {} showers ({} reaching 3+ detectors)",
         pulses.len(),

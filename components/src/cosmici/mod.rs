@@ -57,6 +57,7 @@ pub mod run_manager;
 pub mod sim;
 #[cfg(feature = "store")]
 pub mod station;
+pub mod time_order;
 pub mod timechain;
 pub mod timing;
 pub mod transcript;

@@ -292,15 +292,13 @@ impl Station {
             rt.service(NODE_EVENTS_SERVICE)?,
         )?;
 
-        let clock = PulseClock::new(0, TimeChainConfig::default());
+        let map = DetectorMap::default();
+        let fedms = map.first_fedm..map.first_fedm + map.fedm_nodes(config.layout.len());
+        let clock = PulseClock::new(0, TimeChainConfig::default()).expect_nodes(fedms);
         stats.clock = clock.stats();
         let origin = TimeOrigin::default();
         let clock = rt.add(clock)?;
-        let intake = rt.add(PulseIntake::new(
-            first_pulse,
-            DetectorMap::default(),
-            stats.pipeline.clone(),
-        ))?;
+        let intake = rt.add(PulseIntake::new(first_pulse, map, stats.pipeline.clone()))?;
         let fitter = rt.add(PulseFitterComponent::new(config.fitter)?)?;
         let joiner = rt.add(FitJoiner::new(origin.clone(), stats.pipeline.clone()))?;
         let filter = rt.add(ShowerFilterComponent::new(

@@ -4,10 +4,14 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use axon::{BoxError, Component, Context, LinkError, Setup};
 
 use super::lines::NodeUartLine;
+use super::time_order::NodeMerge;
 use super::timechain::{TimeChain, TimeChainConfig};
 use super::wire::gps::Rmc;
 use super::wire::pulse::{ConPulse, Edge};
@@ -16,6 +20,14 @@ use super::wire::utc::UtcNanos;
 
 /// How many pulses wait at most for the time chain to calibrate.
 const MAX_WAITING: usize = 100_000;
+
+/// How long (wall time) a FEDM node may send nothing, while the clock has nothing
+/// else to read, before timed pulses stop waiting for it ([`NodeMerge`]). A FEDM
+/// sends `NC_PULSES` every second.
+pub const NODE_SILENCE: Duration = Duration::from_secs(3);
+
+/// How many timed pulses wait at most for the other nodes to catch up.
+const MAX_HELD: usize = 100_000;
 
 /// A pulse with its absolute time and the threshold voltages of its node.
 ///
@@ -205,9 +217,20 @@ impl ClockStats {
 /// Feeds every CTU `PPSCNTR` into the fit, anchors the latest PPS edge to the UTC
 /// second of the `GPRMC` that follows it, and keeps one FEDM clock calibration per
 /// FEDM node (from the `<sync>,<pll>` of its `NC_PULSES`, `FIFO_FULL` and
-/// `CON_PULSE` lines). A `CON_PULSE` is sent on as a [`TimedPulse`] once the chain
-/// can place it (two `PPSCNTR` points and an anchor); until then it waits, in order
-/// (at most 100 000 pulses; beyond that the oldest are dropped and counted).
+/// `CON_PULSE` lines). A `CON_PULSE` is timed once the chain can place it (two
+/// `PPSCNTR` points and an anchor); until then it waits, in order (at most 100 000
+/// pulses; beyond that the oldest are dropped and counted).
+///
+/// Timed pulses leave in UTC order across nodes, whatever order the nodes' links
+/// delivered them in: a pulse is held ([`NodeMerge`]) until every FEDM node heard
+/// from has shown a later time (a pulse, or the sync of its once-a-second
+/// `NC_PULSES`), however far behind in data time, so a fast replay or a stalled link
+/// does not make one node's pulses late for the shower filter. The nodes of
+/// [`PulseClock::expect_nodes`] are waited for from the start. A node that has sent
+/// nothing for [`NODE_SILENCE`] while the clock had nothing else to read is not
+/// waited for until it is heard again (so pulses are held at most that long past a
+/// node that died); at most 100 000 pulses are held (beyond that the oldest goes on
+/// early). At the end of the input the rest go on, in order.
 ///
 /// | box | direction | type | for |
 /// | --- | --- | --- | --- |
@@ -239,6 +262,7 @@ pub struct PulseClock {
     ctu: u32,
     config: TimeChainConfig,
     stats: ClockStats,
+    expected: Vec<u32>,
 }
 
 impl PulseClock {
@@ -258,7 +282,25 @@ impl PulseClock {
             ctu,
             config,
             stats: ClockStats::default(),
+            expected: Vec::new(),
         }
+    }
+
+    /// Waits for these FEDM nodes' pulses from the start (the layout's nodes), not
+    /// only once they have been heard from: at the start of a fast replay one node's
+    /// link may be read seconds of data ahead of another's first line.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::timing::PulseClock;
+    ///
+    /// let clock = PulseClock::new(0, Default::default()).expect_nodes([1, 2]);
+    /// assert_eq!(clock.stats().timed(), 0);
+    /// ```
+    pub fn expect_nodes(mut self, nodes: impl IntoIterator<Item = u32>) -> Self {
+        self.expected.extend(nodes);
+        self
     }
 
     /// Its counters.
@@ -326,8 +368,44 @@ impl Component for PulseClock {
             last_pps: None,
         };
         let mut waiting: VecDeque<(u32, ConPulse)> = VecDeque::new();
+        let mut merge = NodeMerge::new(MAX_HELD);
+        // When each FEDM node was last heard from (wall time).
+        let mut heard: BTreeMap<u32, Instant> = BTreeMap::new();
+        for node in &self.expected {
+            merge.expect(*node);
+            heard.insert(*node, Instant::now());
+        }
         let [timed, dropped, refused] = &*self.stats.inner;
-        while let Some(NodeUartLine { node, line }) = ctx.recv().await {
+        loop {
+            // Only when the inbox is empty (biased) and pulses wait: nodes silent too
+            // long stop being waited for.
+            let check = heard.values().min().map(|t| *t + NODE_SILENCE);
+            let next = tokio::select! {
+                biased;
+                next = ctx.recv() => next,
+                () = sleep_until_some(check), if merge.held() > 0 => {
+                    let now = Instant::now();
+                    heard.retain(|node, at| {
+                        let silent = now.duration_since(*at) >= NODE_SILENCE;
+                        if silent {
+                            tracing::debug!(node, "FEDM node silent; its pulses are no longer waited for");
+                            merge.silence(*node);
+                        }
+                        !silent
+                    });
+                    while let Some(t) = merge.pop_ready() {
+                        ctx.send(t).await?;
+                    }
+                    continue;
+                }
+            };
+            let Some(NodeUartLine { node, line }) = next else {
+                break;
+            };
+            if node != self.ctu {
+                merge.expect(node);
+                heard.insert(node, Instant::now());
+            }
             let mut try_waiting = false;
             match &line {
                 UartLine::PpsCntr { pps_num, fast_cnt } if node == self.ctu => {
@@ -367,7 +445,12 @@ impl Component for PulseClock {
                     chains.levels.insert(node, usable_levels(dac, 5));
                 }
                 UartLine::NcPulses { sync, pll, .. } | UartLine::FifoFull { sync, pll, .. } => {
-                    chains.chain(node).observe_sync(*sync, *pll);
+                    let chain = chains.chain(node);
+                    chain.observe_sync(*sync, *pll);
+                    // The node has nothing left to send before this sync.
+                    if let Ok(utc) = chain.utc(*sync, 0) {
+                        merge.advance(node, utc);
+                    }
                 }
                 UartLine::ConPulse(pulse) => {
                     chains.chain(node).observe_sync(pulse.sync, pulse.pll);
@@ -375,7 +458,7 @@ impl Component for PulseClock {
                         && let Some(t) = chains.time(node, pulse)
                     {
                         timed.fetch_add(1, Ordering::Relaxed);
-                        ctx.send(t).await?;
+                        merge.push(node, t.utc, t);
                     } else {
                         if waiting.len() >= MAX_WAITING {
                             waiting.pop_front();
@@ -394,9 +477,15 @@ impl Component for PulseClock {
                     };
                     waiting.pop_front();
                     timed.fetch_add(1, Ordering::Relaxed);
-                    ctx.send(t).await?;
+                    merge.push(t.node, t.utc, t);
                 }
             }
+            while let Some(t) = merge.pop_ready() {
+                ctx.send(t).await?;
+            }
+        }
+        while let Some(t) = merge.pop_any() {
+            ctx.send(t).await?;
         }
         if !waiting.is_empty() {
             dropped.fetch_add(waiting.len() as u64, Ordering::Relaxed);
@@ -406,5 +495,13 @@ impl Component for PulseClock {
             );
         }
         Ok(())
+    }
+}
+
+/// Sleeps until `at`, or forever without one.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

@@ -58,9 +58,9 @@ fn run(
             ShapePath::DecayFree => 1,
             ShapePath::Free => 2,
         }] += 1;
-        let dh = fit.peak_height.value - truth.peak_height;
+        let dh = fit.peak_height.value - truth.peak_height();
         let dt = fit.onset.value - truth.onset;
-        hb.push(dh / truth.peak_height);
+        hb.push(dh / truth.peak_height());
         ob.push(dt);
         hp.push(dh / fit.peak_height.error);
         op.push(dt / fit.onset.error);

@@ -441,7 +441,7 @@ pub struct PulseFit {
 /// let (truth, crossings) = synth.next_pulse();
 /// if crossings.levels.len() >= 2 {
 ///     let fit = fitter.fit(&crossings)?;
-///     assert!((fit.peak_height.value - truth.peak_height).abs() < 0.5 * truth.peak_height);
+///     assert!((fit.peak_height.value - truth.peak_height()).abs() < 0.5 * truth.peak_height());
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -24,7 +24,7 @@
 //!
 //! let mut synth = PulseSynth::new(PulseSynthConfig::default(), 42)?;
 //! let (truth, crossings) = synth.next_pulse();
-//! assert_eq!(crossings.levels.iter().filter(|l| l.level < truth.peak_height).count(),
+//! assert_eq!(crossings.levels.iter().filter(|l| l.level < truth.peak_height()).count(),
 //!            crossings.levels.len());
 //! # Ok::<(), components::physics::error::ConfigError>(())
 //! ```
@@ -74,7 +74,7 @@ pub fn fedm_ladder() -> Vec<f64> {
 /// let mut synth = PulseSynth::new(cfg, 11)?;
 /// for _ in 0..100 {
 ///     let (truth, _) = synth.next_pulse();
-///     assert!((0.5..=1.0).contains(&truth.peak_height));
+///     assert!((0.5..=1.0).contains(&truth.peak_height()));
 /// }
 /// // Index 1 is not a normalisable power law here.
 /// let bad = PulseSynthConfig {
@@ -193,52 +193,6 @@ impl Default for PulseSynthConfig {
     }
 }
 
-/// Ground truth of one synthetic pulse.
-///
-/// # Examples
-///
-/// ```rust
-/// use components::physics::simulate::{PulseSynth, PulseSynthConfig};
-///
-/// let mut synth = PulseSynth::new(PulseSynthConfig::default(), 9)?;
-/// let (truth, _) = synth.next_pulse();
-/// assert!(truth.onset >= 20.0 && truth.onset < 22.0); // 20 ns plus a clock phase
-/// assert!(truth.peak_time > truth.onset);
-/// assert!((truth.area - truth.amplitude * (truth.decay - truth.rise)).abs() < 1e-12);
-/// # Ok::<(), components::physics::error::ConfigError>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct TruePulse {
-    /// Peak height, V.
-    pub peak_height: f64,
-    /// Onset `t0`, ns.
-    pub onset: f64,
-    /// Peak time, ns.
-    pub peak_time: f64,
-    /// Area, V·ns.
-    pub area: f64,
-    /// Amplitude `A`, V.
-    pub amplitude: f64,
-    /// Rise time constant, ns.
-    pub rise: f64,
-    /// Decay time constant, ns.
-    pub decay: f64,
-}
-
-impl TruePulse {
-    fn of(p: &BiExpPulse) -> Self {
-        TruePulse {
-            peak_height: p.peak_height(),
-            onset: p.onset,
-            peak_time: p.peak_time(),
-            area: p.area(),
-            amplitude: p.amplitude,
-            rise: p.shape.rise,
-            decay: p.shape.decay,
-        }
-    }
-}
-
 /// Seeded generator of single pulses and their threshold crossings.
 ///
 /// # Examples
@@ -345,7 +299,9 @@ impl PulseSynth {
         &self.config
     }
 
-    /// Draws a pulse (onset 20 ns plus a random clock phase) and its crossings.
+    /// Draws a pulse (onset 20 ns plus a random clock phase) and its crossings: the
+    /// pulse itself is the ground truth (peak height, peak time and area are its
+    /// methods).
     ///
     /// A pulse below the lowest level has no crossings (`levels` empty).
     ///
@@ -361,16 +317,16 @@ impl PulseSynth {
     /// };
     /// let mut synth = PulseSynth::new(cfg, 4)?;
     /// let (truth, crossings) = synth.next_pulse();
-    /// assert!(truth.peak_height < 0.2);
+    /// assert!(truth.peak_height() < 0.2);
     /// assert!(crossings.levels.is_empty());
     /// assert_eq!(crossings.next_level, Some(0.2));
     /// # Ok::<(), components::physics::error::ConfigError>(())
     /// ```
-    pub fn next_pulse(&mut self) -> (TruePulse, Crossings) {
+    pub fn next_pulse(&mut self) -> (BiExpPulse, Crossings) {
         let onset = 20.0 + self.rng.random::<f64>() * self.config.clock_period;
         let pulse = self.draw_pulse(onset);
         let crossings = self.crossings_for(&pulse);
-        (TruePulse::of(&pulse), crossings)
+        (pulse, crossings)
     }
 
     /// Draws a pulse with the given onset (ns): peak height and shape as configured.
@@ -887,7 +843,7 @@ mod tests {
                 .config()
                 .levels
                 .iter()
-                .filter(|l| **l < truth.peak_height)
+                .filter(|l| **l < truth.peak_height())
                 .count();
             assert_eq!(c.levels.len(), crossed);
             assert_eq!(c.next_level, synth.config().levels.get(crossed).copied());

@@ -150,7 +150,9 @@ pub fn front_svg(
             last - first
         ),
     );
-    // Ground grid every 5 m and the compass.
+    // Ground grid every 5 m (kept to the ground, clear of the titles) and the compass.
+    w(&mut svg, r#"<defs><clipPath id="ground"><rect x="20" y="60" width="600" height="580"/></clipPath></defs>"#.to_owned());
+    w(&mut svg, r#"<g clip-path="url(#ground)">"#.to_owned());
     let step = if span > 60.0 { 20.0 } else { 5.0 };
     let mut g = (x0 / step).floor() * step - step;
     while g <= x1 + step {
@@ -176,13 +178,7 @@ pub fn front_svg(
         );
         g += step;
     }
-    w(
-        &mut svg,
-        format!(
-            r##"<text x="{:.0}" y="{:.0}" font-size="12" fill="#888">N ↑  E →  grid {step} m</text>"##,
-            20.0, 72.0
-        ),
-    );
+    w(&mut svg, "</g>".to_owned());
 
     // The front: the ground line n_h·r = c (t0 − t), moving along −n_h.
     let front_at = |t: f64| SPEED_OF_LIGHT * (shower.front_time_ns - t) / h.max(1e-12);
@@ -195,7 +191,6 @@ pub fn front_svg(
             px(mx + uy * long, my - ux * long),
         )
     };
-    w(&mut svg, r#"<defs><clipPath id="ground"><rect x="20" y="60" width="600" height="580"/></clipPath></defs>"#.to_owned());
     if h > 1e-6 {
         let (a, b) = line_at(0.0);
         let (s0, s1) = (front_at(t_start), front_at(t_end));
@@ -235,7 +230,7 @@ pub fn front_svg(
         w(
             &mut svg,
             format!(
-                r##"<line x1="{c0x:.1}" y1="{c0y:.1}" x2="{tx:.1}" y2="{ty:.1}" stroke="#1f5fd0" stroke-width="2" stroke-dasharray="6 4"/><circle cx="{tx:.1}" cy="{ty:.1}" r="4" fill="#1f5fd0"/><text x="{:.1}" y="{:.1}" font-size="12" fill="#1f5fd0">towards the source</text>"##,
+                r##"<line x1="{c0x:.1}" y1="{c0y:.1}" x2="{tx:.1}" y2="{ty:.1}" stroke="#1f5fd0" stroke-width="2" stroke-dasharray="6 4"/><circle cx="{tx:.1}" cy="{ty:.1}" r="4" fill="#1f5fd0"/><text x="{:.1}" y="{:.1}" font-size="12" fill="#1f5fd0" stroke="white" stroke-width="3" paint-order="stroke">towards the source</text>"##,
                 tx + 6.0,
                 ty - 6.0
             ),
@@ -334,6 +329,14 @@ pub fn front_svg(
             ),
         );
     }
+    // The compass last, over the moving front.
+    w(
+        &mut svg,
+        format!(
+            r##"<text x="{:.0}" y="{:.0}" font-size="12" fill="#888" stroke="white" stroke-width="3" paint-order="stroke">N ↑  E →  grid {step} m</text>"##,
+            20.0, 72.0
+        ),
+    );
     svg.push_str("</svg>\n");
     Ok(svg)
 }

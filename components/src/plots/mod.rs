@@ -335,6 +335,13 @@ pub fn sky_svg(title: &str, directions: &[SkyDirection]) -> Result<String, PlotE
                     .map(|d| Circle::new(xy(d), 4, RED.stroke_width(1))),
             )
             .map_err(draw_err)?;
+        let side = i32::try_from(HEIGHT + 100).unwrap_or(i32::MAX);
+        root.draw(&Text::new(
+            "marker: where a shower came from (zenith angle from the centre); map view, N up, E right",
+            (10, side - 16),
+            ("sans-serif", 11).into_font().color(&RGBColor(90, 90, 90)),
+        ))
+        .map_err(draw_err)?;
         root.present().map_err(draw_err)?;
     }
     Ok(svg)

@@ -4,13 +4,15 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
-use axon::{BoxError, BoxRef, Component, Context, LinkError, Outbox, Policy, Setup};
+use axon::{
+    BoxError, BoxRef, Component, Context, LinkError, Outbox, Policy, Replier, Request, Setup,
+};
 use bytes::Bytes;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::{Map, Value};
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::lumina::{Action, Dispatcher, DispatcherConfig, Message, RequestId, ServerIdentity};
@@ -40,35 +42,51 @@ pub const DATAHUB_SERVICE: &str = "datahub-registry";
 /// ```
 pub const LUMINA_SERVICE: &str = "lumina-registry";
 
+/// How long a protocol handler waits for the registry's answer before it gives up
+/// with [`HandlerError::RegistryStalled`](super::HandlerError::RegistryStalled). The
+/// registry answers at once; only a stall downstream of it (a follower of its `outbox`
+/// that stopped reading) makes it wait.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(components::registry::REGISTRY_TIMEOUT, std::time::Duration::from_secs(60));
+/// ```
+pub const REGISTRY_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Capacity of the registry's `inbox`: every connection's handler feeds it.
 const INBOX_CAPACITY: usize = 1024;
 
-/// A request to a [`NodeRegistry`], sent by a protocol handler (or any component) on an
-/// outbox linked to the registry's `inbox`. Requests that are answered carry the way
-/// back: a [`oneshot`] sender, or, for a Lumina connection, the box the registry pushes
-/// that connection's messages to.
+/// A question to a [`NodeRegistry`], asked by a protocol handler (or any component)
+/// as a [`RegistryAsk`] on an outbox linked to the registry's `inbox`
+/// ([`Outbox::ask`](axon::Outbox::ask)): the answer comes back as the
+/// [`RegistryReply`] of the same name, and the asker's outbox counts the requests and
+/// replies in the runtime's snapshot. A Lumina connection also names the boxes the
+/// registry pushes that connection's other lines to.
 ///
 /// # Examples
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use axon::Request;
 /// use axon::testing::Harness;
-/// use components::registry::{NodeRegistry, Ownership, RegistryChange, RegistryRequest};
+/// use components::registry::{NodeRegistry, Ownership, RegistryChange, RegistryReply, RegistryRequest};
 ///
 /// let mut h = Harness::new(NodeRegistry::new(Ownership::Strict));
-/// let (reply, answer) = tokio::sync::oneshot::channel();
-/// h.send(RegistryRequest::Datahub {
+/// let (ask, answer) = Request::new(RegistryRequest::Datahub {
 ///     request: "`register 8000".into(),
 ///     peer: "10.0.0.2".parse()?,
-///     reply,
-/// })
-/// .await;
-/// answer.await?;
+/// });
+/// h.send(ask).await;
+/// answer.wait(Duration::from_secs(1)).await?;
 /// assert!(matches!(h.recv().await, Some(RegistryChange::Registered { .. })));
 ///
-/// let (reply, nodes) = tokio::sync::oneshot::channel();
-/// h.send(RegistryRequest::Nodes { reply }).await;
-/// let nodes = nodes.await?;
+/// let (ask, answer) = Request::new(RegistryRequest::Nodes);
+/// h.send(ask).await;
+/// let Ok(RegistryReply::Nodes(nodes)) = answer.wait(Duration::from_secs(1)).await else {
+///     panic!("the registry answers a Nodes request with its nodes");
+/// };
 /// assert_eq!(nodes.len(), 1);
 /// assert_eq!(nodes[0].port, 8000);
 /// # Ok(()) }
@@ -76,16 +94,16 @@ const INBOX_CAPACITY: usize = 1024;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum RegistryRequest {
-    /// One raw SmartGet datahub request from `peer`; the exact reply bytes come back.
+    /// One raw SmartGet datahub request from `peer`; the exact reply bytes come back
+    /// ([`RegistryReply::Datahub`]).
     Datahub {
         /// The request as it arrived (with or without its line end).
         request: Bytes,
         /// The IP of the peer that sent it.
         peer: IpAddr,
-        /// Where the reply goes.
-        reply: oneshot::Sender<Bytes>,
     },
-    /// A Lumina connection from `peer` opened. Until [`Disconnect`](Self::Disconnect)
+    /// A Lumina connection from `peer` opened; its number comes back
+    /// ([`RegistryReply::Connected`]). Until [`Disconnect`](Self::Disconnect)
     /// the registry pushes lines for it, in its wire form, to two inboxes of its
     /// handler: `replies` gets the replies (and failures) to the commands this
     /// connection forwarded to other nodes, `commands` the commands other connections
@@ -102,29 +120,27 @@ pub enum RegistryRequest {
         replies_room: usize,
         /// The handler's inbox for commands other connections call on its node.
         commands: BoxRef<String>,
-        /// Where the connection's sequence number goes.
-        reply: oneshot::Sender<ConnectionId>,
     },
     /// One line received on a Lumina connection (a blank line is a keepalive). The
-    /// lines that answer it, for this connection, come back on `reply`: the handler
-    /// writes them before it reads its next line, so a client that does not read its
-    /// replies stops being read (backpressure), and no reply is dropped.
+    /// lines that answer it, for this connection, come back ([`RegistryReply::Lines`]):
+    /// the handler writes them before it reads its next line, so a client that does
+    /// not read its replies stops being read (backpressure), and no reply is dropped.
     Line {
         /// The connection, as [`Connect`](Self::Connect) numbered it.
         conn: ConnectionId,
         /// The line, without its line end.
         line: String,
-        /// Where the lines for this connection go (without line ends).
-        reply: oneshot::Sender<Vec<String>>,
     },
     /// A Lumina connection closed: its pending requests fail, its node's events and
-    /// commands go.
+    /// commands go ([`RegistryReply::Disconnected`] once done).
     Disconnect {
         /// The connection that closed.
         conn: ConnectionId,
     },
     /// Call the node command `command` (`<node>/<cmd>`) from the server itself; the
-    /// node's reply, or a failure (unknown command, timeout, lost connection), comes back.
+    /// node's reply, or a failure (unknown command, timeout, lost connection), comes
+    /// back ([`RegistryReply::Called`]), within the request timeout of the registry's
+    /// [`DispatcherConfig`].
     Call {
         /// The command's full name.
         command: String,
@@ -132,15 +148,63 @@ pub enum RegistryRequest {
         args: Vec<Value>,
         /// Keyword arguments.
         kw: Map<String, Value>,
-        /// Where the reply goes.
-        reply: oneshot::Sender<Message>,
     },
-    /// A copy of every node in the table, in id order (for status views and tests).
-    Nodes {
-        /// Where the copy goes.
-        reply: oneshot::Sender<Vec<Node>>,
-    },
+    /// A copy of every node in the table, in id order (for status views and tests):
+    /// [`RegistryReply::Nodes`].
+    Nodes,
 }
+
+/// The registry's answer to a [`RegistryRequest`], variant for variant.
+///
+/// # Examples
+///
+/// ```
+/// use components::registry::RegistryReply;
+/// let reply = RegistryReply::Datahub("200 OK\r\n1".into());
+/// assert!(matches!(reply, RegistryReply::Datahub(bytes) if &bytes[..] == b"200 OK\r\n1"));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum RegistryReply {
+    /// The exact reply bytes to a [`RegistryRequest::Datahub`].
+    Datahub(Bytes),
+    /// The number of the connection a [`RegistryRequest::Connect`] opened.
+    Connected(ConnectionId),
+    /// The lines (without line ends) that answer a [`RegistryRequest::Line`], for its
+    /// connection.
+    Lines(Vec<String>),
+    /// A [`RegistryRequest::Disconnect`] is done.
+    Disconnected,
+    /// The node's reply (or the failure) to a [`RegistryRequest::Call`].
+    Called(Message),
+    /// Every node in the table, in id order ([`RegistryRequest::Nodes`]).
+    Nodes(Vec<Node>),
+}
+
+/// What a [`NodeRegistry`]'s `inbox` takes: a [`RegistryRequest`] with its way back
+/// for the [`RegistryReply`]. Declare the asking outbox by name with this type, so the
+/// snapshot counts its requests, replies and timeouts.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use components::registry::{NodeRegistry, Ownership, RegistryAsk, RegistryReply, RegistryRequest};
+///
+/// let rt = axon::Runtime::new();
+/// let registry = rt.add(NodeRegistry::new(Ownership::Strict))?;
+/// let mut me = rt.external("status page");
+/// let (to, mut ask) = me.add_outbox::<RegistryAsk>("registry")?;
+/// rt.link(to, registry.inbox())?;
+/// let _registry = registry.start();
+/// let reply = ask.ask(RegistryRequest::Nodes, Duration::from_secs(5)).await?;
+/// assert_eq!(reply, RegistryReply::Nodes(vec![]));
+/// let asks = rt.snapshot().component(me.id()).and_then(|c| c.boxes[0].asks);
+/// assert_eq!(asks.map(|a| (a.asked, a.replied)), Some((1, 1)));
+/// # Ok(()) }
+/// ```
+pub type RegistryAsk = Request<RegistryRequest, RegistryReply>;
 
 /// A declared Lumina event, as the registry hands it to the event handler on its
 /// `events` outbox.
@@ -180,7 +244,7 @@ pub struct NodeEvent {
 /// [`DATAHUB_SERVICE`] or [`LUMINA_SERVICE`] by default) and link an outbox to it.
 ///
 /// - A datahub request is parsed and answered byte for byte ([`datahub::handle`]); the
-///   reply goes back on the request's oneshot.
+///   reply goes back on the request's way back ([`RegistryAsk`]).
 /// - A Lumina connection announces itself with [`RegistryRequest::Connect`], giving the
 ///   two inboxes it wants its lines in; the registry adds two outboxes of its own for
 ///   that connection (`replies_<n>` and `commands_<n>`) and removes them on
@@ -200,17 +264,16 @@ pub struct NodeEvent {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use axon::testing::Harness;
-/// use components::registry::{NodeRegistry, Ownership, RegistryChange, RegistryRequest};
+/// use components::registry::{NodeRegistry, Ownership, RegistryChange, RegistryReply, RegistryRequest};
 ///
 /// let mut h = Harness::new(NodeRegistry::new(Ownership::Strict));
-/// let (reply, answer) = tokio::sync::oneshot::channel();
-/// h.send(RegistryRequest::Datahub {
+/// let (ask, answer) = axon::Request::new(RegistryRequest::Datahub {
 ///     request: "`register 8000".into(),
 ///     peer: "10.0.0.2".parse()?,
-///     reply,
-/// })
-/// .await;
-/// assert_eq!(&answer.await?[..], b"200 OK\r\n1");
+/// });
+/// h.send(ask).await;
+/// let reply = answer.wait(std::time::Duration::from_secs(1)).await?;
+/// assert_eq!(reply, RegistryReply::Datahub("200 OK\r\n1".into()));
 /// assert!(matches!(h.recv().await, Some(RegistryChange::Registered { port: 8000, .. })));
 /// # Ok(()) }
 /// ```
@@ -225,7 +288,7 @@ pub struct NodeEvent {
 ///
 /// | box | direction | type | for |
 /// | --- | --- | --- | --- |
-/// | `inbox` | in | [`RegistryRequest`] | requests from protocol handlers (capacity 1024) |
+/// | `inbox` | in | [`RegistryAsk`] | requests from protocol handlers, answered on their way back (capacity 1024) |
 /// | `control` | in | [`Control`](axon::Control) | `Shutdown` / `ProducerFinished`: stop |
 /// | `outbox` | out | [`RegistryChange`] | every change to the table |
 /// | `events` | out | [`NodeEvent`] | declared Lumina events, for the server's event handler |
@@ -345,7 +408,7 @@ impl NodeRegistry {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use axon::testing::Harness;
-    /// use components::registry::{NodeRegistry, Ownership, RegistryRequest};
+    /// use components::registry::{NodeRegistry, Ownership, RegistryReply, RegistryRequest};
     ///
     /// // Two registries seeded alike pick the same nodes for the same requests.
     /// let mut picks = Vec::new();
@@ -356,10 +419,12 @@ impl NodeRegistry {
     ///         "`register 8000", "`register 8001", "`register 8002",
     ///         "`setstatus 1 1", "`setstatus 2 1", "`setstatus 3 1", "`requestnodes 1",
     ///     ] {
-    ///         let (reply, answer) = tokio::sync::oneshot::channel();
     ///         let peer = "10.0.0.2".parse()?;
-    ///         h.send(RegistryRequest::Datahub { request: request.into(), peer, reply }).await;
-    ///         last = answer.await?.to_vec();
+    ///         let (ask, answer) = axon::Request::new(RegistryRequest::Datahub { request: request.into(), peer });
+    ///         h.send(ask).await;
+    ///         if let RegistryReply::Datahub(bytes) = answer.wait(std::time::Duration::from_secs(1)).await? {
+    ///             last = bytes.to_vec();
+    ///         }
     ///     }
     ///     picks.push(last);
     /// }
@@ -395,7 +460,7 @@ struct ConnectionBoxes {
 }
 
 impl ConnectionBoxes {
-    fn remove(self, ctx: &mut Context<RegistryRequest, RegistryChange>) {
+    fn remove(self, ctx: &mut Context<RegistryAsk, RegistryChange>) {
         // The boxes may already be gone with the runtime's teardown; nothing to undo then.
         let _ = ctx.remove_box(&self.replies.0);
         let _ = ctx.remove_box(&self.commands.0);
@@ -408,14 +473,14 @@ struct Running {
     rng: StdRng,
     start: Instant,
     conns: HashMap<ConnectionId, ConnectionBoxes>,
-    calls: HashMap<RequestId, oneshot::Sender<Message>>,
+    calls: HashMap<RequestId, Replier<RegistryReply>>,
     events: Outbox<NodeEvent>,
     /// Replies that found their connection's queue full (never expected; logged).
     lost_replies: u64,
 }
 
 impl Component for NodeRegistry {
-    type In = RegistryRequest;
+    type In = RegistryAsk;
     type Out = RegistryChange;
 
     fn name(&self) -> Cow<'static, str> {
@@ -424,13 +489,16 @@ impl Component for NodeRegistry {
 
     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
         s.set_capacity("inbox", INBOX_CAPACITY)?;
-        s.describe("inbox", "requests from protocol handlers")?;
+        s.describe(
+            "inbox",
+            "requests from protocol handlers, answered on their way back",
+        )?;
         s.describe("outbox", "every change to the node table")?;
         s.outbox::<NodeEvent>("events", "declared Lumina events, for the event handler")?;
         Ok(())
     }
 
-    async fn run(self, mut ctx: Context<RegistryRequest, RegistryChange>) -> Result<(), BoxError> {
+    async fn run(self, mut ctx: Context<RegistryAsk, RegistryChange>) -> Result<(), BoxError> {
         let mut st = Running {
             dispatcher: Dispatcher::new(
                 self.identity,
@@ -473,31 +541,28 @@ impl Component for NodeRegistry {
 impl Running {
     async fn serve(
         &mut self,
-        ctx: &mut Context<RegistryRequest, RegistryChange>,
-        request: RegistryRequest,
+        ctx: &mut Context<RegistryAsk, RegistryChange>,
+        ask: RegistryAsk,
     ) -> Result<(), BoxError> {
         let now = self.start.elapsed();
+        let (request, reply) = ask.into_parts();
+        // The asker may have gone (with its connection, or given up): nothing to answer
+        // then, so each `reply` below ignores a refusal.
         match request {
-            RegistryRequest::Datahub {
-                request,
-                peer,
-                reply,
-            } => {
+            RegistryRequest::Datahub { request, peer } => {
                 let table = self.dispatcher.table_mut();
                 let (bytes, change) = datahub::handle(table, &request, peer, now, &mut self.rng);
                 // Published first, so followers see a change before its requester does.
                 if let Some(change) = change {
                     publish(ctx, change).await;
                 }
-                // The handler may have gone with its connection; nothing to answer then.
-                let _ = reply.send(Bytes::from(bytes));
+                let _ = reply.reply(RegistryReply::Datahub(Bytes::from(bytes)));
             }
             RegistryRequest::Connect {
                 peer,
                 replies,
                 replies_room,
                 commands,
-                reply,
             } => {
                 let conn = self.dispatcher.connect(peer, now);
                 self.dispatcher.limit_waiting(conn, replies_room);
@@ -521,32 +586,33 @@ impl Running {
                     )?,
                 };
                 self.conns.insert(conn, boxes);
-                let _ = reply.send(conn);
+                let _ = reply.reply(RegistryReply::Connected(conn));
             }
-            RegistryRequest::Line { conn, line, reply } => {
+            RegistryRequest::Line { conn, line } => {
                 let actions = self.dispatcher.receive_line(conn, line.as_bytes(), now);
                 let mut answer = Vec::new();
                 self.perform(ctx, actions, Some((conn, &mut answer))).await;
-                // The handler may have gone with its connection; nothing to answer then.
-                let _ = reply.send(answer);
+                let _ = reply.reply(RegistryReply::Lines(answer));
             }
-            RegistryRequest::Disconnect { conn } => self.disconnect(ctx, conn).await,
-            RegistryRequest::Call {
-                command,
-                args,
-                kw,
-                reply,
-            } => match self.dispatcher.request(&command, args, kw, now) {
-                Ok((id, action)) => {
-                    self.calls.insert(id, reply);
-                    self.perform(ctx, vec![action], None).await;
+            RegistryRequest::Disconnect { conn } => {
+                self.disconnect(ctx, conn).await;
+                let _ = reply.reply(RegistryReply::Disconnected);
+            }
+            RegistryRequest::Call { command, args, kw } => {
+                match self.dispatcher.request(&command, args, kw, now) {
+                    Ok((id, action)) => {
+                        self.calls.insert(id, reply);
+                        self.perform(ctx, vec![action], None).await;
+                    }
+                    Err(error) => {
+                        let failed = Message::new(command).error_reply(&error);
+                        let _ = reply.reply(RegistryReply::Called(failed));
+                    }
                 }
-                Err(error) => {
-                    let _ = reply.send(Message::new(command).error_reply(&error));
-                }
-            },
-            RegistryRequest::Nodes { reply } => {
-                let _ = reply.send(self.dispatcher.table().iter().cloned().collect());
+            }
+            RegistryRequest::Nodes => {
+                let nodes = self.dispatcher.table().iter().cloned().collect();
+                let _ = reply.reply(RegistryReply::Nodes(nodes));
             }
         }
         Ok(())
@@ -554,7 +620,7 @@ impl Running {
 
     async fn disconnect(
         &mut self,
-        ctx: &mut Context<RegistryRequest, RegistryChange>,
+        ctx: &mut Context<RegistryAsk, RegistryChange>,
         conn: ConnectionId,
     ) {
         if let Some(boxes) = self.conns.remove(&conn) {
@@ -570,7 +636,7 @@ impl Running {
     /// in turn (their failures may produce more actions).
     async fn perform(
         &mut self,
-        ctx: &mut Context<RegistryRequest, RegistryChange>,
+        ctx: &mut Context<RegistryAsk, RegistryChange>,
         actions: Vec<Action>,
         mut requester: Option<(ConnectionId, &mut Vec<String>)>,
     ) {
@@ -632,7 +698,7 @@ impl Running {
                 }
                 Action::Reply { request, message } => {
                     if let Some(reply) = self.calls.remove(&request) {
-                        let _ = reply.send(message);
+                        let _ = reply.reply(RegistryReply::Called(message));
                     }
                 }
                 Action::Changed(change) => publish(ctx, change).await,
@@ -642,7 +708,7 @@ impl Running {
     }
 }
 
-async fn publish(ctx: &mut Context<RegistryRequest, RegistryChange>, change: RegistryChange) {
+async fn publish(ctx: &mut Context<RegistryAsk, RegistryChange>, change: RegistryChange) {
     tracing::debug!(?change, "registry changed");
     // Nobody following the registry is fine: the change is in the table either way.
     let _ = ctx.send(change).await;

@@ -8,9 +8,10 @@ use std::net::IpAddr;
 use axon::{BoxError, Component, Context, LinkError, Outbox, Setup};
 use bytes::{Bytes, BytesMut};
 use chassis::tcp::{BindError, ConnectionInfo, ServerConfig, ServerCore};
-use tokio::sync::oneshot;
 
-use super::component::{DATAHUB_SERVICE, RegistryRequest};
+use super::component::{
+    DATAHUB_SERVICE, REGISTRY_TIMEOUT, RegistryAsk, RegistryReply, RegistryRequest,
+};
 use super::datahub::{MAX_REQUEST, Reply};
 use super::error::HandlerError;
 
@@ -124,15 +125,16 @@ impl DatahubOptions {
 ///
 /// In `setup` it looks the registry up by service name and links its `registry`
 /// outbox to it (no registry: setup fails and the connection is refused). Each request
-/// travels as [`RegistryRequest::Datahub`] with a [`oneshot`] sender for the reply, so
-/// the handler holds no registry state.
+/// is asked ([`Outbox::ask`]) as a [`RegistryRequest::Datahub`], at most
+/// [`REGISTRY_TIMEOUT`](super::REGISTRY_TIMEOUT), so the handler holds no registry
+/// state and the snapshot counts its requests and replies on `registry`.
 ///
 /// | box | direction | type | for |
 /// | --- | --- | --- | --- |
 /// | `inbox` | in | `Bytes` | what the socket delivers |
 /// | `control` | in | [`Control`](axon::Control) | `SocketShutdown`: the connection closed |
 /// | `outbox` | out | `Bytes` | the replies, byte for byte |
-/// | `registry` | out | [`RegistryRequest`] | requests to the [`NodeRegistry`](super::NodeRegistry) |
+/// | `registry` | out | [`RegistryAsk`] | requests to the [`NodeRegistry`](super::NodeRegistry), answered on their way back |
 /// | `signal` | out | [`Control`](axon::Control) | `ProducerFinished` after the reply: flush and close |
 #[derive(Debug, Clone)]
 pub struct DatahubHandler {
@@ -156,23 +158,29 @@ impl DatahubHandler {
 
     async fn ask(
         &self,
-        registry: &mut Outbox<RegistryRequest>,
+        registry: &mut Outbox<RegistryAsk>,
         request: &Bytes,
     ) -> Result<Bytes, HandlerError> {
         if request.len() > MAX_REQUEST {
             return Ok(Bytes::from(Reply::BadRequest.to_bytes()));
         }
-        let gone = || HandlerError::RegistryGone {
-            service: self.options.service.to_string(),
-        };
-        let (reply, answer) = oneshot::channel();
         let ask = RegistryRequest::Datahub {
             request: request.clone(),
             peer: self.peer,
-            reply,
         };
-        registry.send(ask).await.map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())
+        match registry.ask(ask, REGISTRY_TIMEOUT).await {
+            Ok(RegistryReply::Datahub(bytes)) => Ok(bytes),
+            // The registry answers a datahub request with its bytes; anything else
+            // would be a defect, answered as the registry answers what it cannot parse.
+            Ok(other) => {
+                tracing::error!(
+                    ?other,
+                    "the registry answered a datahub request out of kind"
+                );
+                Ok(Bytes::from(Reply::BadRequest.to_bytes()))
+            }
+            Err(error) => Err(HandlerError::asking(error, &self.options.service)),
+        }
     }
 }
 
@@ -212,10 +220,8 @@ impl Component for DatahubHandler {
     type Out = Bytes;
 
     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
-        let registry = s
-            .runtime()
-            .service::<RegistryRequest>(&self.options.service)?;
-        let out = s.outbox::<RegistryRequest>("registry", "requests to the node registry")?;
+        let registry = s.runtime().service::<RegistryAsk>(&self.options.service)?;
+        let out = s.outbox::<RegistryAsk>("registry", "requests to the node registry")?;
         s.link(out, registry)?;
         s.describe("inbox", "what the socket delivers")?;
         s.describe("outbox", "replies, byte for byte")?;
@@ -223,7 +229,7 @@ impl Component for DatahubHandler {
     }
 
     async fn run(self, mut ctx: Context<Bytes, Bytes>) -> Result<(), BoxError> {
-        let mut registry = ctx.outbox_named::<RegistryRequest>("registry")?;
+        let mut registry = ctx.outbox_named::<RegistryAsk>("registry")?;
         if !self.options.keep_open {
             while let Some(chunk) = ctx.recv().await {
                 let Some(request) = first_request(&chunk) else {

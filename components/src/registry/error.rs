@@ -316,4 +316,31 @@ pub enum HandlerError {
         /// The service name the handler was given.
         service: String,
     },
+    /// The registry did not answer within [`REGISTRY_TIMEOUT`](super::REGISTRY_TIMEOUT)
+    /// (it answers at once unless something downstream of it stalls).
+    #[error("the node registry service {service:?} did not answer within {waited:?}")]
+    RegistryStalled {
+        /// The service name the handler was given.
+        service: String,
+        /// How long the handler waited.
+        waited: std::time::Duration,
+    },
+}
+
+impl HandlerError {
+    /// Why asking the registry of `service` failed: it has gone (nothing linked, or it
+    /// ended or dropped the request), or it did not answer in time.
+    pub(crate) fn asking<Q>(error: axon::AskError<Q>, service: &str) -> Self {
+        match error {
+            axon::AskError::Timeout(waited) => HandlerError::RegistryStalled {
+                service: service.to_owned(),
+                waited,
+            },
+            axon::AskError::NoDestination(_) | axon::AskError::NoReply => {
+                HandlerError::RegistryGone {
+                    service: service.to_owned(),
+                }
+            }
+        }
+    }
 }

@@ -7,13 +7,14 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axon::{BoxError, Component, Context, Control, LinkError, Outbox, Setup};
+use axon::{BoxError, Component, Context, Control, LinkError, Outbox, Request, Setup};
 use bytes::Bytes;
 use chassis::pipeline::Pipeline;
 use chassis::tcp::{BindError, ConnectionInfo, ServerConfig, ServerCore};
-use tokio::sync::oneshot;
 
-use super::component::{LUMINA_SERVICE, RegistryRequest};
+use super::component::{
+    LUMINA_SERVICE, REGISTRY_TIMEOUT, RegistryAsk, RegistryReply, RegistryRequest,
+};
 use super::error::HandlerError;
 use super::lumina::{MAX_PENDING, SILENCE_LIMIT};
 use super::table::ConnectionId;
@@ -146,10 +147,12 @@ impl NodeServerOptions {
 ///
 /// # What it does
 ///
-/// When it starts it announces itself to the registry
-/// ([`RegistryRequest::Connect`]) with its `from_registry` and `commands` inboxes, and
-/// learns its connection number. Every line received goes to the registry
-/// ([`RegistryRequest::Line`]) and the lines that answer it are written before the next
+/// It asks the registry ([`RegistryAsk`], each at most [`REGISTRY_TIMEOUT`]) on its
+/// `registry` outbox, where the snapshot counts requests and replies. When it starts
+/// it announces itself ([`RegistryRequest::Connect`]) with its `from_registry` and
+/// `commands` inboxes, and learns its connection number. Every line received goes to
+/// the registry ([`RegistryRequest::Line`]) and the lines that answer it are written
+/// before the next
 /// line is read: a client that does not read its replies stops being read
 /// (backpressure); no reply is dropped. Replies to the commands it forwarded arrive on
 /// `from_registry`, commands called on its node on `commands`; both leave on `outbox`.
@@ -157,8 +160,9 @@ impl NodeServerOptions {
 /// node for the silence limit, the connection ends (and so closes) cleanly, logged as
 /// the close reason. With [`NodeServerOptions::keepalive`] set it also sends an empty
 /// line (a bare newline once framed) every period; by default it sends none. When it
-/// ends, for any reason, it tells the registry ([`RegistryRequest::Disconnect`]): the
-/// node's pending requests fail and its events and commands disappear.
+/// ends, for any reason, it tells the registry ([`RegistryRequest::Disconnect`], and
+/// waits for the answer unless it was killed): the node's pending requests fail and
+/// its events and commands disappear.
 ///
 /// # Examples
 ///
@@ -199,7 +203,7 @@ impl NodeServerOptions {
 /// | `keepalive` | in | `String` | the keepalive's empty lines |
 /// | `peer_dead` | in | [`PeerDead`] | the keepalive's notice that the node went silent |
 /// | `outbox` | out | `Bytes` | lines for the node, each with its `\n`, for the socket |
-/// | `registry` | out | [`RegistryRequest`] | to the [`NodeRegistry`](super::NodeRegistry) |
+/// | `registry` | out | [`RegistryAsk`] | requests to the [`NodeRegistry`](super::NodeRegistry), answered on their way back |
 /// | `heard` | out | `()` | one per line heard, to the keepalive |
 /// | `signal` | out | [`Control`](axon::Control) | `ProducerFinished` when it ends: flush and close |
 #[derive(Debug, Clone)]
@@ -227,6 +231,18 @@ impl LuminaConnection {
             service: self.options.service.to_string(),
         }
     }
+
+    /// Asks the registry, at most [`REGISTRY_TIMEOUT`].
+    async fn ask(
+        &self,
+        registry: &mut Outbox<RegistryAsk>,
+        request: RegistryRequest,
+    ) -> Result<RegistryReply, HandlerError> {
+        registry
+            .ask(request, REGISTRY_TIMEOUT)
+            .await
+            .map_err(|error| HandlerError::asking(error, &self.options.service))
+    }
 }
 
 /// One line as written to the socket: the line and `\n`.
@@ -237,9 +253,10 @@ fn framed(line: String) -> Bytes {
 }
 
 /// Tells the registry the connection has gone, also when the body is dropped midway
-/// (killed): then best effort, without waiting.
+/// (killed): then best effort, without waiting (a request made by hand, whose answer
+/// nobody waits for and no counter counts).
 struct Registered {
-    registry: Outbox<RegistryRequest>,
+    registry: Outbox<RegistryAsk>,
     conn: ConnectionId,
     told: bool,
 }
@@ -248,9 +265,11 @@ impl Registered {
     async fn close(mut self) {
         self.told = true;
         let conn = self.conn;
+        // Waits until the registry has let the connection go; a registry already gone
+        // (the runtime shutting down) has nothing left to let go.
         let _ = self
             .registry
-            .send(RegistryRequest::Disconnect { conn })
+            .ask(RegistryRequest::Disconnect { conn }, REGISTRY_TIMEOUT)
             .await;
     }
 }
@@ -259,7 +278,8 @@ impl Drop for Registered {
     fn drop(&mut self) {
         if !self.told {
             let conn = self.conn;
-            let _ = self.registry.try_send(RegistryRequest::Disconnect { conn });
+            let (request, _unawaited) = Request::new(RegistryRequest::Disconnect { conn });
+            let _ = self.registry.try_send(request);
         }
     }
 }
@@ -269,10 +289,8 @@ impl Component for LuminaConnection {
     type Out = Bytes;
 
     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
-        let registry = s
-            .runtime()
-            .service::<RegistryRequest>(&self.options.service)?;
-        let out = s.outbox::<RegistryRequest>("registry", "requests to the node registry")?;
+        let registry = s.runtime().service::<RegistryAsk>(&self.options.service)?;
+        let out = s.outbox::<RegistryAsk>("registry", "requests to the node registry")?;
         s.link(out, registry)?;
         s.inbox_with_capacity::<String>(
             "from_registry",
@@ -301,7 +319,7 @@ impl Component for LuminaConnection {
     }
 
     async fn run(self, mut ctx: Context<String, Bytes>) -> Result<(), BoxError> {
-        let mut registry = ctx.outbox_named::<RegistryRequest>("registry")?;
+        let mut registry = ctx.outbox_named::<RegistryAsk>("registry")?;
         let mut from_registry = ctx.take_inbox::<String>("from_registry")?;
         let mut commands = ctx.take_inbox::<String>("commands")?;
         let replies = ctx.runtime().box_ref::<String>(ctx.id(), "from_registry")?;
@@ -311,16 +329,15 @@ impl Component for LuminaConnection {
         let mut heard = ctx.outbox_named::<()>("heard")?;
         let send_keepalives = self.options.keepalive.is_some();
 
-        let (reply, answer) = oneshot::channel();
         let connect = RegistryRequest::Connect {
             peer: self.peer,
             replies,
             replies_room: self.options.replies_room,
             commands: commands_ref,
-            reply,
         };
-        registry.send(connect).await.map_err(|_| self.gone())?;
-        let conn = answer.await.map_err(|_| self.gone())?;
+        let RegistryReply::Connected(conn) = self.ask(&mut registry, connect).await? else {
+            return Err(self.gone().into());
+        };
         tracing::debug!(%conn, peer = %self.peer, "node connection open");
         let mut link = Registered {
             registry,
@@ -361,10 +378,11 @@ impl Component for LuminaConnection {
                     if line.trim().is_empty() {
                         continue;
                     }
-                    let (reply, answer) = oneshot::channel();
-                    let request = RegistryRequest::Line { conn, line, reply };
-                    link.registry.send(request).await.map_err(|_| self.gone())?;
-                    answer.await.map_err(|_| self.gone())?
+                    let request = RegistryRequest::Line { conn, line };
+                    match self.ask(&mut link.registry, request).await? {
+                        RegistryReply::Lines(lines) => lines,
+                        _ => return Err(self.gone().into()),
+                    }
                 }
             };
             for line in out {

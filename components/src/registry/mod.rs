@@ -16,9 +16,11 @@
 //! The components and servers built on them:
 //!
 //! - [`NodeRegistry`]: the component that owns the table, found by protocol handlers
-//!   through the runtime's service registry; requests ([`RegistryRequest`]) travel
-//!   through boxes and carry their way back; changes leave on its `outbox`, declared
-//!   Lumina events on its `events` outbox.
+//!   through the runtime's service registry; handlers ask it with axon's request and
+//!   reply ([`RegistryAsk`]: a [`RegistryRequest`] answered by a [`RegistryReply`]), so
+//!   the snapshot counts each handler's requests, replies and timeouts on its
+//!   `registry` outbox; changes leave on its `outbox`, declared Lumina events on its
+//!   `events` outbox.
 //! - [`datahub_server`] with one [`DatahubHandler`] per connection (port 20110).
 //! - [`node_server`] with one `LineDeframer -> `[`LuminaConnection`] pipeline per
 //!   connection (port 5326), each closing a node silent for 180 s (a
@@ -49,7 +51,10 @@ pub mod lumina;
 mod lumina_server;
 mod table;
 
-pub use component::{DATAHUB_SERVICE, LUMINA_SERVICE, NodeEvent, NodeRegistry, RegistryRequest};
+pub use component::{
+    DATAHUB_SERVICE, LUMINA_SERVICE, NodeEvent, NodeRegistry, REGISTRY_TIMEOUT, RegistryAsk,
+    RegistryReply, RegistryRequest,
+};
 pub use datahub_server::{DatahubFactory, DatahubHandler, DatahubOptions, datahub_server};
 pub use error::{HandlerError, LuminaError, RequestError, TableError};
 pub use lumina_server::{

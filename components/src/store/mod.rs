@@ -128,7 +128,8 @@ pub use error::StoreError;
 pub use writer::{StoreAck, StoreStats, StoreWriter};
 
 use crate::physics::angle::ShowerDirection;
-use crate::physics::components::{FittedPulse, FoundDirection};
+use crate::physics::components::{FittedPulse, FoundDirection, Hit};
+use crate::physics::direction::output::DIRECTION_COLUMNS;
 use crate::physics::error::AngleError;
 use crate::physics::event_mapper::MappedEvent;
 use crate::physics::fit::{Crossings, FitStatus, LevelCrossing, ShapePath};
@@ -288,7 +289,8 @@ pub const FIT_COLUMNS: [&str; 24] = [
     "flags",
 ];
 
-/// Columns of the `showers` table and of a directions CSV, in order.
+/// Columns of the `showers` table, in order: the first 13 of a directions CSV
+/// ([`DIRECTION_COLUMNS`]).
 ///
 /// # Examples
 ///
@@ -301,21 +303,10 @@ pub const FIT_COLUMNS: [&str; 24] = [
 /// assert!(String::from_utf8_lossy(&csv).starts_with(&(SHOWER_COLUMNS.join(",") + ",run,utc_ns,ra_deg")));
 /// # Ok::<(), components::store::StoreError>(())
 /// ```
-pub const SHOWER_COLUMNS: [&str; 13] = [
-    "id",
-    "start_ns",
-    "detectors",
-    "direction",
-    "reason",
-    "zenith_deg",
-    "zenith_err_deg",
-    "azimuth_deg",
-    "azimuth_err_deg",
-    "front_time_ns",
-    "front_time_err_ns",
-    "chi2",
-    "dof",
-];
+pub const SHOWER_COLUMNS: [&str; 13] = match DIRECTION_COLUMNS.first_chunk::<13>() {
+    Some(columns) => *columns,
+    None => panic!("a directions CSV has at least the 13 columns of a shower row"),
+};
 
 /// Columns of the `shower_hits` table and of a shower-candidates CSV, in order.
 ///
@@ -677,13 +668,13 @@ pub fn hit_rows(shower: &StoredShower) -> Vec<Vec<Cell>> {
         .collect()
 }
 
-impl From<&FoundDirection> for StoredShower {
-    /// An event from the angle finder, with its hits and direction.
-    fn from(found: &FoundDirection) -> Self {
+impl StoredShower {
+    /// Event `id` as the angle finder saw it: its hits (no amplitudes or pulse ids)
+    /// and its direction.
+    fn found(id: u64, hits: &[Hit], direction: &Result<ShowerDirection, AngleError>) -> Self {
         StoredShower {
-            id: found.event,
-            hits: found
-                .hits
+            id,
+            hits: hits
                 .iter()
                 .map(|h| ShowerHit {
                     detector: h.detector,
@@ -692,8 +683,15 @@ impl From<&FoundDirection> for StoredShower {
                     pulse_id: None,
                 })
                 .collect(),
-            direction: Some(found.result.clone()),
+            direction: Some(direction.clone()),
         }
+    }
+}
+
+impl From<&FoundDirection> for StoredShower {
+    /// An event from the angle finder, with its hits and direction.
+    fn from(found: &FoundDirection) -> Self {
+        StoredShower::found(found.event, &found.hits, &found.result)
     }
 }
 
@@ -1346,20 +1344,7 @@ impl Store {
                 }
                 Record::Event(e) => {
                     sql_id(e.event)?;
-                    let shower = StoredShower {
-                        id: e.event,
-                        hits: e
-                            .hits
-                            .iter()
-                            .map(|h| ShowerHit {
-                                detector: h.detector,
-                                time: h.time,
-                                amplitude: None,
-                                pulse_id: None,
-                            })
-                            .collect(),
-                        direction: Some(e.direction.clone()),
-                    };
+                    let shower = StoredShower::found(e.event, &e.hits, &e.direction);
                     upsert_shower(&tx, run, &shower, Some(e))?;
                 }
                 Record::Node(n) => {
@@ -1378,6 +1363,20 @@ impl Store {
         }
         tx.commit()?;
         Ok(records.iter().map(Record::key).collect())
+    }
+
+    /// The rows of `sql` with `params`, each made by `row`.
+    fn rows<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare(sql)?;
+        let rows = stmt
+            .query_map(params, row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 
     /// Ids of every stored record of one kind, ascending.
@@ -1403,12 +1402,7 @@ impl Store {
             RecordKind::Shower => "SELECT id FROM showers ORDER BY id",
             RecordKind::Node => "SELECT DISTINCT node FROM nodes ORDER BY node",
         };
-        let mut stmt = self.conn.prepare(sql)?;
-        let ids = stmt
-            .query_map([], |r| r.get::<_, i64>(0))?
-            .map(|r| r.map(|i| i as u64))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(ids)
+        self.rows(sql, [], |r| r.get::<_, i64>(0).map(|i| i as u64))
     }
 
     /// One stored pulse with its crossings.
@@ -1547,14 +1541,13 @@ impl Store {
     /// # Ok::<(), components::store::StoreError>(())
     /// ```
     pub fn sky(&self) -> Result<Vec<SkyPoint>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        let pair = |a: Option<f64>, b: Option<f64>| a.zip(b);
+        self.rows(
             "SELECT id, zenith_deg, zenith_err_deg, azimuth_deg, direction, utc_ns,
                     ra_deg, dec_deg, l_deg, b_deg FROM showers
              WHERE zenith_deg IS NOT NULL ORDER BY id",
-        )?;
-        let pair = |a: Option<f64>, b: Option<f64>| a.zip(b);
-        let points = stmt
-            .query_map([], |r| {
+            [],
+            |r| {
                 Ok(SkyPoint {
                     id: r.get::<_, i64>(0)? as u64,
                     zenith_deg: r.get::<_, Option<f64>>(1)?.unwrap_or(f64::NAN),
@@ -1565,9 +1558,8 @@ impl Store {
                     equatorial: pair(r.get(6)?, r.get(7)?),
                     galactic: pair(r.get(8)?, r.get(9)?),
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(points)
+            },
+        )
     }
 
     /// The pulses of one run that came from nodes, with their fitted onset and peak.
@@ -1591,13 +1583,12 @@ impl Store {
     /// # Ok::<(), components::store::StoreError>(())
     /// ```
     pub fn run_pulses(&self, run: i64) -> Result<Vec<RunPulse>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        self.rows(
             "SELECT p.id, p.node, p.channel, p.pulse_num, p.utc_ns, f.onset_ns, f.peak_height_v
              FROM pulses p LEFT JOIN fits f ON f.pulse_id = p.id
              WHERE p.run = ?1 AND p.node IS NOT NULL ORDER BY p.id",
-        )?;
-        let pulses = stmt
-            .query_map([run], |r| {
+            [run],
+            |r| {
                 let utc_ns: i64 = r.get(4)?;
                 let onset: Option<f64> = r.get(5)?;
                 Ok(RunPulse {
@@ -1611,9 +1602,8 @@ impl Store {
                     onset_utc_ns: onset.map(|o| utc_ns.saturating_add(o.round() as i64)),
                     peak_height: r.get(6)?,
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(pulses)
+            },
+        )
     }
 
     /// The showers of one run: id, UTC and direction (degrees), if found.
@@ -1634,21 +1624,19 @@ impl Store {
     /// # Ok::<(), components::store::StoreError>(())
     /// ```
     pub fn run_showers(&self, run: i64) -> Result<Vec<RunShower>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        self.rows(
             "SELECT id, utc_ns, zenith_deg, azimuth_deg FROM showers
              WHERE run = ?1 ORDER BY id",
-        )?;
-        let showers = stmt
-            .query_map([run], |r| {
+            [run],
+            |r| {
                 Ok(RunShower {
                     id: r.get::<_, i64>(0)? as u64,
                     utc_ns: r.get(1)?,
                     zenith_deg: r.get(2)?,
                     azimuth_deg: r.get(3)?,
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(showers)
+            },
+        )
     }
 
     /// The hits of one shower, earliest first.
@@ -1669,21 +1657,19 @@ impl Store {
     /// # Ok::<(), components::store::StoreError>(())
     /// ```
     pub fn shower_hits(&self, shower_id: u64) -> Result<Vec<ShowerHit>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        self.rows(
             "SELECT detector, time_ns, amplitude_v, pulse_id FROM shower_hits
              WHERE shower_id = ?1 ORDER BY time_ns",
-        )?;
-        let hits = stmt
-            .query_map([sql_id(shower_id)?], |r| {
+            [sql_id(shower_id)?],
+            |r| {
                 Ok(ShowerHit {
                     detector: r.get::<_, i64>(0)? as usize,
                     time: r.get(1)?,
                     amplitude: r.get(2)?,
                     pulse_id: r.get::<_, Option<i64>>(3)?.map(|p| p as u64),
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(hits)
+            },
+        )
     }
 
     /// One shower's direction as stored: zenith, azimuth (degrees), and the front

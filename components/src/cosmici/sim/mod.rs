@@ -23,10 +23,10 @@
 //!
 //! # Ground truth
 //!
-//! [`SimTruth`] keeps every sent pulse ([`TruthPulse`]: node, channel, pulse number,
-//! true onset and first-rise UTC, peak height, shower) and every shower
-//! ([`TruthShower`]: UTC, zenith, azimuth), and writes them as JSON lines to a file
-//! if asked.
+//! [`SimTruth`] keeps the run's start (UTC), every sent pulse ([`SentPulse`]: node,
+//! channel, pulse number, first-rise time and the simulator's [`SimPulse`]) and every
+//! shower (the simulator's [`TrueShower`]), times in ns since the start, and writes
+//! them as JSON lines to a file if asked (a `start` line first).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -57,7 +57,8 @@ use super::wire::utc::UtcNanos;
 use crate::physics::layout::DetectorLayout;
 use crate::physics::model::BiExpPulse;
 use crate::physics::simulate::{
-    PulseSynth, PulseSynthConfig, ShowerSim, ShowerSimConfig, SimEvent, fedm_ladder,
+    PulseSynth, PulseSynthConfig, ShowerSim, ShowerSimConfig, SimEvent, SimPulse, TrueShower,
+    fedm_ladder,
 };
 
 /// How many times a node tries to connect before giving up (every 50 ms).
@@ -163,7 +164,9 @@ impl DetectorSimConfig {
     }
 }
 
-/// One simulated pulse that was sent.
+/// One pulse as a simulated FEDM node sent it: the simulator's pulse and what the
+/// node's `CON_PULSE` called it. Times are ns since the run's start
+/// ([`SimTruth::utc_ns`] turns them into UTC).
 ///
 /// # Examples
 ///
@@ -176,75 +179,43 @@ impl DetectorSimConfig {
 /// let sim = DetectorSim::new(config)?.start();
 /// tokio::time::sleep(std::time::Duration::from_secs(10)).await;
 /// for p in sim.stop().await.pulses() {
-///     assert!(p.first_rise_utc_ns >= p.onset_utc_ns);
-///     println!("node {} ch {}: {:.3} V, shower {:?}", p.node, p.ch, p.peak_height, p.shower);
+///     assert!(p.first_rise >= p.pulse.time);
+///     println!("node {} ch {}: {:.3} V, shower {:?}", p.node, p.ch, p.pulse.peak_height, p.pulse.shower);
 /// }
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TruthPulse {
+pub struct SentPulse {
     /// FEDM node.
     pub node: u32,
     /// Channel.
     pub ch: u8,
-    /// Detector.
-    pub detector: usize,
     /// The pulse number sent in its `CON_PULSE`.
     pub pulse_num: u32,
-    /// True onset, UTC ns.
-    pub onset_utc_ns: i64,
-    /// First rising edge as the FEDM clock saw it, UTC ns.
-    pub first_rise_utc_ns: i64,
-    /// True peak height, V.
-    pub peak_height: f64,
+    /// The simulated pulse: detector, true onset, peak height, shower.
+    pub pulse: SimPulse,
+    /// First rising edge as the FEDM clock saw it, ns since the run's start.
+    pub first_rise: f64,
     /// Levels crossed.
     pub levels: usize,
-    /// The shower that made it, if any.
-    pub shower: Option<u64>,
-}
-
-/// One simulated shower.
-///
-/// # Examples
-///
-/// ```no_run
-/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use components::cosmici::sim::{DetectorSim, DetectorSimConfig};
-/// use components::physics::layout::DetectorLayout;
-///
-/// let config = DetectorSimConfig::new("127.0.0.1:26766".parse()?, DetectorLayout::grid(2, 2, 10.0)?);
-/// let sim = DetectorSim::new(config)?.start();
-/// tokio::time::sleep(std::time::Duration::from_secs(10)).await;
-/// for s in sim.stop().await.showers() {
-///     println!("shower {}: zenith {:.1}°, {} detectors", s.id, s.zenith.to_degrees(), s.hits);
-/// }
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TruthShower {
-    /// Sequence number.
-    pub id: u64,
-    /// When the front passed the layout origin, UTC ns.
-    pub utc_ns: i64,
-    /// Zenith angle, rad.
-    pub zenith: f64,
-    /// Azimuth, rad.
-    pub azimuth: f64,
-    /// Detectors it reached.
-    pub hits: usize,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 enum TruthLine<'a> {
-    Pulse(&'a TruthPulse),
-    Shower(&'a TruthShower),
+    /// The run's time zero: every other line's times count from it.
+    Start {
+        utc_ns: i64,
+    },
+    Pulse(&'a SentPulse),
+    Shower(&'a TrueShower),
 }
 
 #[derive(Debug, Default)]
 struct TruthLog {
-    pulses: Vec<TruthPulse>,
-    showers: Vec<TruthShower>,
+    start_utc_ns: i64,
+    pulses: Vec<SentPulse>,
+    showers: Vec<TrueShower>,
     file: Option<BufWriter<File>>,
 }
 
@@ -282,7 +253,7 @@ impl SimTruth {
     /// println!("{sent} pulses so far");
     /// # Ok(()) }
     /// ```
-    pub fn pulses(&self) -> Vec<TruthPulse> {
+    pub fn pulses(&self) -> Vec<SentPulse> {
         self.inner
             .lock()
             .map(|t| t.pulses.clone())
@@ -302,15 +273,31 @@ impl SimTruth {
     /// let sim = DetectorSim::new(config)?.start();
     /// tokio::time::sleep(std::time::Duration::from_secs(10)).await;
     /// let truth = sim.stop().await;
-    /// let in_showers = truth.pulses().iter().filter(|p| p.shower.is_some()).count();
+    /// let in_showers = truth.pulses().iter().filter(|p| p.pulse.shower.is_some()).count();
     /// println!("{} showers, {in_showers} pulses from them", truth.showers().len());
     /// # Ok(()) }
     /// ```
-    pub fn showers(&self) -> Vec<TruthShower> {
+    pub fn showers(&self) -> Vec<TrueShower> {
         self.inner
             .lock()
             .map(|t| t.showers.clone())
             .unwrap_or_default()
+    }
+
+    /// UTC (ns) of a simulation time `t` (ns since the run's start; the start is 0
+    /// until the CTU has received `START`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::sim::SimTruth;
+    ///
+    /// // Before START the run's start is the epoch.
+    /// assert_eq!(SimTruth::default().utc_ns(12.6), 13);
+    /// ```
+    pub fn utc_ns(&self, t: f64) -> i64 {
+        let start = self.inner.lock().map(|l| l.start_utc_ns).unwrap_or(0);
+        start.saturating_add(t.round() as i64)
     }
 
     /// Flushes the truth file.
@@ -341,6 +328,7 @@ impl SimTruth {
             let _ = writeln!(f, "{text}");
         }
         match line {
+            TruthLine::Start { utc_ns } => t.start_utc_ns = utc_ns,
             TruthLine::Pulse(p) => t.pulses.push(p.clone()),
             TruthLine::Shower(s) => t.showers.push(s.clone()),
         }
@@ -843,6 +831,9 @@ async fn drive(
         }
         started.changed().await?;
     };
+    truth.record(TruthLine::Start {
+        utc_ns: start.utc.0,
+    });
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5eed);
     let mut clocks: Vec<FedmClock> = senders
         .iter()
@@ -884,13 +875,7 @@ async fn drive(
             next_status += 1e9;
         }
         match event {
-            SimEvent::Shower(s) => truth.record(TruthLine::Shower(&TruthShower {
-                id: s.id,
-                utc_ns: start.utc.0 + s.time.round() as i64,
-                zenith: s.zenith,
-                azimuth: s.azimuth,
-                hits: s.hits.len(),
-            })),
+            SimEvent::Shower(s) => truth.record(TruthLine::Shower(&s)),
             SimEvent::Pulse(p) => {
                 let (node, ch) = map.channel(p.detector);
                 let Some(idx) = node
@@ -946,16 +931,13 @@ async fn drive(
                 if tx.send(line.to_string()).await.is_err() {
                     return Ok(());
                 }
-                truth.record(TruthLine::Pulse(&TruthPulse {
+                truth.record(TruthLine::Pulse(&SentPulse {
                     node,
                     ch,
-                    detector: p.detector,
                     pulse_num: clock.pulse_num[slot],
-                    onset_utc_ns: start.utc.0 + p.time.round() as i64,
-                    first_rise_utc_ns: start.utc.0 + first.round() as i64,
-                    peak_height: p.peak_height,
+                    pulse: p,
+                    first_rise: first,
                     levels: k,
-                    shower: p.shower,
                 }));
             }
         }

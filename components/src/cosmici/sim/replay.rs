@@ -288,6 +288,24 @@ impl Recording {
         Ok(())
     }
 
+    /// A recording of `lines`, put in time order (a node's lines stamped alike keep
+    /// their order).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::UtcNanos;
+    /// use components::cosmici::sim::replay::{RecordedLine, Recording};
+    ///
+    /// let line = |at, node| RecordedLine { at: UtcNanos(at), node, line: "$HOST_READY*14".into() };
+    /// let rec = Recording::from_lines(vec![line(20, 2), line(10, 1)]);
+    /// assert_eq!(rec.lines()[0].node, 1);
+    /// assert_eq!(rec.span_ns(), 10);
+    /// ```
+    pub fn from_lines(lines: Vec<RecordedLine>) -> Self {
+        Self::sorted(lines)
+    }
+
     /// The lines, in time order.
     ///
     /// # Examples

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::{SimTruth, TruthPulse};
+use super::{SentPulse, SimTruth};
 use crate::store::{Durability, Store, StoreError};
 
 /// How a station's stored results compare with a simulator's ground truth.
@@ -100,7 +100,7 @@ pub fn compare_with_truth(
     };
     let pulses = store.run_pulses(run)?;
     let showers = store.run_showers(run)?;
-    let sent: HashMap<(u32, u8, u32), TruthPulse> = truth
+    let sent: HashMap<(u32, u8, u32), SentPulse> = truth
         .pulses()
         .into_iter()
         .map(|p| ((p.node, p.ch, p.pulse_num), p))
@@ -118,16 +118,16 @@ pub fn compare_with_truth(
         c.pulses_matched += 1;
         c.max_time_error_ns = c
             .max_time_error_ns
-            .max((o.utc_ns - t.first_rise_utc_ns).abs());
+            .max((o.utc_ns - truth.utc_ns(t.first_rise)).abs());
         if let Some(onset) = p.onset_utc_ns {
-            let e = (onset - t.onset_utc_ns) as f64;
+            let e = (onset - truth.utc_ns(t.pulse.time)) as f64;
             onsets += 1;
             sum += e;
             sum2 += e * e;
         }
         if let Some(h) = p.peak_height {
             peaks += 1;
-            peak2 += (h / t.peak_height - 1.0).powi(2);
+            peak2 += (h / t.pulse.peak_height - 1.0).powi(2);
         }
     }
     if onsets > 0 {
@@ -147,22 +147,26 @@ pub fn compare_with_truth(
         |zenith: f64, azimuth: f64| (zenith.sin() * azimuth.cos(), zenith.sin() * azimuth.sin());
     let near = |stored: Option<i64>, utc: i64| stored.is_some_and(|s| (s - utc).abs() < 200);
     let simulated = truth.showers();
-    for s in simulated
+    let simulated: Vec<(i64, f64, f64, usize)> = simulated
         .iter()
-        .filter(|s| s.hits >= 3 && s.utc_ns < last.saturating_sub(1_000_000))
+        .map(|s| (truth.utc_ns(s.time), s.zenith, s.azimuth, s.hits.len()))
+        .collect();
+    for &(utc_ns, true_zenith, true_azimuth, _) in simulated
+        .iter()
+        .filter(|(utc_ns, .., hits)| *hits >= 3 && *utc_ns < last.saturating_sub(1_000_000))
     {
         c.showers_visible += 1;
-        let found = showers.iter().find(|f| near(f.utc_ns, s.utc_ns));
+        let found = showers.iter().find(|f| near(f.utc_ns, utc_ns));
         if let Some((zenith, azimuth)) = found.and_then(|f| f.zenith_deg.zip(f.azimuth_deg)) {
             c.showers_found += 1;
             let (u, v) = cosines(zenith.to_radians(), azimuth.to_radians());
-            let (tu, tv) = cosines(s.zenith, s.azimuth);
+            let (tu, tv) = cosines(true_zenith, true_azimuth);
             c.max_cosine_error = c.max_cosine_error.max((u - tu).hypot(v - tv));
         }
     }
     c.showers_extra = showers
         .iter()
-        .filter(|f| !simulated.iter().any(|s| near(f.utc_ns, s.utc_ns)))
+        .filter(|f| !simulated.iter().any(|s| near(f.utc_ns, s.0)))
         .count();
     Ok(c)
 }
