@@ -102,8 +102,9 @@ struct Args {
     /// Write the simulator's ground truth here (JSON lines).
     #[arg(long)]
     truth: Option<PathBuf>,
-    /// Largest skew between FEDM links the shower filter waits for, s of data time
-    /// (raise it for fast replays: a 0.1 s stall at --speed 10 is 1 s of data).
+    /// How long the shower filter keeps a window open for a late pulse, s of data
+    /// time (the time chain already releases pulses in UTC order across FEDM links,
+    /// so fast replays need no more than the default).
     #[arg(long, default_value_t = 1.0)]
     lateness: f64,
     /// Seconds of silence after which a node is AWOL.
