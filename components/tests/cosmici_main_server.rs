@@ -428,3 +428,64 @@ async fn a_live_node_is_refused_from_another_address() {
     server.shutdown().await.unwrap();
     assert!(timeout(LIMIT, server.join()).await.unwrap().is_clean());
 }
+
+/// Hostile clients (issue 13's suite for the MAIN server): a client that floods
+/// commands and never reads its replies stops being read — its connection holds at
+/// most its byte budgets — while another client is answered at once, and nothing the
+/// flood asked for reaches the model twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_stops_being_read_and_others_are_served() {
+    let rt = axon::Runtime::new();
+    let net = SensorNet::new(SensorNetConfig::default());
+    let view = net.view();
+    let net = rt.add(net).unwrap();
+    let mut ext = rt.external("test");
+    let (to_test, _events) = ext.add_inbox::<NetEvent>("events", 4096).unwrap();
+    rt.link(net.outbox(), to_test).unwrap();
+    let _net = net.start();
+    let stats = MainStats::default();
+    let server = main_server(
+        "127.0.0.1:0".parse().unwrap(),
+        stats.clone(),
+        NodeAdmission::default(),
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addr();
+    let server = rt.spawn(server).unwrap();
+    let mut node = Client::connect(addr).await;
+    assert_eq!(
+        node.ask("POWERED_ON 1 10.0.0.2 00:11:22:33:44:55").await,
+        "ACK POWERED_ON 1"
+    );
+    // 2 000 000 heartbeats (about 36 MB of commands, as much in replies: more than
+    // any socket buffers hold), never read.
+    let flood: Vec<u8> = (0..2_000_000)
+        .flat_map(|i| format!("HEARTBEAT 1 {i}\r\n").into_bytes())
+        .collect();
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    // The server stops reading it once its replies back up: the write cannot finish.
+    let wrote = timeout(Duration::from_secs(3), silent.write_all(&flood)).await;
+    assert!(
+        wrote.is_err(),
+        "the server read a never-reading client's whole flood"
+    );
+    // Meanwhile another client is answered.
+    assert_eq!(node.ask("HEARTBEAT 1 7").await, "ACK HEARTBEAT 1");
+    // What the server holds for the silent connection is bounded by its budgets.
+    let snap = rt.snapshot();
+    for b in snap.components.iter().flat_map(|c| &c.boxes) {
+        if let (Some(bytes), Some(budget)) = (b.bytes, b.byte_budget) {
+            assert!(
+                bytes <= budget + 64 * 1024,
+                "{}: {bytes} of {budget}",
+                b.name
+            );
+        }
+    }
+    assert!(stats.commands() < 2_000_000, "the flood was not all read");
+    assert_eq!(view.states().keys().copied().collect::<Vec<_>>(), [1]);
+    drop(silent);
+    server.shutdown().await.unwrap();
+    assert!(timeout(LIMIT, server.join()).await.unwrap().is_clean());
+}

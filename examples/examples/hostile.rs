@@ -1,5 +1,5 @@
-//! Hostile clients against the node server, the datahub and the chat server: each
-//! server program is started as its own process, attacked on loopback, and its resident
+//! Hostile clients against the node server, the datahub, the chat server and sensornet's
+//! MAIN server: each server program is started as its own process, attacked on loopback, and its resident
 //! memory (RSS, from `/proc/<pid>/status`) printed before, after each attack, and after
 //! the attackers have gone.
 //!
@@ -73,6 +73,32 @@ async fn main() -> anyhow::Result<()> {
     let mut report = Report::new("chat", server.pid());
     chat_attacks(server.addr, n, &mut report).await?;
     report.finish(server)?;
+
+    // sensornet's files go to a directory of its own, its bridges and terminals to
+    // free ports (its MAIN server is the only socket listening when it starts).
+    let work = std::env::temp_dir().join(format!("hostile-sensornet-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let db = work.join("hostile.db");
+    let transcripts = work.join("transcripts");
+    let (db, transcripts) = (db.to_string_lossy(), transcripts.to_string_lossy());
+    let server = Server::start(
+        &dir,
+        "sensornet",
+        &[
+            "--db",
+            &db,
+            "--transcripts",
+            &transcripts,
+            "--bridge-base",
+            "0",
+            "--terminal-base",
+            "0",
+        ],
+    )?;
+    let mut report = Report::new("sensornet (MAIN)", server.pid());
+    sensornet_attacks(server.addr, n, &mut report).await?;
+    report.finish(server)?;
+    let _ = std::fs::remove_dir_all(&work);
     Ok(())
 }
 
@@ -373,5 +399,91 @@ async fn chat_attacks(addr: SocketAddr, n: usize, report: &mut Report) -> anyhow
         }
     }
     report.after(&format!("{} connections churned", 1_000 * n));
+    Ok(())
+}
+
+/// Writes `lines` on one connection and reads one reply line per line written.
+async fn main_replies(addr: SocketAddr, lines: &[String]) -> anyhow::Result<Vec<String>> {
+    let step = async {
+        let stream = TcpStream::connect(addr).await?;
+        let (read, mut write) = stream.into_split();
+        let bytes: Vec<u8> = lines
+            .iter()
+            .flat_map(|l| format!("{l}\n").into_bytes())
+            .collect();
+        let writer = tokio::spawn(async move { write.write_all(&bytes).await });
+        let mut replies = Vec::with_capacity(lines.len());
+        let mut read = tokio::io::BufReader::new(read).lines();
+        while replies.len() < lines.len() {
+            match read.next_line().await? {
+                Some(line) => replies.push(line),
+                None => break,
+            }
+        }
+        writer.await??;
+        Ok::<_, anyhow::Error>(replies)
+    };
+    tokio::time::timeout(STEP_TIMEOUT, step).await?
+}
+
+async fn sensornet_attacks(addr: SocketAddr, n: usize, report: &mut Report) -> anyhow::Result<()> {
+    // Malformed commands: garbage, bad fields, unknown names, over-long lines.
+    let mut garbage = Vec::new();
+    for i in 0..2_000 * n {
+        garbage.extend_from_slice(b"\xff\xfe\nPOWERED_ON x y z\nHEARTBEAT\nLOGMSG 1\n");
+        garbage.extend_from_slice(format!("NO_SUCH_COMMAND {i}\n").as_bytes());
+    }
+    garbage.extend_from_slice(&[b'x'; 100_000]);
+    let clients: Vec<_> = (0..10).map(|_| exchange(addr, &garbage)).collect();
+    for reply in futures::future::join_all(clients).await {
+        let _ = reply;
+    }
+    report.after("malformed commands (10 clients)");
+
+    // Many identities: POWERED_ON, HEARTBEAT and LOGMSG for 1 000 ids. Only the
+    // configured range (0-63, at most 64 nodes) is admitted; each admitted node opens
+    // two bridges, so listening sockets stay bounded.
+    let lines: Vec<String> = (0..1_000 * n)
+        .flat_map(|id| {
+            [
+                format!("POWERED_ON {id} 10.0.0.2 00:11:22:33:44:55"),
+                format!("HEARTBEAT {} 1", id + 5_000),
+                format!("LOGMSG {} NORMAL 0 hello", id + 9_000),
+            ]
+        })
+        .collect();
+    let replies = main_replies(addr, &lines).await?;
+    let acked = replies
+        .iter()
+        .filter(|r| r.starts_with("ACK POWERED_ON"))
+        .count();
+    let refused = replies.iter().filter(|r| r.starts_with("ERR ")).count();
+    println!(
+        "  {} identities asked for: {acked} nodes admitted, {refused} refusals",
+        lines.len()
+    );
+    anyhow::ensure!(acked <= 64, "{acked} nodes admitted beyond --max-nodes 64");
+    report.after(&format!("{} identities", lines.len()));
+
+    // Clients that never read their replies.
+    let flood: Vec<u8> = (0..100_000 * n)
+        .flat_map(|i| format!("HEARTBEAT 1 {i}\n").into_bytes())
+        .collect();
+    let mut silent = Vec::new();
+    for _ in 0..5 {
+        silent.push(never_reader(addr, flood.clone()).await?);
+    }
+    report.after("5 clients never reading HEARTBEAT floods");
+    drop(silent);
+
+    for _ in 0..(5 * n) {
+        let clients: Vec<_> = (0..100)
+            .map(|_| exchange(addr, b"HEARTBEAT 1 1\n"))
+            .collect();
+        for reply in futures::future::join_all(clients).await {
+            let _ = reply;
+        }
+    }
+    report.after(&format!("{} connections churned", 500 * n));
     Ok(())
 }
