@@ -207,7 +207,7 @@ impl WorkerMaster {
 
     /// The handler for one connection.
     pub fn connection(&self, info: &ConnectionInfo) -> WorkerConnection {
-        WorkerConnection::new(self.clone(), info.clone())
+        WorkerConnection::new(self.clone(), *info)
     }
 
     /// A [`ServerCore`] making one [`WorkerConnection`] per connection.
