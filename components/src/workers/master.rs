@@ -205,6 +205,43 @@ impl WorkerMaster {
         disconnect && self.workers.disconnect(name)
     }
 
+    /// Every registered or connected worker as a JSON array, for status pages:
+    /// `name`, `connected`, and when connected `peer`, `last_heard_secs_ago` and
+    /// `running` (command ids).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use components::workers::{Registration, Registrations, WorkerMaster};
+    /// let regs = Registrations::default();
+    /// regs.set("w1", Registration::new("s"));
+    /// let master = WorkerMaster::new(regs);
+    /// assert_eq!(master.status_json(), r#"[{"connected":false,"name":"w1"}]"#);
+    /// # }
+    /// ```
+    pub fn status_json(&self) -> String {
+        let mut names = self.registrations.names();
+        names.extend(self.workers.names());
+        names.sort();
+        names.dedup();
+        let now = tokio::time::Instant::now();
+        let rows: Vec<serde_json::Value> = names
+            .into_iter()
+            .map(|name| match self.workers.view(&name) {
+                Some(v) => serde_json::json!({
+                    "name": name,
+                    "connected": true,
+                    "peer": v.peer.to_string(),
+                    "last_heard_secs_ago": now.duration_since(v.last_heard).as_secs_f64(),
+                    "running": v.running.keys().collect::<Vec<_>>(),
+                }),
+                None => serde_json::json!({ "name": name, "connected": false }),
+            })
+            .collect();
+        serde_json::Value::Array(rows).to_string()
+    }
+
     /// The handler for one connection.
     pub fn connection(&self, info: &ConnectionInfo) -> WorkerConnection {
         WorkerConnection::new(self.clone(), *info)

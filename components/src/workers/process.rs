@@ -50,6 +50,16 @@ impl RunningCommand {
     }
 }
 
+impl Drop for RunningCommand {
+    /// A command whose watcher goes away (its session dropped, the program ending)
+    /// takes its whole process group with it.
+    fn drop(&mut self) {
+        if !self.done.load(Ordering::Acquire) {
+            let _ = killpg(self.pgid, Signal::SIGKILL);
+        }
+    }
+}
+
 /// Start `command args` in `workdir` as the leader of a new process group, with its
 /// output piped.
 pub(crate) fn spawn(

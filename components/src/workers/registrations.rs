@@ -98,6 +98,19 @@ impl Registrations {
         changed
     }
 
+    /// The registered names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    }
+
     /// How many workers are registered.
     pub fn len(&self) -> usize {
         self.inner
