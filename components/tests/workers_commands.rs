@@ -8,7 +8,7 @@ use std::time::Duration;
 use components::workers::{
     CommandOutcome, CommandState, MasterOptions, OpError, OpReply, SessionEnd, WorkerOp,
 };
-use workers_support::{LIMIT, ask, collect, process_stopped, rig, shell, worker};
+use workers_support::{LIMIT, ask, collect, process_stopped, rig, shell, stopped_by, worker};
 
 #[tokio::test]
 async fn a_commands_output_is_streamed_in_order_with_its_exit_code() {
@@ -107,8 +107,8 @@ async fn interrupt_stops_sleep_and_its_child_within_a_second_and_is_idempotent()
         }
     );
     assert!(
-        process_stopped(child),
-        "the background sleep {child} was stopped too"
+        stopped_by(child, asked + Duration::from_secs(1)).await,
+        "the background sleep {child} was stopped too, within 1 s"
     );
     // After the end, interrupting again is still answered Done.
     assert_eq!(ask(&mut ops, interrupt).await, Ok(OpReply::Done));
@@ -196,6 +196,7 @@ async fn a_connection_cut_mid_command_completes_it_as_connection_lost_and_stops_
     let end = tokio::time::timeout(LIMIT, session).await.unwrap().unwrap();
     assert_eq!(end.unwrap(), SessionEnd::ConnectionLost);
     assert_eq!(status.running(), 0);
+    // The worker reaped each command's leader before its session returned.
     for pid in pids {
         assert!(process_stopped(pid), "{pid} still runs");
     }

@@ -174,3 +174,34 @@ async fn a_worker_on_the_wrong_port_is_refused() {
         r#"{"t":"welcome"}"#
     );
 }
+
+#[tokio::test]
+async fn a_second_login_of_the_same_worker_takes_over_from_the_first() {
+    let rig = rig(&[("w1", "s3cret")], MasterOptions::default());
+    let first = tokio::spawn({
+        let w = worker("w1", "s3cret");
+        let addr = rig.addr;
+        async move { w.connect(addr).await }
+    });
+    rig.attached("w1").await;
+    let first_peer = rig.master.workers().view("w1").unwrap().peer;
+    let second = tokio::spawn({
+        let w = worker("w1", "s3cret");
+        let addr = rig.addr;
+        async move { w.connect(addr).await }
+    });
+    let end = tokio::time::timeout(LIMIT, first).await.unwrap().unwrap();
+    assert_eq!(end.unwrap(), SessionEnd::ConnectionLost);
+    let taken_over = rig
+        .master
+        .workers()
+        .wait_for(LIMIT, |w| {
+            w.view("w1").is_some_and(|v| v.peer != first_peer)
+        })
+        .await;
+    assert!(taken_over, "the second connection is the one logged in");
+    assert_eq!(rig.master.stats().logins(), 2);
+    assert!(rig.master.workers().disconnect("w1"));
+    let end = tokio::time::timeout(LIMIT, second).await.unwrap().unwrap();
+    assert_eq!(end.unwrap(), SessionEnd::ConnectionLost);
+}

@@ -19,6 +19,9 @@ use super::wire::{LineBuffer, ToMaster, ToWorker, encode};
 /// name costs the same work as a wrong secret.
 const NOBODY_SECRET: &[u8] = b"\0no such worker\0";
 
+/// How long a new login waits for the old connection of the same name to close.
+const TAKEOVER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The master's end of one worker connection: logs the worker in, then carries remote
 /// operations to it and command updates back.
 ///
@@ -175,6 +178,33 @@ impl WorkerConnection {
     }
 }
 
+impl WorkerConnection {
+    /// Attach `name` and register its service at once. A name already logged in is
+    /// taken over: the old connection is closed (its commands complete as "connection
+    /// lost"), as a worker reconnecting after a silent network failure needs.
+    async fn attach(
+        &self,
+        ctx: &Context<Bytes, Bytes>,
+        name: &str,
+        ops: BoxRef<WorkerRequest>,
+    ) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        let rt = ctx.runtime();
+        let workers = &self.master.workers;
+        let register = || rt.register_service(worker_service(name), ops).is_ok();
+        if let Some(kick) = workers.attach_with(name, self.info.peer, register) {
+            return Some(kick);
+        }
+        tracing::info!(peer = %self.info.peer, name, "worker logged in again: closing its old connection");
+        workers.disconnect(name);
+        let gone = workers
+            .wait_for(TAKEOVER_WAIT, |w| !w.is_attached(name))
+            .await;
+        let register = || rt.register_service(worker_service(name), ops).is_ok();
+        gone.then(|| workers.attach_with(name, self.info.peer, register))
+            .flatten()
+    }
+}
+
 impl Session<'_> {
     async fn update(&mut self, command_id: String, event: CommandEvent) {
         if let CommandEvent::Completed { outcome } = &event {
@@ -267,7 +297,10 @@ impl Session<'_> {
 
     /// The connection has ended: complete what was running, answer what was asked.
     async fn finish(&mut self, ops: &mut Inbox<WorkerRequest>, rt: &axon::Runtime) {
-        rt.unregister_service(&worker_service(&self.name));
+        let running = self.master.workers.take_running(&self.name);
+        self.master.workers.detach_with(&self.name, || {
+            rt.unregister_service(&worker_service(&self.name));
+        });
         for (_, pending) in self.pending.drain() {
             if let Some(replier) = pending.replier {
                 let _ = replier.reply(Err(OpError::ConnectionLost));
@@ -276,12 +309,11 @@ impl Session<'_> {
         while let Ok(req) = ops.try_recv() {
             let _ = req.reply(Err(OpError::ConnectionLost));
         }
-        for command_id in self.master.workers.take_running(&self.name) {
+        for command_id in running {
             let outcome = CommandOutcome::ConnectionLost;
             self.update(command_id, CommandEvent::Completed { outcome })
                 .await;
         }
-        self.master.workers.detach(&self.name);
     }
 }
 
@@ -318,18 +350,11 @@ impl Component for WorkerConnection {
         else {
             return Ok(());
         };
-        let Some(kick) = self.master.workers.attach(&name, self.info.peer) else {
-            self.refuse(&mut ctx, &name, "already logged in").await;
+        let Some(kick) = self.attach(&ctx, &name, ops_ref).await else {
+            self.refuse(&mut ctx, &name, "already logged in and still there")
+                .await;
             return Ok(());
         };
-        if let Err(e) = ctx
-            .runtime()
-            .register_service(worker_service(&name), ops_ref)
-        {
-            self.master.workers.detach(&name);
-            self.refuse(&mut ctx, &name, &e.to_string()).await;
-            return Ok(());
-        }
         self.master
             .stats
             .inner

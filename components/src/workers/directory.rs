@@ -106,12 +106,19 @@ impl ConnectedWorkers {
         tokio::time::timeout(timeout, wait).await.is_ok() && ready(self)
     }
 
-    /// Add `name`; `None` if it is already there.
-    pub(crate) fn attach(&self, name: &str, peer: SocketAddr) -> Option<Arc<Notify>> {
+    /// Add `name` and run `register` under the same lock, so that whoever sees it
+    /// attached also finds what `register` set up. `None` if it is already there or
+    /// `register` failed.
+    pub(crate) fn attach_with(
+        &self,
+        name: &str,
+        peer: SocketAddr,
+        register: impl FnOnce() -> bool,
+    ) -> Option<Arc<Notify>> {
         let kick = Arc::new(Notify::new());
         {
             let mut t = self.lock();
-            if t.contains_key(name) {
+            if t.contains_key(name) || !register() {
                 return None;
             }
             t.insert(
@@ -131,8 +138,13 @@ impl ConnectedWorkers {
         Some(kick)
     }
 
-    pub(crate) fn detach(&self, name: &str) {
-        self.lock().remove(name);
+    /// Remove `name` and run `unregister` under the same lock.
+    pub(crate) fn detach_with(&self, name: &str, unregister: impl FnOnce()) {
+        {
+            let mut t = self.lock();
+            unregister();
+            t.remove(name);
+        }
         self.generation.send_modify(|g| *g += 1);
     }
 

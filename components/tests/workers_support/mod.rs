@@ -143,3 +143,18 @@ pub fn process_stopped(pid: i32) -> bool {
             .is_some_and(|state| state == "Z" || state == "X"),
     }
 }
+
+/// Wait until process `pid` has stopped, by `deadline`. A process outside our control
+/// gives no notice of its end (it may close its pipes a moment before it is a
+/// zombie), so this asks /proc every few milliseconds, a bounded number of times.
+pub async fn stopped_by(pid: i32, deadline: tokio::time::Instant) -> bool {
+    loop {
+        if process_stopped(pid) {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
