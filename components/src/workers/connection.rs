@@ -44,6 +44,11 @@ const TAKEOVER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 ///    with [`CommandOutcome::ConnectionLost`] and every unanswered request is answered
 ///    [`OpError::ConnectionLost`], at once.
 ///
+/// Updates are sent with backpressure: while the `updates` inbox is full, the
+/// connection waits, stops reading from the worker, and the worker's commands block on
+/// their output. So the application must read its updates while it asks (not ask a
+/// second command and only then read), or its asks wait for it.
+///
 /// | box | direction | type | for |
 /// | --- | --- | --- | --- |
 /// | `inbox` | in | `Bytes` | what the socket delivers |
