@@ -205,3 +205,29 @@ async fn a_second_login_of_the_same_worker_takes_over_from_the_first() {
     let end = tokio::time::timeout(LIMIT, second).await.unwrap().unwrap();
     assert_eq!(end.unwrap(), SessionEnd::ConnectionLost);
 }
+
+#[tokio::test]
+async fn a_running_worker_logs_in_again_after_a_lost_connection_and_ends_on_shutdown() {
+    let mut rig = rig(&[("w1", "s3cret")], MasterOptions::default());
+    let run = tokio::spawn({
+        let w = worker("w1", "s3cret");
+        let addr = rig.addr;
+        async move { w.run(addr, Duration::from_secs(1)).await }
+    });
+    rig.attached("w1").await;
+    let first_peer = rig.master.workers().view("w1").unwrap().peer;
+    assert!(rig.master.workers().disconnect("w1"));
+    let back = rig
+        .master
+        .workers()
+        .wait_for(LIMIT, |w| {
+            w.view("w1").is_some_and(|v| v.peer != first_peer)
+        })
+        .await;
+    assert!(back, "the worker logged in again");
+    assert_eq!(rig.master.stats().logins(), 2);
+    let mut ops = rig.ops("w1");
+    assert_eq!(ask(&mut ops, WorkerOp::Shutdown).await, Ok(OpReply::Done));
+    let ended = tokio::time::timeout(LIMIT, run).await.unwrap().unwrap();
+    assert!(ended.is_ok(), "{ended:?}");
+}
