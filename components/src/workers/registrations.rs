@@ -86,6 +86,24 @@ impl Registrations {
 
     /// Replace the whole table (a registry file reread); returns the names whose
     /// registration changed or went, so their connections can be told.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use components::workers::{Registration, Registrations};
+    /// let regs = Registrations::default();
+    /// regs.set("same", Registration::new("a"));
+    /// regs.set("changed", Registration::new("a"));
+    /// regs.set("gone", Registration::new("a"));
+    /// let table = HashMap::from([
+    ///     ("same".to_string(), Registration::new("a")),
+    ///     ("changed".to_string(), Registration::new("b")),
+    ///     ("new".to_string(), Registration::new("c")),
+    /// ]);
+    /// assert_eq!(regs.replace_all(table), ["changed", "gone"]);
+    /// assert_eq!(regs.names(), ["changed", "new", "same"]);
+    /// ```
     pub fn replace_all(&self, table: HashMap<String, Registration>) -> Vec<String> {
         let mut current = self.write();
         let mut changed: Vec<String> = current
