@@ -6,6 +6,7 @@
 //!   protocol.
 //! - [`resp`]: a Redis-compatible (RESP2) key-value service: codec, commands, store
 //!   component and connection handler.
+//! - [`workers`]: the Buildbot master/worker pattern: logins, remote operations, commands.
 //! - [`cosmici`]: the COSMICi sensor-network line formats (MAIN commands, NMEA, UART
 //!   lines, CON_PULSE deltas), the time chain and the node model.
 //! - `physics` (feature `physics`): the bi-exponential pulse model, the pulse fitter,
@@ -28,3 +29,4 @@ pub mod resp;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod transform;
+pub mod workers;
