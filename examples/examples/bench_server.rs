@@ -269,8 +269,12 @@ async fn compare(
     seconds: f64,
 ) -> anyhow::Result<[LoadReport; 2]> {
     let mut runs: [Vec<Run>; 2] = [Vec::new(), Vec::new()];
-    for _ in 0..rounds {
-        for (i, server) in servers.iter().enumerate() {
+    for round in 0..rounds {
+        // ABBA: each server goes first in every other round, so neither gains from
+        // always running first (a warm cache, a quieter moment).
+        let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            let server = servers[i];
             runs[i].push(run_load(&load_args(server, mode, connections, size, seconds)).await?);
         }
     }

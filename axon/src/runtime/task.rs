@@ -21,6 +21,9 @@ use std::task::{Context as TaskContext, Poll, ready};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// A box node of a component being retired, and the hold its messages go back to, if any.
+type Retiring = (Arc<dyn Node>, Option<Arc<dyn Node>>);
+
 impl Runtime {
     pub(super) fn start<C: Component>(
         &self,
@@ -138,7 +141,7 @@ impl Runtime {
     /// `ended`: the component's body ran and ended: say how (at `warn` for a failure,
     /// `error` for a panic) and tell its parent, before anyone else hears of the exit.
     pub(super) fn retire(&self, id: ComponentId, exit: &Exit, ended: bool, tag: Option<u64>) {
-        let mut nodes: Vec<(Arc<dyn Node>, Option<Arc<dyn Node>>)> = Vec::new();
+        let mut nodes: Vec<Retiring> = Vec::new();
         let mut unlinked = Vec::new();
         let mut aborts = Vec::new();
         let mut labels = Vec::new();
