@@ -144,3 +144,15 @@ fn a_version_1_store_is_migrated_and_keeps_its_rows() {
         [7, 8]
     );
 }
+
+/// Issue 13 item 19: a file that is not a database is refused with an error that names it.
+#[test]
+fn a_file_that_is_not_a_database_is_refused_naming_the_file() {
+    let path = temp("not-a-db.db");
+    std::fs::write(&path, vec![b'x'; 8192]).unwrap();
+    let err = Store::open(&path, Durability::Process).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("not-a-db.db"), "{text}");
+    // Nothing was written to it.
+    assert_eq!(std::fs::read(&path).unwrap(), vec![b'x'; 8192]);
+}

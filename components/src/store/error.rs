@@ -18,6 +18,15 @@ pub enum StoreError {
     /// SQLite refused an operation (open, schema, write, query).
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A file could not be opened as a store (it is not a database, or SQLite cannot
+    /// read it); the error names the file.
+    #[error("{path}: {source}")]
+    Open {
+        /// The file.
+        path: String,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
     /// An id does not fit SQLite's signed 64-bit integers.
     #[error("id {0} does not fit a signed 64-bit integer")]
     IdOutOfRange(u64),

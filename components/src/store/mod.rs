@@ -1019,7 +1019,7 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`StoreError::Sqlite`] if SQLite cannot open or set it up,
+    /// [`StoreError::Open`] (naming the file) if SQLite cannot open or set it up,
     /// [`StoreError::SchemaTooNew`] for a database of a newer version.
     ///
     /// # Examples
@@ -1043,8 +1043,16 @@ impl Store {
     /// ```
     pub fn open(path: impl AsRef<Path>, durability: Durability) -> Result<Self, StoreError> {
         let path = path.as_ref();
-        let conn = Connection::open(path)?;
-        Self::setup(conn, durability, &path.display().to_string())
+        let name = path.display().to_string();
+        let named = |e: StoreError| match e {
+            StoreError::Sqlite(source) => StoreError::Open {
+                path: name.clone(),
+                source,
+            },
+            other => other,
+        };
+        let conn = Connection::open(path).map_err(|e| named(e.into()))?;
+        Self::setup(conn, durability, &name).map_err(named)
     }
 
     /// A private in-memory database (tests, examples).
