@@ -234,3 +234,51 @@ async fn a_supervised_stage_in_a_batch_pipeline_finishes_its_input_across_restar
     let expected: Vec<u32> = (1..=100).filter(|n| n % 30 != 0).collect();
     assert_eq!(got, expected);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_child_linked_to_a_sibling_gone_for_good_still_restarts() {
+    use chassis::supervisor::Restart;
+    // `a` is temporary; `relay` feeds it. Once `a` has ended for good, the relay's
+    // sends are handed back, it fails, and it must still be restarted (its link to
+    // `a` stays unmade), not make the supervisor give up.
+    let a = ChildSpec::new("a", || {
+        from_fn("a", |mut c: Context<u32, ()>| async move {
+            while c.recv().await.is_some() {}
+            Ok(())
+        })
+    })
+    .restart(Restart::Temporary);
+    let relay = ChildSpec::new("relay", || {
+        from_fn("relay", |mut c: Context<u32, u32>| async move {
+            while let Some(n) = c.recv().await {
+                assert!(n != 0, "relay got zero");
+                c.send(n).await?;
+            }
+            Ok(())
+        })
+    });
+    let sup = Supervisor::<u32, ()>::new()
+        .backoff(Backoff::none())
+        .child(a)
+        .child(relay)
+        .link(("self", "inbox"), ("relay", "inbox"))
+        .link(("relay", "outbox"), ("a", "inbox"));
+    let rt = Runtime::new();
+    let mut events = rt.subscribe();
+    let mut h = Harness::with_runtime(rt.clone(), sup);
+    h.send(1).await;
+    let a_id = supervisor_support::ids_named(&rt, "a")[0];
+    rt.send_control(a_id, axon::Control::ProducerFinished)
+        .await
+        .unwrap();
+    supervisor_support::wait_exited(&mut events, "a").await;
+    // Nowhere to send: the relay fails on its next message and is restarted.
+    h.send(2).await;
+    let (child, _, restarts, reason) = next_restart(&mut events).await;
+    assert_eq!((child.as_str(), restarts), ("relay", 1), "{reason}");
+    // The new relay runs (and fails on zero like any other).
+    h.send(0).await;
+    let (child, _, restarts, _) = next_restart(&mut events).await;
+    assert_eq!((child.as_str(), restarts), ("relay", 2));
+    assert!(rt.is_alive(h.id()), "the supervisor did not give up");
+}

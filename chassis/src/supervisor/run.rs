@@ -51,6 +51,8 @@ struct Body<I, O> {
     stop: Option<Control>,
     gave_up: Option<SupervisorGaveUp>,
     requests: FuturesUnordered<BoxFuture<'static, ()>>,
+    /// Holds of children that ended for good, removed.
+    gone: Vec<axon::BoxId>,
     _t: std::marker::PhantomData<fn(I) -> O>,
 }
 
@@ -86,6 +88,7 @@ pub(super) async fn run<I: Send + 'static, O: Send + 'static>(
         stop: None,
         gave_up: None,
         requests: FuturesUnordered::new(),
+        gone: Vec::new(),
         _t: std::marker::PhantomData,
     };
     let mut control = Some(ctx.take_inbox::<Control>(CONTROL_IN)?);
@@ -289,6 +292,7 @@ impl<I: Send + 'static, O: Send + 'static> Body<I, O> {
     /// there is no destination) and its services go with them.
     fn release_holds(&mut self, ctx: &mut Context<I, O>, k: usize) {
         for h in self.wiring.holds.iter().filter(|h| h.child == k) {
+            self.gone.push(h.hold);
             if let Err(e) = ctx.remove_box(&h.name) {
                 tracing::debug!(supervisor = %self.label, hold = %h.name, error = %e, "hold already gone");
             }
@@ -318,6 +322,11 @@ impl<I: Send + 'static, O: Send + 'static> Body<I, O> {
         let id = p.id();
         let rt = &self.rt;
         for o in self.wiring.outs.iter().filter(|o| o.child == k) {
+            // A link to a sibling that has ended for good (its hold is gone) stays
+            // unmade: sends on it are handed back, as they were before the restart.
+            if self.gone.contains(&o.to) {
+                continue;
+            }
             rt.link_ids(rt.box_id(id, &o.from_box)?, o.to, o.policy)?;
         }
         for h in self.wiring.holds.iter().filter(|h| h.child == k) {
