@@ -175,7 +175,7 @@ async fn restart_kinds_decide_what_comes_back() {
     f.to[2].send(PANIC).await.unwrap();
     supervisor_support::wait_exited(&mut events, "c").await;
     // Long after any backoff, still no new instances.
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    tokio::time::advance(Duration::from_secs(10)).await;
     assert_eq!(f.start_counts(), [2, 2, 1]);
     assert!(f.rt.service::<u32>("b").is_err() && f.rt.service::<u32>("c").is_err());
     // Senders to a child that is gone for good are told so, not left waiting.
@@ -224,7 +224,7 @@ async fn restarts_outside_the_window_do_not_count() {
     for round in 0..4 {
         f.to[0].send(PANIC).await.unwrap();
         f.echo(0, 200 + round).await;
-        tokio::time::sleep(Duration::from_secs(6)).await;
+        tokio::time::advance(Duration::from_secs(6)).await;
     }
     assert_eq!(f.start_counts()[0], 5);
 }

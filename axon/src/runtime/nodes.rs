@@ -349,8 +349,7 @@ impl Runtime {
         component: ComponentId,
         key: crate::InboxKey<T>,
     ) -> Result<Inbox<T>, LinkError> {
-        let index = Some(declared_index(self, component, key.id(), key.name())?);
-        self.typed_node_at::<InboxNode<T>, T>(component, key.name(), index, true)
+        self.declared_node::<InboxNode<T>, T>(component, key.id(), key.name(), true)
             .map(Inbox::new)
     }
 
@@ -359,9 +358,24 @@ impl Runtime {
         component: ComponentId,
         key: crate::OutboxKey<T>,
     ) -> Result<Outbox<T>, LinkError> {
-        let index = Some(declared_index(self, component, key.id(), key.name())?);
-        self.typed_node_at::<OutboxNode<T>, T>(component, key.name(), index, false)
+        self.declared_node::<OutboxNode<T>, T>(component, key.id(), key.name(), false)
             .map(Outbox::new)
+    }
+
+    /// The node of a box declared by key: by its id, if this component declared it.
+    fn declared_node<N: Send + Sync + 'static, T>(
+        &self,
+        component: ComponentId,
+        id: Option<BoxId>,
+        name: &str,
+        take: bool,
+    ) -> Result<Arc<N>, LinkError> {
+        match id {
+            Some(id) if id.component == component => {
+                self.typed_node_at::<N, T>(component, name, Some(id.index), take)
+            }
+            _ => Err(undeclared(self, component, name)),
+        }
     }
 
     pub(crate) fn outbox_handle<T: Send + 'static>(
@@ -465,19 +479,6 @@ impl Runtime {
             name: name.to_string(),
         });
         Ok(())
-    }
-}
-
-/// The index of a key's box, if this component declared it.
-fn declared_index(
-    rt: &Runtime,
-    component: ComponentId,
-    id: Option<BoxId>,
-    name: &str,
-) -> Result<u32, LinkError> {
-    match id {
-        Some(id) if id.component == component => Ok(id.index),
-        _ => Err(undeclared(rt, component, name)),
     }
 }
 
