@@ -1,32 +1,45 @@
 //! The bounded queue behind every real inbox.
 //!
-//! One mutex around the queued messages: an inbox has exactly one reader (its
-//! component) and usually one writer, so the lock is almost never contended, and
-//! holding the wait state under the same lock means a send only wakes someone who is
-//! really waiting — no fences or event checks on the fast path. Memory grows with use:
-//! the oldest message is kept inline, so an inbox that never held two messages at once
-//! has no buffer at all, and one that held at most `k` has a buffer for about `k − 1`
-//! (never more than its capacity, rounded up to a power of two).
+//! Two halves, each behind its own mutex: the *send side* ([`State`]), where senders
+//! enqueue and the reader parks, and the *read side* ([`Batch`]), touched only by the
+//! reader (and by the rare operations that remove messages: eviction, clearing,
+//! closing for hand-over). The reader takes everything queued on the send side in one
+//! lock (a swap of buffers) and then reads it from its own side without touching the
+//! send side's lock at all, so a producer and a consumer running on two cores meet
+//! once per batch instead of once per message. Both halves count towards the bounds:
+//! a message is queued (counted in `len`, and in `used` under a byte budget) from the
+//! moment it is sent until the reader takes it from either side.
 //!
-//! * The reader parks by leaving its waker in the queue ([`Queue::poll_recv`]); a send
-//!   that finds it there takes it and wakes it. A reader waiting on several queues at
-//!   once parks in each. Every change of the parked waker (parked, taken by a send or a
-//!   close) bumps a generation counter, so a reader that finds the counter where its
+//! Memory grows with use: the oldest message is kept inline, so an inbox that never
+//! held two messages at once has no buffer at all (and pays one pointer for each side);
+//! one that did has a buffer on each side, each at most its capacity (rounded up to a
+//! power of two).
+//!
+//! * The reader parks by leaving its waker on the send side ([`Queue::poll_recv`]); a
+//!   send that finds it there takes it and wakes it. A reader waiting on several queues
+//!   at once parks in each. Every change of the parked waker (parked, taken by a send or
+//!   a close) bumps a generation counter, so a reader that finds the counter where its
 //!   own parking left it, and the queue still empty and open, knows that polling again
 //!   would change nothing and can skip the lock ([`Queue::parked_since`]).
-//! * Senders that find the queue full wait on an [`Event`]; a receive that frees a slot
-//!   while any sender waits notifies one. A notified sender that is cancelled passes the
-//!   notification on (the event does this), so no slot is left unclaimed.
+//! * Senders that find the queue full wait on an [`Event`]. A sender first listens,
+//!   then counts itself in `waiting`, then looks again; the reader first uncounts what
+//!   it took (`len`, `used`), then reads `waiting` and notifies one sender if any wait.
+//!   With these four accesses sequentially consistent, either the sender's second look
+//!   sees the freed room or the reader sees the sender waiting, and then the sender was
+//!   already listening: no wake-up is lost without the send side's lock. A notified
+//!   sender that is cancelled passes the notification on (the event does this), so no
+//!   slot is left unclaimed.
 //! * Closing wakes everyone: senders get their message back, the reader drains what is
-//!   queued and then sees the end.
+//!   queued (its own side first, then the send side) and then sees the end.
 //! * A queue may also be bounded in bytes ([`Queue::set_budget`]): a size function
 //!   measures each message as it enters and leaves, and the queue counts as full when
 //!   either bound is reached. A message larger than the whole budget still enters an
 //!   empty queue (else it could never be sent), so a budget bounds what waits to about
 //!   the budget plus one message. The budget is kept inline (no allocation): a queue
-//!   without one pays one branch per send, and a message is measured when it enters
-//!   and, unless it is the last one queued, when it leaves. Counts are kept in 32 bits:
+//!   without one pays one branch per send and per receive. Counts are kept in 32 bits:
 //!   a budget above 2 GiB bounds at 2 GiB, and a message above 2 GiB counts as 2 GiB.
+//!
+//! Lock order: the read side before the send side.
 
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
@@ -36,38 +49,54 @@ use std::task::{Context, Poll, Waker};
 use event_listener::{Event, EventListener};
 use smallvec::SmallVec;
 
-use crate::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
+use crate::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use crate::sync::{Mutex, MutexGuard};
 
 /// The most bytes a budget bounds, and the most one message counts for: 2 GiB, so
 /// that what is queued (at most the budget plus one message) fits in a `u32`.
 const MAX_BYTES: u32 = i32::MAX as u32;
 
-/// Everything behind the lock, kept flat so the fields pack without padding (a
-/// `control` inbox's state is 72 bytes).
+/// One waiting sender in [`Queue::counts`]'s high half.
+const WAITER: u64 = 1 << 32;
+
+/// The queued messages in a [`Queue::counts`] word.
+#[inline]
+fn queued(counts: u64) -> u32 {
+    counts as u32
+}
+
+/// How to measure a message under a byte budget.
+type SizeFn<T> = fn(&T) -> usize;
+
+/// The send side, behind its lock, kept flat so the fields pack without padding.
 ///
 /// The queued messages are the oldest inline (`head`) and the rest in a buffer that
 /// exists only once two are queued at once. Most inboxes hold at most one message at
 /// a time (a request waiting for its handler), which then costs no allocation at all.
 struct State<T> {
     head: Option<T>,
-    rest: VecDeque<T>,
+    /// Boxed, so that an inbox that never held two messages at once pays one pointer.
+    rest: Option<Box<VecDeque<T>>>,
     /// The reader, parked in `poll_recv`.
     reader: Option<Waker>,
-    /// Senders between finding the queue full and enqueueing (or giving up).
-    blocked_senders: u32,
     /// The byte bound, inline (no allocation): the most bytes queued (see
     /// [`MAX_BYTES`]); a queue without a bound pays one branch per send.
     limit: u32,
-    /// Bytes of the messages queued now, by `size` (0 without a bound).
-    used: u32,
     /// How to measure a message; `None`: no byte bound.
-    size: Option<fn(&T) -> usize>,
+    size: Option<SizeFn<T>>,
     // `closed` lives in `Queue::closed`, written only under this lock.
 }
 
+/// The read side: messages the reader has taken from the send side in one go, oldest
+/// first, not yet received; and the size function, so the reader measures what it
+/// takes without the send side's lock.
+struct Batch<T> {
+    queued: VecDeque<T>,
+    size: Option<SizeFn<T>>,
+}
+
 /// A byte bound as given: the most bytes queued, and how to measure a message.
-pub(crate) type ByteBound<T> = (usize, fn(&T) -> usize);
+pub(crate) type ByteBound<T> = (usize, SizeFn<T>);
 
 /// A byte count as the budget keeps it (clamped to [`MAX_BYTES`]).
 #[inline]
@@ -75,92 +104,75 @@ fn clamp(bytes: usize) -> u32 {
     bytes.min(MAX_BYTES as usize) as u32
 }
 
+/// The size of `msg` under `size` (0 without a budget).
+#[inline]
+fn measure<T>(size: Option<SizeFn<T>>, msg: &T) -> u32 {
+    match size {
+        Some(size) => clamp(size(msg)),
+        None => 0,
+    }
+}
+
 impl<T> State<T> {
     const fn new() -> Self {
         State {
             head: None,
-            rest: VecDeque::new(),
+            rest: None,
             reader: None,
-            blocked_senders: 0,
             limit: 0,
-            used: 0,
             size: None,
         }
     }
 
     #[inline]
-    fn len(&self) -> usize {
-        usize::from(self.head.is_some()) + self.rest.len()
-    }
-
-    /// Room for a message of `size` bytes (0 without a budget)?
-    #[inline]
-    fn has_room(&self, capacity: usize, size: u32) -> bool {
-        let len = self.len();
-        len < capacity
-            && (self.size.is_none() || len == 0 || self.used.saturating_add(size) <= self.limit)
-    }
-
-    /// The size of `msg` under the budget (0 without one).
-    #[inline]
-    fn size_of(&self, msg: &T) -> u32 {
-        match self.size {
-            Some(size) => clamp(size(msg)),
-            None => 0,
-        }
-    }
-
-    /// Enqueue a message measured by [`size_of`](State::size_of) (after `has_room`).
-    #[inline]
-    fn push_sized(&mut self, msg: T, size: u32) {
-        // 0 without a budget: no branch needed. No overflow: the sum is at most the
-        // budget, or one message into an empty queue (whose count is 0).
-        self.used += size;
-        if self.head.is_none() && self.rest.is_empty() {
+    fn push(&mut self, msg: T) {
+        if self.head.is_none() && self.rest_is_empty() {
             self.head = Some(msg);
         } else {
-            if self.rest.capacity() == 0 {
+            let rest = self.rest.get_or_insert_with(|| {
                 // Start small: `VecDeque` would otherwise reserve several slots.
-                self.rest.reserve_exact(1);
-            }
-            self.rest.push_back(msg);
+                Box::new(VecDeque::with_capacity(1))
+            });
+            rest.push_back(msg);
         }
     }
 
     #[inline]
-    fn pop_sized(&mut self) -> Option<T> {
-        let msg = self.head.take().or_else(|| self.rest.pop_front())?;
-        if self.size.is_some() {
-            // The last message out leaves nothing queued: it need not be measured.
-            self.used = if self.rest.is_empty() && self.head.is_none() {
-                0
-            } else {
-                self.used.saturating_sub(self.size_of(&msg))
-            };
-        }
-        Some(msg)
-    }
-
-    /// Remove everything queued.
-    fn take_all(&mut self) -> SmallVec<[T; 1]> {
-        self.used = 0;
+    fn pop(&mut self) -> Option<T> {
         self.head
             .take()
-            .into_iter()
-            .chain(self.rest.drain(..))
-            .collect()
+            .or_else(|| self.rest.as_mut().and_then(|r| r.pop_front()))
+    }
+
+    #[inline]
+    fn rest_is_empty(&self) -> bool {
+        self.rest.as_ref().is_none_or(|r| r.is_empty())
+    }
+
+    /// The messages behind `head`, oldest first.
+    fn rest_iter(&self) -> impl Iterator<Item = &T> {
+        self.rest.iter().flat_map(|r| r.iter())
     }
 }
 
 /// A bounded multi-producer, single-consumer queue; see the module docs.
 pub(crate) struct Queue<T> {
     state: Mutex<State<T>>,
-    /// Mirrors `State::len` for lock-free `len`/`is_empty` (never above `capacity`).
-    len: AtomicU32,
+    /// The read side, allocated the first time the reader takes more than one
+    /// message at once (an idle inbox, or one that never holds two, has none).
+    batch: Mutex<Option<Box<Batch<T>>>>,
+    /// Two counts in one word, so that one read-modify-write sees both: the low half
+    /// is how many messages are queued on both sides (never above `capacity`; raised
+    /// by senders under the send side's lock, lowered by the reader as it takes them),
+    /// the high half how many senders wait between finding the queue full and
+    /// enqueueing or giving up (see [`WAITER`]).
+    counts: AtomicU64,
+    /// Bytes queued on both sides, by the size function (0 without a byte bound).
+    used: AtomicU32,
     /// Bumped (wrapping) whenever the parked reader waker changes (see the module docs).
     parked: AtomicU32,
-    /// Closed: written only under the lock (so a locked reader sees it exactly), read
-    /// without it by `is_closed` and `try_pop`'s fast path.
+    /// Closed: written only under the send side's lock (so a locked reader sees it
+    /// exactly), read without it by `is_closed` and `try_pop`'s fast path.
     closed: AtomicBool,
     /// A byte for the queue's owner, kept here where it costs no space (an inbox
     /// keeps the last lifecycle message read from `control` in it).
@@ -182,7 +194,9 @@ impl<T> Queue<T> {
     pub(crate) fn new(capacity: usize) -> Self {
         Queue {
             state: Mutex::new(State::new()),
-            len: AtomicU32::new(0),
+            batch: Mutex::new(None),
+            counts: AtomicU64::new(0),
+            used: AtomicU32::new(0),
             parked: AtomicU32::new(0),
             closed: AtomicBool::new(false),
             tag: AtomicU8::new(0),
@@ -193,21 +207,18 @@ impl<T> Queue<T> {
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
-        // A panic while holding the lock cannot leave the state half-updated (every
-        // update is a single push, pop or flag), so a poisoned lock is still sound.
+        // A panic while holding a lock cannot leave its half updated (every update is
+        // a single push, pop, swap or flag), so a poisoned lock is still sound.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_batch(&self) -> MutexGuard<'_, Option<Box<Batch<T>>>> {
+        self.batch.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.len.load(Ordering::Relaxed) as usize
-    }
-
-    /// Update the lock-free mirror of the length (under the lock).
-    #[inline]
-    fn mirror_len(&self, st: &State<T>) {
-        // At most `capacity`, which fits in `u32`.
-        self.len.store(st.len() as u32, Ordering::Relaxed);
+        queued(self.counts.load(Ordering::Relaxed)) as usize
     }
 
     /// The most messages it holds (at most `u32::MAX`).
@@ -221,26 +232,108 @@ impl<T> Queue<T> {
         self.closed.load(Ordering::Relaxed)
     }
 
+    /// Senders waiting for room now.
+    #[cfg(test)]
+    pub(crate) fn waiting(&self) -> u32 {
+        (self.counts.load(Ordering::Acquire) >> 32) as u32
+    }
+
+    /// Bytes counted as queued, bytes of what is queued on both sides by `size`, and
+    /// how many are queued (both locks held, so no send or receive is half done).
+    #[cfg(all(test, loom))]
+    pub(crate) fn counted_and_queued(&self, size: fn(&T) -> usize) -> (usize, usize, usize) {
+        let batch = self.lock_batch();
+        let st = self.lock();
+        let read_side = batch.iter().flat_map(|b| b.queued.iter());
+        let all = read_side.chain(st.head.iter()).chain(st.rest_iter());
+        let (queued, n) = all.fold((0, 0), |(b, n), m| (b + size(m), n + 1));
+        let used = self.used.load(Ordering::Acquire) as usize;
+        (used, queued, n)
+    }
+
+    /// Room for a message of `size` bytes (0 without a budget)? Read with the send
+    /// side locked, so no other sender can fill the room before the caller uses it.
+    #[inline]
+    fn has_room(&self, st: &State<T>, size: u32) -> bool {
+        self.room_after(st, self.counts.load(Ordering::Acquire), size)
+    }
+
+    /// [`has_room`](Queue::has_room) with the counts word as read (by the caller's
+    /// read-modify-write).
+    #[inline]
+    fn room_after(&self, st: &State<T>, counts: u64, size: u32) -> bool {
+        let len = queued(counts);
+        len < self.capacity
+            && (st.size.is_none()
+                || len == 0
+                || self.used.load(Ordering::Acquire).saturating_add(size) <= st.limit)
+    }
+
+    /// Count a message in (under the send side's lock, after `has_room`).
+    #[inline]
+    fn admit(&self, st: &mut State<T>, msg: T, size: u32) {
+        if st.size.is_some() {
+            self.used.fetch_add(size, Ordering::Relaxed);
+        }
+        st.push(msg);
+        self.counts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Count a message of `bytes` out, and let a waiting sender know (see the module
+    /// docs): the bytes first, then the count, whose read-modify-write also says
+    /// whether a sender waits.
+    #[inline]
+    fn release(&self, bytes: u32, budgeted: bool) {
+        if budgeted {
+            self.used.fetch_sub(bytes, Ordering::Release);
+        }
+        if self.counts.fetch_sub(1, Ordering::AcqRel) >= WAITER {
+            self.space.notify(1);
+        }
+    }
+
+    /// Uncount `n` messages (both locks held: eviction, clearing, hand-over).
+    #[inline]
+    fn uncount(&self, n: u32) {
+        self.counts.fetch_sub(u64::from(n), Ordering::AcqRel);
+    }
+
+    /// Senders wait for room?
+    #[inline]
+    fn any_waiting(&self) -> bool {
+        self.counts.load(Ordering::Acquire) >= WAITER
+    }
+
     /// Bound the queue in bytes as well, measuring each message with `size`; `None`
     /// removes the bound. What is queued now is measured at once. Senders waiting for
     /// room look again (a larger budget may let them in).
     pub(crate) fn set_budget(&self, budget: Option<ByteBound<T>>) {
-        let notify = {
+        {
+            let mut batch = self.lock_batch();
             let mut st = self.lock();
-            let st = &mut *st;
             match budget {
                 Some((limit, size)) => {
-                    let queued = st.head.iter().chain(st.rest.iter());
+                    let queued = batch
+                        .iter()
+                        .flat_map(|b| b.queued.iter())
+                        .chain(st.head.iter())
+                        .chain(st.rest_iter());
                     // Saturating: a wrong (low) count heals when the queue empties.
-                    st.used = queued.fold(0, |n: u32, m| n.saturating_add(clamp(size(m))));
+                    let used = queued.fold(0, |n: u32, m| n.saturating_add(clamp(size(m))));
+                    self.used.store(used, Ordering::Relaxed);
                     st.limit = clamp(limit);
                     st.size = Some(size);
                 }
-                None => (st.used, st.limit, st.size) = (0, 0, None),
+                None => {
+                    self.used.store(0, Ordering::Relaxed);
+                    (st.limit, st.size) = (0, None);
+                }
             }
-            st.blocked_senders > 0
-        };
-        if notify {
+            if let Some(batch) = batch.as_mut() {
+                batch.size = st.size;
+            }
+        }
+        if self.any_waiting() {
             self.space.notify(usize::MAX);
         }
     }
@@ -254,7 +347,10 @@ impl<T> Queue<T> {
     /// Bytes queued now and the byte bound, if the queue has one (takes the lock).
     pub(crate) fn bytes(&self) -> Option<(usize, usize)> {
         let st = self.lock();
-        st.size.map(|_| (st.used as usize, st.limit as usize))
+        st.size.map(|_| {
+            let used = self.used.load(Ordering::Acquire);
+            (used as usize, st.limit as usize)
+        })
     }
 
     fn take_reader(&self, st: &mut State<T>) -> Option<Waker> {
@@ -285,12 +381,11 @@ impl<T> Queue<T> {
             if self.closed.load(Ordering::Relaxed) {
                 return Err(PushError::Closed(msg));
             }
-            let size = st.size_of(&msg);
-            if !st.has_room(self.capacity(), size) {
+            let size = measure(st.size, &msg);
+            if !self.has_room(&st, size) {
                 return Err(PushError::Full(msg));
             }
-            st.push_sized(msg, size);
-            self.mirror_len(&st);
+            self.admit(&mut st, msg, size);
             self.take_reader(&mut st)
         };
         if let Some(w) = reader {
@@ -303,40 +398,62 @@ impl<T> Queue<T> {
     /// (by count or by bytes); returns how many were removed. `Err` if closed.
     pub(crate) fn push_evicting(&self, msg: T) -> Result<usize, T> {
         let (evicted, reader) = {
+            let mut batch = self.lock_batch();
             let mut st = self.lock();
             if self.closed.load(Ordering::Relaxed) {
                 return Err(msg);
             }
-            let size = st.size_of(&msg);
+            let size = measure(st.size, &msg);
             let mut evicted = SmallVec::<[T; 1]>::new();
-            while !st.has_room(self.capacity(), size) {
-                match st.pop_sized() {
-                    Some(old) => evicted.push(old),
-                    None => break,
+            while !self.has_room(&st, size) {
+                // The oldest first: the read side's, then the send side's.
+                let read_side = batch.as_mut().and_then(|b| b.queued.pop_front());
+                let Some(old) = read_side.or_else(|| st.pop()) else {
+                    break;
+                };
+                let bytes = measure(st.size, &old);
+                if st.size.is_some() {
+                    self.used.fetch_sub(bytes, Ordering::Acquire);
                 }
+                self.uncount(1);
+                evicted.push(old);
             }
-            st.push_sized(msg, size);
-            self.mirror_len(&st);
+            self.admit(&mut st, msg, size);
             (evicted, self.take_reader(&mut st))
         };
         if let Some(w) = reader {
             w.wake();
         }
-        // The evicted messages are dropped here, outside the lock.
+        // The evicted messages are dropped here, outside the locks.
         Ok(evicted.len())
+    }
+
+    /// Remove everything queued on both sides, oldest first, uncounting it (both
+    /// locks held).
+    fn take_all(&self, batch: &mut Option<Box<Batch<T>>>, st: &mut State<T>) -> SmallVec<[T; 1]> {
+        let taken: SmallVec<[T; 1]> = batch
+            .iter_mut()
+            .flat_map(|b| b.queued.drain(..))
+            .chain(st.head.take())
+            .chain(st.rest.iter_mut().flat_map(|r| r.drain(..)))
+            .collect();
+        if st.size.is_some() {
+            self.used.store(0, Ordering::Release);
+        }
+        self.uncount(u32::try_from(taken.len()).unwrap_or(u32::MAX));
+        taken
     }
 
     /// Remove everything queued (for "keep latest"); returns how many were removed.
     pub(crate) fn clear(&self) -> usize {
-        let (removed, notify) = {
+        let removed = {
+            let mut batch = self.lock_batch();
             let mut st = self.lock();
-            // Dropped outside the lock; the buffer is kept. A queue cleared before every
-            // send holds one message at most, so this does not allocate.
-            let removed = st.take_all();
-            self.len.store(0, Ordering::Relaxed);
-            (removed, st.blocked_senders > 0)
+            // Dropped outside the locks; the buffers are kept. A queue cleared before
+            // every send holds one message at most, so this does not allocate.
+            self.take_all(&mut batch, &mut st)
         };
-        if notify {
+        if self.any_waiting() {
             self.space.notify(usize::MAX);
         }
         removed.len()
@@ -372,29 +489,27 @@ impl<T> Queue<T> {
             let reader = {
                 let mut st = self.lock();
                 if self.closed.load(Ordering::Relaxed) {
-                    if wait.registered {
-                        st.blocked_senders -= 1;
-                        wait.registered = false;
-                    }
+                    wait.unregister(self);
                     return PushPoll::Closed(msg);
                 }
-                let size = st.size_of(&msg);
-                if !st.has_room(self.capacity(), size) {
-                    if !wait.registered {
-                        st.blocked_senders += 1;
-                        wait.registered = true;
-                    }
-                    // Listening under the lock: a receive that frees a slot after this
-                    // point sees `blocked_senders` and notifies.
+                let size = measure(st.size, &msg);
+                if !self.has_room(&st, size) {
+                    // Listen, count in, look again (see the module docs): a receive
+                    // that frees room after the second look sees this sender waiting.
                     wait.listener = Some(self.space.listen());
-                    continue;
+                    let counts = if wait.registered {
+                        self.counts.fetch_add(0, Ordering::AcqRel)
+                    } else {
+                        wait.registered = true;
+                        self.counts.fetch_add(WAITER, Ordering::AcqRel)
+                    };
+                    if !self.room_after(&st, counts, size) {
+                        continue;
+                    }
+                    wait.listener = None;
                 }
-                st.push_sized(msg, size);
-                self.mirror_len(&st);
-                if wait.registered {
-                    st.blocked_senders -= 1;
-                    wait.registered = false;
-                }
+                self.admit(&mut st, msg, size);
+                wait.unregister(self);
                 self.take_reader(&mut st)
             };
             if let Some(w) = reader {
@@ -406,35 +521,15 @@ impl<T> Queue<T> {
 
     /// Take the next message if one is queued.
     pub(crate) fn try_pop(&self) -> Result<T, Empty> {
-        if self.len.load(Ordering::Relaxed) == 0 && !self.closed.load(Ordering::Relaxed) {
+        if queued(self.counts.load(Ordering::Relaxed)) == 0 && !self.closed.load(Ordering::Relaxed)
+        {
             return Err(Empty::Empty);
         }
-        let popped = self.pop_locked(&mut self.lock());
-        match popped {
-            Ok(taken) => Ok(self.freed(taken)),
-            Err(true) => Err(Empty::Closed),
-            Err(false) => Err(Empty::Empty),
+        match self.pop_or_park(None) {
+            Poll::Ready(Some(m)) => Ok(m),
+            Poll::Ready(None) => Err(Empty::Closed),
+            Poll::Pending => Err(Empty::Empty),
         }
-    }
-
-    /// Take the oldest message under the lock, with whether a sender waits for room;
-    /// `Err(closed)` if there is none.
-    fn pop_locked(&self, st: &mut State<T>) -> Result<(T, bool), bool> {
-        match st.pop_sized() {
-            Some(m) => {
-                self.mirror_len(st);
-                Ok((m, st.blocked_senders > 0))
-            }
-            None => Err(self.closed.load(Ordering::Relaxed)),
-        }
-    }
-
-    /// After the lock is released: tell a waiting sender that a slot is free.
-    fn freed(&self, (msg, notify): (T, bool)) -> T {
-        if notify {
-            self.space.notify(1);
-        }
-        msg
     }
 
     /// The next message, or park the reader (`cx`'s waker) until one is sent.
@@ -451,28 +546,60 @@ impl<T> Queue<T> {
         cx: &mut Context<'_>,
         generation: &mut u64,
     ) -> Poll<Option<T>> {
-        let taken = {
-            let mut st = self.lock();
-            match self.pop_locked(&mut st) {
-                Ok(taken) => taken,
-                Err(true) => return Poll::Ready(None),
-                Err(false) => {
-                    match &mut st.reader {
-                        Some(w) if w.will_wake(cx.waker()) => {}
-                        slot => {
-                            *slot = Some(cx.waker().clone());
-                            self.parked.store(
-                                self.parked.load(Ordering::Relaxed).wrapping_add(1),
-                                Ordering::Release,
-                            );
-                        }
+        self.pop_or_park(Some((cx, generation)))
+    }
+
+    /// Take the oldest message: from the read side if it has one, else take the send
+    /// side's messages in one lock (keeping all but the oldest on the read side). With
+    /// nothing queued: `Ready(None)` if closed, else park `park`'s waker (if given) and
+    /// `Pending`.
+    fn pop_or_park(&self, park: Option<(&mut Context<'_>, &mut u64)>) -> Poll<Option<T>> {
+        let (msg, size) = {
+            let mut batch = self.lock_batch();
+            if let Some(msg) = batch.as_mut().and_then(|b| b.queued.pop_front()) {
+                let size = batch.as_ref().and_then(|b| b.size);
+                drop(batch);
+                (msg, size)
+            } else {
+                let mut st = self.lock();
+                let Some(msg) = st.pop() else {
+                    if self.closed.load(Ordering::Relaxed) {
+                        return Poll::Ready(None);
                     }
-                    *generation = u64::from(self.parked.load(Ordering::Relaxed));
+                    if let Some((cx, generation)) = park {
+                        match &mut st.reader {
+                            Some(w) if w.will_wake(cx.waker()) => {}
+                            slot => {
+                                *slot = Some(cx.waker().clone());
+                                self.parked.store(
+                                    self.parked.load(Ordering::Relaxed).wrapping_add(1),
+                                    Ordering::Release,
+                                );
+                            }
+                        }
+                        *generation = u64::from(self.parked.load(Ordering::Relaxed));
+                    }
                     return Poll::Pending;
+                };
+                let size = st.size;
+                if let Some(rest) = st.rest.as_mut().filter(|r| !r.is_empty()) {
+                    // The rest moves to the read side by swapping buffers: the read side's
+                    // (empty) buffer becomes the send side's.
+                    let batch = batch.get_or_insert_with(|| {
+                        Box::new(Batch {
+                            queued: VecDeque::new(),
+                            size,
+                        })
+                    });
+                    std::mem::swap(&mut batch.queued, &mut **rest);
                 }
+                drop(st);
+                drop(batch);
+                (msg, size)
             }
         };
-        Poll::Ready(Some(self.freed(taken)))
+        self.release(measure(size, &msg), size.is_some());
+        Poll::Ready(Some(msg))
     }
 
     pub(crate) async fn pop(&self) -> Option<T> {
@@ -483,11 +610,11 @@ impl<T> Queue<T> {
     /// kept to the inbox it now leads to. Waiting senders wake and find it closed.
     pub(crate) fn close_take(&self) -> SmallVec<[T; 1]> {
         let (taken, reader) = {
+            let mut batch = self.lock_batch();
             let mut st = self.lock();
             // Under the lock, so every locked reader sees it.
             self.closed.store(true, Ordering::Relaxed);
-            let taken = st.take_all();
-            self.len.store(0, Ordering::Relaxed);
+            let taken = self.take_all(&mut batch, &mut st);
             (taken, self.take_reader(&mut st))
         };
         self.space.notify(usize::MAX);
@@ -505,23 +632,31 @@ impl<T> Queue<T> {
             return Ok(());
         }
         let reader = {
+            let mut batch = self.lock_batch();
             let mut st = self.lock();
             if self.closed.load(Ordering::Relaxed) {
                 return Err(first);
             }
-            let queued = st.take_all();
-            for msg in first.into_iter().chain(queued) {
-                let size = st.size_of(&msg);
-                // Over the bound for a moment at most by what the hold kept: senders
-                // wait until the reader has taken it.
-                let room = st.limit.saturating_sub(st.used);
-                st.push_sized(msg, size.min(room));
-                st.used = st.used.saturating_add(size - size.min(room));
+            // Over the bounds for a moment at most by what the hold kept: senders wait
+            // until the reader has taken it. The read side's messages are older than
+            // the send side's, so the new ones go in front of the read side.
+            let n = u32::try_from(first.len()).unwrap_or(u32::MAX);
+            let bytes = first
+                .iter()
+                .fold(0u32, |b, m| b.saturating_add(measure(st.size, m)));
+            let batch = batch.get_or_insert_with(|| {
+                Box::new(Batch {
+                    queued: VecDeque::new(),
+                    size: st.size,
+                })
+            });
+            for msg in first.into_iter().rev() {
+                batch.queued.push_front(msg);
             }
-            self.len.store(
-                u32::try_from(st.len()).unwrap_or(u32::MAX),
-                Ordering::Relaxed,
-            );
+            if st.size.is_some() {
+                self.used.fetch_add(bytes, Ordering::Release);
+            }
+            self.counts.fetch_add(u64::from(n), Ordering::AcqRel);
             self.take_reader(&mut st)
         };
         if let Some(w) = reader {
@@ -562,14 +697,19 @@ pub(crate) struct PushWait {
 }
 
 impl PushWait {
+    /// Uncount this sender from the queue's waiting senders, if counted.
+    fn unregister<T>(&mut self, queue: &Queue<T>) {
+        if self.registered {
+            self.registered = false;
+            queue.counts.fetch_sub(WAITER, Ordering::AcqRel);
+        }
+    }
+
     /// Give a cancelled sender's registration back (a notification it received passes
     /// on to another waiting sender when its listener drops).
     pub(crate) fn cancel<T>(&mut self, queue: &Queue<T>) {
         self.listener = None;
-        if self.registered {
-            self.registered = false;
-            queue.lock().blocked_senders -= 1;
-        }
+        self.unregister(queue);
     }
 }
 
@@ -677,7 +817,7 @@ mod tests {
             s.await.unwrap();
         }
         assert_eq!(q.len(), 0);
-        assert_eq!(q.lock().blocked_senders, 0);
+        assert_eq!(q.waiting(), 0);
     }
 
     #[tokio::test]
@@ -694,7 +834,7 @@ mod tests {
         };
         // Let both park; then free the slot, which notifies the first, and cancel it
         // before it runs: the turn must pass to the second.
-        while q.lock().blocked_senders < 2 {
+        while q.waiting() < 2 {
             tokio::task::yield_now().await;
         }
         assert_eq!(q.try_pop(), Ok(0));
@@ -702,7 +842,7 @@ mod tests {
         assert!(cancelled.await.unwrap_err().is_cancelled());
         waiting.await.unwrap().ok();
         assert_eq!(q.pop().await, Some(2));
-        assert_eq!(q.lock().blocked_senders, 0);
+        assert_eq!(q.waiting(), 0);
     }
 
     // The size function's type is `fn(&T)` for `T = Vec<u8>`.
@@ -772,13 +912,13 @@ mod tests {
             let q = q.clone();
             tokio::spawn(async move { q.push(vec![7; 4]).await })
         };
-        while q.lock().blocked_senders < 1 {
+        while q.waiting() < 1 {
             tokio::task::yield_now().await;
         }
         // Reading the 5-byte message frees enough room for the waiting 4 bytes.
         assert_eq!(q.pop().await.map(|v| v.len()), Some(5));
         assert!(sender.await.unwrap().is_ok());
         assert_eq!(q.bytes(), Some((7, 8)));
-        assert_eq!(q.lock().blocked_senders, 0);
+        assert_eq!(q.waiting(), 0);
     }
 }

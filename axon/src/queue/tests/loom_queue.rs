@@ -30,7 +30,7 @@ fn drain<T>(q: &Queue<T>) -> Vec<T> {
 }
 
 fn blocked_senders<T>(q: &Queue<T>) -> u32 {
-    q.lock().blocked_senders
+    q.waiting()
 }
 
 // The size function's type is `fn(&T)` for `T = Vec<u8>`.
@@ -141,13 +141,11 @@ fn loom_senders_wait_for_bytes_and_an_oversized_message_enters_an_empty_queue() 
                 let mut sizes = Vec::new();
                 for _ in 0..3 {
                     sizes.push(q.pop().await.expect("open").len());
-                    let st = q.lock();
-                    let used = st.used;
+                    let (used, queued, len) = q.counted_and_queued(Vec::len);
                     // Within the budget, or one message alone that is larger than it; and
                     // exactly what is queued (counted once on the way in and out).
-                    assert!(used <= 10 || st.len() == 1, "{used} bytes queued");
-                    let queued: usize = st.head.iter().chain(st.rest.iter()).map(Vec::len).sum();
-                    assert_eq!(used as usize, queued);
+                    assert!(used <= 10 || len == 1, "{used} bytes queued");
+                    assert_eq!(used, queued);
                 }
                 sizes
             });
@@ -283,6 +281,47 @@ fn loom_the_parking_generation_never_hides_a_send() {
             }
             got.sort_unstable();
             assert_eq!(got, [1, 2]);
+        },
+    );
+}
+
+#[test]
+fn loom_a_reader_taking_batches_frees_room_for_blocked_senders() {
+    model(
+        "queue: the reader takes batches while two senders wait for room",
+        || {
+            let q = Arc::new(Queue::new(2));
+            assert!(q.try_push(0u8).is_ok());
+            assert!(q.try_push(1u8).is_ok());
+            let senders: Vec<_> = [&[10u8, 11][..], &[20]]
+                .into_iter()
+                .map(|msgs| {
+                    let q = q.clone();
+                    thread::spawn(move || {
+                        for &m in msgs {
+                            assert!(block_on(q.push(m)).is_ok());
+                        }
+                    })
+                })
+                .collect();
+            let got = block_on(async {
+                let mut got = Vec::new();
+                for _ in 0..5 {
+                    got.push(q.pop().await.expect("open"));
+                    // Never more queued than the capacity, counting both sides.
+                    assert!(q.len() <= 2, "{} queued", q.len());
+                }
+                got
+            });
+            for s in senders {
+                s.join().unwrap();
+            }
+            assert_eq!(&got[..2], [0, 1], "the oldest first");
+            let first: Vec<u8> = got.iter().copied().filter(|m| m / 10 == 1).collect();
+            assert_eq!(first, [10, 11], "a sender's order kept");
+            assert!(got.contains(&20));
+            assert_eq!(blocked_senders(&q), 0);
+            assert_eq!(q.len(), 0);
         },
     );
 }
