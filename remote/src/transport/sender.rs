@@ -116,6 +116,9 @@ impl<T: Serialize + Send + 'static> RemoteSender<T> {
 
         loop {
             if matches!(ending, Some(c) if c.ends_input()) && !drained {
+                // The lifecycle message needs no credit: with none left and nothing
+                // queued, it goes now.
+                drained = ctx.inbox.is_empty();
                 while (batch.len() as u64) < win.room().min(max_batch) {
                     match ctx.inbox.try_recv() {
                         Ok(m) => batch.push(m),
