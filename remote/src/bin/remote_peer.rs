@@ -4,7 +4,7 @@
 //! numbers N messages 0..N and sends them through a remote link; `remote_peer --role recv
 //! --graph GRAPH` offers `GRAPH/sink/inbox` and checks what arrives: order, duplicates,
 //! gaps. Both take `--zenoh-listen`/`--zenoh-connect`, `--window`, `--grace-ms`,
-//! `--lease-ms`. The receiver with `--paused` reads nothing until `go` arrives on stdin,
+//! `--lease-ms`; the sender `--per-ms K` to send K messages a millisecond. The receiver with `--paused` reads nothing until `go` arrives on stdin,
 //! and prints `window-full` once the sender has used all its credit. `status` on stdin
 //! prints the counters. Lines on stdout are the protocol the tests read.
 #![allow(clippy::print_stdout, reason = "the tests read what it prints")]
@@ -25,6 +25,7 @@ struct Args {
     policy: Policy,
     end_shutdown: bool,
     paused: bool,
+    per_ms: u64,
     opts: LinkOptions,
     zenoh: ZenohConfig,
 }
@@ -39,6 +40,7 @@ fn parse() -> Result<Args, BoxError> {
         policy: Policy::Block,
         end_shutdown: false,
         paused: false,
+        per_ms: 0,
         opts: LinkOptions::default(),
         zenoh: ZenohConfig::default(),
     };
@@ -64,6 +66,7 @@ fn parse() -> Result<Args, BoxError> {
             }
             "--end" => a.end_shutdown = val()? == "shutdown",
             "--paused" => a.paused = true,
+            "--per-ms" => a.per_ms = val()?.parse()?,
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -116,9 +119,13 @@ async fn send(
     rt: &Runtime,
     counter: Arc<AtomicU64>,
 ) -> Result<Exit, BoxError> {
-    let (count, end_shutdown) = (args.count, args.end_shutdown);
+    let (count, end_shutdown, per_ms) = (args.count, args.end_shutdown, args.per_ms);
     let producer = rt.add(from_fn("numbers", move |mut ctx: Context<(), u64>| async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(1));
         for n in 0..count {
+            if per_ms > 0 && n % per_ms == 0 {
+                tick.tick().await;
+            }
             ctx.send(n).await?;
             counter.store(n + 1, Relaxed);
         }

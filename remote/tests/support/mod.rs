@@ -26,7 +26,21 @@ pub struct Peer {
 
 impl Peer {
     pub fn start(name: &'static str, args: &[&str]) -> Peer {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_remote_peer"))
+        Self::start_in(name, None, args)
+    }
+
+    /// Start it inside the network namespace `netns` (`ip netns exec`).
+    pub fn start_in(name: &'static str, netns: Option<&str>, args: &[&str]) -> Peer {
+        let exe = env!("CARGO_BIN_EXE_remote_peer");
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, exe]);
+                c
+            }
+            None => Command::new(exe),
+        };
+        let mut child = cmd
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -75,6 +89,12 @@ impl Peer {
     pub fn say(&mut self, cmd: &str) {
         let stdin = self.stdin.as_mut().unwrap();
         let _ = writeln!(stdin, "{cmd}").and_then(|_| stdin.flush());
+    }
+
+    /// Its last `status` line (asked for now), or `None` once it has exited.
+    pub fn status(&mut self) -> Option<String> {
+        self.count()?;
+        self.seen.iter().rev().find(|l| l.starts_with("status")).cloned()
     }
 
     /// Its `count=` (received, or sent by the producer), or `None` once it has exited.
