@@ -49,8 +49,13 @@ struct Args {
 
 const SIZE: usize = 64;
 
+/// One row of the table: its name, and each round's msgs/s, p50 and p99 (ns).
+type Row = (&'static str, Vec<f64>, Vec<u64>, Vec<u64>);
+
 fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 fn payload() -> Vec<u8> {
@@ -83,7 +88,12 @@ impl Tally {
 
     fn line(mut self) -> String {
         self.lat.sort_unstable();
-        let q = |f: f64| self.lat.get(((self.lat.len() as f64 - 1.0) * f) as usize).copied().unwrap_or(0);
+        let q = |f: f64| {
+            self.lat
+                .get(((self.lat.len() as f64 - 1.0) * f) as usize)
+                .copied()
+                .unwrap_or(0)
+        };
         let span = match (self.first, self.last) {
             (Some(a), Some(b)) => (b - a).as_nanos() as u64,
             _ => 0,
@@ -101,11 +111,13 @@ async fn main() -> Result<()> {
     if args.quick {
         (args.messages, args.paced, args.rounds) = (50_000, 300, 2);
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let addr = format!("127.0.0.1:{port}");
     let mut child = Peer::spawn(&addr)?;
     let remote = Remote::open("benchsrc", &ZenohConfig::default().connect(&addr)?).await?;
-    let mut rows: Vec<(&str, Vec<f64>, Vec<u64>, Vec<u64>)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     let mut add = |name, rate: f64, p50: u64, p99: u64| {
         if let Some(r) = rows.iter_mut().find(|r| r.0 == name) {
             r.1.push(rate);
@@ -117,7 +129,11 @@ async fn main() -> Result<()> {
     };
     let mut id = 0;
     for round in 0..args.rounds {
-        let order = if round % 2 == 0 { ["raw", "link"] } else { ["link", "raw"] };
+        let order = if round % 2 == 0 {
+            ["raw", "link"]
+        } else {
+            ["link", "raw"]
+        };
         for mode in order {
             for paced in [false, true] {
                 id += 1;
@@ -136,10 +152,18 @@ async fn main() -> Result<()> {
                 add(name, r.0, r.1, r.2);
             }
         }
-        for split in if round % 2 == 0 { [false, true] } else { [true, false] } {
+        for split in if round % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        } {
             id += 1;
             let rate = pipeline_run(&remote, &mut child, id, args.messages, split).await?;
-            let name = if split { "4-stage pipeline, split 2+2" } else { "4-stage pipeline, one process" };
+            let name = if split {
+                "4-stage pipeline, split 2+2"
+            } else {
+                "4-stage pipeline, one process"
+            };
             add(name, rate, 0, 0);
         }
     }
@@ -172,13 +196,22 @@ async fn main() -> Result<()> {
     println!(
         "link / raw (flood): {:.2}x   split / one process (pipeline): {:.2}x",
         ratio("remote link (Block), flood", "raw zenoh pub/sub, flood"),
-        ratio("4-stage pipeline, split 2+2", "4-stage pipeline, one process")
+        ratio(
+            "4-stage pipeline, split 2+2",
+            "4-stage pipeline, one process"
+        )
     );
     Ok(())
 }
 
 /// Raw pub/sub: the child subscribes, this process puts with `Block`.
-async fn raw_run(remote: &Remote, child: &mut Peer, id: u64, n: u64, paced: bool) -> Result<(f64, u64, u64)> {
+async fn raw_run(
+    remote: &Remote,
+    child: &mut Peer,
+    id: u64,
+    n: u64,
+    paced: bool,
+) -> Result<(f64, u64, u64)> {
     child.say(&format!("raw {id} {n}"));
     child.expect("ready")?;
     let key = format!("bench/raw/{id}");
@@ -188,9 +221,22 @@ async fn raw_run(remote: &Remote, child: &mut Peer, id: u64, n: u64, paced: bool
         .congestion_control(CongestionControl::Block)
         .await
         .map_err(|e| anyhow!("{e}"))?;
-    let listener = publisher.matching_listener().await.map_err(|e| anyhow!("{e}"))?;
-    if !publisher.matching_status().await.map_err(|e| anyhow!("{e}"))?.matching() {
-        while !listener.recv_async().await.map_err(|e| anyhow!("{e}"))?.matching() {}
+    let listener = publisher
+        .matching_listener()
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    if !publisher
+        .matching_status()
+        .await
+        .map_err(|e| anyhow!("{e}"))?
+        .matching()
+    {
+        while !listener
+            .recv_async()
+            .await
+            .map_err(|e| anyhow!("{e}"))?
+            .matching()
+        {}
     }
     let mut tick = tokio::time::interval(Duration::from_millis(1));
     for _ in 0..n {
@@ -203,20 +249,29 @@ async fn raw_run(remote: &Remote, child: &mut Peer, id: u64, n: u64, paced: bool
 }
 
 /// A remote link: a source component here, linked with `Block` to a sink in the child.
-async fn link_run(remote: &Remote, child: &mut Peer, id: u64, n: u64, paced: bool) -> Result<(f64, u64, u64)> {
+async fn link_run(
+    remote: &Remote,
+    child: &mut Peer,
+    id: u64,
+    n: u64,
+    paced: bool,
+) -> Result<(f64, u64, u64)> {
     child.say(&format!("link {id} {n}"));
     child.expect("ready")?;
     let rt = Runtime::new();
-    let source = rt.add(from_fn("source", move |mut ctx: Context<(), Vec<u8>>| async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(1));
-        for _ in 0..n {
-            if paced {
-                tick.tick().await;
+    let source = rt.add(from_fn(
+        "source",
+        move |mut ctx: Context<(), Vec<u8>>| async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(1));
+            for _ in 0..n {
+                if paced {
+                    tick.tick().await;
+                }
+                ctx.send(payload()).await?;
             }
-            ctx.send(payload()).await?;
-        }
-        Ok(())
-    }))?;
+            Ok(())
+        },
+    ))?;
     let to = format!("bench/sink{id}/inbox").parse()?;
     let endpoint = remote.link_to(&rt, source.outbox(), &to, Policy::Block)?;
     source.start();
@@ -237,15 +292,24 @@ fn stage(name: &'static str) -> impl axon::Component<In = Vec<u8>, Out = Vec<u8>
 }
 
 /// source -> s2 -> s3 -> sink, all here or split after s2 (s3 and the sink in the child).
-async fn pipeline_run(remote: &Remote, child: &mut Peer, id: u64, n: u64, split: bool) -> Result<f64> {
+async fn pipeline_run(
+    remote: &Remote,
+    child: &mut Peer,
+    id: u64,
+    n: u64,
+    split: bool,
+) -> Result<f64> {
     let rt = Runtime::new();
     let start = Instant::now();
-    let source = rt.add(from_fn("s1", move |mut ctx: Context<(), Vec<u8>>| async move {
-        for _ in 0..n {
-            ctx.send(payload()).await?;
-        }
-        Ok(())
-    }))?;
+    let source = rt.add(from_fn(
+        "s1",
+        move |mut ctx: Context<(), Vec<u8>>| async move {
+            for _ in 0..n {
+                ctx.send(payload()).await?;
+            }
+            Ok(())
+        },
+    ))?;
     let s2 = rt.add(stage("s2"))?;
     rt.link(source.outbox(), s2.inbox())?;
     rt.link(source.signal(), s2.control())?;
@@ -263,14 +327,17 @@ async fn pipeline_run(remote: &Remote, child: &mut Peer, id: u64, n: u64, split:
     }
     let s3 = rt.add(stage("s3"))?;
     let (done_tx, done_rx) = oneshot::channel();
-    let sink = rt.add(from_fn("s4", move |mut ctx: Context<Vec<u8>, ()>| async move {
-        let mut t = Tally::default();
-        while let Some(m) = ctx.recv().await {
-            t.add(&m);
-        }
-        let _ = done_tx.send(t.n);
-        Ok(())
-    }))?;
+    let sink = rt.add(from_fn(
+        "s4",
+        move |mut ctx: Context<Vec<u8>, ()>| async move {
+            let mut t = Tally::default();
+            while let Some(m) = ctx.recv().await {
+                t.add(&m);
+            }
+            let _ = done_tx.send(t.n);
+            Ok(())
+        },
+    ))?;
     rt.link(s2.outbox(), s3.inbox())?;
     rt.link(s2.signal(), s3.control())?;
     rt.link(s3.outbox(), sink.inbox())?;
@@ -300,7 +367,9 @@ async fn serve(listen: &str) -> Result<()> {
     println!("up");
     while let Some(line) = rx.recv().await {
         let parts: Vec<&str> = line.split_whitespace().collect();
-        let [mode, id, n] = parts[..] else { return Ok(()) };
+        let [mode, id, n] = parts[..] else {
+            return Ok(());
+        };
         let n: u64 = n.parse()?;
         let tally = match mode {
             "raw" => {
@@ -320,15 +389,22 @@ async fn serve(listen: &str) -> Result<()> {
             "link" | "pipe" => {
                 let rt = Runtime::new();
                 let (done_tx, done_rx) = oneshot::channel();
-                let sink = rt.add(from_fn("sink", move |mut ctx: Context<Vec<u8>, ()>| async move {
-                    let mut t = Tally::default();
-                    while let Some(m) = ctx.recv().await {
-                        t.add(&m);
-                    }
-                    let _ = done_tx.send(t);
-                    Ok(())
-                }))?;
-                let name = if mode == "link" { format!("sink{id}") } else { format!("pipe{id}") };
+                let sink = rt.add(from_fn(
+                    "sink",
+                    move |mut ctx: Context<Vec<u8>, ()>| async move {
+                        let mut t = Tally::default();
+                        while let Some(m) = ctx.recv().await {
+                            t.add(&m);
+                        }
+                        let _ = done_tx.send(t);
+                        Ok(())
+                    },
+                ))?;
+                let name = if mode == "link" {
+                    format!("sink{id}")
+                } else {
+                    format!("pipe{id}")
+                };
                 if mode == "pipe" {
                     let s3 = rt.add(stage("s3"))?;
                     rt.link(s3.outbox(), sink.inbox())?;
@@ -374,7 +450,11 @@ impl Peer {
                 }
             }
         });
-        let mut p = Peer { child, stdin, lines };
+        let mut p = Peer {
+            child,
+            stdin,
+            lines,
+        };
         p.expect("up")?;
         Ok(p)
     }
@@ -394,12 +474,22 @@ impl Peer {
     /// The child's result line: (msgs/s first to last, p50 ns, p99 ns).
     fn result(&mut self, n: u64) -> Result<(f64, u64, u64)> {
         let line = self.expect("result")?;
-        let v: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
-        let [got, span, p50, p99] = v[..] else { bail!("bad result `{line}`") };
+        let v: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let [got, span, p50, p99] = v[..] else {
+            bail!("bad result `{line}`")
+        };
         if got != n {
             bail!("received {got} of {n}");
         }
-        Ok(((got.saturating_sub(1)) as f64 / (span.max(1) as f64 / 1e9), p50, p99))
+        Ok((
+            (got.saturating_sub(1)) as f64 / (span.max(1) as f64 / 1e9),
+            p50,
+            p99,
+        ))
     }
 }
 

@@ -202,7 +202,9 @@ impl RecvWindow {
         self.duplicates += skip;
         self.next = seq + count;
         self.resync_pending = false;
-        Accept::InOrder { skip: skip as usize }
+        Accept::InOrder {
+            skip: skip as usize,
+        }
     }
 
     /// `n` more messages left for the local inbox.
@@ -265,7 +267,12 @@ mod tests {
     use super::*;
 
     fn credit(next: u64, limit: u64, resync: u64) -> Credit {
-        Credit { next, limit, resync, message_type: String::new() }
+        Credit {
+            next,
+            limit,
+            resync,
+            message_type: String::new(),
+        }
     }
 
     #[test]
@@ -288,7 +295,10 @@ mod tests {
         s.record(2, b'a');
         s.record(3, b'b');
         assert_eq!(s.on_credit(&credit(2, 10, 1)), vec![b'b']);
-        assert!(s.on_credit(&credit(2, 10, 1)).is_empty(), "same resync: no second resend");
+        assert!(
+            s.on_credit(&credit(2, 10, 1)).is_empty(),
+            "same resync: no second resend"
+        );
         assert_eq!(s.retransmitted(), 1);
     }
 
@@ -365,7 +375,7 @@ mod tests {
             }
             for (seq, count) in std::mem::take(&mut wire) {
                 n += 1;
-                if n % 3 == 0 {
+                if n.is_multiple_of(3) {
                     continue; // lost
                 }
                 if let Accept::InOrder { skip } = r.on_frame(9, seq, count) {

@@ -122,7 +122,10 @@ mod tests {
         let bytes = encode_batch(7, 40, 2, &["a".to_string(), "b".to_string()]).unwrap();
         let f = decode_data::<String>(&bytes).unwrap();
         assert_eq!((f.source, f.seq, f.dropped), (7, 40, 2));
-        assert_eq!(f.payload, Payload::Batch(vec!["a".to_string(), "b".to_string()]));
+        assert_eq!(
+            f.payload,
+            Payload::Batch(vec!["a".to_string(), "b".to_string()])
+        );
     }
 
     #[test]
@@ -134,7 +137,12 @@ mod tests {
 
     #[test]
     fn a_credit_round_trips() {
-        let c = Credit { next: 3, limit: 67, resync: 1, message_type: "u64".into() };
+        let c = Credit {
+            next: 3,
+            limit: 67,
+            resync: 1,
+            message_type: "u64".into(),
+        };
         assert_eq!(decode_credit(&encode_credit(&c).unwrap()).unwrap(), c);
     }
 

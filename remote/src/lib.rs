@@ -8,8 +8,8 @@
 //!
 //! The protocol ([`frame`], [`flow`]) has no transport in it and builds without any
 //! feature. The Zenoh transport (peer mode, TCP only, multicast scouting off, explicit
-//! endpoints) is behind the `zenoh` feature: [`Remote`] opens a session and makes the
-//! two endpoint components, [`RemoteSender`] and [`RemoteReceiver`].
+//! endpoints) is behind the `zenoh` feature: `Remote` opens a session and makes the
+//! two endpoint components, `RemoteSender` and `RemoteReceiver`.
 
 pub mod flow;
 pub mod frame;
@@ -25,6 +25,4 @@ mod transport;
 #[cfg(feature = "zenoh")]
 pub use error::RemoteError;
 #[cfg(feature = "zenoh")]
-pub use transport::{
-    LinkOptions, Remote, RemoteBox, RemoteReceiver, RemoteSender, ZenohConfig,
-};
+pub use transport::{LinkOptions, Remote, RemoteBox, RemoteReceiver, RemoteSender, ZenohConfig};

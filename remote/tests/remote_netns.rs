@@ -2,6 +2,7 @@
 //! with the link cut mid-stream (`ip link set down`) until the sender has seen the
 //! receiver vanish, then restored. Needs root and `ip` (iproute2); prints `SKIPPED:`
 //! without them. The namespaces are removed at the end, even when the test fails.
+#![allow(clippy::print_stdout, reason = "a skipped test says so")]
 
 mod support;
 
@@ -18,11 +19,18 @@ struct TwoHosts {
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip").args(args).output().map_err(|e| e.to_string())?;
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr)))
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ))
     }
 }
 
@@ -52,7 +60,15 @@ impl TwoHosts {
     }
 
     fn link(&self, up: bool) {
-        ip(&["-n", &self.a, "link", "set", &self.dev_a, if up { "up" } else { "down" }]).unwrap();
+        ip(&[
+            "-n",
+            &self.a,
+            "link",
+            "set",
+            &self.dev_a,
+            if up { "up" } else { "down" },
+        ])
+        .unwrap();
     }
 }
 
@@ -66,8 +82,14 @@ impl Drop for TwoHosts {
 
 /// `None` (and a `SKIPPED:` line) without root or `ip`.
 fn hosts(tag: u8) -> Option<TwoHosts> {
-    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    let has_ip = Command::new("ip").arg("-V").output().is_ok_and(|o| o.status.success());
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let has_ip = Command::new("ip")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !root || !has_ip {
         println!("SKIPPED: needs root and ip (apt-get install iproute2)");
         return None;
@@ -88,7 +110,12 @@ fn hosts(tag: u8) -> Option<TwoHosts> {
 /// Sends `count` messages (20 a millisecond) from host a to host b with `policy`, cutting the link once
 /// the receiver has `cut_at` and restoring it once the sender has seen it vanish.
 /// Returns the receiver's `final` line and both hosts' `link` lines.
-fn cut_and_restore(h: &TwoHosts, count: u64, cut_at: u64, policy: &str) -> (String, String, String) {
+fn cut_and_restore(
+    h: &TwoHosts,
+    count: u64,
+    cut_at: u64,
+    policy: &str,
+) -> (String, String, String) {
     let listen = format!("{}:7447", h.addr_b);
     let count_s = count.to_string();
     let timing = ["--grace-ms", "60000", "--lease-ms", "1000"];
@@ -96,7 +123,14 @@ fn cut_and_restore(h: &TwoHosts, count: u64, cut_at: u64, policy: &str) -> (Stri
     rx_args.extend(timing);
     let mut rx = Peer::start_in("receiver", Some(&h.b), &rx_args);
     rx.wait_for("ready", 30);
-    let mut tx_args = vec!["--role", "send", "--zenoh-connect", &listen, "--count", &count_s];
+    let mut tx_args = vec![
+        "--role",
+        "send",
+        "--zenoh-connect",
+        &listen,
+        "--count",
+        &count_s,
+    ];
     tx_args.extend(["--policy", policy, "--per-ms", "20"]);
     tx_args.extend(timing);
     let mut tx = Peer::start_in("sender", Some(&h.a), &tx_args);
@@ -121,7 +155,11 @@ fn cut_and_restore(h: &TwoHosts, count: u64, cut_at: u64, policy: &str) -> (Stri
         }
     }
     h.link(true);
-    assert!(noticed, "the sender never saw the receiver vanish: {:?}", tx.seen.last());
+    assert!(
+        noticed,
+        "the sender never saw the receiver vanish: {:?}",
+        tx.seen.last()
+    );
     let fin = rx.wait_for("final", 180);
     let rx_link = rx.wait_for("link", 10);
     let tx_link = tx.wait_for("link", 60);
@@ -134,8 +172,15 @@ fn a_cut_link_between_hosts_resumes_with_nothing_lost_or_duplicated_under_block(
     let Some(h) = hosts(1) else { return };
     let (fin, rx_link, tx_link) = cut_and_restore(&h, 100_000, 20_000, "block");
     assert_eq!(field(&fin, "received"), 100_000, "{fin}");
-    assert_eq!((field(&fin, "duplicates"), field(&fin, "gaps")), (0, 0), "{fin}");
-    assert!(json_field(&rx_link, "peer_losses") >= 1, "the receiver saw the cut: {rx_link}");
+    assert_eq!(
+        (field(&fin, "duplicates"), field(&fin, "gaps")),
+        (0, 0),
+        "{fin}"
+    );
+    assert!(
+        json_field(&rx_link, "peer_losses") >= 1,
+        "the receiver saw the cut: {rx_link}"
+    );
     assert_eq!(json_field(&tx_link, "dropped"), 0, "{tx_link}");
 }
 
@@ -146,7 +191,14 @@ fn a_cut_link_between_hosts_loses_only_what_a_lossy_policy_drops_and_counts() {
     let received = field(&fin, "received");
     let dropped = json_field(&tx_link, "dropped");
     assert_eq!(field(&fin, "duplicates"), 0, "{fin}");
-    assert!(dropped > 0, "the producer ran on during the outage: {tx_link}");
-    assert_eq!(json_field(&rx_link, "dropped"), dropped, "both hosts count the same");
+    assert!(
+        dropped > 0,
+        "the producer ran on during the outage: {tx_link}"
+    );
+    assert_eq!(
+        json_field(&rx_link, "dropped"),
+        dropped,
+        "both hosts count the same"
+    );
     assert_eq!(received + dropped, 100_000, "{fin} / {tx_link}");
 }

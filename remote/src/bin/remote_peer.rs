@@ -120,20 +120,23 @@ async fn send(
     counter: Arc<AtomicU64>,
 ) -> Result<Exit, BoxError> {
     let (count, end_shutdown, per_ms) = (args.count, args.end_shutdown, args.per_ms);
-    let producer = rt.add(from_fn("numbers", move |mut ctx: Context<(), u64>| async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(1));
-        for n in 0..count {
-            if per_ms > 0 && n % per_ms == 0 {
-                tick.tick().await;
+    let producer = rt.add(from_fn(
+        "numbers",
+        move |mut ctx: Context<(), u64>| async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(1));
+            for n in 0..count {
+                if per_ms > 0 && n.is_multiple_of(per_ms) {
+                    tick.tick().await;
+                }
+                ctx.send(n).await?;
+                counter.store(n + 1, Relaxed);
             }
-            ctx.send(n).await?;
-            counter.store(n + 1, Relaxed);
-        }
-        if end_shutdown {
-            ctx.mark_shut_down();
-        }
-        Ok(())
-    }))?;
+            if end_shutdown {
+                ctx.mark_shut_down();
+            }
+            Ok(())
+        },
+    ))?;
     let endpoint = remote.link_to(rt, producer.outbox(), &args.to.parse()?, args.policy)?;
     println!("ready");
     producer.start();
@@ -147,27 +150,30 @@ async fn recv(
     counter: Arc<AtomicU64>,
     mut go: watch::Receiver<bool>,
 ) -> Result<Exit, BoxError> {
-    let sink = rt.add(from_fn("sink", move |mut ctx: Context<u64, ()>| async move {
-        let _ = go.wait_for(|go| *go).await;
-        let (mut last, mut dups, mut gaps) = (None::<u64>, 0u64, 0u64);
-        while let Some(n) = ctx.recv().await {
-            match last {
-                Some(l) if n <= l => dups += 1,
-                Some(l) if n > l + 1 => gaps += n - l - 1,
-                None if n > 0 => gaps += n,
-                _ => {}
+    let sink = rt.add(from_fn(
+        "sink",
+        move |mut ctx: Context<u64, ()>| async move {
+            let _ = go.wait_for(|go| *go).await;
+            let (mut last, mut dups, mut gaps) = (None::<u64>, 0u64, 0u64);
+            while let Some(n) = ctx.recv().await {
+                match last {
+                    Some(l) if n <= l => dups += 1,
+                    Some(l) if n > l + 1 => gaps += n - l - 1,
+                    None if n > 0 => gaps += n,
+                    _ => {}
+                }
+                last = Some(last.map_or(n, |l| l.max(n)));
+                counter.fetch_add(1, Relaxed);
             }
-            last = Some(last.map_or(n, |l| l.max(n)));
-            counter.fetch_add(1, Relaxed);
-        }
-        println!(
-            "final received={} last={} duplicates={dups} gaps={gaps} ended_by={:?}",
-            counter.load(Relaxed),
-            last.map_or(-1, |l| l as i64),
-            ctx.ended_by()
-        );
-        Ok(())
-    }))?;
+            println!(
+                "final received={} last={} duplicates={dups} gaps={gaps} ended_by={:?}",
+                counter.load(Relaxed),
+                last.map_or(-1, |l| l as i64),
+                ctx.ended_by()
+            );
+            Ok(())
+        },
+    ))?;
     let endpoint = remote.expose_named::<u64>(rt, sink.id(), "inbox")?;
     let sink = sink.start();
     println!("ready");

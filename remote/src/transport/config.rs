@@ -113,7 +113,11 @@ impl ZenohConfig {
                 let v = it
                     .next()
                     .ok_or_else(|| RemoteError::Config(format!("{flag} needs ADDR:PORT")))?;
-                c = if flag == "--zenoh-listen" { c.listen(&v)? } else { c.connect(&v)? };
+                c = if flag == "--zenoh-listen" {
+                    c.listen(&v)?
+                } else {
+                    c.connect(&v)?
+                };
             } else {
                 rest.push(a);
             }

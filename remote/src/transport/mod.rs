@@ -110,7 +110,13 @@ impl std::str::FromStr for RemoteBox {
 /// Keeps letters, digits, `-`, `_` and `.`; anything else becomes `_`.
 fn key_part(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -171,7 +177,9 @@ impl Remote {
     ///
     /// [`RemoteError::Config`] or [`RemoteError::Zenoh`] (a listen port in use, say).
     pub async fn open(graph: &str, config: &ZenohConfig) -> Result<Self, RemoteError> {
-        let session = zenoh::open(config.to_zenoh()?).await.map_err(RemoteError::zenoh)?;
+        let session = zenoh::open(config.to_zenoh()?)
+            .await
+            .map_err(RemoteError::zenoh)?;
         Ok(Self {
             session,
             graph: key_part(graph),
@@ -198,7 +206,10 @@ impl Remote {
 
     fn stats(&self, key: String, role: Role) -> Arc<RemoteLinkStats> {
         let s = Arc::new(RemoteLinkStats::new(key, role));
-        self.links.lock().unwrap_or_else(|e| e.into_inner()).push(s.clone());
+        self.links
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(s.clone());
         s
     }
 

@@ -44,7 +44,9 @@ pub struct RemoteReceiver<T> {
 
 impl<T> std::fmt::Debug for RemoteReceiver<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RemoteReceiver").field("key", &self.key).finish_non_exhaustive()
+        f.debug_struct("RemoteReceiver")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
     }
 }
 
@@ -88,7 +90,10 @@ impl<T: DeserializeOwned + Send + 'static> RemoteReceiver<T> {
         let key = self.key.as_str();
         let s = &self.session;
         let z = RemoteError::zenoh;
-        let data = s.declare_subscriber(format!("{key}/data")).await.map_err(z)?;
+        let data = s
+            .declare_subscriber(format!("{key}/data"))
+            .await
+            .map_err(z)?;
         let credit_pub = s
             .declare_publisher(format!("{key}/credit"))
             .congestion_control(CongestionControl::Block)
@@ -142,7 +147,7 @@ impl<T: DeserializeOwned + Send + 'static> RemoteReceiver<T> {
                             }
                             let n = delivered.fetch_add(1, Relaxed) + 1;
                             stats.messages.store(n, Relaxed);
-                            if n % quarter == 0 {
+                            if n.is_multiple_of(quarter) {
                                 wake.notify_one();
                             }
                         }
@@ -161,7 +166,10 @@ impl<T: DeserializeOwned + Send + 'static> RemoteReceiver<T> {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut vanish: Option<Instant> = None;
             let mut ended = false;
-            let codec = |e| RemoteError::Codec { key: key.to_string(), source: e };
+            let codec = |e| RemoteError::Codec {
+                key: key.to_string(),
+                source: e,
+            };
             loop {
                 let mut send_credit = false;
                 tokio::select! {

@@ -45,7 +45,9 @@ pub struct RemoteSender<T> {
 
 impl<T> std::fmt::Debug for RemoteSender<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RemoteSender").field("key", &self.key).finish_non_exhaustive()
+        f.debug_struct("RemoteSender")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,8 +61,14 @@ impl<T: Serialize + Send + 'static> Component for RemoteSender<T> {
 
     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
         s.set_capacity("inbox", self.opts.inbox_capacity)?;
-        s.describe("inbox", "messages for the remote inbox, taken as credit allows")?;
-        s.describe("control", "the producer's lifecycle, sent on after its data")
+        s.describe(
+            "inbox",
+            "messages for the remote inbox, taken as credit allows",
+        )?;
+        s.describe(
+            "control",
+            "the producer's lifecycle, sent on after its data",
+        )
     }
 
     async fn run(self, mut ctx: Context<T, ()>) -> Result<(), BoxError> {
@@ -88,7 +96,10 @@ impl<T: Serialize + Send + 'static> RemoteSender<T> {
             .congestion_control(CongestionControl::Block)
             .await
             .map_err(z)?;
-        let credits = s.declare_subscriber(format!("{key}/credit")).await.map_err(z)?;
+        let credits = s
+            .declare_subscriber(format!("{key}/credit"))
+            .await
+            .map_err(z)?;
         let peers = s
             .liveliness()
             .declare_subscriber(format!("{key}/live/receiver"))
@@ -112,7 +123,10 @@ impl<T: Serialize + Send + 'static> RemoteSender<T> {
         let mut control_seq: Option<u64> = None;
         let mut batch: Vec<T> = Vec::new();
         let mut dropped = 0u64;
-        let codec = |e| RemoteError::Codec { key: key.to_string(), source: e };
+        let codec = |e| RemoteError::Codec {
+            key: key.to_string(),
+            source: e,
+        };
 
         loop {
             if matches!(ending, Some(c) if c.ends_input()) && !drained {
@@ -131,7 +145,8 @@ impl<T: Serialize + Send + 'static> RemoteSender<T> {
             }
             if !batch.is_empty() {
                 let seq = win.next_seq();
-                let bytes = ZBytes::from(encode_batch(source, seq, dropped, &batch).map_err(codec)?);
+                let bytes =
+                    ZBytes::from(encode_batch(source, seq, dropped, &batch).map_err(codec)?);
                 win.record(batch.len() as u64, bytes.clone());
                 publisher.put(bytes).await.map_err(z)?;
                 self.stats.messages.fetch_add(batch.len() as u64, Relaxed);
@@ -228,7 +243,9 @@ impl<T: Serialize + Send + 'static> RemoteSender<T> {
         publisher: &zenoh::pubsub::Publisher<'_>,
         frames: Vec<ZBytes>,
     ) -> Result<(), RemoteError> {
-        self.stats.retransmitted.fetch_add(frames.len() as u64, Relaxed);
+        self.stats
+            .retransmitted
+            .fetch_add(frames.len() as u64, Relaxed);
         for f in frames {
             publisher.put(f).await.map_err(RemoteError::zenoh)?;
         }

@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 
 /// A free port on 127.0.0.1, as the OS hands it out.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running `remote_peer`.
@@ -56,7 +60,13 @@ impl Peer {
             }
         });
         let stdin = child.stdin.take();
-        Peer { name, child, stdin, lines, seen: Vec::new() }
+        Peer {
+            name,
+            child,
+            stdin,
+            lines,
+            seen: Vec::new(),
+        }
     }
 
     /// The next line starting with `prefix`, within `secs` seconds.
@@ -94,7 +104,11 @@ impl Peer {
     /// Its last `status` line (asked for now), or `None` once it has exited.
     pub fn status(&mut self) -> Option<String> {
         self.count()?;
-        self.seen.iter().rev().find(|l| l.starts_with("status")).cloned()
+        self.seen
+            .iter()
+            .rev()
+            .find(|l| l.starts_with("status"))
+            .cloned()
     }
 
     /// Its `count=` (received, or sent by the producer), or `None` once it has exited.
@@ -107,7 +121,11 @@ impl Peer {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = self.lines.recv_timeout(left).unwrap_or_else(|_| {
-                panic!("{}: no status; it printed:\n{}", self.name, self.seen.join("\n"))
+                panic!(
+                    "{}: no status; it printed:\n{}",
+                    self.name,
+                    self.seen.join("\n")
+                )
             });
             self.seen.push(line.clone());
             if line.starts_with("status") {
@@ -132,7 +150,11 @@ impl Peer {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status.success();
             }
-            assert!(Instant::now() < deadline, "{}: still running after {secs}s", self.name);
+            assert!(
+                Instant::now() < deadline,
+                "{}: still running after {secs}s",
+                self.name
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -148,15 +170,31 @@ impl Drop for Peer {
 /// A `key=value` field of a printed line, as a number.
 pub fn field(line: &str, key: &str) -> u64 {
     let pat = format!("{key}=");
-    let at = line.find(&pat).unwrap_or_else(|| panic!("no {key}= in `{line}`")) + pat.len();
-    line[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    let at = line
+        .find(&pat)
+        .unwrap_or_else(|| panic!("no {key}= in `{line}`"))
+        + pat.len();
+    line[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 /// A `"key":value` number of a printed JSON line.
 pub fn json_field(line: &str, key: &str) -> u64 {
     let pat = format!("\"{key}\":");
-    let at = line.find(&pat).unwrap_or_else(|| panic!("no {key} in `{line}`")) + pat.len();
-    line[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    let at = line
+        .find(&pat)
+        .unwrap_or_else(|| panic!("no {key} in `{line}`"))
+        + pat.len();
+    line[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 /// A TCP proxy on loopback whose connections can be cut, and which can refuse the next
@@ -177,7 +215,12 @@ impl Proxy {
         let refuse = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let accepted = Arc::new(AtomicUsize::new(0));
-        let (c, r, s, a) = (conns.clone(), refuse.clone(), stop.clone(), accepted.clone());
+        let (c, r, s, a) = (
+            conns.clone(),
+            refuse.clone(),
+            stop.clone(),
+            accepted.clone(),
+        );
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 if s.load(Ordering::SeqCst) {
@@ -189,14 +232,24 @@ impl Proxy {
                     drop(client);
                     continue;
                 }
-                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else { continue };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
                 a.fetch_add(1, Ordering::SeqCst);
-                c.lock().unwrap().extend([client.try_clone().unwrap(), server.try_clone().unwrap()]);
+                c.lock()
+                    .unwrap()
+                    .extend([client.try_clone().unwrap(), server.try_clone().unwrap()]);
                 pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
                 pipe(server, client);
             }
         });
-        Proxy { port, conns, refuse, stop, accepted }
+        Proxy {
+            port,
+            conns,
+            refuse,
+            stop,
+            accepted,
+        }
     }
 
     /// Close every connection through it, and refuse the next `refuse` attempts.
