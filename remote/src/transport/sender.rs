@@ -169,7 +169,9 @@ impl<T: Serialize + Send + 'static> RemoteSender<T> {
                 publisher.put(bytes).await.map_err(z)?;
                 self.stats.frames.fetch_add(1, Relaxed);
             }
-            if control_seq.is_some() && win.all_acked() {
+            // Acknowledged, or a Shutdown with nobody there to tell.
+            let unheard = ending == Some(Control::Shutdown) && !self.stats.peer_live.load(Relaxed);
+            if control_seq.is_some() && (win.all_acked() || unheard) {
                 return Ok(ending.unwrap_or(Control::ProducerFinished));
             }
             tokio::select! {
