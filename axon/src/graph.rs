@@ -401,6 +401,9 @@ pub(crate) struct GraphState {
     /// restarts came before them and why the last one was needed. Only restarted
     /// components have an entry, so the rest pay nothing.
     pub(crate) restarts: FxHashMap<ComponentId, RestartRecord>,
+    /// Counters components publish about themselves (see
+    /// [`Runtime::publish_counters`](crate::Runtime::publish_counters)); few have any.
+    pub(crate) published: FxHashMap<ComponentId, crate::introspect::CounterSource>,
 }
 
 /// What a supervisor said about a restarted child (see [`Runtime::mark_restarted`](crate::Runtime::mark_restarted)).

@@ -182,7 +182,45 @@ pub struct ComponentInfo {
     pub restarts: u32,
     /// For a supervisor's restarted child: why the last instance ended.
     pub last_failure: Option<String>,
+    /// Counters it publishes about itself
+    /// ([`Runtime::publish_counters`](crate::Runtime::publish_counters)).
+    pub counters: Vec<Counter>,
 }
+
+/// A counter a component publishes about itself, read when the snapshot was taken.
+///
+/// # Examples
+///
+/// ```
+/// let c = axon::introspect::Counter { name: "accepted_total", value: 2 };
+/// assert!(c.is_monotonic());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Counter {
+    /// Its name: `snake_case`, `_total` at the end for a count that only grows.
+    pub name: &'static str,
+    /// Its value.
+    pub value: u64,
+}
+
+impl Counter {
+    /// True for a count that only grows (its name ends in `_total`); false for a
+    /// gauge.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let open = axon::introspect::Counter { name: "open", value: 5 };
+    /// assert!(!open.is_monotonic());
+    /// ```
+    pub fn is_monotonic(&self) -> bool {
+        self.name.ends_with("_total")
+    }
+}
+
+/// How a component's published counters are read.
+pub(crate) type CounterSource =
+    std::sync::Arc<dyn Fn() -> Vec<(&'static str, u64)> + Send + Sync>;
 
 /// One box and its counters.
 ///
@@ -314,6 +352,12 @@ pub(crate) fn snapshot(st: &GraphState) -> Snapshot {
             boxes,
             restarts: st.restarts.get(id).map_or(0, |r| r.restarts),
             last_failure: st.restarts.get(id).map(|r| r.last_failure.clone()),
+            counters: st.published.get(id).map_or_else(Vec::new, |read| {
+                read()
+                    .into_iter()
+                    .map(|(name, value)| Counter { name, value })
+                    .collect()
+            }),
         });
     }
     let mut services: Vec<ServiceInfo> = st

@@ -189,6 +189,9 @@ impl Runtime {
             if !st.restarts.is_empty() {
                 st.restarts.remove(&id);
             }
+            if !st.published.is_empty() {
+                st.published.remove(&id);
+            }
             let mut orphans = Vec::new();
             for child in entry.children() {
                 if let Some(c) = st.components.get_mut(child) {

@@ -1,0 +1,338 @@
+// The axon dashboard page: follows /events (a `hello` with the whole view, then only
+// what changed) and draws the graph with cytoscape and a dagre layout.
+"use strict";
+
+const nodes = new Map(); // key -> node view from the server
+const edges = new Map();
+let page = null;
+let selected = null;
+let relayoutDue = false;
+
+cytoscape.use(cytoscapeDagre);
+const cy = cytoscape({
+  container: document.getElementById("graph"),
+  wheelSensitivity: 0.3,
+  style: [
+    { selector: "node", style: {
+      "shape": "round-rectangle", "label": "data(label)", "text-wrap": "wrap",
+      "text-valign": "center", "font-size": 10, "font-family": "ui-monospace, monospace",
+      "width": "label", "height": "label", "padding": "6px",
+      "background-color": "#e8f0fe", "border-width": 1, "border-color": "#5c7cba" } },
+    { selector: "node[kind = 'group']", style: { "background-color": "#fff4d6", "border-color": "#c99a2e", "border-style": "double", "border-width": 3 } },
+    { selector: "node[kind = 'collapsed']", style: { "background-color": "#e0e0e0", "border-style": "dashed" } },
+    { selector: "node[?prepared]", style: { "opacity": 0.6 } },
+    { selector: "node[?dropping]", style: { "border-color": "#c62828", "border-width": 2 } },
+    { selector: "node[?restarted]", style: { "background-color": "#fde0dc" } },
+    { selector: ":parent", style: {
+      "text-valign": "top", "text-halign": "center", "background-color": "#f7f9fc",
+      "background-opacity": 0.6, "border-color": "#8a9bc2", "padding": "14px" } },
+    { selector: "node:selected", style: { "border-color": "#ff6f00", "border-width": 3 } },
+    { selector: "edge", style: {
+      "width": 1.5, "curve-style": "bezier", "target-arrow-shape": "triangle",
+      "line-color": "#8a94a6", "target-arrow-color": "#8a94a6",
+      "label": "data(label)", "font-size": 8, "text-rotation": "autorotate",
+      "color": "#556", "text-background-color": "#fff", "text-background-opacity": 0.8 } },
+  ],
+});
+
+function fmt(n) {
+  if (n >= 1e9) return (n / 1e9).toFixed(1) + "G";
+  if (n >= 1e6) return (n / 1e6).toFixed(1) + "M";
+  if (n >= 1e4) return (n / 1e3).toFixed(1) + "k";
+  return String(Math.round(n * 10) / 10);
+}
+
+function totals(n) {
+  let rate = 0, dropped = 0, received = 0, sent = 0, depth = 0, cap = 0;
+  for (const b of n.boxes) {
+    if (b.dir === "in") { received += b.received; depth += b.depth; cap += b.capacity || 0; rate += b.rate; }
+    else { sent += b.sent; }
+    dropped += b.dropped;
+  }
+  return { rate, dropped, received, sent, depth, cap };
+}
+
+function label(n) {
+  const t = totals(n);
+  const name = n.kind === "group" ? `${n.label} ×${n.members}` : n.label;
+  const lines = [name, n.state + (n.restarts ? ` · restarts ${n.restarts}` : "")];
+  lines.push(`in ${t.depth}/${t.cap} · ${fmt(t.rate)} msg/s`);
+  if (t.dropped) lines.push(`dropped ${fmt(t.dropped)}`);
+  for (const [k, v] of n.counters) lines.push(`${k} ${fmt(v)}`);
+  if (n.kind === "collapsed") lines.push(`(${n.members - 1} inside)`);
+  return lines.join("\n");
+}
+
+function nodeData(n) {
+  const t = totals(n);
+  return {
+    id: n.key, label: label(n), kind: n.kind,
+    prepared: n.state === "prepared", dropping: t.dropped > 0, restarted: n.restarts > 0,
+  };
+}
+
+function apply(delta) {
+  for (const key of delta.removed_edges) { edges.delete(key); cy.getElementById(key).remove(); relayoutDue = true; }
+  for (const key of delta.removed_nodes) { nodes.delete(key); cy.getElementById(key).remove(); relayoutDue = true; }
+  for (const n of delta.nodes) {
+    const old = nodes.get(n.key);
+    nodes.set(n.key, n);
+    const el = cy.getElementById(n.key);
+    if (el.nonempty()) {
+      el.data(nodeData(n));
+      if (!old || old.parent !== n.parent) relayoutDue = true;
+    } else {
+      cy.add({ group: "nodes", data: nodeData(n) });
+      relayoutDue = true;
+    }
+  }
+  // Parents after all nodes exist (a child may come before its parent).
+  for (const n of delta.nodes) {
+    const el = cy.getElementById(n.key);
+    const want = n.parent && nodes.has(n.parent) ? n.parent : null;
+    const has = el.parent().nonempty() ? el.parent().id() : null;
+    if (want !== has) el.move({ parent: want });
+  }
+  for (const e of delta.edges) {
+    edges.set(e.key, e);
+    const text = e.count > 1 ? `${e.label} ×${e.count}` : e.label;
+    const el = cy.getElementById(e.key);
+    if (el.nonempty()) el.data("label", text);
+    else {
+      cy.add({ group: "edges", data: { id: e.key, source: e.from, target: e.to, label: text } });
+      relayoutDue = true;
+    }
+  }
+  renderTable();
+  renderDetails();
+  document.getElementById("summary").textContent =
+    `${nodes.size} boxes drawn, ${[...nodes.values()].reduce((s, n) => s + n.members, 0)} components`;
+}
+
+// Layout at most a few times a second, and only when the shape changed.
+setInterval(() => {
+  if (!relayoutDue) return;
+  relayoutDue = false;
+  cy.layout({ name: "dagre", rankDir: "LR", nodeSep: 18, rankSep: 60, animate: false, fit: true, padding: 20 }).run();
+}, 300);
+
+function cell(text, cls) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (cls) td.className = cls;
+  return td;
+}
+
+function renderTable() {
+  const body = document.querySelector("#component-table tbody");
+  const rows = [];
+  for (const n of [...nodes.values()].sort((a, b) => a.key.localeCompare(b.key, "en", { numeric: true }))) {
+    const t = totals(n);
+    const tr = document.createElement("tr");
+    tr.dataset.key = n.key;
+    tr.append(
+      cell(n.kind === "group" ? `${n.label} ×${n.members}` : n.label),
+      cell(n.state + (n.restarts ? ` (${n.restarts} restarts)` : "")),
+      cell(fmt(t.rate), "num"), cell(String(t.received), "num"),
+      cell(String(t.sent), "num"), cell(String(t.dropped), t.dropped ? "num failed" : "num"));
+    tr.addEventListener("click", () => select(n.key));
+    rows.push(tr);
+  }
+  body.replaceChildren(...rows);
+}
+
+function renderDetails() {
+  const box = document.getElementById("details");
+  const n = selected && nodes.get(selected);
+  if (!n) { box.innerHTML = "<h2>Selected</h2><p class='muted'>nothing selected</p>"; return; }
+  const h = document.createElement("h2");
+  h.textContent = n.kind === "group" ? `${n.label} ×${n.members}` : n.label;
+  const p = document.createElement("p");
+  p.textContent = `${n.kind}, ${n.state}` + (n.restarts ? `, ${n.restarts} restarts, last: ${n.last_failure}` : "");
+  const table = document.createElement("table");
+  const head = document.createElement("tr");
+  for (const t of ["box", "depth/cap", "bytes", "received", "sent", "dropped", "msg/s"]) {
+    const th = document.createElement("th"); th.textContent = t; head.append(th);
+  }
+  table.append(head);
+  for (const b of n.boxes) {
+    const tr = document.createElement("tr");
+    tr.append(cell(`${b.dir === "in" ? "▸" : "◂"} ${b.name}`),
+      cell(b.capacity != null ? `${b.depth}/${b.capacity}` : (b.dir === "in" ? String(b.depth) : "")),
+      cell(b.bytes != null ? fmt(b.bytes) : ""), cell(String(b.received), "num"),
+      cell(String(b.sent), "num"), cell(String(b.dropped), "num"), cell(fmt(b.rate), "num"));
+    table.append(tr);
+  }
+  for (const [k, v] of n.counters) {
+    const tr = document.createElement("tr");
+    tr.append(cell(k), cell(String(v), "num"));
+    table.append(tr);
+  }
+  box.replaceChildren(h, p, table);
+}
+
+function select(key) {
+  selected = key;
+  cy.$(":selected").unselect();
+  cy.getElementById(key).select();
+  renderDetails();
+}
+
+cy.on("tap", "node", (e) => select(e.target.id()));
+cy.on("dbltap", "node", (e) => {
+  const n = nodes.get(e.target.id());
+  if (!n || page == null) return;
+  let op = null;
+  if (n.kind === "group") op = n.expanded ? "fold" : "expand";
+  else if (n.kind === "composite") op = "collapse";
+  else if (n.kind === "collapsed") op = "open";
+  if (op) fetch(`/view?page=${page}&op=${op}&key=${encodeURIComponent(n.key)}`, { method: "POST" });
+});
+
+// Panels a program adds (e.g. the sensornet's nodes, rates, pulse and sky map).
+const panels = new Map();
+function renderPanels(list) {
+  for (const [name, p] of list) panels.set(name, p);
+  const root = document.getElementById("panels");
+  const parts = [];
+  for (const [name, p] of panels) {
+    const sec = document.createElement("section");
+    sec.className = "panel";
+    sec.dataset.panel = name;
+    const h = document.createElement("h2"); h.textContent = name; sec.append(h);
+    if (p.kind === "table") {
+      const t = document.createElement("table");
+      const hr = document.createElement("tr");
+      for (const c of p.columns) { const th = document.createElement("th"); th.textContent = c; hr.append(th); }
+      t.append(hr);
+      for (const r of p.rows) { const tr = document.createElement("tr"); for (const c of r) tr.append(cell(c)); t.append(tr); }
+      sec.append(t);
+    } else if (p.kind === "values") {
+      const t = document.createElement("table");
+      for (const [k, v] of p.values) { const tr = document.createElement("tr"); tr.append(cell(k), cell(v, "num")); t.append(tr); }
+      sec.append(t);
+    } else if (p.kind === "points") {
+      sec.append(plot(p));
+    }
+    parts.push(sec);
+  }
+  root.replaceChildren(...parts);
+}
+
+function plot(p) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  const W = 400, H = 170, M = 28;
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  const xs = p.points.map((q) => q[0]), ys = p.points.map((q) => q[1]);
+  const x0 = Math.min(...xs, 0), x1 = Math.max(...xs, 1), y0 = Math.min(...ys, 0), y1 = Math.max(...ys, 1);
+  const X = (x) => M + (x - x0) / (x1 - x0 || 1) * (W - M - 6);
+  const Y = (y) => H - M + 6 - (y - y0) / (y1 - y0 || 1) * (H - M - 6);
+  const text = (x, y, s, anchor) => {
+    const t = document.createElementNS(ns, "text");
+    t.setAttribute("x", x); t.setAttribute("y", y); t.setAttribute("font-size", 9);
+    t.setAttribute("text-anchor", anchor || "start"); t.textContent = s; svg.append(t);
+  };
+  const axes = document.createElementNS(ns, "path");
+  axes.setAttribute("d", `M${M},6 V${H - M + 6} H${W - 6}`);
+  axes.setAttribute("stroke", "#889"); axes.setAttribute("fill", "none"); svg.append(axes);
+  text(W - 6, H - 4, `${p.x} ${fmt(x0)}…${fmt(x1)}`, "end");
+  text(2, 12, `${p.y} ${fmt(y0)}…${fmt(y1)}`);
+  if (p.line && p.points.length > 1) {
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("d", p.points.map((q, i) => `${i ? "L" : "M"}${X(q[0]).toFixed(1)},${Y(q[1]).toFixed(1)}`).join(" "));
+    path.setAttribute("stroke", "#1565c0"); path.setAttribute("fill", "none"); svg.append(path);
+  } else {
+    for (const q of p.points) {
+      const c = document.createElementNS(ns, "circle");
+      c.setAttribute("cx", X(q[0])); c.setAttribute("cy", Y(q[1])); c.setAttribute("r", 2.5);
+      c.setAttribute("fill", "#1565c0"); c.setAttribute("fill-opacity", 0.6); svg.append(c);
+    }
+  }
+  return svg;
+}
+
+// Operator terminals: one open at a time, each its own session on the server.
+let terminal = null;
+function renderTerminals(names) {
+  const list = document.getElementById("terminal-list");
+  if (!names.length) return;
+  list.className = "";
+  list.replaceChildren(...names.map((name) => {
+    const b = document.createElement("button");
+    b.type = "button"; b.className = "terminal-link"; b.textContent = name;
+    b.addEventListener("click", () => openTerminal(name));
+    return b;
+  }));
+}
+
+function openTerminal(name) {
+  closeTerminal();
+  const out = document.getElementById("terminal-output");
+  out.textContent = "";
+  document.getElementById("terminal-title").textContent = name;
+  document.getElementById("terminal").hidden = false;
+  const source = new EventSource(`/terminal/stream?name=${encodeURIComponent(name)}`);
+  terminal = { name, source, session: null };
+  source.addEventListener("session", (e) => { terminal.session = e.data; document.getElementById("terminal").dataset.session = e.data; });
+  source.addEventListener("data", (e) => {
+    const atEnd = out.scrollTop + out.clientHeight >= out.scrollHeight - 4;
+    out.textContent += JSON.parse(e.data);
+    if (out.textContent.length > 200000) out.textContent = out.textContent.slice(-100000);
+    if (atEnd) out.scrollTop = out.scrollHeight;
+  });
+  document.getElementById("terminal-input").focus();
+}
+
+function closeTerminal() {
+  if (terminal) terminal.source.close();
+  terminal = null;
+  document.getElementById("terminal").hidden = true;
+  delete document.getElementById("terminal").dataset.session;
+}
+
+document.getElementById("terminal-close").addEventListener("click", closeTerminal);
+document.getElementById("terminal-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = document.getElementById("terminal-input");
+  if (!terminal || terminal.session == null) return;
+  const line = input.value;
+  input.value = "";
+  fetch(`/terminal/send?session=${terminal.session}`, { method: "POST", body: line })
+    .then((r) => { if (!r.ok) document.getElementById("terminal-output").textContent += `\n[not sent: ${r.status}]\n`; });
+});
+
+function news(n) {
+  const list = document.getElementById("news-list");
+  for (const line of n.lines) {
+    const li = document.createElement("li");
+    li.textContent = line;
+    if (/failed|panicked/.test(line)) li.className = "failed";
+    list.prepend(li);
+  }
+  if (n.more) { const li = document.createElement("li"); li.textContent = `… and ${n.more} more`; list.prepend(li); }
+  while (list.children.length > 200) list.lastChild.remove();
+}
+
+function connect() {
+  const status = document.getElementById("status");
+  const events = new EventSource("/events");
+  events.addEventListener("hello", (e) => {
+    const h = JSON.parse(e.data);
+    page = h.page;
+    nodes.clear(); edges.clear(); cy.elements().remove();
+    apply(h.view);
+    renderPanels(h.panels);
+    renderTerminals(h.terminals);
+    status.textContent = "live"; status.className = "status live";
+  });
+  events.addEventListener("delta", (e) => apply(JSON.parse(e.data)));
+  events.addEventListener("panels", (e) => {
+    const u = JSON.parse(e.data);
+    renderPanels(u.panels);
+    renderTerminals(u.terminals);
+  });
+  events.addEventListener("news", (e) => news(JSON.parse(e.data)));
+  events.onerror = () => { status.textContent = "reconnecting…"; status.className = "status lost"; };
+}
+connect();

@@ -1,0 +1,498 @@
+//! What one page draws: the snapshot folded for display (collapsed composites, a
+//! big composite's children grouped by name), and the change between two views.
+
+use std::collections::{BTreeMap, HashSet};
+
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+use tokio::time::Instant;
+
+use super::FOLD_ABOVE;
+use crate::boxes::{ComponentId, Direction};
+use crate::introspect::{ComponentInfo, Snapshot};
+
+/// Most members of an expanded group drawn one by one; the rest stay in the group.
+pub(crate) const MAX_EXPANDED: usize = 200;
+
+/// One reading of the graph, shared by every page.
+#[derive(Debug)]
+pub(crate) struct Frame {
+    pub(crate) at: Instant,
+    pub(crate) snap: Snapshot,
+    index: FxHashMap<ComponentId, usize>,
+    children: FxHashMap<ComponentId, usize>,
+}
+
+impl Frame {
+    pub(crate) fn new(snap: Snapshot, at: Instant) -> Self {
+        let mut index = FxHashMap::default();
+        let mut children: FxHashMap<ComponentId, usize> = FxHashMap::default();
+        for (i, c) in snap.components.iter().enumerate() {
+            index.insert(c.id, i);
+            if let Some(p) = c.parent {
+                *children.entry(p).or_default() += 1;
+            }
+        }
+        Frame {
+            at,
+            snap,
+            index,
+            children,
+        }
+    }
+
+    fn get(&self, id: ComponentId) -> Option<&ComponentInfo> {
+        self.index.get(&id).map(|&i| &self.snap.components[i])
+    }
+
+    /// True if `id`'s children are drawn folded by name.
+    pub(crate) fn folds(&self, id: ComponentId) -> bool {
+        self.children.get(&id).copied().unwrap_or(0) > FOLD_ABOVE
+    }
+}
+
+/// What a page asked to see differently from the default.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ViewChoice {
+    /// Composites drawn as one box.
+    pub(crate) collapsed: HashSet<ComponentId>,
+    /// Groups (`g<parent>:<name>`) drawn member by member.
+    pub(crate) expanded: HashSet<String>,
+}
+
+/// One box's counters as drawn.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct BoxView {
+    name: String,
+    /// `in` or `out`.
+    dir: &'static str,
+    depth: usize,
+    capacity: Option<usize>,
+    bytes: Option<usize>,
+    sent: u64,
+    received: u64,
+    dropped: u64,
+    /// Messages a second through this box since the last reading.
+    rate: f64,
+}
+
+/// One drawn box: a component, or a group of a composite's children of one name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct NodeView {
+    key: String,
+    label: String,
+    parent: Option<String>,
+    /// `component`, `composite`, `collapsed` or `group`.
+    kind: &'static str,
+    /// Components it stands for (1 unless a group or collapsed composite).
+    members: usize,
+    /// `prepared`, `running`, or for a group how many are running.
+    state: String,
+    restarts: u32,
+    last_failure: Option<String>,
+    boxes: Vec<BoxView>,
+    counters: Vec<(String, u64)>,
+    /// For a folded group: whether the page expanded it.
+    expanded: Option<bool>,
+}
+
+/// One drawn link (links between the same drawn boxes and box names are one edge).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct EdgeView {
+    key: String,
+    from: String,
+    to: String,
+    label: String,
+    count: usize,
+}
+
+/// A page's whole view.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct View {
+    pub(crate) nodes: BTreeMap<String, NodeView>,
+    pub(crate) edges: BTreeMap<String, EdgeView>,
+    at: Option<Instant>,
+}
+
+/// What changed between two views: what to draw anew and what to remove.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct Delta {
+    nodes: Vec<NodeView>,
+    removed_nodes: Vec<String>,
+    edges: Vec<EdgeView>,
+    removed_edges: Vec<String>,
+}
+
+impl Delta {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+            && self.removed_nodes.is_empty()
+            && self.edges.is_empty()
+            && self.removed_edges.is_empty()
+    }
+}
+
+fn group_key(parent: ComponentId, name: &str) -> String {
+    format!("g{}:{}", parent.0, name)
+}
+
+fn component_key(id: ComponentId) -> String {
+    format!("c{}", id.0)
+}
+
+/// Where each component is drawn.
+struct Placement<'a> {
+    frame: &'a Frame,
+    choice: &'a ViewChoice,
+    memo: FxHashMap<ComponentId, String>,
+    shown: FxHashMap<String, usize>,
+}
+
+impl Placement<'_> {
+    /// The key of the box `id` is drawn in.
+    fn key(&mut self, id: ComponentId) -> String {
+        if let Some(k) = self.memo.get(&id) {
+            return k.clone();
+        }
+        let key = self.place(id);
+        self.memo.insert(id, key.clone());
+        key
+    }
+
+    fn place(&mut self, id: ComponentId) -> String {
+        let Some(c) = self.frame.get(id) else {
+            return component_key(id);
+        };
+        let Some(parent) = c.parent else {
+            return component_key(id);
+        };
+        let parent_key = self.key(parent);
+        if parent_key != component_key(parent) {
+            // The parent is folded into a group or a collapsed ancestor: so is this.
+            return parent_key;
+        }
+        if self.choice.collapsed.contains(&parent) {
+            return parent_key;
+        }
+        if self.frame.folds(parent) {
+            let g = group_key(parent, &c.name);
+            if !self.choice.expanded.contains(&g) {
+                return g;
+            }
+            let shown = self.shown.entry(g.clone()).or_default();
+            if *shown >= MAX_EXPANDED {
+                return g;
+            }
+            *shown += 1;
+        }
+        component_key(id)
+    }
+}
+
+/// Sums of one box name over the components drawn in one node.
+#[derive(Default)]
+struct BoxSum {
+    dir: &'static str,
+    depth: usize,
+    capacity: Option<usize>,
+    bytes: Option<usize>,
+    sent: u64,
+    received: u64,
+    dropped: u64,
+}
+
+#[derive(Default)]
+struct NodeSum {
+    label: String,
+    parent: Option<String>,
+    kind: &'static str,
+    members: usize,
+    running: usize,
+    state: &'static str,
+    restarts: u32,
+    last_failure: Option<String>,
+    boxes: BTreeMap<String, BoxSum>,
+    counters: BTreeMap<String, u64>,
+    expanded: Option<bool>,
+}
+
+impl NodeSum {
+    fn add_boxes(&mut self, c: &ComponentInfo) {
+        for b in &c.boxes {
+            let s = self.boxes.entry(b.name.clone()).or_default();
+            s.dir = match b.direction {
+                Direction::In => "in",
+                Direction::Out => "out",
+            };
+            s.depth += b.depth;
+            s.capacity = add_opt(s.capacity, b.capacity);
+            s.bytes = add_opt(s.bytes, b.bytes);
+            s.sent += b.sent;
+            s.received += b.received;
+            s.dropped += b.dropped;
+        }
+    }
+}
+
+/// Count `c` in group `key`: its boxes and counters are summed into the group's.
+/// Only direct members are summed (a member's own children are folded in with it,
+/// but counted once, by their own name's group or not at all).
+fn add_to_group(
+    sum: &mut NodeSum,
+    key: &str,
+    c: &ComponentInfo,
+    parent: Option<String>,
+    choice: &ViewChoice,
+) {
+    let direct = key.ends_with(&format!(":{}", c.name))
+        && c.parent.is_some_and(|p| key.starts_with(&format!("g{}:", p.0)));
+    if sum.kind.is_empty() {
+        sum.kind = "group";
+        sum.label = key.split_once(':').map_or(key, |(_, n)| n).to_string();
+        sum.parent = parent;
+        sum.expanded = Some(choice.expanded.contains(key));
+    }
+    if !direct {
+        return;
+    }
+    sum.members += 1;
+    if c.state == "running" {
+        sum.running += 1;
+    }
+    sum.restarts += c.restarts;
+    for k in &c.counters {
+        *sum.counters.entry(k.name.to_string()).or_default() += k.value;
+    }
+    sum.add_boxes(c);
+}
+
+impl View {
+    /// The view of `frame` a page with `choice` draws; `prev` (its last view) gives
+    /// the message rates.
+    pub(crate) fn project(frame: &Frame, choice: &ViewChoice, prev: &View) -> View {
+        let mut place = Placement {
+            frame,
+            choice,
+            memo: FxHashMap::default(),
+            shown: FxHashMap::default(),
+        };
+        let mut sums: BTreeMap<String, NodeSum> = BTreeMap::new();
+        for c in &frame.snap.components {
+            let key = place.key(c.id);
+            let own = key == component_key(c.id);
+            let parent_key = match c.parent {
+                Some(p) if !own && key.starts_with('g') => Some(place.key(p)),
+                Some(p) => Some(place.key(p)).filter(|k| *k != key),
+                None => None,
+            };
+            // A member of an expanded group is drawn inside the group's box, which
+            // stays (with the group's totals) so the page can fold it again.
+            let expanded_group = c
+                .parent
+                .filter(|p| own && frame.folds(*p) && place.key(*p) == component_key(*p))
+                .map(|p| (group_key(p, &c.name), p));
+            if let Some((g, p)) = &expanded_group {
+                let group_parent = Some(place.key(*p));
+                add_to_group(sums.entry(g.clone()).or_default(), g, c, group_parent, choice);
+            }
+            let parent_key = match expanded_group {
+                Some((g, _)) => Some(g),
+                None => parent_key,
+            };
+            let sum = sums.entry(key.clone()).or_default();
+            if !own && key.starts_with('g') {
+                add_to_group(sum, &key, c, parent_key, choice);
+                continue;
+            }
+            if own {
+                sum.label = format!("{}#{}", c.name, c.id.0);
+                sum.parent = parent_key;
+                sum.state = c.state;
+                sum.kind = if frame.children.contains_key(&c.id) {
+                    if choice.collapsed.contains(&c.id) {
+                        "collapsed"
+                    } else {
+                        "composite"
+                    }
+                } else {
+                    "component"
+                };
+                sum.restarts = c.restarts;
+                sum.last_failure.clone_from(&c.last_failure);
+                for k in &c.counters {
+                    sum.counters.insert(k.name.to_string(), k.value);
+                }
+            }
+            sum.members += 1;
+            if c.state == "running" {
+                sum.running += 1;
+            }
+            // A collapsed composite shows only its own boxes.
+            if own {
+                sum.add_boxes(c);
+            }
+        }
+        let dt = prev
+            .at
+            .map(|p| frame.at.saturating_duration_since(p).as_secs_f64())
+            .filter(|d| *d > 0.0);
+        let mut nodes = BTreeMap::new();
+        for (key, s) in sums {
+            let old = prev.nodes.get(&key);
+            let boxes = s
+                .boxes
+                .into_iter()
+                .map(|(name, b)| {
+                    let through = b.sent + b.received;
+                    let rate = match (dt, old.and_then(|o| o.boxes.iter().find(|x| x.name == name))) {
+                        (Some(dt), Some(o)) => {
+                            let before = o.sent + o.received;
+                            (through.saturating_sub(before) as f64 / dt * 10.0).round() / 10.0
+                        }
+                        _ => 0.0,
+                    };
+                    BoxView {
+                        name,
+                        dir: b.dir,
+                        depth: b.depth,
+                        capacity: b.capacity,
+                        bytes: b.bytes,
+                        sent: b.sent,
+                        received: b.received,
+                        dropped: b.dropped,
+                        rate,
+                    }
+                })
+                .collect();
+            let state = if s.kind == "group" {
+                format!("{} running", s.running)
+            } else {
+                s.state.to_string()
+            };
+            nodes.insert(
+                key.clone(),
+                NodeView {
+                    key,
+                    label: s.label,
+                    parent: s.parent,
+                    kind: s.kind,
+                    members: s.members,
+                    state,
+                    restarts: s.restarts,
+                    last_failure: s.last_failure,
+                    boxes,
+                    counters: s.counters.into_iter().collect(),
+                    expanded: s.expanded,
+                },
+            );
+        }
+        let mut edges: BTreeMap<String, EdgeView> = BTreeMap::new();
+        for l in &frame.snap.links {
+            let from = place.key(l.from_component);
+            let to = place.key(l.to_component);
+            if from == to || !nodes.contains_key(&from) || !nodes.contains_key(&to) {
+                continue;
+            }
+            let key = format!("{from}.{}>{to}.{}", l.from_box, l.to_box);
+            edges
+                .entry(key.clone())
+                .or_insert_with(|| EdgeView {
+                    key,
+                    from,
+                    to,
+                    label: format!("{} → {}", l.from_box, l.to_box),
+                    count: 0,
+                })
+                .count += 1;
+        }
+        View {
+            nodes,
+            edges,
+            at: Some(frame.at),
+        }
+    }
+
+    /// What changed from `prev` to `self`.
+    pub(crate) fn delta(&self, prev: &View) -> Delta {
+        Delta {
+            nodes: self
+                .nodes
+                .iter()
+                .filter(|(k, n)| prev.nodes.get(*k) != Some(*n))
+                .map(|(_, n)| n.clone())
+                .collect(),
+            removed_nodes: prev
+                .nodes
+                .keys()
+                .filter(|k| !self.nodes.contains_key(*k))
+                .cloned()
+                .collect(),
+            edges: self
+                .edges
+                .iter()
+                .filter(|(k, e)| prev.edges.get(*k) != Some(*e))
+                .map(|(_, e)| e.clone())
+                .collect(),
+            removed_edges: prev
+                .edges
+                .keys()
+                .filter(|k| !self.edges.contains_key(*k))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+fn add_opt(a: Option<usize>, b: Option<usize>) -> Option<usize> {
+    match (a, b) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Context;
+    use crate::component::from_fn;
+
+    fn leaf(name: &'static str) -> impl crate::Component<In = u8, Out = u8> {
+        from_fn(name, |_c: Context<u8, u8>| async { Ok(()) })
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn many_children_fold_into_one_box_per_name_until_expanded() {
+        let rt = crate::Runtime::new();
+        let parent = rt
+            .add(from_fn("server", |_c: Context<(), ()>| async { Ok(()) }))
+            .unwrap();
+        let mut kids = Vec::new();
+        for _ in 0..FOLD_ABOVE + 4 {
+            kids.push(rt.prepare(leaf("conn"), Some(parent.id())).unwrap());
+        }
+        let lone = rt.add(leaf("lone")).unwrap();
+        rt.link(lone.outbox(), kids[0].inbox()).unwrap();
+        let frame = Frame::new(rt.snapshot(), Instant::now());
+        let folded = View::project(&frame, &ViewChoice::default(), &View::default());
+        let g = group_key(parent.id(), "conn");
+        assert_eq!(folded.nodes[&g].members, FOLD_ABOVE + 4);
+        assert_eq!(folded.nodes[&g].parent, Some(component_key(parent.id())));
+        assert_eq!(folded.nodes.len(), 3, "{:?}", folded.nodes.keys());
+        assert_eq!(folded.edges.len(), 1);
+
+        let mut choice = ViewChoice::default();
+        choice.expanded.insert(g.clone());
+        let open = View::project(&frame, &choice, &folded);
+        assert_eq!(open.nodes.len(), 3 + FOLD_ABOVE + 4);
+        assert_eq!(open.nodes[&g].members, FOLD_ABOVE + 4, "the group stays, to fold again");
+        assert_eq!(open.nodes[&component_key(kids[0].id())].parent, Some(g.clone()));
+        let delta = open.delta(&folded);
+        assert_eq!(delta.nodes.len(), FOLD_ABOVE + 4 + 1, "members and the group's flag");
+        assert!(delta.removed_nodes.is_empty());
+
+        choice.collapsed.insert(parent.id());
+        let shut = View::project(&frame, &choice, &open);
+        assert_eq!(shut.nodes[&component_key(parent.id())].members, FOLD_ABOVE + 5);
+        assert_eq!(shut.nodes.len(), 2, "{:?}", shut.nodes.keys());
+    }
+}
