@@ -2,7 +2,7 @@
 //! (at most every [`MIN_GAP`]) and every [`TICK`], and hands it to the pages and the
 //! metrics.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -40,6 +40,9 @@ pub(crate) struct Shared {
     pub(crate) metrics: Metrics,
     pages: Mutex<HashMap<u64, Page>>,
     next_page: AtomicU64,
+    /// Rung when a page expanded or folded a group: the next frame must keep (or
+    /// may merge) that group's members.
+    regroup: Notify,
 }
 
 /// One connected page's choices, and a bell to redraw it after it changed them.
@@ -59,7 +62,7 @@ pub(crate) struct News {
 
 impl Shared {
     pub(crate) fn new(rt: Runtime) -> Self {
-        let first = Arc::new(Frame::new(rt.snapshot(), Instant::now()));
+        let first = Arc::new(Frame::new(rt.snapshot(), Instant::now(), &HashSet::new()));
         let (tx, rx) = watch::channel(first);
         Shared {
             rt,
@@ -71,6 +74,7 @@ impl Shared {
             metrics: Metrics::new(),
             pages: Mutex::new(HashMap::new()),
             next_page: AtomicU64::new(1),
+            regroup: Notify::new(),
         }
     }
 
@@ -109,9 +113,21 @@ impl Shared {
         let Some(page) = pages.get_mut(&id) else {
             return false;
         };
+        let groups = page.choice.expanded.len();
         change(&mut page.choice);
+        if page.choice.expanded.len() != groups {
+            self.regroup.notify_one();
+        }
         page.redraw.notify_one();
         true
+    }
+
+    /// Every group some page expanded.
+    fn expanded(&self) -> HashSet<String> {
+        self.pages()
+            .values()
+            .flat_map(|p| p.choice.expanded.iter().cloned())
+            .collect()
     }
 }
 
@@ -136,6 +152,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut events: broadcast::Receiver<Gra
         tokio::select! {
             _ = tick.tick() => {}
             () = tokio::time::sleep_until(soon), if dirty => {}
+            () = shared.regroup.notified() => {}
             event = events.recv() => {
                 match event {
                     Ok(e) => note(&shared, &mut news, &e),
@@ -148,8 +165,9 @@ pub(crate) async fn run(shared: Arc<Shared>, mut events: broadcast::Receiver<Gra
         }
         dirty = false;
         last = Instant::now();
-        let frame = Arc::new(Frame::new(shared.rt.snapshot(), last));
-        shared.metrics.update(&frame);
+        let snap = shared.rt.snapshot();
+        shared.metrics.update(&snap);
+        let frame = Arc::new(Frame::new(snap, last, &shared.expanded()));
         frames.send_replace(frame);
         if !news.lines.is_empty() || news.more > 0 {
             let _ = shared.news.send(Arc::new(std::mem::take(&mut news)));

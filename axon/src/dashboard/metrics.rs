@@ -16,8 +16,8 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, Prometheu
 use metrics_util::MetricKindMask;
 use rustc_hash::FxHashMap;
 
-use super::view::Frame;
 use crate::boxes::{ComponentId, Direction};
+use crate::introspect::Snapshot;
 
 /// Most distinct component paths labelled; the rest are `other`.
 pub(crate) const MAX_PATHS: usize = 500;
@@ -129,8 +129,8 @@ impl Metrics {
         st.paths[id as usize].clone()
     }
 
-    /// Read a frame: every box and published counter, summed per component path.
-    pub(crate) fn update(&self, frame: &Frame) {
+    /// Read a snapshot: every box and published counter, summed per component path.
+    pub(crate) fn update(&self, snap: &Snapshot) {
         let mut st = self.lock();
         let st = &mut *st;
         let mut paths: FxHashMap<ComponentId, u32> = FxHashMap::default();
@@ -138,7 +138,7 @@ impl Metrics {
         let mut gauges: FxHashMap<(&'static str, u32, &str), u64> = FxHashMap::default();
         let mut now: FxHashMap<u32, u64> = FxHashMap::default();
         let mut last = FxHashMap::default();
-        for c in &frame.snap.components {
+        for c in &snap.components {
             let path = match c.parent.and_then(|p| paths.get(&p)) {
                 Some(&p) => format!("{}/{}", st.paths[p as usize], c.name),
                 None => c.name.clone(),
