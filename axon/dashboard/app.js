@@ -2,6 +2,14 @@
 // what changed) and draws the graph with cytoscape and a dagre layout.
 "use strict";
 
+// A script error shows in the status badge rather than silently stopping the page.
+window.addEventListener("error", (e) => {
+  const status = document.getElementById("status");
+  status.textContent = `page error: ${e.message}`;
+  status.className = "status lost";
+  document.body.dataset.error = `${e.message} at ${e.filename}:${e.lineno}:${e.colno}`;
+});
+
 const nodes = new Map(); // key -> node view from the server
 const edges = new Map();
 let page = null;
@@ -12,11 +20,12 @@ cytoscape.use(cytoscapeDagre);
 const cy = cytoscape({
   container: document.getElementById("graph"),
   wheelSensitivity: 0.3,
+  maxZoom: 1.4,
   style: [
     { selector: "node", style: {
       "shape": "round-rectangle", "label": "data(label)", "text-wrap": "wrap",
       "text-valign": "center", "font-size": 10, "font-family": "ui-monospace, monospace",
-      "width": "label", "height": "label", "padding": "6px",
+      "width": "data(w)", "height": "data(h)",
       "background-color": "#e8f0fe", "border-width": 1, "border-color": "#5c7cba" } },
     { selector: "node[kind = 'group']", style: { "background-color": "#fff4d6", "border-color": "#c99a2e", "border-style": "double", "border-width": 3 } },
     { selector: "node[kind = 'collapsed']", style: { "background-color": "#e0e0e0", "border-style": "dashed" } },
@@ -24,7 +33,7 @@ const cy = cytoscape({
     { selector: "node[?dropping]", style: { "border-color": "#c62828", "border-width": 2 } },
     { selector: "node[?restarted]", style: { "background-color": "#fde0dc" } },
     { selector: ":parent", style: {
-      "text-valign": "top", "text-halign": "center", "background-color": "#f7f9fc",
+      "text-valign": "top", "text-halign": "center", "background-color": "#f7f9fc", "font-size": 9,
       "background-opacity": 0.6, "border-color": "#8a9bc2", "padding": "14px" } },
     { selector: "node:selected", style: { "border-color": "#ff6f00", "border-width": 3 } },
     { selector: "edge", style: {
@@ -52,21 +61,37 @@ function totals(n) {
   return { rate, dropped, received, sent, depth, cap };
 }
 
+// A published counter's name as drawn: without `_total` and the prefix all share.
+function shortName(name, counters) {
+  const first = counters[0][0];
+  const cut = first.indexOf("_") + 1;
+  const prefix = cut > 0 && counters.every(([k]) => k.startsWith(first.slice(0, cut))) ? cut : 0;
+  return name.slice(prefix).replace(/_total$/, "");
+}
+
 function label(n) {
   const t = totals(n);
+  if (n.kind === "composite") {
+    const counters = n.counters.map(([k, v]) => `${shortName(k, n.counters)} ${fmt(v)}`).join(" · ");
+    return `${n.label} · ${n.state} · in ${t.depth}/${t.cap}` + (counters ? `\n${counters}` : "");
+  }
   const name = n.kind === "group" ? `${n.label} ×${n.members}` : n.label;
   const lines = [name, n.state + (n.restarts ? ` · restarts ${n.restarts}` : "")];
   lines.push(`in ${t.depth}/${t.cap} · ${fmt(t.rate)} msg/s`);
   if (t.dropped) lines.push(`dropped ${fmt(t.dropped)}`);
-  for (const [k, v] of n.counters) lines.push(`${k} ${fmt(v)}`);
+  for (const [k, v] of n.counters) lines.push(`${shortName(k, n.counters)} ${fmt(v)}`);
   if (n.kind === "collapsed") lines.push(`(${n.members - 1} inside)`);
   return lines.join("\n");
 }
 
+// A box's size from its label (10 px monospace: about 6 px a character, 12.5 a line).
 function nodeData(n) {
   const t = totals(n);
+  const text = label(n);
+  const lines = text.split("\n");
   return {
-    id: n.key, label: label(n), kind: n.kind,
+    id: n.key, label: text, kind: n.kind,
+    w: Math.max(...lines.map((l) => l.length)) * 6.1 + 16, h: lines.length * 12.5 + 12,
     prepared: n.state === "prepared", dropping: t.dropped > 0, restarted: n.restarts > 0,
   };
 }
@@ -74,47 +99,64 @@ function nodeData(n) {
 function apply(delta) {
   for (const key of delta.removed_edges) { edges.delete(key); cy.getElementById(key).remove(); relayoutDue = true; }
   for (const key of delta.removed_nodes) { nodes.delete(key); cy.getElementById(key).remove(); relayoutDue = true; }
+  for (const n of delta.nodes) nodes.set(n.key, n);
+  // Nodes are added with their parent (a node whose parent changed is added anew),
+  // parents first; edges of a node added anew are restored below.
+  let pending = [];
   for (const n of delta.nodes) {
-    const old = nodes.get(n.key);
-    nodes.set(n.key, n);
     const el = cy.getElementById(n.key);
-    if (el.nonempty()) {
+    const want = n.parent && nodes.has(n.parent) ? n.parent : undefined;
+    if (el.nonempty() && (el.data("parent") || undefined) === want) {
       el.data(nodeData(n));
-      if (!old || old.parent !== n.parent) relayoutDue = true;
     } else {
-      cy.add({ group: "nodes", data: nodeData(n) });
+      if (el.nonempty()) el.remove();
+      pending.push(n);
       relayoutDue = true;
     }
   }
-  // Parents after all nodes exist (a child may come before its parent).
-  for (const n of delta.nodes) {
-    const el = cy.getElementById(n.key);
-    const want = n.parent && nodes.has(n.parent) ? n.parent : null;
-    const has = el.parent().nonempty() ? el.parent().id() : null;
-    if (want !== has) el.move({ parent: want });
+  for (let pass = 0; pending.length && pass < 64; pass++) {
+    const later = [];
+    for (const n of pending) {
+      const want = n.parent && nodes.has(n.parent) ? n.parent : undefined;
+      if (want && cy.getElementById(want).empty() && pass < 63) { later.push(n); continue; }
+      cy.add({ group: "nodes", data: { ...nodeData(n), parent: want } });
+    }
+    pending = later;
   }
-  for (const e of delta.edges) {
-    edges.set(e.key, e);
+  for (const e of delta.edges) edges.set(e.key, e);
+  for (const e of edges.values()) {
     const text = e.count > 1 ? `${e.label} ×${e.count}` : e.label;
     const el = cy.getElementById(e.key);
-    if (el.nonempty()) el.data("label", text);
-    else {
-      cy.add({ group: "edges", data: { id: e.key, source: e.from, target: e.to, label: text } });
-      relayoutDue = true;
-    }
+    if (el.nonempty()) { if (el.data("label") !== text) el.data("label", text); continue; }
+    if (cy.getElementById(e.from).empty() || cy.getElementById(e.to).empty()) continue;
+    cy.add({ group: "edges", data: { id: e.key, source: e.from, target: e.to, label: text } });
+    relayoutDue = true;
   }
+  if (relayoutDue) scheduleLayout();
   renderTable();
   renderDetails();
   document.getElementById("summary").textContent =
     `${nodes.size} boxes drawn, ${[...nodes.values()].reduce((s, n) => s + n.members, 0)} components`;
 }
 
-// Layout at most a few times a second, and only when the shape changed.
-setInterval(() => {
-  if (!relayoutDue) return;
-  relayoutDue = false;
-  cy.layout({ name: "dagre", rankDir: "LR", nodeSep: 18, rankSep: 60, animate: false, fit: true, padding: 20 }).run();
-}, 300);
+// Layout only when the shape changed, at most every 200 ms; `data-pending` on the
+// graph says whether a layout is still to come (tests wait for it before a screenshot).
+const graphEl = document.getElementById("graph");
+let layoutTimer = null;
+function scheduleLayout() {
+  graphEl.dataset.pending = "1";
+  if (layoutTimer) return;
+  layoutTimer = setTimeout(() => {
+    layoutTimer = null;
+    relayoutDue = false;
+    try {
+      cy.layout({ name: "dagre", rankDir: "LR", nodeSep: 18, rankSep: 60, animate: false, fit: true, padding: 20 }).run();
+    } catch (e) {
+      graphEl.dataset.error = String(e && e.stack || e);
+    }
+    graphEl.dataset.pending = "0";
+  }, 200);
+}
 
 function cell(text, cls) {
   const td = document.createElement("td");
@@ -168,7 +210,28 @@ function renderDetails() {
     tr.append(cell(k), cell(String(v), "num"));
     table.append(tr);
   }
-  box.replaceChildren(h, p, table);
+  const parts = [h, p];
+  const op = toggleOp(n);
+  if (op) {
+    const b = document.createElement("button");
+    b.type = "button"; b.id = "toggle"; b.textContent = op;
+    b.addEventListener("click", () => toggle(n));
+    parts.push(b);
+  }
+  box.replaceChildren(...parts, table);
+}
+
+// What double-clicking `n` does: expand or fold a group, collapse or open a composite.
+function toggleOp(n) {
+  if (n.kind === "group") return n.expanded ? "fold" : "expand";
+  if (n.kind === "composite") return "collapse";
+  if (n.kind === "collapsed") return "open";
+  return null;
+}
+
+function toggle(n) {
+  const op = toggleOp(n);
+  if (op && page != null) fetch(`/view?page=${page}&op=${op}&key=${encodeURIComponent(n.key)}`, { method: "POST" });
 }
 
 function select(key) {
@@ -181,12 +244,7 @@ function select(key) {
 cy.on("tap", "node", (e) => select(e.target.id()));
 cy.on("dbltap", "node", (e) => {
   const n = nodes.get(e.target.id());
-  if (!n || page == null) return;
-  let op = null;
-  if (n.kind === "group") op = n.expanded ? "fold" : "expand";
-  else if (n.kind === "composite") op = "collapse";
-  else if (n.kind === "collapsed") op = "open";
-  if (op) fetch(`/view?page=${page}&op=${op}&key=${encodeURIComponent(n.key)}`, { method: "POST" });
+  if (n) toggle(n);
 });
 
 // Panels a program adds (e.g. the sensornet's nodes, rates, pulse and sky map).

@@ -25,6 +25,9 @@ pub(crate) struct Frame {
     pub(crate) snap: Snapshot,
     index: FxHashMap<ComponentId, usize>,
     children: FxHashMap<ComponentId, usize>,
+    /// (composite, child name) of each group: two or more children of one name of a
+    /// composite with more than [`FOLD_ABOVE`] children.
+    groups: HashSet<(ComponentId, String)>,
     /// For an entry standing for several group members: (members, running).
     weights: FxHashMap<ComponentId, (usize, usize)>,
     /// How many links each entry of `snap.links` stands for (absent: 1).
@@ -42,6 +45,19 @@ impl Frame {
             }
         }
         let folds = |id: ComponentId| children.get(&id).copied().unwrap_or(0) > FOLD_ABOVE;
+        // A folding composite's children of one name form a group when there are
+        // two or more of them (a lone child stays itself).
+        let mut named: FxHashMap<(ComponentId, &str), usize> = FxHashMap::default();
+        for c in &snap.components {
+            if let Some(p) = c.parent.filter(|p| folds(*p)) {
+                *named.entry((p, c.name.as_str())).or_default() += 1;
+            }
+        }
+        let groups: HashSet<(ComponentId, String)> = named
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|((p, name), _)| (p, name.to_string()))
+            .collect();
         // Hidden component -> the entry that stands for it.
         let mut alias: FxHashMap<ComponentId, ComponentId> = FxHashMap::default();
         let mut reps: FxHashMap<(ComponentId, String), usize> = FxHashMap::default();
@@ -58,9 +74,9 @@ impl Frame {
                 alias.insert(c.id, rep);
                 continue;
             }
-            let folded = c
-                .parent
-                .filter(|p| folds(*p) && !expanded.contains(&group_key(*p, &c.name)));
+            let folded = c.parent.filter(|p| {
+                groups.contains(&(*p, c.name.clone())) && !expanded.contains(&group_key(*p, &c.name))
+            });
             let Some(parent) = folded else {
                 components.push(c);
                 continue;
@@ -112,6 +128,7 @@ impl Frame {
             },
             index,
             children,
+            groups,
             weights,
             link_weights,
         }
@@ -121,9 +138,14 @@ impl Frame {
         self.index.get(&id).map(|&i| &self.snap.components[i])
     }
 
-    /// True if `id`'s children are drawn folded by name.
-    pub(crate) fn folds(&self, id: ComponentId) -> bool {
-        self.children.get(&id).copied().unwrap_or(0) > FOLD_ABOVE
+    /// True if `id` has children (is drawn as a composite).
+    fn has_children(&self, id: ComponentId) -> bool {
+        self.children.contains_key(&id)
+    }
+
+    /// True if `parent`'s children named `name` are drawn as one group.
+    fn grouped(&self, parent: ComponentId, name: &str) -> bool {
+        self.groups.contains(&(parent, name.to_string()))
     }
 
     /// (members, running) that the entry `c` stands for.
@@ -279,7 +301,7 @@ impl Placement<'_> {
         if self.choice.collapsed.contains(&parent) {
             return parent_key;
         }
-        if self.frame.folds(parent) {
+        if self.frame.grouped(parent, &c.name) {
             let g = group_key(parent, &c.name);
             if !self.choice.expanded.contains(&g) {
                 return g;
@@ -394,7 +416,7 @@ impl View {
             // stays (with the group's totals) so the page can fold it again.
             let expanded_group = c
                 .parent
-                .filter(|p| own && frame.folds(*p) && place.key(*p) == component_key(*p))
+                .filter(|p| own && frame.grouped(*p, &c.name) && place.key(*p) == component_key(*p))
                 .map(|p| (group_key(p, &c.name), p));
             if let Some((g, p)) = &expanded_group {
                 let group_parent = Some(place.key(*p));
@@ -413,7 +435,7 @@ impl View {
                 sum.label = format!("{}#{}", c.name, c.id.0);
                 sum.parent = parent_key;
                 sum.state = c.state;
-                sum.kind = if frame.children.contains_key(&c.id) {
+                sum.kind = if frame.has_children(c.id) {
                     if choice.collapsed.contains(&c.id) {
                         "collapsed"
                     } else {
