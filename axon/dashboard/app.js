@@ -149,11 +149,7 @@ function scheduleLayout() {
   layoutTimer = setTimeout(() => {
     layoutTimer = null;
     relayoutDue = false;
-    try {
-      cy.layout({ name: "dagre", rankDir: "LR", nodeSep: 18, rankSep: 60, animate: false, fit: true, padding: 20 }).run();
-    } catch (e) {
-      graphEl.dataset.error = String(e && e.stack || e);
-    }
+    cy.layout({ name: "dagre", rankDir: "LR", nodeSep: 18, rankSep: 60, animate: false, fit: true, padding: 20 }).run();
     graphEl.dataset.pending = "0";
   }, 200);
 }

@@ -271,7 +271,6 @@ async fn many_connections_fold_into_one_box_and_expand_on_demand() {
     assert!(row(&t, "Echo#").is_none(), "folded, not one row each:\n{t}");
     assert!(row(&t, "TcpServer#").is_some(), "a lone child stays itself:\n{t}");
     screenshot(c, "folded").await;
-    eprintln!("DEBUG {:?}", c.execute("return [graphEl.dataset.error, cy.nodes().map(n => [n.id(), n.renderedPosition(), n.renderedWidth()]), cy.zoom(), cy.pan()]", vec![]).await);
 
     let group = c
         .find(Locator::XPath("//tbody/tr[td[1][starts-with(., 'Echo ×40')]]"))

@@ -62,7 +62,9 @@ pub(crate) struct News {
 
 impl Shared {
     pub(crate) fn new(rt: Runtime) -> Self {
-        let first = Arc::new(Frame::new(rt.snapshot(), Instant::now(), &HashSet::new()));
+        rt.keep_ended_totals();
+        let metrics = Metrics::new();
+        let first = Arc::new(read(&rt, &metrics, &HashSet::new()));
         let (tx, rx) = watch::channel(first);
         Shared {
             rt,
@@ -71,7 +73,7 @@ impl Shared {
             news: broadcast::channel(64).0,
             panels: Panels::new(),
             terminals: Arc::default(),
-            metrics: Metrics::new(),
+            metrics,
             pages: Mutex::new(HashMap::new()),
             next_page: AtomicU64::new(1),
             regroup: Notify::new(),
@@ -165,14 +167,24 @@ pub(crate) async fn run(shared: Arc<Shared>, mut events: broadcast::Receiver<Gra
         }
         dirty = false;
         last = Instant::now();
-        let snap = shared.rt.snapshot();
-        shared.metrics.update(&snap);
-        let frame = Arc::new(Frame::new(snap, last, &shared.expanded()));
+        let frame = Arc::new(read(&shared.rt, &shared.metrics, &shared.expanded()));
         frames.send_replace(frame);
         if !news.lines.is_empty() || news.more > 0 {
             let _ = shared.news.send(Arc::new(std::mem::take(&mut news)));
         }
     }
+}
+
+/// One reading of the graph: the pages' frame, and the metrics updated.
+fn read(rt: &Runtime, metrics: &Metrics, expanded: &HashSet<String>) -> Frame {
+    let mut tally = metrics.tally();
+    let (frame, ended) = {
+        let st = rt.lock();
+        let frame = Frame::read(&st, Instant::now(), expanded, &mut tally);
+        (frame, st.ended.clone())
+    };
+    tally.finish(ended.as_ref());
+    frame
 }
 
 /// Exits and restarts go to the pages' log and to the metrics.

@@ -5,7 +5,8 @@
 //! Series are labelled by component *path* (the names from the root down, e.g.
 //! `ServerCore/Echo`), never by id: a server's thousand connections are one series per
 //! box, summed, so the number of series stays bounded by the program's shape. Counts
-//! of components that ended are kept, so counters only grow. Past [`MAX_PATHS`]
+//! of components that ended are kept (the runtime sums their final counters per
+//! parent, name and box), so counters only grow. Past [`MAX_PATHS`]
 //! distinct paths, further ones are reported as `other`.
 
 use std::sync::Mutex;
@@ -16,8 +17,8 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, Prometheu
 use metrics_util::MetricKindMask;
 use rustc_hash::FxHashMap;
 
-use crate::boxes::{ComponentId, Direction};
-use crate::introspect::Snapshot;
+use crate::boxes::{ComponentId, NodeStats};
+use crate::introspect::{Counter, EndedTotals};
 
 /// Most distinct component paths labelled; the rest are `other`.
 pub(crate) const MAX_PATHS: usize = 500;
@@ -38,48 +39,174 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-/// A counter series: metric, component path, box (or "").
-type Series = (&'static str, u32, String);
+/// A series: metric, component path, box name (`u32::MAX`: none).
+type Series = (&'static str, u32, u32);
 
 #[derive(Default)]
 struct State {
     paths: Vec<String>,
     path_ids: FxHashMap<String, u32>,
-    series: Vec<Series>,
-    series_ids: FxHashMap<Series, u32>,
-    /// Each live component's counter values at the last reading.
-    last: FxHashMap<ComponentId, Vec<(u32, u64)>>,
-    /// Counts of components that ended, per series.
-    retired: FxHashMap<u32, u64>,
+    boxes: Vec<String>,
+    box_ids: FxHashMap<String, u32>,
+    /// Paths of ended components' (parent, name), resolved while the parent lived.
+    ended_paths: FxHashMap<(Option<ComponentId>, String), u32>,
 }
 
 impl State {
-    fn path_id(&mut self, path: String) -> u32 {
-        if let Some(&id) = self.path_ids.get(&path) {
+    fn path_id(&mut self, path: &str) -> u32 {
+        if let Some(&id) = self.path_ids.get(path) {
             return id;
         }
         let path = if self.paths.len() >= MAX_PATHS {
-            "other".to_string()
+            "other"
         } else {
             path
         };
-        if let Some(&id) = self.path_ids.get(&path) {
+        if let Some(&id) = self.path_ids.get(path) {
             return id;
         }
         let id = self.paths.len() as u32;
-        self.paths.push(path.clone());
-        self.path_ids.insert(path, id);
+        self.paths.push(path.to_string());
+        self.path_ids.insert(path.to_string(), id);
         id
     }
 
-    fn series_id(&mut self, s: Series) -> u32 {
-        if let Some(&id) = self.series_ids.get(&s) {
+    fn box_id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.box_ids.get(name) {
             return id;
         }
-        let id = self.series.len() as u32;
-        self.series.push(s.clone());
-        self.series_ids.insert(s, id);
+        let id = self.boxes.len() as u32;
+        self.boxes.push(name.to_string());
+        self.box_ids.insert(name.to_string(), id);
         id
+    }
+
+    /// The path id of a child `name` of the component whose path is `parent`.
+    fn child_path(&mut self, parent: Option<u32>, name: &str) -> u32 {
+        match parent {
+            Some(p) => {
+                let path = format!("{}/{name}", self.paths[p as usize]);
+                self.path_id(&path)
+            }
+            None => self.path_id(name),
+        }
+    }
+}
+
+/// One reading's sums, per component path; made by [`Metrics::tally`], fed one
+/// component at a time while the graph is read, then [`Tally::finish`]ed.
+pub(crate) struct Tally<'a> {
+    metrics: &'a Metrics,
+    st: std::sync::MutexGuard<'a, State>,
+    paths: FxHashMap<ComponentId, u32>,
+    counters: FxHashMap<Series, u64>,
+    gauges: FxHashMap<Series, u64>,
+    instances: FxHashMap<u32, (u64, u64)>,
+}
+
+impl Tally<'_> {
+    /// A live component; its path id, for its boxes and counters.
+    pub(crate) fn component(
+        &mut self,
+        id: ComponentId,
+        parent: Option<ComponentId>,
+        name: &str,
+        running: bool,
+    ) -> u32 {
+        let parent_path = parent.and_then(|p| self.paths.get(&p).copied());
+        let pid = self.st.child_path(parent_path, name);
+        self.paths.insert(id, pid);
+        let inst = self.instances.entry(pid).or_default();
+        inst.0 += 1;
+        inst.1 += u64::from(running);
+        pid
+    }
+
+    /// One box of a component at `pid`.
+    pub(crate) fn boxed(&mut self, pid: u32, name: &str, inbox: bool, s: &NodeStats) {
+        let bid = self.st.box_id(name);
+        if inbox {
+            *self.gauges.entry(("axon_box_depth", pid, bid)).or_default() += s.depth as u64;
+            if let Some(cap) = s.capacity {
+                *self.gauges.entry(("axon_box_capacity", pid, bid)).or_default() += cap as u64;
+            }
+            if let Some((used, _)) = s.bytes {
+                *self.gauges.entry(("axon_box_bytes", pid, bid)).or_default() += used as u64;
+            }
+        }
+        for (metric, v) in [
+            ("axon_box_sent_total", s.sent),
+            ("axon_box_received_total", s.received),
+            ("axon_box_dropped_total", s.dropped),
+            ("axon_box_undelivered_total", s.undelivered),
+        ] {
+            if v > 0 {
+                *self.counters.entry((metric, pid, bid)).or_default() += v;
+            }
+        }
+    }
+
+    /// A counter a component at `pid` publishes.
+    pub(crate) fn published(&mut self, pid: u32, c: Counter) {
+        let to = if c.is_monotonic() {
+            &mut self.counters
+        } else {
+            &mut self.gauges
+        };
+        *to.entry((c.name, pid, u32::MAX)).or_default() += c.value;
+    }
+
+    /// Add the ended components' totals and hand everything to the exporter.
+    pub(crate) fn finish(mut self, ended: Option<&EndedTotals>) {
+        for ((parent, name, b), t) in ended.into_iter().flatten() {
+            let key = (*parent, name.clone());
+            let pid = match self.st.ended_paths.get(&key) {
+                Some(&pid) => pid,
+                None => {
+                    let parent_path = parent.and_then(|p| self.paths.get(&p).copied());
+                    let pid = self.st.child_path(parent_path, name);
+                    self.st.ended_paths.insert(key, pid);
+                    pid
+                }
+            };
+            let bid = self.st.box_id(b);
+            for (metric, v) in [
+                ("axon_box_sent_total", t[0]),
+                ("axon_box_received_total", t[1]),
+                ("axon_box_dropped_total", t[2]),
+                ("axon_box_undelivered_total", t[3]),
+            ] {
+                if v > 0 {
+                    *self.counters.entry((metric, pid, bid)).or_default() += v;
+                }
+            }
+        }
+        let st = &*self.st;
+        let label = |pid: u32| st.paths[pid as usize].clone();
+        let box_label = |bid: u32| st.boxes.get(bid as usize).cloned();
+        with_local_recorder(&self.metrics.recorder, || {
+            for ((metric, pid, bid), v) in self.counters {
+                let name = metric_name(metric);
+                match box_label(bid) {
+                    Some(b) => metrics::counter!(name, "component" => label(pid), "box" => b)
+                        .absolute(v),
+                    None => metrics::counter!(name, "component" => label(pid)).absolute(v),
+                }
+            }
+            for ((metric, pid, bid), v) in self.gauges {
+                let name = metric_name(metric);
+                match box_label(bid) {
+                    Some(b) => metrics::gauge!(name, "component" => label(pid), "box" => b)
+                        .set(v as f64),
+                    None => metrics::gauge!(name, "component" => label(pid)).set(v as f64),
+                }
+            }
+            for (pid, (all, running)) in self.instances {
+                metrics::gauge!("axon_components", "component" => label(pid)).set(all as f64);
+                metrics::gauge!("axon_components_running", "component" => label(pid))
+                    .set(running as f64);
+            }
+        });
     }
 }
 
@@ -105,6 +232,18 @@ impl Metrics {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Start a reading.
+    pub(crate) fn tally(&self) -> Tally<'_> {
+        Tally {
+            metrics: self,
+            st: self.lock(),
+            paths: FxHashMap::default(),
+            counters: FxHashMap::default(),
+            gauges: FxHashMap::default(),
+            instances: FxHashMap::default(),
+        }
+    }
+
     /// A component ended: counted by name and how it ended (`finished`, `failed`…).
     pub(crate) fn exited(&self, name: &str, exit: &str) {
         let outcome = exit.split(':').next().unwrap_or("").to_string();
@@ -125,110 +264,8 @@ impl Metrics {
 
     fn bounded_name(&self, name: &str) -> String {
         let mut st = self.lock();
-        let id = st.path_id(name.to_string());
+        let id = st.path_id(name);
         st.paths[id as usize].clone()
-    }
-
-    /// Read a snapshot: every box and published counter, summed per component path.
-    pub(crate) fn update(&self, snap: &Snapshot) {
-        let mut st = self.lock();
-        let st = &mut *st;
-        let mut paths: FxHashMap<ComponentId, u32> = FxHashMap::default();
-        let mut instances: FxHashMap<u32, (u64, u64)> = FxHashMap::default();
-        let mut gauges: FxHashMap<(&'static str, u32, &str), u64> = FxHashMap::default();
-        let mut now: FxHashMap<u32, u64> = FxHashMap::default();
-        let mut last = FxHashMap::default();
-        for c in &snap.components {
-            let path = match c.parent.and_then(|p| paths.get(&p)) {
-                Some(&p) => format!("{}/{}", st.paths[p as usize], c.name),
-                None => c.name.clone(),
-            };
-            let pid = st.path_id(path);
-            paths.insert(c.id, pid);
-            let inst = instances.entry(pid).or_default();
-            inst.0 += 1;
-            inst.1 += u64::from(c.state == "running");
-            let mut mine = Vec::new();
-            for b in &c.boxes {
-                if b.direction == Direction::In {
-                    *gauges.entry(("axon_box_depth", pid, &b.name)).or_default() += b.depth as u64;
-                    if let Some(cap) = b.capacity {
-                        *gauges.entry(("axon_box_capacity", pid, &b.name)).or_default() +=
-                            cap as u64;
-                    }
-                    if let Some(bytes) = b.bytes {
-                        *gauges.entry(("axon_box_bytes", pid, &b.name)).or_default() +=
-                            bytes as u64;
-                    }
-                }
-                for (metric, v) in [
-                    ("axon_box_sent_total", b.sent),
-                    ("axon_box_received_total", b.received),
-                    ("axon_box_dropped_total", b.dropped),
-                    ("axon_box_undelivered_total", b.undelivered),
-                ] {
-                    if v > 0 {
-                        let sid = st.series_id((metric, pid, b.name.clone()));
-                        mine.push((sid, v));
-                    }
-                }
-            }
-            for k in &c.counters {
-                if k.is_monotonic() {
-                    let sid = st.series_id((k.name, pid, String::new()));
-                    mine.push((sid, k.value));
-                } else {
-                    *gauges.entry((k.name, pid, "")).or_default() += k.value;
-                }
-            }
-            for &(sid, v) in &mine {
-                *now.entry(sid).or_default() += v;
-            }
-            last.insert(c.id, mine);
-        }
-        // Components gone since the last reading: their counts stay in the totals.
-        for (id, counts) in st.last.drain() {
-            if !last.contains_key(&id) {
-                for (sid, v) in counts {
-                    *st.retired.entry(sid).or_default() += v;
-                }
-            }
-        }
-        st.last = last;
-        for (&sid, &v) in &st.retired {
-            *now.entry(sid).or_default() += v;
-        }
-        let paths_of = &st.paths;
-        with_local_recorder(&self.recorder, || {
-            for (sid, v) in now {
-                let (metric, pid, ref b) = st.series[sid as usize];
-                let component = paths_of[pid as usize].clone();
-                let name = metric_name(metric);
-                if b.is_empty() {
-                    metrics::counter!(name, "component" => component).absolute(v);
-                } else {
-                    metrics::counter!(name, "component" => component, "box" => b.clone())
-                        .absolute(v);
-                }
-            }
-            for ((metric, pid, b), v) in gauges {
-                let component = paths_of[pid as usize].clone();
-                let name = metric_name(metric);
-                if b.is_empty() {
-                    metrics::gauge!(name, "component" => component).set(v as f64);
-                } else {
-                    metrics::gauge!(name, "component" => component, "box" => b.to_string())
-                        .set(v as f64);
-                }
-            }
-            for (pid, (all, running)) in instances {
-                let component = paths_of[pid as usize].clone();
-                metrics::gauge!("axon_components", "component" => component.clone())
-                    .set(all as f64);
-                metrics::gauge!("axon_components_running", "component" => component)
-                    .set(running as f64);
-            }
-        });
     }
 }
 

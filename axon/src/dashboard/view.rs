@@ -8,8 +8,10 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use super::FOLD_ABOVE;
+use super::metrics::Tally;
 use crate::boxes::{ComponentId, Direction};
-use crate::introspect::{ComponentInfo, Snapshot};
+use crate::graph::{GraphState, Phase};
+use crate::introspect::{ComponentInfo, Counter, LinkInfo, Snapshot, component_info, link_info};
 
 /// Most members of an expanded group drawn one by one; the rest stay in the group.
 pub(crate) const MAX_EXPANDED: usize = 200;
@@ -18,7 +20,7 @@ pub(crate) const MAX_EXPANDED: usize = 200;
 /// groups that no page expanded already merged: one entry stands for the group
 /// (counters summed), the members' own children are left out, and their links are
 /// merged too. So a server with 10 000 connections costs a few entries here, not
-/// 20 000.
+/// 20 000, and no snapshot of them is ever made.
 #[derive(Debug)]
 pub(crate) struct Frame {
     pub(crate) at: Instant,
@@ -35,12 +37,21 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
-    /// Read `snap`, merging folded members unless a page expanded their group
-    /// (`expanded`: every page's expanded groups).
-    pub(crate) fn new(snap: Snapshot, at: Instant, expanded: &HashSet<String>) -> Self {
+    /// Read the graph in one pass under its lock: the members of folded groups that
+    /// no page expanded (`expanded`: every page's expanded groups) are merged as they
+    /// are read, so they cost no entry of their own; every component's counters also
+    /// go to `tally` (the metrics).
+    pub(crate) fn read(
+        st: &GraphState,
+        at: Instant,
+        expanded: &HashSet<String>,
+        tally: &mut Tally<'_>,
+    ) -> Self {
+        let mut ids: Vec<ComponentId> = st.components.keys().copied().collect();
+        ids.sort_unstable();
         let mut children: FxHashMap<ComponentId, usize> = FxHashMap::default();
-        for c in &snap.components {
-            if let Some(p) = c.parent {
+        for e in st.components.values() {
+            if let Some(p) = e.parent() {
                 *children.entry(p).or_default() += 1;
             }
         }
@@ -48,62 +59,78 @@ impl Frame {
         // A folding composite's children of one name form a group when there are
         // two or more of them (a lone child stays itself).
         let mut named: FxHashMap<(ComponentId, &str), usize> = FxHashMap::default();
-        for c in &snap.components {
-            if let Some(p) = c.parent.filter(|p| folds(*p)) {
-                *named.entry((p, c.name.as_str())).or_default() += 1;
+        for e in st.components.values() {
+            if let Some(p) = e.parent().filter(|p| folds(*p)) {
+                *named.entry((p, e.name())).or_default() += 1;
             }
         }
-        let groups: HashSet<(ComponentId, String)> = named
-            .into_iter()
-            .filter(|(_, n)| *n > 1)
-            .map(|((p, name), _)| (p, name.to_string()))
-            .collect();
-        // Hidden component -> the entry that stands for it.
-        let mut alias: FxHashMap<ComponentId, ComponentId> = FxHashMap::default();
-        let mut reps: FxHashMap<(ComponentId, String), usize> = FxHashMap::default();
+        // Hidden component -> index of the entry that stands for it.
+        let mut hidden: FxHashMap<ComponentId, usize> = FxHashMap::default();
+        let mut reps: FxHashMap<(ComponentId, &str), usize> = FxHashMap::default();
         let mut weights: FxHashMap<ComponentId, (usize, usize)> = FxHashMap::default();
         let mut components: Vec<ComponentInfo> = Vec::new();
-        let Snapshot {
-            components: all,
-            links,
-            services,
-        } = snap;
-        for c in all {
-            let running = usize::from(c.state == "running");
-            if let Some(&rep) = c.parent.as_ref().and_then(|p| alias.get(p)) {
-                alias.insert(c.id, rep);
+        let mut links = Vec::new();
+        for &id in &ids {
+            let e = &st.components[&id];
+            let running = e.phase == Phase::Running;
+            let pid = tally.component(id, e.parent(), e.name(), running);
+            for b in e.boxes.iter().flatten() {
+                let s = b.node.stats();
+                tally.boxed(pid, b.label.name(), b.direction() == Direction::In, &s);
+            }
+            if let Some(read) = st.published.get(&id) {
+                for (name, value) in read() {
+                    tally.published(pid, Counter { name, value });
+                }
+            }
+            if let Some(&rep) = e.parent().as_ref().and_then(|p| hidden.get(p)) {
+                hidden.insert(id, rep);
                 continue;
             }
-            let folded = c.parent.filter(|p| {
-                groups.contains(&(*p, c.name.clone())) && !expanded.contains(&group_key(*p, &c.name))
+            let group = e.parent().filter(|p| {
+                named.get(&(*p, e.name())).is_some_and(|n| *n > 1)
+                    && !expanded.contains(&group_key(*p, e.name()))
             });
-            let Some(parent) = folded else {
-                components.push(c);
+            let Some(parent) = group else {
+                components.push(component_info(st, id, &mut links));
                 continue;
             };
-            match reps.get(&(parent, c.name.clone())) {
+            match reps.get(&(parent, e.name())) {
                 Some(&i) => {
+                    hidden.insert(id, i);
                     let rep = &mut components[i];
-                    alias.insert(c.id, rep.id);
-                    merge(rep, &c);
+                    merge(rep, st, id);
                     let w = weights.entry(rep.id).or_insert((1, 0));
                     w.0 += 1;
-                    w.1 += running;
+                    w.1 += usize::from(running);
                 }
                 None => {
-                    reps.insert((parent, c.name.clone()), components.len());
-                    weights.insert(c.id, (1, running));
-                    components.push(c);
+                    reps.insert((parent, e.name()), components.len());
+                    weights.insert(id, (1, usize::from(running)));
+                    components.push(component_info(st, id, &mut links));
+                }
+            }
+            // A hidden component's own links are the group's: read them too.
+            if let Some(&i) = hidden.get(&id) {
+                let rep_id = components[i].id;
+                for b in e.boxes.iter().flatten() {
+                    links.extend(link_info(st, id, b).map(|mut l| {
+                        l.from_component = rep_id;
+                        l
+                    }));
                 }
             }
         }
+        // Links of hidden components (from their own boxes, or into them) go to the
+        // entry that stands for them, merged.
+        let alias = |c: ComponentId| hidden.get(&c).map_or(c, |&i| components[i].id);
         let mut merged: FxHashMap<(ComponentId, String, ComponentId, String), usize> =
             FxHashMap::default();
-        let mut kept = Vec::new();
+        let mut kept: Vec<LinkInfo> = Vec::new();
         let mut link_weights = Vec::new();
         for mut l in links {
-            l.from_component = alias.get(&l.from_component).copied().unwrap_or(l.from_component);
-            l.to_component = alias.get(&l.to_component).copied().unwrap_or(l.to_component);
+            l.from_component = alias(l.from_component);
+            l.to_component = alias(l.to_component);
             let key = (l.from_component, l.from_box.clone(), l.to_component, l.to_box.clone());
             match merged.get(&key) {
                 Some(&i) => link_weights[i] += 1,
@@ -119,12 +146,17 @@ impl Frame {
             .enumerate()
             .map(|(i, c)| (c.id, i))
             .collect();
+        let groups = named
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|((p, name), _)| (p, name.to_string()))
+            .collect();
         Frame {
             at,
             snap: Snapshot {
                 components,
                 links: kept,
-                services,
+                services: Vec::new(),
             },
             index,
             children,
@@ -157,23 +189,28 @@ impl Frame {
     }
 }
 
-/// Add `other`'s counters to `rep`'s (two members of one folded group).
-fn merge(rep: &mut ComponentInfo, other: &ComponentInfo) {
-    rep.restarts += other.restarts;
-    for b in &other.boxes {
-        if let Some(r) = rep.boxes.iter_mut().find(|r| r.name == b.name) {
-            r.depth += b.depth;
-            r.capacity = add_opt(r.capacity, b.capacity);
-            r.bytes = add_opt(r.bytes, b.bytes);
-            r.sent += b.sent;
-            r.received += b.received;
-            r.dropped += b.dropped;
-            r.undelivered += b.undelivered;
+/// Add component `id`'s box counters to `rep`'s (two members of one folded group).
+fn merge(rep: &mut ComponentInfo, st: &GraphState, id: ComponentId) {
+    let e = &st.components[&id];
+    rep.restarts += st.restarts.get(&id).map_or(0, |r| r.restarts);
+    for b in e.boxes.iter().flatten() {
+        let name = b.label.name();
+        if let Some(r) = rep.boxes.iter_mut().find(|r| r.name == name) {
+            let s = b.node.stats();
+            r.depth += s.depth;
+            r.capacity = add_opt(r.capacity, s.capacity);
+            r.bytes = add_opt(r.bytes, s.bytes.map(|(used, _)| used));
+            r.sent += s.sent;
+            r.received += s.received;
+            r.dropped += s.dropped;
+            r.undelivered += s.undelivered;
         }
     }
-    for k in &other.counters {
-        if let Some(r) = rep.counters.iter_mut().find(|r| r.name == k.name) {
-            r.value += k.value;
+    if let Some(read) = st.published.get(&id) {
+        for (name, value) in read() {
+            if let Some(r) = rep.counters.iter_mut().find(|r| r.name == name) {
+                r.value += value;
+            }
         }
     }
 }
@@ -597,8 +634,11 @@ mod tests {
         }
         let lone = rt.add(leaf("lone")).unwrap();
         rt.link(lone.outbox(), kids[0].inbox()).unwrap();
-        let snap = rt.snapshot();
-        let frame = Frame::new(snap.clone(), Instant::now(), &HashSet::new());
+        let metrics = super::super::metrics::Metrics::new();
+        let read = |expanded: &HashSet<String>| {
+            Frame::read(&rt.lock(), Instant::now(), expanded, &mut metrics.tally())
+        };
+        let frame = read(&HashSet::new());
         assert_eq!(frame.snap.components.len(), 3, "the members are merged into one");
         let folded = View::project(&frame, &ViewChoice::default(), &View::default());
         let g = group_key(parent.id(), "conn");
@@ -609,7 +649,7 @@ mod tests {
 
         let mut choice = ViewChoice::default();
         choice.expanded.insert(g.clone());
-        let frame = Frame::new(snap, Instant::now(), &choice.expanded);
+        let frame = read(&choice.expanded);
         let open = View::project(&frame, &choice, &folded);
         assert_eq!(open.nodes.len(), 3 + FOLD_ABOVE + 4);
         assert_eq!(open.nodes[&g].members, FOLD_ABOVE + 4, "the group stays, to fold again");

@@ -469,6 +469,14 @@ impl Runtime {
         }
     }
 
+    /// From now on, keep the final box counters of components that end, summed by
+    /// (parent, name, box), for counters that must only grow (the dashboard's
+    /// `/metrics`).
+    #[cfg(feature = "dashboard")]
+    pub(crate) fn keep_ended_totals(&self) {
+        self.lock().ended.get_or_insert_with(Default::default);
+    }
+
     /// How many components are alive (added and not yet ended).
     ///
     /// # Examples
