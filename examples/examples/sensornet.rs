@@ -286,6 +286,7 @@ async fn main() -> anyhow::Result<()> {
                 #[cfg(feature = "dashboard")]
                 if let Some(d) = &dashboard {
                     pages.show(d, &stats, &bridges, now - last);
+                    pages.show_archive(d, &args.db);
                 }
                 last = now;
                 if live {
@@ -400,6 +401,8 @@ async fn main() -> anyhow::Result<()> {
 struct SensornetPages {
     terminals: std::collections::BTreeSet<(u32, LinkKind)>,
     showers: u64,
+    /// A reader of the archive, for the pulse display and the sky map.
+    archive: Option<components::store::Store>,
 }
 
 #[cfg(feature = "dashboard")]
@@ -457,6 +460,46 @@ impl SensornetPages {
             values.push(("ERROR".to_string(), e));
         }
         dashboard.set_panel("sensornet run", Panel::values(values));
+    }
+
+    /// The latest fitted pulse (its curve) and the sky map of the stored showers, read
+    /// back from the archive (a second reader of the SQLite file).
+    fn show_archive(&mut self, dashboard: &examples::Dashboard, db: &std::path::Path) {
+        use axon::dashboard::Panel;
+        use components::store::{Durability, RecordKind, Store};
+        if self.archive.is_none() {
+            self.archive = Store::open(db, Durability::Process).ok();
+        }
+        let Some(store) = &self.archive else { return };
+        // The newest pulse with a fit among the last few (the fitter runs behind).
+        let newest = store.next_id(RecordKind::Fit).unwrap_or(1);
+        let fitted = (newest.saturating_sub(20)..newest)
+            .rev()
+            .find_map(|id| store.fitted_curve(id).ok().flatten().map(|c| (id, c)));
+        if let Some((id, curve)) = fitted {
+            let (t0, peak) = (curve.onset, curve.peak_time());
+            let span = (peak - t0).max(1.0) * 6.0;
+            let trace = (0..=120).map(|i| {
+                let t = t0 - span * 0.1 + span * f64::from(i) / 120.0;
+                (t - t0, curve.value(t) * 1e3)
+            });
+            dashboard.set_panel(
+                "latest pulse",
+                Panel::points(format!("pulse {id}: t − onset (ns)"), "fitted mV", trace).joined(),
+            );
+        }
+        if let Ok(sky) = store.sky() {
+            let points = sky
+                .iter()
+                .rev()
+                .take(2000)
+                .filter(|p| !p.unphysical)
+                .map(|p| (p.azimuth_deg, 90.0 - p.zenith_deg));
+            dashboard.set_panel(
+                "sky map",
+                Panel::points("azimuth (deg)", "elevation (deg)", points),
+            );
+        }
     }
 }
 

@@ -99,23 +99,45 @@ pub(crate) struct Tally<'a> {
     metrics: &'a Metrics,
     st: std::sync::MutexGuard<'a, State>,
     paths: FxHashMap<ComponentId, u32>,
+    /// Path ids by parent path and name, so a reading builds no path twice.
+    children: FxHashMap<Option<u32>, FxHashMap<String, u32>>,
     counters: FxHashMap<Series, u64>,
     gauges: FxHashMap<Series, u64>,
     instances: FxHashMap<u32, (u64, u64)>,
 }
 
 impl Tally<'_> {
-    /// A live component; its path id, for its boxes and counters.
+    /// A live component (`parent` before its children); its path id, for its boxes
+    /// and counters.
     pub(crate) fn component(
         &mut self,
         id: ComponentId,
         parent: Option<ComponentId>,
         name: &str,
+        has_children: bool,
         running: bool,
     ) -> u32 {
         let parent_path = parent.and_then(|p| self.paths.get(&p).copied());
-        let pid = self.st.child_path(parent_path, name);
-        self.paths.insert(id, pid);
+        let known = self
+            .children
+            .get(&parent_path)
+            .and_then(|names| names.get(name))
+            .copied();
+        let pid = match known {
+            Some(pid) => pid,
+            None => {
+                let pid = self.st.child_path(parent_path, name);
+                self.children
+                    .entry(parent_path)
+                    .or_default()
+                    .insert(name.to_string(), pid);
+                pid
+            }
+        };
+        // Only parents' paths are looked up again (a connection's are not kept).
+        if has_children {
+            self.paths.insert(id, pid);
+        }
         let inst = self.instances.entry(pid).or_default();
         inst.0 += 1;
         inst.1 += u64::from(running);
@@ -238,6 +260,7 @@ impl Metrics {
             metrics: self,
             st: self.lock(),
             paths: FxHashMap::default(),
+            children: FxHashMap::default(),
             counters: FxHashMap::default(),
             gauges: FxHashMap::default(),
             instances: FxHashMap::default(),

@@ -11,7 +11,7 @@ use super::FOLD_ABOVE;
 use super::metrics::Tally;
 use crate::boxes::{ComponentId, Direction};
 use crate::graph::{GraphState, Phase};
-use crate::introspect::{ComponentInfo, Counter, LinkInfo, Snapshot, component_info, link_info};
+use crate::introspect::{ComponentInfo, Counter, LinkInfo, Snapshot, component_info};
 
 /// Most members of an expanded group drawn one by one; the rest stay in the group.
 pub(crate) const MAX_EXPANDED: usize = 200;
@@ -64,16 +64,18 @@ impl Frame {
                 *named.entry((p, e.name())).or_default() += 1;
             }
         }
-        // Hidden component -> index of the entry that stands for it.
-        let mut hidden: FxHashMap<ComponentId, usize> = FxHashMap::default();
+        let grouped = |p: ComponentId, name: &str| {
+            named.get(&(p, name)).is_some_and(|n| *n > 1)
+                && (expanded.is_empty() || !expanded.contains(&group_key(p, name)))
+        };
         let mut reps: FxHashMap<(ComponentId, &str), usize> = FxHashMap::default();
         let mut weights: FxHashMap<ComponentId, (usize, usize)> = FxHashMap::default();
         let mut components: Vec<ComponentInfo> = Vec::new();
-        let mut links = Vec::new();
+        let mut scratch = Vec::new();
         for &id in &ids {
             let e = &st.components[&id];
             let running = e.phase == Phase::Running;
-            let pid = tally.component(id, e.parent(), e.name(), running);
+            let pid = tally.component(id, e.parent(), e.name(), children.contains_key(&id), running);
             for b in e.boxes.iter().flatten() {
                 let s = b.node.stats();
                 tally.boxed(pid, b.label.name(), b.direction() == Direction::In, &s);
@@ -83,21 +85,13 @@ impl Frame {
                     tally.published(pid, Counter { name, value });
                 }
             }
-            if let Some(&rep) = e.parent().as_ref().and_then(|p| hidden.get(p)) {
-                hidden.insert(id, rep);
+            // Inside a merged member (a connection's handler's children): left out.
+            if e.parent().is_some_and(|p| stand_in(st, &grouped, &reps, p).is_some()) {
                 continue;
             }
-            let group = e.parent().filter(|p| {
-                named.get(&(*p, e.name())).is_some_and(|n| *n > 1)
-                    && !expanded.contains(&group_key(*p, e.name()))
-            });
-            let Some(parent) = group else {
-                components.push(component_info(st, id, &mut links));
-                continue;
-            };
-            match reps.get(&(parent, e.name())) {
-                Some(&i) => {
-                    hidden.insert(id, i);
+            let group = e.parent().filter(|p| grouped(*p, e.name()));
+            match group.and_then(|p| reps.get(&(p, e.name())).map(|&i| (p, i))) {
+                Some((_, i)) => {
                     let rep = &mut components[i];
                     merge(rep, st, id);
                     let w = weights.entry(rep.id).or_insert((1, 0));
@@ -105,39 +99,46 @@ impl Frame {
                     w.1 += usize::from(running);
                 }
                 None => {
-                    reps.insert((parent, e.name()), components.len());
-                    weights.insert(id, (1, usize::from(running)));
-                    components.push(component_info(st, id, &mut links));
-                }
-            }
-            // A hidden component's own links are the group's: read them too.
-            if let Some(&i) = hidden.get(&id) {
-                let rep_id = components[i].id;
-                for b in e.boxes.iter().flatten() {
-                    links.extend(link_info(st, id, b).map(|mut l| {
-                        l.from_component = rep_id;
-                        l
-                    }));
+                    if let Some(p) = group {
+                        reps.insert((p, e.name()), components.len());
+                        weights.insert(id, (1, usize::from(running)));
+                    }
+                    components.push(component_info(st, id, &mut scratch));
+                    scratch.clear();
                 }
             }
         }
-        // Links of hidden components (from their own boxes, or into them) go to the
-        // entry that stands for them, merged.
-        let alias = |c: ComponentId| hidden.get(&c).map_or(c, |&i| components[i].id);
-        let mut merged: FxHashMap<(ComponentId, String, ComponentId, String), usize> =
+        // Links, each end moved to the entry that stands for it, merged; read from
+        // the graph without copying names until one is kept.
+        let alias = |c: ComponentId| {
+            stand_in(st, &grouped, &reps, c).map_or(c, |i| components[i].id)
+        };
+        let mut merged: FxHashMap<(ComponentId, &str, ComponentId, &str), usize> =
             FxHashMap::default();
         let mut kept: Vec<LinkInfo> = Vec::new();
         let mut link_weights = Vec::new();
-        for mut l in links {
-            l.from_component = alias(l.from_component);
-            l.to_component = alias(l.to_component);
-            let key = (l.from_component, l.from_box.clone(), l.to_component, l.to_box.clone());
-            match merged.get(&key) {
-                Some(&i) => link_weights[i] += 1,
-                None => {
-                    merged.insert(key, kept.len());
-                    kept.push(l);
-                    link_weights.push(1);
+        for &id in &ids {
+            let from = alias(id);
+            for b in st.components[&id].boxes.iter().flatten() {
+                let Some(l) = b.link() else { continue };
+                let Some(to_box) = st.get_box(l.to) else {
+                    continue;
+                };
+                let to = alias(l.to.component);
+                let key = (from, b.label.name(), to, to_box.label.name());
+                match merged.get(&key) {
+                    Some(&i) => link_weights[i] += 1,
+                    None => {
+                        merged.insert(key, kept.len());
+                        kept.push(LinkInfo {
+                            from_component: from,
+                            from_box: key.1.to_string(),
+                            to_component: to,
+                            to_box: key.3.to_string(),
+                            policy: l.policy,
+                        });
+                        link_weights.push(1);
+                    }
                 }
             }
         }
@@ -187,6 +188,26 @@ impl Frame {
             .copied()
             .unwrap_or((1, usize::from(c.state == "running")))
     }
+}
+
+/// The index of the entry that stands for `c` if `c` is merged into a group's entry
+/// (a group member, or inside one), found by walking up its parents.
+fn stand_in<'a>(
+    st: &'a GraphState,
+    grouped: &impl Fn(ComponentId, &str) -> bool,
+    reps: &FxHashMap<(ComponentId, &'a str), usize>,
+    c: ComponentId,
+) -> Option<usize> {
+    let mut at = c;
+    for _ in 0..64 {
+        let e = st.components.get(&at)?;
+        let p = e.parent()?;
+        if grouped(p, e.name()) {
+            return reps.get(&(p, e.name())).copied();
+        }
+        at = p;
+    }
+    None
 }
 
 /// Add component `id`'s box counters to `rep`'s (two members of one folded group).
