@@ -19,7 +19,13 @@ fn main() {
     }
     let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"))
         .join("dashboard");
-    for f in ["package.json", "package-lock.json", "index.html", "app.js", "style.css"] {
+    for f in [
+        "package.json",
+        "package-lock.json",
+        "index.html",
+        "app.js",
+        "style.css",
+    ] {
         println!("cargo:rerun-if-changed=dashboard/{f}");
     }
     println!("cargo:rerun-if-changed=dashboard/node_modules/.package-lock.json");

@@ -308,9 +308,12 @@ function plot(p) {
 
 // Operator terminals: one open at a time, each its own session on the server.
 let terminal = null;
+let terminalNames = "";
 function renderTerminals(names) {
   const list = document.getElementById("terminal-list");
-  if (!names.length) return;
+  // Redrawn only when the list changed, so a button is not replaced under the pointer.
+  if (!names.length || names.join("\n") === terminalNames) return;
+  terminalNames = names.join("\n");
   list.className = "";
   list.replaceChildren(...names.map((name) => {
     const b = document.createElement("button");

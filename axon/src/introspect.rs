@@ -225,8 +225,7 @@ pub(crate) type EndedTotals =
     rustc_hash::FxHashMap<(Option<ComponentId>, String, String), [u64; 4]>;
 
 /// How a component's published counters are read.
-pub(crate) type CounterSource =
-    std::sync::Arc<dyn Fn() -> Vec<(&'static str, u64)> + Send + Sync>;
+pub(crate) type CounterSource = std::sync::Arc<dyn Fn() -> Vec<(&'static str, u64)> + Send + Sync>;
 
 /// One box and its counters.
 ///

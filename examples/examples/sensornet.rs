@@ -441,19 +441,41 @@ impl SensornetPages {
         let health = if timed + untimed == 0 {
             "no pulses yet".to_string()
         } else {
-            format!("{:.1}% timed", 100.0 * timed as f64 / (timed + untimed) as f64)
+            format!(
+                "{:.1}% timed",
+                100.0 * timed as f64 / (timed + untimed) as f64
+            )
         };
         let mut values = vec![
             ("pulses/s".to_string(), pulses.to_string()),
             ("showers/s".to_string(), shower_rate.to_string()),
-            ("pulses stored".to_string(), stats.store.pulses().to_string()),
-            ("showers stored".to_string(), stats.store.showers().to_string()),
-            ("directions stored".to_string(), stats.store.events().to_string()),
-            ("fit failures".to_string(), stats.pipeline.fit_failures().to_string()),
-            ("time chain".to_string(), format!("{health} ({timed} timed, {untimed} untimed)")),
+            (
+                "pulses stored".to_string(),
+                stats.store.pulses().to_string(),
+            ),
+            (
+                "showers stored".to_string(),
+                stats.store.showers().to_string(),
+            ),
+            (
+                "directions stored".to_string(),
+                stats.store.events().to_string(),
+            ),
+            (
+                "fit failures".to_string(),
+                stats.pipeline.fit_failures().to_string(),
+            ),
+            (
+                "time chain".to_string(),
+                format!("{health} ({timed} timed, {untimed} untimed)"),
+            ),
             (
                 "uart bad / malformed".to_string(),
-                format!("{} / {}", stats.uart.bad_checksums(), stats.uart.malformed()),
+                format!(
+                    "{} / {}",
+                    stats.uart.bad_checksums(),
+                    stats.uart.malformed()
+                ),
             ),
         ];
         for e in errors(stats, bridges) {

@@ -176,8 +176,8 @@ fn cells(row: &str) -> Vec<&str> {
 /// An echo server and its dashboard on free loopback ports.
 async fn echo_with_dashboard(rt: &Runtime) -> (SocketAddr, axon::dashboard::Dashboard) {
     let dashboard = rt.serve_dashboard("127.0.0.1:0").await.expect("dashboard");
-    let server = ServerCore::new(ServerConfig::new("127.0.0.1:0".parse().unwrap()), |_| Echo)
-        .expect("bind");
+    let server =
+        ServerCore::new(ServerConfig::new("127.0.0.1:0".parse().unwrap()), |_| Echo).expect("bind");
     let addr = server.local_addr();
     std::mem::forget(rt.spawn(server).expect("server"));
     (addr, dashboard)
@@ -196,17 +196,23 @@ async fn page_shows_the_live_graph_counters_and_connections() {
         .await
         .expect("page loads");
     wait_text(c, "#status", "the live status", |t| t == "live").await;
-    let t = wait_text(c, "#component-table tbody", "the server's components", |t| {
-        row(t, "ServerCore#").is_some() && row(t, "TcpServer#").is_some()
-    })
+    let t = wait_text(
+        c,
+        "#component-table tbody",
+        "the server's components",
+        |t| row(t, "ServerCore#").is_some() && row(t, "TcpServer#").is_some(),
+    )
     .await;
     assert!(row(&t, "Echo#").is_none(), "no connection yet:\n{t}");
 
     // A client connects: its handler and socket adapter appear.
     let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
-    wait_text(c, "#component-table tbody", "the connection's sub-graph", |t| {
-        row(t, "Echo#").is_some_and(|r| r.contains("running"))
-    })
+    wait_text(
+        c,
+        "#component-table tbody",
+        "the connection's sub-graph",
+        |t| row(t, "Echo#").is_some_and(|r| r.contains("running")),
+    )
     .await;
     screenshot(c, "connection-open").await;
 
@@ -269,11 +275,16 @@ async fn many_connections_fold_into_one_box_and_expand_on_demand() {
     })
     .await;
     assert!(row(&t, "Echo#").is_none(), "folded, not one row each:\n{t}");
-    assert!(row(&t, "TcpServer#").is_some(), "a lone child stays itself:\n{t}");
+    assert!(
+        row(&t, "TcpServer#").is_some(),
+        "a lone child stays itself:\n{t}"
+    );
     screenshot(c, "folded").await;
 
     let group = c
-        .find(Locator::XPath("//tbody/tr[td[1][starts-with(., 'Echo ×40')]]"))
+        .find(Locator::XPath(
+            "//tbody/tr[td[1][starts-with(., 'Echo ×40')]]",
+        ))
         .await
         .unwrap();
     group.click().await.unwrap();
@@ -346,12 +357,18 @@ async fn a_line_typed_in_a_sensornet_terminal_reaches_the_node() {
         .await
         .is_err()
     {
-        assert!(tokio::time::Instant::now() < deadline, "no terminal session");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no terminal session"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The node's stream shows live in the terminal.
     node_tx.write_all(b"HOST_READY\r\n").await.unwrap();
-    wait_text(c, "#terminal-output", "the node's line", |t| t.contains("HOST_READY")).await;
+    wait_text(c, "#terminal-output", "the node's line", |t| {
+        t.contains("HOST_READY")
+    })
+    .await;
     // A line typed there goes down the link to the node.
     let input = c.find(Locator::Css("#terminal-input")).await.unwrap();
     input.send_keys("STATUS 42\n").await.unwrap();
@@ -362,7 +379,10 @@ async fn a_line_typed_in_a_sensornet_terminal_reaches_the_node() {
         .expect("a line");
     assert_eq!(line.trim_end(), "STATUS 42");
     node_tx.write_all(b"ACK STATUS 42\r\n").await.unwrap();
-    wait_text(c, "#terminal-output", "the node's answer", |t| t.contains("ACK STATUS 42")).await;
+    wait_text(c, "#terminal-output", "the node's answer", |t| {
+        t.contains("ACK STATUS 42")
+    })
+    .await;
     screenshot(c, "terminal").await;
     drop(b);
     dashboard.stop().await;

@@ -3,8 +3,8 @@
 //! box (bounded labels), counts that stay after the connections end, and restarts.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use axon::{Context, Runtime, component::from_fn};
@@ -26,7 +26,8 @@ async fn get(addr: SocketAddr, path: &str) -> String {
     let (head, body) = page.split_once("\r\n\r\n").expect("an HTTP response");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(
-        head.to_ascii_lowercase().contains("content-type: text/plain"),
+        head.to_ascii_lowercase()
+            .contains("content-type: text/plain"),
         "{head}"
     );
     body.to_string()
@@ -96,21 +97,36 @@ async fn metrics_show_server_counters_and_connection_boxes_summed_per_server() {
     })
     .await;
     assert_eq!(
-        find(&open, "axon_server_accepted_total", &[("component", "ServerCore")]),
+        find(
+            &open,
+            "axon_server_accepted_total",
+            &[("component", "ServerCore")]
+        ),
         Some(30.0)
     );
     assert_eq!(
-        find(&open, "axon_server_rejected_total", &[("component", "ServerCore")]),
+        find(
+            &open,
+            "axon_server_rejected_total",
+            &[("component", "ServerCore")]
+        ),
         Some(0.0)
     );
     let echo_inbox = [("component", "ServerCore/Echo"), ("box", "inbox")];
-    assert_eq!(find(&open, "axon_box_received_total", &echo_inbox), Some(30.0));
+    assert_eq!(
+        find(&open, "axon_box_received_total", &echo_inbox),
+        Some(30.0)
+    );
     // Thirty connections, one series per box: labels name the server's path, not ids.
     let echo_series: Vec<&Sample> = open
         .samples
         .iter()
         .filter(|s| s.metric == "axon_box_received_total")
-        .filter(|s| s.labels.get("component").is_some_and(|c| c.contains("Echo")))
+        .filter(|s| {
+            s.labels
+                .get("component")
+                .is_some_and(|c| c.contains("Echo"))
+        })
         .collect();
     assert_eq!(echo_series.len(), 1, "{echo_series:?}");
 
@@ -122,9 +138,16 @@ async fn metrics_show_server_counters_and_connection_boxes_summed_per_server() {
     })
     .await;
     // Counts of connections that ended stay: counters only grow.
-    assert_eq!(find(&closed, "axon_box_received_total", &echo_inbox), Some(30.0));
     assert_eq!(
-        find(&closed, "axon_server_accepted_total", &[("component", "ServerCore")]),
+        find(&closed, "axon_box_received_total", &echo_inbox),
+        Some(30.0)
+    );
+    assert_eq!(
+        find(
+            &closed,
+            "axon_server_accepted_total",
+            &[("component", "ServerCore")]
+        ),
         Some(30.0)
     );
     dashboard.stop().await;
@@ -137,7 +160,10 @@ async fn metrics_count_restarts() {
     let starts = Arc::new(AtomicU32::new(0));
     let seen = starts.clone();
     let sup = Supervisor::<(), ()>::new()
-        .backoff(Backoff::new(Duration::from_millis(1), Duration::from_millis(1)))
+        .backoff(Backoff::new(
+            Duration::from_millis(1),
+            Duration::from_millis(1),
+        ))
         .child(ChildSpec::new("flaky", move || {
             let seen = seen.clone();
             from_fn("flaky", move |mut c: Context<(), ()>| async move {
@@ -155,7 +181,11 @@ async fn metrics_count_restarts() {
     })
     .await;
     assert_eq!(
-        find(&s, "axon_exits_total", &[("component", "flaky"), ("outcome", "failed")]),
+        find(
+            &s,
+            "axon_exits_total",
+            &[("component", "flaky"), ("outcome", "failed")]
+        ),
         Some(2.0)
     );
     assert_eq!(starts.load(Ordering::SeqCst), 3);

@@ -15,8 +15,8 @@ use super::metrics::Metrics;
 use super::panels::Panels;
 use super::terminal::Terminals;
 use super::view::{Frame, ViewChoice};
-use crate::introspect::GraphEvent;
 use crate::Runtime;
+use crate::introspect::GraphEvent;
 
 /// Counters are read this often when nothing changes in the graph.
 pub(crate) const TICK: Duration = Duration::from_secs(1);

@@ -150,7 +150,10 @@ impl Tally<'_> {
         if inbox {
             *self.gauges.entry(("axon_box_depth", pid, bid)).or_default() += s.depth as u64;
             if let Some(cap) = s.capacity {
-                *self.gauges.entry(("axon_box_capacity", pid, bid)).or_default() += cap as u64;
+                *self
+                    .gauges
+                    .entry(("axon_box_capacity", pid, bid))
+                    .or_default() += cap as u64;
             }
             if let Some((used, _)) = s.bytes {
                 *self.gauges.entry(("axon_box_bytes", pid, bid)).or_default() += used as u64;
@@ -210,16 +213,18 @@ impl Tally<'_> {
             for ((metric, pid, bid), v) in self.counters {
                 let name = metric_name(metric);
                 match box_label(bid) {
-                    Some(b) => metrics::counter!(name, "component" => label(pid), "box" => b)
-                        .absolute(v),
+                    Some(b) => {
+                        metrics::counter!(name, "component" => label(pid), "box" => b).absolute(v)
+                    }
                     None => metrics::counter!(name, "component" => label(pid)).absolute(v),
                 }
             }
             for ((metric, pid, bid), v) in self.gauges {
                 let name = metric_name(metric);
                 match box_label(bid) {
-                    Some(b) => metrics::gauge!(name, "component" => label(pid), "box" => b)
-                        .set(v as f64),
+                    Some(b) => {
+                        metrics::gauge!(name, "component" => label(pid), "box" => b).set(v as f64)
+                    }
                     None => metrics::gauge!(name, "component" => label(pid)).set(v as f64),
                 }
             }

@@ -21,7 +21,10 @@ const LIBS: &str = include_str!(concat!(env!("OUT_DIR"), "/dashboard-libs.js"));
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/", get(|| async { file("text/html; charset=utf-8", INDEX) }))
+        .route(
+            "/",
+            get(|| async { file("text/html; charset=utf-8", INDEX) }),
+        )
         .route("/app.js", get(|| async { file("text/javascript", APP) }))
         .route("/libs.js", get(|| async { file("text/javascript", LIBS) }))
         .route("/style.css", get(|| async { file("text/css", STYLE) }))
@@ -31,6 +34,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/snapshot.json", get(snapshot))
         .route("/terminal/stream", get(terminal_stream))
         .route("/terminal/send", post(terminal_send))
+        // Link recording (issue 15 item 4, `axon::record`, built separately) gets its
+        // start/stop/replay routes here, and a button in the page's link details.
         .with_state(shared)
 }
 

@@ -115,6 +115,10 @@ impl PageStream {
         let view = View::project(&frame, &shared.choice(self.guard.id), &self.view);
         let delta = view.delta(&self.view);
         self.view = view;
-        (!delta.is_empty()).then(|| Event::default().event("delta").data(json!(delta).to_string()))
+        (!delta.is_empty()).then(|| {
+            Event::default()
+                .event("delta")
+                .data(json!(delta).to_string())
+        })
     }
 }

@@ -75,7 +75,13 @@ impl Frame {
         for &id in &ids {
             let e = &st.components[&id];
             let running = e.phase == Phase::Running;
-            let pid = tally.component(id, e.parent(), e.name(), children.contains_key(&id), running);
+            let pid = tally.component(
+                id,
+                e.parent(),
+                e.name(),
+                children.contains_key(&id),
+                running,
+            );
             for b in e.boxes.iter().flatten() {
                 let s = b.node.stats();
                 tally.boxed(pid, b.label.name(), b.direction() == Direction::In, &s);
@@ -86,7 +92,9 @@ impl Frame {
                 }
             }
             // Inside a merged member (a connection's handler's children): left out.
-            if e.parent().is_some_and(|p| stand_in(st, &grouped, &reps, p).is_some()) {
+            if e.parent()
+                .is_some_and(|p| stand_in(st, &grouped, &reps, p).is_some())
+            {
                 continue;
             }
             let group = e.parent().filter(|p| grouped(*p, e.name()));
@@ -110,9 +118,8 @@ impl Frame {
         }
         // Links, each end moved to the entry that stands for it, merged; read from
         // the graph without copying names until one is kept.
-        let alias = |c: ComponentId| {
-            stand_in(st, &grouped, &reps, c).map_or(c, |i| components[i].id)
-        };
+        let alias =
+            |c: ComponentId| stand_in(st, &grouped, &reps, c).map_or(c, |i| components[i].id);
         let mut merged: FxHashMap<(ComponentId, &str, ComponentId, &str), usize> =
             FxHashMap::default();
         let mut kept: Vec<LinkInfo> = Vec::new();
@@ -431,7 +438,8 @@ fn add_to_group(
     choice: &ViewChoice,
 ) {
     let direct = key.ends_with(&format!(":{}", c.name))
-        && c.parent.is_some_and(|p| key.starts_with(&format!("g{}:", p.0)));
+        && c.parent
+            .is_some_and(|p| key.starts_with(&format!("g{}:", p.0)));
     if sum.kind.is_empty() {
         sum.kind = "group";
         sum.label = key.split_once(':').map_or(key, |(_, n)| n).to_string();
@@ -478,7 +486,14 @@ impl View {
                 .map(|p| (group_key(p, &c.name), p));
             if let Some((g, p)) = &expanded_group {
                 let group_parent = Some(place.key(*p));
-                add_to_group(sums.entry(g.clone()).or_default(), g, c, weight, group_parent, choice);
+                add_to_group(
+                    sums.entry(g.clone()).or_default(),
+                    g,
+                    c,
+                    weight,
+                    group_parent,
+                    choice,
+                );
             }
             let parent_key = match expanded_group {
                 Some((g, _)) => Some(g),
@@ -527,7 +542,10 @@ impl View {
                 .into_iter()
                 .map(|(name, b)| {
                     let through = b.sent + b.received;
-                    let rate = match (dt, old.and_then(|o| o.boxes.iter().find(|x| x.name == name))) {
+                    let rate = match (
+                        dt,
+                        old.and_then(|o| o.boxes.iter().find(|x| x.name == name)),
+                    ) {
                         (Some(dt), Some(o)) => {
                             let before = o.sent + o.received;
                             (through.saturating_sub(before) as f64 / dt * 10.0).round() / 10.0
@@ -660,7 +678,11 @@ mod tests {
             Frame::read(&rt.lock(), Instant::now(), expanded, &mut metrics.tally())
         };
         let frame = read(&HashSet::new());
-        assert_eq!(frame.snap.components.len(), 3, "the members are merged into one");
+        assert_eq!(
+            frame.snap.components.len(),
+            3,
+            "the members are merged into one"
+        );
         let folded = View::project(&frame, &ViewChoice::default(), &View::default());
         let g = group_key(parent.id(), "conn");
         assert_eq!(folded.nodes[&g].members, FOLD_ABOVE + 4);
@@ -673,15 +695,29 @@ mod tests {
         let frame = read(&choice.expanded);
         let open = View::project(&frame, &choice, &folded);
         assert_eq!(open.nodes.len(), 3 + FOLD_ABOVE + 4);
-        assert_eq!(open.nodes[&g].members, FOLD_ABOVE + 4, "the group stays, to fold again");
-        assert_eq!(open.nodes[&component_key(kids[0].id())].parent, Some(g.clone()));
+        assert_eq!(
+            open.nodes[&g].members,
+            FOLD_ABOVE + 4,
+            "the group stays, to fold again"
+        );
+        assert_eq!(
+            open.nodes[&component_key(kids[0].id())].parent,
+            Some(g.clone())
+        );
         let delta = open.delta(&folded);
-        assert_eq!(delta.nodes.len(), FOLD_ABOVE + 4 + 1, "members and the group's flag");
+        assert_eq!(
+            delta.nodes.len(),
+            FOLD_ABOVE + 4 + 1,
+            "members and the group's flag"
+        );
         assert!(delta.removed_nodes.is_empty());
 
         choice.collapsed.insert(parent.id());
         let shut = View::project(&frame, &choice, &open);
-        assert_eq!(shut.nodes[&component_key(parent.id())].members, FOLD_ABOVE + 5);
+        assert_eq!(
+            shut.nodes[&component_key(parent.id())].members,
+            FOLD_ABOVE + 5
+        );
         assert_eq!(shut.nodes.len(), 2, "{:?}", shut.nodes.keys());
     }
 }
