@@ -80,7 +80,7 @@ async fn browser(name: &str) -> Browser {
     std::fs::create_dir_all(&profile).expect("profile dir");
     let profile = TempDir(profile);
     let mut driver = Some(driver);
-    // chromedriver listens within a moment of starting; try for a bounded while.
+    // chromedriver listens within a moment of starting: try for a bounded while.
     let url = format!("http://127.0.0.1:{port}");
     let mut caps = serde_json::Map::new();
     caps.insert(
@@ -105,13 +105,13 @@ async fn browser(name: &str) -> Browser {
             .await
         {
             Ok(c) => break c,
-            Err(e) if tokio::time::Instant::now() < deadline => {
-                let _ = e;
+            Err(_) if tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Err(e) => {
                 let mut d = driver.take().expect("driver");
                 let _ = d.kill();
+                let _ = d.wait();
                 panic!("no browser session through chromedriver: {e}");
             }
         }

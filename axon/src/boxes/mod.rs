@@ -17,9 +17,9 @@ mod outbox;
 pub use ids::{BoxId, BoxRef, ComponentId};
 pub use inbox::Inbox;
 pub use key::{BoxDoc, InboxKey, OutboxKey};
-pub(crate) use node::{
-    InboxNode, Node, NodeKind, NodeStats, OutboxMeta, OutboxName, OutboxNode, make_node,
-};
+#[cfg(feature = "dashboard")]
+pub(crate) use node::NodeStats;
+pub(crate) use node::{InboxNode, Node, NodeKind, OutboxMeta, OutboxName, OutboxNode, make_node};
 pub use outbox::Outbox;
 
 /// Capacity of an inbox unless its component or link says otherwise.
