@@ -401,6 +401,12 @@ pub(crate) struct GraphState {
     /// restarts came before them and why the last one was needed. Only restarted
     /// components have an entry, so the rest pay nothing.
     pub(crate) restarts: FxHashMap<ComponentId, RestartRecord>,
+    /// Counters components publish about themselves (see
+    /// [`Runtime::publish_counters`](crate::Runtime::publish_counters)); few have any.
+    pub(crate) published: FxHashMap<ComponentId, crate::introspect::CounterSource>,
+    /// Final box counters of ended components, summed by (parent, name, box), kept
+    /// only once someone asked ([`Runtime::keep_ended_totals`](crate::Runtime)).
+    pub(crate) ended: Option<crate::introspect::EndedTotals>,
 }
 
 /// What a supervisor said about a restarted child (see [`Runtime::mark_restarted`](crate::Runtime::mark_restarted)).

@@ -182,7 +182,50 @@ pub struct ComponentInfo {
     pub restarts: u32,
     /// For a supervisor's restarted child: why the last instance ended.
     pub last_failure: Option<String>,
+    /// Counters it publishes about itself
+    /// ([`Runtime::publish_counters`](crate::Runtime::publish_counters)).
+    pub counters: Vec<Counter>,
 }
+
+/// A counter a component publishes about itself, read when the snapshot was taken.
+///
+/// # Examples
+///
+/// ```
+/// let c = axon::introspect::Counter { name: "accepted_total", value: 2 };
+/// assert!(c.is_monotonic());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Counter {
+    /// Its name: `snake_case`, `_total` at the end for a count that only grows.
+    pub name: &'static str,
+    /// Its value.
+    pub value: u64,
+}
+
+impl Counter {
+    /// True for a count that only grows (its name ends in `_total`); false for a
+    /// gauge.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let open = axon::introspect::Counter { name: "open", value: 5 };
+    /// assert!(!open.is_monotonic());
+    /// ```
+    pub fn is_monotonic(&self) -> bool {
+        self.name.ends_with("_total")
+    }
+}
+
+/// Final box counters of ended components, summed per (parent, component name, box
+/// name): sent, received, dropped, undelivered. Bounded by the program's shape, not
+/// by how many components came and went.
+pub(crate) type EndedTotals =
+    rustc_hash::FxHashMap<(Option<ComponentId>, String, String), [u64; 4]>;
+
+/// How a component's published counters are read.
+pub(crate) type CounterSource = std::sync::Arc<dyn Fn() -> Vec<(&'static str, u64)> + Send + Sync>;
 
 /// One box and its counters.
 ///
@@ -269,52 +312,7 @@ pub(crate) fn snapshot(st: &GraphState) -> Snapshot {
     let mut components = Vec::with_capacity(ids.len());
     let mut links = Vec::new();
     for id in ids {
-        let entry = &st.components[id];
-        let mut boxes = Vec::with_capacity(entry.boxes.len());
-        for b in entry.boxes.iter().flatten() {
-            let s = b.node.stats();
-            boxes.push(BoxInfo {
-                name: b.label.name().to_string(),
-                direction: b.direction(),
-                passthrough: b.node.kind() == NodeKind::Passthrough,
-                message_type: b.node.type_name(),
-                description: b.label.description().to_string(),
-                capacity: s.capacity,
-                depth: s.depth,
-                sent: s.sent,
-                received: s.received,
-                dropped: s.dropped,
-                undelivered: s.undelivered,
-                bytes: s.bytes.map(|(used, _)| used),
-                byte_budget: s.bytes.map(|(_, limit)| limit),
-                asks: s.asks,
-            });
-            if let Some(l) = b.link() {
-                let to_box = st
-                    .get_box(l.to)
-                    .map(|t| t.label.name().to_string())
-                    .unwrap_or_default();
-                links.push(LinkInfo {
-                    from_component: *id,
-                    from_box: b.label.name().to_string(),
-                    to_component: l.to.component,
-                    to_box,
-                    policy: l.policy,
-                });
-            }
-        }
-        components.push(ComponentInfo {
-            id: *id,
-            name: entry.name().to_string(),
-            parent: entry.parent(),
-            state: match entry.phase {
-                Phase::Prepared => "prepared",
-                Phase::Running => "running",
-            },
-            boxes,
-            restarts: st.restarts.get(id).map_or(0, |r| r.restarts),
-            last_failure: st.restarts.get(id).map(|r| r.last_failure.clone()),
-        });
+        components.push(component_info(st, *id, &mut links));
     }
     let mut services: Vec<ServiceInfo> = st
         .services
@@ -333,6 +331,79 @@ pub(crate) fn snapshot(st: &GraphState) -> Snapshot {
         components,
         links,
         services,
+    }
+}
+
+/// One box's counters as introspection shows them.
+pub(crate) fn box_info(b: &crate::graph::BoxEntry) -> BoxInfo {
+    let s = b.node.stats();
+    BoxInfo {
+        name: b.label.name().to_string(),
+        direction: b.direction(),
+        passthrough: b.node.kind() == NodeKind::Passthrough,
+        message_type: b.node.type_name(),
+        description: b.label.description().to_string(),
+        capacity: s.capacity,
+        depth: s.depth,
+        sent: s.sent,
+        received: s.received,
+        dropped: s.dropped,
+        undelivered: s.undelivered,
+        bytes: s.bytes.map(|(used, _)| used),
+        byte_budget: s.bytes.map(|(_, limit)| limit),
+        asks: s.asks,
+    }
+}
+
+/// The link leaving box `b` of component `id`, if any.
+pub(crate) fn link_info(
+    st: &GraphState,
+    id: ComponentId,
+    b: &crate::graph::BoxEntry,
+) -> Option<LinkInfo> {
+    let l = b.link()?;
+    let to_box = st
+        .get_box(l.to)
+        .map(|t| t.label.name().to_string())
+        .unwrap_or_default();
+    Some(LinkInfo {
+        from_component: id,
+        from_box: b.label.name().to_string(),
+        to_component: l.to.component,
+        to_box,
+        policy: l.policy,
+    })
+}
+
+/// Component `id` as introspection shows it; its links are added to `links`.
+pub(crate) fn component_info(
+    st: &GraphState,
+    id: ComponentId,
+    links: &mut Vec<LinkInfo>,
+) -> ComponentInfo {
+    let entry = &st.components[&id];
+    let mut boxes = Vec::with_capacity(entry.boxes.len());
+    for b in entry.boxes.iter().flatten() {
+        boxes.push(box_info(b));
+        links.extend(link_info(st, id, b));
+    }
+    ComponentInfo {
+        id,
+        name: entry.name().to_string(),
+        parent: entry.parent(),
+        state: match entry.phase {
+            Phase::Prepared => "prepared",
+            Phase::Running => "running",
+        },
+        boxes,
+        restarts: st.restarts.get(&id).map_or(0, |r| r.restarts),
+        last_failure: st.restarts.get(&id).map(|r| r.last_failure.clone()),
+        counters: st.published.get(&id).map_or_else(Vec::new, |read| {
+            read()
+                .into_iter()
+                .map(|(name, value)| Counter { name, value })
+                .collect()
+        }),
     }
 }
 

@@ -52,6 +52,8 @@ mod ask;
 mod boxes;
 pub mod component;
 mod control;
+#[cfg(feature = "dashboard")]
+pub mod dashboard;
 mod drops;
 mod error;
 mod exit;

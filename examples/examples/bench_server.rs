@@ -13,6 +13,12 @@
 //! side: round trips per second and p50/p99 latency at 100 and 1 000 connections;
 //! connection churn (connect, one echo, close) per second; resident memory per idle
 //! connection with 10 000 connections open. Bounded: about a minute with the defaults.
+//!
+//! `--dashboard-overhead` measures instead the cost of the live dashboard: the same
+//! ServerCore echo server with and without `serve_dashboard`, the former with a page's
+//! event stream (`/events`) open and `/metrics` scraped every second throughout, side
+//! by side: echo round trips per second at 100 and 1 000 connections, and resident
+//! memory per idle connection.
 #![allow(
     clippy::print_stdout,
     reason = "a benchmark program that prints its figures"
@@ -52,6 +58,8 @@ enum Kind {
     Raw,
     /// ServerCore + Echo as above, run as the child of a `Supervisor`.
     Supervised,
+    /// ServerCore + Echo with the dashboard served.
+    Dashboard,
 }
 
 /// Compare the ServerCore echo server with a plain tokio echo server.
@@ -76,6 +84,9 @@ struct Args {
     /// Message size in bytes.
     #[arg(long, default_value_t = 64)]
     size: usize,
+    /// Measure the dashboard's overhead instead (see the module docs).
+    #[arg(long)]
+    dashboard_overhead: bool,
     /// Run one server and nothing else (used by the benchmark itself).
     #[arg(long, value_enum, hide = true)]
     serve: Option<Kind>,
@@ -129,10 +140,30 @@ async fn serve(kind: Kind) -> anyhow::Result<()> {
                 max_connections: 50_000,
                 idle_timeout: chassis::tcp::ServerConfig::DEFAULT_IDLE_TIMEOUT.as_secs(),
                 backlog: chassis::tcp::ServerConfig::DEFAULT_BACKLOG,
+                dashboard: None,
             };
             let server = echo_example::echo_server(&args)?;
             announce(server.local_addr())?;
-            let (exit, _) = echo_example::serve(server, parent_gone()).await?;
+            let (exit, _) = echo_example::serve(server, None, parent_gone()).await?;
+            anyhow::ensure!(exit.is_clean(), "server ended: {exit}");
+        }
+        Kind::Dashboard => {
+            let args = echo_example::EchoArgs {
+                listen,
+                max_connections: 50_000,
+                idle_timeout: chassis::tcp::ServerConfig::DEFAULT_IDLE_TIMEOUT.as_secs(),
+                backlog: chassis::tcp::ServerConfig::DEFAULT_BACKLOG,
+                dashboard: None,
+            };
+            let server = echo_example::echo_server(&args)?;
+            let rt = axon::Runtime::new();
+            let dashboard = rt.serve_dashboard("127.0.0.1:0").await?;
+            announce(server.local_addr())?;
+            announce(dashboard.local_addr())?;
+            let handle = rt.spawn(server)?;
+            parent_gone().await?;
+            let _ = handle.shutdown().await;
+            let exit = handle.join().await;
             anyhow::ensure!(exit.is_clean(), "server ended: {exit}");
         }
         Kind::Supervised => {
@@ -146,6 +177,7 @@ async fn serve(kind: Kind) -> anyhow::Result<()> {
                         max_connections: 50_000,
                         idle_timeout: chassis::tcp::ServerConfig::DEFAULT_IDLE_TIMEOUT.as_secs(),
                         backlog: chassis::tcp::ServerConfig::DEFAULT_BACKLOG,
+                        dashboard: None,
                     };
                     echo_example::echo_server(&args)
                 }),
@@ -174,6 +206,8 @@ struct ServerProcess {
     kind: Kind,
     child: Child,
     addr: SocketAddr,
+    /// Where its dashboard is served, if it has one.
+    dashboard: Option<SocketAddr>,
 }
 
 impl ServerProcess {
@@ -183,6 +217,7 @@ impl ServerProcess {
             Kind::Axon => "axon",
             Kind::Raw => "raw",
             Kind::Supervised => "supervised",
+            Kind::Dashboard => "dashboard",
         };
         let mut child = Command::new(exe)
             .args(["--serve", name])
@@ -192,14 +227,23 @@ impl ServerProcess {
             .spawn()
             .context("starting a server process")?;
         let stdout = child.stdout.take().context("child stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let Some(addr) = line.trim().strip_prefix("listening on ") else {
-            let _ = child.kill();
-            bail!("the {name} server did not start: {line:?}");
-        };
-        let addr = addr.parse()?;
-        Ok(ServerProcess { kind, child, addr })
+        let mut stdout = BufReader::new(stdout);
+        let mut addrs = Vec::new();
+        for _ in 0..if kind == Kind::Dashboard { 2 } else { 1 } {
+            let mut line = String::new();
+            stdout.read_line(&mut line)?;
+            let Some(addr) = line.trim().strip_prefix("listening on ") else {
+                let _ = child.kill();
+                bail!("the {name} server did not start: {line:?}");
+            };
+            addrs.push(addr.parse()?);
+        }
+        Ok(ServerProcess {
+            kind,
+            child,
+            addr: addrs[0],
+            dashboard: addrs.get(1).copied(),
+        })
     }
 
     /// Resident memory of the server process, in bytes.
@@ -301,6 +345,9 @@ async fn main() -> anyhow::Result<()> {
             .with_writer(std::io::stderr)
             .init();
         return serve(kind).await;
+    }
+    if args.dashboard_overhead {
+        return dashboard_overhead(&args).await;
     }
     let axon = ServerProcess::start(Kind::Axon)?;
     let raw = ServerProcess::start(Kind::Raw)?;
@@ -405,5 +452,113 @@ async fn main() -> anyhow::Result<()> {
     if errors > 0 {
         println!("({errors} operations failed or timed out)");
     }
+    Ok(())
+}
+
+/// What watched the dashboard during a measurement.
+#[derive(Debug, Default)]
+struct Watched {
+    /// Bytes of page updates received on `/events`.
+    event_bytes: u64,
+    /// `/metrics` pages scraped, and their last size.
+    scrapes: u64,
+    last_scrape: usize,
+}
+
+/// A page's event stream read, and `/metrics` scraped every second, until `stop`.
+async fn watch_dashboard(
+    addr: SocketAddr,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) -> anyhow::Result<Watched> {
+    let mut watched = Watched::default();
+    let mut events = tokio::net::TcpStream::connect(addr).await?;
+    events
+        .write_all(b"GET /events HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n")
+        .await?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut scrape = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = &mut stop => return Ok(watched),
+            n = events.read(&mut buf) => {
+                let n = n?;
+                anyhow::ensure!(n > 0, "the dashboard closed the event stream");
+                watched.event_bytes += n as u64;
+            }
+            _ = scrape.tick() => {
+                let mut m = tokio::net::TcpStream::connect(addr).await?;
+                m.write_all(b"GET /metrics HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n").await?;
+                let mut page = Vec::new();
+                m.read_to_end(&mut page).await?;
+                anyhow::ensure!(page.starts_with(b"HTTP/1.1 200"), "/metrics failed");
+                watched.scrapes += 1;
+                watched.last_scrape = page.len();
+            }
+        }
+    }
+}
+
+/// The dashboard's cost: ServerCore + Echo with the dashboard watched vs without.
+async fn dashboard_overhead(args: &Args) -> anyhow::Result<()> {
+    let plain = ServerProcess::start(Kind::Axon)?;
+    let watched = ServerProcess::start(Kind::Dashboard)?;
+    let dashboard = watched.dashboard.context("no dashboard address")?;
+    println!(
+        "ServerCore+Echo on {} without a dashboard, on {} with one (http://{dashboard}) \
+         whose events are read and /metrics scraped every second; message {} B",
+        plain.addr, watched.addr, args.size
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let watcher = tokio::spawn(watch_dashboard(dashboard, stopped));
+
+    println!("memory with {} idle connections:", args.idle_connections);
+    let mem_plain = memory_per_connection(&plain, args.idle_connections).await?;
+    let mem_watched = memory_per_connection(&watched, args.idle_connections).await?;
+    println!(
+        "throughput ({} rounds of {} s per server, alternating):",
+        args.rounds, args.duration
+    );
+    let mut echo = Vec::new();
+    for n in [100, 1000] {
+        let [w, p] = compare(
+            [&watched, &plain],
+            Mode::Echo,
+            n,
+            args.size,
+            args.rounds,
+            args.duration,
+        )
+        .await?;
+        echo.push((n, w, p));
+    }
+    let _ = stop.send(());
+    let seen = watcher.await??;
+    plain.stop()?;
+    watched.stop()?;
+
+    println!();
+    println!("| measure | with dashboard watched | without | ratio | target |");
+    println!("| --- | --- | --- | --- | --- |");
+    for (n, w, p) in &echo {
+        let ratio = w.rate() / p.rate();
+        println!(
+            "| echo round trips/s, {n} connections | {:.0} | {:.0} | {ratio:.3} | >= 0.97 {} |",
+            w.rate(),
+            p.rate(),
+            if ratio >= 0.97 { "met" } else { "MISSED" }
+        );
+    }
+    let ratio = mem_watched / mem_plain.max(1.0);
+    println!(
+        "| resident bytes per idle connection, {} open | {:.0} | {:.0} | {ratio:.2} | unchanged (<= 1.05) {} |",
+        args.idle_connections,
+        mem_watched,
+        mem_plain,
+        if ratio <= 1.05 { "met" } else { "MISSED" }
+    );
+    println!(
+        "(the page received {} bytes of updates; /metrics scraped {} times, last page {} bytes)",
+        seen.event_bytes, seen.scrapes, seen.last_scrape
+    );
     Ok(())
 }

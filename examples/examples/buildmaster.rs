@@ -65,6 +65,9 @@ struct Args {
     /// Address workers connect to.
     #[arg(long, default_value = "127.0.0.1:9989")]
     listen: SocketAddr,
+    /// Serve the live dashboard (graph, counters, `/metrics`) on this address.
+    #[arg(long, value_name = "ADDR")]
+    dashboard: Option<SocketAddr>,
     /// Address of the HTTP control interface (none if not given).
     #[arg(long)]
     control: Option<SocketAddr>,
@@ -120,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
     let registrations = Registrations::default();
     registrations.replace_all(read_registry(&args.workers)?);
     let rt = Runtime::new();
+    let _dashboard = examples::serve_dashboard(&rt, args.dashboard).await?;
     let mut app = rt.external("buildmaster");
     let (updates_box, updates) = app.add_inbox::<CommandUpdate>("updates", 4096)?;
     rt.register_service(UPDATES_SERVICE, updates_box)?;

@@ -44,6 +44,9 @@ struct Args {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:1601")]
     listen: SocketAddr,
+    /// Serve the live dashboard (graph, counters, `/metrics`) on this address.
+    #[arg(long, value_name = "ADDR")]
+    dashboard: Option<SocketAddr>,
     /// Longest line accepted, in bytes.
     #[arg(long, default_value_t = 4096)]
     max_line: usize,
@@ -172,6 +175,7 @@ async fn main() -> anyhow::Result<()> {
     examples::init_logging(examples::SERVER_LOG_FILTER);
     let args = Args::parse();
     let rt = Runtime::new();
+    let _dashboard = examples::serve_dashboard(&rt, args.dashboard).await?;
     let room = rt.spawn(Backplane::<String>::new(ROOM))?;
 
     let max_line = args.max_line;

@@ -31,6 +31,9 @@ struct Args {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], datahub::DEFAULT_PORT)))]
     listen: SocketAddr,
+    /// Serve the live dashboard (graph, counters, `/metrics`) on this address.
+    #[arg(long, value_name = "ADDR")]
+    dashboard: Option<SocketAddr>,
     /// Answer several requests per connection (the original answered one, then closed).
     /// Each request must then end with a line end (`\n` or `\r\n`; one left without
     /// is answered when the client closes its side), and every reply ends with `\r\n`,
@@ -61,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let rt = Runtime::new();
+    let _dashboard = examples::serve_dashboard(&rt, args.dashboard).await?;
     let registry = rt.add(registry)?;
     rt.register_service(DATAHUB_SERVICE, registry.inbox())?;
     let log = rt.add(change_log())?;

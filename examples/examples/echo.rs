@@ -1,7 +1,7 @@
 //! Echo server: `ServerCore` plus the seed's `EchoProtocol` ([`chassis::tcp::Echo`]).
 //!
 //! ```text
-//! cargo run --release --example echo -- --listen 127.0.0.1:0
+//! cargo run --release --example echo -- --listen 127.0.0.1:0 --dashboard 127.0.0.1:8080
 //! ```
 //!
 //! Logs `listening on ADDR:PORT` once bound; SIGINT or SIGTERM shut it down through
@@ -34,6 +34,9 @@ pub(crate) struct EchoArgs {
     /// Listen backlog.
     #[arg(long, default_value_t = ServerConfig::DEFAULT_BACKLOG)]
     pub(crate) backlog: u32,
+    /// Serve the live dashboard (graph, counters, `/metrics`) on this address.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) dashboard: Option<SocketAddr>,
 }
 
 /// The echo server as this example builds it.
@@ -54,12 +57,15 @@ pub(crate) fn echo_server(
     ServerCore::new(config, |_| Echo).context("echo server")
 }
 
-/// Run the server until a stop signal, then shut it down and return its counters.
+/// Run the server (with its dashboard on `dashboard`, if given) until a stop signal,
+/// then shut it down and return its counters.
 pub(crate) async fn serve(
     server: ServerCore<impl Fn(&chassis::tcp::ConnectionInfo) -> Echo + Send + Sync + 'static>,
+    dashboard: Option<SocketAddr>,
     until: impl std::future::Future<Output = anyhow::Result<()>>,
 ) -> anyhow::Result<(axon::Exit, ServerStats)> {
     let rt = axon::Runtime::new();
+    let _dashboard = examples::serve_dashboard(&rt, dashboard).await?;
     let stats = server.stats();
     tracing::info!("echo: listening on {}", server.local_addr());
     let handle = rt.spawn(server)?;
@@ -76,7 +82,7 @@ async fn main() -> anyhow::Result<()> {
     let args = EchoArgs::parse();
     let server = echo_server(&args)?;
     let stop = examples::StopSignal::install()?;
-    let (exit, stats) = serve(server, stop.recv()).await?;
+    let (exit, stats) = serve(server, args.dashboard, stop.recv()).await?;
     match stats.report() {
         Some(report) => println!("{report}"),
         None => println!(

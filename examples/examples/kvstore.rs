@@ -44,6 +44,9 @@ struct Args {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:6379")]
     listen: SocketAddr,
+    /// Serve the live dashboard (graph, counters, `/metrics`) on this address.
+    #[arg(long, value_name = "ADDR")]
+    dashboard: Option<SocketAddr>,
     /// Largest bulk string a client may send, in bytes (Redis allows 512 MiB).
     #[arg(long, default_value_t = RespCodec::DEFAULT_MAX_BULK)]
     max_bulk: usize,
@@ -70,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
     examples::init_logging("info");
     let args = Args::parse();
     let rt = Runtime::new();
+    let _dashboard = examples::serve_dashboard(&rt, args.dashboard).await?;
     let mut events = rt.subscribe();
     let restarts = tokio::spawn(async move {
         let mut n = 0u64;

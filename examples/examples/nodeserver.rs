@@ -35,6 +35,9 @@ struct Args {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], lumina::DEFAULT_PORT)))]
     listen: SocketAddr,
+    /// Serve the live dashboard (graph, counters, `/metrics`) on this address.
+    #[arg(long, value_name = "ADDR")]
+    dashboard: Option<SocketAddr>,
     /// The host id this server answers `serverid` with (default: the host name).
     #[arg(long)]
     host_id: Option<String>,
@@ -89,6 +92,7 @@ async fn main() -> anyhow::Result<()> {
     };
 
     let rt = Runtime::new();
+    let _dashboard = examples::serve_dashboard(&rt, args.dashboard).await?;
     let ownership = if args.open_names {
         Ownership::Open
     } else {

@@ -45,6 +45,9 @@ struct Args {
     /// MAIN (COSMO) address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:26766")]
     listen: SocketAddr,
+    /// Serve the live dashboard (graph, counters, `/metrics`) on this address.
+    #[arg(long, value_name = "ADDR")]
+    dashboard: Option<SocketAddr>,
     /// AUXIO bridge port base, the protocol's (node id added); 0 = free ports.
     #[arg(long, default_value_t = LinkKind::Auxio.default_base())]
     auxio_base: u16,
@@ -224,6 +227,7 @@ async fn main() -> anyhow::Result<()> {
         ..SensorNetConfig::default()
     };
     let rt = axon::Runtime::new();
+    let dashboard = examples::serve_dashboard(&rt, args.dashboard).await?;
     let station = Station::start(&rt, config)
         .await
         .context("starting sensornet")?;
@@ -267,6 +271,10 @@ async fn main() -> anyhow::Result<()> {
     tokio::pin!(signal);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
+    #[cfg(feature = "dashboard")]
+    let mut pages = SensornetPages::default();
+    #[cfg(not(feature = "dashboard"))]
+    let _ = &dashboard;
     let mut last = 0u64;
     loop {
         tokio::select! {
@@ -275,6 +283,11 @@ async fn main() -> anyhow::Result<()> {
             _ = tick.tick() => {
                 let now = stats.pipeline.pulses();
                 let line = status_line(&stats, &bridges, (now - last) as f64);
+                #[cfg(feature = "dashboard")]
+                if let Some(d) = &dashboard {
+                    pages.show(d, &stats, &bridges, now - last);
+                    pages.show_archive(d, &args.db);
+                }
                 last = now;
                 if live {
                     print!("\r{line}\x1b[K");
@@ -379,6 +392,137 @@ async fn main() -> anyhow::Result<()> {
     }
     anyhow::ensure!(clean, "some parts did not end cleanly");
     Ok(())
+}
+
+/// The sensornet's panels on the dashboard: nodes and their states, rates, the time
+/// chain's health, errors; and an operator terminal per node link as its bridge appears.
+#[cfg(feature = "dashboard")]
+#[derive(Debug, Default)]
+struct SensornetPages {
+    terminals: std::collections::BTreeSet<(u32, LinkKind)>,
+    showers: u64,
+    /// A reader of the archive, for the pulse display and the sky map.
+    archive: Option<components::store::Store>,
+}
+
+#[cfg(feature = "dashboard")]
+impl SensornetPages {
+    fn show(
+        &mut self,
+        dashboard: &examples::Dashboard,
+        stats: &StationStats,
+        bridges: &BridgeDirectory,
+        pulses: u64,
+    ) {
+        use axon::dashboard::Panel;
+        let states = stats.nodes.states();
+        let mut rows = Vec::new();
+        for (&node, state) in &states {
+            let mut ports = Vec::new();
+            for link in LinkKind::ALL {
+                if let Some(addrs) = bridges.get(node, link) {
+                    ports.push(format!("{link} {}", addrs.node.port()));
+                    if self.terminals.insert((node, link)) {
+                        dashboard.add_terminal(&format!("node {node} {link}"), addrs.terminal);
+                    }
+                }
+            }
+            rows.push(vec![node.to_string(), state.to_string(), ports.join(", ")]);
+        }
+        dashboard.set_panel(
+            "sensornet nodes",
+            Panel::table(["node", "state", "bridges"], rows),
+        );
+        let showers = stats.pipeline.showers();
+        let shower_rate = showers.saturating_sub(self.showers);
+        self.showers = showers;
+        let timed = stats.clock.timed();
+        let untimed = stats.clock.dropped();
+        let health = if timed + untimed == 0 {
+            "no pulses yet".to_string()
+        } else {
+            format!(
+                "{:.1}% timed",
+                100.0 * timed as f64 / (timed + untimed) as f64
+            )
+        };
+        let mut values = vec![
+            ("pulses/s".to_string(), pulses.to_string()),
+            ("showers/s".to_string(), shower_rate.to_string()),
+            (
+                "pulses stored".to_string(),
+                stats.store.pulses().to_string(),
+            ),
+            (
+                "showers stored".to_string(),
+                stats.store.showers().to_string(),
+            ),
+            (
+                "directions stored".to_string(),
+                stats.store.events().to_string(),
+            ),
+            (
+                "fit failures".to_string(),
+                stats.pipeline.fit_failures().to_string(),
+            ),
+            (
+                "time chain".to_string(),
+                format!("{health} ({timed} timed, {untimed} untimed)"),
+            ),
+            (
+                "uart bad / malformed".to_string(),
+                format!(
+                    "{} / {}",
+                    stats.uart.bad_checksums(),
+                    stats.uart.malformed()
+                ),
+            ),
+        ];
+        for e in errors(stats, bridges) {
+            values.push(("ERROR".to_string(), e));
+        }
+        dashboard.set_panel("sensornet run", Panel::values(values));
+    }
+
+    /// The latest fitted pulse (its curve) and the sky map of the stored showers, read
+    /// back from the archive (a second reader of the SQLite file).
+    fn show_archive(&mut self, dashboard: &examples::Dashboard, db: &std::path::Path) {
+        use axon::dashboard::Panel;
+        use components::store::{Durability, RecordKind, Store};
+        if self.archive.is_none() {
+            self.archive = Store::open(db, Durability::Process).ok();
+        }
+        let Some(store) = &self.archive else { return };
+        // The newest pulse with a fit among the last few (the fitter runs behind).
+        let newest = store.next_id(RecordKind::Fit).unwrap_or(1);
+        let fitted = (newest.saturating_sub(20)..newest)
+            .rev()
+            .find_map(|id| store.fitted_curve(id).ok().flatten().map(|c| (id, c)));
+        if let Some((id, curve)) = fitted {
+            let (t0, peak) = (curve.onset, curve.peak_time());
+            let span = (peak - t0).max(1.0) * 6.0;
+            let trace = (0..=120).map(|i| {
+                let t = t0 - span * 0.1 + span * f64::from(i) / 120.0;
+                (t - t0, curve.value(t) * 1e3)
+            });
+            dashboard.set_panel(
+                "latest pulse",
+                Panel::points(format!("pulse {id}: t − onset (ns)"), "fitted mV", trace).joined(),
+            );
+        }
+        if let Ok(sky) = store.sky() {
+            let points = sky
+                .iter()
+                .rev()
+                .take(2000)
+                .filter(|p| !p.unphysical)
+                .map(|p| (p.azimuth_deg, 90.0 - p.zenith_deg));
+            dashboard.set_panel(
+                "sky map",
+                Panel::points("azimuth (deg)", "elevation (deg)", points),
+            );
+        }
+    }
 }
 
 fn print_truth(truth: &SimTruth) {

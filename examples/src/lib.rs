@@ -170,3 +170,53 @@ pub fn progress_bar_bytes(total: u64) -> indicatif::ProgressBar {
     }
     bar
 }
+
+/// The dashboard a server program serves with `--dashboard ADDR`.
+#[cfg(feature = "dashboard")]
+pub type Dashboard = axon::dashboard::Dashboard;
+
+/// The dashboard a server program serves with `--dashboard ADDR` (this build has none:
+/// the `dashboard` feature is off).
+#[cfg(not(feature = "dashboard"))]
+#[derive(Debug)]
+pub struct Dashboard;
+
+/// Serve `rt`'s dashboard on `addr` if one was asked for (`--dashboard ADDR`), and log
+/// where (`dashboard on http://ADDR`).
+///
+/// # Errors
+///
+/// The address cannot be bound, or the programs were built without the `dashboard`
+/// feature.
+///
+/// # Examples
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() -> anyhow::Result<()> {
+/// let rt = axon::Runtime::new();
+/// let _dashboard = examples::serve_dashboard(&rt, Some("127.0.0.1:8080".parse()?)).await?;
+/// # Ok(()) }
+/// ```
+pub async fn serve_dashboard(
+    rt: &axon::Runtime,
+    addr: Option<std::net::SocketAddr>,
+) -> anyhow::Result<Option<Dashboard>> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    #[cfg(feature = "dashboard")]
+    {
+        use anyhow::Context as _;
+        let dashboard = rt
+            .serve_dashboard(addr)
+            .await
+            .with_context(|| format!("dashboard on {addr}"))?;
+        tracing::info!("dashboard on http://{}", dashboard.local_addr());
+        Ok(Some(dashboard))
+    }
+    #[cfg(not(feature = "dashboard"))]
+    {
+        let _ = rt;
+        anyhow::bail!("--dashboard {addr}: built without the `dashboard` feature")
+    }
+}

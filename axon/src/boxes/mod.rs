@@ -17,6 +17,8 @@ mod outbox;
 pub use ids::{BoxId, BoxRef, ComponentId};
 pub use inbox::Inbox;
 pub use key::{BoxDoc, InboxKey, OutboxKey};
+#[cfg(feature = "dashboard")]
+pub(crate) use node::NodeStats;
 pub(crate) use node::{InboxNode, Node, NodeKind, OutboxMeta, OutboxName, OutboxNode, make_node};
 pub use outbox::Outbox;
 

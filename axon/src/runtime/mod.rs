@@ -433,6 +433,50 @@ impl Runtime {
         });
     }
 
+    /// Publish counters of `id` that are not box counters (a server's accepted and
+    /// rejected sockets, say): [`snapshot`](Runtime::snapshot) calls `read` and lists
+    /// what it returns in [`ComponentInfo::counters`](crate::introspect::ComponentInfo::counters),
+    /// and the dashboard's `/metrics` page shows each as `axon_<name>`. Names ending
+    /// in `_total` are counters (only ever grow); others are gauges. `read` is called
+    /// with the graph locked: it must only load atomics. Replaces what `id` published
+    /// before; dropped when `id` ends. Does nothing if `id` is not alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use axon::{Context, component::from_fn};
+    /// let rt = axon::Runtime::new();
+    /// let p = rt.add(from_fn("server", |_c: Context<(), ()>| async { Ok(()) })).unwrap();
+    /// let accepted = Arc::new(AtomicU64::new(3));
+    /// let seen = accepted.clone();
+    /// rt.publish_counters(p.id(), move || vec![("accepted_total", seen.load(Ordering::Relaxed))]);
+    /// let snap = rt.snapshot();
+    /// let c = &snap.component(p.id()).unwrap().counters[0];
+    /// assert_eq!((c.name, c.value), ("accepted_total", 3));
+    /// # }
+    /// ```
+    pub fn publish_counters(
+        &self,
+        id: ComponentId,
+        read: impl Fn() -> Vec<(&'static str, u64)> + Send + Sync + 'static,
+    ) {
+        let mut st = self.lock();
+        if st.components.contains_key(&id) {
+            st.published.insert(id, std::sync::Arc::new(read));
+        }
+    }
+
+    /// From now on, keep the final box counters of components that end, summed by
+    /// (parent, name, box), for counters that must only grow (the dashboard's
+    /// `/metrics`).
+    #[cfg(feature = "dashboard")]
+    pub(crate) fn keep_ended_totals(&self) {
+        self.lock().ended.get_or_insert_with(Default::default);
+    }
+
     /// How many components are alive (added and not yet ended).
     ///
     /// # Examples

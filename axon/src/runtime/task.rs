@@ -169,6 +169,9 @@ impl Runtime {
                         }
                     }
                 }
+                if st.ended.is_some() {
+                    note_ended(&mut st, bid);
+                }
                 if let Some((b, removed)) = st.remove_box(bid) {
                     dropped += b.node.dropped();
                     // An inbox reached through a hold (a supervisor's) hands what is
@@ -188,6 +191,9 @@ impl Runtime {
             };
             if !st.restarts.is_empty() {
                 st.restarts.remove(&id);
+            }
+            if !st.published.is_empty() {
+                st.published.remove(&id);
             }
             let mut orphans = Vec::new();
             for child in entry.children() {
@@ -448,5 +454,31 @@ impl<F: Future<Output = Exit>> Future for ReportExit<F> {
             let _ = to.send(exit);
         }
         Poll::Ready(())
+    }
+}
+
+/// Add an ending component's box counters to the ended totals.
+fn note_ended(st: &mut crate::graph::GraphState, bid: BoxId) {
+    let Some(entry) = st.components.get(&bid.component) else {
+        return;
+    };
+    let Some(b) = entry.boxes.get(bid.index as usize).and_then(Option::as_ref) else {
+        return;
+    };
+    let s = b.node.stats();
+    if s.sent + s.received + s.dropped + s.undelivered == 0 {
+        return;
+    }
+    let key = (
+        entry.parent(),
+        entry.name().to_string(),
+        b.label.name().to_string(),
+    );
+    if let Some(totals) = st.ended.as_mut() {
+        let t = totals.entry(key).or_default();
+        t[0] += s.sent;
+        t[1] += s.received;
+        t[2] += s.dropped;
+        t[3] += s.undelivered;
     }
 }

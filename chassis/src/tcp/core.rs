@@ -306,6 +306,8 @@ where
         let Some(listener_id) = self.listener_id else {
             return Err("ServerCore started without its listener".into());
         };
+        let published = self.stats.clone();
+        rt.publish_counters(ctx.id(), move || published.counters());
         let mut conns = Connections {
             rt: rt.clone(),
             factory: self.factory,

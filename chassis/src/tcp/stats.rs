@@ -155,6 +155,30 @@ impl ServerStats {
         self.inner.handler_failures.load(Ordering::Relaxed)
     }
 
+    /// The counters as the server publishes them to introspection
+    /// ([`axon::Runtime::publish_counters`]): `server_accepted_total`,
+    /// `server_rejected_total`, `server_closed_total`, `server_handler_failures_total`
+    /// and the gauge `server_open`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use chassis::tcp::{Echo, ServerCore};
+    /// let server = ServerCore::bind("127.0.0.1:0", |_| Echo).await?;
+    /// assert!(server.stats().counters().contains(&("server_open", 0)));
+    /// # Ok(()) }
+    /// ```
+    pub fn counters(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("server_accepted_total", self.accepted()),
+            ("server_rejected_total", self.rejected()),
+            ("server_closed_total", self.closed()),
+            ("server_handler_failures_total", self.handler_failures()),
+            ("server_open", self.live() as u64),
+        ]
+    }
+
     /// The report the server ended with, once it has.
     ///
     /// # Examples

@@ -1,0 +1,395 @@
+// The axon dashboard page: follows /events (a `hello` with the whole view, then only
+// what changed) and draws the graph with cytoscape and a dagre layout.
+"use strict";
+
+// A script error shows in the status badge rather than silently stopping the page.
+window.addEventListener("error", (e) => {
+  const status = document.getElementById("status");
+  status.textContent = `page error: ${e.message}`;
+  status.className = "status lost";
+  document.body.dataset.error = `${e.message} at ${e.filename}:${e.lineno}:${e.colno}`;
+});
+
+const nodes = new Map(); // key -> node view from the server
+const edges = new Map();
+let page = null;
+let selected = null;
+let relayoutDue = false;
+
+cytoscape.use(cytoscapeDagre);
+const cy = cytoscape({
+  container: document.getElementById("graph"),
+  wheelSensitivity: 0.3,
+  maxZoom: 1.4,
+  style: [
+    { selector: "node", style: {
+      "shape": "round-rectangle", "label": "data(label)", "text-wrap": "wrap",
+      "text-valign": "center", "font-size": 10, "font-family": "ui-monospace, monospace",
+      "width": "data(w)", "height": "data(h)",
+      "background-color": "#e8f0fe", "border-width": 1, "border-color": "#5c7cba" } },
+    { selector: "node[kind = 'group']", style: { "background-color": "#fff4d6", "border-color": "#c99a2e", "border-style": "double", "border-width": 3 } },
+    { selector: "node[kind = 'collapsed']", style: { "background-color": "#e0e0e0", "border-style": "dashed" } },
+    { selector: "node[?prepared]", style: { "opacity": 0.6 } },
+    { selector: "node[?dropping]", style: { "border-color": "#c62828", "border-width": 2 } },
+    { selector: "node[?restarted]", style: { "background-color": "#fde0dc" } },
+    { selector: ":parent", style: {
+      "text-valign": "top", "text-halign": "center", "background-color": "#f7f9fc", "font-size": 9,
+      "background-opacity": 0.6, "border-color": "#8a9bc2", "padding": "14px" } },
+    { selector: "node:selected", style: { "border-color": "#ff6f00", "border-width": 3 } },
+    { selector: "edge", style: {
+      "width": 1.5, "curve-style": "bezier", "target-arrow-shape": "triangle",
+      "line-color": "#8a94a6", "target-arrow-color": "#8a94a6",
+      "label": "data(label)", "font-size": 8, "text-rotation": "autorotate",
+      "color": "#556", "text-background-color": "#fff", "text-background-opacity": 0.8 } },
+  ],
+});
+
+function fmt(n) {
+  if (n >= 1e9) return (n / 1e9).toFixed(1) + "G";
+  if (n >= 1e6) return (n / 1e6).toFixed(1) + "M";
+  if (n >= 1e4) return (n / 1e3).toFixed(1) + "k";
+  return String(Math.round(n * 10) / 10);
+}
+
+function totals(n) {
+  let rate = 0, dropped = 0, received = 0, sent = 0, depth = 0, cap = 0;
+  for (const b of n.boxes) {
+    if (b.dir === "in") { received += b.received; depth += b.depth; cap += b.capacity || 0; rate += b.rate; }
+    else { sent += b.sent; }
+    dropped += b.dropped;
+  }
+  return { rate, dropped, received, sent, depth, cap };
+}
+
+// A published counter's name as drawn: without `_total` and the prefix all share.
+function shortName(name, counters) {
+  const first = counters[0][0];
+  const cut = first.indexOf("_") + 1;
+  const prefix = cut > 0 && counters.every(([k]) => k.startsWith(first.slice(0, cut))) ? cut : 0;
+  return name.slice(prefix).replace(/_total$/, "");
+}
+
+function label(n) {
+  const t = totals(n);
+  if (n.kind === "composite") {
+    const counters = n.counters.map(([k, v]) => `${shortName(k, n.counters)} ${fmt(v)}`).join(" · ");
+    return `${n.label} · ${n.state} · in ${t.depth}/${t.cap}` + (counters ? `\n${counters}` : "");
+  }
+  const name = n.kind === "group" ? `${n.label} ×${n.members}` : n.label;
+  const lines = [name, n.state + (n.restarts ? ` · restarts ${n.restarts}` : "")];
+  lines.push(`in ${t.depth}/${t.cap} · ${fmt(t.rate)} msg/s`);
+  if (t.dropped) lines.push(`dropped ${fmt(t.dropped)}`);
+  for (const [k, v] of n.counters) lines.push(`${shortName(k, n.counters)} ${fmt(v)}`);
+  if (n.kind === "collapsed") lines.push(`(${n.members - 1} inside)`);
+  return lines.join("\n");
+}
+
+// A box's size from its label (10 px monospace: about 6 px a character, 12.5 a line).
+function nodeData(n) {
+  const t = totals(n);
+  const text = label(n);
+  const lines = text.split("\n");
+  return {
+    id: n.key, label: text, kind: n.kind,
+    w: Math.max(...lines.map((l) => l.length)) * 6.1 + 16, h: lines.length * 12.5 + 12,
+    prepared: n.state === "prepared", dropping: t.dropped > 0, restarted: n.restarts > 0,
+  };
+}
+
+function apply(delta) {
+  for (const key of delta.removed_edges) { edges.delete(key); cy.getElementById(key).remove(); relayoutDue = true; }
+  for (const key of delta.removed_nodes) { nodes.delete(key); cy.getElementById(key).remove(); relayoutDue = true; }
+  for (const n of delta.nodes) nodes.set(n.key, n);
+  // Nodes are added with their parent (a node whose parent changed is added anew),
+  // parents first; edges of a node added anew are restored below.
+  let pending = [];
+  for (const n of delta.nodes) {
+    const el = cy.getElementById(n.key);
+    const want = n.parent && nodes.has(n.parent) ? n.parent : undefined;
+    if (el.nonempty() && (el.data("parent") || undefined) === want) {
+      el.data(nodeData(n));
+    } else {
+      if (el.nonempty()) el.remove();
+      pending.push(n);
+      relayoutDue = true;
+    }
+  }
+  for (let pass = 0; pending.length && pass < 64; pass++) {
+    const later = [];
+    for (const n of pending) {
+      const want = n.parent && nodes.has(n.parent) ? n.parent : undefined;
+      if (want && cy.getElementById(want).empty() && pass < 63) { later.push(n); continue; }
+      cy.add({ group: "nodes", data: { ...nodeData(n), parent: want } });
+    }
+    pending = later;
+  }
+  for (const e of delta.edges) edges.set(e.key, e);
+  for (const e of edges.values()) {
+    const text = e.count > 1 ? `${e.label} ×${e.count}` : e.label;
+    const el = cy.getElementById(e.key);
+    if (el.nonempty()) { if (el.data("label") !== text) el.data("label", text); continue; }
+    if (cy.getElementById(e.from).empty() || cy.getElementById(e.to).empty()) continue;
+    cy.add({ group: "edges", data: { id: e.key, source: e.from, target: e.to, label: text } });
+    relayoutDue = true;
+  }
+  if (relayoutDue) scheduleLayout();
+  renderTable();
+  renderDetails();
+  document.getElementById("summary").textContent =
+    `${nodes.size} boxes drawn, ${[...nodes.values()].reduce((s, n) => s + n.members, 0)} components`;
+}
+
+// Layout only when the shape changed, at most every 200 ms; `data-pending` on the
+// graph says whether a layout is still to come (tests wait for it before a screenshot).
+const graphEl = document.getElementById("graph");
+let layoutTimer = null;
+function scheduleLayout() {
+  graphEl.dataset.pending = "1";
+  if (layoutTimer) return;
+  layoutTimer = setTimeout(() => {
+    layoutTimer = null;
+    relayoutDue = false;
+    cy.layout({ name: "dagre", rankDir: "LR", nodeSep: 18, rankSep: 60, animate: false, fit: true, padding: 20 }).run();
+    graphEl.dataset.pending = "0";
+  }, 200);
+}
+
+function cell(text, cls) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (cls) td.className = cls;
+  return td;
+}
+
+function renderTable() {
+  const body = document.querySelector("#component-table tbody");
+  const rows = [];
+  for (const n of [...nodes.values()].sort((a, b) => a.key.localeCompare(b.key, "en", { numeric: true }))) {
+    const t = totals(n);
+    const tr = document.createElement("tr");
+    tr.dataset.key = n.key;
+    tr.append(
+      cell(n.kind === "group" ? `${n.label} ×${n.members}` : n.label),
+      cell(n.state + (n.restarts ? ` (${n.restarts} restarts)` : "")),
+      cell(fmt(t.rate), "num"), cell(String(t.received), "num"),
+      cell(String(t.sent), "num"), cell(String(t.dropped), t.dropped ? "num failed" : "num"));
+    tr.addEventListener("click", () => select(n.key));
+    rows.push(tr);
+  }
+  body.replaceChildren(...rows);
+}
+
+function renderDetails() {
+  const box = document.getElementById("details");
+  const n = selected && nodes.get(selected);
+  if (!n) { box.innerHTML = "<h2>Selected</h2><p class='muted'>nothing selected</p>"; return; }
+  const h = document.createElement("h2");
+  h.textContent = n.kind === "group" ? `${n.label} ×${n.members}` : n.label;
+  const p = document.createElement("p");
+  p.textContent = `${n.kind}, ${n.state}` + (n.restarts ? `, ${n.restarts} restarts, last: ${n.last_failure}` : "");
+  const table = document.createElement("table");
+  const head = document.createElement("tr");
+  for (const t of ["box", "depth/cap", "bytes", "received", "sent", "dropped", "msg/s"]) {
+    const th = document.createElement("th"); th.textContent = t; head.append(th);
+  }
+  table.append(head);
+  for (const b of n.boxes) {
+    const tr = document.createElement("tr");
+    tr.append(cell(`${b.dir === "in" ? "▸" : "◂"} ${b.name}`),
+      cell(b.capacity != null ? `${b.depth}/${b.capacity}` : (b.dir === "in" ? String(b.depth) : "")),
+      cell(b.bytes != null ? fmt(b.bytes) : ""), cell(String(b.received), "num"),
+      cell(String(b.sent), "num"), cell(String(b.dropped), "num"), cell(fmt(b.rate), "num"));
+    table.append(tr);
+  }
+  for (const [k, v] of n.counters) {
+    const tr = document.createElement("tr");
+    tr.append(cell(k), cell(String(v), "num"));
+    table.append(tr);
+  }
+  const parts = [h, p];
+  const op = toggleOp(n);
+  if (op) {
+    const b = document.createElement("button");
+    b.type = "button"; b.id = "toggle"; b.textContent = op;
+    b.addEventListener("click", () => toggle(n));
+    parts.push(b);
+  }
+  box.replaceChildren(...parts, table);
+}
+
+// What double-clicking `n` does: expand or fold a group, collapse or open a composite.
+function toggleOp(n) {
+  if (n.kind === "group") return n.expanded ? "fold" : "expand";
+  if (n.kind === "composite") return "collapse";
+  if (n.kind === "collapsed") return "open";
+  return null;
+}
+
+function toggle(n) {
+  const op = toggleOp(n);
+  if (op && page != null) fetch(`/view?page=${page}&op=${op}&key=${encodeURIComponent(n.key)}`, { method: "POST" });
+}
+
+function select(key) {
+  selected = key;
+  cy.$(":selected").unselect();
+  cy.getElementById(key).select();
+  renderDetails();
+}
+
+cy.on("tap", "node", (e) => select(e.target.id()));
+cy.on("dbltap", "node", (e) => {
+  const n = nodes.get(e.target.id());
+  if (n) toggle(n);
+});
+
+// Panels a program adds (e.g. the sensornet's nodes, rates, pulse and sky map).
+const panels = new Map();
+function renderPanels(list) {
+  for (const [name, p] of list) panels.set(name, p);
+  const root = document.getElementById("panels");
+  const parts = [];
+  for (const [name, p] of panels) {
+    const sec = document.createElement("section");
+    sec.className = "panel";
+    sec.dataset.panel = name;
+    const h = document.createElement("h2"); h.textContent = name; sec.append(h);
+    if (p.kind === "table") {
+      const t = document.createElement("table");
+      const hr = document.createElement("tr");
+      for (const c of p.columns) { const th = document.createElement("th"); th.textContent = c; hr.append(th); }
+      t.append(hr);
+      for (const r of p.rows) { const tr = document.createElement("tr"); for (const c of r) tr.append(cell(c)); t.append(tr); }
+      sec.append(t);
+    } else if (p.kind === "values") {
+      const t = document.createElement("table");
+      for (const [k, v] of p.values) { const tr = document.createElement("tr"); tr.append(cell(k), cell(v, "num")); t.append(tr); }
+      sec.append(t);
+    } else if (p.kind === "points") {
+      sec.append(plot(p));
+    }
+    parts.push(sec);
+  }
+  root.replaceChildren(...parts);
+}
+
+function plot(p) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  const W = 400, H = 170, M = 28;
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  const xs = p.points.map((q) => q[0]), ys = p.points.map((q) => q[1]);
+  const x0 = Math.min(...xs, 0), x1 = Math.max(...xs, 1), y0 = Math.min(...ys, 0), y1 = Math.max(...ys, 1);
+  const X = (x) => M + (x - x0) / (x1 - x0 || 1) * (W - M - 6);
+  const Y = (y) => H - M + 6 - (y - y0) / (y1 - y0 || 1) * (H - M - 6);
+  const text = (x, y, s, anchor) => {
+    const t = document.createElementNS(ns, "text");
+    t.setAttribute("x", x); t.setAttribute("y", y); t.setAttribute("font-size", 9);
+    t.setAttribute("text-anchor", anchor || "start"); t.textContent = s; svg.append(t);
+  };
+  const axes = document.createElementNS(ns, "path");
+  axes.setAttribute("d", `M${M},6 V${H - M + 6} H${W - 6}`);
+  axes.setAttribute("stroke", "#889"); axes.setAttribute("fill", "none"); svg.append(axes);
+  text(W - 6, H - 4, `${p.x} ${fmt(x0)}…${fmt(x1)}`, "end");
+  text(2, 12, `${p.y} ${fmt(y0)}…${fmt(y1)}`);
+  if (p.line && p.points.length > 1) {
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("d", p.points.map((q, i) => `${i ? "L" : "M"}${X(q[0]).toFixed(1)},${Y(q[1]).toFixed(1)}`).join(" "));
+    path.setAttribute("stroke", "#1565c0"); path.setAttribute("fill", "none"); svg.append(path);
+  } else {
+    for (const q of p.points) {
+      const c = document.createElementNS(ns, "circle");
+      c.setAttribute("cx", X(q[0])); c.setAttribute("cy", Y(q[1])); c.setAttribute("r", 2.5);
+      c.setAttribute("fill", "#1565c0"); c.setAttribute("fill-opacity", 0.6); svg.append(c);
+    }
+  }
+  return svg;
+}
+
+// Operator terminals: one open at a time, each its own session on the server.
+let terminal = null;
+let terminalNames = "";
+function renderTerminals(names) {
+  const list = document.getElementById("terminal-list");
+  // Redrawn only when the list changed, so a button is not replaced under the pointer.
+  if (!names.length || names.join("\n") === terminalNames) return;
+  terminalNames = names.join("\n");
+  list.className = "";
+  list.replaceChildren(...names.map((name) => {
+    const b = document.createElement("button");
+    b.type = "button"; b.className = "terminal-link"; b.textContent = name;
+    b.addEventListener("click", () => openTerminal(name));
+    return b;
+  }));
+}
+
+function openTerminal(name) {
+  closeTerminal();
+  const out = document.getElementById("terminal-output");
+  out.textContent = "";
+  document.getElementById("terminal-title").textContent = name;
+  document.getElementById("terminal").hidden = false;
+  const source = new EventSource(`/terminal/stream?name=${encodeURIComponent(name)}`);
+  terminal = { name, source, session: null };
+  source.addEventListener("session", (e) => { terminal.session = e.data; document.getElementById("terminal").dataset.session = e.data; });
+  source.addEventListener("data", (e) => {
+    const atEnd = out.scrollTop + out.clientHeight >= out.scrollHeight - 4;
+    out.textContent += JSON.parse(e.data);
+    if (out.textContent.length > 200000) out.textContent = out.textContent.slice(-100000);
+    if (atEnd) out.scrollTop = out.scrollHeight;
+  });
+  document.getElementById("terminal-input").focus();
+}
+
+function closeTerminal() {
+  if (terminal) terminal.source.close();
+  terminal = null;
+  document.getElementById("terminal").hidden = true;
+  delete document.getElementById("terminal").dataset.session;
+}
+
+document.getElementById("terminal-close").addEventListener("click", closeTerminal);
+document.getElementById("terminal-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = document.getElementById("terminal-input");
+  if (!terminal || terminal.session == null) return;
+  const line = input.value;
+  input.value = "";
+  fetch(`/terminal/send?session=${terminal.session}`, { method: "POST", body: line })
+    .then((r) => { if (!r.ok) document.getElementById("terminal-output").textContent += `\n[not sent: ${r.status}]\n`; });
+});
+
+function news(n) {
+  const list = document.getElementById("news-list");
+  for (const line of n.lines) {
+    const li = document.createElement("li");
+    li.textContent = line;
+    if (/failed|panicked/.test(line)) li.className = "failed";
+    list.prepend(li);
+  }
+  if (n.more) { const li = document.createElement("li"); li.textContent = `… and ${n.more} more`; list.prepend(li); }
+  while (list.children.length > 200) list.lastChild.remove();
+}
+
+function connect() {
+  const status = document.getElementById("status");
+  const events = new EventSource("/events");
+  events.addEventListener("hello", (e) => {
+    const h = JSON.parse(e.data);
+    page = h.page;
+    nodes.clear(); edges.clear(); cy.elements().remove();
+    apply(h.view);
+    renderPanels(h.panels);
+    renderTerminals(h.terminals);
+    status.textContent = "live"; status.className = "status live";
+  });
+  events.addEventListener("delta", (e) => apply(JSON.parse(e.data)));
+  events.addEventListener("panels", (e) => {
+    const u = JSON.parse(e.data);
+    renderPanels(u.panels);
+    renderTerminals(u.terminals);
+  });
+  events.addEventListener("news", (e) => news(JSON.parse(e.data)));
+  events.onerror = () => { status.textContent = "reconnecting…"; status.className = "status lost"; };
+}
+connect();
