@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 /// ```
 /// use components::workers::WorkerOp;
 /// let op = WorkerOp::StartCommand {
+///     builder: String::new(),
 ///     command_id: "c1".into(),
 ///     command: "sh".into(),
 ///     args: vec!["-c".into(), "echo hi".into()],
