@@ -124,6 +124,8 @@ pub struct Snapshot {
     pub links: Vec<LinkInfo>,
     /// Registered services, by name.
     pub services: Vec<ServiceInfo>,
+    /// Tapped links and their recordings ([`crate::record`]).
+    pub recordings: Vec<crate::record::RecordingInfo>,
 }
 
 /// One registered service: a box findable by name
@@ -331,6 +333,7 @@ pub(crate) fn snapshot(st: &GraphState) -> Snapshot {
         components,
         links,
         services,
+        recordings: Vec::new(),
     }
 }
 

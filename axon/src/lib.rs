@@ -43,6 +43,7 @@
 //!   ([`Runtime::snapshot`], [`Runtime::subscribe`]).
 //! - [`Control`]: `ProducerFinished`, `Shutdown`, `SocketShutdown`; [`Exit`]: why a
 //!   component ended.
+//! - [`record`]: tap a link to a file and replay a recording into an inbox.
 //! - [`testing::Harness`]: run one component and drive its boxes from a test.
 //!
 //! The runtime semantics (ordering, backpressure, relinking, lifecycle, exits) are
@@ -62,6 +63,7 @@ mod external;
 mod graph;
 pub mod introspect;
 mod queue;
+pub mod record;
 mod runtime;
 mod size;
 mod sync;

@@ -6,7 +6,8 @@ mod workers_support;
 use std::time::Duration;
 
 use components::workers::{
-    CommandOutcome, CommandState, MasterOptions, OpError, OpReply, SessionEnd, WorkerOp,
+    CommandEvent, CommandOutcome, CommandState, MasterOptions, OpError, OpReply, SessionEnd,
+    Worker, WorkerConfig, WorkerOp,
 };
 use workers_support::{LIMIT, ask, collect, process_stopped, rig, shell, stopped_by, worker};
 
@@ -52,6 +53,7 @@ async fn a_command_that_cannot_start_is_refused_and_completes_as_a_failure() {
     rig.attached("w1").await;
     let mut ops = rig.ops("w1");
     let op = WorkerOp::StartCommand {
+        builder: String::new(),
         command_id: "c1".into(),
         command: "/nonexistent/program".into(),
         args: vec![],
@@ -79,7 +81,7 @@ async fn interrupt_stops_sleep_and_its_child_within_a_second_and_is_idempotent()
     // The shell starts `sleep 1000` in the background, prints its pid and waits for it.
     let script = "sleep 1000 & echo $!; wait";
     assert_eq!(ask(&mut ops, shell("c1", script)).await, Ok(OpReply::Done));
-    let first = rig.next_update().await;
+    let first = rig.next_output().await;
     let components::workers::CommandEvent::Stdout { line } = first.event else {
         panic!("the child's pid first, got {first:?}");
     };
@@ -133,7 +135,7 @@ async fn a_command_ignoring_sigterm_is_killed_after_the_grace() {
     let script = "trap '' TERM; echo ready; while :; do sleep 1; done";
     assert_eq!(ask(&mut ops, shell("c1", script)).await, Ok(OpReply::Done));
     assert_eq!(
-        rig.next_update().await.event,
+        rig.next_output().await.event,
         components::workers::CommandEvent::Stdout {
             line: "ready".into()
         }
@@ -171,7 +173,7 @@ async fn a_connection_cut_mid_command_completes_it_as_connection_lost_and_stops_
     );
     let mut pids = Vec::new();
     for _ in 0..2 {
-        let u = rig.next_update().await;
+        let u = rig.next_output().await;
         let components::workers::CommandEvent::Stdout { line } = u.event else {
             panic!("a pid, got {u:?}");
         };
@@ -181,7 +183,7 @@ async fn a_connection_cut_mid_command_completes_it_as_connection_lost_and_stops_
     assert!(rig.master.workers().disconnect("w1"));
     let mut lost = Vec::new();
     for _ in 0..2 {
-        let u = rig.next_update().await;
+        let u = rig.next_output().await;
         assert_eq!(
             u.event,
             components::workers::CommandEvent::Completed {
@@ -206,4 +208,77 @@ async fn a_connection_cut_mid_command_completes_it_as_connection_lost_and_stops_
             .service::<components::workers::WorkerRequest>("workers/w1")
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn a_command_for_a_builder_runs_in_its_directory_between_header_lines() {
+    let mut rig = rig(&[("w1", "s")], MasterOptions::default());
+    let workdir = std::env::temp_dir().join(format!("axon-builder-{}", std::process::id()));
+    std::fs::create_dir_all(&workdir).unwrap();
+    let w = Worker::new(WorkerConfig::new("w1", "s", &workdir));
+    let addr = rig.addr;
+    let _session = tokio::spawn(async move { w.connect(addr).await });
+    rig.attached("w1").await;
+    let mut ops = rig.ops("w1");
+    let builders = WorkerOp::SetBuilderList {
+        builders: vec!["linux".into()],
+    };
+    assert_eq!(ask(&mut ops, builders).await, Ok(OpReply::Done));
+    let op = WorkerOp::StartCommand {
+        builder: "linux".into(),
+        command_id: "c1".into(),
+        command: "sh".into(),
+        args: vec!["-c".into(), "pwd; echo done".into()],
+    };
+    assert_eq!(ask(&mut ops, op).await, Ok(OpReply::Done));
+    let dir = workdir.join("linux");
+    let mut events = Vec::new();
+    loop {
+        let u = rig.next_update().await;
+        let last = matches!(u.event, CommandEvent::Completed { .. });
+        events.push(u.event);
+        if last {
+            break;
+        }
+    }
+    let header = |line: String| CommandEvent::Header { line };
+    let stdout = |line: String| CommandEvent::Stdout { line };
+    assert_eq!(events.len(), 6, "{events:?}");
+    assert_eq!(
+        events[..4],
+        [
+            header("$ sh -c pwd; echo done".into()),
+            header(format!("in {}", dir.display())),
+            stdout(dir.display().to_string()),
+            stdout("done".into()),
+        ]
+    );
+    assert!(
+        matches!(&events[4], CommandEvent::Header { line } if line.starts_with("elapsed ") && line.ends_with(" s")),
+        "{:?}",
+        events[4]
+    );
+    assert_eq!(
+        events[5],
+        CommandEvent::Completed {
+            outcome: CommandOutcome::Ok
+        }
+    );
+    // A builder the worker does not have is refused, and the command completes failed.
+    let op = WorkerOp::StartCommand {
+        builder: "mac".into(),
+        command_id: "c2".into(),
+        command: "true".into(),
+        args: vec![],
+    };
+    let Err(OpError::Refused(why)) = ask(&mut ops, op).await else {
+        panic!("refused");
+    };
+    assert!(why.contains("unknown builder mac"), "{why}");
+    let (_, outcome) = collect(&mut rig, "c2").await;
+    assert!(
+        matches!(outcome, CommandOutcome::Failure { .. }),
+        "{outcome:?}"
+    );
+    std::fs::remove_dir_all(&workdir).unwrap();
 }

@@ -81,11 +81,52 @@ async fn keepalive_is_printed_every_period_and_a_silent_worker_is_detached_at_th
     }
     assert_eq!(start.elapsed(), last_heard + deadline);
     assert_eq!(
-        unanswered, 2,
-        "keepalives at +30 s and +60 s; the deadline at +90 s"
+        unanswered, 1,
+        "a keepalive at +30 s; at +60 s it is still unanswered, so none more; the deadline at +90 s"
     );
     assert_eq!(master.stats().silent_detached(), 1);
     assert!(!master.workers().is_attached("w1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_worker_that_talks_but_never_answers_keepalives_has_one_outstanding() {
+    let period = Duration::from_secs(30);
+    let (master, mut h) = logged_in(period, Duration::from_secs(90)).await;
+    let start = Instant::now();
+    let ToWorker::Call { id: first, .. } = parse(h.recv().await) else {
+        panic!("a keepalive");
+    };
+    assert_eq!(start.elapsed(), period);
+    // Ten periods of talk (a reply to nothing the master asked), never an answer, half
+    // a period off the ticks.
+    tokio::time::sleep(period / 2).await;
+    for _ in 0..10 {
+        h.send(line(&ToMaster::Reply {
+            id: u64::MAX,
+            result: Ok(OpReply::Done),
+        }))
+        .await;
+        tokio::time::sleep(period).await;
+    }
+    assert!(master.workers().is_attached("w1"), "talk keeps it attached");
+    assert_eq!(master.stats().keepalives_unanswered(), 10);
+    // Answered at last: the next period prints again, and that is the next line sent.
+    h.send(line(&ToMaster::Reply {
+        id: first,
+        result: Ok(OpReply::Done),
+    }))
+    .await;
+    let ToWorker::Call { id, op } = parse(h.recv().await) else {
+        panic!("a keepalive");
+    };
+    assert_ne!(id, first);
+    assert_eq!(
+        op,
+        WorkerOp::Print {
+            text: "keepalive".into()
+        }
+    );
+    assert_eq!(start.elapsed(), period * 12);
 }
 
 #[tokio::test(start_paused = true)]

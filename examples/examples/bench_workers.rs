@@ -90,6 +90,7 @@ async fn main() -> anyhow::Result<()> {
         starters.spawn(async move {
             for c in 0..per_worker {
                 let op = WorkerOp::StartCommand {
+                    builder: String::new(),
                     command_id: format!("t{w}-{c}"),
                     command: "true".into(),
                     args: vec![],
@@ -133,6 +134,7 @@ async fn main() -> anyhow::Result<()> {
     let lines = args.megabytes * 1_000_000 / 100;
     let script = format!("yes {} | head -n {lines}", "x".repeat(99));
     let op = WorkerOp::StartCommand {
+        builder: String::new(),
         command_id: "big".into(),
         command: "sh".into(),
         args: vec!["-c".into(), script],
@@ -149,7 +151,7 @@ async fn main() -> anyhow::Result<()> {
                     bytes += line.len() + 1;
                     got += 1;
                 }
-                CommandEvent::Stderr { .. } => {}
+                CommandEvent::Stderr { .. } | CommandEvent::Header { .. } => {}
                 CommandEvent::Completed { outcome } => {
                     anyhow::ensure!(outcome == CommandOutcome::Ok, "big: {outcome}");
                     return anyhow::Ok(());

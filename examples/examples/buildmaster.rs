@@ -21,7 +21,9 @@
 //! - `GET /workers`: JSON, one object per worker: name, connected, peer, seconds since
 //!   last heard, running command ids.
 //! - `POST /workers/NAME/run` with a shell command as the body: `200` with the
-//!   command's output (stdout and stderr lines) as it comes, and a last line `rc=N`,
+//!   command's output (stdout and stderr lines) as it comes, between header lines
+//!   starting `# ` (`# $ sh -c …` and `# in DIR` before, `# elapsed N.NNN s` after), and a
+//!   last line `rc=N`,
 //!   `interrupted: WHY` or `connection lost`; the command id is in the `X-Command-Id`
 //!   header. A client that leaves interrupts its command.
 //! - `POST /commands/ID/interrupt` (the body, if any, is the reason).
@@ -403,6 +405,7 @@ async fn run(
         .unwrap_or_else(|e| e.into_inner())
         .insert(command_id.clone(), worker.to_string());
     let op = WorkerOp::StartCommand {
+        builder: String::new(),
         command_id: command_id.clone(),
         command: "sh".to_string(),
         args: vec!["-c".to_string(), script],
@@ -452,6 +455,7 @@ async fn stream_output(
     while let Some(event) = events.recv().await {
         let line = match event {
             CommandEvent::Stdout { line } | CommandEvent::Stderr { line } => line,
+            CommandEvent::Header { line } => format!("# {line}"),
             CommandEvent::Completed { outcome } => {
                 stream.write_all(format!("{outcome}\n").as_bytes()).await?;
                 return Ok(());

@@ -108,6 +108,34 @@ impl Setup<'_> {
         self.rt
     }
 
+    /// Make links carrying `T` recordable and replayable by name: as
+    /// [`Runtime::make_recordable`], for a component that opts its boxes in where it
+    /// declares them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use axon::{BoxError, Component, Context, LinkError, Setup};
+    /// struct Ticks;
+    /// impl Component for Ticks {
+    ///     type In = ();
+    ///     type Out = u64;
+    ///     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
+    ///         s.make_recordable::<u64>();
+    ///         Ok(())
+    ///     }
+    ///     async fn run(self, _ctx: Context<(), u64>) -> Result<(), BoxError> { Ok(()) }
+    /// }
+    /// # let rt = axon::Runtime::new();
+    /// # let _p = rt.add(Ticks).unwrap();
+    /// ```
+    pub fn make_recordable<T>(&mut self)
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+    {
+        self.rt.make_recordable::<T>();
+    }
+
     /// Give one of this component's boxes a one-line description.
     ///
     /// # Errors

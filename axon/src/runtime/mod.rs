@@ -70,6 +70,8 @@ pub(super) struct Inner {
     state: Mutex<GraphState>,
     next_id: AtomicU64,
     events: broadcast::Sender<GraphEvent>,
+    /// Recordable types and tapped links ([`crate::record`]).
+    recorder: crate::record::Registry,
 }
 
 impl Default for Runtime {
@@ -106,8 +108,13 @@ impl Runtime {
                 state: Mutex::new(GraphState::default()),
                 next_id: AtomicU64::new(1),
                 events,
+                recorder: crate::record::Registry::default(),
             }),
         }
+    }
+
+    pub(crate) fn recorder(&self) -> &crate::record::Registry {
+        &self.inner.recorder
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, GraphState> {
@@ -502,7 +509,9 @@ impl Runtime {
     /// # }
     /// ```
     pub fn snapshot(&self) -> Snapshot {
-        crate::introspect::snapshot(&self.lock())
+        let mut snap = crate::introspect::snapshot(&self.lock());
+        snap.recordings = self.recordings();
+        snap
     }
 
     /// A stream of changes to the graph from now on: components added, started and

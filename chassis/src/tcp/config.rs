@@ -14,6 +14,7 @@ use std::time::Duration;
 /// | `drain_deadline` | 5 s | on `Shutdown`, how long handlers get to finish before they are stopped |
 /// | `backlog` | 1024 | the listen backlog (Kamaelia's was 5) |
 /// | `nodelay` | true | `TCP_NODELAY` on accepted sockets, so small replies are not held back |
+/// | `tcp_keepalive` | `None` | `SO_KEEPALIVE` on accepted sockets, with its idle time and probe interval ([`TcpKeepalive`](super::TcpKeepalive)) |
 /// | `buffer_budget` | 256 KiB | byte budget of each connection's two data inboxes (bytes read waiting for the handler, bytes waiting for the socket), so a peer that never reads slows its handler instead of growing memory (`None`: messages counted only) |
 ///
 /// # Examples
@@ -48,6 +49,8 @@ pub struct ServerConfig {
     pub nodelay: bool,
     /// The byte budget of each connection's adapter and handler inboxes.
     pub buffer_budget: Option<usize>,
+    /// Kernel keepalive probes on accepted sockets.
+    pub tcp_keepalive: Option<super::TcpKeepalive>,
 }
 
 impl ServerConfig {
@@ -131,6 +134,7 @@ impl ServerConfig {
             backlog: Self::DEFAULT_BACKLOG,
             nodelay: true,
             buffer_budget: Some(Self::DEFAULT_BUFFER_BUDGET),
+            tcp_keepalive: None,
         }
     }
 
@@ -232,6 +236,21 @@ impl ServerConfig {
     /// ```
     pub fn buffer_budget(mut self, bytes: Option<usize>) -> Self {
         self.buffer_budget = bytes;
+        self
+    }
+
+    /// Set [`tcp_keepalive`](ServerConfig::tcp_keepalive).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use chassis::tcp::{ServerConfig, TcpKeepalive};
+    /// let k = TcpKeepalive::new(Duration::from_secs(60), Duration::from_secs(10));
+    /// assert_eq!(ServerConfig::default().tcp_keepalive(Some(k)).tcp_keepalive, Some(k));
+    /// ```
+    pub fn tcp_keepalive(mut self, keepalive: Option<super::TcpKeepalive>) -> Self {
+        self.tcp_keepalive = keepalive;
         self
     }
 }

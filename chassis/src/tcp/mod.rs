@@ -67,6 +67,7 @@ mod core;
 mod csa;
 mod echo;
 mod error;
+mod keepalive;
 mod pump;
 mod server;
 mod stats;
@@ -81,6 +82,7 @@ pub use config::ServerConfig;
 pub use csa::ConnectedSocketAdapter;
 pub use echo::Echo;
 pub use error::{BindError, ClientError, ServerError};
+pub use keepalive::TcpKeepalive;
 pub use server::TcpServer;
 pub use stats::{ServerStats, ShutdownReport};
 

@@ -90,6 +90,7 @@ pub struct TcpServer {
     local: SocketAddr,
     idle_timeout: Option<Duration>,
     nodelay: bool,
+    keepalive: Option<super::TcpKeepalive>,
     stats: ServerStats,
 }
 
@@ -137,6 +138,7 @@ impl TcpServer {
             local,
             idle_timeout: config.idle_timeout,
             nodelay: config.nodelay,
+            keepalive: config.tcp_keepalive,
             stats,
         }
     }
@@ -218,6 +220,11 @@ impl Component for TcpServer {
                 }
             };
             backoff = ACCEPT_BACKOFF_MIN;
+            if let Some(k) = &self.keepalive
+                && let Err(e) = k.apply(&stream)
+            {
+                tracing::debug!(%peer, error = %e, "could not set TCP keepalive");
+            }
             let Some(permit) = self.stats.admit() else {
                 tracing::debug!(%peer, "connection limit reached; closing new socket");
                 drop(stream);

@@ -85,6 +85,12 @@ pub enum CommandEvent {
         /// The line.
         line: String,
     },
+    /// A line about the run rather than from it (Buildbot's `header`): `$ command args`
+    /// and `in DIR` before the output, `elapsed N.NNN s` after it.
+    Header {
+        /// The line.
+        line: String,
+    },
     /// It ended: always the last event of a command.
     Completed {
         /// How.

@@ -38,8 +38,11 @@ const TAKEOVER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 ///    [`worker_service(name)`](worker_service): link an outbox of
 ///    [`WorkerRequest`] to it and [`ask`](axon::Outbox::ask).
 /// 3. Output and ends of commands leave on `updates` as [`CommandUpdate`]s.
-/// 4. Every keepalive period, `keepalive` is printed to the worker's log; if nothing at
-///    all is heard from the worker for the keepalive deadline, it is detached.
+/// 4. Every keepalive period, `keepalive` is printed to the worker's log — unless the
+///    last one is still unanswered (at most one is outstanding; each skipped period is
+///    counted in [`MasterStats::keepalives_unanswered`](super::MasterStats::keepalives_unanswered));
+///    if nothing at all is heard from the worker for the keepalive deadline, it is
+///    detached.
 /// 5. When the connection ends for any reason, every command not completed completes
 ///    with [`CommandOutcome::ConnectionLost`] and every unanswered request is answered
 ///    [`OpError::ConnectionLost`], at once.
@@ -86,6 +89,8 @@ struct Session<'a> {
     updates: Outbox<CommandUpdate>,
     pending: HashMap<u64, Pending>,
     next_id: u64,
+    /// The id of the last keepalive print: at most one is outstanding.
+    keepalive: Option<u64>,
 }
 
 impl WorkerConnection {
@@ -371,6 +376,7 @@ impl Component for WorkerConnection {
             name,
             updates,
             pending: HashMap::new(),
+            keepalive: None,
             next_id: 1,
         };
         let welcomed = ctx.send(Bytes::from(encode(&ToWorker::Welcome))).await;
@@ -460,7 +466,12 @@ async fn session_loop(
                 }
             }
             _ = keepalive.tick() => {
+                if session.keepalive.is_some_and(|id| session.pending.contains_key(&id)) {
+                    session.master.stats.inner.keepalives_unanswered.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 let print = WorkerOp::Print { text: "keepalive".to_string() };
+                session.keepalive = Some(session.next_id);
                 let line = session.call_line(print, None, None);
                 if ctx.send(line).await.is_err() {
                     return End::Closed;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use chassis::tcp::{BindError, ConnectionInfo, ServerConfig, ServerCore};
+use chassis::tcp::{BindError, ConnectionInfo, ServerConfig, ServerCore, TcpKeepalive};
 
 use super::connection::WorkerConnection;
 use super::directory::ConnectedWorkers;
@@ -23,6 +23,12 @@ pub fn worker_service(name: &str) -> String {
     format!("workers/{name}")
 }
 
+/// The kernel keepalive a master's accepted sockets and a worker's socket get unless
+/// told otherwise: first probe after 60 s of silence, then every 10 s (so a vanished
+/// peer is found in about two minutes even with the application keepalive off).
+pub const TCP_KEEPALIVE: TcpKeepalive =
+    TcpKeepalive::new(Duration::from_secs(60), Duration::from_secs(10));
+
 /// The default service name of the inbox that takes every connection's
 /// [`CommandUpdate`](super::CommandUpdate)s.
 pub const UPDATES_SERVICE: &str = "workers/updates";
@@ -35,6 +41,7 @@ pub const UPDATES_SERVICE: &str = "workers/updates";
 /// | `keepalive_period` | 30 s | how often `keepalive` is printed to the worker's log |
 /// | `keepalive_deadline` | 90 s | silence after which a worker is detached |
 /// | `updates_service` | [`UPDATES_SERVICE`] | where command updates go |
+/// | `tcp_keepalive` | [`TCP_KEEPALIVE`] | kernel keepalive on accepted sockets, when the server's config sets none |
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MasterOptions {
@@ -46,6 +53,8 @@ pub struct MasterOptions {
     pub keepalive_deadline: Duration,
     /// Service name of the updates inbox.
     pub updates_service: String,
+    /// Kernel keepalive on accepted sockets, when the server's config sets none.
+    pub tcp_keepalive: Option<TcpKeepalive>,
 }
 
 impl Default for MasterOptions {
@@ -55,6 +64,7 @@ impl Default for MasterOptions {
             keepalive_period: Duration::from_secs(30),
             keepalive_deadline: Duration::from_secs(90),
             updates_service: UPDATES_SERVICE.to_string(),
+            tcp_keepalive: Some(TCP_KEEPALIVE),
         }
     }
 }
@@ -87,6 +97,7 @@ pub(crate) struct StatsInner {
     pub(crate) rate_limited: AtomicU64,
     pub(crate) protocol_errors: AtomicU64,
     pub(crate) silent_detached: AtomicU64,
+    pub(crate) keepalives_unanswered: AtomicU64,
     pub(crate) updates_undelivered: AtomicU64,
 }
 
@@ -110,6 +121,12 @@ impl MasterStats {
     /// Workers detached after the keepalive deadline.
     pub fn silent_detached(&self) -> u64 {
         self.inner.silent_detached.load(Ordering::Relaxed)
+    }
+    /// Keepalive periods skipped because the previous keepalive was still unanswered
+    /// (at most one is outstanding per worker, so a worker that talks but never
+    /// answers does not pile up requests).
+    pub fn keepalives_unanswered(&self) -> u64 {
+        self.inner.keepalives_unanswered.load(Ordering::Relaxed)
     }
     /// Command updates that had nowhere to go (no updates service linked).
     pub fn updates_undelivered(&self) -> u64 {
@@ -247,12 +264,17 @@ impl WorkerMaster {
         WorkerConnection::new(self.clone(), *info)
     }
 
-    /// A [`ServerCore`] making one [`WorkerConnection`] per connection.
+    /// A [`ServerCore`] making one [`WorkerConnection`] per connection. Accepted
+    /// sockets get [`MasterOptions::tcp_keepalive`] unless `config` sets its own.
     ///
     /// # Errors
     ///
     /// The [`BindError`] if `config.listen` cannot be bound.
     pub fn server(&self, config: ServerConfig) -> Result<ServerCore<MasterFactory>, BindError> {
+        let mut config = config;
+        if config.tcp_keepalive.is_none() {
+            config.tcp_keepalive = self.options.tcp_keepalive;
+        }
         let master = self.clone();
         let factory: MasterFactory = Box::new(move |info| master.connection(info));
         ServerCore::new(config, factory)

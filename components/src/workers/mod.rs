@@ -50,7 +50,7 @@
 //!
 //! let (to_w1, mut ops) = app.add_outbox::<WorkerRequest>("w1")?;
 //! rt.link(to_w1, rt.service(&worker_service("w1"))?)?;
-//! let op = WorkerOp::StartCommand { command_id: "c1".into(), command: "echo".into(), args: vec!["hi".into()] };
+//! let op = WorkerOp::StartCommand { builder: String::new(), command_id: "c1".into(), command: "echo".into(), args: vec!["hi".into()] };
 //! assert_eq!(ops.ask(op, Duration::from_secs(5)).await?, Ok(OpReply::Done));
 //! let first = updates.recv().await.unwrap();
 //! assert_eq!(first.command_id, "c1");
@@ -76,7 +76,8 @@ pub use directory::{ConnectedWorkers, WorkerView};
 pub use error::WorkerError;
 pub use limiter::LoginLimiter;
 pub use master::{
-    MasterFactory, MasterOptions, MasterStats, UPDATES_SERVICE, WorkerMaster, worker_service,
+    MasterFactory, MasterOptions, MasterStats, TCP_KEEPALIVE, UPDATES_SERVICE, WorkerMaster,
+    worker_service,
 };
 pub use ops::{OpError, OpReply, OpResult, WorkerInfo, WorkerOp, WorkerRequest};
 pub use process::MAX_OUTPUT_LINE;

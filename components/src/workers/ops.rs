@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 /// ```
 /// use components::workers::WorkerOp;
 /// let op = WorkerOp::StartCommand {
+///     builder: String::new(),
 ///     command_id: "c1".into(),
 ///     command: "sh".into(),
 ///     args: vec!["-c".into(), "echo hi".into()],
@@ -34,6 +35,11 @@ pub enum WorkerOp {
     /// Start a command in the worker's working directory; its output and end come as
     /// [`CommandUpdate`](super::CommandUpdate)s. Replied once the process has started.
     StartCommand {
+        /// The builder it runs for (Buildbot's builder directories): a non-empty name
+        /// runs it in `workdir/builder` (made if missing), and must be in the worker's
+        /// builder list when it has one; empty runs it in `workdir`.
+        #[serde(default)]
+        builder: String,
         /// The master's name for this run, unique per worker while it runs.
         command_id: String,
         /// The program.

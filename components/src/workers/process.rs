@@ -96,6 +96,7 @@ pub(crate) async fn stream(
     command_id: String,
     to_master: mpsc::Sender<ToMaster>,
 ) {
+    let started = tokio::time::Instant::now();
     let stdout = child.stdout.take().map(|out| {
         tokio::spawn(forward_lines(
             out,
@@ -136,6 +137,15 @@ pub(crate) async fn stream(
             message: format!("could not wait for it: {e}"),
         },
     };
+    let elapsed = ToMaster::Update {
+        command_id: command_id.clone(),
+        event: CommandEvent::Header {
+            line: format!("elapsed {:.3} s", started.elapsed().as_secs_f64()),
+        },
+    };
+    if to_master.send(elapsed).await.is_err() {
+        return;
+    }
     let _ = to_master
         .send(ToMaster::Update {
             command_id,

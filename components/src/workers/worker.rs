@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::auth;
+use super::command::CommandEvent;
 use super::error::WorkerError;
 use super::ops::{OpError, OpReply, WorkerInfo, WorkerOp};
 use super::process::{self, RunningCommand};
@@ -44,6 +45,9 @@ pub struct WorkerConfig {
     pub workdir: PathBuf,
     /// Time between SIGTERM and SIGKILL when a command is interrupted.
     pub interrupt_grace: Duration,
+    /// Kernel keepalive on the connection to the master
+    /// ([`TCP_KEEPALIVE`](super::TCP_KEEPALIVE) by default).
+    pub tcp_keepalive: Option<chassis::tcp::TcpKeepalive>,
 }
 
 impl std::fmt::Debug for WorkerConfig {
@@ -53,6 +57,7 @@ impl std::fmt::Debug for WorkerConfig {
             .field("secret", &"<hidden>")
             .field("workdir", &self.workdir)
             .field("interrupt_grace", &self.interrupt_grace)
+            .field("tcp_keepalive", &self.tcp_keepalive)
             .finish()
     }
 }
@@ -69,6 +74,7 @@ impl WorkerConfig {
             secret: secret.into(),
             workdir: workdir.into(),
             interrupt_grace: Duration::from_secs(5),
+            tcp_keepalive: Some(super::TCP_KEEPALIVE),
         }
     }
 
@@ -174,6 +180,11 @@ impl Worker {
     /// See [`serve`](Self::serve); also a failed connect.
     pub async fn connect(&self, master: SocketAddr) -> Result<SessionEnd, WorkerError> {
         let stream = TcpStream::connect(master).await?;
+        if let Some(k) = &self.config.tcp_keepalive
+            && let Err(e) = k.apply(&stream)
+        {
+            tracing::debug!(error = %e, "could not set TCP keepalive");
+        }
         stream.set_nodelay(true)?;
         self.serve(stream).await
     }
@@ -297,12 +308,13 @@ impl Session<'_> {
     /// Answer one call; false if the session has ended.
     async fn call(&mut self, id: u64, op: WorkerOp) -> bool {
         if let WorkerOp::StartCommand {
+            builder,
             command_id,
             command,
             args,
         } = op
         {
-            return self.start(id, command_id, &command, &args).await;
+            return self.start(id, &builder, command_id, &command, &args).await;
         }
         let result = self.answer(op);
         self.to_master
@@ -311,14 +323,24 @@ impl Session<'_> {
             .is_ok()
     }
 
-    /// Start a command; its reply goes before any of its output.
-    async fn start(&mut self, id: u64, command_id: String, command: &str, args: &[String]) -> bool {
-        let config = &self.worker.config;
+    /// Start a command; its reply goes before its header lines, and they before any of
+    /// its output.
+    async fn start(
+        &mut self,
+        id: u64,
+        builder: &str,
+        command_id: String,
+        command: &str,
+        args: &[String],
+    ) -> bool {
+        let dir = self.builder_dir(builder);
         let started = if self.commands.contains_key(&command_id) {
             Err(OpError::Refused(format!("{command_id} is already running")))
         } else {
-            process::spawn(&config.workdir, command, args)
-                .map_err(|e| OpError::Refused(format!("cannot start {command}: {e}")))
+            dir.clone().and_then(|dir| {
+                process::spawn(&dir, command, args)
+                    .map_err(|e| OpError::Refused(format!("cannot start {command}: {e}")))
+            })
         };
         let (result, started) = match started {
             Ok(started) => (Ok(OpReply::Done), Some(started)),
@@ -332,7 +354,22 @@ impl Session<'_> {
         {
             return false;
         }
-        if let Some((child, running)) = started {
+        if let (Some((child, running)), Ok(dir)) = (started, dir) {
+            let headers = [
+                std::iter::once(command)
+                    .chain(args.iter().map(String::as_str))
+                    .fold("$".to_string(), |line, word| line + " " + word),
+                format!("in {}", dir.display()),
+            ];
+            for line in headers {
+                let header = ToMaster::Update {
+                    command_id: command_id.clone(),
+                    event: CommandEvent::Header { line },
+                };
+                if self.to_master.send(header).await.is_err() {
+                    return false;
+                }
+            }
             self.commands.insert(command_id.clone(), running.clone());
             self.worker.status.running.send_replace(self.commands.len());
             let to_master = self.to_master.clone();
@@ -342,6 +379,30 @@ impl Session<'_> {
             });
         }
         true
+    }
+
+    /// Where a command for `builder` runs: `workdir`, or `workdir/builder` (made if
+    /// missing) for a builder in the builder list (any, while the list is empty).
+    fn builder_dir(&self, builder: &str) -> Result<std::path::PathBuf, OpError> {
+        let workdir = &self.worker.config.workdir;
+        if builder.is_empty() {
+            return Ok(workdir.clone());
+        }
+        let plain = std::path::Path::new(builder)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !plain {
+            return Err(OpError::Refused(format!(
+                "builder {builder:?} is not a plain name"
+            )));
+        }
+        if !self.builders.is_empty() && !self.builders.iter().any(|b| b == builder) {
+            return Err(OpError::Refused(format!("unknown builder {builder}")));
+        }
+        let dir = workdir.join(builder);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| OpError::Refused(format!("cannot make {}: {e}", dir.display())))?;
+        Ok(dir)
     }
 
     fn answer(&mut self, op: WorkerOp) -> Result<OpReply, OpError> {

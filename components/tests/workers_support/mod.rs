@@ -93,6 +93,17 @@ impl Rig {
             .expect("an update within the limit")
             .expect("the updates inbox is open")
     }
+
+    /// The next update that is not a header line.
+    pub async fn next_output(&mut self) -> CommandUpdate {
+        for _ in 0..1000 {
+            let u = self.next_update().await;
+            if !matches!(u.event, CommandEvent::Header { .. }) {
+                return u;
+            }
+        }
+        panic!("a thousand header lines in a row");
+    }
 }
 
 /// Ask `op`, within the limit.
@@ -102,6 +113,7 @@ pub async fn ask(ops: &mut Outbox<WorkerRequest>, op: WorkerOp) -> OpResult {
 
 pub fn shell(command_id: &str, script: &str) -> WorkerOp {
     WorkerOp::StartCommand {
+        builder: String::new(),
         command_id: command_id.to_string(),
         command: "sh".to_string(),
         args: vec!["-c".to_string(), script.to_string()],
@@ -111,6 +123,7 @@ pub fn shell(command_id: &str, script: &str) -> WorkerOp {
 /// One command's output, as collected.
 #[derive(Debug, Default)]
 pub struct Output {
+    pub headers: Vec<String>,
     pub stdout: Vec<String>,
     pub stderr: Vec<String>,
 }
@@ -128,6 +141,7 @@ pub async fn collect(rig: &mut Rig, command_id: &str) -> (Output, CommandOutcome
         match u.event {
             CommandEvent::Stdout { line } => out.stdout.push(line),
             CommandEvent::Stderr { line } => out.stderr.push(line),
+            CommandEvent::Header { line } => out.headers.push(line),
             CommandEvent::Completed { outcome } => return (out, outcome),
         }
     }
