@@ -165,6 +165,7 @@ impl Frame {
                 components,
                 links: kept,
                 services: Vec::new(),
+                recordings: Vec::new(),
             },
             index,
             children,
