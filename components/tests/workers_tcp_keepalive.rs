@@ -13,8 +13,9 @@ use workers_support::{rig, worker};
 /// The kernel's code for a pending keepalive timer in `/proc/net/tcp`.
 const KEEPALIVE: u8 = 2;
 
-/// Every IPv4 TCP socket as `(local port, remote port, tr, tm->when in hundredths of a
-/// second)`.
+/// Every established IPv4 TCP socket as `(local port, remote port, tr, tm->when in
+/// hundredths of a second)`. Only established ones: a closed connection of an earlier
+/// test to a port the OS hands out again waits in TIME_WAIT with its own timer.
 fn kernel_sockets() -> Vec<(u16, u16, u8, u64)> {
     let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
     let port = |field: &str| {
@@ -27,6 +28,9 @@ fn kernel_sockets() -> Vec<(u16, u16, u8, u64)> {
         .skip(1)
         .filter_map(|line| {
             let f: Vec<&str> = line.split_whitespace().collect();
+            if f[3] != "01" {
+                return None; // not ESTABLISHED
+            }
             let (tr, when) = f[5].split_once(':')?;
             Some((
                 port(f[1])?,

@@ -66,6 +66,22 @@ impl RemoteLinkStats {
         }
     }
 
+    /// The counters as its endpoint publishes them
+    /// ([`axon::Runtime::publish_counters`]): in the snapshot's `counters`, on the
+    /// dashboard and on its `/metrics` page as `axon_remote_…`.
+    pub fn counters(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("remote_peer_live", u64::from(self.peer_live.load(Relaxed))),
+            ("remote_messages_total", self.messages.load(Relaxed)),
+            ("remote_frames_total", self.frames.load(Relaxed)),
+            ("remote_retransmitted_total", self.retransmitted.load(Relaxed)),
+            ("remote_duplicates_total", self.duplicates.load(Relaxed)),
+            ("remote_dropped_total", self.dropped.load(Relaxed)),
+            ("remote_peer_losses_total", self.peer_losses.load(Relaxed)),
+            ("remote_in_flight", self.next_seq.load(Relaxed).saturating_sub(self.acked.load(Relaxed))),
+        ]
+    }
+
     /// The counters as plain values.
     pub fn info(&self) -> RemoteLinkInfo {
         RemoteLinkInfo {

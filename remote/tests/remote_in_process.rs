@@ -145,3 +145,55 @@ async fn wrong_names_are_errors_that_say_what_is_wrong() {
             .contains("expected GRAPH/COMPONENT/BOX")
     );
 }
+
+/// The value of the counter `name` that the endpoint called `endpoint` publishes, if
+/// that endpoint is alive.
+fn published(rt: &Runtime, endpoint: &str, name: &str) -> Option<u64> {
+    let snap = rt.snapshot();
+    let c = snap.components.iter().find(|c| c.name == endpoint)?;
+    c.counters.iter().find(|k| k.name == name).map(|k| k.value)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_endpoints_publish_their_links_counters_in_the_snapshot() {
+    let (central, station) = two_hosts().await;
+    let rt = Runtime::new();
+    let sink = rt
+        .add(from_fn("sink", |mut ctx: Context<u32, ()>| async move {
+            while ctx.recv().await.is_some() {}
+            Ok(())
+        }))
+        .unwrap();
+    central.expose_named::<u32>(&rt, sink.id(), "inbox").unwrap();
+    sink.start();
+    // A producer that sends five and then stays, so both endpoints stay alive.
+    let source = rt
+        .add(from_fn("source", |mut ctx: Context<(), u32>| async move {
+            for i in 0..5 {
+                ctx.send(i).await?;
+            }
+            std::future::pending::<()>().await;
+            Ok(())
+        }))
+        .unwrap();
+    station
+        .link_to_named::<u32>(&rt, source.id(), "outbox", "central/sink/inbox", Policy::Block)
+        .unwrap();
+    source.start();
+    let key = "axon/central/sink/inbox";
+    let (sender, receiver) = (format!("remote-sender {key}"), format!("remote-receiver {key}"));
+    // Wait (bounded) until the receiving endpoint has delivered all five.
+    let mut delivered = None;
+    for _ in 0..1000 {
+        delivered = published(&rt, &receiver, "remote_messages_total");
+        if delivered == Some(5) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(delivered, Some(5), "the receiver publishes what it delivered");
+    assert_eq!(published(&rt, &sender, "remote_messages_total"), Some(5));
+    assert_eq!(published(&rt, &receiver, "remote_dropped_total"), Some(0));
+    assert_eq!(published(&rt, &receiver, "remote_peer_live"), Some(1));
+    rt.shutdown(Duration::from_secs(5)).await;
+}
