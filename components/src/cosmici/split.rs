@@ -77,7 +77,7 @@ pub enum StationMessage {
         pulse: ShowerPulse,
     },
     /// A record to store.
-    Record(StationRecord),
+    Record(Box<StationRecord>),
 }
 
 /// The records a station makes (those of [`Record`] that come before the shower filter).
@@ -92,6 +92,10 @@ pub enum StationMessage {
 /// assert_eq!(Record::try_from(r).unwrap(), Record::Node(levels));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "built once per record and moved boxed (StationMessage::Record)"
+)]
 pub enum StationRecord {
     /// See [`Record::Pulse`].
     Pulse(StoredPulse),
@@ -147,7 +151,8 @@ pub(super) fn uplink(
     control: BoxRef<Control>,
 ) -> Result<Vec<(&'static str, Starter)>, LinkError> {
     let tr = rt.add(
-        Transform::new(|r: Record| StationMessage::Record(r.into())).named("StationRecords"),
+        Transform::new(|r: Record| StationMessage::Record(Box::new(r.into())))
+            .named("StationRecords"),
     )?;
     let tp = rt.add(
         Transform::new(move |pulse: ShowerPulse| StationMessage::Pulse {
@@ -324,7 +329,7 @@ impl Component for StationMerge {
                     merge.silence(station);
                     ended.insert(station);
                 }
-                Some(StationMessage::Record(r)) => records.send(self.record(station, r)?).await?,
+                Some(StationMessage::Record(r)) => records.send(self.record(station, *r)?).await?,
                 Some(StationMessage::Pulse {
                     origin_ns,
                     mut pulse,
