@@ -6,6 +6,16 @@
 //! cargo run --release --example sensornet -- --simulate 4 --duration 10
 //! ```
 //!
+//! Across hosts (feature `zenoh`): `--role station` runs everything up to the fitted
+//! pulses next to the detectors and sends them, with their records, over a remote link
+//! to `--role central`, which finds showers and directions and stores them for every
+//! station in `--stations` (see `components::cosmici::split`):
+//!
+//! ```text
+//! cargo run --release -p examples --features zenoh --example sensornet -- --role central --stations a --zenoh-listen 127.0.0.1:7447
+//! cargo run --release -p examples --features zenoh --example sensornet -- --role station --name a --zenoh-connect 127.0.0.1:7447 --simulate 4 --duration 10
+//! ```
+//!
 //! `--simulate N` starts N simulated detectors (a CTU and ⌈N/3⌉ FEDM nodes) in-process,
 //! connected over loopback exactly as real nodes connect. A one-line status is printed
 //! every second; SIGINT/SIGTERM (or `--duration`) shut the graph down in order and
@@ -123,6 +133,39 @@ struct Args {
     /// A JSON site file: {"latitude_deg": .., "longitude_deg": .., "altitude_m": ..}.
     #[arg(long)]
     site_file: Option<PathBuf>,
+    /// Split across hosts (needs the `zenoh` feature): `station` runs MAIN, bridges,
+    /// UART parsing, time chain and fitting and sends the fitted pulses to the central;
+    /// `central` finds showers and directions and stores them. Default: one process.
+    #[arg(long, value_enum)]
+    role: Option<Role>,
+    /// This station's name (`--role station`); the central lists it in `--stations`.
+    #[arg(long, default_value = "station")]
+    name: String,
+    /// The central's graph name (both roles).
+    #[arg(long, default_value = "central")]
+    central: String,
+    /// The stations a central takes, comma-separated names (`--role central`).
+    #[arg(long, default_value = "station", value_delimiter = ',')]
+    stations: Vec<String>,
+    /// Zenoh endpoint to listen on, ADDR:PORT (with `--role`; repeatable).
+    #[arg(long)]
+    zenoh_listen: Vec<String>,
+    /// Zenoh endpoint to connect to, ADDR:PORT (with `--role`; repeatable).
+    #[arg(long)]
+    zenoh_connect: Vec<String>,
+    /// Replay the bridge transcripts in DIR as fast as the server takes them, then stop
+    /// (one process or `--role station`; e.g. the `--transcripts` of an earlier run).
+    #[arg(long, conflicts_with = "simulate")]
+    replay: Option<PathBuf>,
+}
+
+/// Which half of a split server this process is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Role {
+    /// Next to the detectors: everything up to the fitted pulses.
+    Station,
+    /// Shower finding, directions and storage for several stations.
+    Central,
 }
 
 fn parse_id_range(s: &str) -> Result<std::ops::RangeInclusive<u32>, String> {
@@ -196,36 +239,10 @@ async fn main() -> anyhow::Result<()> {
         args.detectors
     };
     let layout = grid_layout(detectors, args.spacing)?;
-    let mut config = StationConfig::new(layout.clone(), &args.db);
-    config.site = match (&args.site, &args.site_file) {
-        (Some(site), _) => *site,
-        (None, Some(file)) => Site::from_file(file)?,
-        (None, None) => Site::default(),
-    };
-    config.listen = args.listen;
-    config.shower_filter.lateness = args.lateness * 1e9;
-    config.nodes = NodeLimits {
-        max_nodes: args.max_nodes,
-        ids: args.node_ids.clone(),
-    };
-    config.bridges = BridgeConfig {
-        host: args.listen.ip(),
-        auxio_base: args.auxio_base,
-        uart_base: args.uart_base,
-        bridge_base: args.bridge_base,
-        terminal_base: args.terminal_base,
-        transcript_dir: Some(args.transcripts.clone()),
-        transcript_limits: TranscriptLimits {
-            max_bytes: args.transcript_max_mib.saturating_mul(1 << 20).max(1),
-            keep: args.transcript_keep,
-        },
-        takeover_after: Duration::from_secs_f64(args.link_takeover.max(0.0)),
-        ..BridgeConfig::default()
-    };
-    config.net = SensorNetConfig {
-        awol_after: Duration::from_secs_f64(args.awol),
-        ..SensorNetConfig::default()
-    };
+    if let Some(role) = args.role {
+        return split::run(role, &args, layout).await;
+    }
+    let config = station_config(&args, layout.clone())?;
     let rt = axon::Runtime::new();
     let dashboard = examples::serve_dashboard(&rt, args.dashboard).await?;
     let station = Station::start(&rt, config)
@@ -260,7 +277,22 @@ async fn main() -> anyhow::Result<()> {
     let stats = station.stats().clone();
     let bridges = station.directory();
     let live = std::io::stdout().is_terminal();
+    let (main_addr, directory) = (station.main_addr(), station.directory());
     let deadline = async {
+        if let Some(dir) = &args.replay {
+            let replayed = replay_dir(dir, main_addr, directory);
+            let limit = async {
+                match args.duration {
+                    Some(s) => tokio::time::sleep(Duration::from_secs_f64(s)).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                r = replayed => if let Err(e) = r { println!("sensornet: replay failed: {e:#}") },
+                () = limit => {}
+            }
+            return;
+        }
         match args.duration {
             Some(s) => tokio::time::sleep(Duration::from_secs_f64(s)).await,
             None => std::future::pending().await,
@@ -525,6 +557,63 @@ impl SensornetPages {
     }
 }
 
+/// Replays the transcripts in `dir` into the server at `main`, as fast as it takes them.
+async fn replay_dir(
+    dir: &std::path::Path,
+    main: SocketAddr,
+    bridges: BridgeDirectory,
+) -> anyhow::Result<()> {
+    use components::cosmici::sim::replay::{Recording, ReplayConfig, replay};
+    let recording = Recording::from_dir(dir)?;
+    let config = ReplayConfig {
+        bridges: BridgePorts::Directory(bridges),
+        speed: None,
+        ..ReplayConfig::new(main)
+    };
+    println!(
+        "sensornet: replaying {} lines from {}",
+        recording.len(),
+        dir.display()
+    );
+    replay(&recording, &config, |_| {}).await?;
+    Ok(())
+}
+
+/// The station's settings from the command line.
+fn station_config(args: &Args, layout: DetectorLayout) -> anyhow::Result<StationConfig> {
+    let mut config = StationConfig::new(layout, &args.db);
+    config.site = match (&args.site, &args.site_file) {
+        (Some(site), _) => *site,
+        (None, Some(file)) => Site::from_file(file)?,
+        (None, None) => Site::default(),
+    };
+    config.listen = args.listen;
+    config.shower_filter.lateness = args.lateness * 1e9;
+    config.nodes = NodeLimits {
+        max_nodes: args.max_nodes,
+        ids: args.node_ids.clone(),
+    };
+    config.bridges = BridgeConfig {
+        host: args.listen.ip(),
+        auxio_base: args.auxio_base,
+        uart_base: args.uart_base,
+        bridge_base: args.bridge_base,
+        terminal_base: args.terminal_base,
+        transcript_dir: Some(args.transcripts.clone()),
+        transcript_limits: TranscriptLimits {
+            max_bytes: args.transcript_max_mib.saturating_mul(1 << 20).max(1),
+            keep: args.transcript_keep,
+        },
+        takeover_after: Duration::from_secs_f64(args.link_takeover.max(0.0)),
+        ..BridgeConfig::default()
+    };
+    config.net = SensorNetConfig {
+        awol_after: Duration::from_secs_f64(args.awol),
+        ..SensorNetConfig::default()
+    };
+    Ok(config)
+}
+
 fn print_truth(truth: &SimTruth) {
     let pulses = truth.pulses();
     let showers = truth.showers();
@@ -535,4 +624,200 @@ fn print_truth(truth: &SimTruth) {
         showers.len(),
         visible
     );
+}
+
+/// `--role`: the server split across hosts.
+#[cfg(not(feature = "zenoh"))]
+mod split {
+    use super::{Args, DetectorLayout, Role};
+
+    pub(super) async fn run(
+        _role: Role,
+        _args: &Args,
+        _layout: DetectorLayout,
+    ) -> anyhow::Result<()> {
+        anyhow::bail!(
+            "--role needs the zenoh feature: cargo run --release -p examples --features zenoh --example sensornet -- --role ..."
+        )
+    }
+}
+
+/// `--role`: the server split across hosts.
+#[cfg(feature = "zenoh")]
+mod split {
+    use std::time::Duration;
+
+    use anyhow::Context as _;
+    use components::cosmici::sim::{BridgePorts, DetectorSim, DetectorSimConfig};
+    use components::cosmici::split::{Central, CentralConfig, StationMessage};
+    use components::cosmici::station::Station;
+    use remote::{Remote, RemoteBox, ZenohConfig};
+
+    use super::{Args, DetectorLayout, Role, station_config};
+
+    /// How long a station waits for its last messages to cross.
+    const FLUSH_LIMIT: Duration = Duration::from_secs(60);
+
+    fn zenoh_config(args: &Args) -> anyhow::Result<ZenohConfig> {
+        let mut c = ZenohConfig::default();
+        for e in &args.zenoh_listen {
+            c = c.listen(e)?;
+        }
+        for e in &args.zenoh_connect {
+            c = c.connect(e)?;
+        }
+        Ok(c)
+    }
+
+    /// The inbox a station's stream goes to on the central: `CENTRAL/station-NAME/inbox`.
+    fn station_box(central: &str, name: &str) -> RemoteBox {
+        RemoteBox::new(central, &format!("station-{name}"), "inbox")
+    }
+
+    /// Until Ctrl-C or `--duration`.
+    async fn stop(duration: Option<f64>) {
+        let deadline = async {
+            match duration {
+                Some(s) => tokio::time::sleep(Duration::from_secs_f64(s)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = examples::stop_signal() => {}
+            () = deadline => {}
+        }
+    }
+
+    pub(super) async fn run(role: Role, args: &Args, layout: DetectorLayout) -> anyhow::Result<()> {
+        let zenoh = zenoh_config(args)?;
+        match role {
+            Role::Station => station(args, layout, &zenoh).await,
+            Role::Central => central(args, layout, &zenoh).await,
+        }
+    }
+
+    async fn station(
+        args: &Args,
+        layout: DetectorLayout,
+        zenoh: &ZenohConfig,
+    ) -> anyhow::Result<()> {
+        let rt = axon::Runtime::new();
+        let remote = Remote::open(&args.name, zenoh).await.context("zenoh")?;
+        let to = station_box(&args.central, &args.name);
+        let sender = rt.add(remote.sender::<StationMessage>(&to, false))?;
+        let config = station_config(args, layout.clone())?;
+        let station = Station::start_uplink(&rt, config, sender.inbox(), sender.control())
+            .await
+            .context("starting the station")?;
+        let sender = sender.start();
+        println!(
+            "sensornet station {}: MAIN listening on {}; sending to {}",
+            args.name,
+            station.main_addr(),
+            to.key()
+        );
+        let mut sim = None;
+        if let Some(dir) = &args.replay {
+            tokio::select! {
+                r = super::replay_dir(dir, station.main_addr(), station.directory()) => r?,
+                () = stop(args.duration) => {}
+            }
+        } else {
+            if args.simulate > 0 {
+                let mut config = DetectorSimConfig::new(station.main_addr(), layout);
+                config.bridges = BridgePorts::Directory(station.directory());
+                config.showers.shower_rate = args.shower_rate;
+                config.showers.background_rate = args.background_rate;
+                config.seed = args.seed;
+                config.truth_file = args.truth.clone();
+                sim = Some(DetectorSim::new(config).context("simulator")?.start());
+            }
+            stop(args.duration).await;
+        }
+        println!("sensornet station {}: shutting down", args.name);
+        if let Some(sim) = sim {
+            sim.stop().await;
+        }
+        let stats = station.stats().clone();
+        let mut exits = station.shutdown().await;
+        let sent = tokio::time::timeout(FLUSH_LIMIT, sender.join())
+            .await
+            .unwrap_or(axon::Exit::Aborted);
+        exits.push(("remote link", sent));
+        println!(
+            "  pulses: {} timed, {} untimed, {} fitted ({} fit failures), sent to {}",
+            stats.clock.timed(),
+            stats.clock.dropped(),
+            stats.pipeline.pulses(),
+            stats.pipeline.fit_failures(),
+            to.key()
+        );
+        for link in remote.links() {
+            println!("  remote link: {link:?}");
+        }
+        report(&exits)
+    }
+
+    async fn central(
+        args: &Args,
+        layout: DetectorLayout,
+        zenoh: &ZenohConfig,
+    ) -> anyhow::Result<()> {
+        anyhow::ensure!(!args.stations.is_empty(), "--stations names none");
+        let rt = axon::Runtime::new();
+        let remote = Remote::open(&args.central, zenoh).await.context("zenoh")?;
+        let mut config = CentralConfig::new(layout, &args.db, args.stations.clone());
+        config.site = station_config(args, config.layout.clone())?.site;
+        config.shower_filter.lateness = args.lateness * 1e9;
+        let central = Central::build(&rt, config).context("starting the central")?;
+        let mut receivers = Vec::new();
+        for (i, name) in args.stations.iter().enumerate() {
+            let inbox = central.station_inbox(i).context("a station inbox")?;
+            let key = station_box(&args.central, name);
+            receivers.push((
+                name.clone(),
+                remote.expose_as(&rt, inbox, &key.component, &key.box_name)?,
+            ));
+            println!("sensornet central: station {name} sends to {}", key.key());
+        }
+        let (store, pipeline) = (central.store.clone(), central.pipeline.clone());
+        println!("sensornet central: database {}", args.db.display());
+        let mut exits = central.start().run_until(stop(args.duration)).await;
+        for (name, r) in receivers {
+            let exit = tokio::time::timeout(FLUSH_LIMIT, r.join())
+                .await
+                .unwrap_or(axon::Exit::Aborted);
+            exits.push((format!("link from {name}"), exit));
+        }
+        println!("sensornet central summary");
+        println!(
+            "  pulses: {} stored | showers: {} found, {} stored with {} directions in {}",
+            store.pulses(),
+            pipeline.showers(),
+            store.showers(),
+            store.events(),
+            args.db.display()
+        );
+        if let Some(e) = store.error() {
+            println!("  ERROR {e}");
+        }
+        anyhow::ensure!(
+            !store.stopped(),
+            "the archive stopped: {}",
+            store.error().unwrap_or_default()
+        );
+        report(&exits)
+    }
+
+    fn report<N: std::fmt::Display>(exits: &[(N, axon::Exit)]) -> anyhow::Result<()> {
+        let mut clean = true;
+        for (part, exit) in exits {
+            if !exit.is_clean() {
+                clean = false;
+                println!("  {part} ended: {exit}");
+            }
+        }
+        anyhow::ensure!(clean, "some parts did not end cleanly");
+        Ok(())
+    }
 }

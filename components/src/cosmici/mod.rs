@@ -56,6 +56,8 @@ pub mod run_manager;
 #[cfg(feature = "physics")]
 pub mod sim;
 #[cfg(feature = "store")]
+pub mod split;
+#[cfg(feature = "store")]
 pub mod station;
 pub mod time_order;
 pub mod timechain;

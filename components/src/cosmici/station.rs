@@ -32,7 +32,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use axon::{Control, Exit, Handle, Runtime};
+use axon::{BoxRef, Control, Exit, Handle, Runtime};
 
 use super::admission::{NodeAdmission, NodeLimits};
 use super::bridge::{BridgeConfig, BridgeDirectory, BridgeManager};
@@ -42,6 +42,7 @@ use super::main_server::{
 use super::pipeline::{FitJoiner, PendingPulse, PipelineStats, PulseIntake, ShowerEvents};
 use super::reconstruct::DetectorMap;
 use super::run_manager::RunManager;
+use super::split::{Starter, StationMessage, starter};
 use super::timechain::TimeChainConfig;
 use super::timing::{ClockStats, PulseClock};
 use super::uart_component::{UART_LINES_SERVICE, UartParser, UartStats};
@@ -227,7 +228,7 @@ pub struct Station {
     net: Handle,
     run: Handle,
     parser: Handle,
-    chain: Vec<Handle>,
+    chain: Vec<(&'static str, Handle)>,
 }
 
 impl Station {
@@ -254,15 +255,53 @@ impl Station {
     /// # Ok(()) }
     /// ```
     pub async fn start(rt: &Runtime, config: StationConfig) -> Result<Self, StationError> {
+        Self::start_with(rt, config, None).await
+    }
+
+    /// Starts the station's half of a [split](super::split) server in `rt`: everything
+    /// up to the fitted pulses, with no database (`config.db` and the shower settings
+    /// are not used). Its pulses and records leave as [`StationMessage`]s into `to`
+    /// (a remote link's sending endpoint, say), its lifecycle into `control`; the
+    /// caller starts that endpoint. Pulse ids count from 1.
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](Self::start), but no database is opened.
+    pub async fn start_uplink(
+        rt: &Runtime,
+        config: StationConfig,
+        to: BoxRef<StationMessage>,
+        control: BoxRef<Control>,
+    ) -> Result<Self, StationError> {
+        Self::start_with(rt, config, Some((to, control))).await
+    }
+
+    async fn start_with(
+        rt: &Runtime,
+        config: StationConfig,
+        uplink: Option<(BoxRef<StationMessage>, BoxRef<Control>)>,
+    ) -> Result<Self, StationError> {
         let mut stats = StationStats::default();
-        let mut store = Store::open(&config.db, config.durability)?;
-        let first_pulse = store.next_id(RecordKind::Pulse)?;
-        let first_shower = store.next_id(RecordKind::Shower)?;
-        let run_id = store.begin_run("sensornet", super::lines::utc_now().0, Some(config.site))?;
-        tracing::info!("run {run_id} in {}", config.db.display());
-        let spill = spill_path(&config.db, run_id);
-        let writer = StoreWriter::new(store).fallback(&spill, config.durability);
-        stats.store = writer.stats();
+        let (writer, first_pulse, first_shower, run) = if uplink.is_none() {
+            let mut store = Store::open(&config.db, config.durability)?;
+            let first_pulse = store.next_id(RecordKind::Pulse)?;
+            let first_shower = store.next_id(RecordKind::Shower)?;
+            let run_id =
+                store.begin_run("sensornet", super::lines::utc_now().0, Some(config.site))?;
+            tracing::info!("run {run_id} in {}", config.db.display());
+            let spill = spill_path(&config.db, run_id);
+            let writer = StoreWriter::new(store).fallback(&spill, config.durability);
+            stats.store = writer.stats();
+            (
+                Some(writer),
+                first_pulse,
+                first_shower,
+                format!("run{run_id}"),
+            )
+        } else {
+            let started = super::lines::utc_now().0.div_euclid(1_000_000_000);
+            (None, 1, 1, format!("station{started}"))
+        };
         let net = SensorNet::new(SensorNetConfig {
             max_nodes: config.nodes.max_nodes,
             ..config.net
@@ -271,7 +310,7 @@ impl Station {
         let net = rt.add(net)?;
         let mut bridge_config = config.bridges.clone();
         bridge_config.uart_lines_service = Some(UART_LINES_SERVICE.to_owned());
-        bridge_config.run = format!("run{run_id}");
+        bridge_config.run = run;
         let bridges = BridgeManager::new(bridge_config);
         let directory = bridges.directory();
         let bridges = rt.add(bridges)?;
@@ -301,21 +340,6 @@ impl Station {
         let intake = rt.add(PulseIntake::new(first_pulse, map, stats.pipeline.clone()))?;
         let fitter = rt.add(PulseFitterComponent::new(config.fitter)?)?;
         let joiner = rt.add(FitJoiner::new(origin.clone(), stats.pipeline.clone()))?;
-        let filter = rt.add(ShowerFilterComponent::new(
-            config.layout.clone(),
-            config.shower_filter,
-        )?)?;
-        let events = rt.add(ShowerEvents::new(first_shower, stats.pipeline.clone()))?;
-        let finder = rt.add(AngleFinderComponent::new(
-            config.layout.clone(),
-            config.timing_sigma,
-        )?)?;
-        let mapper = rt.add(EventMapperComponent::new(
-            EventMapper::new(config.site),
-            origin,
-        ))?;
-        let to_record = rt.add(Transform::new(event_record).named("EventRecord"))?;
-        let store = rt.add(writer)?;
         rt.link(parser.outbox(), clock.inbox())?;
         rt.link(parser.signal(), clock.control())?;
         rt.link(clock.outbox(), intake.inbox())?;
@@ -328,39 +352,81 @@ impl Station {
         )?;
         rt.link(fitter.outbox(), joiner.inbox())?;
         rt.link(fitter.signal(), joiner.control())?;
-        rt.link(joiner.outbox(), filter.inbox())?;
-        rt.link(joiner.signal(), filter.control())?;
-        rt.link(filter.outbox(), events.inbox())?;
-        rt.link(filter.signal(), events.control())?;
-        rt.link(events.outbox(), finder.inbox())?;
-        rt.link(events.signal(), finder.control())?;
-        rt.link(finder.outbox(), mapper.inbox())?;
-        rt.link(finder.signal(), mapper.control())?;
-        rt.link(mapper.outbox(), to_record.inbox())?;
-        rt.link(mapper.signal(), to_record.control())?;
-        for records in [intake.id(), joiner.id(), events.id()] {
-            rt.link(rt.box_ref::<Record>(records, "records")?, store.inbox())?;
+        let records = [
+            rt.box_ref::<Record>(intake.id(), "records")?,
+            rt.box_ref::<Record>(joiner.id(), "records")?,
+        ];
+        let mut chain: Vec<(&'static str, Starter)> = vec![
+            ("pulse clock", starter(clock)),
+            ("pulse intake", starter(intake)),
+            ("pulse fitter", starter(fitter)),
+        ];
+        match (uplink, writer) {
+            (Some((to, control)), _) => {
+                let parts = super::split::uplink(
+                    rt,
+                    origin,
+                    &records,
+                    joiner.outbox(),
+                    joiner.signal(),
+                    to,
+                    control,
+                )?;
+                chain.push(("fit joiner", starter(joiner)));
+                chain.extend(parts);
+            }
+            (None, Some(writer)) => {
+                let filter = rt.add(ShowerFilterComponent::new(
+                    config.layout.clone(),
+                    config.shower_filter,
+                )?)?;
+                let events = rt.add(ShowerEvents::new(first_shower, stats.pipeline.clone()))?;
+                let finder = rt.add(AngleFinderComponent::new(
+                    config.layout.clone(),
+                    config.timing_sigma,
+                )?)?;
+                let mapper = rt.add(EventMapperComponent::new(
+                    EventMapper::new(config.site),
+                    origin,
+                ))?;
+                let to_record = rt.add(Transform::new(event_record).named("EventRecord"))?;
+                let store = rt.add(writer)?;
+                rt.link(joiner.outbox(), filter.inbox())?;
+                rt.link(joiner.signal(), filter.control())?;
+                rt.link(filter.outbox(), events.inbox())?;
+                rt.link(filter.signal(), events.control())?;
+                rt.link(events.outbox(), finder.inbox())?;
+                rt.link(events.signal(), finder.control())?;
+                rt.link(finder.outbox(), mapper.inbox())?;
+                rt.link(finder.signal(), mapper.control())?;
+                rt.link(mapper.outbox(), to_record.inbox())?;
+                rt.link(mapper.signal(), to_record.control())?;
+                for r in records
+                    .into_iter()
+                    .chain([rt.box_ref::<Record>(events.id(), "records")?])
+                {
+                    rt.link(r, store.inbox())?;
+                }
+                rt.link(to_record.outbox(), store.inbox())?;
+                rt.link(to_record.signal(), store.control())?;
+                chain.extend([
+                    ("fit joiner", starter(joiner)),
+                    ("shower filter", starter(filter)),
+                    ("shower events", starter(events)),
+                    ("angle finder", starter(finder)),
+                    ("event mapper", starter(mapper)),
+                    ("event record", starter(to_record)),
+                    ("store", starter(store)),
+                ]);
+            }
+            (None, None) => unreachable!("a whole station opens its store"),
         }
-        rt.link(to_record.outbox(), store.inbox())?;
-        rt.link(to_record.signal(), store.control())?;
 
         let admission = NodeAdmission::new(config.nodes.clone());
         tracing::info!("MAIN admits {}", config.nodes);
         let server = main_server(config.listen, stats.main.clone(), admission).await?;
         let main_addr = server.local_addr();
         tracing::info!("MAIN listening on {main_addr}");
-        let chain = vec![
-            clock.start(),
-            intake.start(),
-            fitter.start(),
-            joiner.start(),
-            filter.start(),
-            events.start(),
-            finder.start(),
-            mapper.start(),
-            to_record.start(),
-            store.start(),
-        ];
         let station = Station {
             rt: rt.clone(),
             main_addr,
@@ -371,7 +437,10 @@ impl Station {
             run: run.start(),
             parser: parser.start(),
             main: rt.spawn(server)?,
-            chain,
+            chain: chain
+                .into_iter()
+                .map(|(name, start)| (name, start()))
+                .collect(),
         };
         Ok(station)
     }
@@ -507,21 +576,7 @@ impl Station {
             "uart parser",
             stop(self.parser, Control::ProducerFinished, &rt).await,
         ));
-        for (name, h) in [
-            "pulse clock",
-            "pulse intake",
-            "pulse fitter",
-            "fit joiner",
-            "shower filter",
-            "shower events",
-            "angle finder",
-            "event mapper",
-            "event record",
-            "store",
-        ]
-        .into_iter()
-        .zip(self.chain)
-        {
+        for (name, h) in self.chain {
             let exit = match tokio::time::timeout(STAGE_LIMIT, h.join()).await {
                 Ok(exit) => exit,
                 Err(_) => Exit::Aborted,
@@ -535,7 +590,7 @@ impl Station {
 }
 
 /// Where records go if the database fails mid-run: `<db stem>.spill-run<N>.db` next to it.
-fn spill_path(db: &std::path::Path, run: i64) -> PathBuf {
+pub(super) fn spill_path(db: &std::path::Path, run: i64) -> PathBuf {
     let stem = db
         .file_stem()
         .map_or_else(|| "sensornet".into(), |s| s.to_string_lossy().into_owned());
@@ -543,7 +598,7 @@ fn spill_path(db: &std::path::Path, run: i64) -> PathBuf {
 }
 
 /// The record of a mapped event, logged as it passes.
-fn event_record(event: MappedEvent) -> Record {
+pub(super) fn event_record(event: MappedEvent) -> Record {
     let utc = event.utc_ns.map(super::wire::utc::UtcNanos);
     match (&event.direction, &event.sky) {
         (Ok(d), Some(sky)) => tracing::info!(

@@ -97,7 +97,7 @@ pub struct PulseToFit {
 /// let f = FittedPulse { id: 3, result: Err(CrossingsError::Empty) };
 /// assert!(f.result.is_err());
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FittedPulse {
     /// The id of the [`PulseToFit`].
     pub id: u64,

@@ -58,7 +58,7 @@ pub enum ModelError {
 /// assert_eq!(fitter.fit(&unordered), Err(CrossingsError::LevelsOutOfOrder { index: 1 }));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Error, serde::Serialize, serde::Deserialize)]
 pub enum CrossingsError {
     /// No level was crossed.
     #[error("no threshold level was crossed")]
