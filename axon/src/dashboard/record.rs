@@ -69,16 +69,16 @@ fn refuse_record(e: &RecordError) -> Response {
 
 /// Resolve `path` in the recordings directory, creating its directory if asked
 /// (only once the path is known to be inside).
-fn resolve(shared: &Shared, path: &str, create: bool) -> Result<PathBuf, Response> {
+fn resolve(shared: &Shared, path: &str, create: bool) -> Result<PathBuf, (StatusCode, String)> {
     let dir = shared
         .recordings_dir
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
-    let full = confine(&dir, path).map_err(|e| refuse(StatusCode::BAD_REQUEST, e))?;
+    let full = confine(&dir, path).map_err(|e| (StatusCode::BAD_REQUEST, e))?;
     if create && let Some(parent) = full.parent() {
         std::fs::create_dir_all(parent).map_err(|e| {
-            refuse(
+            (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("{}: {e}", parent.display()),
             )
@@ -98,7 +98,7 @@ pub(crate) struct Start {
 pub(crate) async fn start(State(shared): State<Arc<Shared>>, Json(s): Json<Start>) -> Response {
     let full = match resolve(&shared, &s.path, true) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err((status, e)) => return refuse(status, e),
     };
     // The page never overwrites a file (a refused recording would remove it too).
     if full.exists() {
@@ -153,7 +153,7 @@ pub(crate) async fn replay(
     };
     let full = match resolve(&shared, &r.path, false) {
         Ok(p) => p,
-        Err(resp) => return resp,
+        Err((status, e)) => return refuse(status, e),
     };
     match shared.rt.replay_named(&full, &r.to, pace) {
         Ok(_replay) => Json(json!({ "to": r.to, "path": full })).into_response(),
