@@ -132,9 +132,11 @@ function apply(delta) {
     cy.add({ group: "edges", data: { id: e.key, source: e.from, target: e.to, label: text } });
     relayoutDue = true;
   }
+  if (delta.recordings) { recordings = delta.recordings; renderRecordings(); }
   if (relayoutDue) scheduleLayout();
   renderTable();
   renderDetails();
+  renderForms();
   document.getElementById("summary").textContent =
     `${nodes.size} boxes drawn, ${[...nodes.values()].reduce((s, n) => s + n.members, 0)} components`;
 }
@@ -181,6 +183,14 @@ function renderTable() {
 
 function renderDetails() {
   const box = document.getElementById("details");
+  const edge = selectedEdge && edges.get(selectedEdge);
+  if (edge) {
+    const h = document.createElement("h2"); h.textContent = edge.label;
+    const p = document.createElement("p");
+    p.textContent = edge.link ? `link ${edge.link[0]} → ${edge.link[1]}` : `${edge.count} links`;
+    box.replaceChildren(h, p);
+    return;
+  }
   const n = selected && nodes.get(selected);
   if (!n) { box.innerHTML = "<h2>Selected</h2><p class='muted'>nothing selected</p>"; return; }
   const h = document.createElement("h2");
@@ -232,11 +242,154 @@ function toggle(n) {
 
 function select(key) {
   selected = key;
+  selectedEdge = null;
   cy.$(":selected").unselect();
   cy.getElementById(key).select();
   renderDetails();
+  renderForms();
 }
 
+// Link recording: the selected box's links (or the tapped edge) get a file name and
+// a Record button; the recordings list shows each tapped link's counters and Stop;
+// a box's inboxes get a Replay form. Files live in the server's recordings directory.
+let recordings = [];
+let selectedEdge = null;
+let formsShown = "";
+
+function defaultName(from) {
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
+  return `${from.replace(/[^A-Za-z0-9_.-]+/g, "_")}-${stamp}.axrec`;
+}
+
+function say(text, failed) {
+  const m = document.getElementById("record-msg");
+  m.textContent = text;
+  m.className = failed ? "failed" : "muted";
+}
+
+async function post(url, body) {
+  try {
+    const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const answer = await r.json().catch(() => ({ error: `status ${r.status}` }));
+    if (!r.ok) { say(answer.error || `status ${r.status}`, true); return null; }
+    return answer;
+  } catch (e) { say(String(e), true); return null; }
+}
+
+async function startRecording(from, to, path) {
+  const a = await post("/record/start", { from, to, path });
+  if (a) say(`recording ${from} → ${to} into ${a.path}`);
+}
+
+async function stopRecording(from, to) {
+  const a = await post("/record/stop", { from, to });
+  if (a) say(`stopped: ${a.written} written, ${a.dropped} dropped in ${a.path}` + (a.error ? ` (${a.error})` : ""), !!a.error);
+}
+
+// The links the forms offer, as [from, to]: the tapped edge, or the selected box's
+// links out (not `signal`, which carries no messages). A link into or out of a
+// recording's tap stands for the recorded link.
+function linksShown() {
+  const shown = selectedEdge ? [edges.get(selectedEdge)].filter(Boolean)
+    : [...edges.values()].filter((e) => e.from === selected);
+  const tapId = (label) => { const m = /#(\d+)\.[^.]*$/.exec(label); return m ? Number(m[1]) : null; };
+  const out = new Map();
+  for (const e of shown) {
+    if (!e.link || /\.signal$/.test(e.link[0])) continue;
+    const r = recordings.find((r) => r.tap === tapId(e.link[1]) || r.tap === tapId(e.link[0]));
+    const link = r ? [r.from, r.to] : e.link;
+    out.set(link.join(" "), link);
+  }
+  return [...out.values()];
+}
+
+function isRecording(from, to) {
+  return recordings.some((r) => r.from === from && r.to === to && r.recording);
+}
+
+function renderForms() {
+  const root = document.getElementById("record-forms");
+  const n = selected && nodes.get(selected);
+  const links = linksShown();
+  const inboxes = n && !selectedEdge && (n.kind === "component" || n.kind === "composite")
+    ? n.boxes.filter((b) => b.dir === "in" && b.name !== "control").map((b) => `${n.label}.${b.name}`) : [];
+  // Redrawn only when what it offers changed, so typing is not lost.
+  const shown = JSON.stringify([selected, selectedEdge, links.map(([f, t]) => [f, t, isRecording(f, t)]), inboxes]);
+  if (shown === formsShown) return;
+  formsShown = shown;
+  const parts = [];
+  if (links.length) {
+    const h = document.createElement("h2"); h.textContent = "Record a link"; parts.push(h);
+    for (const [from, to] of links) {
+      const f = document.createElement("form");
+      f.className = "record-link"; f.dataset.from = from; f.dataset.to = to;
+      const l = document.createElement("div"); l.textContent = `${from} → ${to}`;
+      if (isRecording(from, to)) {
+        const note = document.createElement("span"); note.className = "muted"; note.textContent = "recording (see Recordings)";
+        f.append(l, note);
+        parts.push(f);
+        continue;
+      }
+      const path = document.createElement("input");
+      path.className = "record-path"; path.value = defaultName(from); path.title = "file in the recordings directory";
+      const b = document.createElement("button"); b.type = "submit"; b.className = "record-start"; b.textContent = "Record";
+      f.append(l, path, b);
+      f.addEventListener("submit", (ev) => { ev.preventDefault(); startRecording(from, to, path.value); });
+      parts.push(f);
+    }
+  }
+  if (inboxes.length) {
+    const h = document.createElement("h2"); h.textContent = "Replay into"; parts.push(h);
+    const f = document.createElement("form"); f.id = "replay-form";
+    const to = document.createElement("select");
+    for (const name of inboxes) { const o = document.createElement("option"); o.textContent = name; to.append(o); }
+    const path = document.createElement("input"); path.placeholder = "recording file"; path.className = "record-path";
+    const pace = document.createElement("select");
+    for (const p of ["recorded", "max"]) { const o = document.createElement("option"); o.textContent = p; pace.append(o); }
+    const b = document.createElement("button"); b.type = "submit"; b.textContent = "Replay";
+    f.append(to, path, pace, b);
+    f.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const a = await post("/replay", { path: path.value, to: to.value, pace: pace.value });
+      if (a) say(`replaying ${a.path} into ${a.to}`);
+    });
+    parts.push(f);
+  }
+  root.replaceChildren(...parts);
+}
+
+function renderRecordings() {
+  const body = document.querySelector("#recording-table tbody");
+  document.getElementById("recording-none").hidden = recordings.length > 0;
+  body.replaceChildren(...recordings.map((r) => {
+    const tr = document.createElement("tr");
+    tr.dataset.from = r.from; tr.dataset.to = r.to;
+    const file = r.path ? r.path.split(/[\\/]/).pop() : "";
+    const state = cell(r.recording ? "recording" : "stopped");
+    const written = cell(String(r.written), "num written");
+    const dropped = cell(String(r.dropped), r.dropped ? "num dropped failed" : "num dropped");
+    const action = document.createElement("td");
+    if (r.recording) {
+      const b = document.createElement("button"); b.type = "button"; b.className = "record-stop"; b.textContent = "Stop";
+      b.addEventListener("click", () => stopRecording(r.from, r.to));
+      action.append(b);
+    }
+    const link = cell(`${r.from} → ${r.to}`);
+    const f = document.createElement("div");
+    f.className = r.error ? "file failed" : "file muted"; f.textContent = file;
+    f.title = r.error || r.path || "";
+    link.append(f);
+    tr.append(link, state, written, dropped, action);
+    return tr;
+  }));
+}
+
+cy.on("tap", "edge", (e) => {
+  selected = null;
+  selectedEdge = e.target.id();
+  renderDetails();
+  renderForms();
+});
 cy.on("tap", "node", (e) => select(e.target.id()));
 cy.on("dbltap", "node", (e) => {
   const n = nodes.get(e.target.id());

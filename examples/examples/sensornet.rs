@@ -244,6 +244,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let config = station_config(&args, layout.clone())?;
     let rt = axon::Runtime::new();
+    // The nodes' lines and the shower candidates can be recorded from the dashboard
+    // (a bridge's `lines` link, the shower filter's output) and replayed into them.
+    rt.make_recordable::<components::cosmici::NodeLine>();
+    rt.make_recordable::<components::physics::shower::ShowerCandidate>();
     let dashboard = examples::serve_dashboard(&rt, args.dashboard).await?;
     let station = Station::start(&rt, config)
         .await

@@ -2,15 +2,16 @@
 //! loads the page of a running server, sees its components, watches a counter move
 //! after traffic, sees a connection's sub-graph appear and vanish, expands a server's
 //! folded connections, and types a line into a sensornet operator terminal that
-//! reaches the node. Screenshots go to `target/dashboard-screenshots/`. Skipped, with a
+//! reaches the node, and records a link from the page. Screenshots go to `target/dashboard-screenshots/`. Skipped, with a
 //! message, where Chromium or chromedriver is missing (`.ci/run` installs them).
 
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use axon::Runtime;
+use axon::{Context, Runtime, component::from_fn};
 use chassis::tcp::{Echo, ServerConfig, ServerCore};
 use components::cosmici::LinkKind;
 use components::cosmici::bridge::{BridgeConfig, BridgeManager};
@@ -25,7 +26,7 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const PATIENCE: Duration = Duration::from_secs(30);
 
 /// A chromedriver process and a headless Chromium session with a fresh profile;
-/// both end when this is dropped.
+/// both end when this is dropped, also when a test fails.
 struct Browser {
     client: Client,
     driver: Child,
@@ -34,9 +35,21 @@ struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        end_driver(&mut self.driver);
     }
+}
+
+/// End chromedriver and every Chromium process it started: they share the process
+/// group chromedriver leads (killing chromedriver alone orphans Chromium and its
+/// renderers).
+fn end_driver(driver: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", driver.id())])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let _ = driver.kill();
+    let _ = driver.wait();
 }
 
 /// A directory removed when dropped.
@@ -68,6 +81,8 @@ async fn browser(name: &str) -> Browser {
     };
     let driver = Command::new(CHROMEDRIVER)
         .arg(format!("--port={port}"))
+        // Its own process group, so that Chromium can be ended with it.
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -109,9 +124,7 @@ async fn browser(name: &str) -> Browser {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Err(e) => {
-                let mut d = driver.take().expect("driver");
-                let _ = d.kill();
-                let _ = d.wait();
+                end_driver(&mut driver.take().expect("driver"));
                 panic!("no browser session through chromedriver: {e}");
             }
         }
@@ -384,6 +397,136 @@ async fn a_line_typed_in_a_sensornet_terminal_reaches_the_node() {
     })
     .await;
     screenshot(c, "terminal").await;
+    drop(b);
+    dashboard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_recorded_from_the_page_shows_its_counter_and_stops() {
+    if !have_browser() {
+        return;
+    }
+    let rt = Runtime::new();
+    rt.make_recordable::<u32>();
+    let (feed, mut fed) = tokio::sync::mpsc::unbounded_channel::<u32>();
+    let (got_tx, mut got) = tokio::sync::mpsc::unbounded_channel::<u32>();
+    let numbers = rt
+        .add(from_fn(
+            "numbers",
+            move |mut c: Context<(), u32>| async move {
+                while let Some(n) = fed.recv().await {
+                    c.send(n).await?;
+                }
+                Ok(())
+            },
+        ))
+        .unwrap();
+    let sink = rt
+        .add(from_fn("sink", move |mut c: Context<u32, ()>| async move {
+            while let Some(n) = c.recv().await {
+                let _ = got_tx.send(n);
+            }
+            Ok(())
+        }))
+        .unwrap();
+    rt.link(numbers.outbox(), sink.inbox()).unwrap();
+    rt.link(numbers.signal(), sink.control()).unwrap();
+    std::mem::forget((numbers.start(), sink.start()));
+    let dir = TempDir(std::env::temp_dir().join(format!("axon-page-rec-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    let dashboard = rt.serve_dashboard("127.0.0.1:0").await.expect("dashboard");
+    dashboard.allow_recordings_in(&dir.0);
+
+    let b = browser("record").await;
+    let c = &b.client;
+    c.goto(&format!("http://{}/", dashboard.local_addr()))
+        .await
+        .expect("page loads");
+    wait_text(c, "#status", "the live status", |t| t == "live").await;
+    wait_text(c, "#component-table tbody", "the two components", |t| {
+        row(t, "numbers#").is_some() && row(t, "sink#").is_some()
+    })
+    .await;
+    c.find(Locator::XPath(
+        "//tbody/tr[td[1][starts-with(., 'numbers#')]]",
+    ))
+    .await
+    .expect("the numbers row")
+    .click()
+    .await
+    .unwrap();
+    wait_text(c, "#record-forms", "the link's Record form", |t| {
+        t.contains("numbers#") && t.contains("sink#")
+    })
+    .await;
+    c.find(Locator::Css(".record-start"))
+        .await
+        .expect("a Record button")
+        .click()
+        .await
+        .unwrap();
+    wait_text(
+        c,
+        "#recording-table tbody",
+        "the recording under way",
+        |t| t.contains("recording"),
+    )
+    .await;
+
+    wait_text(c, "#record-forms", "the link marked as recording", |t| {
+        t.contains("numbers#") && t.contains("sink#") && t.contains("recording")
+    })
+    .await;
+    for n in 1..=5 {
+        feed.send(n).unwrap();
+    }
+    for n in 1..=5 {
+        let m = tokio::time::timeout(PATIENCE, got.recv()).await;
+        assert_eq!(
+            m.expect("in time"),
+            Some(n),
+            "the sink still gets the traffic"
+        );
+    }
+    wait_text(c, "#recording-table tbody", "5 written", |t| {
+        // state, written, dropped
+        t.split_whitespace()
+            .collect::<Vec<_>>()
+            .windows(3)
+            .any(|w| w == ["recording", "5", "0"])
+    })
+    .await;
+    screenshot(c, "recording").await;
+
+    c.find(Locator::Css(".record-stop"))
+        .await
+        .expect("a Stop button")
+        .click()
+        .await
+        .unwrap();
+    wait_text(c, "#recording-table tbody", "the recording stopped", |t| {
+        t.contains("stopped")
+    })
+    .await;
+    wait_text(c, "#record-msg", "the stop's summary", |t| {
+        t.contains("5 written, 0 dropped")
+    })
+    .await;
+    screenshot(c, "recording-stopped").await;
+    let path = rt.recordings()[0].path.clone().expect("a file");
+    assert!(
+        path.starts_with(&dir.0),
+        "{} outside {}",
+        path.display(),
+        dir.0.display()
+    );
+    let recorded: Vec<u32> = axon::record::read(&path)
+        .unwrap()
+        .messages
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    assert_eq!(recorded, [1, 2, 3, 4, 5]);
     drop(b);
     dashboard.stop().await;
 }

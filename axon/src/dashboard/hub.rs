@@ -38,6 +38,8 @@ pub(crate) struct Shared {
     pub(crate) panels: Panels,
     pub(crate) terminals: Arc<Terminals>,
     pub(crate) metrics: Metrics,
+    /// Where the recording routes may write and read (see [`super::record`]).
+    pub(crate) recordings_dir: Mutex<std::path::PathBuf>,
     pages: Mutex<HashMap<u64, Page>>,
     next_page: AtomicU64,
     /// Rung when a page expanded or folded a group: the next frame must keep (or
@@ -74,6 +76,7 @@ impl Shared {
             panels: Panels::new(),
             terminals: Arc::default(),
             metrics,
+            recordings_dir: Mutex::new(super::record::default_dir()),
             pages: Mutex::new(HashMap::new()),
             next_page: AtomicU64::new(1),
             regroup: Notify::new(),
@@ -178,12 +181,14 @@ pub(crate) async fn run(shared: Arc<Shared>, mut events: broadcast::Receiver<Gra
 /// One reading of the graph: the pages' frame, and the metrics updated.
 fn read(rt: &Runtime, metrics: &Metrics, expanded: &HashSet<String>) -> Frame {
     let mut tally = metrics.tally();
-    let (frame, ended) = {
+    let (mut frame, ended) = {
         let st = rt.lock();
         let frame = Frame::read(&st, Instant::now(), expanded, &mut tally);
         (frame, st.ended.clone())
     };
     tally.finish(ended.as_ref());
+    // Read outside the graph's lock (the recorder's lock is taken before it).
+    frame.snap.recordings = rt.recordings();
     frame
 }
 

@@ -9,6 +9,16 @@
 //! | `/events` | the page's updates as server-sent events: one `hello` with the whole view, then only what changed |
 //! | `/metrics` | Prometheus text: box counters per component, restarts, exits, published counters |
 //! | `/snapshot.json` | the whole [`Snapshot`](crate::Snapshot), on demand |
+//! | `POST /record/start` | `{"from","to","path"}`: record the link `from -> to` (names `name#id.box`) into `path` |
+//! | `POST /record/stop` | `{"from","to"}`: stop it; answers `{"path","written","dropped","error"}` |
+//! | `POST /replay` | `{"path","to","pace"}`: replay a recording into the inbox `to` (`pace` `recorded` or `max`) |
+//!
+//! The recording routes read and write only inside the recordings directory
+//! ([`Dashboard::allow_recordings_in`]; by default `axon-recordings` under the
+//! system's temporary directory): a `path` is relative to it, without `..`, or
+//! absolute inside it; an existing file is never overwritten. Refusals are
+//! `{"error": "..."}` with a 4xx status, and change nothing in the graph. The link's
+//! message type must be made recordable ([`Runtime::make_recordable`]).
 //!
 //! # How it works
 //!
@@ -24,6 +34,7 @@
 mod hub;
 mod metrics;
 mod panels;
+mod record;
 mod routes;
 mod stream;
 mod terminal;
@@ -147,6 +158,26 @@ impl Dashboard {
     pub fn add_terminal(&self, name: &str, addr: SocketAddr) {
         self.shared.terminals.add(name, addr);
         self.shared.panels.touch();
+    }
+
+    /// Let the page's recording routes read and write recordings in `dir` (instead
+    /// of `axon-recordings` under the system's temporary directory). Paths the page
+    /// gives are taken relative to it; nothing outside it is written or read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// let dashboard = axon::Runtime::new().serve_dashboard("127.0.0.1:0").await?;
+    /// dashboard.allow_recordings_in(std::env::temp_dir().join("my-recordings"));
+    /// # Ok(()) }
+    /// ```
+    pub fn allow_recordings_in(&self, dir: impl Into<std::path::PathBuf>) {
+        *self
+            .shared
+            .recordings_dir
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = dir.into();
     }
 
     /// Stop serving: the listener closes and open pages are disconnected.

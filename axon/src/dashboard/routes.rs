@@ -34,8 +34,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/snapshot.json", get(snapshot))
         .route("/terminal/stream", get(terminal_stream))
         .route("/terminal/send", post(terminal_send))
-        // Link recording (issue 15 item 4, `axon::record`, built separately) gets its
-        // start/stop/replay routes here, and a button in the page's link details.
+        .route("/record/start", post(super::record::start))
+        .route("/record/stop", post(super::record::stop))
+        .route("/replay", post(super::record::replay))
         .with_state(shared)
 }
 

@@ -12,6 +12,7 @@ use super::metrics::Tally;
 use crate::boxes::{ComponentId, Direction};
 use crate::graph::{GraphState, Phase};
 use crate::introspect::{ComponentInfo, Counter, LinkInfo, Snapshot, component_info};
+use crate::record::RecordingInfo;
 
 /// Most members of an expanded group drawn one by one; the rest stay in the group.
 pub(crate) const MAX_EXPANDED: usize = 200;
@@ -297,6 +298,9 @@ pub(crate) struct EdgeView {
     to: String,
     label: String,
     count: usize,
+    /// The link's ends as `name#id.box` (what the recording routes take), when the
+    /// edge stands for exactly one link.
+    link: Option<(String, String)>,
 }
 
 /// A page's whole view.
@@ -304,6 +308,8 @@ pub(crate) struct EdgeView {
 pub(crate) struct View {
     pub(crate) nodes: BTreeMap<String, NodeView>,
     pub(crate) edges: BTreeMap<String, EdgeView>,
+    /// Tapped links and their recordings' counters.
+    recordings: Vec<RecordingInfo>,
     at: Option<Instant>,
 }
 
@@ -314,11 +320,15 @@ pub(crate) struct Delta {
     removed_nodes: Vec<String>,
     edges: Vec<EdgeView>,
     removed_edges: Vec<String>,
+    /// The whole list of tapped links, when it changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recordings: Option<Vec<RecordingInfo>>,
 }
 
 impl Delta {
     pub(crate) fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
+        self.recordings.is_none()
+            && self.nodes.is_empty()
             && self.removed_nodes.is_empty()
             && self.edges.is_empty()
             && self.removed_edges.is_empty()
@@ -596,20 +606,28 @@ impl View {
                 continue;
             }
             let key = format!("{from}.{}>{to}.{}", l.from_box, l.to_box);
-            edges
-                .entry(key.clone())
-                .or_insert_with(|| EdgeView {
-                    key,
-                    from,
-                    to,
-                    label: format!("{} → {}", l.from_box, l.to_box),
-                    count: 0,
-                })
-                .count += weight;
+            let name = |c: ComponentId, b: &str| {
+                frame
+                    .get(c)
+                    .map(|info| format!("{}#{}.{b}", info.name, c.0))
+            };
+            let edge = edges.entry(key.clone()).or_insert_with(|| EdgeView {
+                key,
+                from,
+                to,
+                label: format!("{} → {}", l.from_box, l.to_box),
+                count: 0,
+                link: name(l.from_component, &l.from_box).zip(name(l.to_component, &l.to_box)),
+            });
+            edge.count += weight;
+            if edge.count > 1 {
+                edge.link = None;
+            }
         }
         View {
             nodes,
             edges,
+            recordings: frame.snap.recordings.clone(),
             at: Some(frame.at),
         }
     }
@@ -641,6 +659,7 @@ impl View {
                 .filter(|k| !self.edges.contains_key(*k))
                 .cloned()
                 .collect(),
+            recordings: (self.recordings != prev.recordings).then(|| self.recordings.clone()),
         }
     }
 }

@@ -146,7 +146,7 @@ impl Runtime {
         from: &str,
         to: &str,
     ) -> Result<RecordingSummary, RecordError> {
-        let session = {
+        let (session, shared) = {
             let mut reg = self.recorder().lock();
             let found = reg
                 .taps
@@ -154,6 +154,7 @@ impl Runtime {
                 .position(|t| t.from_label == from && t.to_label == to);
             let session = found.and_then(|i| {
                 let entry = &reg.taps[i];
+                let shared = entry.shared.clone();
                 let mut state = entry.shared.lock();
                 let session = state.session.take();
                 let ended = state.ended;
@@ -161,14 +162,21 @@ impl Runtime {
                 if ended {
                     reg.taps.swap_remove(i);
                 }
-                session
+                session.map(|s| (s, shared))
             });
             session.ok_or_else(|| RecordError::NotRecording {
                 from: from.to_string(),
                 to: to.to_string(),
             })?
         };
-        Ok(session.finish().await)
+        let summary = session.finish().await;
+        // Kept for `recordings` (the dashboard shows a stopped recording's counts)
+        // unless a new recording started meanwhile.
+        let mut state = shared.lock();
+        if state.session.is_none() {
+            state.last = Some(summary.clone());
+        }
+        Ok(summary)
     }
 
     /// The tapped links: each one's ends, its tap, and its recording's counters.
@@ -184,7 +192,10 @@ impl Runtime {
             .iter()
             .map(|t| {
                 let state = t.shared.lock();
-                let summary = state.session.as_ref().map(|s| (s.is_open(), s.summary()));
+                let summary = match state.session.as_ref() {
+                    Some(s) => Some((s.is_open(), s.summary())),
+                    None => state.last.clone().map(|s| (false, s)),
+                };
                 RecordingInfo {
                     from: t.from_label.clone(),
                     to: t.to_label.clone(),

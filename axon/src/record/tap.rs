@@ -27,6 +27,8 @@ pub(crate) struct TapShared {
 pub(crate) struct TapState {
     pub(crate) session: Option<Session>,
     pub(crate) ended: bool,
+    /// The last recording stopped, for [`Runtime::recordings`](crate::Runtime::recordings).
+    pub(crate) last: Option<super::RecordingSummary>,
 }
 
 impl TapShared {

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use serde::{Deserialize, Serialize};
+
 use super::node::NodeEvent;
 use super::wire::uart::UartLine;
 use super::wire::utc::UtcNanos;
@@ -18,7 +20,8 @@ use super::wire::utc::UtcNanos;
 /// assert_eq!(LinkKind::Uart.to_string(), "uart");
 /// assert_eq!(LinkKind::Auxio.default_base(), 52737);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LinkKind {
     /// The Wi-Fi script's console text (port 52737 + id, LASER).
     Auxio,
@@ -90,7 +93,7 @@ impl fmt::Display for LinkKind {
 /// let line = NodeLine { node: 1, link: LinkKind::Uart, line: "HOST_READY".into() };
 /// assert_eq!(line.to_string(), "node 1 uart: HOST_READY");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeLine {
     /// The node it came from.
     pub node: u32,
