@@ -74,11 +74,19 @@ impl RemoteLinkStats {
             ("remote_peer_live", u64::from(self.peer_live.load(Relaxed))),
             ("remote_messages_total", self.messages.load(Relaxed)),
             ("remote_frames_total", self.frames.load(Relaxed)),
-            ("remote_retransmitted_total", self.retransmitted.load(Relaxed)),
+            (
+                "remote_retransmitted_total",
+                self.retransmitted.load(Relaxed),
+            ),
             ("remote_duplicates_total", self.duplicates.load(Relaxed)),
             ("remote_dropped_total", self.dropped.load(Relaxed)),
             ("remote_peer_losses_total", self.peer_losses.load(Relaxed)),
-            ("remote_in_flight", self.next_seq.load(Relaxed).saturating_sub(self.acked.load(Relaxed))),
+            (
+                "remote_in_flight",
+                self.next_seq
+                    .load(Relaxed)
+                    .saturating_sub(self.acked.load(Relaxed)),
+            ),
         ]
     }
 

@@ -164,7 +164,9 @@ async fn both_endpoints_publish_their_links_counters_in_the_snapshot() {
             Ok(())
         }))
         .unwrap();
-    central.expose_named::<u32>(&rt, sink.id(), "inbox").unwrap();
+    central
+        .expose_named::<u32>(&rt, sink.id(), "inbox")
+        .unwrap();
     sink.start();
     // A producer that sends five and then stays, so both endpoints stay alive.
     let source = rt
@@ -177,11 +179,20 @@ async fn both_endpoints_publish_their_links_counters_in_the_snapshot() {
         }))
         .unwrap();
     station
-        .link_to_named::<u32>(&rt, source.id(), "outbox", "central/sink/inbox", Policy::Block)
+        .link_to_named::<u32>(
+            &rt,
+            source.id(),
+            "outbox",
+            "central/sink/inbox",
+            Policy::Block,
+        )
         .unwrap();
     source.start();
     let key = "axon/central/sink/inbox";
-    let (sender, receiver) = (format!("remote-sender {key}"), format!("remote-receiver {key}"));
+    let (sender, receiver) = (
+        format!("remote-sender {key}"),
+        format!("remote-receiver {key}"),
+    );
     // Wait (bounded) until the receiving endpoint has delivered all five.
     let mut delivered = None;
     for _ in 0..1000 {
@@ -191,7 +202,11 @@ async fn both_endpoints_publish_their_links_counters_in_the_snapshot() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(delivered, Some(5), "the receiver publishes what it delivered");
+    assert_eq!(
+        delivered,
+        Some(5),
+        "the receiver publishes what it delivered"
+    );
     assert_eq!(published(&rt, &sender, "remote_messages_total"), Some(5));
     assert_eq!(published(&rt, &receiver, "remote_dropped_total"), Some(0));
     assert_eq!(published(&rt, &receiver, "remote_peer_live"), Some(1));
