@@ -30,9 +30,9 @@
 //!
 //! ## Recording
 //!
-//! [`Runtime::record`] (typed) or [`Runtime::record_link`] (by the names the snapshot
+//! [`Runtime::record`](crate::Runtime::record) (typed) or [`Runtime::record_link`](crate::Runtime::record_link) (by the names the snapshot
 //! shows, `name#id.box`, for a type made recordable with
-//! [`Runtime::make_recordable`] or [`Setup::make_recordable`](crate::Setup::make_recordable))
+//! [`Runtime::make_recordable`](crate::Runtime::make_recordable) or [`Setup::make_recordable`](crate::Setup::make_recordable))
 //! puts a **tap** into the link: a component (`tap`, visible in the snapshot) that
 //! forwards every message to the link's destination and, while recording, writes it
 //! to the file with its time. The link's message type must implement serde's
@@ -53,18 +53,18 @@
 //!   and the start time, then one `{"t_us":…,"msg":…}` per message, `t_us` counted
 //!   from the start on tokio's clock. It holds what the tap took from the source: the
 //!   one message in hand when the destination ended may be in it, undelivered.
-//! - **Stopping** ([`Runtime::stop_recording`]) closes the file once everything handed
+//! - **Stopping** ([`Runtime::stop_recording`](crate::Runtime::stop_recording)) closes the file once everything handed
 //!   to the writer is in it and returns the counts. The tap stays, forwarding without
 //!   recording, until either end of the link goes: taking it out while messages are in
 //!   flight could reorder them. Recording the link again reuses it.
-//! - [`Runtime::recordings`] and the snapshot's `recordings` list every tapped link
+//! - [`Runtime::recordings`](crate::Runtime::recordings) and the snapshot's `recordings` list every tapped link
 //!   with its file, `written` and `dropped`.
 //!
 //! ## Replaying
 //!
 //! [`Replay`] reads a whole recording when opened (a file of another type, or a
 //! damaged one, is refused then, before anything changes) and sends it on its
-//! `outbox`; [`Runtime::replay_into`] and [`Runtime::replay_named`] add one linked into
+//! `outbox`; [`Runtime::replay_into`](crate::Runtime::replay_into) and [`Runtime::replay_named`](crate::Runtime::replay_named) add one linked into
 //! an inbox, `ProducerFinished` following the last message.
 
 mod error;
