@@ -381,3 +381,34 @@ impl Remote {
         .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
 }
+
+/// Publish an endpoint's link counters on its component
+/// ([`Runtime::publish_counters`]), for the snapshot, the dashboard and `/metrics`.
+fn publish<I: Send + 'static, O: Send + 'static>(
+    ctx: &axon::Context<I, O>,
+    stats: &Arc<RemoteLinkStats>,
+) {
+    let published = stats.clone();
+    ctx.runtime()
+        .publish_counters(ctx.id(), move || published.counters());
+}
+
+/// An endpoint's result from what its body ended on: the link is marked ended, and
+/// ending on `Shutdown` is a shut-down exit.
+fn ended<I: Send + 'static, O: Send + 'static>(
+    ctx: &mut axon::Context<I, O>,
+    stats: &RemoteLinkStats,
+    r: Result<Control, RemoteError>,
+) -> Result<(), axon::BoxError> {
+    stats
+        .ended
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    match r {
+        Ok(Control::Shutdown) => {
+            ctx.mark_shut_down();
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(Box::new(e)),
+    }
+}

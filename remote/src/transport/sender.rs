@@ -73,19 +73,9 @@ impl<T: Serialize + Send + 'static> Component for RemoteSender<T> {
 
     async fn run(self, mut ctx: Context<T, ()>) -> Result<(), BoxError> {
         let stats = self.stats.clone();
-        let published = stats.clone();
-        ctx.runtime()
-            .publish_counters(ctx.id(), move || published.counters());
+        super::publish(&ctx, &stats);
         let r = self.body(&mut ctx).await;
-        stats.ended.store(true, Relaxed);
-        match r {
-            Ok(Control::Shutdown) => {
-                ctx.mark_shut_down();
-                Ok(())
-            }
-            Ok(_) => Ok(()),
-            Err(e) => Err(Box::new(e)),
-        }
+        super::ended(&mut ctx, &stats, r)
     }
 }
 
