@@ -7,8 +7,8 @@
 //! lock (a swap of buffers) and then reads it from its own side without touching the
 //! send side's lock at all, so a producer and a consumer running on two cores meet
 //! once per batch instead of once per message. Both halves count towards the bounds:
-//! a message is queued (counted in `len`, and in `used` under a byte budget) from the
-//! moment it is sent until the reader takes it from either side.
+//! a message is queued (counted in `counts`: how many, and how many bytes under a byte
+//! budget) from the moment it is sent until the reader takes it from either side.
 //!
 //! Memory grows with use: the oldest message is kept inline, so an inbox that never
 //! held two messages at once has no buffer at all (and pays one pointer for each side);
@@ -22,13 +22,16 @@
 //!   own parking left it, and the queue still empty and open, knows that polling again
 //!   would change nothing and can skip the lock ([`Queue::parked_since`]).
 //! * Senders that find the queue full wait on an [`Event`]. A sender first listens,
-//!   then counts itself in `waiting`, then looks again; the reader first uncounts what
-//!   it took (`len`, `used`), then reads `waiting` and notifies one sender if any wait.
-//!   With these four accesses sequentially consistent, either the sender's second look
-//!   sees the freed room or the reader sees the sender waiting, and then the sender was
-//!   already listening: no wake-up is lost without the send side's lock. A notified
-//!   sender that is cancelled passes the notification on (the event does this), so no
-//!   slot is left unclaimed.
+//!   then counts itself in `waiting`, then looks again with a read-modify-write of
+//!   `counts`; the reader uncounts what it took with a read-modify-write of `counts`,
+//!   then reads `waiting` and notifies one sender if any wait. Read-modify-writes of one
+//!   variable are totally ordered: if the sender's comes later it sees the freed room;
+//!   if earlier, the reader's reads from it (acquire/release), so the sender's count in
+//!   `waiting` happened before the reader reads `waiting` and the reader sees it — and
+//!   the sender was already listening. No wake-up is lost without the send side's lock
+//!   (and no sequentially consistent ordering is needed). A notified sender that is
+//!   cancelled passes the notification on (the event does this), so no slot is left
+//!   unclaimed.
 //! * Closing wakes everyone: senders get their message back, the reader drains what is
 //!   queued (its own side first, then the send side) and then sees the end.
 //! * A queue may also be bounded in bytes ([`Queue::set_budget`]): a size function
@@ -36,8 +39,12 @@
 //!   either bound is reached. A message larger than the whole budget still enters an
 //!   empty queue (else it could never be sent), so a budget bounds what waits to about
 //!   the budget plus one message. The budget is kept inline (no allocation): a queue
-//!   without one pays one branch per send and per receive. Counts are kept in 32 bits:
-//!   a budget above 2 GiB bounds at 2 GiB, and a message above 2 GiB counts as 2 GiB.
+//!   without one pays one branch per send and per receive. The bytes share one 64-bit
+//!   word with the message count, so a send or a receive under a budget costs the same
+//!   one read-modify-write as without. Each is kept in 32 bits: a capacity is at most
+//!   2³¹ − 1 messages, a budget above 1 GiB bounds at 1 GiB and a message above 1 GiB
+//!   counts as 1 GiB, so that what is queued (the bound plus one message, plus what a
+//!   hold hands over) never overflows into the other half.
 //!
 //! Lock order: the read side before the send side.
 
@@ -52,17 +59,31 @@ use smallvec::SmallVec;
 use crate::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use crate::sync::{Mutex, MutexGuard};
 
-/// The most bytes a budget bounds, and the most one message counts for: 2 GiB, so
-/// that what is queued (at most the budget plus one message) fits in a `u32`.
-const MAX_BYTES: u32 = i32::MAX as u32;
+/// The most bytes a budget bounds, and the most one message counts for: 1 GiB, so
+/// that what is queued (at most the budget plus one message, plus what a hold with
+/// the same bound hands over) fits in the 32 bits [`Queue::counts`] keeps for it.
+const MAX_BYTES: u32 = (1 << 30) - 1;
 
-/// One waiting sender in [`Queue::counts`]'s high half.
-const WAITER: u64 = 1 << 32;
+/// The most messages a queue holds: 2³¹ − 1, so that what is queued (at most the
+/// capacity, plus what a hold hands over) never carries into the bytes' half.
+const MAX_CAPACITY: u32 = i32::MAX as u32;
+
+/// `n` messages of `bytes` bytes in all, as a [`Queue::counts`] delta.
+#[inline]
+fn count(n: u32, bytes: u32) -> u64 {
+    u64::from(n) | u64::from(bytes) << 32
+}
 
 /// The queued messages in a [`Queue::counts`] word.
 #[inline]
 fn queued(counts: u64) -> u32 {
     counts as u32
+}
+
+/// The queued bytes in a [`Queue::counts`] word.
+#[inline]
+fn queued_bytes(counts: u64) -> u32 {
+    (counts >> 32) as u32
 }
 
 /// How to measure a message under a byte budget.
@@ -163,14 +184,16 @@ pub(crate) struct Queue<T> {
     /// The read side, allocated the first time the reader takes more than one
     /// message at once (an idle inbox, or one that never holds two, has none).
     batch: Mutex<Option<Box<Batch<T>>>>,
-    /// Two counts in one word, so that one read-modify-write sees both: the low half
-    /// is how many messages are queued on both sides (never above `capacity`; raised
-    /// by senders under the send side's lock, lowered by the reader as it takes them),
-    /// the high half how many senders wait between finding the queue full and
-    /// enqueueing or giving up (see [`WAITER`]).
+    /// What is queued on both sides, in one word so that one read-modify-write
+    /// counts a message in or out under both bounds (see [`count`]): the low half how
+    /// many messages (never above `capacity` but for a hold's hand-over), the high
+    /// half how many bytes by the size function (0 without a byte bound). Raised by
+    /// senders under the send side's lock, lowered by the reader as it takes them;
+    /// only ever changed by read-modify-writes (see the module docs).
     counts: AtomicU64,
-    /// Bytes queued on both sides, by the size function (0 without a byte bound).
-    used: AtomicU32,
+    /// How many senders wait between finding the queue full and enqueueing or giving
+    /// up.
+    waiting: AtomicU32,
     /// Bumped (wrapping) whenever the parked reader waker changes (see the module docs).
     parked: AtomicU32,
     /// Closed: written only under the send side's lock (so a locked reader sees it
@@ -198,12 +221,12 @@ impl<T> Queue<T> {
             state: Mutex::new(State::new()),
             batch: Mutex::new(None),
             counts: AtomicU64::new(0),
-            used: AtomicU32::new(0),
+            waiting: AtomicU32::new(0),
             parked: AtomicU32::new(0),
             closed: AtomicBool::new(false),
             tag: AtomicU8::new(0),
             taken: AtomicBool::new(false),
-            capacity: u32::try_from(capacity.max(1)).unwrap_or(u32::MAX),
+            capacity: u32::try_from(capacity.max(1)).map_or(MAX_CAPACITY, |c| c.min(MAX_CAPACITY)),
             space: Event::new(),
         }
     }
@@ -223,7 +246,7 @@ impl<T> Queue<T> {
         queued(self.counts.load(Ordering::Relaxed)) as usize
     }
 
-    /// The most messages it holds (at most `u32::MAX`).
+    /// The most messages it holds (at most [`MAX_CAPACITY`]).
     #[inline]
     pub(crate) fn capacity(&self) -> usize {
         self.capacity as usize
@@ -237,7 +260,7 @@ impl<T> Queue<T> {
     /// Senders waiting for room now.
     #[cfg(test)]
     pub(crate) fn waiting(&self) -> u32 {
-        (self.counts.load(Ordering::Acquire) >> 32) as u32
+        self.waiting.load(Ordering::Acquire)
     }
 
     /// Bytes counted as queued, bytes of what is queued on both sides by `size`, and
@@ -249,7 +272,7 @@ impl<T> Queue<T> {
         let read_side = batch.iter().flat_map(|b| b.queued.iter());
         let all = read_side.chain(st.head.iter()).chain(st.rest_iter());
         let (queued, n) = all.fold((0, 0), |(b, n), m| (b + size(m), n + 1));
-        let used = self.used.load(Ordering::Acquire) as usize;
+        let used = queued_bytes(self.counts.load(Ordering::Acquire)) as usize;
         (used, queued, n)
     }
 
@@ -268,42 +291,38 @@ impl<T> Queue<T> {
         len < self.capacity
             && (st.size.is_none()
                 || len == 0
-                || self.used.load(Ordering::Acquire).saturating_add(size) <= st.limit)
+                || queued_bytes(counts).saturating_add(size) <= st.limit)
     }
 
-    /// Count a message in (under the send side's lock, after `has_room`).
+    /// Count a message of `size` bytes in (under the send side's lock, after
+    /// `has_room`; `size` is 0 without a budget).
     #[inline]
     fn admit(&self, st: &mut State<T>, msg: T, size: u32) {
-        if st.size.is_some() {
-            self.used.fetch_add(size, Ordering::Relaxed);
-        }
         st.push(msg);
-        self.counts.fetch_add(1, Ordering::Relaxed);
+        self.counts.fetch_add(count(1, size), Ordering::Relaxed);
     }
 
     /// Count a message of `bytes` out, and let a waiting sender know (see the module
-    /// docs): the bytes first, then the count, whose read-modify-write also says
-    /// whether a sender waits.
+    /// docs).
     #[inline]
-    fn release(&self, bytes: u32, budgeted: bool) {
-        if budgeted {
-            self.used.fetch_sub(bytes, Ordering::Release);
-        }
-        if self.counts.fetch_sub(1, Ordering::AcqRel) >= WAITER {
+    fn release(&self, bytes: u32) {
+        self.uncount(1, bytes);
+        if self.any_waiting() {
             self.space.notify(1);
         }
     }
 
-    /// Uncount `n` messages (both locks held: eviction, clearing, hand-over).
+    /// Uncount `n` messages of `bytes` in all.
     #[inline]
-    fn uncount(&self, n: u32) {
-        self.counts.fetch_sub(u64::from(n), Ordering::AcqRel);
+    fn uncount(&self, n: u32, bytes: u32) {
+        self.counts.fetch_sub(count(n, bytes), Ordering::AcqRel);
     }
 
-    /// Senders wait for room?
+    /// Senders wait for room? (After a read-modify-write of `counts`: see the module
+    /// docs.)
     #[inline]
     fn any_waiting(&self) -> bool {
-        self.counts.load(Ordering::Acquire) >= WAITER
+        self.waiting.load(Ordering::Acquire) > 0
     }
 
     /// Bound the queue in bytes as well, measuring each message with `size`; `None`
@@ -313,24 +332,27 @@ impl<T> Queue<T> {
         {
             let mut batch = self.lock_batch();
             let mut st = self.lock();
-            match budget {
-                Some((limit, size)) => {
-                    let queued = batch
-                        .iter()
-                        .flat_map(|b| b.queued.iter())
-                        .chain(st.head.iter())
-                        .chain(st.rest_iter());
-                    // Saturating: a wrong (low) count heals when the queue empties.
-                    let used = queued.fold(0, |n: u32, m| n.saturating_add(clamp(size(m))));
-                    self.used.store(used, Ordering::Relaxed);
-                    st.limit = clamp(limit);
-                    st.size = Some(size);
-                }
-                None => {
-                    self.used.store(0, Ordering::Relaxed);
-                    (st.limit, st.size) = (0, None);
-                }
-            }
+            // What is queued is measured again with the new size function; a message
+            // the reader has taken but not yet uncounted keeps the measure it was
+            // taken with (it goes out with it), so the count stays exact.
+            let measured = |size: Option<SizeFn<T>>| {
+                let queued = batch
+                    .iter()
+                    .flat_map(|b| b.queued.iter())
+                    .chain(st.head.iter())
+                    .chain(st.rest_iter());
+                queued.fold(0u32, |n, m| n.wrapping_add(measure(size, m)))
+            };
+            let (old, new) = (
+                measured(st.size),
+                measured(budget.map(|(_, size)| size as SizeFn<T>)),
+            );
+            self.counts
+                .fetch_add(count(0, new.wrapping_sub(old)), Ordering::AcqRel);
+            (st.limit, st.size) = match budget {
+                Some((limit, size)) => (clamp(limit), Some(size)),
+                None => (0, None),
+            };
             if let Some(batch) = batch.as_mut() {
                 batch.size = st.size;
             }
@@ -350,7 +372,7 @@ impl<T> Queue<T> {
     pub(crate) fn bytes(&self) -> Option<(usize, usize)> {
         let st = self.lock();
         st.size.map(|_| {
-            let used = self.used.load(Ordering::Acquire);
+            let used = queued_bytes(self.counts.load(Ordering::Acquire));
             (used as usize, st.limit as usize)
         })
     }
@@ -413,11 +435,7 @@ impl<T> Queue<T> {
                 let Some(old) = read_side.or_else(|| st.pop()) else {
                     break;
                 };
-                let bytes = measure(st.size, &old);
-                if st.size.is_some() {
-                    self.used.fetch_sub(bytes, Ordering::Acquire);
-                }
-                self.uncount(1);
+                self.uncount(1, measure(st.size, &old));
                 evicted.push(old);
             }
             self.admit(&mut st, msg, size);
@@ -439,10 +457,12 @@ impl<T> Queue<T> {
             .chain(st.head.take())
             .chain(st.rest.iter_mut().flat_map(|r| r.drain(..)))
             .collect();
-        if st.size.is_some() {
-            self.used.store(0, Ordering::Release);
-        }
-        self.uncount(u32::try_from(taken.len()).unwrap_or(u32::MAX));
+        // Exactly what was taken: a message the reader took before this, but has not
+        // uncounted yet, is still counted and goes out with the reader.
+        let bytes = taken
+            .iter()
+            .fold(0u32, |b, m| b.wrapping_add(measure(st.size, m)));
+        self.uncount(u32::try_from(taken.len()).unwrap_or(u32::MAX), bytes);
         taken
     }
 
@@ -499,12 +519,11 @@ impl<T> Queue<T> {
                     // Listen, count in, look again (see the module docs): a receive
                     // that frees room after the second look sees this sender waiting.
                     wait.listener = Some(self.space.listen());
-                    let counts = if wait.registered {
-                        self.counts.fetch_add(0, Ordering::AcqRel)
-                    } else {
+                    if !wait.registered {
                         wait.registered = true;
-                        self.counts.fetch_add(WAITER, Ordering::AcqRel)
-                    };
+                        self.waiting.fetch_add(1, Ordering::AcqRel);
+                    }
+                    let counts = self.counts.fetch_add(0, Ordering::AcqRel);
                     if !self.room_after(&st, counts, size) {
                         continue;
                     }
@@ -600,7 +619,7 @@ impl<T> Queue<T> {
                 (msg, size)
             }
         };
-        self.release(measure(size, &msg), size.is_some());
+        self.release(measure(size, &msg));
         Poll::Ready(Some(msg))
     }
 
@@ -655,10 +674,7 @@ impl<T> Queue<T> {
             for msg in first.into_iter().rev() {
                 batch.queued.push_front(msg);
             }
-            if st.size.is_some() {
-                self.used.fetch_add(bytes, Ordering::Release);
-            }
-            self.counts.fetch_add(u64::from(n), Ordering::AcqRel);
+            self.counts.fetch_add(count(n, bytes), Ordering::AcqRel);
             self.take_reader(&mut st)
         };
         if let Some(w) = reader {
@@ -703,7 +719,7 @@ impl PushWait {
     fn unregister<T>(&mut self, queue: &Queue<T>) {
         if self.registered {
             self.registered = false;
-            queue.counts.fetch_sub(WAITER, Ordering::AcqRel);
+            queue.waiting.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
@@ -888,20 +904,50 @@ mod tests {
     }
 
     #[test]
-    fn budgets_and_sizes_above_two_gib_count_as_two_gib() {
+    fn budgets_and_sizes_above_one_gib_count_as_one_gib_without_touching_the_count() {
         fn huge(_: &u8) -> usize {
             usize::MAX
         }
         let q = Queue::new(4);
         q.set_budget(Some((usize::MAX, huge)));
-        let max = i32::MAX as usize;
+        let max = (1 << 30) - 1;
         assert_eq!(q.bytes(), Some((0, max)));
         // The first enters the empty queue; the second would exceed the budget.
         assert!(q.try_push(1u8).is_ok());
-        assert_eq!(q.bytes(), Some((max, max)));
+        assert_eq!((q.len(), q.bytes()), (1, Some((max, max))));
         assert!(matches!(q.try_push(2), Err(PushError::Full(2))));
-        assert_eq!(q.try_pop(), Ok(1));
-        assert_eq!(q.bytes(), Some((0, max)));
+        // A hold hands over more than the bound: both halves grow, neither spills.
+        q.prepend([7u8, 8, 9].into_iter().collect()).ok();
+        assert_eq!((q.len(), q.bytes()), (4, Some((4 * max, max))));
+        for want in [7, 8, 9, 1] {
+            assert_eq!(q.try_pop(), Ok(want));
+        }
+        assert_eq!((q.len(), q.bytes()), (0, Some((0, max))));
+    }
+
+    #[test]
+    fn a_budget_set_or_removed_while_messages_wait_measures_them_again() {
+        let q = Queue::new(8);
+        q.try_push(vec![0u8; 3]).ok();
+        q.try_push(vec![0u8; 4]).ok();
+        q.set_budget(Some((10, len_of)));
+        assert_eq!(q.bytes(), Some((7, 10)));
+        // The reader has taken one onto its side; a new budget still counts it.
+        assert_eq!(q.try_pop().map(|m| m.len()), Ok(3));
+        q.try_push(vec![0u8; 2]).ok();
+        q.set_budget(None);
+        assert_eq!(q.bytes(), None);
+        q.set_budget(Some((5, len_of)));
+        assert_eq!(q.bytes(), Some((6, 5)));
+        assert!(matches!(q.try_push(vec![0u8; 1]), Err(PushError::Full(_))));
+        assert_eq!(q.try_pop().map(|m| m.len()), Ok(4));
+        assert_eq!(q.try_pop().map(|m| m.len()), Ok(2));
+        assert_eq!((q.len(), q.bytes()), (0, Some((0, 5))));
+    }
+
+    #[test]
+    fn a_capacity_above_the_most_a_queue_holds_is_clamped() {
+        assert_eq!(Queue::<u8>::new(usize::MAX).capacity(), i32::MAX as usize);
     }
 
     #[tokio::test]

@@ -270,7 +270,7 @@ impl Runtime {
     /// an empty inbox, so what waits is bounded by about `bytes` plus one message. The
     /// budget can be set before or while the component runs, and is kept by a later
     /// [`Setup::set_capacity`](crate::Setup::set_capacity). Budgets are counted in 32
-    /// bits: one above 2 GiB bounds at 2 GiB, and a message above 2 GiB counts as 2 GiB.
+    /// bits: one above 1 GiB bounds at 1 GiB, and a message above 1 GiB counts as 1 GiB.
     ///
     /// A passthrough inbox (a composite's boundary) passes the budget on to the queued
     /// inbox it leads to.

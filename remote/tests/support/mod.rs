@@ -180,25 +180,19 @@ impl Drop for Peer {
 
 /// A `key=value` field of a printed line, as a number.
 pub fn field(line: &str, key: &str) -> u64 {
-    let pat = format!("{key}=");
-    let at = line
-        .find(&pat)
-        .unwrap_or_else(|| panic!("no {key}= in `{line}`"))
-        + pat.len();
-    line[at..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
+    number_after(line, &format!("{key}="))
 }
 
 /// A `"key":value` number of a printed JSON line.
 pub fn json_field(line: &str, key: &str) -> u64 {
-    let pat = format!("\"{key}\":");
+    number_after(line, &format!("\"{key}\":"))
+}
+
+/// The decimal number right after `pat` in `line`.
+fn number_after(line: &str, pat: &str) -> u64 {
     let at = line
-        .find(&pat)
-        .unwrap_or_else(|| panic!("no {key} in `{line}`"))
+        .find(pat)
+        .unwrap_or_else(|| panic!("no `{pat}` in `{line}`"))
         + pat.len();
     line[at..]
         .split(|c: char| !c.is_ascii_digit())
