@@ -116,16 +116,21 @@ fn main() -> Result<()> {
         vec![2, 4, 8]
     };
     for stages in lengths {
-        let axon = median(args.runs, || {
-            rt.block_on(axon_pipeline(stages, args.messages, false))
-        })?;
-        let raw = median(args.runs, || rt.block_on(raw_chain(stages, args.messages)))?;
-        row(&format!("pipeline, {stages} stages"), axon, raw);
-        if stages <= 4 {
-            let budgeted = median(args.runs, || {
-                rt.block_on(axon_pipeline(stages, args.messages, true))
-            })?;
-            row("  with byte budgets", budgeted, raw);
+        // The variants take turns run by run (axon, raw, budgeted, then again), so a
+        // machine that slows down or speeds up during the row weighs on all alike.
+        let budgets = stages <= 4;
+        let (mut axon, mut raw, mut budgeted) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..args.runs {
+            axon.push(rt.block_on(axon_pipeline(stages, args.messages, false))?);
+            raw.push(rt.block_on(raw_chain(stages, args.messages))?);
+            if budgets {
+                budgeted.push(rt.block_on(axon_pipeline(stages, args.messages, true))?);
+            }
+        }
+        let raw = median_of(raw);
+        row(&format!("pipeline, {stages} stages"), median_of(axon), raw);
+        if budgets {
+            row("  with byte budgets", median_of(budgeted), raw);
         }
     }
     if only {
@@ -185,8 +190,13 @@ fn median(runs: usize, mut f: impl FnMut() -> Result<f64>) -> Result<f64> {
     for _ in 0..runs {
         xs.push(f()?);
     }
+    Ok(median_of(xs))
+}
+
+/// The median of `xs` (not empty).
+fn median_of(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
-    Ok(xs[xs.len() / 2])
+    xs[xs.len() / 2]
 }
 
 fn forward() -> impl axon::Component<In = u64, Out = u64> {
