@@ -8,6 +8,7 @@
 //!     --workers /tmp/workers.txt
 //! curl -s 127.0.0.1:8010/workers
 //! curl -s -X POST 127.0.0.1:8010/workers/w1/run --data 'echo hello; exit 3'
+//! curl -s -X POST '127.0.0.1:8010/workers/w1/run?builder=docs' --data 'pwd'
 //! curl -s -X POST 127.0.0.1:8010/commands/cmd-1/interrupt --data 'enough'
 //! ```
 //!
@@ -25,7 +26,9 @@
 //!   starting `# ` (`# $ sh -c …` and `# in DIR` before, `# elapsed N.NNN s` after), and a
 //!   last line `rc=N`,
 //!   `interrupted: WHY` or `connection lost`; the command id is in the `X-Command-Id`
-//!   header. A client that leaves interrupts its command.
+//!   header. A client that leaves interrupts its command. `?builder=NAME` runs it for
+//!   that builder, in the worker's `workdir/NAME` (a plain name; the worker refuses
+//!   one that is not on its builder list, and the run answers `502` with its reason).
 //! - `POST /commands/ID/interrupt` (the body, if any, is the reason).
 //!
 //! Logs `listening on` for both ports once bound; SIGINT or SIGTERM shut it down and
@@ -314,13 +317,21 @@ async fn serve_http(mut stream: TcpStream, control: &Control) -> anyhow::Result<
     };
     control.requests.fetch_add(1, Ordering::Relaxed);
     let body = String::from_utf8_lossy(&body).into_owned();
+    let (path, query) = path.split_once('?').unwrap_or((path.as_str(), ""));
+    let builder = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("builder="))
+        .unwrap_or("")
+        .to_string();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method.as_str(), segments.as_slice()) {
         ("GET", ["workers"]) => {
             let json = control.master.status_json() + "\n";
             respond(&mut stream, "200 OK", "application/json", &json).await?;
         }
-        ("POST", ["workers", name, "run"]) => run(&mut stream, control, name, body).await?,
+        ("POST", ["workers", name, "run"]) => {
+            run(&mut stream, control, name, builder, body).await?
+        }
         ("POST", ["commands", id, "interrupt"]) => {
             let owner = control
                 .owners
@@ -386,6 +397,7 @@ async fn run(
     stream: &mut TcpStream,
     control: &Control,
     worker: &str,
+    builder: String,
     script: String,
 ) -> anyhow::Result<()> {
     let command_id = format!(
@@ -405,7 +417,7 @@ async fn run(
         .unwrap_or_else(|e| e.into_inner())
         .insert(command_id.clone(), worker.to_string());
     let op = WorkerOp::StartCommand {
-        builder: String::new(),
+        builder,
         command_id: command_id.clone(),
         command: "sh".to_string(),
         args: vec!["-c".to_string(), script],

@@ -215,6 +215,24 @@ fn the_control_interface_lists_runs_streams_and_interrupts() {
     assert!(lines[4].starts_with("# elapsed "), "{body}");
     assert_eq!(lines[5..], ["rc=3"], "{body}");
 
+    // A run for a builder runs in its directory; a name that is not plain is refused.
+    let (status, _, body) = fetch(control, "POST", "/workers/w1/run?builder=docs", "pwd");
+    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+    let docs = work.join("docs");
+    assert_eq!(
+        body.lines().nth(1),
+        Some(format!("# in {}", docs.display()).as_str()),
+        "{body}"
+    );
+    assert!(
+        body.lines().any(|l| l == docs.display().to_string()),
+        "pwd printed the builder's directory: {body}"
+    );
+    assert_eq!(body.lines().last(), Some("rc=0"), "{body}");
+    let (status, _, body) = fetch(control, "POST", "/workers/w1/run?builder=..", "pwd");
+    assert_eq!(status, "HTTP/1.1 502 Bad Gateway", "{body}");
+    assert!(body.contains("not a plain name"), "{body}");
+
     // Interrupt a long one from a second connection while the first streams it.
     let (status, head, mut stream) = request(
         control,
