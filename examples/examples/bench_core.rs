@@ -116,21 +116,28 @@ fn main() -> Result<()> {
         vec![2, 4, 8]
     };
     for stages in lengths {
-        // The variants take turns run by run (axon, raw, budgeted, then again), so a
-        // machine that slows down or speeds up during the row weighs on all alike.
-        let budgets = stages <= 4;
-        let (mut axon, mut raw, mut budgeted) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..args.runs {
-            axon.push(rt.block_on(axon_pipeline(stages, args.messages, false))?);
-            raw.push(rt.block_on(raw_chain(stages, args.messages))?);
-            if budgets {
-                budgeted.push(rt.block_on(axon_pipeline(stages, args.messages, true))?);
+        // The variants take turns run by run, each run starting with the next one
+        // (axon, raw, budgeted; raw, budgeted, axon; …), so neither a machine that
+        // drifts during the row nor the place in the turn favours one of them.
+        let variants = if stages <= 4 { 3 } else { 2 };
+        let mut figures = vec![Vec::new(); variants];
+        for run in 0..args.runs {
+            for turn in 0..variants {
+                let variant = (run + turn) % variants;
+                figures[variant].push(rt.block_on(async {
+                    match variant {
+                        0 => axon_pipeline(stages, args.messages, false).await,
+                        1 => raw_chain(stages, args.messages).await,
+                        _ => axon_pipeline(stages, args.messages, true).await,
+                    }
+                })?);
             }
         }
-        let raw = median_of(raw);
-        row(&format!("pipeline, {stages} stages"), median_of(axon), raw);
-        if budgets {
-            row("  with byte budgets", median_of(budgeted), raw);
+        let mut medians = figures.into_iter().map(median_of);
+        let (axon, raw) = (medians.next().unwrap_or(0.0), medians.next().unwrap_or(0.0));
+        row(&format!("pipeline, {stages} stages"), axon, raw);
+        if let Some(budgeted) = medians.next() {
+            row("  with byte budgets", budgeted, raw);
         }
     }
     if only {
