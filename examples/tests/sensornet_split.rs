@@ -1,5 +1,7 @@
 //! `sensornet --role station` and `--role central` as real processes on loopback: the
-//! central's store equals a single-process run's on the same data.
+//! central's store equals a single-process run's on the same data — fed by one
+//! station, by two stations with the same data, and by two stations that have half of
+//! the array each (`--station-detectors`).
 //!
 //! The data are one simulated run's bridge transcripts, replayed (`--replay`) into
 //! every server under test: a simulated run cut by wall-clock `--duration` stores a
@@ -13,6 +15,7 @@
 //! this test: `cargo build -p examples --features zenoh --example sensornet` first
 //! (`cargo test --test sensornet_split` alone does not build examples).
 
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -106,7 +109,35 @@ fn run(what: &str, dir: &Path, args: &[&str]) -> String {
 
 /// Every row of every table but `runs` (whose start time is the wall clock's), sorted.
 fn tables(db: &Path) -> Vec<(String, Vec<Vec<Value>>)> {
+    tables_with(db, false)
+}
+
+/// As [`tables`], but every pulse id (`pulses.id` and the `pulse_id` columns) replaced
+/// by the pulse's origin, `node N ch C #P`: what names a pulse however a central
+/// numbered it.
+fn tables_by_origin(db: &Path) -> Vec<(String, Vec<Vec<Value>>)> {
+    tables_with(db, true)
+}
+
+fn tables_with(db: &Path, by_origin: bool) -> Vec<(String, Vec<Vec<Value>>)> {
     let c = rusqlite::Connection::open(db).expect("open the store");
+    let origins: HashMap<i64, String> = c
+        .prepare("SELECT id, node, channel, pulse_num FROM pulses")
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    format!(
+                        "node {} ch {} #{}",
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?
+                    ),
+                ))
+            })?
+            .collect()
+        })
+        .expect("pulse origins");
     let mut names: Vec<String> = c
         .prepare(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'runs' ORDER BY name",
@@ -119,10 +150,26 @@ fn tables(db: &Path) -> Vec<(String, Vec<Vec<Value>>)> {
         .map(|t| {
             let mut s = c.prepare(&format!("SELECT * FROM {t}")).expect("select");
             let n = s.column_count();
+            let ids: Vec<usize> = (0..n)
+                .filter(|i| {
+                    let name = s.column_name(*i).unwrap_or_default();
+                    by_origin && (name == "pulse_id" || (t == "pulses" && name == "id"))
+                })
+                .collect();
             let mut rows: Vec<Vec<Value>> = s
                 .query_map([], |r| (0..n).map(|i| r.get::<_, Value>(i)).collect())
                 .and_then(Iterator::collect)
                 .expect("rows");
+            for row in &mut rows {
+                for i in &ids {
+                    if let Value::Integer(id) = row[*i] {
+                        let origin = origins.get(&id).cloned().unwrap_or_else(|| {
+                            panic!("table {t}: pulse {id} is not in the pulses table")
+                        });
+                        row[*i] = Value::Text(origin);
+                    }
+                }
+            }
             rows.sort_by_key(|r| key(r));
             (t, rows)
         })
@@ -215,10 +262,12 @@ fn reference(dir: &Path) -> Vec<(String, Vec<Vec<Value>>)> {
     single
 }
 
-/// A central for `stations` and one station process per name, replaying `dir/sim`.
-fn split(dir: &Path, stations: &[&str]) -> Vec<(String, Vec<Vec<Value>>)> {
+/// A central for `stations` and one station process per name, replaying `dir/sim`
+/// (with its `--station-detectors`, if given); the central's store.
+fn split(dir: &Path, stations: &[(&str, Option<&str>)]) -> PathBuf {
     let endpoint = format!("127.0.0.1:{}", free_port());
-    let list = stations.join(",");
+    let list: Vec<&str> = stations.iter().map(|(name, _)| *name).collect();
+    let list = list.join(",");
     let central = sensornet(
         dir,
         &[
@@ -236,26 +285,26 @@ fn split(dir: &Path, stations: &[&str]) -> Vec<(String, Vec<Vec<Value>>)> {
     );
     let children: Vec<(String, Child)> = stations
         .iter()
-        .map(|name| {
+        .map(|(name, mine)| {
             let transcripts = format!("station-{name}");
-            let child = sensornet(
-                dir,
-                &[
-                    "--role",
-                    "station",
-                    "--name",
-                    name,
-                    "--zenoh-connect",
-                    &endpoint,
-                    "--replay",
-                    "sim",
-                    "--detectors",
-                    "4",
-                    "--transcripts",
-                    &transcripts,
-                ],
-            );
-            (format!("station {name}"), child)
+            let mut args = vec![
+                "--role",
+                "station",
+                "--name",
+                name,
+                "--zenoh-connect",
+                &endpoint,
+                "--replay",
+                "sim",
+                "--detectors",
+                "4",
+                "--transcripts",
+                &transcripts,
+            ];
+            if let Some(mine) = mine {
+                args.extend(["--station-detectors", mine]);
+            }
+            (format!("station {name}"), sensornet(dir, &args))
         })
         .collect();
     for (what, child) in children {
@@ -263,14 +312,14 @@ fn split(dir: &Path, stations: &[&str]) -> Vec<(String, Vec<Vec<Value>>)> {
     }
     // The central ends by itself once every station's stream has ended.
     finish("central", central);
-    tables(&dir.join("central.db"))
+    dir.join("central.db")
 }
 
 #[test]
 fn a_central_fed_by_one_station_stores_what_one_process_stores() {
     let dir = scratch("one");
     let single = reference(&dir);
-    let central = split(&dir, &["a"]);
+    let central = tables(&split(&dir, &[("a", None)]));
     assert_eq!(single.len(), central.len(), "the same tables");
     for ((table, want), (_, got)) in single.iter().zip(&central) {
         if let Err(e) = same(want, got) {
@@ -284,7 +333,7 @@ fn a_central_fed_by_one_station_stores_what_one_process_stores() {
 fn a_central_stores_every_station_with_its_own_pulse_ids() {
     let dir = scratch("two");
     let single = reference(&dir);
-    let central = split(&dir, &["a", "b"]);
+    let central = tables(&split(&dir, &[("a", None), ("b", None)]));
     // Both stations replay the same data: each pulse twice, station a's at odd ids
     // (2k - 1), station b's at even ones (2k), with the same content.
     let want = rows(&single, "pulses");
@@ -313,5 +362,27 @@ fn a_central_stores_every_station_with_its_own_pulse_ids() {
         rows(&central, "fits").len(),
         2 * rows(&single, "fits").len()
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One 4-detector array whose FEDM node 1 carries detectors 0-2 and node 2 detector 3:
+/// station a has detectors 0 and 1 (node 1's channels 1 and 2), station b detectors 2
+/// and 3 (node 1's channel 3, node 2), each with its own CTU. Between them they send
+/// every pulse once, and the central stores the same pulses, fits, showers and
+/// directions as one process — only the pulse ids differ (the central numbers each
+/// station's pulses apart), so pulses are named by their origin (node, channel, pulse
+/// number).
+#[test]
+fn one_array_split_across_two_stations_stores_what_one_process_stores() {
+    let dir = scratch("array");
+    reference(&dir);
+    let single = tables_by_origin(&dir.join("single.db"));
+    let central = tables_by_origin(&split(&dir, &[("a", Some("0,1")), ("b", Some("2-3"))]));
+    assert_eq!(single.len(), central.len(), "the same tables");
+    for ((table, want), (_, got)) in single.iter().zip(&central) {
+        if let Err(e) = same(want, got) {
+            panic!("table {table}: {e}");
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
