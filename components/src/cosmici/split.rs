@@ -275,7 +275,10 @@ impl Component for StationPulses {
 
     fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
         s.describe("inbox", "the station's fitted pulses")?;
-        s.describe("outbox", "pulses with the station's time origin, and its progress")?;
+        s.describe(
+            "outbox",
+            "pulses with the station's time origin, and its progress",
+        )?;
         Ok(())
     }
 

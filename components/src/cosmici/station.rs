@@ -268,8 +268,10 @@ impl Station {
     /// Starts the station's half of a [split](super::split) server in `rt`: everything
     /// up to the fitted pulses, with no database (`config.db` and the shower settings
     /// are not used). Its pulses and records leave as [`StationMessage`]s into `to`
-    /// (a remote link's sending endpoint, say), its lifecycle into `control`; the
-    /// caller starts that endpoint. Pulse ids count from 1.
+    /// (a remote link's sending endpoint, say), with its progress in data time when
+    /// it has advanced and no pulse is on its way (at most once a second; see
+    /// [`split`](super::split)), its lifecycle into `control`; the caller starts that
+    /// endpoint. Pulse ids count from 1.
     ///
     /// # Errors
     ///
@@ -341,8 +343,9 @@ impl Station {
         let map = DetectorMap::default();
         let fedms: BTreeSet<u32> = match &config.detectors {
             Some(mine) => mine.iter().map(|d| map.channel(*d).0).collect(),
-            None => (map.first_fedm..map.first_fedm + map.fedm_nodes(config.layout.len()))
-                .collect(),
+            None => {
+                (map.first_fedm..map.first_fedm + map.fedm_nodes(config.layout.len())).collect()
+            }
         };
         let progress = ChainProgress::default();
         let mut clock = PulseClock::new(0, TimeChainConfig::default()).expect_nodes(fedms);

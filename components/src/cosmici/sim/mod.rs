@@ -896,14 +896,15 @@ async fn drive(
         (sync, sync * SYNC_COUNTS * 1e9 / CTU_HZ)
     };
     let mut next_status = 1e9;
-    for event in sim {
-        let t = event.time();
-        // Since START: what the counters and the pacing go by.
-        let local = t + off;
-        let at = start.at + Duration::from_nanos(local.max(0.0) as u64);
-        tokio::time::sleep_until(at).await;
-        // Once a second each FEDM reports its non-coincidence counters (none here).
-        while local >= next_status {
+    let mut events = sim.peekable();
+    let at = |local: f64| start.at + Duration::from_nanos(local.max(0.0) as u64);
+    loop {
+        // Times since START: what the counters and the pacing go by.
+        let next = events.peek().map(|e| e.time() + off);
+        // Once a second each FEDM reports its non-coincidence counters (none here),
+        // events or not: before an event at the same time, as a node would.
+        if next.is_none_or(|local| local >= next_status) {
+            tokio::time::sleep_until(at(next_status)).await;
             let (sync, sync_t) = sync_at(next_status);
             for (clock, tx) in clocks.iter().zip(&senders) {
                 let Some(tx) = tx else { continue };
@@ -918,7 +919,10 @@ async fn drive(
                 }
             }
             next_status += 1e9;
+            continue;
         }
+        let Some(event) = events.next() else { break };
+        tokio::time::sleep_until(at(event.time() + off)).await;
         match event {
             SimEvent::Shower(s) => truth.record(TruthLine::Shower(&s)),
             SimEvent::Pulse(p) => {
