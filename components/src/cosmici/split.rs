@@ -41,7 +41,7 @@
 //! at most once a second (wall time) when it has advanced and no pulse is on its way
 //! out. It is the station's time chain's frontier (its FEDM nodes report their sync
 //! counter every second, pulses or not) once every pulse the chain released before it
-//! has left ([`ChainProgress`](super::progress::ChainProgress)), less a microsecond (a
+//! has left ([`ChainProgress`]), less a microsecond (a
 //! pulse's fitted onset lies a few ns before its first threshold crossing). The merge
 //! advances the station to it. A station whose stream ends without its end — its
 //! link was shut down because the remote endpoint failed, e.g. its peer vanished past
