@@ -3,10 +3,11 @@
 //! station, by two stations with the same data, and by two stations that have half of
 //! the array each (`--station-detectors`).
 //!
-//! The data are one simulated run's bridge transcripts, replayed (`--replay`) into
-//! every server under test: a simulated run cut by wall-clock `--duration` stores a
-//! different number of pulses each time, a replay of its transcripts stores the same
-//! pulses, fits and showers every time. Equal means: the same rows, integers and text
+//! The data are one simulated run's bridge transcripts (`tests/data/sensornet-sim7`,
+//! recorded once), replayed (`--replay`) into every server under test: a simulated run
+//! cut by wall-clock `--duration` stores a different number of pulses each time (none
+//! timed at all if its `START` came too late for two PPS edges), a replay of its
+//! transcripts stores the same pulses, fits and showers every time. Equal means: the same rows, integers and text
 //! exact, except that real numbers may differ by 1e-3 relative and UTC times by 2 ns —
 //! two replays of one transcript into one process differ in their last digits already
 //! (measured: 3 of 3224 pulse times by 1 ns, fit χ² by ~2e-5 relative; the time chain's
@@ -213,35 +214,23 @@ fn rows<'a>(tables: &'a [(String, Vec<Vec<Value>>)], name: &str) -> &'a [Vec<Val
         .1
 }
 
-/// Simulates 4 detectors for 2 s (transcripts in `dir/sim`), then replays them into one
-/// process (`dir/single.db`): the reference.
+/// The recorded transcripts every server under test replays.
+fn recording() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/sensornet-sim7")
+        .display()
+        .to_string()
+}
+
+/// Replays the recording into one process (`dir/single.db`): the reference.
 fn reference(dir: &Path) -> Vec<(String, Vec<Vec<Value>>)> {
-    run(
-        "simulated run",
-        dir,
-        &[
-            "--simulate",
-            "4",
-            "--duration",
-            "2",
-            "--seed",
-            "7",
-            "--background-rate",
-            "40",
-            "--shower-rate",
-            "4",
-            "--transcripts",
-            "sim",
-            "--db",
-            "sim.db",
-        ],
-    );
+    let recording = recording();
     run(
         "single-process replay",
         dir,
         &[
             "--replay",
-            "sim",
+            &recording,
             "--detectors",
             "4",
             "--transcripts",
@@ -262,9 +251,10 @@ fn reference(dir: &Path) -> Vec<(String, Vec<Vec<Value>>)> {
     single
 }
 
-/// A central for `stations` and one station process per name, replaying `dir/sim`
+/// A central for `stations` and one station process per name, replaying the recording
 /// (with its `--station-detectors`, if given); the central's store.
 fn split(dir: &Path, stations: &[(&str, Option<&str>)]) -> PathBuf {
+    let recording = recording();
     let endpoint = format!("127.0.0.1:{}", free_port());
     let list: Vec<&str> = stations.iter().map(|(name, _)| *name).collect();
     let list = list.join(",");
@@ -295,7 +285,7 @@ fn split(dir: &Path, stations: &[(&str, Option<&str>)]) -> PathBuf {
                 "--zenoh-connect",
                 &endpoint,
                 "--replay",
-                "sim",
+                &recording,
                 "--detectors",
                 "4",
                 "--transcripts",
