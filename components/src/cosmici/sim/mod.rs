@@ -874,7 +874,7 @@ async fn drive(
             off / 1e9
         );
     }
-    let mut early = 0u64;
+    let mut warned_early = false;
     truth.record(TruthLine::Start { utc_ns: zero });
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5eed);
     let mut clocks: Vec<FedmClock> = senders
@@ -975,13 +975,13 @@ async fn drive(
                     continue;
                 };
                 if first + off < 0.0 {
-                    if early == 0 {
+                    if !warned_early {
                         tracing::warn!(
-                            "simulation time zero {} is before this simulator's START: pulses before START are not sent",
+                            "simulation time zero {} is before this simulator's START: pulses before START are not sent (nor in the truth)",
                             UtcNanos(zero)
                         );
+                        warned_early = true;
                     }
-                    early += 1;
                     continue;
                 }
                 let line = ConPulse::new(
