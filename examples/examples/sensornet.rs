@@ -16,6 +16,18 @@
 //! cargo run --release -p examples --features zenoh --example sensornet -- --role station --name a --zenoh-connect 127.0.0.1:7447 --simulate 4 --duration 10
 //! ```
 //!
+//! Several stations may share one array: each names its detectors with
+//! `--station-detectors` (numbered as in the whole array) and simulates or replays only
+//! those, so a central fed by all of them sees what one process would. Stations that
+//! simulate their parts share a seed and a time zero (`--sim-start`):
+//!
+//! ```text
+//! T=$(( $(date +%s) + 5 ))
+//! sensornet --role central --stations a,b --zenoh-listen 127.0.0.1:7447 --detectors 4
+//! sensornet --role station --name a --zenoh-connect 127.0.0.1:7447 --simulate 4 --station-detectors 0,1 --sim-start $T --duration 20
+//! sensornet --role station --name b --zenoh-connect 127.0.0.1:7447 --simulate 4 --station-detectors 2,3 --sim-start $T --duration 20 --listen 127.0.0.1:26767
+//! ```
+//!
 //! `--simulate N` starts N simulated detectors (a CTU and ⌈N/3⌉ FEDM nodes) in-process,
 //! connected over loopback exactly as real nodes connect. A one-line status is printed
 //! every second; SIGINT/SIGTERM (or `--duration`) shut the graph down in order and
@@ -29,6 +41,7 @@
     reason = "a command-line program that prints its status and summary"
 )]
 
+use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -112,6 +125,12 @@ struct Args {
     /// Simulation seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// The simulation's time zero, UTC unix seconds [default: when the simulated CTU
+    /// receives START]. Stations that simulate parts of one array
+    /// (`--station-detectors`) need the same one, and the same seed, a few seconds
+    /// after they have all started: e.g. `--sim-start $(( $(date +%s) + 5 ))`.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    sim_start: Option<f64>,
     /// Write the simulator's ground truth here (JSON lines).
     #[arg(long)]
     truth: Option<PathBuf>,
@@ -126,6 +145,13 @@ struct Args {
     /// Number of detectors in the layout when not simulating.
     #[arg(long, default_value_t = 4)]
     detectors: usize,
+    /// The detectors of the layout this station has, when it has part of the array
+    /// (`--role station`), e.g. `0,1` or `2-3`, numbered as in the whole array (whose
+    /// size is `--simulate N` or `--detectors N`): its time chain waits only for the
+    /// FEDM nodes that carry them, and it simulates (`--simulate`) or replays
+    /// (`--replay`) only their pulses, with its own CTU. Default: all.
+    #[arg(long, value_name = "LIST", value_parser = parse_detector_list)]
+    station_detectors: Option<BTreeSet<usize>>,
     /// The detector site, LAT,LON[,ALT] (degrees north, east; metres), for sky
     /// coordinates [default: the COSMICi site, 30.428,-84.285,20].
     #[arg(long, conflicts_with = "site_file")]
@@ -176,6 +202,28 @@ fn parse_id_range(s: &str) -> Result<std::ops::RangeInclusive<u32>, String> {
         return Err(format!("{lo} > {hi}"));
     }
     Ok(lo..=hi)
+}
+
+fn parse_detector_list(s: &str) -> Result<BTreeSet<usize>, String> {
+    let mut set = BTreeSet::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+        let parse = |x: &str| x.trim().parse::<usize>().map_err(|e| format!("{x:?}: {e}"));
+        let (lo, hi) = (parse(lo)?, parse(hi)?);
+        if lo > hi {
+            return Err(format!("{lo} > {hi}"));
+        }
+        set.extend(lo..=hi);
+    }
+    if set.is_empty() {
+        return Err("no detector named".into());
+    }
+    Ok(set)
+}
+
+/// The simulation's time zero, UTC ns, from `--sim-start`.
+fn sim_epoch(args: &Args) -> Option<i64> {
+    args.sim_start.map(|s| (s * 1e9).round() as i64)
 }
 
 fn grid_layout(n: usize, spacing: f64) -> anyhow::Result<DetectorLayout> {
@@ -239,6 +287,19 @@ async fn main() -> anyhow::Result<()> {
         args.detectors
     };
     let layout = grid_layout(detectors, args.spacing)?;
+    if let Some(mine) = &args.station_detectors {
+        anyhow::ensure!(
+            args.role == Some(Role::Station),
+            "--station-detectors is for --role station"
+        );
+        if let Some(d) = mine.iter().find(|d| **d >= detectors) {
+            anyhow::bail!("--station-detectors: detector {d} is not in the array of {detectors}");
+        }
+        anyhow::ensure!(
+            args.simulate == 0 || args.sim_start.is_some(),
+            "stations simulating parts of one array need one time zero: give each the same --sim-start (and --seed)"
+        );
+    }
     if let Some(role) = args.role {
         return split::run(role, &args, layout).await;
     }
@@ -268,6 +329,7 @@ async fn main() -> anyhow::Result<()> {
         };
         sim.seed = args.seed;
         sim.truth_file = args.truth.clone();
+        sim.epoch = sim_epoch(&args);
         println!(
             "sensornet: simulating {} detectors (1 CTU, {} FEDM nodes)",
             args.simulate,
@@ -284,7 +346,7 @@ async fn main() -> anyhow::Result<()> {
     let (main_addr, directory) = (station.main_addr(), station.directory());
     let deadline = async {
         if let Some(dir) = &args.replay {
-            let replayed = replay_dir(dir, main_addr, directory);
+            let replayed = replay_dir(dir, main_addr, directory, None);
             let limit = async {
                 match args.duration {
                     Some(s) => tokio::time::sleep(Duration::from_secs_f64(s)).await,
@@ -562,13 +624,19 @@ impl SensornetPages {
 }
 
 /// Replays the transcripts in `dir` into the server at `main`, as fast as it takes them.
+/// With `detectors`, only their part of it (see `Recording::for_detectors`).
 async fn replay_dir(
     dir: &std::path::Path,
     main: SocketAddr,
     bridges: BridgeDirectory,
+    detectors: Option<&BTreeSet<usize>>,
 ) -> anyhow::Result<()> {
+    use components::cosmici::reconstruct::DetectorMap;
     use components::cosmici::sim::replay::{Recording, ReplayConfig, replay};
-    let recording = Recording::from_dir(dir)?;
+    let mut recording = Recording::from_dir(dir)?;
+    if let Some(mine) = detectors {
+        recording = recording.for_detectors(DetectorMap::default(), mine);
+    }
     let config = ReplayConfig {
         bridges: BridgePorts::Directory(bridges),
         speed: None,
@@ -586,6 +654,7 @@ async fn replay_dir(
 /// The station's settings from the command line.
 fn station_config(args: &Args, layout: DetectorLayout) -> anyhow::Result<StationConfig> {
     let mut config = StationConfig::new(layout, &args.db);
+    config.detectors = args.station_detectors.clone();
     config.site = match (&args.site, &args.site_file) {
         (Some(site), _) => *site,
         (None, Some(file)) => Site::from_file(file)?,
@@ -723,7 +792,7 @@ mod split {
         let mut sim = None;
         if let Some(dir) = &args.replay {
             tokio::select! {
-                r = super::replay_dir(dir, station.main_addr(), station.directory()) => r?,
+                r = super::replay_dir(dir, station.main_addr(), station.directory(), args.station_detectors.as_ref()) => r?,
                 () = stop(args.duration) => {}
             }
         } else {
@@ -734,6 +803,8 @@ mod split {
                 config.showers.background_rate = args.background_rate;
                 config.seed = args.seed;
                 config.truth_file = args.truth.clone();
+                config.detectors = args.station_detectors.clone();
+                config.epoch = super::sim_epoch(args);
                 sim = Some(DetectorSim::new(config).context("simulator")?.start());
             }
             stop(args.duration).await;

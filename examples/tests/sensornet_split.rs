@@ -1,10 +1,13 @@
 //! `sensornet --role station` and `--role central` as real processes on loopback: the
-//! central's store equals a single-process run's on the same data.
+//! central's store equals a single-process run's on the same data — fed by one
+//! station, by two stations with the same data, and by two stations that have half of
+//! the array each (`--station-detectors`).
 //!
-//! The data are one simulated run's bridge transcripts, replayed (`--replay`) into
-//! every server under test: a simulated run cut by wall-clock `--duration` stores a
-//! different number of pulses each time, a replay of its transcripts stores the same
-//! pulses, fits and showers every time. Equal means: the same rows, integers and text
+//! The data are one simulated run's bridge transcripts (`tests/data/sensornet-sim7`,
+//! recorded once), replayed (`--replay`) into every server under test: a simulated run
+//! cut by wall-clock `--duration` stores a different number of pulses each time (none
+//! timed at all if its `START` came too late for two PPS edges), a replay of its
+//! transcripts stores the same pulses, fits and showers every time. Equal means: the same rows, integers and text
 //! exact, except that real numbers may differ by 1e-3 relative and UTC times by 2 ns —
 //! two replays of one transcript into one process differ in their last digits already
 //! (measured: 3 of 3224 pulse times by 1 ns, fit χ² by ~2e-5 relative; the time chain's
@@ -13,6 +16,7 @@
 //! this test: `cargo build -p examples --features zenoh --example sensornet` first
 //! (`cargo test --test sensornet_split` alone does not build examples).
 
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -106,7 +110,35 @@ fn run(what: &str, dir: &Path, args: &[&str]) -> String {
 
 /// Every row of every table but `runs` (whose start time is the wall clock's), sorted.
 fn tables(db: &Path) -> Vec<(String, Vec<Vec<Value>>)> {
+    tables_with(db, false)
+}
+
+/// As [`tables`], but every pulse id (`pulses.id` and the `pulse_id` columns) replaced
+/// by the pulse's origin, `node N ch C #P`: what names a pulse however a central
+/// numbered it.
+fn tables_by_origin(db: &Path) -> Vec<(String, Vec<Vec<Value>>)> {
+    tables_with(db, true)
+}
+
+fn tables_with(db: &Path, by_origin: bool) -> Vec<(String, Vec<Vec<Value>>)> {
     let c = rusqlite::Connection::open(db).expect("open the store");
+    let origins: HashMap<i64, String> = c
+        .prepare("SELECT id, node, channel, pulse_num FROM pulses")
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    format!(
+                        "node {} ch {} #{}",
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?
+                    ),
+                ))
+            })?
+            .collect()
+        })
+        .expect("pulse origins");
     let mut names: Vec<String> = c
         .prepare(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'runs' ORDER BY name",
@@ -119,10 +151,26 @@ fn tables(db: &Path) -> Vec<(String, Vec<Vec<Value>>)> {
         .map(|t| {
             let mut s = c.prepare(&format!("SELECT * FROM {t}")).expect("select");
             let n = s.column_count();
+            let ids: Vec<usize> = (0..n)
+                .filter(|i| {
+                    let name = s.column_name(*i).unwrap_or_default();
+                    by_origin && (name == "pulse_id" || (t == "pulses" && name == "id"))
+                })
+                .collect();
             let mut rows: Vec<Vec<Value>> = s
                 .query_map([], |r| (0..n).map(|i| r.get::<_, Value>(i)).collect())
                 .and_then(Iterator::collect)
                 .expect("rows");
+            for row in &mut rows {
+                for i in &ids {
+                    if let Value::Integer(id) = row[*i] {
+                        let origin = origins.get(&id).cloned().unwrap_or_else(|| {
+                            panic!("table {t}: pulse {id} is not in the pulses table")
+                        });
+                        row[*i] = Value::Text(origin);
+                    }
+                }
+            }
             rows.sort_by_key(|r| key(r));
             (t, rows)
         })
@@ -166,35 +214,23 @@ fn rows<'a>(tables: &'a [(String, Vec<Vec<Value>>)], name: &str) -> &'a [Vec<Val
         .1
 }
 
-/// Simulates 4 detectors for 2 s (transcripts in `dir/sim`), then replays them into one
-/// process (`dir/single.db`): the reference.
+/// The recorded transcripts every server under test replays.
+fn recording() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/sensornet-sim7")
+        .display()
+        .to_string()
+}
+
+/// Replays the recording into one process (`dir/single.db`): the reference.
 fn reference(dir: &Path) -> Vec<(String, Vec<Vec<Value>>)> {
-    run(
-        "simulated run",
-        dir,
-        &[
-            "--simulate",
-            "4",
-            "--duration",
-            "2",
-            "--seed",
-            "7",
-            "--background-rate",
-            "40",
-            "--shower-rate",
-            "4",
-            "--transcripts",
-            "sim",
-            "--db",
-            "sim.db",
-        ],
-    );
+    let recording = recording();
     run(
         "single-process replay",
         dir,
         &[
             "--replay",
-            "sim",
+            &recording,
             "--detectors",
             "4",
             "--transcripts",
@@ -215,10 +251,13 @@ fn reference(dir: &Path) -> Vec<(String, Vec<Vec<Value>>)> {
     single
 }
 
-/// A central for `stations` and one station process per name, replaying `dir/sim`.
-fn split(dir: &Path, stations: &[&str]) -> Vec<(String, Vec<Vec<Value>>)> {
+/// A central for `stations` and one station process per name, replaying the recording
+/// (with its `--station-detectors`, if given); the central's store.
+fn split(dir: &Path, stations: &[(&str, Option<&str>)]) -> PathBuf {
+    let recording = recording();
     let endpoint = format!("127.0.0.1:{}", free_port());
-    let list = stations.join(",");
+    let list: Vec<&str> = stations.iter().map(|(name, _)| *name).collect();
+    let list = list.join(",");
     let central = sensornet(
         dir,
         &[
@@ -236,26 +275,26 @@ fn split(dir: &Path, stations: &[&str]) -> Vec<(String, Vec<Vec<Value>>)> {
     );
     let children: Vec<(String, Child)> = stations
         .iter()
-        .map(|name| {
+        .map(|(name, mine)| {
             let transcripts = format!("station-{name}");
-            let child = sensornet(
-                dir,
-                &[
-                    "--role",
-                    "station",
-                    "--name",
-                    name,
-                    "--zenoh-connect",
-                    &endpoint,
-                    "--replay",
-                    "sim",
-                    "--detectors",
-                    "4",
-                    "--transcripts",
-                    &transcripts,
-                ],
-            );
-            (format!("station {name}"), child)
+            let mut args = vec![
+                "--role",
+                "station",
+                "--name",
+                name,
+                "--zenoh-connect",
+                &endpoint,
+                "--replay",
+                &recording,
+                "--detectors",
+                "4",
+                "--transcripts",
+                &transcripts,
+            ];
+            if let Some(mine) = mine {
+                args.extend(["--station-detectors", mine]);
+            }
+            (format!("station {name}"), sensornet(dir, &args))
         })
         .collect();
     for (what, child) in children {
@@ -263,14 +302,14 @@ fn split(dir: &Path, stations: &[&str]) -> Vec<(String, Vec<Vec<Value>>)> {
     }
     // The central ends by itself once every station's stream has ended.
     finish("central", central);
-    tables(&dir.join("central.db"))
+    dir.join("central.db")
 }
 
 #[test]
 fn a_central_fed_by_one_station_stores_what_one_process_stores() {
     let dir = scratch("one");
     let single = reference(&dir);
-    let central = split(&dir, &["a"]);
+    let central = tables(&split(&dir, &[("a", None)]));
     assert_eq!(single.len(), central.len(), "the same tables");
     for ((table, want), (_, got)) in single.iter().zip(&central) {
         if let Err(e) = same(want, got) {
@@ -284,7 +323,7 @@ fn a_central_fed_by_one_station_stores_what_one_process_stores() {
 fn a_central_stores_every_station_with_its_own_pulse_ids() {
     let dir = scratch("two");
     let single = reference(&dir);
-    let central = split(&dir, &["a", "b"]);
+    let central = tables(&split(&dir, &[("a", None), ("b", None)]));
     // Both stations replay the same data: each pulse twice, station a's at odd ids
     // (2k - 1), station b's at even ones (2k), with the same content.
     let want = rows(&single, "pulses");
@@ -313,5 +352,27 @@ fn a_central_stores_every_station_with_its_own_pulse_ids() {
         rows(&central, "fits").len(),
         2 * rows(&single, "fits").len()
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One 4-detector array whose FEDM node 1 carries detectors 0-2 and node 2 detector 3:
+/// station a has detectors 0 and 1 (node 1's channels 1 and 2), station b detectors 2
+/// and 3 (node 1's channel 3, node 2), each with its own CTU. Between them they send
+/// every pulse once, and the central stores the same pulses, fits, showers and
+/// directions as one process — only the pulse ids differ (the central numbers each
+/// station's pulses apart), so pulses are named by their origin (node, channel, pulse
+/// number).
+#[test]
+fn one_array_split_across_two_stations_stores_what_one_process_stores() {
+    let dir = scratch("array");
+    reference(&dir);
+    let single = tables_by_origin(&dir.join("single.db"));
+    let central = tables_by_origin(&split(&dir, &[("a", Some("0,1")), ("b", Some("2-3"))]));
+    assert_eq!(single.len(), central.len(), "the same tables");
+    for ((table, want), (_, got)) in single.iter().zip(&central) {
+        if let Err(e) = same(want, got) {
+            panic!("table {table}: {e}");
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

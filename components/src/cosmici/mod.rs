@@ -50,6 +50,7 @@ pub mod main_server;
 pub mod node;
 #[cfg(feature = "store")]
 pub mod pipeline;
+pub mod progress;
 #[cfg(feature = "physics")]
 pub mod reconstruct;
 pub mod run_manager;

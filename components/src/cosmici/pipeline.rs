@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axon::{BoxError, Component, Context, LinkError, Setup};
 
+use super::progress::ChainProgress;
 use super::reconstruct::{DetectorMap, crossings_of};
 use super::timing::TimedPulse;
 use crate::physics::components::{ArrivalTimes, FittedPulse, PulseToFit};
@@ -311,6 +312,7 @@ impl Component for PulseIntake {
 pub struct FitJoiner {
     origin: TimeOrigin,
     stats: PipelineStats,
+    progress: Option<ChainProgress>,
 }
 
 impl FitJoiner {
@@ -324,7 +326,27 @@ impl FitJoiner {
     /// # let _ = j;
     /// ```
     pub fn new(origin: TimeOrigin, stats: PipelineStats) -> Self {
-        FitJoiner { origin, stats }
+        FitJoiner {
+            origin,
+            stats,
+            progress: None,
+        }
+    }
+
+    /// Counts every pulse it has passed on in `progress` (for a station's progress
+    /// watermark, [`ChainProgress`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::pipeline::{FitJoiner, PipelineStats};
+    /// use components::cosmici::progress::ChainProgress;
+    /// let j = FitJoiner::new(Default::default(), PipelineStats::default()).progress(ChainProgress::default());
+    /// # let _ = j;
+    /// ```
+    pub fn progress(mut self, progress: ChainProgress) -> Self {
+        self.progress = Some(progress);
+        self
     }
 }
 
@@ -381,6 +403,9 @@ impl Component for FitJoiner {
                     fit_ref: Some(id),
                 })
                 .await?;
+            }
+            if let Some(p) = &self.progress {
+                p.pulse_joined();
             }
         }
         Ok(())

@@ -22,6 +22,31 @@
 //! the store's next pulse id — with one station the ids are the single-process ones),
 //! and re-bases pulse times on the central's time origin. Everything after is the
 //! single-process chain, so a central fed by one station stores what one process would.
+//!
+//! # Several stations, one array
+//!
+//! Detector and node numbers are the array's: a station that has part of the array
+//! ([`StationConfig::detectors`](super::station::StationConfig::detectors)) waits only
+//! for the FEDM nodes that carry its detectors, and its pulses keep their detector
+//! numbers, so the central's shower filter sees one array. The simulator and the replay
+//! can play one station's part of a whole array
+//! ([`DetectorSimConfig::detectors`](super::sim::DetectorSimConfig::detectors),
+//! [`Recording::for_detectors`](super::sim::replay::Recording::for_detectors)).
+//!
+//! # Progress, and stations that go away
+//!
+//! The merge holds a pulse until every station still running has shown a later UTC.
+//! A station whose detectors are quiet shows no pulse, so each station also sends its
+//! **progress**: [`StationMessage::Progress`], "no pulse before this UTC will follow",
+//! at most once a second (wall time) when it has advanced and no pulse is on its way
+//! out. It is the station's time chain's frontier (its FEDM nodes report their sync
+//! counter every second, pulses or not) once every pulse the chain released before it
+//! has left ([`ChainProgress`]), less a microsecond (a
+//! pulse's fitted onset lies a few ns before its first threshold crossing). The merge
+//! advances the station to it. A station whose stream ends without its end — its
+//! link was shut down because the remote endpoint failed, e.g. its peer vanished past
+//! the grace period — is removed from the merge with a warning naming it and why, and
+//! the other stations go on; so is a station that finishes.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -31,9 +56,11 @@ use std::time::Duration;
 use axon::{
     BoxError, BoxRef, Component, Context, Control, Exit, Handle, LinkError, Runtime, Setup,
 };
+use futures::FutureExt as _;
 use serde::{Deserialize, Serialize};
 
 use super::pipeline::{PipelineStats, ShowerEvents};
+use super::progress::ChainProgress;
 use super::time_order::NodeMerge;
 use super::wire::utc::UtcNanos;
 use crate::physics::components::{AngleFinderComponent, FittedPulse, ShowerFilterComponent};
@@ -52,6 +79,13 @@ const MAX_HELD: usize = 100_000;
 
 /// How long [`Central::run_until`] waits for the chain to drain once stopped.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+
+/// How often (wall time) a station looks whether its progress can be sent.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// How far a station's progress stays behind its time chain's frontier, ns: a pulse's
+/// fitted onset lies before its first threshold crossing by its rise, a few ns.
+pub const PROGRESS_MARGIN_NS: i64 = 1_000;
 
 /// What a station sends its central, in order.
 ///
@@ -78,6 +112,11 @@ pub enum StationMessage {
     },
     /// A record to store.
     Record(Box<StationRecord>),
+    /// No pulse before `utc_ns` (UTC ns) will follow from this station.
+    Progress {
+        /// The station's watermark, UTC ns.
+        utc_ns: i64,
+    },
 }
 
 /// The records a station makes (those of [`Record`] that come before the shower filter).
@@ -140,10 +179,16 @@ impl TryFrom<StationRecord> for Record {
 
 /// The station's end of the split: its records and its pulses become one stream of
 /// [`StationMessage`]s, linked (records first, then pulses, so a pulse never precedes its
-/// own records at the end of a run) into `to`, with the lifecycle into `control`.
+/// own records at the end of a run) into `to`, with the lifecycle into `control`; the
+/// pulses' side sends the station's progress too.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the boxes of the station that the uplink joins, each one named"
+)]
 pub(super) fn uplink(
     rt: &Runtime,
     origin: TimeOrigin,
+    progress: ChainProgress,
     records: &[BoxRef<Record>],
     pulses: BoxRef<ShowerPulse>,
     lifecycle: BoxRef<Control>,
@@ -154,13 +199,7 @@ pub(super) fn uplink(
         Transform::new(|r: Record| StationMessage::Record(Box::new(r.into())))
             .named("StationRecords"),
     )?;
-    let tp = rt.add(
-        Transform::new(move |pulse: ShowerPulse| StationMessage::Pulse {
-            origin_ns: origin.get().unwrap_or(0),
-            pulse,
-        })
-        .named("StationPulses"),
-    )?;
+    let tp = rt.add(StationPulses::new(origin, progress))?;
     for r in records {
         rt.link(*r, tr.inbox())?;
     }
@@ -177,21 +216,134 @@ pub(super) fn uplink(
     ])
 }
 
-/// One station's message, or its end (`None`), tagged with the station's index.
+/// A station's fitted pulses as [`StationMessage::Pulse`]s, and its progress as
+/// [`StationMessage::Progress`] (see the [module docs](self)).
+///
+/// Every [`PROGRESS_EVERY`] it reads the chain's [watermark](ChainProgress::watermark);
+/// if it has advanced and no pulse waits in its inbox, it sends it less
+/// [`PROGRESS_MARGIN_NS`]. (So it runs a timer while the station runs.)
+///
+/// | box | type | carries |
+/// | --- | --- | --- |
+/// | `inbox` | [`ShowerPulse`] | the station's fitted pulses, from its joiner |
+/// | `outbox` | [`StationMessage`] | pulses with the station's time origin, and progress |
+/// | `control` / `signal` | [`Control`] | lifecycle |
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+/// use axon::testing::Harness;
+/// use components::cosmici::UtcNanos;
+/// use components::cosmici::progress::ChainProgress;
+/// use components::cosmici::split::{StationMessage, StationPulses};
+///
+/// let progress = ChainProgress::default();
+/// let mut h = Harness::new(StationPulses::new(Default::default(), progress.clone()));
+/// // The time chain has released nothing, and nothing before 5 µs will leave it.
+/// progress.clock_released(0, Some(UtcNanos(5_000)));
+/// assert_eq!(h.recv().await, Some(StationMessage::Progress { utc_ns: 4_000 }));
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct StationPulses {
+    origin: TimeOrigin,
+    progress: ChainProgress,
+}
+
+impl StationPulses {
+    /// Pulses timed from `origin`, progress from `progress`.
+    pub fn new(origin: TimeOrigin, progress: ChainProgress) -> Self {
+        Self { origin, progress }
+    }
+
+    fn message(&self, pulse: ShowerPulse) -> StationMessage {
+        StationMessage::Pulse {
+            origin_ns: self.origin.get().unwrap_or(0),
+            pulse,
+        }
+    }
+}
+
+impl Component for StationPulses {
+    type In = ShowerPulse;
+    type Out = StationMessage;
+
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed("StationPulses")
+    }
+
+    fn setup(&mut self, s: &mut Setup<'_>) -> Result<(), LinkError> {
+        s.describe("inbox", "the station's fitted pulses")?;
+        s.describe(
+            "outbox",
+            "pulses with the station's time origin, and its progress",
+        )?;
+        Ok(())
+    }
+
+    async fn run(self, mut ctx: Context<ShowerPulse, StationMessage>) -> Result<(), BoxError> {
+        let mut tick = tokio::time::interval(PROGRESS_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut shown: Option<i64> = None;
+        loop {
+            tokio::select! {
+                biased;
+                pulse = ctx.recv() => {
+                    let Some(pulse) = pulse else { break };
+                    ctx.send(self.message(pulse)).await?;
+                }
+                _ = tick.tick() => {
+                    let Some(w) = self.progress.watermark() else { continue };
+                    let w = w.0.saturating_sub(PROGRESS_MARGIN_NS);
+                    if shown.is_some_and(|s| s >= w) {
+                        continue;
+                    }
+                    // A pulse already here was released before the watermark: it goes
+                    // first, the progress at the next tick.
+                    match ctx.recv().now_or_never() {
+                        Some(Some(pulse)) => ctx.send(self.message(pulse)).await?,
+                        Some(None) => break,
+                        None => {
+                            ctx.send(StationMessage::Progress { utc_ns: w }).await?;
+                            shown = Some(w);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a [`StationTag`] passes on of one station.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StationEvent {
+    /// A message of its stream.
+    Message(StationMessage),
+    /// Its stream has ended with the station (`ProducerFinished` crossed the link).
+    Finished,
+    /// Its stream ended without the station's end: the link was shut down (the
+    /// remote endpoint failed, e.g. its peer vanished).
+    Lost,
+}
+
+/// One station's message, or its end, tagged with the station's index.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tagged {
     /// The station's index in the central's list.
     pub station: u32,
-    /// The message; `None` once the station has finished.
-    pub message: Option<StationMessage>,
+    /// The message, or the end.
+    pub event: StationEvent,
 }
 
-/// Tags one station's messages with its index and says when it has finished.
+/// Tags one station's messages with its index and says how its stream ended.
 ///
 /// | box | type | carries |
 /// | --- | --- | --- |
 /// | `inbox` | [`StationMessage`] | the station's stream (from a remote link) |
 /// | `outbox` | [`Tagged`] | the same, tagged, then its end |
+/// | `control` | [`Control`] | `ProducerFinished`: the station finished; `Shutdown`: its link was lost |
 #[derive(Debug)]
 pub struct StationTag {
     station: u32,
@@ -223,13 +375,18 @@ impl Component for StationTag {
         while let Some(m) = ctx.recv().await {
             ctx.send(Tagged {
                 station: self.station,
-                message: Some(m),
+                event: StationEvent::Message(m),
             })
             .await?;
         }
+        let event = if ctx.ended_by() == Some(Control::Shutdown) {
+            StationEvent::Lost
+        } else {
+            StationEvent::Finished
+        };
         ctx.send(Tagged {
             station: self.station,
-            message: None,
+            event,
         })
         .await?;
         Ok(())
@@ -237,8 +394,11 @@ impl Component for StationTag {
 }
 
 /// Merges the stations' streams: pulses back in one UTC order (a [`NodeMerge`] by
-/// station), pulse ids renumbered so that stations do not collide, times re-based on the
-/// central's origin; records on `records`. Ends once every station has.
+/// station, advanced by each station's pulses and [progress](StationMessage::Progress)),
+/// pulse ids renumbered so that stations do not collide, times re-based on the
+/// central's origin; records on `records`. A station that ends — finished, or
+/// [lost](StationEvent::Lost), with a warning naming it — is no longer waited for.
+/// Ends once every station has.
 ///
 /// | box | type | carries |
 /// | --- | --- | --- |
@@ -247,29 +407,40 @@ impl Component for StationTag {
 /// | `records` | [`Record`] | pulses, fits and node levels to store |
 #[derive(Debug)]
 pub struct StationMerge {
+    names: Vec<String>,
     stations: u32,
     base: u64,
     origin: TimeOrigin,
 }
 
 impl StationMerge {
-    /// The merge of `stations` streams, numbering pulses from `base`, on `origin`.
+    /// The merge of the streams of the stations `names` (numbered in that order),
+    /// numbering pulses from `base`, on `origin`.
     ///
     /// # Examples
     ///
     /// ```
     /// use components::cosmici::split::StationMerge;
     /// use components::physics::event_mapper::TimeOrigin;
-    /// let merge = StationMerge::new(2, 1, TimeOrigin::default());
+    /// let merge = StationMerge::new(vec!["a".into(), "b".into()], 1, TimeOrigin::default());
     /// // Station 1's third pulse: 1 + 2·2 + 1.
     /// assert_eq!(merge.pulse_id(1, 3), 6);
     /// ```
-    pub fn new(stations: u32, base: u64, origin: TimeOrigin) -> Self {
+    pub fn new(names: Vec<String>, base: u64, origin: TimeOrigin) -> Self {
         Self {
-            stations: stations.max(1),
+            stations: u32::try_from(names.len()).unwrap_or(u32::MAX).max(1),
+            names,
             base,
             origin,
         }
+    }
+
+    fn name(&self, station: u32) -> String {
+        usize::try_from(station)
+            .ok()
+            .and_then(|i| self.names.get(i))
+            .cloned()
+            .unwrap_or_else(|| format!("#{station}"))
     }
 
     /// The central's id of station `station`'s pulse `id` (counted from 1).
@@ -320,17 +491,32 @@ impl Component for StationMerge {
         }
         let mut ended = BTreeSet::new();
         while ended.len() < self.stations as usize {
-            let Some(Tagged { station, message }) = ctx.recv().await else {
+            let Some(Tagged { station, event }) = ctx.recv().await else {
                 break;
             };
-            match message {
-                None => {
-                    tracing::info!("station {station} finished");
+            match event {
+                StationEvent::Finished => {
+                    tracing::info!("station {} finished", self.name(station));
                     merge.silence(station);
                     ended.insert(station);
                 }
-                Some(StationMessage::Record(r)) => records.send(self.record(station, *r)?).await?,
-                Some(StationMessage::Pulse {
+                StationEvent::Lost => {
+                    tracing::warn!(
+                        "station {}: its link ended before the station did (the remote endpoint failed, e.g. its peer vanished); no longer waited for, the other stations go on",
+                        self.name(station)
+                    );
+                    merge.silence(station);
+                    ended.insert(station);
+                }
+                StationEvent::Message(StationMessage::Record(r)) => {
+                    records.send(self.record(station, *r)?).await?;
+                }
+                StationEvent::Message(StationMessage::Progress { utc_ns }) => {
+                    if !ended.contains(&station) {
+                        merge.advance(station, UtcNanos(utc_ns));
+                    }
+                }
+                StationEvent::Message(StationMessage::Pulse {
                     origin_ns,
                     mut pulse,
                 }) => {
@@ -460,8 +646,11 @@ impl Central {
         let pipeline = PipelineStats::default();
         let store_stats = writer.stats();
         let origin = TimeOrigin::default();
-        let n = u32::try_from(config.stations.len()).unwrap_or(u32::MAX);
-        let merge = rt.add(StationMerge::new(n, first_pulse, origin.clone()))?;
+        let merge = rt.add(StationMerge::new(
+            config.stations.clone(),
+            first_pulse,
+            origin.clone(),
+        ))?;
         let mut pending = Vec::new();
         let mut inboxes = Vec::new();
         for (i, name) in config.stations.iter().enumerate() {

@@ -28,6 +28,7 @@
 //! down the chain (each `signal` is linked to the next `control`), so the shower
 //! filter decides its last candidates and the store commits before it ends.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,6 +41,7 @@ use super::main_server::{
     MainStats, NODE_EVENTS_SERVICE, NodeView, SensorNet, SensorNetConfig, main_server,
 };
 use super::pipeline::{FitJoiner, PendingPulse, PipelineStats, PulseIntake, ShowerEvents};
+use super::progress::ChainProgress;
 use super::reconstruct::DetectorMap;
 use super::run_manager::RunManager;
 use super::split::{Starter, StationMessage, starter};
@@ -126,6 +128,10 @@ pub struct StationConfig {
     pub nodes: NodeLimits,
     /// Detector positions (detector `d` = channel `d % 3 + 1` of FEDM node `d / 3 + 1`).
     pub layout: DetectorLayout,
+    /// The detectors of `layout` this station has, when it has part of an array (a
+    /// [split](super::split) server's station): its time chain waits only for the
+    /// FEDM nodes that carry them. `None`: all of them.
+    pub detectors: Option<BTreeSet<usize>>,
     /// Shower filter settings (lateness must cover the skew between FEDM links).
     pub shower_filter: ShowerFilterConfig,
     /// Per-detector timing error for the direction fit, ns.
@@ -162,6 +168,7 @@ impl StationConfig {
             net: SensorNetConfig::default(),
             nodes: NodeLimits::default(),
             layout,
+            detectors: None,
             shower_filter: ShowerFilterConfig {
                 lateness: 1e9,
                 ..ShowerFilterConfig::default()
@@ -261,8 +268,10 @@ impl Station {
     /// Starts the station's half of a [split](super::split) server in `rt`: everything
     /// up to the fitted pulses, with no database (`config.db` and the shower settings
     /// are not used). Its pulses and records leave as [`StationMessage`]s into `to`
-    /// (a remote link's sending endpoint, say), its lifecycle into `control`; the
-    /// caller starts that endpoint. Pulse ids count from 1.
+    /// (a remote link's sending endpoint, say), with its progress in data time when
+    /// it has advanced and no pulse is on its way (at most once a second; see
+    /// [`split`](super::split)), its lifecycle into `control`; the caller starts that
+    /// endpoint. Pulse ids count from 1.
     ///
     /// # Errors
     ///
@@ -332,14 +341,27 @@ impl Station {
         )?;
 
         let map = DetectorMap::default();
-        let fedms = map.first_fedm..map.first_fedm + map.fedm_nodes(config.layout.len());
-        let clock = PulseClock::new(0, TimeChainConfig::default()).expect_nodes(fedms);
+        let fedms: BTreeSet<u32> = match &config.detectors {
+            Some(mine) => mine.iter().map(|d| map.channel(*d).0).collect(),
+            None => {
+                (map.first_fedm..map.first_fedm + map.fedm_nodes(config.layout.len())).collect()
+            }
+        };
+        let progress = ChainProgress::default();
+        let mut clock = PulseClock::new(0, TimeChainConfig::default()).expect_nodes(fedms);
+        if uplink.is_some() {
+            clock = clock.progress(progress.clone());
+        }
         stats.clock = clock.stats();
         let origin = TimeOrigin::default();
         let clock = rt.add(clock)?;
         let intake = rt.add(PulseIntake::new(first_pulse, map, stats.pipeline.clone()))?;
         let fitter = rt.add(PulseFitterComponent::new(config.fitter)?)?;
-        let joiner = rt.add(FitJoiner::new(origin.clone(), stats.pipeline.clone()))?;
+        let mut joiner = FitJoiner::new(origin.clone(), stats.pipeline.clone());
+        if uplink.is_some() {
+            joiner = joiner.progress(progress.clone());
+        }
+        let joiner = rt.add(joiner)?;
         rt.link(parser.outbox(), clock.inbox())?;
         rt.link(parser.signal(), clock.control())?;
         rt.link(clock.outbox(), intake.inbox())?;
@@ -366,6 +388,7 @@ impl Station {
                 let parts = super::split::uplink(
                     rt,
                     origin,
+                    progress,
                     &records,
                     joiner.outbox(),
                     joiner.signal(),

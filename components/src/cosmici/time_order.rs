@@ -289,6 +289,31 @@ impl<T> NodeMerge<T> {
         self.held.len()
     }
 
+    /// The UTC before which nothing more will be released once [`pop_ready`](Self::pop_ready)
+    /// has returned `None` (unless a node not waited for sends something earlier): the
+    /// least progress among the nodes waited for, at most the latest any node has
+    /// shown; `None` while a node waited for has shown no time, or none has.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::UtcNanos;
+    /// use components::cosmici::time_order::NodeMerge;
+    ///
+    /// let mut merge = NodeMerge::<()>::new(10);
+    /// merge.expect(1);
+    /// assert_eq!(merge.frontier(), None); // node 1 may yet send anything
+    /// merge.advance(1, UtcNanos(70));
+    /// merge.advance(2, UtcNanos(50));
+    /// assert_eq!(merge.frontier(), Some(UtcNanos(50)));
+    /// merge.silence(2);
+    /// assert_eq!(merge.frontier(), Some(UtcNanos(70)));
+    /// ```
+    pub fn frontier(&self) -> Option<UtcNanos> {
+        let latest = self.progress.values().filter_map(|p| p.at).max()?;
+        Some(self.mark()?.min(latest))
+    }
+
     /// Everything up to this UTC may go: the least progress among the nodes waited
     /// for; `None` (nothing may go) while one of them has shown no time.
     fn mark(&self) -> Option<UtcNanos> {

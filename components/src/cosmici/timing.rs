@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use axon::{BoxError, Component, Context, LinkError, Setup};
 
 use super::lines::NodeUartLine;
+use super::progress::ChainProgress;
 use super::time_order::NodeMerge;
 use super::timechain::{TimeChain, TimeChainConfig};
 use super::wire::gps::Rmc;
@@ -263,6 +264,7 @@ pub struct PulseClock {
     config: TimeChainConfig,
     stats: ClockStats,
     expected: Vec<u32>,
+    progress: Option<ChainProgress>,
 }
 
 impl PulseClock {
@@ -283,6 +285,7 @@ impl PulseClock {
             config,
             stats: ClockStats::default(),
             expected: Vec::new(),
+            progress: None,
         }
     }
 
@@ -300,6 +303,42 @@ impl PulseClock {
     /// ```
     pub fn expect_nodes(mut self, nodes: impl IntoIterator<Item = u32>) -> Self {
         self.expected.extend(nodes);
+        self
+    }
+
+    /// Records in `progress`, each time it has released what it could, how many pulses
+    /// it has released and the UTC before which nothing more will leave it (its
+    /// merge's [frontier](NodeMerge::frontier)): the source of a station's progress
+    /// watermark ([`ChainProgress`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use components::cosmici::progress::ChainProgress;
+    /// use components::cosmici::timing::PulseClock;
+    /// use components::cosmici::{NodeUartLine, UartLine};
+    ///
+    /// let progress = ChainProgress::default();
+    /// let clock = PulseClock::new(0, Default::default()).expect_nodes([1]).progress(progress.clone());
+    /// let mut h = axon::testing::Harness::new(clock);
+    /// for (node, line) in [
+    ///     (0, "PPSCNTR,10,0"),
+    ///     (0, "PPSCNTR,11,750000000"),
+    ///     (0, "GPRMC,000000.000,A,0,N,0,W,0,0,010124,,"),
+    ///     (1, "NC_PULSES,3,1500,1500,0,0,0"), // node 1 is at sync 3, and sent no pulse
+    /// ] {
+    ///     h.send(NodeUartLine { node, line: UartLine::parse(line).unwrap() }).await;
+    /// }
+    /// h.finish().await;
+    /// h.exit().await;
+    /// // Sync 3 is 3·2^18 counts (1 048 576 ns) after PPS 10, the second before midnight.
+    /// let w = progress.watermark().expect("a watermark");
+    /// assert_eq!(w.subsec_nanos(), 1_048_576);
+    /// # }
+    /// ```
+    pub fn progress(mut self, progress: ChainProgress) -> Self {
+        self.progress = Some(progress);
         self
     }
 
@@ -376,6 +415,12 @@ impl Component for PulseClock {
             heard.insert(*node, Instant::now());
         }
         let [timed, dropped, refused] = &*self.stats.inner;
+        let mut released = 0u64;
+        let publish = |released: u64, merge: &NodeMerge<TimedPulse>| {
+            if let Some(p) = &self.progress {
+                p.clock_released(released, merge.frontier());
+            }
+        };
         loop {
             // Only when the inbox is empty (biased) and pulses wait: nodes silent too
             // long stop being waited for.
@@ -395,7 +440,9 @@ impl Component for PulseClock {
                     });
                     while let Some(t) = merge.pop_ready() {
                         ctx.send(t).await?;
+                        released += 1;
                     }
+                    publish(released, &merge);
                     continue;
                 }
             };
@@ -482,7 +529,9 @@ impl Component for PulseClock {
             }
             while let Some(t) = merge.pop_ready() {
                 ctx.send(t).await?;
+                released += 1;
             }
+            publish(released, &merge);
         }
         while let Some(t) = merge.pop_any() {
             ctx.send(t).await?;

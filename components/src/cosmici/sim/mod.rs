@@ -21,6 +21,16 @@
 //! 0.3 ns jitter, floored to the 2 ns clock. Showers and background come from a
 //! [`ShowerSim`] over the layout, paced in real time from `START`.
 //!
+//! # Part of an array
+//!
+//! A station of a [split](super::split) server that has part of an array simulates
+//! its part: [`DetectorSimConfig::detectors`] names its detectors. The whole array is
+//! still simulated (every random draw as for the whole), but only those detectors'
+//! pulses are sent, by the FEDM nodes that carry them (with their own node ids and
+//! channels), besides the station's CTU. Stations that share a seed and a time zero
+//! ([`DetectorSimConfig::epoch`]) thus send, between them, what one simulator of the
+//! whole array sends.
+//!
 //! # Ground truth
 //!
 //! [`SimTruth`] keeps the run's start (UTC), every sent pulse ([`SentPulse`]: node,
@@ -28,6 +38,7 @@
 //! shower (the simulator's [`TrueShower`]), times in ns since the start, and writes
 //! them as JSON lines to a file if asked (a `start` line first).
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -129,6 +140,13 @@ pub struct DetectorSimConfig {
     pub heartbeat: Duration,
     /// File for the ground truth (JSON lines); `None` = kept in memory only.
     pub truth_file: Option<PathBuf>,
+    /// The detectors of `layout` whose pulses are sent (a station's part of an array:
+    /// see the [module docs](self#part-of-an-array)); `None` = all.
+    pub detectors: Option<BTreeSet<usize>>,
+    /// The simulation's time zero, UTC ns; `None` = when the CTU receives `START`.
+    /// Simulators of parts of one array need the same one, after every one's `START`
+    /// (events before a simulator's `START` are not sent, with a warning).
+    pub epoch: Option<i64>,
 }
 
 impl DetectorSimConfig {
@@ -160,7 +178,14 @@ impl DetectorSimConfig {
             seed: 1,
             heartbeat: Duration::from_secs(5),
             truth_file: None,
+            detectors: None,
+            epoch: None,
         }
+    }
+
+    /// Whether detector `d`'s pulses are sent.
+    fn sends(&self, d: usize) -> bool {
+        self.detectors.as_ref().is_none_or(|mine| mine.contains(&d))
     }
 }
 
@@ -578,10 +603,18 @@ impl DetectorSim {
         let mut tasks = JoinSet::new();
         let mut fedm_tasks = JoinSet::new();
         let fedms = map.fedm_nodes(config.layout.len());
+        let mine: BTreeSet<u32> = (0..config.layout.len())
+            .filter(|d| config.sends(*d))
+            .map(|d| map.channel(d).0)
+            .collect();
         let mut senders = Vec::new();
-        for node in 1..=fedms {
+        for node in map.first_fedm..map.first_fedm + fedms {
+            if !mine.contains(&node) {
+                senders.push(None);
+                continue;
+            }
             let (tx, rx) = mpsc::channel::<String>(4096);
-            senders.push(tx);
+            senders.push(Some(tx));
             let config = config.clone();
             fedm_tasks.spawn(async move {
                 if let Err(e) = fedm_node(&config, node, rx).await {
@@ -822,7 +855,7 @@ async fn drive(
     config: &DetectorSimConfig,
     map: DetectorMap,
     mut started: watch::Receiver<Option<RunStart>>,
-    senders: Vec<mpsc::Sender<String>>,
+    senders: Vec<Option<mpsc::Sender<String>>>,
     truth: SimTruth,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let start = loop {
@@ -831,9 +864,18 @@ async fn drive(
         }
         started.changed().await?;
     };
-    truth.record(TruthLine::Start {
-        utc_ns: start.utc.0,
-    });
+    let zero = config.epoch.unwrap_or(start.utc.0);
+    // From the CTU's START (where its counters start) to the simulation's time zero, ns.
+    let off = zero.saturating_sub(start.utc.0) as f64;
+    if off > 0.0 {
+        tracing::info!(
+            "simulation time zero {} ({:.3} s after START)",
+            UtcNanos(zero),
+            off / 1e9
+        );
+    }
+    let mut warned_early = false;
+    truth.record(TruthLine::Start { utc_ns: zero });
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5eed);
     let mut clocks: Vec<FedmClock> = senders
         .iter()
@@ -854,14 +896,18 @@ async fn drive(
         (sync, sync * SYNC_COUNTS * 1e9 / CTU_HZ)
     };
     let mut next_status = 1e9;
-    for event in sim {
-        let t = event.time();
-        let at = start.at + Duration::from_nanos(t.max(0.0) as u64);
-        tokio::time::sleep_until(at).await;
-        // Once a second each FEDM reports its non-coincidence counters (none here).
-        while t >= next_status {
+    let mut events = sim.peekable();
+    let at = |local: f64| start.at + Duration::from_nanos(local.max(0.0) as u64);
+    loop {
+        // Times since START: what the counters and the pacing go by.
+        let next = events.peek().map(|e| e.time() + off);
+        // Once a second each FEDM reports its non-coincidence counters (none here),
+        // events or not: before an event at the same time, as a node would.
+        if next.is_none_or(|local| local >= next_status) {
+            tokio::time::sleep_until(at(next_status)).await;
             let (sync, sync_t) = sync_at(next_status);
             for (clock, tx) in clocks.iter().zip(&senders) {
+                let Some(tx) = tx else { continue };
                 let line = format!(
                     "NC_PULSES,{},{},{},0,0,0",
                     sync as u32,
@@ -873,7 +919,10 @@ async fn drive(
                 }
             }
             next_status += 1e9;
+            continue;
         }
+        let Some(event) = events.next() else { break };
+        tokio::time::sleep_until(at(event.time() + off)).await;
         match event {
             SimEvent::Shower(s) => truth.record(TruthLine::Shower(&s)),
             SimEvent::Pulse(p) => {
@@ -887,6 +936,7 @@ async fn drive(
                 let (Some(clock), Some(tx)) = (clocks.get_mut(idx), senders.get(idx)) else {
                     continue;
                 };
+                let detector = p.detector;
                 let pulse = BiExpPulse {
                     amplitude: p.peak_height / shape.unit_peak(),
                     onset: p.time,
@@ -916,15 +966,30 @@ async fn drive(
                 let Ok(deltas) = Deltas::from_crossings(&list) else {
                     continue;
                 };
-                let (sync, sync_t) = sync_at(first);
+                let (sync, sync_t) = sync_at(first + off);
                 let slot = usize::from(ch.saturating_sub(1)).min(2);
                 clock.pulse_num[slot] += 1;
+                // Every draw above is made for every pulse, sent or not: a part of an
+                // array sends exactly what the whole would for its detectors.
+                let Some(tx) = tx.as_ref().filter(|_| config.sends(detector)) else {
+                    continue;
+                };
+                if first + off < 0.0 {
+                    if !warned_early {
+                        tracing::warn!(
+                            "simulation time zero {} is before this simulator's START: pulses before START are not sent (nor in the truth)",
+                            UtcNanos(zero)
+                        );
+                        warned_early = true;
+                    }
+                    continue;
+                }
                 let line = ConPulse::new(
                     sync as u32,
                     pll_at(clock.pll0, sync_t),
                     ch,
                     clock.pulse_num[slot],
-                    pll_at(clock.pll0, first),
+                    pll_at(clock.pll0, first + off),
                     deltas,
                 );
                 // Recorded once handed to the node, which writes out all it was handed.

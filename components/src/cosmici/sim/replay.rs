@@ -28,7 +28,7 @@
 //! # Ok::<(), components::cosmici::sim::replay::ReplayError>(())
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -40,6 +40,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::{BridgePorts, NodeLinks, connect_node};
+use crate::cosmici::reconstruct::DetectorMap;
+use crate::cosmici::wire::uart::UartLine;
 
 /// How long the server may take to read the last lines and close the links.
 const CLOSE_LIMIT: Duration = Duration::from_secs(60);
@@ -304,6 +306,52 @@ impl Recording {
     /// ```
     pub fn from_lines(lines: Vec<RecordedLine>) -> Self {
         Self::sorted(lines)
+    }
+
+    /// A station's part of this recording of a whole array: the lines of the nodes
+    /// that are no FEDM (the CTU), and of the FEDM nodes that carry one of `detectors`
+    /// (numbered by `map`) without the `CON_PULSE`s of their other channels. Replayed
+    /// by several stations whose `detectors` make up the array, it gives them, between
+    /// them, every pulse once (and each its own CTU's time).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use components::cosmici::reconstruct::DetectorMap;
+    /// use components::cosmici::sim::replay::Recording;
+    ///
+    /// let rec = Recording::parse_plain(
+    ///     "1.0 0 $HOST_READY*14\n\
+    ///      1.1 1 CON_PULSE,1,0,1,1,500,1,(0,3)\n\
+    ///      1.2 1 CON_PULSE,1,0,3,1,500,1,(0,3)\n\
+    ///      1.3 2 CON_PULSE,1,0,1,1,500,1,(0,3)\n",
+    ///     "array.rec",
+    /// )?;
+    /// // Detector 2 is node 1's channel 3; node 2 carries none of them.
+    /// let part = rec.for_detectors(DetectorMap::default(), &[2].into());
+    /// let kept: Vec<(u32, &str)> = part.lines().iter().map(|l| (l.node, l.line.as_str())).collect();
+    /// assert_eq!(kept, [(0, "$HOST_READY*14"), (1, "CON_PULSE,1,0,3,1,500,1,(0,3)")]);
+    /// # Ok::<(), components::cosmici::sim::replay::ReplayError>(())
+    /// ```
+    pub fn for_detectors(&self, map: DetectorMap, detectors: &BTreeSet<usize>) -> Recording {
+        let nodes: BTreeSet<u32> = detectors.iter().map(|d| map.channel(*d).0).collect();
+        let keep = |l: &RecordedLine| {
+            if l.node < map.first_fedm {
+                return true;
+            }
+            if !nodes.contains(&l.node) {
+                return false;
+            }
+            match UartLine::parse_line(&l.line) {
+                Ok(UartLine::ConPulse(p)) => map
+                    .detector(l.node, p.ch)
+                    .is_some_and(|d| detectors.contains(&d)),
+                _ => true,
+            }
+        };
+        Recording {
+            lines: self.lines.iter().filter(|l| keep(l)).cloned().collect(),
+        }
     }
 
     /// The lines, in time order.
