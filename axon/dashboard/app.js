@@ -411,11 +411,11 @@ function renderForms() {
   if (inboxes.length) {
     const h = document.createElement("h2"); h.textContent = "Replay into"; parts.push(h);
     const f = document.createElement("form"); f.id = "replay-form";
-    const to = document.createElement("select");
-    for (const name of inboxes) { const o = document.createElement("option"); o.textContent = name; to.append(o); }
+    const to = document.createElement("select"); to.className = "replay-to";
+    for (const name of inboxes) { const o = document.createElement("option"); o.value = o.textContent = name; to.append(o); }
     const path = document.createElement("input"); path.placeholder = "recording file"; path.className = "record-path";
-    const pace = document.createElement("select");
-    for (const p of ["recorded", "max"]) { const o = document.createElement("option"); o.textContent = p; pace.append(o); }
+    const pace = document.createElement("select"); pace.className = "replay-pace";
+    for (const p of ["recorded", "max"]) { const o = document.createElement("option"); o.value = o.textContent = p; pace.append(o); }
     const b = document.createElement("button"); b.type = "submit"; b.textContent = "Replay";
     f.append(to, path, pace, b);
     f.addEventListener("submit", async (ev) => {

@@ -15,10 +15,15 @@
 //! connection with 10 000 connections open. Bounded: about a minute with the defaults.
 //!
 //! `--dashboard-overhead` measures instead the cost of the live dashboard: the same
-//! ServerCore echo server with and without `serve_dashboard`, the former with a page's
-//! event stream (`/events`) open and `/metrics` scraped every second throughout, side
-//! by side: echo round trips per second at 100 and 1 000 connections, and resident
-//! memory per idle connection.
+//! ServerCore echo server with and without `serve_dashboard`, the former with its page
+//! open in headless Chromium (when `/usr/bin/chromium` is installed), a page's event
+//! stream (`/events`) read and `/metrics` scraped every second throughout, side by
+//! side: echo round trips per second at 100 and 1 000 connections, and resident memory
+//! per idle connection. Throughput is measured in `--overhead-rounds` rounds after a
+//! warm-up round; in each round both servers are loaded in turn, the order alternating
+//! (ABBA), and the round's ratio is taken from its two runs, so that load from
+//! elsewhere on the machine, which drifts over seconds, hits both sides of a ratio
+//! alike. Reported: the median rates, the median ratio and the ratios' spread.
 #![allow(
     clippy::print_stdout,
     reason = "a benchmark program that prints its figures"
@@ -87,6 +92,9 @@ struct Args {
     /// Measure the dashboard's overhead instead (see the module docs).
     #[arg(long)]
     dashboard_overhead: bool,
+    /// Rounds per throughput measurement of the dashboard's overhead (after a warm-up).
+    #[arg(long, default_value_t = 12)]
+    overhead_rounds: usize,
     /// Run one server and nothing else (used by the benchmark itself).
     #[arg(long, value_enum, hide = true)]
     serve: Option<Kind>,
@@ -498,6 +506,183 @@ async fn watch_dashboard(
     }
 }
 
+/// The dashboard's page in headless Chromium, while it is open; the browser and
+/// everything it started end when this is dropped.
+struct PageInBrowser {
+    browser: Child,
+    profile: std::path::PathBuf,
+    /// The page's title as the browser reports it, once it has loaded.
+    title: Option<String>,
+}
+
+impl PageInBrowser {
+    const CHROMIUM: &str = "/usr/bin/chromium";
+
+    /// Opens `url` in headless Chromium; `None` where Chromium is not installed.
+    async fn open(url: &str) -> anyhow::Result<Option<Self>> {
+        use std::os::unix::process::CommandExt;
+        if !std::path::Path::new(Self::CHROMIUM).exists() {
+            return Ok(None);
+        }
+        let profile =
+            std::env::temp_dir().join(format!("bench-server-page-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&profile);
+        let browser = Command::new(Self::CHROMIUM)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--no-first-run",
+                "--disable-dev-shm-usage",
+                "--window-size=1600,1000",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(url)
+            // Its own process group, so that its renderers end with it.
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting chromium")?;
+        let mut page = PageInBrowser {
+            browser,
+            profile,
+            title: None,
+        };
+        page.title = page.loaded_title().await;
+        Ok(Some(page))
+    }
+
+    /// The title of the browser's page, read from its DevTools endpoint (the port it
+    /// writes into its profile); tried for up to 20 s.
+    async fn loaded_title(&self) -> Option<String> {
+        for _ in 0..200 {
+            let port = std::fs::read_to_string(self.profile.join("DevToolsActivePort"))
+                .ok()
+                .and_then(|t| t.lines().next().and_then(|p| p.parse::<u16>().ok()));
+            if let Some(port) = port
+                && let Ok(list) =
+                    http_get(SocketAddr::from(([127, 0, 0, 1], port)), "/json/list").await
+                && let Some(title) = serde_json::from_str::<serde_json::Value>(&list)
+                    .ok()
+                    .and_then(|v| v.get(0)?.get("title")?.as_str().map(str::to_owned))
+                    .filter(|t| t.contains("axon"))
+            {
+                return Some(title);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
+}
+
+impl Drop for PageInBrowser {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.browser.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.browser.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// GET `path` from `addr`: the body.
+async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await?;
+    let mut page = String::new();
+    s.read_to_string(&mut page).await?;
+    let (_, body) = page
+        .split_once("\r\n\r\n")
+        .context("not an HTTP response")?;
+    Ok(body.to_string())
+}
+
+/// Throughput of two servers measured in rounds, with the ratio of each round.
+struct Paired {
+    /// Rounds per second of each run, per server.
+    rates: [Vec<f64>; 2],
+    /// Each round's first server's rate over the second's.
+    ratios: Vec<f64>,
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// The value below which a share `q` of `v` lies (nearest rank).
+fn quantile(v: &[f64], q: f64) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let i = ((v.len() as f64 - 1.0) * q).round() as usize;
+    v.get(i).copied().unwrap_or(f64::NAN)
+}
+
+/// Echo load on both servers, a warm-up round and then `rounds` rounds; in each
+/// round both run in turn, the first one first in even rounds (ABBA).
+async fn paired(
+    servers: [&ServerProcess; 2],
+    connections: usize,
+    size: usize,
+    rounds: usize,
+    seconds: f64,
+) -> anyhow::Result<Paired> {
+    let mut out = Paired {
+        rates: [Vec::new(), Vec::new()],
+        ratios: Vec::new(),
+    };
+    let mut errors = 0;
+    for round in 0..=rounds {
+        let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        let mut rate = [0.0; 2];
+        for i in order {
+            let run = run_load(&load_args(
+                servers[i],
+                Mode::Echo,
+                connections,
+                size,
+                seconds,
+            ))
+            .await?;
+            errors += run.errors;
+            rate[i] = run.rate();
+        }
+        // Round 0 warms both up (connections, allocators, caches) and is not counted.
+        if round > 0 {
+            out.rates[0].push(rate[0]);
+            out.rates[1].push(rate[1]);
+            out.ratios.push(rate[0] / rate[1]);
+        }
+    }
+    println!(
+        "  x{connections}: ratios by round {}{}",
+        out.ratios
+            .iter()
+            .map(|r| format!("{r:.3}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        if errors > 0 {
+            format!(" ({errors} operations failed or timed out)")
+        } else {
+            String::new()
+        }
+    );
+    Ok(out)
+}
+
 /// The dashboard's cost: ServerCore + Echo with the dashboard watched vs without.
 async fn dashboard_overhead(args: &Args) -> anyhow::Result<()> {
     let plain = ServerProcess::start(Kind::Axon)?;
@@ -508,6 +693,17 @@ async fn dashboard_overhead(args: &Args) -> anyhow::Result<()> {
          whose events are read and /metrics scraped every second; message {} B",
         plain.addr, watched.addr, args.size
     );
+    let page = PageInBrowser::open(&format!("http://{dashboard}/")).await?;
+    match &page {
+        Some(PageInBrowser { title: Some(t), .. }) => {
+            println!("the page is open in headless Chromium ({t:?})");
+        }
+        Some(_) => println!("Chromium started but did not report the page loaded"),
+        None => println!(
+            "({} is not installed: no browser; the event stream is still read)",
+            PageInBrowser::CHROMIUM
+        ),
+    }
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let watcher = tokio::spawn(watch_dashboard(dashboard, stopped));
 
@@ -515,42 +711,48 @@ async fn dashboard_overhead(args: &Args) -> anyhow::Result<()> {
     let mem_plain = memory_per_connection(&plain, args.idle_connections).await?;
     let mem_watched = memory_per_connection(&watched, args.idle_connections).await?;
     println!(
-        "throughput ({} rounds of {} s per server, alternating):",
-        args.rounds, args.duration
+        "throughput (a warm-up round, then {} rounds of {} s per server, ABBA):",
+        args.overhead_rounds, args.duration
     );
     let mut echo = Vec::new();
     for n in [100, 1000] {
-        let [w, p] = compare(
+        let p = paired(
             [&watched, &plain],
-            Mode::Echo,
             n,
             args.size,
-            args.rounds,
+            args.overhead_rounds,
             args.duration,
         )
         .await?;
-        echo.push((n, w, p));
+        echo.push((n, p));
     }
     let _ = stop.send(());
     let seen = watcher.await??;
+    drop(page);
     plain.stop()?;
     watched.stop()?;
 
     println!();
-    println!("| measure | with dashboard watched | without | ratio | target |");
-    println!("| --- | --- | --- | --- | --- |");
-    for (n, w, p) in &echo {
-        let ratio = w.rate() / p.rate();
+    println!(
+        "| measure | with dashboard watched | without | ratio (median of rounds) | ratios: quartiles, min-max | target |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for (n, p) in &echo {
+        let ratio = median(&p.ratios);
         println!(
-            "| echo round trips/s, {n} connections | {:.0} | {:.0} | {ratio:.3} | >= 0.97 {} |",
-            w.rate(),
-            p.rate(),
+            "| echo round trips/s, {n} connections (median) | {:.0} | {:.0} | {ratio:.3} | {:.3}-{:.3}, {:.3}-{:.3} | >= 0.97 {} |",
+            median(&p.rates[0]),
+            median(&p.rates[1]),
+            quantile(&p.ratios, 0.25),
+            quantile(&p.ratios, 0.75),
+            quantile(&p.ratios, 0.0),
+            quantile(&p.ratios, 1.0),
             if ratio >= 0.97 { "met" } else { "MISSED" }
         );
     }
     let ratio = mem_watched / mem_plain.max(1.0);
     println!(
-        "| resident bytes per idle connection, {} open | {:.0} | {:.0} | {ratio:.2} | unchanged (<= 1.05) {} |",
+        "| resident bytes per idle connection, {} open | {:.0} | {:.0} | {ratio:.2} | | unchanged (<= 1.05) {} |",
         args.idle_connections,
         mem_watched,
         mem_plain,

@@ -75,7 +75,8 @@ pub(crate) struct Run {
 }
 
 impl Run {
-    fn rate(&self) -> f64 {
+    /// Completed operations per second.
+    pub(crate) fn rate(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 }

@@ -561,9 +561,24 @@ async fn a_link_recorded_from_the_page_shows_its_counter_and_replays_from_the_pa
             },
         ))
         .unwrap();
+    // The sink also takes recordings replayed into its `replayed` inbox, and goes on
+    // reading it after a replay's end (`ProducerFinished` on its control) ended its
+    // main input: it stays on the page with its count.
     let sink = rt
         .add(from_fn("sink", move |mut c: Context<u32, ()>| async move {
-            while let Some(n) = c.recv().await {
+            let (_, mut replayed) = c.add_inbox::<u32>("replayed", "replayed numbers", 64)?;
+            let mut main_open = true;
+            loop {
+                let n = tokio::select! {
+                    n = c.recv(), if main_open => match n {
+                        Some(n) => n,
+                        None => { main_open = false; continue; }
+                    },
+                    n = replayed.recv() => match n {
+                        Some(n) => n,
+                        None => break,
+                    },
+                };
                 let _ = got_tx.send(n);
             }
             Ok(())
@@ -571,6 +586,7 @@ async fn a_link_recorded_from_the_page_shows_its_counter_and_replays_from_the_pa
         .unwrap();
     rt.link(numbers.outbox(), sink.inbox()).unwrap();
     rt.link(numbers.signal(), sink.control()).unwrap();
+    let sink_id = sink.id();
     std::mem::forget((numbers.start(), sink.start()));
     let dir = TempDir(std::env::temp_dir().join(format!("axon-page-rec-{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&dir.0);
@@ -668,8 +684,9 @@ async fn a_link_recorded_from_the_page_shows_its_counter_and_replays_from_the_pa
         .collect();
     assert_eq!(recorded, [1, 2, 3, 4, 5]);
 
-    // Replayed from the page: the sink's Replay form, the recording's file, at
-    // maximum speed. The five numbers arrive again and the sink's count moves.
+    // Replayed from the page: the sink's Replay form, into its `replayed` inbox, the
+    // recording's file, at maximum speed. The five numbers arrive again and the
+    // sink's count moves.
     let received = |t: &str| row(t, "sink#").and_then(|r| cells(r).get(3).map(|c| c.to_string()));
     let t = wait_text(c, "#component-table tbody", "the sink's 5", |t| {
         received(t).as_deref() == Some("5")
@@ -683,13 +700,20 @@ async fn a_link_recorded_from_the_page_shows_its_counter_and_replays_from_the_pa
         .await
         .unwrap();
     wait_text(c, "#replay-form", "the sink's Replay form", |_| true).await;
+    let sink_replayed = format!("sink#{}.replayed", sink_id);
+    c.find(Locator::Css("#replay-form .replay-to"))
+        .await
+        .unwrap()
+        .select_by_value(&sink_replayed)
+        .await
+        .unwrap_or_else(|e| panic!("no {sink_replayed} in the form: {e}"));
     c.find(Locator::Css("#replay-form .record-path"))
         .await
         .unwrap()
         .send_keys(&file)
         .await
         .unwrap();
-    c.find(Locator::Css("#replay-form select:last-of-type"))
+    c.find(Locator::Css("#replay-form .replay-pace"))
         .await
         .unwrap()
         .select_by_value("max")
@@ -709,12 +733,13 @@ async fn a_link_recorded_from_the_page_shows_its_counter_and_replays_from_the_pa
         let m = tokio::time::timeout(PATIENCE, got.recv()).await;
         assert_eq!(m.expect("in time"), Some(n), "replayed into the sink");
     }
-    wait_text(
-        c,
-        "#component-table tbody",
-        "the sink's count after the replay",
-        |t| received(t).as_deref() == Some("10"),
-    )
+    // The selected sink's details: its `replayed` inbox received the five (cells:
+    // box, depth/cap, bytes, received, ...).
+    wait_text(c, "#details", "the replayed inbox's count", |t| {
+        t.lines()
+            .find(|l| l.starts_with("▸ replayed"))
+            .is_some_and(|l| l.split('\t').nth(3) == Some("5"))
+    })
     .await;
     screenshot(c, "replayed").await;
     drop(b);
