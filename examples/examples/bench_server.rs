@@ -20,10 +20,11 @@
 //! stream (`/events`) read and `/metrics` scraped every second throughout, side by
 //! side: echo round trips per second at 100 and 1 000 connections, and resident memory
 //! per idle connection. Throughput is measured in `--overhead-rounds` rounds after a
-//! warm-up round; in each round both servers are loaded in turn, the order alternating
-//! (ABBA), and the round's ratio is taken from its two runs, so that load from
-//! elsewhere on the machine, which drifts over seconds, hits both sides of a ratio
-//! alike. Reported: the median rates, the median ratio and the ratios' spread.
+//! warm-up round, twice: both servers loaded in turn, the order alternating (ABBA),
+//! and both loaded at once (so that load from elsewhere on the machine, which drifts
+//! over seconds, hits both sides of a ratio alike); each round gives a ratio from its
+//! two runs, also of the servers' CPU time per round trip (from `/proc`). Reported:
+//! the median rates, and the median ratios with their quartiles and range.
 #![allow(
     clippy::print_stdout,
     reason = "a benchmark program that prints its figures"
@@ -93,7 +94,7 @@ struct Args {
     #[arg(long)]
     dashboard_overhead: bool,
     /// Rounds per throughput measurement of the dashboard's overhead (after a warm-up).
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 10)]
     overhead_rounds: usize,
     /// Run one server and nothing else (used by the benchmark itself).
     #[arg(long, value_enum, hide = true)]
@@ -266,6 +267,24 @@ impl ServerProcess {
         Ok(kb * 1024)
     }
 
+    /// CPU time the server process has used (user and system), in seconds.
+    fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // Fields after the command name (which may hold spaces): utime and stime are
+        // the 14th and 15th fields, in clock ticks (100 a second on Linux).
+        let rest = stat.rsplit_once(')').context("a /proc stat line")?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = fields
+            .get(11)
+            .and_then(|f| f.parse().ok())
+            .context("utime")?;
+        let sys: u64 = fields
+            .get(12)
+            .and_then(|f| f.parse().ok())
+            .context("stime")?;
+        Ok((ticks + sys) as f64 / 100.0)
+    }
+
     fn stop(mut self) -> anyhow::Result<()> {
         drop(self.child.stdin.take());
         for _ in 0..100 {
@@ -291,6 +310,22 @@ async fn memory_per_connection(server: &ServerProcess, n: usize) -> anyhow::Resu
     drop(conns);
     tokio::time::sleep(Duration::from_millis(500)).await;
     Ok(after.saturating_sub(before) as f64 / n as f64)
+}
+
+/// With `n` idle connections open: resident bytes per connection (as
+/// [`memory_per_connection`]) and the share of one core the server uses meanwhile,
+/// over `seconds` once it has settled.
+async fn idle_cost(server: &ServerProcess, n: usize, seconds: f64) -> anyhow::Result<(f64, f64)> {
+    let before = server.rss()?;
+    let conns = open_connections(server.addr, n, 16).await?;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let after = server.rss()?;
+    let cpu = server.cpu_seconds()?;
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    let busy = (server.cpu_seconds()? - cpu) / seconds;
+    drop(conns);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    Ok((after.saturating_sub(before) as f64 / n as f64, busy))
 }
 
 fn load_args(
@@ -566,10 +601,12 @@ impl PageInBrowser {
             if let Some(port) = port
                 && let Ok(list) =
                     http_get(SocketAddr::from(([127, 0, 0, 1], port)), "/json/list").await
-                && let Some(title) = serde_json::from_str::<serde_json::Value>(&list)
+                && let Some(title) = serde_json::from_str::<Vec<serde_json::Value>>(&list)
                     .ok()
-                    .and_then(|v| v.get(0)?.get("title")?.as_str().map(str::to_owned))
-                    .filter(|t| t.contains("axon"))
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.get("title")?.as_str().map(str::to_owned))
+                    .find(|t| t.contains("axon"))
             {
                 return Some(title);
             }
@@ -590,27 +627,71 @@ impl Drop for PageInBrowser {
     }
 }
 
-/// GET `path` from `addr`: the body.
+/// GET `path` from `addr`: the body, read to its `Content-Length` (a DevTools
+/// endpoint keeps the connection open), within two seconds.
 async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
-    let mut s = tokio::net::TcpStream::connect(addr).await?;
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await?;
-    let mut page = String::new();
-    s.read_to_string(&mut page).await?;
-    let (_, body) = page
-        .split_once("\r\n\r\n")
-        .context("not an HTTP response")?;
-    Ok(body.to_string())
+    let read = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        s.write_all(
+            // DevTools answers only a Host that is an address or localhost.
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await?;
+        let mut page = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = s.read(&mut buf).await?;
+            page.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&page);
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head.lines().find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                });
+                if n == 0 || length.is_some_and(|len| body.len() >= len) {
+                    return anyhow::Ok(body.to_string());
+                }
+            }
+            anyhow::ensure!(n > 0, "the connection closed before the response ended");
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(2), read)
+        .await
+        .context("no answer in 2 s")?
 }
 
-/// Throughput of two servers measured in rounds, with the ratio of each round.
+/// Throughput of two servers measured in rounds, with the ratios of each round.
+#[derive(Default)]
 struct Paired {
-    /// Rounds per second of each run, per server.
+    /// Round trips per second of each run, per server.
     rates: [Vec<f64>; 2],
     /// Each round's first server's rate over the second's.
     ratios: Vec<f64>,
+    /// Each round's first server's CPU time per round trip over the second's.
+    cpu_ratios: Vec<f64>,
+    errors: u64,
+}
+
+impl Paired {
+    fn print(&self, how: &str, connections: usize) {
+        let list = |v: &[f64]| {
+            v.iter()
+                .map(|r| format!("{r:.3}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        println!(
+            "  {how} x{connections}: throughput ratios {}; CPU per round trip ratios {}{}",
+            list(&self.ratios),
+            list(&self.cpu_ratios),
+            if self.errors > 0 {
+                format!(" ({} operations failed or timed out)", self.errors)
+            } else {
+                String::new()
+            }
+        );
+    }
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -631,55 +712,68 @@ fn quantile(v: &[f64], q: f64) -> f64 {
     v.get(i).copied().unwrap_or(f64::NAN)
 }
 
-/// Echo load on both servers, a warm-up round and then `rounds` rounds; in each
-/// round both run in turn, the first one first in even rounds (ABBA).
+/// "median (quartiles a-b, range c-d)" of `v`.
+fn spread(v: &[f64]) -> String {
+    format!(
+        "{:.3} ({:.3}-{:.3}, {:.3}-{:.3})",
+        median(v),
+        quantile(v, 0.25),
+        quantile(v, 0.75),
+        quantile(v, 0.0),
+        quantile(v, 1.0)
+    )
+}
+
+/// One server's run: its rate, and its CPU seconds per round trip.
+async fn measured_run(
+    server: &ServerProcess,
+    connections: usize,
+    size: usize,
+    seconds: f64,
+) -> anyhow::Result<(Run, f64)> {
+    let cpu = server.cpu_seconds()?;
+    let run = run_load(&load_args(server, Mode::Echo, connections, size, seconds)).await?;
+    let per = (server.cpu_seconds()? - cpu) / run.latencies.len().max(1) as f64;
+    Ok((run, per))
+}
+
+/// Echo load on both servers, a warm-up round and then `rounds` rounds. `together`:
+/// both loaded at once (they share the machine, and whatever else runs on it, at the
+/// same moments); otherwise in turn, the first one first in even rounds (ABBA).
 async fn paired(
     servers: [&ServerProcess; 2],
     connections: usize,
     size: usize,
     rounds: usize,
     seconds: f64,
+    together: bool,
 ) -> anyhow::Result<Paired> {
-    let mut out = Paired {
-        rates: [Vec::new(), Vec::new()],
-        ratios: Vec::new(),
-    };
-    let mut errors = 0;
+    let mut out = Paired::default();
     for round in 0..=rounds {
-        let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-        let mut rate = [0.0; 2];
-        for i in order {
-            let run = run_load(&load_args(
-                servers[i],
-                Mode::Echo,
-                connections,
-                size,
-                seconds,
-            ))
-            .await?;
-            errors += run.errors;
-            rate[i] = run.rate();
+        let mut got: [(Run, f64); 2] = Default::default();
+        if together {
+            let (a, b) = tokio::join!(
+                measured_run(servers[0], connections, size, seconds),
+                measured_run(servers[1], connections, size, seconds)
+            );
+            got = [a?, b?];
+        } else {
+            let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for i in order {
+                got[i] = measured_run(servers[i], connections, size, seconds).await?;
+            }
         }
         // Round 0 warms both up (connections, allocators, caches) and is not counted.
         if round > 0 {
+            let rate = [got[0].0.rate(), got[1].0.rate()];
             out.rates[0].push(rate[0]);
             out.rates[1].push(rate[1]);
             out.ratios.push(rate[0] / rate[1]);
+            out.cpu_ratios.push(got[0].1 / got[1].1);
+            out.errors += got[0].0.errors + got[1].0.errors;
         }
     }
-    println!(
-        "  x{connections}: ratios by round {}{}",
-        out.ratios
-            .iter()
-            .map(|r| format!("{r:.3}"))
-            .collect::<Vec<_>>()
-            .join(" "),
-        if errors > 0 {
-            format!(" ({errors} operations failed or timed out)")
-        } else {
-            String::new()
-        }
-    );
+    out.print(if together { "together" } else { "in turn" }, connections);
     Ok(out)
 }
 
@@ -707,24 +801,31 @@ async fn dashboard_overhead(args: &Args) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let watcher = tokio::spawn(watch_dashboard(dashboard, stopped));
 
-    println!("memory with {} idle connections:", args.idle_connections);
-    let mem_plain = memory_per_connection(&plain, args.idle_connections).await?;
-    let mem_watched = memory_per_connection(&watched, args.idle_connections).await?;
     println!(
-        "throughput (a warm-up round, then {} rounds of {} s per server, ABBA):",
+        "memory and idle CPU (over 5 s) with {} idle connections:",
+        args.idle_connections
+    );
+    let (mem_plain, idle_plain) = idle_cost(&plain, args.idle_connections, 5.0).await?;
+    let (mem_watched, idle_watched) = idle_cost(&watched, args.idle_connections, 5.0).await?;
+    println!(
+        "throughput: a warm-up round, then {} rounds of {} s per server, in turn (ABBA) \
+         and both at once:",
         args.overhead_rounds, args.duration
     );
     let mut echo = Vec::new();
     for n in [100, 1000] {
-        let p = paired(
-            [&watched, &plain],
-            n,
-            args.size,
-            args.overhead_rounds,
-            args.duration,
-        )
-        .await?;
-        echo.push((n, p));
+        for together in [false, true] {
+            let p = paired(
+                [&watched, &plain],
+                n,
+                args.size,
+                args.overhead_rounds,
+                args.duration,
+                together,
+            )
+            .await?;
+            echo.push((n, together, p));
+        }
     }
     let _ = stop.send(());
     let seen = watcher.await??;
@@ -734,20 +835,26 @@ async fn dashboard_overhead(args: &Args) -> anyhow::Result<()> {
 
     println!();
     println!(
-        "| measure | with dashboard watched | without | ratio (median of rounds) | ratios: quartiles, min-max | target |"
+        "| measure | with dashboard watched | without | ratio: median (quartiles, range) of rounds | target |"
     );
-    println!("| --- | --- | --- | --- | --- | --- |");
-    for (n, p) in &echo {
+    println!("| --- | --- | --- | --- | --- |");
+    for (n, together, p) in &echo {
+        let how = if *together {
+            "both at once"
+        } else {
+            "in turn, ABBA"
+        };
         let ratio = median(&p.ratios);
         println!(
-            "| echo round trips/s, {n} connections (median) | {:.0} | {:.0} | {ratio:.3} | {:.3}-{:.3}, {:.3}-{:.3} | >= 0.97 {} |",
+            "| echo round trips/s, {n} connections, {how} (median) | {:.0} | {:.0} | {} | >= 0.97 {} |",
             median(&p.rates[0]),
             median(&p.rates[1]),
-            quantile(&p.ratios, 0.25),
-            quantile(&p.ratios, 0.75),
-            quantile(&p.ratios, 0.0),
-            quantile(&p.ratios, 1.0),
+            spread(&p.ratios),
             if ratio >= 0.97 { "met" } else { "MISSED" }
+        );
+        println!(
+            "| server CPU time per round trip, {n} connections, {how} | | | {} | |",
+            spread(&p.cpu_ratios)
         );
     }
     let ratio = mem_watched / mem_plain.max(1.0);
@@ -757,6 +864,12 @@ async fn dashboard_overhead(args: &Args) -> anyhow::Result<()> {
         mem_watched,
         mem_plain,
         if ratio <= 1.05 { "met" } else { "MISSED" }
+    );
+    println!(
+        "| CPU while idle with {} connections open (share of one core) | {:.2} % | {:.2} % | | |",
+        args.idle_connections,
+        idle_watched * 100.0,
+        idle_plain * 100.0
     );
     println!(
         "(the page received {} bytes of updates; /metrics scraped {} times, last page {} bytes)",
