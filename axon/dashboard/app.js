@@ -89,9 +89,10 @@ function wrapName(name) {
 function label(n) {
   const t = totals(n);
   const load = `in ${t.depth}/${t.cap} · ${fmt(t.rate)} msg/s`;
-  // A composite's label is one short line in its frame's top band (its counters
-  // are in its details and the table).
+  // A composite's (or an expanded group's) label is one short line in its frame's
+  // top band (its counters are in its details and the table).
   if (n.kind === "composite") return `${n.label} · ${n.state} · ${fmt(t.rate)} msg/s`;
+  if (n.kind === "group" && n.expanded) return `${n.label} ×${n.members} · ${fmt(t.rate)} msg/s`;
   const name = n.kind === "group" ? `${n.label} ×${n.members}` : n.label;
   const lines = wrapName(name);
   lines.push(`${n.state}` + (n.restarts ? ` · restarts ${n.restarts}` : ""), load);
@@ -170,7 +171,8 @@ function scheduleLayout() {
   layoutTimer = setTimeout(() => {
     layoutTimer = null;
     relayoutDue = false;
-    cy.layout({ name: "dagre", rankDir: "LR", nodeSep: 14, rankSep: 48, edgeSep: 8, animate: false, fit: false }).run();
+    // Ranks far enough apart for a link's box names (`outbox → inbox`) to fit between.
+    cy.layout({ name: "dagre", rankDir: "LR", nodeSep: 14, rankSep: 96, edgeSep: 8, animate: false, fit: false }).run();
     if (!userMoved) showGraph(viewMode);
     graphEl.dataset.pending = "0";
   }, 200);
