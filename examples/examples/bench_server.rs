@@ -23,7 +23,8 @@
 //! warm-up round, twice: both servers loaded in turn, the order alternating (ABBA),
 //! and both loaded at once (so that load from elsewhere on the machine, which drifts
 //! over seconds, hits both sides of a ratio alike); each round gives a ratio from its
-//! two runs, also of the servers' CPU time per round trip (from `/proc`). Reported:
+//! two runs, also of the servers' CPU time per round trip while the load runs (from
+//! `/proc`, leaving out the connections' opening and closing). Reported:
 //! the median rates, and the median ratios with their quartiles and range.
 #![allow(
     clippy::print_stdout,
@@ -724,16 +725,37 @@ fn spread(v: &[f64]) -> String {
     )
 }
 
-/// One server's run: its rate, and its CPU seconds per round trip.
+/// One server's run: its rate, and its CPU seconds per round trip while the load
+/// runs, its connections open (read from `/proc` every 50 ms; the window leaves out
+/// the first 200 ms and the connections' opening and closing, whose cost is not the
+/// message path's).
 async fn measured_run(
     server: &ServerProcess,
     connections: usize,
     size: usize,
     seconds: f64,
 ) -> anyhow::Result<(Run, f64)> {
-    let cpu = server.cpu_seconds()?;
-    let run = run_load(&load_args(server, Mode::Echo, connections, size, seconds)).await?;
-    let per = (server.cpu_seconds()? - cpu) / run.latencies.len().max(1) as f64;
+    let mut samples: Vec<(std::time::Instant, f64)> = Vec::new();
+    let args = load_args(server, Mode::Echo, connections, size, seconds);
+    let load = run_load(&args);
+    tokio::pin!(load);
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    let run = loop {
+        tokio::select! {
+            run = &mut load => break run?,
+            _ = tick.tick() => samples.push((std::time::Instant::now(), server.cpu_seconds()?)),
+        }
+    };
+    let start = run.started.context("the run's start")? + Duration::from_millis(200);
+    let end = start + run.elapsed.saturating_sub(Duration::from_millis(300));
+    let first = samples.iter().find(|(t, _)| *t >= start);
+    let last = samples.iter().rev().find(|(t, _)| *t <= end);
+    let per = match (first, last) {
+        (Some((t0, c0)), Some((t1, c1))) if t1 > t0 => {
+            (c1 - c0) / (run.rate() * (*t1 - *t0).as_secs_f64()).max(1.0)
+        }
+        _ => f64::NAN,
+    };
     Ok((run, per))
 }
 

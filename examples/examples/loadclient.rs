@@ -72,6 +72,8 @@ pub(crate) struct Run {
     pub(crate) errors: u64,
     /// How long the measurement ran.
     pub(crate) elapsed: Duration,
+    /// When the measurement began (its connections open).
+    pub(crate) started: Option<Instant>,
 }
 
 impl Run {
@@ -274,6 +276,7 @@ pub(crate) async fn run_load(args: &LoadArgs) -> anyhow::Result<Run> {
         run.errors += e;
     }
     run.elapsed = start.elapsed();
+    run.started = Some(start);
     run.latencies.sort_unstable();
     Ok(run)
 }
