@@ -17,14 +17,21 @@ let selected = null;
 let relayoutDue = false;
 
 cytoscape.use(cytoscapeDagre);
+
+// Labels are drawn at 12 px and never shown below READABLE zoom unless asked ("fit
+// all"): a graph too big for the pane at that zoom is shown in part, to be panned.
+const FONT = 12;
+const READABLE = 0.75;
 const cy = cytoscape({
   container: document.getElementById("graph"),
   wheelSensitivity: 0.3,
-  maxZoom: 1.4,
+  minZoom: 0.05,
+  maxZoom: 1.6,
   style: [
     { selector: "node", style: {
       "shape": "round-rectangle", "label": "data(label)", "text-wrap": "wrap",
-      "text-valign": "center", "font-size": 10, "font-family": "ui-monospace, monospace",
+      "text-valign": "center", "font-size": FONT, "line-height": 1.25,
+      "font-family": "ui-monospace, monospace", "color": "#1d2330",
       "width": "data(w)", "height": "data(h)",
       "background-color": "#e8f0fe", "border-width": 1, "border-color": "#5c7cba" } },
     { selector: "node[kind = 'group']", style: { "background-color": "#fff4d6", "border-color": "#c99a2e", "border-style": "double", "border-width": 3 } },
@@ -33,14 +40,17 @@ const cy = cytoscape({
     { selector: "node[?dropping]", style: { "border-color": "#c62828", "border-width": 2 } },
     { selector: "node[?restarted]", style: { "background-color": "#fde0dc" } },
     { selector: ":parent", style: {
-      "text-valign": "top", "text-halign": "center", "background-color": "#f7f9fc", "font-size": 9,
-      "background-opacity": 0.6, "border-color": "#8a9bc2", "padding": "14px" } },
+      // The label inside the frame's top band, so it cannot cover a box outside it.
+      "text-valign": "top", "text-halign": "center", "background-color": "#f4f6fa", "font-size": FONT,
+      "font-weight": "bold", "text-margin-y": 19, "color": "#3a4660",
+      "background-opacity": 0.7, "border-color": "#8a9bc2", "padding": "22px" } },
     { selector: "node:selected", style: { "border-color": "#ff6f00", "border-width": 3 } },
     { selector: "edge", style: {
       "width": 1.5, "curve-style": "bezier", "target-arrow-shape": "triangle",
-      "line-color": "#8a94a6", "target-arrow-color": "#8a94a6",
-      "label": "data(label)", "font-size": 8, "text-rotation": "autorotate",
-      "color": "#556", "text-background-color": "#fff", "text-background-opacity": 0.8 } },
+      "line-color": "#9aa3b3", "target-arrow-color": "#9aa3b3", "arrow-scale": 0.9,
+      "label": "data(label)", "font-size": 10, "text-rotation": "autorotate",
+      "color": "#556", "text-background-color": "#fff", "text-background-opacity": 0.85 } },
+    { selector: "edge:selected", style: { "line-color": "#ff6f00", "target-arrow-color": "#ff6f00" } },
   ],
 });
 
@@ -69,29 +79,39 @@ function shortName(name, counters) {
   return name.slice(prefix).replace(/_total$/, "");
 }
 
+// A long name broken before its parenthesis, so that boxes stay narrow:
+// `Backplane(cosmici.node1.uart.up)#33` is drawn on two lines.
+function wrapName(name) {
+  const cut = name.indexOf("(");
+  return name.length > 24 && cut > 0 ? [name.slice(0, cut), name.slice(cut)] : [name];
+}
+
 function label(n) {
   const t = totals(n);
-  if (n.kind === "composite") {
-    const counters = n.counters.map(([k, v]) => `${shortName(k, n.counters)} ${fmt(v)}`).join(" · ");
-    return `${n.label} · ${n.state} · in ${t.depth}/${t.cap}` + (counters ? `\n${counters}` : "");
-  }
+  const load = `in ${t.depth}/${t.cap} · ${fmt(t.rate)} msg/s`;
+  // A composite's (or an expanded group's) label is one short line in its frame's
+  // top band (its counters are in its details and the table).
+  if (n.kind === "composite") return `${n.label} · ${n.state} · ${fmt(t.rate)} msg/s`;
+  if (n.kind === "group" && n.expanded) return `${n.label} ×${n.members} · ${fmt(t.rate)} msg/s`;
   const name = n.kind === "group" ? `${n.label} ×${n.members}` : n.label;
-  const lines = [name, n.state + (n.restarts ? ` · restarts ${n.restarts}` : "")];
-  lines.push(`in ${t.depth}/${t.cap} · ${fmt(t.rate)} msg/s`);
+  const lines = wrapName(name);
+  lines.push(`${n.state}` + (n.restarts ? ` · restarts ${n.restarts}` : ""), load);
   if (t.dropped) lines.push(`dropped ${fmt(t.dropped)}`);
-  for (const [k, v] of n.counters) lines.push(`${shortName(k, n.counters)} ${fmt(v)}`);
+  const counters = n.counters.map(([k, v]) => `${shortName(k, n.counters)} ${fmt(v)}`);
+  // Published counters two to a line.
+  for (let i = 0; i < counters.length; i += 2) lines.push(counters.slice(i, i + 2).join(" · "));
   if (n.kind === "collapsed") lines.push(`(${n.members - 1} inside)`);
   return lines.join("\n");
 }
 
-// A box's size from its label (10 px monospace: about 6 px a character, 12.5 a line).
+// A box's size from its label (12 px monospace: about 7.3 px a character, 15 a line).
 function nodeData(n) {
   const t = totals(n);
   const text = label(n);
   const lines = text.split("\n");
   return {
     id: n.key, label: text, kind: n.kind,
-    w: Math.max(...lines.map((l) => l.length)) * 6.1 + 16, h: lines.length * 12.5 + 12,
+    w: Math.max(...lines.map((l) => l.length)) * 7.3 + 18, h: lines.length * 15 + 12,
     prepared: n.state === "prepared", dropping: t.dropped > 0, restarted: n.restarts > 0,
   };
 }
@@ -151,10 +171,62 @@ function scheduleLayout() {
   layoutTimer = setTimeout(() => {
     layoutTimer = null;
     relayoutDue = false;
-    cy.layout({ name: "dagre", rankDir: "LR", nodeSep: 18, rankSep: 60, animate: false, fit: true, padding: 20 }).run();
+    // Ranks far enough apart for a link's box names (`outbox → inbox`) to fit between.
+    cy.layout({ name: "dagre", rankDir: "LR", nodeSep: 14, rankSep: 96, edgeSep: 8, animate: false, fit: false }).run();
+    if (!userMoved) showGraph(viewMode);
     graphEl.dataset.pending = "0";
   }, 200);
 }
+
+// The view: "readable" fits the graph but never below READABLE zoom (a bigger graph is
+// shown from its start, the left, where its inputs are); "all" fits everything. Once
+// the user pans or zooms, new layouts keep the user's view until a button is pressed.
+let viewMode = "readable";
+let userMoved = false;
+const PAD = 24;
+function showGraph(mode) {
+  viewMode = mode;
+  const els = cy.elements();
+  if (els.empty()) return;
+  cy.fit(els, PAD);
+  if (mode === "readable" && cy.zoom() < READABLE) {
+    const bb = els.boundingBox();
+    const h = cy.height();
+    cy.zoom(READABLE);
+    const top = bb.h * READABLE + 2 * PAD <= h ? (h - bb.h * READABLE) / 2 : PAD;
+    cy.pan({ x: PAD - bb.x1 * READABLE, y: top - bb.y1 * READABLE });
+  }
+  noteZoom();
+}
+
+function noteZoom() {
+  const z = cy.zoom();
+  const bb = cy.elements().renderedBoundingBox();
+  const partly = bb.x1 < -1 || bb.y1 < -1 || bb.x2 > cy.width() + 1 || bb.y2 > cy.height() + 1;
+  document.getElementById("zoom-note").textContent = `zoom ${Math.round(z * 100)}%` +
+    (partly ? " · part of the graph shown: drag to pan, or fit all" : "") +
+    (z < READABLE ? " · too small to read: readable size" : "");
+}
+
+cy.on("dragpan scrollzoom pinchzoom", () => { userMoved = true; });
+// Box names on links only where they can be read (10 px at zoom 0.9 and above).
+let linkNames = null;
+cy.on("viewport", () => {
+  const show = cy.zoom() >= 0.9;
+  if (show !== linkNames) { linkNames = show; cy.style().selector("edge").style("text-opacity", show ? 1 : 0).update(); }
+  noteZoom();
+});
+document.getElementById("fit-all").addEventListener("click", () => { userMoved = false; showGraph("all"); });
+document.getElementById("fit-readable").addEventListener("click", () => { userMoved = false; showGraph("readable"); });
+// The pane changes size when the terminal opens or closes, or the window is resized.
+let paneSize = "";
+new ResizeObserver(() => {
+  const size = `${graphEl.clientWidth}x${graphEl.clientHeight}`;
+  if (size === paneSize) return;
+  paneSize = size;
+  cy.resize();
+  if (!userMoved) showGraph(viewMode); else noteZoom();
+}).observe(graphEl);
 
 function cell(text, cls) {
   const td = document.createElement("td");
@@ -341,11 +413,11 @@ function renderForms() {
   if (inboxes.length) {
     const h = document.createElement("h2"); h.textContent = "Replay into"; parts.push(h);
     const f = document.createElement("form"); f.id = "replay-form";
-    const to = document.createElement("select");
-    for (const name of inboxes) { const o = document.createElement("option"); o.textContent = name; to.append(o); }
+    const to = document.createElement("select"); to.className = "replay-to";
+    for (const name of inboxes) { const o = document.createElement("option"); o.value = o.textContent = name; to.append(o); }
     const path = document.createElement("input"); path.placeholder = "recording file"; path.className = "record-path";
-    const pace = document.createElement("select");
-    for (const p of ["recorded", "max"]) { const o = document.createElement("option"); o.textContent = p; pace.append(o); }
+    const pace = document.createElement("select"); pace.className = "replay-pace";
+    for (const p of ["recorded", "max"]) { const o = document.createElement("option"); o.value = o.textContent = p; pace.append(o); }
     const b = document.createElement("button"); b.type = "submit"; b.textContent = "Replay";
     f.append(to, path, pace, b);
     f.addEventListener("submit", async (ev) => {
@@ -483,19 +555,37 @@ function openTerminal(name) {
   document.getElementById("terminal-title").textContent = name;
   document.getElementById("terminal").hidden = false;
   const source = new EventSource(`/terminal/stream?name=${encodeURIComponent(name)}`);
-  terminal = { name, source, session: null };
+  terminal = { name, source, session: null, pending: [], flush: null, kept: 0 };
   source.addEventListener("session", (e) => { terminal.session = e.data; document.getElementById("terminal").dataset.session = e.data; });
   source.addEventListener("data", (e) => {
-    const atEnd = out.scrollTop + out.clientHeight >= out.scrollHeight - 4;
-    out.textContent += JSON.parse(e.data);
-    if (out.textContent.length > 200000) out.textContent = out.textContent.slice(-100000);
-    if (atEnd) out.scrollTop = out.scrollHeight;
+    terminal.pending.push(JSON.parse(e.data));
+    if (!terminal.flush) terminal.flush = setTimeout(() => flushTerminal(out), 100);
   });
   document.getElementById("terminal-input").focus();
 }
 
+// What arrived in the last 100 ms is added as one piece, and the oldest pieces go
+// beyond TERMINAL_KEEP characters: a node sending hundreds of lines a second costs
+// ten small updates a second, not one redraw of the whole scrollback per line.
+const TERMINAL_KEEP = 100000;
+function flushTerminal(out) {
+  if (!terminal) return;
+  terminal.flush = null;
+  let text = terminal.pending.join("");
+  terminal.pending = [];
+  if (text.length > TERMINAL_KEEP) text = text.slice(-TERMINAL_KEEP);
+  const atEnd = out.scrollTop + out.clientHeight >= out.scrollHeight - 4;
+  out.append(document.createTextNode(text));
+  terminal.kept += text.length;
+  while (terminal.kept > TERMINAL_KEEP && out.firstChild) {
+    terminal.kept -= out.firstChild.textContent.length;
+    out.firstChild.remove();
+  }
+  if (atEnd) out.scrollTop = out.scrollHeight;
+}
+
 function closeTerminal() {
-  if (terminal) terminal.source.close();
+  if (terminal) { terminal.source.close(); clearTimeout(terminal.flush); }
   terminal = null;
   document.getElementById("terminal").hidden = true;
   delete document.getElementById("terminal").dataset.session;
@@ -509,7 +599,7 @@ document.getElementById("terminal-form").addEventListener("submit", (e) => {
   const line = input.value;
   input.value = "";
   fetch(`/terminal/send?session=${terminal.session}`, { method: "POST", body: line })
-    .then((r) => { if (!r.ok) document.getElementById("terminal-output").textContent += `\n[not sent: ${r.status}]\n`; });
+    .then((r) => { if (!r.ok && terminal) { terminal.pending.push(`\n[not sent: ${r.status}]\n`); flushTerminal(document.getElementById("terminal-output")); } });
 });
 
 function news(n) {

@@ -15,10 +15,17 @@
 //! connection with 10 000 connections open. Bounded: about a minute with the defaults.
 //!
 //! `--dashboard-overhead` measures instead the cost of the live dashboard: the same
-//! ServerCore echo server with and without `serve_dashboard`, the former with a page's
-//! event stream (`/events`) open and `/metrics` scraped every second throughout, side
-//! by side: echo round trips per second at 100 and 1 000 connections, and resident
-//! memory per idle connection.
+//! ServerCore echo server with and without `serve_dashboard`, the former with its page
+//! open in headless Chromium (when `/usr/bin/chromium` is installed), a page's event
+//! stream (`/events`) read and `/metrics` scraped every second throughout, side by
+//! side: echo round trips per second at 100 and 1 000 connections, and resident memory
+//! per idle connection. Throughput is measured in `--overhead-rounds` rounds after a
+//! warm-up round, twice: both servers loaded in turn, the order alternating (ABBA),
+//! and both loaded at once (so that load from elsewhere on the machine, which drifts
+//! over seconds, hits both sides of a ratio alike); each round gives a ratio from its
+//! two runs, also of the servers' CPU time per round trip while the load runs (from
+//! `/proc`, leaving out the connections' opening and closing). Reported:
+//! the median rates, and the median ratios with their quartiles and range.
 #![allow(
     clippy::print_stdout,
     reason = "a benchmark program that prints its figures"
@@ -87,6 +94,9 @@ struct Args {
     /// Measure the dashboard's overhead instead (see the module docs).
     #[arg(long)]
     dashboard_overhead: bool,
+    /// Rounds per throughput measurement of the dashboard's overhead (after a warm-up).
+    #[arg(long, default_value_t = 10)]
+    overhead_rounds: usize,
     /// Run one server and nothing else (used by the benchmark itself).
     #[arg(long, value_enum, hide = true)]
     serve: Option<Kind>,
@@ -258,6 +268,24 @@ impl ServerProcess {
         Ok(kb * 1024)
     }
 
+    /// CPU time the server process has used (user and system), in seconds.
+    fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // Fields after the command name (which may hold spaces): utime and stime are
+        // the 14th and 15th fields, in clock ticks (100 a second on Linux).
+        let rest = stat.rsplit_once(')').context("a /proc stat line")?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = fields
+            .get(11)
+            .and_then(|f| f.parse().ok())
+            .context("utime")?;
+        let sys: u64 = fields
+            .get(12)
+            .and_then(|f| f.parse().ok())
+            .context("stime")?;
+        Ok((ticks + sys) as f64 / 100.0)
+    }
+
     fn stop(mut self) -> anyhow::Result<()> {
         drop(self.child.stdin.take());
         for _ in 0..100 {
@@ -283,6 +311,22 @@ async fn memory_per_connection(server: &ServerProcess, n: usize) -> anyhow::Resu
     drop(conns);
     tokio::time::sleep(Duration::from_millis(500)).await;
     Ok(after.saturating_sub(before) as f64 / n as f64)
+}
+
+/// With `n` idle connections open: resident bytes per connection (as
+/// [`memory_per_connection`]) and the share of one core the server uses meanwhile,
+/// over `seconds` once it has settled.
+async fn idle_cost(server: &ServerProcess, n: usize, seconds: f64) -> anyhow::Result<(f64, f64)> {
+    let before = server.rss()?;
+    let conns = open_connections(server.addr, n, 16).await?;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let after = server.rss()?;
+    let cpu = server.cpu_seconds()?;
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    let busy = (server.cpu_seconds()? - cpu) / seconds;
+    drop(conns);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    Ok((after.saturating_sub(before) as f64 / n as f64, busy))
 }
 
 fn load_args(
@@ -498,6 +542,263 @@ async fn watch_dashboard(
     }
 }
 
+/// The dashboard's page in headless Chromium, while it is open; the browser and
+/// everything it started end when this is dropped.
+struct PageInBrowser {
+    browser: Child,
+    profile: std::path::PathBuf,
+    /// The page's title as the browser reports it, once it has loaded.
+    title: Option<String>,
+}
+
+impl PageInBrowser {
+    const CHROMIUM: &str = "/usr/bin/chromium";
+
+    /// Opens `url` in headless Chromium; `None` where Chromium is not installed.
+    async fn open(url: &str) -> anyhow::Result<Option<Self>> {
+        use std::os::unix::process::CommandExt;
+        if !std::path::Path::new(Self::CHROMIUM).exists() {
+            return Ok(None);
+        }
+        let profile =
+            std::env::temp_dir().join(format!("bench-server-page-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&profile);
+        let browser = Command::new(Self::CHROMIUM)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--no-first-run",
+                "--disable-dev-shm-usage",
+                "--window-size=1600,1000",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(url)
+            // Its own process group, so that its renderers end with it.
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting chromium")?;
+        let mut page = PageInBrowser {
+            browser,
+            profile,
+            title: None,
+        };
+        page.title = page.loaded_title().await;
+        Ok(Some(page))
+    }
+
+    /// The title of the browser's page, read from its DevTools endpoint (the port it
+    /// writes into its profile); tried for up to 20 s.
+    async fn loaded_title(&self) -> Option<String> {
+        for _ in 0..200 {
+            let port = std::fs::read_to_string(self.profile.join("DevToolsActivePort"))
+                .ok()
+                .and_then(|t| t.lines().next().and_then(|p| p.parse::<u16>().ok()));
+            if let Some(port) = port
+                && let Ok(list) =
+                    http_get(SocketAddr::from(([127, 0, 0, 1], port)), "/json/list").await
+                && let Some(title) = serde_json::from_str::<Vec<serde_json::Value>>(&list)
+                    .ok()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| v.get("title")?.as_str().map(str::to_owned))
+                    .find(|t| t.contains("axon"))
+            {
+                return Some(title);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
+}
+
+impl Drop for PageInBrowser {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.browser.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.browser.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// GET `path` from `addr`: the body, read to its `Content-Length` (a DevTools
+/// endpoint keeps the connection open), within two seconds.
+async fn http_get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
+    let read = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        s.write_all(
+            // DevTools answers only a Host that is an address or localhost.
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await?;
+        let mut page = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = s.read(&mut buf).await?;
+            page.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&page);
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head.lines().find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                });
+                if n == 0 || length.is_some_and(|len| body.len() >= len) {
+                    return anyhow::Ok(body.to_string());
+                }
+            }
+            anyhow::ensure!(n > 0, "the connection closed before the response ended");
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(2), read)
+        .await
+        .context("no answer in 2 s")?
+}
+
+/// Throughput of two servers measured in rounds, with the ratios of each round.
+#[derive(Default)]
+struct Paired {
+    /// Round trips per second of each run, per server.
+    rates: [Vec<f64>; 2],
+    /// Each round's first server's rate over the second's.
+    ratios: Vec<f64>,
+    /// Each round's first server's CPU time per round trip over the second's.
+    cpu_ratios: Vec<f64>,
+    errors: u64,
+}
+
+impl Paired {
+    fn print(&self, how: &str, connections: usize) {
+        let list = |v: &[f64]| {
+            v.iter()
+                .map(|r| format!("{r:.3}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        println!(
+            "  {how} x{connections}: throughput ratios {}; CPU per round trip ratios {}{}",
+            list(&self.ratios),
+            list(&self.cpu_ratios),
+            if self.errors > 0 {
+                format!(" ({} operations failed or timed out)", self.errors)
+            } else {
+                String::new()
+            }
+        );
+    }
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// The value below which a share `q` of `v` lies (nearest rank).
+fn quantile(v: &[f64], q: f64) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let i = ((v.len() as f64 - 1.0) * q).round() as usize;
+    v.get(i).copied().unwrap_or(f64::NAN)
+}
+
+/// "median (quartiles a-b, range c-d)" of `v`.
+fn spread(v: &[f64]) -> String {
+    format!(
+        "{:.3} ({:.3}-{:.3}, {:.3}-{:.3})",
+        median(v),
+        quantile(v, 0.25),
+        quantile(v, 0.75),
+        quantile(v, 0.0),
+        quantile(v, 1.0)
+    )
+}
+
+/// One server's run: its rate, and its CPU seconds per round trip while the load
+/// runs, its connections open (read from `/proc` every 50 ms; the window leaves out
+/// the first 200 ms and the connections' opening and closing, whose cost is not the
+/// message path's).
+async fn measured_run(
+    server: &ServerProcess,
+    connections: usize,
+    size: usize,
+    seconds: f64,
+) -> anyhow::Result<(Run, f64)> {
+    let mut samples: Vec<(std::time::Instant, f64)> = Vec::new();
+    let args = load_args(server, Mode::Echo, connections, size, seconds);
+    let load = run_load(&args);
+    tokio::pin!(load);
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    let run = loop {
+        tokio::select! {
+            run = &mut load => break run?,
+            _ = tick.tick() => samples.push((std::time::Instant::now(), server.cpu_seconds()?)),
+        }
+    };
+    let start = run.started.context("the run's start")? + Duration::from_millis(200);
+    let end = start + run.elapsed.saturating_sub(Duration::from_millis(300));
+    let first = samples.iter().find(|(t, _)| *t >= start);
+    let last = samples.iter().rev().find(|(t, _)| *t <= end);
+    let per = match (first, last) {
+        (Some((t0, c0)), Some((t1, c1))) if t1 > t0 => {
+            (c1 - c0) / (run.rate() * (*t1 - *t0).as_secs_f64()).max(1.0)
+        }
+        _ => f64::NAN,
+    };
+    Ok((run, per))
+}
+
+/// Echo load on both servers, a warm-up round and then `rounds` rounds. `together`:
+/// both loaded at once (they share the machine, and whatever else runs on it, at the
+/// same moments); otherwise in turn, the first one first in even rounds (ABBA).
+async fn paired(
+    servers: [&ServerProcess; 2],
+    connections: usize,
+    size: usize,
+    rounds: usize,
+    seconds: f64,
+    together: bool,
+) -> anyhow::Result<Paired> {
+    let mut out = Paired::default();
+    for round in 0..=rounds {
+        let mut got: [(Run, f64); 2] = Default::default();
+        if together {
+            let (a, b) = tokio::join!(
+                measured_run(servers[0], connections, size, seconds),
+                measured_run(servers[1], connections, size, seconds)
+            );
+            got = [a?, b?];
+        } else {
+            let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+            for i in order {
+                got[i] = measured_run(servers[i], connections, size, seconds).await?;
+            }
+        }
+        // Round 0 warms both up (connections, allocators, caches) and is not counted.
+        if round > 0 {
+            let rate = [got[0].0.rate(), got[1].0.rate()];
+            out.rates[0].push(rate[0]);
+            out.rates[1].push(rate[1]);
+            out.ratios.push(rate[0] / rate[1]);
+            out.cpu_ratios.push(got[0].1 / got[1].1);
+            out.errors += got[0].0.errors + got[1].0.errors;
+        }
+    }
+    out.print(if together { "together" } else { "in turn" }, connections);
+    Ok(out)
+}
+
 /// The dashboard's cost: ServerCore + Echo with the dashboard watched vs without.
 async fn dashboard_overhead(args: &Args) -> anyhow::Result<()> {
     let plain = ServerProcess::start(Kind::Axon)?;
@@ -508,53 +809,89 @@ async fn dashboard_overhead(args: &Args) -> anyhow::Result<()> {
          whose events are read and /metrics scraped every second; message {} B",
         plain.addr, watched.addr, args.size
     );
+    let page = PageInBrowser::open(&format!("http://{dashboard}/")).await?;
+    match &page {
+        Some(PageInBrowser { title: Some(t), .. }) => {
+            println!("the page is open in headless Chromium ({t:?})");
+        }
+        Some(_) => println!("Chromium started but did not report the page loaded"),
+        None => println!(
+            "({} is not installed: no browser; the event stream is still read)",
+            PageInBrowser::CHROMIUM
+        ),
+    }
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let watcher = tokio::spawn(watch_dashboard(dashboard, stopped));
 
-    println!("memory with {} idle connections:", args.idle_connections);
-    let mem_plain = memory_per_connection(&plain, args.idle_connections).await?;
-    let mem_watched = memory_per_connection(&watched, args.idle_connections).await?;
     println!(
-        "throughput ({} rounds of {} s per server, alternating):",
-        args.rounds, args.duration
+        "memory and idle CPU (over 5 s) with {} idle connections:",
+        args.idle_connections
+    );
+    let (mem_plain, idle_plain) = idle_cost(&plain, args.idle_connections, 5.0).await?;
+    let (mem_watched, idle_watched) = idle_cost(&watched, args.idle_connections, 5.0).await?;
+    println!(
+        "throughput: a warm-up round, then {} rounds of {} s per server, in turn (ABBA) \
+         and both at once:",
+        args.overhead_rounds, args.duration
     );
     let mut echo = Vec::new();
     for n in [100, 1000] {
-        let [w, p] = compare(
-            [&watched, &plain],
-            Mode::Echo,
-            n,
-            args.size,
-            args.rounds,
-            args.duration,
-        )
-        .await?;
-        echo.push((n, w, p));
+        for together in [false, true] {
+            let p = paired(
+                [&watched, &plain],
+                n,
+                args.size,
+                args.overhead_rounds,
+                args.duration,
+                together,
+            )
+            .await?;
+            echo.push((n, together, p));
+        }
     }
     let _ = stop.send(());
     let seen = watcher.await??;
+    drop(page);
     plain.stop()?;
     watched.stop()?;
 
     println!();
-    println!("| measure | with dashboard watched | without | ratio | target |");
+    println!(
+        "| measure | with dashboard watched | without | ratio: median (quartiles, range) of rounds | target |"
+    );
     println!("| --- | --- | --- | --- | --- |");
-    for (n, w, p) in &echo {
-        let ratio = w.rate() / p.rate();
+    for (n, together, p) in &echo {
+        let how = if *together {
+            "both at once"
+        } else {
+            "in turn, ABBA"
+        };
+        let ratio = median(&p.ratios);
         println!(
-            "| echo round trips/s, {n} connections | {:.0} | {:.0} | {ratio:.3} | >= 0.97 {} |",
-            w.rate(),
-            p.rate(),
+            "| echo round trips/s, {n} connections, {how} (median) | {:.0} | {:.0} | {} | >= 0.97 {} |",
+            median(&p.rates[0]),
+            median(&p.rates[1]),
+            spread(&p.ratios),
             if ratio >= 0.97 { "met" } else { "MISSED" }
+        );
+        println!(
+            "| server CPU time per round trip, {n} connections, {how} | | | {} | |",
+            spread(&p.cpu_ratios)
         );
     }
     let ratio = mem_watched / mem_plain.max(1.0);
     println!(
-        "| resident bytes per idle connection, {} open | {:.0} | {:.0} | {ratio:.2} | unchanged (<= 1.05) {} |",
+        "| resident bytes per idle connection, {} open | {:.0} | {:.0} | {ratio:.2} | | unchanged (<= 1.05) {} |",
         args.idle_connections,
         mem_watched,
         mem_plain,
         if ratio <= 1.05 { "met" } else { "MISSED" }
+    );
+    println!(
+        "| CPU while idle with {} connections open (share of one core) | {:.2} % | {:.2} % | | |",
+        args.idle_connections,
+        idle_watched * 100.0,
+        idle_plain * 100.0
     );
     println!(
         "(the page received {} bytes of updates; /metrics scraped {} times, last page {} bytes)",

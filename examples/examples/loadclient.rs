@@ -72,10 +72,13 @@ pub(crate) struct Run {
     pub(crate) errors: u64,
     /// How long the measurement ran.
     pub(crate) elapsed: Duration,
+    /// When the measurement began (its connections open).
+    pub(crate) started: Option<Instant>,
 }
 
 impl Run {
-    fn rate(&self) -> f64 {
+    /// Completed operations per second.
+    pub(crate) fn rate(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 }
@@ -273,6 +276,7 @@ pub(crate) async fn run_load(args: &LoadArgs) -> anyhow::Result<Run> {
         run.errors += e;
     }
     run.elapsed = start.elapsed();
+    run.started = Some(start);
     run.latencies.sort_unstable();
     Ok(run)
 }

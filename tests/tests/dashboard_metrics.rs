@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use axon::dashboard::Dashboard;
 use axon::{Context, Runtime, component::from_fn};
 use chassis::supervisor::{Backoff, ChildSpec, Supervisor};
 use chassis::tcp::{Echo, ServerConfig, ServerCore};
@@ -55,19 +56,17 @@ fn find(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
         .map(value)
 }
 
-/// Scrape until `ok` holds (the dashboard reads counters about once a second).
-async fn scrape_until(addr: SocketAddr, what: &str, ok: impl Fn(&Scrape) -> bool) -> Scrape {
+/// Scrape after each of the dashboard's readings of the graph until `ok` holds:
+/// nothing is scraped twice between two readings, nothing sleeps.
+async fn scrape_until(dashboard: &Dashboard, what: &str, ok: impl Fn(&Scrape) -> bool) -> Scrape {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let (scrape, text) = scrape(addr).await;
+        let (scrape, text) = scrape(dashboard.local_addr()).await;
         if ok(&scrape) {
             return scrape;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "/metrics never showed {what}:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let next = tokio::time::timeout_at(deadline, dashboard.next_reading()).await;
+        assert!(next.is_ok(), "/metrics never showed {what}:\n{text}");
     }
 }
 
@@ -80,7 +79,6 @@ async fn metrics_show_server_counters_and_connection_boxes_summed_per_server() {
     let addr = server.local_addr();
     let stats = server.stats();
     let _server = rt.spawn(server).unwrap();
-    let at = dashboard.local_addr();
 
     let mut clients = Vec::new();
     for i in 0..30u8 {
@@ -91,7 +89,7 @@ async fn metrics_show_server_counters_and_connection_boxes_summed_per_server() {
         assert_eq!(back[0], i);
         clients.push(c);
     }
-    let open = scrape_until(at, "30 open connections", |s| {
+    let open = scrape_until(&dashboard, "30 open connections", |s| {
         find(s, "axon_server_open", &[("component", "ServerCore")]) == Some(30.0)
             && find(s, "axon_components", &[("component", "ServerCore/Echo")]) == Some(30.0)
     })
@@ -132,7 +130,7 @@ async fn metrics_show_server_counters_and_connection_boxes_summed_per_server() {
 
     drop(clients);
     stats.wait_for(|s| s.live() == 0).await;
-    let closed = scrape_until(at, "the connections closed", |s| {
+    let closed = scrape_until(&dashboard, "the connections closed", |s| {
         find(s, "axon_server_open", &[("component", "ServerCore")]) == Some(0.0)
             && find(s, "axon_exits_total", &[("component", "Echo")]) == Some(30.0)
     })
@@ -176,7 +174,7 @@ async fn metrics_count_restarts() {
             })
         }));
     let _sup = rt.spawn(sup).unwrap();
-    let s = scrape_until(dashboard.local_addr(), "two restarts", |s| {
+    let s = scrape_until(&dashboard, "two restarts", |s| {
         find(s, "axon_restarts_total", &[("child", "flaky")]) == Some(2.0)
     })
     .await;

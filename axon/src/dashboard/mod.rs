@@ -180,6 +180,33 @@ impl Dashboard {
             .unwrap_or_else(|p| p.into_inner()) = dir.into();
     }
 
+    /// Waits for the dashboard's next reading of the graph after this call (one comes
+    /// at least every second, and within 250 ms of a change): what `/metrics` and the
+    /// pages show is then at least as new as the moment of the call.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// let rt = axon::Runtime::new();
+    /// let dashboard = rt.serve_dashboard("127.0.0.1:0").await?;
+    /// // ... change the graph, then scrape /metrics knowing it shows the change:
+    /// dashboard.next_reading().await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn next_reading(&self) {
+        let mut frames = self.shared.frames.clone();
+        frames.borrow_and_update();
+        if frames.changed().await.is_err() {
+            // The dashboard stopped: no reading will come.
+            std::future::pending::<()>().await;
+        }
+    }
+
     /// Stop serving: the listener closes and open pages are disconnected.
     ///
     /// # Examples

@@ -17,6 +17,10 @@
 //!   on its channels and an `NC_PULSES` every second, timed against the CTU's sync pulses (every 2¹⁸ counts) with a
 //!   500 MHz PLL counter starting at a random value.
 //!
+//! * Every node answers each line the server sends down its UART link (an operator's
+//!   typed line, `START`) with `ACK,<the line>`, as the nodes' `ACK,…` acknowledges a
+//!   command, and [`SimHandle::heard`] lists what each node heard.
+//!
 //! Pulses are bi-exponential ([`PulseSynth`]) crossing the geometric ladder, with
 //! 0.3 ns jitter, floored to the 2 ns clock. Showers and background come from a
 //! [`ShowerSim`] over the layout, paced in real time from `START`.
@@ -393,6 +397,40 @@ pub struct SimHandle {
     driver: tokio::task::AbortHandle,
     truth: SimTruth,
     started: watch::Receiver<Option<RunStart>>,
+    heard: watch::Receiver<Vec<HeardLine>>,
+}
+
+/// A line a simulated node received from the server on its UART link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeardLine {
+    /// The node that heard it.
+    pub node: u32,
+    /// The line, without its line ending.
+    pub line: String,
+}
+
+/// Most lines [`SimHandle::heard`] keeps (the oldest go first).
+const HEARD_KEPT: usize = 1000;
+
+/// Where the nodes note what they heard, and the ACK each answers.
+#[derive(Debug, Clone)]
+struct Ears(Arc<watch::Sender<Vec<HeardLine>>>);
+
+impl Ears {
+    /// Notes `line` heard by `node`; the acknowledgement to send back.
+    fn hear(&self, node: u32, line: &str) -> String {
+        let line = line.trim_end_matches(['\r', '\n']);
+        self.0.send_modify(|heard| {
+            if heard.len() >= HEARD_KEPT {
+                heard.remove(0);
+            }
+            heard.push(HeardLine {
+                node,
+                line: line.to_owned(),
+            });
+        });
+        framed(&format!("ACK,{line}"))
+    }
 }
 
 /// How long `stop` waits for the FEDM nodes to write out what they were handed.
@@ -467,6 +505,63 @@ impl SimHandle {
                 // The CTU is gone without starting: never.
                 std::future::pending::<()>().await;
             }
+        }
+    }
+
+    /// The lines the nodes heard from the server on their UART links, oldest first
+    /// (the last thousand).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use components::cosmici::sim::{DetectorSim, DetectorSimConfig};
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// let config = DetectorSimConfig::new("127.0.0.1:26766".parse()?, DetectorLayout::grid(2, 2, 10.0)?);
+    /// let mut sim = DetectorSim::new(config)?.start();
+    /// sim.wait_started().await;
+    /// // The server's START reached the CTU (node 0).
+    /// assert!(sim.heard().iter().any(|h| h.node == 0 && h.line == "START"));
+    /// # Ok(()) }
+    /// ```
+    pub fn heard(&self) -> Vec<HeardLine> {
+        self.heard.borrow().clone()
+    }
+
+    /// Waits until a node has heard a line for which `f` holds, and returns it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use components::cosmici::sim::{DetectorSim, DetectorSimConfig};
+    /// use components::physics::layout::DetectorLayout;
+    ///
+    /// let config = DetectorSimConfig::new("127.0.0.1:26766".parse()?, DetectorLayout::grid(2, 2, 10.0)?);
+    /// let mut sim = DetectorSim::new(config)?.start();
+    /// // An operator types `STATUS` in node 1's UART terminal.
+    /// let heard = sim.wait_heard(|h| h.node == 1 && h.line == "STATUS").await;
+    /// println!("node {} heard {}", heard.node, heard.line);
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_heard(&mut self, mut f: impl FnMut(&HeardLine) -> bool) -> HeardLine {
+        let mut found = None;
+        let waited = self
+            .heard
+            .wait_for(|heard| {
+                found = heard.iter().find(|h| f(h)).cloned();
+                found.is_some()
+            })
+            .await;
+        match (waited, found) {
+            (Ok(_), Some(h)) => h,
+            // The nodes are gone: nothing more will be heard.
+            _ => std::future::pending().await,
         }
     }
 
@@ -600,6 +695,8 @@ impl DetectorSim {
         let config = Arc::new(self.config);
         let map = DetectorMap::default();
         let (started_tx, started) = watch::channel(None);
+        let (heard_tx, heard) = watch::channel(Vec::new());
+        let ears = Ears(Arc::new(heard_tx));
         let mut tasks = JoinSet::new();
         let mut fedm_tasks = JoinSet::new();
         let fedms = map.fedm_nodes(config.layout.len());
@@ -616,8 +713,9 @@ impl DetectorSim {
             let (tx, rx) = mpsc::channel::<String>(4096);
             senders.push(Some(tx));
             let config = config.clone();
+            let ears = ears.clone();
             fedm_tasks.spawn(async move {
-                if let Err(e) = fedm_node(&config, node, rx).await {
+                if let Err(e) = fedm_node(&config, node, rx, ears).await {
                     tracing::warn!("simulated FEDM node {node} stopped: {e}");
                 }
             });
@@ -625,7 +723,7 @@ impl DetectorSim {
         {
             let config = config.clone();
             tasks.spawn(async move {
-                if let Err(e) = ctu_node(&config, started_tx).await {
+                if let Err(e) = ctu_node(&config, started_tx, ears).await {
                     tracing::warn!("simulated CTU stopped: {e}");
                 }
             });
@@ -646,6 +744,7 @@ impl DetectorSim {
             driver,
             truth: self.truth,
             started,
+            heard,
         }
     }
 }
@@ -768,6 +867,7 @@ const TRAIM_GOOD: &str = "PDMETRAIM,0,1,0.000000020,0";
 async fn ctu_node(
     config: &DetectorSimConfig,
     started: watch::Sender<Option<RunStart>>,
+    ears: Ears,
 ) -> std::io::Result<()> {
     let mut tasks = JoinSet::new();
     let uart = connect_node(&config.links(), 0, &mut tasks, "CTU").await?;
@@ -788,9 +888,9 @@ async fn ctu_node(
         tokio::select! {
             line = lines.next_line() => {
                 let Some(line) = line? else { return Ok(()) };
+                tx.write_all(ears.hear(0, &line).as_bytes()).await?;
                 if line.trim() == "START" && run.is_none() {
                     let start = RunStart { at: Instant::now(), utc: utc_now() };
-                    tx.write_all(framed("ACK,START").as_bytes()).await?;
                     let first_second = start.utc.0.div_euclid(1_000_000_000) + 1;
                     run = Some((start, first_second, 1));
                     let _ = started.send(Some(start));
@@ -819,14 +919,12 @@ async fn fedm_node(
     config: &DetectorSimConfig,
     node: u32,
     mut lines: mpsc::Receiver<String>,
+    ears: Ears,
 ) -> std::io::Result<()> {
     let mut tasks = JoinSet::new();
     let uart = connect_node(&config.links(), node, &mut tasks, "FEDM").await?;
     let (rx, mut tx) = uart.into_split();
-    tasks.spawn(async move {
-        let mut rx = rx;
-        let _ = tokio::io::copy(&mut rx, &mut tokio::io::sink()).await;
-    });
+    let mut heard = BufReader::new(rx).lines();
     tx.write_all(framed("HOST_STARTING,FEDM,1.0").as_bytes())
         .await?;
     tx.write_all(framed("HOST_READY").as_bytes()).await?;
@@ -835,10 +933,21 @@ async fn fedm_node(
     dac.insert(1, "-2.500".into());
     tx.write_all(framed(&format!("DAC_LEVELS,{}", dac.join(","))).as_bytes())
         .await?;
-    while let Some(line) = lines.recv().await {
-        tx.write_all(framed(&line).as_bytes()).await?;
+    // Until the driver stops handing lines: a line the server sends is answered
+    // between two data lines; a closed UART link ends the node.
+    let mut listening = true;
+    loop {
+        tokio::select! {
+            line = lines.recv() => match line {
+                Some(line) => tx.write_all(framed(&line).as_bytes()).await?,
+                None => return Ok(()),
+            },
+            line = heard.next_line(), if listening => match line? {
+                Some(line) => tx.write_all(ears.hear(node, &line).as_bytes()).await?,
+                None => listening = false,
+            },
+        }
     }
-    Ok(())
 }
 
 /// Per-FEDM clock state.
