@@ -51,6 +51,10 @@ const cy = cytoscape({
       "label": "data(label)", "font-size": 10, "text-rotation": "autorotate",
       "color": "#556", "text-background-color": "#fff", "text-background-opacity": 0.85 } },
     { selector: "edge:selected", style: { "line-color": "#ff6f00", "target-arrow-color": "#ff6f00" } },
+    // A link from a box up to its own composite's boundary loops out of the frame and back
+    // in: its label sits by the box it leaves, level, so two such loops do not overlap.
+    { selector: "edge[?up]", style: {
+      "label": "", "source-label": "data(label)", "source-text-offset": 46, "text-rotation": "none", "z-compound-depth": "top" } },
   ],
 });
 
@@ -149,7 +153,8 @@ function apply(delta) {
     const el = cy.getElementById(e.key);
     if (el.nonempty()) { if (el.data("label") !== text) el.data("label", text); continue; }
     if (cy.getElementById(e.from).empty() || cy.getElementById(e.to).empty()) continue;
-    cy.add({ group: "edges", data: { id: e.key, source: e.from, target: e.to, label: text } });
+    const up = cy.getElementById(e.from).ancestors().contains(cy.getElementById(e.to));
+    cy.add({ group: "edges", data: { id: e.key, source: e.from, target: e.to, label: text, up } });
     relayoutDue = true;
   }
   if (delta.recordings) { recordings = delta.recordings; renderRecordings(); }
