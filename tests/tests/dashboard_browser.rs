@@ -210,6 +210,30 @@ async fn screenshot(client: &Client, name: &str) {
     std::fs::write(screenshot_dir().join(format!("{name}.png")), png).expect("saved");
 }
 
+/// Load the dashboard at `addr`, wait for the terminal `name` in its list, open it, and
+/// wait until its session is live.
+async fn open_terminal(client: &Client, addr: std::net::SocketAddr, name: &str) {
+    client.goto(&format!("http://{addr}/")).await.unwrap();
+    wait_text(client, "#terminal-list", "the node's terminal", |t| {
+        t.contains(name)
+    })
+    .await;
+    client
+        .find(Locator::XPath(&format!("//button[text()='{name}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(
+        client,
+        "#terminal[data-session]",
+        "a terminal session",
+        |_| true,
+    )
+    .await;
+}
+
 /// Wait until the element `css` is there and its text satisfies `ok`: each change of
 /// the text is checked as the page makes it. The last text is in the panic.
 async fn wait_text(client: &Client, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
@@ -418,20 +442,7 @@ async fn a_line_typed_in_a_sensornet_terminal_reaches_the_node() {
 
     let b = browser("terminal").await;
     let c = &b.client;
-    c.goto(&format!("http://{}/", dashboard.local_addr()))
-        .await
-        .unwrap();
-    wait_text(c, "#terminal-list", "the node's terminal", |t| {
-        t.contains("node 1 uart")
-    })
-    .await;
-    c.find(Locator::XPath("//button[text()='node 1 uart']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_text(c, "#terminal[data-session]", "a terminal session", |_| true).await;
+    open_terminal(c, dashboard.local_addr(), "node 1 uart").await;
     // The node's stream shows live in the terminal.
     node_tx.write_all(b"HOST_READY\r\n").await.unwrap();
     wait_text(c, "#terminal-output", "the node's line", |t| {
@@ -499,19 +510,7 @@ async fn a_simulated_node_streams_into_its_terminal_and_acknowledges_a_typed_lin
 
     let b = browser("sensornet").await;
     let c = &b.client;
-    c.goto(&format!("http://{}/", dashboard.local_addr()))
-        .await
-        .unwrap();
-    wait_text(c, "#terminal-list", "the node's terminal", |t| {
-        t.contains("node 1 uart")
-    })
-    .await;
-    c.find(Locator::XPath("//button[text()='node 1 uart']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    open_terminal(c, dashboard.local_addr(), "node 1 uart").await;
     // The FEDM node's stream, live: its pulses (the run starts once the CTU is ready)
     // or its once-a-second counters.
     let stream = wait_text(c, "#terminal-output", "the node's stream", |t| {
