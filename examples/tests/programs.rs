@@ -5,23 +5,14 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-const LIMIT: Duration = Duration::from_secs(30);
+mod support;
+use support::program;
 
-/// The path of example program `name`, built next to this test.
-fn program(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test path");
-    // target/<profile>/deps/<this test> -> target/<profile>/examples/<name>
-    let profile = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target directory");
-    profile.join("examples").join(name)
-}
+const LIMIT: Duration = Duration::from_secs(30);
 
 #[test]
 fn every_program_help_describes_that_program() {

@@ -25,17 +25,10 @@ use std::time::Duration;
 
 use rusqlite::types::Value;
 
-const LIMIT: Duration = Duration::from_secs(240);
+mod support;
+use support::program;
 
-/// The path of example program `name`, built next to this test.
-fn program(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test path");
-    let profile = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target directory");
-    profile.join("examples").join(name)
-}
+const LIMIT: Duration = Duration::from_secs(240);
 
 /// A fresh directory for one test.
 fn scratch(name: &str) -> PathBuf {
