@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 mod support;
-use support::program;
+use support::{program, stderr_lines};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -57,15 +57,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = stderr_lines(&mut child);
         let mut server = Server {
             child,
             lines,

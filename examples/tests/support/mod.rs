@@ -12,3 +12,20 @@ pub(crate) fn program(name: &str) -> PathBuf {
         .expect("target directory");
     profile.join("examples").join(name)
 }
+
+/// `child`'s standard error, line by line, read on a thread of its own (so a test can
+/// wait for a line with a time bound).
+#[allow(dead_code, reason = "not every test file reads a program's log")]
+pub(crate) fn stderr_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::{BufRead, BufReader};
+    let stderr = child.stderr.take().expect("stderr piped");
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
+}
