@@ -6,9 +6,18 @@
 //! closing for hand-over). The reader takes everything queued on the send side in one
 //! lock (a swap of buffers) and then reads it from its own side without touching the
 //! send side's lock at all, so a producer and a consumer running on two cores meet
-//! once per batch instead of once per message. Both halves count towards the bounds:
-//! a message is queued (counted in `counts`: how many, and how many bytes under a byte
-//! budget) from the moment it is sent until the reader takes it from either side.
+//! once per batch instead of once per message.
+//!
+//! Each half keeps its own count (how many messages, and how many bytes under a byte
+//! budget, in one word: [`count`]), on its own cache line: the send side's
+//! (`Queue::sent`) changes only under its lock, the read side's (`ReadSide::counts`)
+//! only by read-modify-writes. A message is counted from the moment it is sent until
+//! the reader takes it from either side, and the bounds apply to the sum. A sender
+//! adds the read side's count as it last saw it (`State::read_seen`), which is never
+//! below the true one (the read side only grows under the send side's lock, which
+//! updates it), so a send that finds room that way has room without looking at the
+//! reader's line; only a send that finds none looks again. So a sender writes only
+//! the send side's line and the reader, between batches, only its own.
 //!
 //! Memory grows with use: the oldest message is kept inline, so an inbox that never
 //! held two messages at once has no buffer at all (and pays one pointer for each side);
@@ -21,17 +30,20 @@
 //!   a close) bumps a generation counter, so a reader that finds the counter where its
 //!   own parking left it, and the queue still empty and open, knows that polling again
 //!   would change nothing and can skip the lock ([`Queue::parked_since`]).
-//! * Senders that find the queue full wait on an [`Event`]. A sender first listens,
-//!   then counts itself in `waiting`, then looks again with a read-modify-write of
-//!   `counts`; the reader uncounts what it took with a read-modify-write of `counts`,
-//!   then reads `waiting` and notifies one sender if any wait. Read-modify-writes of one
-//!   variable are totally ordered: if the sender's comes later it sees the freed room;
-//!   if earlier, the reader's reads from it (acquire/release), so the sender's count in
-//!   `waiting` happened before the reader reads `waiting` and the reader sees it — and
-//!   the sender was already listening. No wake-up is lost without the send side's lock
-//!   (and no sequentially consistent ordering is needed). A notified sender that is
-//!   cancelled passes the notification on (the event does this), so no slot is left
-//!   unclaimed.
+//! * Senders that find the queue full wait on an [`Event`]. A sender, holding the send
+//!   side's lock, first listens, then counts itself in `waiting`, then looks again with
+//!   a read-modify-write of the read side's count. The reader frees room in one of two
+//!   ways, each followed by a read of `waiting` (and a notification of one sender if
+//!   any wait): it takes from the read side and uncounts with a read-modify-write of
+//!   the read side's count, or it takes the oldest message from the send side under
+//!   its lock. Read-modify-writes of one variable are totally ordered: if the sender's
+//!   comes later it sees the freed room; if earlier, the reader's reads from it
+//!   (acquire/release), so the sender's count in `waiting` happened before the reader
+//!   reads `waiting` and the reader sees it — and the sender was already listening.
+//!   Room freed under the lock is seen by a later sender's look, and an earlier
+//!   sender's count is seen by the reader through the lock. No wake-up is lost, and no
+//!   sequentially consistent ordering is needed. A notified sender that is cancelled
+//!   passes the notification on (the event does this), so no slot is left unclaimed.
 //! * Closing wakes everyone: senders get their message back, the reader drains what is
 //!   queued (its own side first, then the send side) and then sees the end.
 //! * A queue may also be bounded in bytes ([`Queue::set_budget`]): a size function
@@ -39,9 +51,9 @@
 //!   either bound is reached. A message larger than the whole budget still enters an
 //!   empty queue (else it could never be sent), so a budget bounds what waits to about
 //!   the budget plus one message. The budget is kept inline (no allocation): a queue
-//!   without one pays one branch per send and per receive. The bytes share one 64-bit
-//!   word with the message count, so a send or a receive under a budget costs the same
-//!   one read-modify-write as without. Each is kept in 32 bits: a capacity is at most
+//!   without one pays one branch per send and per receive. The bytes share each count's
+//!   word with the message count, so a send or a receive under a budget changes the
+//!   same one word as without. Each is kept in 32 bits: a capacity is at most
 //!   2³¹ − 1 messages, a budget above 1 GiB bounds at 1 GiB and a message above 1 GiB
 //!   counts as 1 GiB, so that what is queued (the bound plus one message, plus what a
 //!   hold hands over) never overflows into the other half.
@@ -107,6 +119,11 @@ struct State<T> {
     limit: u32,
     /// How to measure a message; `None`: no byte bound.
     size: Option<SizeFn<T>>,
+    /// The read side's counts word as senders last looked at it: never below what
+    /// is queued there (the read side only grows under this lock, where this is
+    /// updated), so a sender that finds room by it has room, and only a sender that
+    /// finds none looks at the read side's line again.
+    read_seen: u64,
     // `closed` lives in `Queue::closed`, written only under this lock.
 }
 
@@ -144,6 +161,7 @@ impl<T> State<T> {
             reader: None,
             limit: 0,
             size: None,
+            read_seen: 0,
         }
     }
 
@@ -179,34 +197,66 @@ impl<T> State<T> {
 }
 
 /// A bounded multi-producer, single-consumer queue; see the module docs.
+///
+/// Laid out so that a sender and the reader running on two cores do not write the
+/// same cache line per message: first what the reader touches per message
+/// ([`ReadSide`]), then fields touched rarely, padded so that the send side (its
+/// lock, its count, what a sender reads per message) starts at least one cache line
+/// after the read side ends, wherever the allocation lands (16-byte aligned, as the
+/// allocator gives; aligning the type to a cache line instead would cost each inbox
+/// about twice as much memory).
+#[repr(C)]
 pub(crate) struct Queue<T> {
-    state: Mutex<State<T>>,
-    /// The read side, allocated the first time the reader takes more than one
-    /// message at once (an idle inbox, or one that never holds two, has none).
-    batch: Mutex<Option<Box<Batch<T>>>>,
-    /// What is queued on both sides, in one word so that one read-modify-write
-    /// counts a message in or out under both bounds (see [`count`]): the low half how
-    /// many messages (never above `capacity` but for a hold's hand-over), the high
-    /// half how many bytes by the size function (0 without a byte bound). Raised by
-    /// senders under the send side's lock, lowered by the reader as it takes them;
-    /// only ever changed by read-modify-writes (see the module docs).
-    counts: AtomicU64,
-    /// How many senders wait between finding the queue full and enqueueing or giving
-    /// up.
-    waiting: AtomicU32,
-    /// Bumped (wrapping) whenever the parked reader waker changes (see the module docs).
-    parked: AtomicU32,
-    /// Closed: written only under the send side's lock (so a locked reader sees it
-    /// exactly), read without it by `is_closed` and `try_pop`'s fast path.
-    closed: AtomicBool,
-    /// A byte for the queue's owner, kept here where it costs no space (an inbox
-    /// keeps the last lifecycle message read from `control` in it).
+    read: ReadSide<T>,
+    // Touched rarely: between the two sides.
+    /// Senders waiting for room wait on this.
+    space: Event,
+    /// The owner's count of messages dropped on the way in (by a lossy policy), kept
+    /// here where it costs no space.
+    dropped: AtomicU64,
+    /// A byte for the queue's owner, kept here for the same reason (an inbox keeps
+    /// the last lifecycle message read from `control` in it).
     pub(crate) tag: AtomicU8,
     /// Its reader has been handed out (an inbox is read by one owner only); kept
     /// here for the same reason.
     pub(crate) taken: AtomicBool,
+    _apart: [u8; APART],
+    // The send side.
+    state: Mutex<State<T>>,
+    /// What is queued on the send side, as a counts word (see [`count`]): the low half
+    /// how many messages, the high half how many bytes by the size function (0
+    /// without a byte bound). Written only under the send side's lock (a load and a
+    /// store, no read-modify-write); read without it by `len` and `try_pop`.
+    sent: AtomicU64,
+    /// Bumped (wrapping) whenever the parked reader waker changes (see the module docs).
+    parked: AtomicU32,
     capacity: u32,
-    space: Event,
+    /// Closed: written only under the send side's lock (so a locked reader sees it
+    /// exactly), read without it by `is_closed` and `try_pop`'s fast path.
+    closed: AtomicBool,
+}
+
+/// Padding between the read side and the send side of a [`Queue`]: the read side's
+/// last hot byte (offset 35) and the send side's first (offset 96) are more than a
+/// cache line apart at any 16-byte aligned address (checked by a test).
+const APART: usize = 38;
+
+/// The parts of a [`Queue`] the reader writes or reads per message.
+#[repr(C)]
+struct ReadSide<T> {
+    /// The read side, allocated the first time the reader takes more than one
+    /// message at once (an idle inbox, or one that never holds two, has none).
+    batch: Mutex<Option<Box<Batch<T>>>>,
+    /// What is queued on the read side, as a counts word (see [`count`]); with
+    /// `Queue::sent` what the bounds apply to. Only ever changed by read-modify-writes
+    /// (see the module docs): raised by the reader as it moves messages over (and by
+    /// a hold's hand-over), lowered as it takes them (and by eviction and clearing).
+    counts: AtomicU64,
+    /// The owner's count of messages received (bumped by the reader per message).
+    received: AtomicU64,
+    /// How many senders wait between finding the queue full and enqueueing or giving
+    /// up.
+    waiting: AtomicU32,
 }
 
 /// Why a send did not enqueue.
@@ -219,15 +269,21 @@ impl<T> Queue<T> {
     pub(crate) fn new(capacity: usize) -> Self {
         Queue {
             state: Mutex::new(State::new()),
-            batch: Mutex::new(None),
-            counts: AtomicU64::new(0),
-            waiting: AtomicU32::new(0),
+            sent: AtomicU64::new(0),
             parked: AtomicU32::new(0),
             closed: AtomicBool::new(false),
             tag: AtomicU8::new(0),
             taken: AtomicBool::new(false),
             capacity: u32::try_from(capacity.max(1)).map_or(MAX_CAPACITY, |c| c.min(MAX_CAPACITY)),
+            read: ReadSide {
+                batch: Mutex::new(None),
+                counts: AtomicU64::new(0),
+                received: AtomicU64::new(0),
+                waiting: AtomicU32::new(0),
+            },
             space: Event::new(),
+            dropped: AtomicU64::new(0),
+            _apart: [0; APART],
         }
     }
 
@@ -238,12 +294,30 @@ impl<T> Queue<T> {
     }
 
     fn lock_batch(&self) -> MutexGuard<'_, Option<Box<Batch<T>>>> {
-        self.batch.lock().unwrap_or_else(|e| e.into_inner())
+        self.read.batch.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// How many messages are queued on both sides. Read without a lock, the read
+    /// side's count first: a batch moving over at the same time (the send side's
+    /// count is zeroed before the read side's is raised, with release) is then
+    /// counted once or not yet, never twice, so this never shows more than is queued.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        queued(self.counts.load(Ordering::Relaxed)) as usize
+        let read = self.read.counts.load(Ordering::Acquire);
+        let sent = self.sent.load(Ordering::Relaxed);
+        queued(read) as usize + queued(sent) as usize
+    }
+
+    /// The owner's count of messages received (bumped by the reader).
+    #[inline]
+    pub(crate) fn received(&self) -> &AtomicU64 {
+        &self.read.received
+    }
+
+    /// The owner's count of messages dropped on the way in.
+    #[inline]
+    pub(crate) fn dropped(&self) -> &AtomicU64 {
+        &self.dropped
     }
 
     /// The most messages it holds (at most [`MAX_CAPACITY`]).
@@ -260,7 +334,7 @@ impl<T> Queue<T> {
     /// Senders waiting for room now.
     #[cfg(test)]
     pub(crate) fn waiting(&self) -> u32 {
-        self.waiting.load(Ordering::Acquire)
+        self.read.waiting.load(Ordering::Acquire)
     }
 
     /// Bytes counted as queued, bytes of what is queued on both sides by `size`, and
@@ -272,26 +346,33 @@ impl<T> Queue<T> {
         let read_side = batch.iter().flat_map(|b| b.queued.iter());
         let all = read_side.chain(st.head.iter()).chain(st.rest_iter());
         let (queued, n) = all.fold((0, 0), |(b, n), m| (b + size(m), n + 1));
-        let used = queued_bytes(self.counts.load(Ordering::Acquire)) as usize;
+        let used = queued_bytes(self.sent.load(Ordering::Relaxed)) as usize
+            + queued_bytes(self.read.counts.load(Ordering::Acquire)) as usize;
         (used, queued, n)
     }
 
     /// Room for a message of `size` bytes (0 without a budget)? Read with the send
     /// side locked, so no other sender can fill the room before the caller uses it.
+    /// Looks at the read side's count only if the last look finds no room.
     #[inline]
-    fn has_room(&self, st: &State<T>, size: u32) -> bool {
-        self.room_after(st, self.counts.load(Ordering::Acquire), size)
+    fn has_room(&self, st: &mut State<T>, size: u32) -> bool {
+        self.fits(st, size) || {
+            st.read_seen = self.read.counts.load(Ordering::Acquire);
+            self.fits(st, size)
+        }
     }
 
-    /// [`has_room`](Queue::has_room) with the counts word as read (by the caller's
-    /// read-modify-write).
+    /// Room for a message of `size` bytes by the send side's count and the read
+    /// side's as last seen (`st.read_seen`).
     #[inline]
-    fn room_after(&self, st: &State<T>, counts: u64, size: u32) -> bool {
-        let len = queued(counts);
-        len < self.capacity
+    fn fits(&self, st: &State<T>, size: u32) -> bool {
+        let (sent, read) = (self.sent.load(Ordering::Relaxed), st.read_seen);
+        let len = u64::from(queued(sent)) + u64::from(queued(read));
+        len < u64::from(self.capacity)
             && (st.size.is_none()
                 || len == 0
-                || queued_bytes(counts).saturating_add(size) <= st.limit)
+                || u64::from(queued_bytes(sent)) + u64::from(queued_bytes(read)) + u64::from(size)
+                    <= u64::from(st.limit))
     }
 
     /// Count a message of `size` bytes in (under the send side's lock, after
@@ -299,30 +380,42 @@ impl<T> Queue<T> {
     #[inline]
     fn admit(&self, st: &mut State<T>, msg: T, size: u32) {
         st.push(msg);
-        self.counts.fetch_add(count(1, size), Ordering::Relaxed);
+        self.add_sent(count(1, size));
     }
 
-    /// Count a message of `bytes` out, and let a waiting sender know (see the module
-    /// docs).
+    /// Add `delta` (wrapping: a negative delta is its two's complement) to the send
+    /// side's count (under the send side's lock: a load and a store suffice).
     #[inline]
-    fn release(&self, bytes: u32) {
-        self.uncount(1, bytes);
+    fn add_sent(&self, delta: u64) {
+        let sent = self.sent.load(Ordering::Relaxed);
+        self.sent.store(sent.wrapping_add(delta), Ordering::Relaxed);
+    }
+
+    /// Add `delta` (wrapping) to the read side's count; returns the new count, which
+    /// the caller under the send side's lock keeps as `read_seen` when it grew.
+    #[inline]
+    fn add_read(&self, delta: u64) -> u64 {
+        self.read
+            .counts
+            .fetch_add(delta, Ordering::AcqRel)
+            .wrapping_add(delta)
+    }
+
+    /// Let a waiting sender know that room was freed: after a read-modify-write of
+    /// the read side's count, or after freeing room under the send side's lock (see
+    /// the module docs).
+    #[inline]
+    fn wake_sender(&self) {
         if self.any_waiting() {
             self.space.notify(1);
         }
     }
 
-    /// Uncount `n` messages of `bytes` in all.
-    #[inline]
-    fn uncount(&self, n: u32, bytes: u32) {
-        self.counts.fetch_sub(count(n, bytes), Ordering::AcqRel);
-    }
-
-    /// Senders wait for room? (After a read-modify-write of `counts`: see the module
-    /// docs.)
+    /// Senders wait for room? (After a read-modify-write of the read side's count,
+    /// or after the send side's lock: see the module docs.)
     #[inline]
     fn any_waiting(&self) -> bool {
-        self.waiting.load(Ordering::Acquire) > 0
+        self.read.waiting.load(Ordering::Acquire) > 0
     }
 
     /// Bound the queue in bytes as well, measuring each message with `size`; `None`
@@ -334,21 +427,23 @@ impl<T> Queue<T> {
             let mut st = self.lock();
             // What is queued is measured again with the new size function; a message
             // the reader has taken but not yet uncounted keeps the measure it was
-            // taken with (it goes out with it), so the count stays exact.
-            let measured = |size: Option<SizeFn<T>>| {
-                let queued = batch
-                    .iter()
-                    .flat_map(|b| b.queued.iter())
-                    .chain(st.head.iter())
-                    .chain(st.rest_iter());
-                queued.fold(0u32, |n, m| n.wrapping_add(measure(size, m)))
+            // taken with (it goes out with it), so the counts stay exact.
+            let new_size = budget.map(|(_, size)| size as SizeFn<T>);
+            let sum = |msgs: &mut dyn Iterator<Item = &T>, size| {
+                msgs.fold(0u32, |n, m| n.wrapping_add(measure(size, m)))
             };
-            let (old, new) = (
-                measured(st.size),
-                measured(budget.map(|(_, size)| size as SizeFn<T>)),
+            let read_side = || batch.iter().flat_map(|b| b.queued.iter());
+            let (old_read, new_read) = (
+                sum(&mut read_side(), st.size),
+                sum(&mut read_side(), new_size),
             );
-            self.counts
-                .fetch_add(count(0, new.wrapping_sub(old)), Ordering::AcqRel);
+            let send_side = || st.head.iter().chain(st.rest_iter());
+            let (old_sent, new_sent) = (
+                sum(&mut send_side(), st.size),
+                sum(&mut send_side(), new_size),
+            );
+            self.add_sent(count(0, new_sent.wrapping_sub(old_sent)));
+            st.read_seen = self.add_read(count(0, new_read.wrapping_sub(old_read)));
             (st.limit, st.size) = match budget {
                 Some((limit, size)) => (clamp(limit), Some(size)),
                 None => (0, None),
@@ -372,8 +467,9 @@ impl<T> Queue<T> {
     pub(crate) fn bytes(&self) -> Option<(usize, usize)> {
         let st = self.lock();
         st.size.map(|_| {
-            let used = queued_bytes(self.counts.load(Ordering::Acquire));
-            (used as usize, st.limit as usize)
+            let used = queued_bytes(self.sent.load(Ordering::Relaxed)) as usize
+                + queued_bytes(self.read.counts.load(Ordering::Acquire)) as usize;
+            (used, st.limit as usize)
         })
     }
 
@@ -406,7 +502,7 @@ impl<T> Queue<T> {
                 return Err(PushError::Closed(msg));
             }
             let size = measure(st.size, &msg);
-            if !self.has_room(&st, size) {
+            if !self.has_room(&mut st, size) {
                 return Err(PushError::Full(msg));
             }
             self.admit(&mut st, msg, size);
@@ -429,14 +525,17 @@ impl<T> Queue<T> {
             }
             let size = measure(st.size, &msg);
             let mut evicted = SmallVec::<[T; 1]>::new();
-            while !self.has_room(&st, size) {
+            while !self.has_room(&mut st, size) {
                 // The oldest first: the read side's, then the send side's.
-                let read_side = batch.as_mut().and_then(|b| b.queued.pop_front());
-                let Some(old) = read_side.or_else(|| st.pop()) else {
+                if let Some(old) = batch.as_mut().and_then(|b| b.queued.pop_front()) {
+                    st.read_seen = self.add_read(count(1, measure(st.size, &old)).wrapping_neg());
+                    evicted.push(old);
+                } else if let Some(old) = st.pop() {
+                    self.add_sent(count(1, measure(st.size, &old)).wrapping_neg());
+                    evicted.push(old);
+                } else {
                     break;
-                };
-                self.uncount(1, measure(st.size, &old));
-                evicted.push(old);
+                }
             }
             self.admit(&mut st, msg, size);
             (evicted, self.take_reader(&mut st))
@@ -451,18 +550,19 @@ impl<T> Queue<T> {
     /// Remove everything queued on both sides, oldest first, uncounting it (both
     /// locks held).
     fn take_all(&self, batch: &mut Option<Box<Batch<T>>>, st: &mut State<T>) -> SmallVec<[T; 1]> {
-        let taken: SmallVec<[T; 1]> = batch
-            .iter_mut()
-            .flat_map(|b| b.queued.drain(..))
-            .chain(st.head.take())
-            .chain(st.rest.iter_mut().flat_map(|r| r.drain(..)))
-            .collect();
+        let mut taken: SmallVec<[T; 1]> =
+            batch.iter_mut().flat_map(|b| b.queued.drain(..)).collect();
         // Exactly what was taken: a message the reader took before this, but has not
         // uncounted yet, is still counted and goes out with the reader.
         let bytes = taken
             .iter()
             .fold(0u32, |b, m| b.wrapping_add(measure(st.size, m)));
-        self.uncount(u32::try_from(taken.len()).unwrap_or(u32::MAX), bytes);
+        let n = u32::try_from(taken.len()).unwrap_or(u32::MAX);
+        st.read_seen = self.add_read(count(n, bytes).wrapping_neg());
+        // The send side's count is exact under its lock: everything on it goes.
+        taken.extend(st.head.take());
+        taken.extend(st.rest.iter_mut().flat_map(|r| r.drain(..)));
+        self.sent.store(0, Ordering::Relaxed);
         taken
     }
 
@@ -515,16 +615,16 @@ impl<T> Queue<T> {
                     return PushPoll::Closed(msg);
                 }
                 let size = measure(st.size, &msg);
-                if !self.has_room(&st, size) {
+                if !self.has_room(&mut st, size) {
                     // Listen, count in, look again (see the module docs): a receive
                     // that frees room after the second look sees this sender waiting.
                     wait.listener = Some(self.space.listen());
                     if !wait.registered {
                         wait.registered = true;
-                        self.waiting.fetch_add(1, Ordering::AcqRel);
+                        self.read.waiting.fetch_add(1, Ordering::AcqRel);
                     }
-                    let counts = self.counts.fetch_add(0, Ordering::AcqRel);
-                    if !self.room_after(&st, counts, size) {
+                    st.read_seen = self.add_read(0);
+                    if !self.fits(&st, size) {
                         continue;
                     }
                     wait.listener = None;
@@ -542,8 +642,7 @@ impl<T> Queue<T> {
 
     /// Take the next message if one is queued.
     pub(crate) fn try_pop(&self) -> Result<T, Empty> {
-        if queued(self.counts.load(Ordering::Relaxed)) == 0 && !self.closed.load(Ordering::Relaxed)
-        {
+        if self.len() == 0 && !self.closed.load(Ordering::Relaxed) {
             return Err(Empty::Empty);
         }
         match self.pop_or_park(None) {
@@ -570,56 +669,61 @@ impl<T> Queue<T> {
         self.pop_or_park(Some((cx, generation)))
     }
 
-    /// Take the oldest message: from the read side if it has one, else take the send
-    /// side's messages in one lock (keeping all but the oldest on the read side). With
-    /// nothing queued: `Ready(None)` if closed, else park `park`'s waker (if given) and
+    /// Take the oldest message: from the read side if it has one (uncounting it from
+    /// the read side's count), else take the send side's messages in one lock (moving
+    /// all but the oldest to the read side, and their count with them). With nothing
+    /// queued: `Ready(None)` if closed, else park `park`'s waker (if given) and
     /// `Pending`.
     fn pop_or_park(&self, park: Option<(&mut Context<'_>, &mut u64)>) -> Poll<Option<T>> {
-        let (msg, size) = {
-            let mut batch = self.lock_batch();
-            if let Some(msg) = batch.as_mut().and_then(|b| b.queued.pop_front()) {
-                let size = batch.as_ref().and_then(|b| b.size);
-                drop(batch);
-                (msg, size)
-            } else {
-                let mut st = self.lock();
-                let Some(msg) = st.pop() else {
-                    if self.closed.load(Ordering::Relaxed) {
-                        return Poll::Ready(None);
-                    }
-                    if let Some((cx, generation)) = park {
-                        match &mut st.reader {
-                            Some(w) if w.will_wake(cx.waker()) => {}
-                            slot => {
-                                *slot = Some(cx.waker().clone());
-                                self.parked.store(
-                                    self.parked.load(Ordering::Relaxed).wrapping_add(1),
-                                    Ordering::Release,
-                                );
-                            }
-                        }
-                        *generation = u64::from(self.parked.load(Ordering::Relaxed));
-                    }
-                    return Poll::Pending;
-                };
-                let size = st.size;
-                if let Some(rest) = st.rest.as_mut().filter(|r| !r.is_empty()) {
-                    // The rest moves to the read side by swapping buffers: the read side's
-                    // (empty) buffer becomes the send side's.
-                    let batch = batch.get_or_insert_with(|| {
-                        Box::new(Batch {
-                            queued: VecDeque::new(),
-                            size,
-                        })
-                    });
-                    std::mem::swap(&mut batch.queued, &mut **rest);
-                }
-                drop(st);
-                drop(batch);
-                (msg, size)
+        let mut batch = self.lock_batch();
+        if let Some(msg) = batch.as_mut().and_then(|b| b.queued.pop_front()) {
+            let size = batch.as_ref().and_then(|b| b.size);
+            drop(batch);
+            self.add_read(count(1, measure(size, &msg)).wrapping_neg());
+            self.wake_sender();
+            return Poll::Ready(Some(msg));
+        }
+        let mut st = self.lock();
+        let Some(msg) = st.pop() else {
+            if self.closed.load(Ordering::Relaxed) {
+                return Poll::Ready(None);
             }
+            if let Some((cx, generation)) = park {
+                match &mut st.reader {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    slot => {
+                        *slot = Some(cx.waker().clone());
+                        self.parked.store(
+                            self.parked.load(Ordering::Relaxed).wrapping_add(1),
+                            Ordering::Release,
+                        );
+                    }
+                }
+                *generation = u64::from(self.parked.load(Ordering::Relaxed));
+            }
+            return Poll::Pending;
         };
-        self.release(measure(size, &msg));
+        let size = st.size;
+        self.add_sent(count(1, measure(size, &msg)).wrapping_neg());
+        if let Some(rest) = st.rest.as_mut().filter(|r| !r.is_empty()) {
+            // The rest moves to the read side by swapping buffers (the read side's
+            // empty buffer becomes the send side's), and its count with it.
+            let batch = batch.get_or_insert_with(|| {
+                Box::new(Batch {
+                    queued: VecDeque::new(),
+                    size,
+                })
+            });
+            std::mem::swap(&mut batch.queued, &mut **rest);
+            let moved = self.sent.load(Ordering::Relaxed);
+            self.sent.store(0, Ordering::Relaxed);
+            st.read_seen = self.add_read(moved);
+        }
+        drop(st);
+        drop(batch);
+        // Room freed under the send side's lock: a sender that counted itself waiting
+        // under it before is seen here.
+        self.wake_sender();
         Poll::Ready(Some(msg))
     }
 
@@ -674,7 +778,7 @@ impl<T> Queue<T> {
             for msg in first.into_iter().rev() {
                 batch.queued.push_front(msg);
             }
-            self.counts.fetch_add(count(n, bytes), Ordering::AcqRel);
+            st.read_seen = self.add_read(count(n, bytes));
             self.take_reader(&mut st)
         };
         if let Some(w) = reader {
@@ -719,7 +823,7 @@ impl PushWait {
     fn unregister<T>(&mut self, queue: &Queue<T>) {
         if self.registered {
             self.registered = false;
-            queue.waiting.fetch_sub(1, Ordering::AcqRel);
+            queue.read.waiting.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
@@ -943,6 +1047,29 @@ mod tests {
         assert_eq!(q.try_pop().map(|m| m.len()), Ok(4));
         assert_eq!(q.try_pop().map(|m| m.len()), Ok(2));
         assert_eq!((q.len(), q.bytes()), (0, Some((0, 5))));
+    }
+
+    #[test]
+    fn the_read_side_and_the_send_side_never_share_a_cache_line() {
+        use std::mem::{offset_of, size_of};
+        // The last byte the reader touches per message, and the first the senders do.
+        let read_end = offset_of!(ReadSide<u64>, waiting) + size_of::<AtomicU32>() - 1;
+        assert_eq!(offset_of!(Queue<u64>, read), 0);
+        assert!(size_of::<ReadSide<u64>>() <= read_end + 8);
+        let send_start = offset_of!(Queue<u64>, state);
+        for base in (0..64).step_by(16) {
+            assert_ne!(
+                (base + read_end) / 64,
+                (base + send_start) / 64,
+                "at {base}"
+            );
+        }
+        // And no more padding than that takes.
+        assert!(
+            (0..64)
+                .step_by(16)
+                .any(|b| (b + read_end) / 64 + 1 == (b + send_start - 1) / 64)
+        );
     }
 
     #[test]

@@ -52,7 +52,7 @@ impl<T: Send + 'static> Inbox<T> {
 
     #[inline]
     pub(super) fn note(&self, msg: &T) {
-        bump(&self.node.received);
+        bump(self.node.queue.received());
         if TypeId::of::<T>() == TypeId::of::<Control>()
             && let Some(c) = (msg as &dyn Any).downcast_ref::<Control>()
         {

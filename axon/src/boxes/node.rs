@@ -97,17 +97,14 @@ pub(crate) fn make_node<T: Send + 'static>(kind: NodeKind, capacity: usize) -> A
 /// The queue behind a real inbox. Its buffer grows with use (see [`Queue`]), so an
 /// idle component holds no queue memory.
 pub(crate) struct InboxNode<T> {
+    // Its received and dropped counts live in the queue, on the reader's cache line.
     pub(super) queue: Queue<T>,
-    pub(super) received: AtomicU64,
-    pub(super) dropped: AtomicU64,
 }
 
 impl<T> InboxNode<T> {
     pub(crate) fn new(capacity: usize) -> Self {
         InboxNode {
             queue: Queue::new(capacity),
-            received: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
         }
     }
 
@@ -165,14 +162,14 @@ impl<T: Send + 'static> Node for InboxNode<T> {
         NodeStats {
             depth: self.len(),
             capacity: Some(self.queue.capacity()),
-            received: self.received.load(Ordering::Relaxed),
-            dropped: self.dropped.load(Ordering::Relaxed),
+            received: self.queue.received().load(Ordering::Relaxed),
+            dropped: self.queue.dropped().load(Ordering::Relaxed),
             bytes: self.queue.bytes(),
             ..NodeStats::default()
         }
     }
     fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.queue.dropped().load(Ordering::Relaxed)
     }
     fn close(&self) -> u64 {
         self.shut();
@@ -281,8 +278,8 @@ impl<T: Send + 'static> Node for HoldNode<T> {
         NodeStats {
             depth: hold.len(),
             capacity: Some(self.capacity),
-            received: hold.received.load(Ordering::Relaxed),
-            dropped: hold.dropped.load(Ordering::Relaxed),
+            received: hold.queue.received().load(Ordering::Relaxed),
+            dropped: hold.queue.dropped().load(Ordering::Relaxed),
             ..NodeStats::default()
         }
     }

@@ -74,7 +74,7 @@ impl<T: Send + 'static> Outbox<T> {
 
     pub(super) fn dropped(&self, target: &InboxNode<T>) {
         bump(&self.node.dropped);
-        target.dropped.fetch_add(1, Ordering::Relaxed);
+        target.queue().dropped().fetch_add(1, Ordering::Relaxed);
         self.node.report_drop();
     }
 
