@@ -1,5 +1,6 @@
 //! loom models of the inbox queue: a send wakes the parked reader, blocked senders
-//! (by count or by bytes) get in as the reader frees room, a cancelled sender passes
+//! (by count or by bytes, freed on either side) get in as the reader frees room, a
+//! cancelled sender passes
 //! its turn on, the evicting policies lose nothing silently and keep the byte count
 //! exact while the reader takes messages, closing wakes everyone,
 //! and the parking generation never lets the reader sleep through a send.
@@ -156,6 +157,31 @@ fn loom_senders_wait_for_bytes_and_an_oversized_message_enters_an_empty_queue() 
             sizes.sort_unstable();
             assert_eq!(sizes, [6, 8, 20]);
             assert_eq!(q.bytes(), Some((0, 10)));
+            assert_eq!(blocked_senders(&q), 0);
+        },
+    );
+}
+
+#[test]
+fn loom_a_sender_blocked_by_bytes_gets_in_as_the_reader_drains_its_own_side() {
+    model(
+        "queue: a sender waits for bytes held on the read side only",
+        || {
+            let q = Arc::new(Queue::new(4));
+            q.set_budget(Some((8, len_of)));
+            assert!(q.try_push(vec![0; 3]).is_ok());
+            assert!(q.try_push(vec![1; 3]).is_ok());
+            // Taking the first moves the second to the read side: the send side is
+            // empty, and a 6-byte message does not fit beside the 3 bytes left.
+            assert_eq!(q.try_pop().map(|m| m.len()), Ok(3));
+            let tx = q.clone();
+            let sender = thread::spawn(move || assert!(block_on(tx.push(vec![2; 6])).is_ok()));
+            // The reader frees the room from its own side (no send-side lock), then
+            // finds the send side empty and parks: the sender must hear of the room.
+            let got = block_on(async { (q.pop().await, q.pop().await) });
+            sender.join().unwrap();
+            assert_eq!(got, (Some(vec![1; 3]), Some(vec![2; 6])));
+            assert_eq!(q.bytes(), Some((0, 8)));
             assert_eq!(blocked_senders(&q), 0);
         },
     );
